@@ -1,0 +1,50 @@
+"""interp: see what a transformer language model is "thinking".
+
+Analyses for four questions (which inputs drive the output, what hidden states encode, what the
+representation space looks like, whether the model knows a statement is false) on any model
+TransformerLens 4 can wrap, with one results format shared by notebooks, the CLI and the explorer.
+
+``import interp`` is cheap: torch, transformers and TransformerLens load on first use of a name
+that needs them.
+
+Example:
+    >>> import interp
+    >>> model = interp.load_model()                      # SmolLM2-135M-Instruct, offline
+    >>> model.top_next_tokens("The capital of France is", k=3).to_frame()
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "load_model": "interp.models.loading",
+    "list_models": "interp.models.loading",
+    "Model": "interp.models.model",
+    "TokenBatch": "interp.models.model",
+    "ActivationCache": "interp.models.model",
+    "TopTokensResult": "interp.models.model",
+    "Result": "interp.results",
+    "load_result": "interp.results",
+}
+_SUBMODULES = ("errors", "results", "models")
+
+__all__ = ["__version__", *_LAZY, *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"interp.{name}")
+    raise AttributeError(f"module 'interp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,88 @@
+"""Named exceptions for interp.
+
+Every error interp raises on bad input is one of these. Each message says what was wrong, what is
+allowed and what was given, in the style of scikit-learn:
+
+    >>> raise InvalidParameterError(
+    ...     "The 'layer' parameter of token_ablation must be an int in [0, 30). Got 42 instead.")
+
+All inherit from :class:`InterpError`, so ``except interp.errors.InterpError`` catches them all. The
+ones that are also plain value errors inherit from :class:`ValueError` too, so code written against
+the Python built-ins keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "InterpError",
+    "InvalidParameterError",
+    "EmptyPromptError",
+    "PromptTooLongError",
+    "UnknownModelError",
+    "ModelLoadError",
+    "LayerIndexError",
+    "UnknownHookError",
+    "InvalidResultFileError",
+    "NotFittedError",
+    "CacheRebuiltWarning",
+    "choices_text",
+]
+
+
+def choices_text(choices: Iterable[object]) -> str:
+    """Format allowed values for an error message: ``'a', 'b' or 'c'``."""
+    items = [repr(c) for c in choices]
+    if not items:
+        return "(none)"
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+class InterpError(Exception):
+    """Base class of every error interp raises on purpose."""
+
+
+class InvalidParameterError(InterpError, ValueError):
+    """A public function got a parameter value outside what it accepts."""
+
+
+class EmptyPromptError(InvalidParameterError):
+    """A prompt (or a list of prompts) was empty, or held only whitespace."""
+
+
+class PromptTooLongError(InvalidParameterError):
+    """A prompt tokenizes to more tokens than the model's context window (n_ctx)."""
+
+
+class UnknownModelError(InterpError, ValueError):
+    """The model name is neither built in, nor a local directory, nor in the offline HF cache."""
+
+
+class ModelLoadError(InterpError, RuntimeError):
+    """A model was found but could not be loaded (missing files, broken weights)."""
+
+
+class LayerIndexError(InvalidParameterError, IndexError):
+    """A layer index is outside [0, n_layers) (or [0, n_layers] where the embedding counts)."""
+
+
+class UnknownHookError(InvalidParameterError, KeyError):
+    """A hook name is not one of the model's TransformerLens hook points."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidResultFileError(InterpError, ValueError):
+    """A file or directory given to ``Result.load`` is not a valid saved interp result."""
+
+
+class NotFittedError(InterpError, AttributeError):
+    """An estimator (probe) was used before ``fit``."""
+
+
+class CacheRebuiltWarning(UserWarning):
+    """The on-disk model cache was incomplete or corrupt and is being rebuilt."""

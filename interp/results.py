@@ -1,0 +1,302 @@
+"""One results format for every analysis.
+
+Every analysis in interp returns a dataclass that inherits from :class:`Result`. The base gives each
+of them the same five doors out, so the notebook, the CLI and the Streamlit explorer handle any
+result the same way:
+
+- ``result.to_frame()``: a tidy :class:`pandas.DataFrame`;
+- ``result.plot()``: a :class:`plotly.graph_objects.Figure` (returned, never shown);
+- ``result.save(path)`` and ``Result.load(path)``: one JSON file, written atomically;
+- ``result._repr_html_()``: a rich view in Jupyter;
+- ``result.to_html(path=None)``: a self-contained page (plotly.js embedded, no CDN).
+
+The saved file is plain JSON. Scalar and list fields are stored as JSON; every :class:`numpy.ndarray`
+field is stored in one safetensors blob, base64-encoded inside the same JSON file::
+
+    {"format": "interp.result", "schema_version": 1, "kind": "interp.models.model.TopTokensResult",
+     "interp_version": "0.1.0", "fields": {...}, "arrays": {"encoding": "safetensors+base64", "data": "..."}}
+
+Loading never runs code from the file: JSON and safetensors are data-only formats, and the ``kind``
+is only looked up among registered :class:`Result` subclasses of the ``interp`` package.
+
+Example:
+    >>> import numpy as np
+    >>> from interp.results import Result
+    >>> from interp.models.model import TopTokensResult
+    >>> r = TopTokensResult(prompt="Hi", tokens=[" there"], token_ids=np.array([1]), probs=np.array([0.5]),
+    ...                     logits=np.array([3.0]), model_name="tiny-gpt2")
+    >>> r.save("/tmp/top.json"); Result.load("/tmp/top.json") == r
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as _dt
+import html
+import importlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interp.errors import InvalidResultFileError
+
+__all__ = ["Result", "load_result", "atomic_write_bytes", "SCHEMA_VERSION"]
+
+FORMAT_NAME = "interp.result"
+SCHEMA_VERSION = 1
+_REGISTRY: dict[str, type[Result]] = {}
+_PLOTLY_JS_SENT = False  # _repr_html_ embeds plotly.js once per process, then reuses it.
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A reader sees either the old file or the whole new one, never a half-written file, even if the
+    process is killed mid-write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars and tuples so ``json.dumps`` accepts a field and round-trips it."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _kind_of(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@dataclasses.dataclass(eq=False)
+class Result:
+    """Base of every analysis result. Subclasses are dataclasses declared with ``eq=False``.
+
+    Fields holding :class:`numpy.ndarray` are saved as arrays; every other field must be JSON-native
+    (str, int, float, bool, None, and lists or dicts of those). Torch tensors given to a field are
+    converted to numpy on construction.
+    """
+
+    title: ClassVar[str] = "Result"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[_kind_of(cls)] = cls
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if type(value).__module__ == "torch" and hasattr(value, "detach"):
+                setattr(self, field.name, value.detach().cpu().numpy())
+
+    # ----------------------------------------------------------------- overridable views
+    def to_frame(self):
+        """Return the result as a tidy :class:`pandas.DataFrame`. Subclasses override this."""
+        import pandas as pd
+
+        rows = {k: v for k, v in self._json_fields().items() if not isinstance(v, (list, dict))}
+        return pd.DataFrame([rows])
+
+    def plot(self):
+        """Return a :class:`plotly.graph_objects.Figure`. Subclasses override this."""
+        import plotly.graph_objects as go
+
+        frame = self.to_frame()
+        return go.Figure(go.Table(header={"values": list(frame.columns)},
+                                  cells={"values": [frame[c].tolist() for c in frame.columns]}))
+
+    def summary(self) -> str:
+        """One line that says what this result is; shown above tables and plots."""
+        return self.title
+
+    # ----------------------------------------------------------------- equality
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        for field in dataclasses.fields(self):
+            a, b = getattr(self, field.name), getattr(other, field.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+                    return False
+                if a.dtype != b.dtype or a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+                    return False
+            elif json.dumps(_jsonable(a), sort_keys=True) != json.dumps(_jsonable(b), sort_keys=True):
+                return False
+        return True
+
+    __hash__ = None  # mutable dataclass with arrays
+
+    # ----------------------------------------------------------------- saving and loading
+    def _array_fields(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), np.ndarray)}
+
+    def _json_fields(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if not isinstance(getattr(self, f.name), np.ndarray)}
+
+    def to_json(self) -> str:
+        """Serialise to the saved JSON text (what :meth:`save` writes)."""
+        from safetensors.numpy import save as save_arrays
+
+        arrays = {k: np.ascontiguousarray(v) for k, v in self._array_fields().items()}
+        for name, array in arrays.items():
+            if array.dtype == object or array.dtype.kind in "USV":
+                raise TypeError(f"Field {name!r} of {type(self).__name__} is a numpy array of {array.dtype}; "
+                                "store strings as a list instead.")
+        blob = base64.b64encode(save_arrays(arrays)).decode("ascii") if arrays else ""
+        from interp import __version__
+
+        document = {
+            "format": FORMAT_NAME,
+            "schema_version": SCHEMA_VERSION,
+            "kind": _kind_of(type(self)),
+            "interp_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "fields": self._json_fields(),
+            "arrays": {"encoding": "safetensors+base64", "names": sorted(arrays), "data": blob},
+        }
+        return json.dumps(document)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to ``path`` (a ``.json`` file) atomically; return the path written.
+
+        If ``path`` ends in ``.html`` the self-contained page of :meth:`to_html` is written instead.
+        """
+        path = Path(path)
+        if path.suffix.lower() in (".html", ".htm"):
+            return atomic_write_bytes(path, self.to_html().encode("utf-8"))
+        return atomic_write_bytes(path, self.to_json().encode("utf-8"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, source: str = "<string>") -> Result:
+        """Rebuild a result from the text :meth:`to_json` wrote. See :meth:`load`."""
+        try:
+            document = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidResultFileError(f"{source} is not a saved interp result: it is not valid JSON ({exc}).") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+            raise InvalidResultFileError(
+                f"{source} is not a saved interp result: its JSON has no \"format\": {FORMAT_NAME!r} entry.")
+        version = document.get("schema_version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+            raise InvalidResultFileError(
+                f"{source} has schema_version {version!r}; this interp reads versions 1 to {SCHEMA_VERSION}. "
+                "Upgrade interp to read it.")
+        kind = document.get("kind")
+        target = _resolve_kind(kind, source)
+        if cls is not Result and not issubclass(target, cls):
+            raise InvalidResultFileError(f"{source} holds a {target.__name__}, not a {cls.__name__}.")
+        fields = document.get("fields")
+        arrays_doc = document.get("arrays") or {}
+        if not isinstance(fields, dict) or not isinstance(arrays_doc, dict):
+            raise InvalidResultFileError(f"{source} is not a valid interp result: 'fields' or 'arrays' is malformed.")
+        arrays: dict[str, np.ndarray] = {}
+        if arrays_doc.get("data"):
+            if arrays_doc.get("encoding") != "safetensors+base64":
+                raise InvalidResultFileError(f"{source}: unknown array encoding {arrays_doc.get('encoding')!r}; "
+                                             "expected 'safetensors+base64'.")
+            from safetensors.numpy import load as load_arrays
+
+            try:
+                arrays = load_arrays(base64.b64decode(arrays_doc["data"], validate=True))
+            except Exception as exc:  # binascii.Error, SafetensorError: both mean a broken file
+                raise InvalidResultFileError(f"{source}: its array data is corrupt ({exc}).") from None
+        known = {f.name for f in dataclasses.fields(target)}
+        values = {**fields, **arrays}
+        missing = sorted(f.name for f in dataclasses.fields(target)
+                         if f.init and f.name not in values
+                         and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        unknown = sorted(set(values) - known)
+        if missing or unknown:
+            raise InvalidResultFileError(
+                f"{source} does not match {target.__name__}: missing fields {missing}, unknown fields {unknown}.")
+        try:
+            return target(**values)
+        except (TypeError, ValueError) as exc:
+            raise InvalidResultFileError(f"{source} could not be rebuilt as a {target.__name__}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Result:
+        """Load a result saved by :meth:`save`. ``Result.load`` returns whatever kind the file holds;
+        ``SomeResult.load`` also checks the kind. Raises :class:`~interp.errors.InvalidResultFileError`
+        for anything that is not a valid saved result."""
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidResultFileError(f"{path} is not a saved interp result: no such file.")
+        return cls.from_json(path.read_bytes(), source=str(path))
+
+    # ----------------------------------------------------------------- HTML
+    def _table_html(self, max_rows: int = 20) -> str:
+        frame = self.to_frame()
+        more = f"<p><i>{len(frame) - max_rows} more rows</i></p>" if len(frame) > max_rows else ""
+        return frame.head(max_rows).to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0) + more
+
+    def _repr_html_(self) -> str:
+        global _PLOTLY_JS_SENT
+        figure = self.plot().to_html(full_html=False, include_plotlyjs=not _PLOTLY_JS_SENT)
+        _PLOTLY_JS_SENT = True
+        return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(self.summary())}"
+                f"{figure}<details><summary>table</summary>{self._table_html()}</details></div>")
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """Return a self-contained HTML page (plotly.js embedded, nothing fetched); write it to ``path`` if given."""
+        figure = self.plot().to_html(full_html=False, include_plotlyjs=True)
+        page = (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(type(self).__name__)}</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+            "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
+            f"<h2>{html.escape(type(self).__name__)}</h2><p>{html.escape(self.summary())}</p>"
+            f"{figure}{self._table_html(max_rows=200)}</body></html>"
+        )
+        if path is not None:
+            atomic_write_bytes(path, page.encode("utf-8"))
+        return page
+
+
+def _resolve_kind(kind: Any, source: str) -> type[Result]:
+    """Find the Result subclass a file names, importing only modules inside the interp package."""
+    if not isinstance(kind, str) or not kind.startswith("interp.") or "." not in kind:
+        raise InvalidResultFileError(f"{source} names result kind {kind!r}, which is not an interp result type.")
+    if kind not in _REGISTRY:
+        module_name = kind.rsplit(".", 1)[0]
+        while module_name.startswith("interp") and kind not in _REGISTRY:
+            try:
+                importlib.import_module(module_name)
+                break
+            except ImportError:
+                module_name = module_name.rsplit(".", 1)[0] if "." in module_name else ""
+    if kind not in _REGISTRY:
+        known = ", ".join(sorted(k.rsplit(".", 1)[1] for k in _REGISTRY)) or "(none loaded)"
+        raise InvalidResultFileError(f"{source} names result kind {kind!r}, which this interp does not know. Known: {known}.")
+    return _REGISTRY[kind]
+
+
+def load_result(path: str | os.PathLike) -> Result:
+    """Load any saved interp result (same as ``Result.load(path)``)."""
+    return Result.load(path)
