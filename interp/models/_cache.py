@@ -125,6 +125,7 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
     start = time.perf_counter()
     _say(f"[bold]interp[/]: building the default model cache (first run only, ~20 s) in {target}", quiet)
     bars_were_enabled = hf_logging.is_progress_bar_enabled()
+    tmp.mkdir()
     try:
         hf_logging.disable_progress_bar()
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

@@ -1,0 +1,153 @@
+"""Helpers shared by every page of the explorer: the sidebar model picker and error display.
+
+The explorer's entrypoint (``explorer.py``) calls :func:`model_sidebar` once per run, before the
+page runs; a page gets the loaded model with :func:`current_model` and wraps each library call in
+:func:`guarded`, which turns an :class:`interp.errors.InterpError` into an ``st.error`` box instead
+of a traceback.
+
+Caching follows the house style: the model loads once per process in ``st.cache_resource`` (keyed by
+its name); a page caches its results in ``st.cache_data`` functions that take the model as
+``_model`` (not hashed) plus :attr:`LoadedModel.key` (hashed).
+
+Example (a page script)::
+
+    import _common
+
+    loaded = _common.current_model()
+    result = _common.guarded(cached_analysis, loaded.model, loaded.key, prompt)
+    if result is not None:
+        st.plotly_chart(result.plot())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+import interp
+from interp.errors import InterpError
+
+__all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH"]
+
+T = TypeVar("T")
+LOCAL_PATH = "Local path…"
+ENV_VAR = "INTERP_MODEL"  # the starting choice, e.g. INTERP_MODEL=tiny-gpt2 or a model directory
+_CHOICE_KEY = "interp_model_choice"  # session-state keys of the picker's widgets
+_PATH_KEY = "interp_model_path"
+_LOADED_KEY = "_interp_loaded_model"
+_log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedModel:
+    """The model the sidebar loaded.
+
+    Attributes:
+        key: the name it was loaded by (a built-in name or a directory path); hashable, so it is the
+            cache key that ``st.cache_data`` functions take next to ``_model``.
+        model: the loaded :class:`interp.Model`.
+    """
+
+    key: str
+    model: interp.Model
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)  # a few models at most: each holds its weights
+def load_model(name: str) -> interp.Model:
+    """``interp.load_model(name)``, once per process and name."""
+    return interp.load_model(name, quiet=True)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def _model_choices() -> dict[str, str]:
+    """Picker label -> name to load: the default model, the tiny models, HF-cache models."""
+    choices = {}
+    for row in interp.list_models():
+        label = f"{row['name']} (default)" if row["kind"] == "default" else row["name"]
+        choices[label] = row["name"]
+    return choices
+
+
+def _starting_choice(choices: dict[str, str]) -> tuple[str, str]:
+    """(label, local path) to start from: $INTERP_MODEL if set, else the default model."""
+    wanted = os.environ.get(ENV_VAR, "").strip()
+    default_label = next(iter(choices))
+    if not wanted or wanted == "default":
+        return default_label, ""
+    for label, name in choices.items():
+        if wanted == name:
+            return label, ""
+    return LOCAL_PATH, wanted  # a directory (or a cached HF id): load_model tells which it is
+
+
+def guarded(fn: Callable[..., T], *args: Any, hint: str = "", **kwargs: Any) -> T | None:
+    """Call ``fn(*args, **kwargs)``; on failure show ``st.error`` and return None.
+
+    An :class:`~interp.errors.InterpError` (bad input) shows its message, which says what was
+    wrong and what is allowed, followed by ``hint`` (what to do here). Any other exception is a bug:
+    its traceback goes to the server log and the page shows one line, never the traceback.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except InterpError as exc:
+        st.error(_escape(str(exc)) + (f"\n\n{hint}" if hint else ""), icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - the app must keep running; the log keeps the traceback
+        _log.exception("explorer: %s failed", getattr(fn, "__name__", fn))
+        st.error(_escape(f"Unexpected error in {getattr(fn, '__name__', 'the analysis')}: {type(exc).__name__}: {exc}")
+                 + "\n\nThis is a bug in interp; the server log has the traceback.", icon=":material/bug_report:")
+    return None
+
+
+def _escape(text: str) -> str:
+    """Backslash-escape Markdown (and Streamlit's $LaTeX$) in a message that quotes user input."""
+    return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
+
+
+def model_sidebar() -> LoadedModel | None:
+    """Draw the sidebar model picker and load the chosen model; errors go to the main area.
+
+    Call once per run from the entrypoint, before ``page.run()``. Pages read the result with
+    :func:`current_model`.
+    """
+    choices = _model_choices()
+    labels = [*choices, LOCAL_PATH]
+    if _CHOICE_KEY not in st.session_state or st.session_state[_CHOICE_KEY] not in labels:
+        st.session_state[_CHOICE_KEY], st.session_state[_PATH_KEY] = _starting_choice(choices)
+
+    st.sidebar.title("interp explorer")
+    choice = st.sidebar.selectbox("Model", labels, key=_CHOICE_KEY)
+    if choice == LOCAL_PATH:
+        name = st.sidebar.text_input("Model directory", key=_PATH_KEY, placeholder="/path/to/hf-model",
+                                     help="A folder with config.json, tokenizer files and weights "
+                                          "(what save_pretrained writes), or a model id already in the "
+                                          "local Hugging Face cache.").strip()
+    else:
+        name = choices[choice]
+
+    loaded = None
+    if not name:
+        st.info("Enter a model directory in the sidebar, or pick a built-in model.", icon=":material/folder_open:")
+    else:
+        with st.spinner(f"Loading {name}…"):
+            model = guarded(load_model, name, hint="Fix the path in the sidebar, or pick another model there.")
+        if model is not None:
+            loaded = LoadedModel(key=name, model=model)
+            st.sidebar.caption(f"{model.n_layers} layers · d_model {model.d_model} · n_ctx {model.n_ctx} · "
+                               f"{model.device}")
+    st.session_state[_LOADED_KEY] = loaded
+    return loaded
+
+
+def current_model() -> LoadedModel:
+    """The model picked in the sidebar; if none is loaded, say so and stop this page's run."""
+    loaded = st.session_state.get(_LOADED_KEY)
+    if loaded is None:
+        st.info("No model is loaded: pick one in the sidebar.", icon=":material/arrow_back:")
+        st.stop()
+    return loaded

@@ -1,0 +1,77 @@
+"""Model page: the model card, the most likely next tokens after a prompt, and a short continuation.
+
+Everything shown comes from ``interp.Model``: ``info()``, ``top_next_tokens()`` (rendered with its
+``plot()`` and ``to_frame()``) and ``generate()``.
+"""
+
+import pandas as pd
+import streamlit as st
+
+import _common
+import interp
+
+DEFAULT_PROMPT = "The capital of France is"
+
+
+@st.cache_data(show_spinner="Computing the next-token distribution…", max_entries=64)
+def top_next_tokens(_model: interp.Model, model_key: str, prompt: str, k: int, chat: bool) -> interp.TopTokensResult:
+    return _model.top_next_tokens(prompt, k=k, chat=chat)
+
+
+@st.cache_data(show_spinner="Generating…", max_entries=64)
+def generate(_model: interp.Model, model_key: str, prompt: str, max_new_tokens: int, chat: bool) -> str:
+    return _model.generate(prompt, max_new_tokens, chat=chat)
+
+
+def _count(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
+
+
+loaded = _common.current_model()
+model = loaded.model
+info = model.info()
+
+# ---------------------------------------------------------------- model card
+st.title(info["name"])
+st.caption(f"{info['architecture']} · {info['n_layers']} layers · {info['n_heads']} heads · "
+           f"d_model {info['d_model']} · {_count(info['n_params'])} parameters · {info['device']}, {info['dtype']}")
+for column, (label, value) in zip(st.columns(6), [
+        ("Layers", info["n_layers"]), ("Heads", info["n_heads"]), ("d_model", info["d_model"]),
+        ("Vocabulary", f"{info['d_vocab']:,}"), ("Context", f"{info['n_ctx']:,}"),
+        ("Parameters", _count(info["n_params"]))]):
+    column.metric(label, value, border=True)
+with st.expander("Model card"):
+    st.table(pd.DataFrame({"field": list(info), "value": [str(v) for v in info.values()]}).set_index("field"))
+
+# ---------------------------------------------------------------- top next tokens
+st.header("Top next tokens")
+left, right = st.columns([4, 1], vertical_alignment="bottom")
+prompt = left.text_input("Prompt", value=DEFAULT_PROMPT, key="model_prompt")
+chat = right.checkbox("Chat template", key="model_chat", disabled=not model.is_chat,
+                      help="Wrap the prompt in the tokenizer's chat template (instruct models only)."
+                      if model.is_chat else f"{info['name']} has no chat template.") and model.is_chat
+k = st.slider("Number of tokens (k)", 1, min(50, model.d_vocab), 10, key="model_k")
+
+result = _common.guarded(top_next_tokens, model, loaded.key, prompt, k, chat)
+if result is not None:
+    st.caption(result.summary())
+    chart, table = st.columns([3, 2])
+    chart.plotly_chart(result.plot())
+    table.dataframe(result.to_frame(), hide_index=True)
+    json_col, html_col, _ = st.columns([1, 1, 4])
+    json_col.download_button("Download JSON", result.to_json(), file_name="top_next_tokens.json",
+                             mime="application/json", on_click="ignore", icon=":material/download:")
+    html_col.download_button("Download HTML", result.to_html, file_name="top_next_tokens.html",
+                             mime="text/html", on_click="ignore", icon=":material/download:")
+
+# ---------------------------------------------------------------- generation
+st.header("Generate")
+max_new_tokens = st.slider("Max new tokens", 1, 128, 32, key="model_max_new_tokens")
+request = (loaded.key, prompt, max_new_tokens, chat)
+if st.button("Generate", type="primary", key="model_generate"):
+    text = _common.guarded(generate, model, loaded.key, prompt, max_new_tokens, chat)
+    st.session_state["model_generated"] = None if text is None else (request, text)
+generated = st.session_state.get("model_generated")
+if generated is not None and generated[0] == request:
+    st.caption("Continuation (greedy decoding)" + (", the assistant's answer" if chat else ""))
+    st.code(generated[1] or "(nothing: the model ended the text at once)", language=None, wrap_lines=True)

@@ -1,0 +1,50 @@
+"""The interp command line, on tiny models: JSON output, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from interp.cli import app
+
+runner = CliRunner()
+
+
+def test_predict_json_matches_library(tiny_models):
+    result = runner.invoke(app, ["predict", "Hello world", "-k", "3", "--model", "tiny-gpt2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    expected = tiny_models["tiny-gpt2"].top_next_tokens("Hello world", k=3)
+    assert [row["token"] for row in data["top"]] == expected.tokens
+    assert data["model"] == "tiny-gpt2"
+
+
+def test_predict_saves_result(tmp_path):
+    from interp.results import Result
+
+    out = tmp_path / "top.json"
+    result = runner.invoke(app, ["predict", "Hello", "-m", "tiny-llama", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert Result.load(out).model_name == "tiny-llama"
+
+
+def test_info_json():
+    result = runner.invoke(app, ["info", "tiny-neox", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["n_layers"] == 2
+
+
+def test_models_lists_tiny():
+    result = runner.invoke(app, ["models", "--json"])
+    assert {"tiny-gpt2", "tiny-llama", "tiny-neox"} <= {row["name"] for row in json.loads(result.stdout)}
+
+
+def test_errors_are_one_line_without_traceback():
+    for args, name in ([["predict", "", "-m", "tiny-gpt2"], "EmptyPromptError"],
+                       [["info", "no-such/model"], "UnknownModelError"],
+                       [["predict", "hi", "-k", "0", "-m", "tiny-gpt2"], "InvalidParameterError"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert name in result.stderr and "Traceback" not in result.output + result.stderr
+        assert result.stderr.count("error:") == 1
