@@ -126,24 +126,25 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
     _say(f"[bold]interp[/]: building the default model cache (first run only, ~20 s) in {target}", quiet)
     bars_were_enabled = hf_logging.is_progress_bar_enabled()
     tmp.mkdir()
+    quiet_env = {"TQDM_DISABLE": "1"} if quiet else {}
+    saved_env = {k: os.environ.get(k) for k in quiet_env}
     try:
         hf_logging.disable_progress_bar()
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      transient=True, disable=quiet) as progress:
-            task = progress.add_task(f"de-quantizing {gguf.name}", total=None)
-            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-            progress.update(task, description="saving safetensors")
-            if getattr(model, "hf_quantizer", None) is not None:
-                model.hf_quantizer.remove_quantization_config(model)
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
-            manifest = {"format": CACHE_FORMAT, "source": gguf.name, "source_size": gguf.stat().st_size,
-                        "model": DEFAULT_HF_ID, "files": files}
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        os.environ.update(quiet_env)  # transformers' GGUF conversion uses a plain tqdm bar
+        _say(f"  de-quantizing {gguf.name} ...", quiet)
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        _say("  saving model and tokenizer as safetensors ...", quiet)
+        if getattr(model, "hf_quantizer", None) is not None:
+            model.hf_quantizer.remove_quantization_config(model)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
+        manifest = {"format": CACHE_FORMAT, "source": gguf.name, "source_size": gguf.stat().st_size,
+                    "model": DEFAULT_HF_ID, "files": files}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        if check_cache(target, gguf) is None:
+            return  # another process completed the cache meanwhile: keep it (finally removes tmp)
         if target.exists():
             trash = target.parent / f".{target.name}.trash-{uuid.uuid4().hex[:8]}"
             os.rename(target, trash)
@@ -155,6 +156,11 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
             if check_cache(target, gguf) is not None:
                 raise
     finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         if bars_were_enabled:
             hf_logging.enable_progress_bar()
         if tmp.exists():

@@ -143,7 +143,6 @@ def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "flo
     device_name = _check_device(device)
     kind, target = _resolve(name)
 
-    import transformers
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -196,7 +195,6 @@ def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "flo
     finally:
         hf_logging.set_verbosity(verbosity)
         hf_logging.enable_progress_bar()
-    del transformers
     return Model(bridge, tokenizer, name=display, source=source)
 
 
