@@ -131,9 +131,7 @@ def model_sidebar() -> LoadedModel | None:
         name = choices[choice]
 
     loaded = None
-    if not name:
-        st.info("Enter a model directory in the sidebar, or pick a built-in model.", icon=":material/folder_open:")
-    else:
+    if name:  # an empty "Model directory" box: nothing to load yet (current_model says so)
         with st.spinner(f"Loading {name}…"):
             model = guarded(load_model, name, hint="Fix the path in the sidebar, or pick another model there.")
         if model is not None:
@@ -148,6 +146,7 @@ def current_model() -> LoadedModel:
     """The model picked in the sidebar; if none is loaded, say so and stop this page's run."""
     loaded = st.session_state.get(_LOADED_KEY)
     if loaded is None:
-        st.info("No model is loaded: pick one in the sidebar.", icon=":material/arrow_back:")
+        st.info("No model is loaded: pick one in the sidebar, or enter a model directory there.",
+                icon=":material/arrow_back:")
         st.stop()
     return loaded

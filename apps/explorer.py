@@ -4,20 +4,27 @@ Run it with ``streamlit run apps/explorer.py`` (or ``make explore``). ``INTERP_M
 starting model (``tiny-gpt2``, a model directory, ...); the default is SmolLM2-135M-Instruct.
 
 This file is the single entrypoint: it registers the pages with ``st.navigation`` + ``st.Page``
-and draws the sidebar model picker that every page shares. A page is a script in ``pages/`` that
-only calls library functions and renders their ``result.plot()`` / ``result.to_frame()``; to add
-one, add one line to ``PAGES``.
+and draws the sidebar model picker that every page shares. A page is a script in ``app_pages/``
+that only calls library functions and renders their ``result.plot()`` / ``result.to_frame()``; to
+add one, add one line to ``PAGES``. (The folder is not called ``pages/``: Streamlit still treats a
+``pages/`` folder next to the entrypoint as a legacy multipage app, and ``AppTest`` then reruns the
+page without this file, so without the sidebar.)
 """
+
+from pathlib import Path
 
 import streamlit as st
 
 import _common
 
 PAGES = [
-    st.Page("pages/model.py", title="Model", icon=":material/memory:", default=True),
+    st.Page("app_pages/model.py", title="Model", icon=":material/memory:", default=True),
 ]
 
-st.set_page_config(page_title="interp explorer", page_icon=":material/psychology:", layout="wide")
+# A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji
+# the browser fetches that from a CDN (tests/test_browser.py checks that nothing leaves the machine).
+st.set_page_config(page_title="interp explorer", page_icon=Path(__file__).parent / "assets" / "favicon.png",
+                   layout="wide")
 page = st.navigation(PAGES)
 _common.model_sidebar()
 page.run()

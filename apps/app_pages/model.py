@@ -45,12 +45,12 @@ with st.expander("Model card"):
 
 # ---------------------------------------------------------------- top next tokens
 st.header("Top next tokens")
-left, right = st.columns([4, 1], vertical_alignment="bottom")
-prompt = left.text_input("Prompt", value=DEFAULT_PROMPT, key="model_prompt")
-chat = right.checkbox("Chat template", key="model_chat", disabled=not model.is_chat,
-                      help="Wrap the prompt in the tokenizer's chat template (instruct models only)."
-                      if model.is_chat else f"{info['name']} has no chat template.") and model.is_chat
-k = st.slider("Number of tokens (k)", 1, min(50, model.d_vocab), 10, key="model_k")
+prompt_col, k_col, chat_col = st.columns([6, 3, 2], vertical_alignment="bottom", gap="medium")
+prompt = prompt_col.text_input("Prompt", value=DEFAULT_PROMPT, key="model_prompt")
+k = k_col.slider("Number of tokens (k)", 1, min(50, model.d_vocab), 10, key="model_k")
+chat = chat_col.checkbox("Chat template", key="model_chat", disabled=not model.is_chat,
+                         help="Wrap the prompt in the tokenizer's chat template (instruct models only)."
+                         if model.is_chat else f"{info['name']} has no chat template.") and model.is_chat
 
 result = _common.guarded(top_next_tokens, model, loaded.key, prompt, k, chat)
 if result is not None:
@@ -58,11 +58,11 @@ if result is not None:
     chart, table = st.columns([3, 2])
     chart.plotly_chart(result.plot())
     table.dataframe(result.to_frame(), hide_index=True)
-    json_col, html_col, _ = st.columns([1, 1, 4])
-    json_col.download_button("Download JSON", result.to_json(), file_name="top_next_tokens.json",
-                             mime="application/json", on_click="ignore", icon=":material/download:")
-    html_col.download_button("Download HTML", result.to_html, file_name="top_next_tokens.html",
-                             mime="text/html", on_click="ignore", icon=":material/download:")
+    with st.container(horizontal=True):
+        st.download_button("Download JSON", result.to_json(), file_name="top_next_tokens.json",
+                           mime="application/json", on_click="ignore", icon=":material/download:")
+        st.download_button("Download HTML", result.to_html, file_name="top_next_tokens.html",  # built on click
+                           mime="text/html", on_click="ignore", icon=":material/download:")
 
 # ---------------------------------------------------------------- generation
 st.header("Generate")
