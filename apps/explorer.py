@@ -19,6 +19,7 @@ import _common
 
 PAGES = [
     st.Page("app_pages/model.py", title="Model", icon=":material/memory:", default=True),
+    st.Page("app_pages/attribution.py", title="Attribution", icon=":material/highlight:"),
 ]
 
 # A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji

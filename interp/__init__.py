@@ -31,7 +31,7 @@ _LAZY = {
     "Result": "interp.results",
     "load_result": "interp.results",
 }
-_SUBMODULES = ("errors", "results", "models")
+_SUBMODULES = ("errors", "results", "models", "attribution")
 
 __all__ = ["__version__", *_LAZY, *_SUBMODULES]
 

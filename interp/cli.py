@@ -111,6 +111,16 @@ def predict(prompt: Annotated[str, typer.Argument(help="Text the model continues
                       for r in result.to_frame().to_dict(orient="records")]))
 
 
+def _register_analyses() -> None:
+    """Add each analysis package's commands (each package imports its heavy modules lazily)."""
+    from interp.attribution.cli import register as register_attribution
+
+    register_attribution(app)
+
+
+_register_analyses()
+
+
 def main() -> None:
     """Entry point of the ``interp`` console script."""
     app()

@@ -1,0 +1,257 @@
+"""Faithfulness of attributions, and every method compared on one prompt.
+
+An attribution is *faithful* when the tokens it ranks highest are the ones the prediction actually
+needs. :func:`faithfulness` measures that by removing tokens, most important first:
+
+- ERASER (DeYoung et al. 2020, "ERASER: A Benchmark to Evaluate Rationalized NLP Models"):
+  comprehensiveness ``f(x) - f(x without its top k%)`` (high = faithful) and sufficiency
+  ``f(x) - f(only its top k%)`` (low = faithful), each averaged over k in {1, 5, 10, 20, 50}% as an
+  area over the perturbation curve (AOPC);
+- deletion and insertion curves (Petsiuk et al. 2018, RISE): ``f`` as units are removed from the
+  prompt (inserted into an emptied prompt) in order of importance, with their areas.
+
+``f`` is the probability of the whole target continuation by default. Removal deletes the tokens
+(``replace_with=None``, as ERASER does) or replaces them with a baseline token. The BOS token always
+stays. Every perturbed prompt of every fraction and curve point runs in shared batched passes.
+
+:func:`compare_methods` runs every registered method on one prompt and returns one table: each
+method's faithfulness and the Spearman rank correlation between every pair of methods.
+
+Example:
+    >>> from interp.attribution import compare_methods, faithfulness, token_ablation
+    >>> r = token_ablation(model, "The capital of France is", " Paris")
+    >>> faithfulness(model, "The capital of France is", r).aopc_comprehensiveness
+    >>> compare_methods(model, "The capital of France is", " Paris").to_frame()
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from interp._validation import check_choice, check_int, check_texts
+from interp.attribution._core import (
+    METRICS,
+    Prepared,
+    check_common,
+    prepare,
+    prepared_from_result,
+    resolve_targets,
+    score_sequences,
+)
+from interp.attribution.ablation import ablate, resolve_replacement
+from interp.attribution.result import AttributionResult, FaithfulnessResult, MethodComparisonResult
+from interp.errors import InvalidParameterError
+
+__all__ = ["faithfulness", "compare_methods", "FRACTIONS"]
+
+FRACTIONS = (0.01, 0.05, 0.1, 0.2, 0.5)
+MAX_CURVE_POINTS = 51
+
+
+class _Plan:
+    """The perturbed sequences one attribution needs, and how to turn their scores into a result."""
+
+    def __init__(self, prep: Prepared, scores: np.ndarray, fractions: Sequence[float], replacement: int | None,
+                 max_points: int):
+        n = len(prep.units)
+        self.prep = prep
+        self.order = [int(i) for i in np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")]
+        self.counts = [min(n, max(1, math.ceil(f * n))) for f in fractions]
+        if n + 1 <= max_points:
+            self.curve = list(range(n + 1))
+        else:
+            self.curve = sorted({int(round(c)) for c in np.linspace(0, n, max_points)})
+        self.n = n
+        removed_sets = {tuple(sorted(self.order[:c])) for c in [*self.counts, *self.curve]}
+        removed_sets |= {tuple(sorted(self.order[c:])) for c in [*self.counts, *self.curve]}
+        self.keys = sorted(removed_sets, key=lambda k: (len(k), k))
+        self.sequences = [prep.sequence(self._without(k, replacement)) for k in self.keys]
+
+    def _without(self, units: tuple[int, ...], replacement: int | None) -> list[int]:
+        positions = [p for u in units for p in self.prep.units[u]]
+        return ablate(self.prep.ids, positions, replacement)
+
+    def value(self, values: dict[tuple[int, ...], float], kept: int, *, remove_top: bool) -> float:
+        key = tuple(sorted(self.order[:kept])) if remove_top else tuple(sorted(self.order[kept:]))
+        return values[key]
+
+
+def _combine(per_token: np.ndarray, metric: str) -> float:
+    """Whole-continuation f from per-target-token values (logprobs for "prob")."""
+    total = float(np.sum(per_token))
+    return math.exp(total) if metric == "prob" else total
+
+
+def _check(metric: str, fractions: Sequence[float], max_curve_points: int, where: str) -> list[float]:
+    check_choice(metric, METRICS, name="metric", where=where)
+    check_int(max_curve_points, name="max_curve_points", where=where, low=2)
+    fractions = list(fractions)
+    if not fractions or not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):
+        raise InvalidParameterError(f"The 'fractions' parameter of {where} must be a non-empty list of numbers in "
+                                    f"(0, 1]. Got {fractions!r} instead.")
+    return [float(f) for f in fractions]
+
+
+def _score_plans(model: Any, plans: list[_Plan], metric: str, batch_size: int | None, where: str
+                 ) -> list[dict[tuple[int, ...], float]]:
+    seqs, targets, foils = [], [], []
+    for plan in plans:
+        seqs.extend(plan.sequences)
+        targets.extend([plan.prep.target_ids] * len(plan.sequences))
+        foils.extend([plan.prep.foil_id] * len(plan.sequences))
+    engine_metric = "logprob" if metric == "prob" else metric
+    flat = score_sequences(model, seqs, targets, foils, engine_metric, batch_size=batch_size, where=where)
+    out, start = [], 0
+    for plan in plans:
+        chunk = flat[start:start + len(plan.sequences)]
+        start += len(plan.sequences)
+        out.append({k: _combine(v, metric if plan.prep.foil_id is None else "logit") for k, v in zip(plan.keys, chunk)})
+    return out
+
+
+def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: AttributionResult, metric: str,
+              fractions: list[float], replacement: int | None, model: Any) -> FaithfulnessResult:
+    full = values[()]
+    empty = values[tuple(sorted(plan.order))]
+    comp = np.array([full - plan.value(values, c, remove_top=True) for c in plan.counts])
+    suff = np.array([full - plan.value(values, c, remove_top=False) for c in plan.counts])
+    x = np.array(plan.curve, dtype=np.float64) / max(plan.n, 1)
+    deletion = np.array([plan.value(values, c, remove_top=True) for c in plan.curve])
+    insertion = np.array([plan.value(values, c, remove_top=False) for c in plan.curve])
+    return FaithfulnessResult(
+        prompt=result.prompt, method=result.method, target=result.target,
+        metric="logit_diff" if plan.prep.foil_id is not None else metric, fractions=fractions,
+        counts=np.array(plan.counts, dtype=np.int64), comprehensiveness=comp, sufficiency=suff,
+        aopc_comprehensiveness=float(comp.mean()), aopc_sufficiency=float(suff.mean()), curve_fractions=x,
+        deletion_curve=deletion, insertion_curve=insertion,
+        deletion_auc=float(np.trapezoid(deletion, x)) if len(x) > 1 else float(deletion[0]),
+        insertion_auc=float(np.trapezoid(insertion, x)) if len(x) > 1 else float(insertion[0]),
+        full_value=float(full), empty_value=float(empty), model_name=model.name,
+        metadata={"replace_with": None if replacement is None else model.ids_to_str([replacement])[0],
+                  "n_units": plan.n},
+    )
+
+
+def faithfulness(model: Any, prompt: str, result: AttributionResult, *,
+                 fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
+                 max_curve_points: int = MAX_CURVE_POINTS, batch_size: int | None = None) -> FaithfulnessResult:
+    """ERASER comprehensiveness / sufficiency (AOPC) and deletion / insertion curves of an attribution.
+
+    Args:
+        model: the :class:`interp.Model` the attribution was computed on.
+        prompt: the prompt it explains (as given to the method; with ``chat=True`` the user's text).
+        result: an :class:`AttributionResult` of any method; its units are ranked by ``result.total``.
+        fractions: the top-k fractions of units removed / kept (ERASER uses 1, 5, 10, 20, 50%); a
+            fraction removes ``ceil(k * n_units)`` units, at least one.
+        metric: f: "prob" (default, the whole continuation's probability, as ERASER), "logprob" or
+            "logit" (summed over target tokens). A result with a contrast always uses its logit
+            difference.
+        replace_with: how a unit is removed: None deletes it (default), anything else replaces each
+            of its tokens as in :func:`~interp.attribution.token_ablation`.
+        max_curve_points: points of each curve (every count 0..n when n_units < this).
+        batch_size: sequences per forward pass (default: a token budget).
+
+    Returns:
+        :class:`FaithfulnessResult`.
+
+    Example:
+        >>> r = gradient_saliency(model, "The capital of France is", " Paris")
+        >>> faithfulness(model, "The capital of France is", r).to_frame()
+    """
+    where = "faithfulness"
+    (text,), _ = check_texts(prompt, where=where)
+    fractions = _check(metric, fractions, max_curve_points, where)
+    if not isinstance(result, AttributionResult):
+        raise InvalidParameterError(f"The 'result' parameter of {where} must be an AttributionResult. "
+                                    f"Got {type(result).__name__} instead.")
+    if text != result.prompt and not (result.metadata.get("chat") and text in result.prompt):
+        raise InvalidParameterError(f"{where}: the result explains {result.prompt[:60]!r}, not the prompt given "
+                                    f"({text[:60]!r}). Pass the prompt the attribution was computed on.")
+    if result.model_name and result.model_name != model.name:
+        raise InvalidParameterError(f"{where}: the result was computed on {result.model_name}, not {model.name}.")
+    replacement = resolve_replacement(model, replace_with, where=where)
+    prep = prepared_from_result(model, result, where=where)
+    plan = _Plan(prep, result.total, fractions, replacement, max_curve_points)
+    (values,) = _score_plans(model, [plan], metric, batch_size, where)
+    return _assemble(plan, values, result, metric, fractions, replacement, model)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(spearmanr(a, b).statistic)
+
+
+def compare_methods(model: Any, prompt: str, target: str | None = None, *, methods: Sequence[str] | None = None,
+                    unit: str = "token", chat: bool = False, system: str | None = None, n_steps: int = 50,
+                    fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
+                    batch_size: int | None = None) -> MethodComparisonResult:
+    """Run every attribution method on one prompt; compare faithfulness and rank agreement.
+
+    Args:
+        model: an :class:`interp.Model`.
+        prompt: one prompt.
+        target: the continuation to explain (None: the model's top next token), the same for all.
+        methods: names from :data:`interp.attribution.METHODS` (all of them by default).
+        unit, chat, system: as in :func:`~interp.attribution.token_ablation`.
+        n_steps: integration points of integrated gradients.
+        fractions, metric, replace_with: as in :func:`faithfulness`.
+        batch_size: as in the methods.
+
+    Returns:
+        :class:`MethodComparisonResult`: per method, ERASER comprehensiveness and sufficiency
+        (AOPC), deletion / insertion AUC, seconds, and the Spearman correlation matrix.
+
+    Example:
+        >>> compare_methods(model, "The capital of France is", " Paris").to_frame()
+    """
+    from interp.attribution.methods import METHODS, check_method
+
+    where = "compare_methods"
+    (text,), _ = check_texts(prompt, where=where)
+    check_common(metric="logprob", unit=unit, chat=chat, where=where)
+    fractions = _check(metric, fractions, MAX_CURVE_POINTS, where)
+    names = list(METHODS) if methods is None else [check_method(m, where=where) for m in methods]
+    if not names:
+        raise InvalidParameterError(f"The 'methods' parameter of {where} is empty: name at least one of "
+                                    f"{', '.join(METHODS)}.")
+    prep = prepare(model, text, unit=unit, chat=chat, system=system, where=where)
+    resolve_targets(model, [prep], target, None, where=where, batch_size=batch_size)
+    target_text = model.tokenizer.decode(prep.target_ids)
+    if model.tokenizer(target_text, add_special_tokens=False)["input_ids"] != prep.target_ids:
+        target_text = None  # the top token does not survive decoding: let each method find it again
+    options: dict[str, dict[str, Any]] = {
+        "ablation": {}, "gradient": {}, "grad_x_input": {}, "integrated_gradients": {"n_steps": n_steps},
+        "rollout": {}}
+    results: list[AttributionResult] = []
+    seconds = []
+    for name in names:
+        start = time.perf_counter()
+        results.append(METHODS[name](model, text, target_text, unit=unit, chat=chat, system=system,
+                                     batch_size=batch_size, **options.get(name, {})))
+        seconds.append(time.perf_counter() - start)
+    replacement = resolve_replacement(model, replace_with, where=where)
+    plans = [_Plan(prepared_from_result(model, r, where=where), r.total, fractions, replacement, MAX_CURVE_POINTS)
+             for r in results]
+    faith = [_assemble(p, v, r, metric, fractions, replacement, model)
+             for p, v, r in zip(plans, _score_plans(model, plans, metric, batch_size, where), results)]
+    totals = np.stack([r.total for r in results]).astype(np.float64)
+    corr = np.array([[_spearman(a, b) for b in totals] for a in totals])
+    return MethodComparisonResult(
+        prompt=results[0].prompt, target=results[0].target, metric=faith[0].metric, tokens=results[0].tokens,
+        methods=names, scores=totals, comprehensiveness=np.array([f.aopc_comprehensiveness for f in faith]),
+        sufficiency=np.array([f.aopc_sufficiency for f in faith]),
+        deletion_auc=np.array([f.deletion_auc for f in faith]), insertion_auc=np.array([f.insertion_auc for f in faith]),
+        correlation=corr, seconds=np.array(seconds), model_name=model.name,
+        metadata={"unit": unit, "chat": chat, "n_steps": n_steps, "fractions": fractions,
+                  "replace_with": faith[0].metadata["replace_with"]})

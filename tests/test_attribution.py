@@ -1,0 +1,499 @@
+"""interp.attribution on tiny random models (three architectures), plus a slow suite on the default model.
+
+Every method is checked against a reference (a naive one-forward-per-token loop, Captum), against an
+analytic toy whose output depends on one known position, and for properties (attention rows are
+distributions, rollout rows sum to 1, completeness of integrated gradients). A common-checks test runs
+every registered method: result type, save/load round trip, named errors on bad input.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import interp.attribution as attribution
+from interp.attribution import (
+    METHODS,
+    AttentionResult,
+    AttributionResult,
+    FaithfulnessResult,
+    MethodComparisonResult,
+    attention_maps,
+    attention_rollout,
+    attribute,
+    compare_methods,
+    faithfulness,
+    gradient_saliency,
+    token_ablation,
+)
+from interp.attribution.ablation import ablate
+from interp.errors import EmptyPromptError, InvalidParameterError, PromptTooLongError
+from interp.results import Result
+
+PROMPT = "The quick brown fox jumps over the lazy"
+TARGET = " dog and"  # two tokens: " dog", " and"
+
+
+def naive_metric(model, ids, target_ids, metric="logprob"):
+    """Per-target-token metric of one sequence, one plain forward, no batching, no logits_to_keep."""
+    with torch.inference_mode():
+        logits = model.bridge(torch.tensor([ids + target_ids[:-1]]))[0].float()
+    rows = logits[len(ids) - 1:len(ids) - 1 + len(target_ids)]
+    picked = rows[torch.arange(len(target_ids)), target_ids]
+    if metric == "logit":
+        return picked.numpy()
+    logprob = picked - torch.logsumexp(rows, -1)
+    return (logprob.exp() if metric == "prob" else logprob).numpy()
+
+
+def target_ids(model, text):
+    return model.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def round_trips(result, tmp_path):
+    path = result.save(tmp_path / f"{type(result).__name__}.json")
+    loaded = Result.load(path)
+    return type(loaded) is type(result) and loaded == result
+
+
+# ----------------------------------------------------------------------------------------- public surface
+def test_every_name_in_all_resolves():
+    for name in attribution.__all__:
+        assert getattr(attribution, name) is not None, name
+    assert set(METHODS) == {"ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout"}
+
+
+def test_importing_the_package_and_cli_does_not_import_torch():
+    code = ("import sys, interp.attribution, interp.attribution.cli; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
+# ----------------------------------------------------------------------------------------- ablation
+@pytest.mark.parametrize("replace_with, unit", [("<unk>", "token"), (None, "word")])
+def test_ablation_equals_naive_loop(tiny_model, replace_with, unit):
+    prompt = "Unbelievably, the fox's den was empty"
+    result = token_ablation(tiny_model, prompt, TARGET, replace_with=replace_with, unit=unit)
+    ids, tgt = tiny_model.encode(prompt), target_ids(tiny_model, TARGET)
+    replacement = None if replace_with is None else tiny_model.tokenizer.unk_token_id
+    base = naive_metric(tiny_model, ids, tgt)
+    naive = np.stack([base - naive_metric(tiny_model, ablate(ids, p, replacement), tgt) for p in result.positions], 1)
+    assert result.scores.shape == (2, len(result.tokens)) and result.target_tokens == [" dog", " and"]
+    np.testing.assert_allclose(result.scores, naive, atol=1e-4)
+    np.testing.assert_allclose(result.target_values, base, atol=1e-5)
+    assert "".join(result.tokens) == prompt  # BOS is never a unit; units tile the prompt
+    assert all(p >= 1 for pos in result.positions for p in pos) or not tiny_model.prepend_bos
+    if unit == "word":
+        assert "Unbelievably" in result.tokens and any(len(p) > 1 for p in result.positions)
+
+
+@pytest.mark.parametrize("replace_with", ["<unk>", None])
+def test_ablation_prefix_reuse_matches_full_forwards(tiny_model, replace_with):
+    prompt = "one two three four five six seven eight nine ten eleven twelve"
+    full = token_ablation(tiny_model, prompt, TARGET, replace_with=replace_with, unit="word", reuse_prefix=False)
+    reused = token_ablation(tiny_model, prompt, TARGET, replace_with=replace_with, unit="word", reuse_prefix=True)
+    assert reused.metadata["reuse_prefix"] and not full.metadata["reuse_prefix"]
+    np.testing.assert_allclose(reused.scores, full.scores, atol=1e-4)
+
+
+def test_ablation_of_a_list_is_batched_and_batch_independent(tiny_models):
+    model = tiny_models["tiny-llama"]
+    prompts = ["Hello there, friend", "A much longer prompt about the quick brown fox", "Hi"]
+    together = token_ablation(model, prompts, " the", batch_size=None)
+    one_by_one = [token_ablation(model, p, " the", batch_size=1) for p in prompts]
+    assert isinstance(together, list) and len(together) == 3
+    for a, b in zip(together, one_by_one):
+        assert a.tokens == b.tokens
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+
+
+def test_out_of_memory_halves_the_batch(tiny_models):
+    """A forward pass over more than two sequences 'runs out of memory': results are unchanged."""
+    model = tiny_models["tiny-gpt2"]
+    expected = token_ablation(model, PROMPT, TARGET)
+    seen = []
+
+    def oom(x, hook):
+        seen.append(x.shape[0])
+        if x.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with model.hooks([("hook_embed", oom)]):
+        result = token_ablation(model, PROMPT, TARGET)
+        ig = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", n_steps=8)
+    assert max(seen) > 2 and seen[-1] <= 2
+    np.testing.assert_allclose(result.scores, expected.scores, atol=1e-5)
+    reference = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", n_steps=8)
+    np.testing.assert_allclose(ig.scores, reference.scores, atol=1e-5)
+
+
+def test_metrics_and_contrast(tiny_models):
+    model = tiny_models["tiny-neox"]
+    logit = token_ablation(model, PROMPT, " dog", metric="logit")
+    foil = token_ablation(model, PROMPT, " cat", metric="logit")
+    contrast = token_ablation(model, PROMPT, " dog", contrast=" cat")
+    assert contrast.metric == "logit_diff" and contrast.metadata["contrast"] == " cat"
+    np.testing.assert_allclose(contrast.scores, logit.scores - foil.scores, atol=1e-4)
+    prob = token_ablation(model, PROMPT, " dog", metric="prob")
+    ids, tgt = model.encode(PROMPT), target_ids(model, " dog")
+    assert prob.target_values[0] == pytest.approx(naive_metric(model, ids, tgt, "prob")[0], rel=1e-4)
+
+
+def test_default_target_is_the_top_next_token(tiny_model):
+    result = token_ablation(tiny_model, PROMPT)
+    assert result.target_tokens == tiny_model.top_next_tokens(PROMPT, k=1).tokens
+
+
+# ----------------------------------------------------------------------------------------- gradients
+def _captum_forward(model, ids, tgt, t):
+    length = len(ids) + t
+
+    def forward(x):
+        logits = model.bridge(x[:, :length])[:, -1].float()
+        return torch.log_softmax(logits, -1)[:, tgt[t]]
+
+    return forward
+
+
+def _check_against_captum_lig(model, quadrature, captum_method):
+    from captum.attr import LayerIntegratedGradients
+
+    result = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", baseline="pad",
+                               n_steps=12, quadrature=quadrature, batch_size=5)  # 3 chunks of steps
+    ids, tgt = model.encode(PROMPT), target_ids(model, TARGET)
+    seq = torch.tensor([ids + tgt[:-1]])
+    first = result.positions[0][0]
+    baseline = seq.clone()
+    baseline[0, first:len(ids)] = model.pad_token_id
+    for t in range(len(tgt)):
+        lig = LayerIntegratedGradients(_captum_forward(model, ids, tgt, t), model.bridge.embed)
+        expected = lig.attribute(seq, baselines=baseline, n_steps=12, method=captum_method).sum(-1)[0]
+        np.testing.assert_allclose(result.scores[t], expected[first:len(ids)].detach().numpy(), atol=1e-5, rtol=1e-3)
+
+
+def test_integrated_gradients_equal_captum(tiny_model):
+    _check_against_captum_lig(tiny_model, "gauss-legendre", "gausslegendre")
+
+
+def test_integrated_gradients_riemann_equals_captum(tiny_models):
+    _check_against_captum_lig(tiny_models["tiny-gpt2"], "riemann_middle", "riemann_middle")
+
+
+def test_zero_baseline_equals_captum_integrated_gradients_on_embeddings(tiny_models):
+    from captum.attr import IntegratedGradients
+
+    model = tiny_models["tiny-gpt2"]
+    result = gradient_saliency(model, PROMPT, " dog", method="integrated_gradients", baseline="zeros", n_steps=10)
+    ids, tgt = model.encode(PROMPT), target_ids(model, " dog")
+    seq = torch.tensor([ids])
+    embeds = model.bridge.embed(seq).detach()
+    baseline = embeds.clone()
+    baseline[0, 1:] = 0
+
+    def forward(e):
+        with model.hooks([("hook_embed", lambda x, hook: e)]):
+            logits = model.bridge(seq.expand(e.shape[0], -1))[:, -1].float()
+        return torch.log_softmax(logits, -1)[:, tgt[0]]
+
+    expected = IntegratedGradients(forward).attribute(embeds, baselines=baseline, n_steps=10).sum(-1)[0, 1:]
+    np.testing.assert_allclose(result.scores[0], expected.detach().numpy(), atol=1e-5, rtol=1e-3)
+
+
+def test_integrated_gradients_completeness_error_shrinks_with_steps(tiny_model):
+    errors = [gradient_saliency(tiny_model, PROMPT, " dog", method="integrated_gradients", baseline="pad",
+                                n_steps=n).metadata["completeness_error"][0] for n in (4, 16, 64)]
+    assert errors[1] <= errors[0] + 1e-6 and errors[2] <= errors[1] + 1e-6
+    assert errors[2] < 1e-3
+    result = gradient_saliency(tiny_model, PROMPT, " dog", method="integrated_gradients", baseline="pad", n_steps=32)
+    f_in, f_base = result.metadata["f_input"][0], result.metadata["f_baseline"][0]
+    assert result.scores.sum() == pytest.approx(f_in - f_base, abs=1e-3)
+
+
+def test_gradient_methods_equal_captum_gradient_x_activation(tiny_models):
+    from captum.attr import LayerGradientXActivation
+
+    model = tiny_models["tiny-llama"]
+    ids, tgt = model.encode(PROMPT), target_ids(model, " dog")
+    seq = torch.tensor([ids])
+    forward = _captum_forward(model, ids, tgt, 0)
+    for method, multiply in (("grad_x_input", True), ("gradient", False)):
+        result = gradient_saliency(model, PROMPT, " dog", method=method, aggregate="sum")
+        reference = LayerGradientXActivation(forward, model.bridge.embed, multiply_by_inputs=multiply)
+        expected = reference.attribute(seq).sum(-1)[0, 1:].detach().numpy()
+        np.testing.assert_allclose(result.scores[0], expected, atol=1e-5, rtol=1e-4)
+    l2 = gradient_saliency(model, PROMPT, " dog", method="gradient")
+    assert l2.metadata["aggregate"] == "l2" and np.all(l2.scores >= 0)
+
+
+# ----------------------------------------------------------------------------------------- the analytic toy
+KNOWN = 3  # the one position the toy's output depends on
+
+
+@pytest.fixture
+def toy(tiny_model):
+    """``tiny_model`` rewired so its last position sees only token KNOWN.
+
+    Every attention head attends from each query q >= KNOWN to key KNOWN only (earlier queries to
+    themselves), and the residual stream entering block 0 is zeroed everywhere but KNOWN. So the last
+    position's output is a function of the token at KNOWN alone: ablating any other token changes
+    nothing, its gradient is zero, and all the rollout flows to KNOWN (and the last position itself).
+    """
+    n = len(tiny_model.encode(PROMPT))
+
+    def pattern(x, hook):
+        q = torch.arange(x.shape[-1])
+        k = torch.where(q >= KNOWN, torch.full_like(q, KNOWN), q)
+        new = torch.zeros_like(x)
+        new[..., q, k] = 1.0
+        return new
+
+    def resid(x, hook):
+        keep = torch.zeros(x.shape[1], 1, dtype=x.dtype, device=x.device)
+        keep[KNOWN] = 1
+        return x * keep
+
+    with tiny_model.hooks([(lambda name: name.endswith("attn.hook_pattern"), pattern),
+                           ("blocks.0.hook_resid_pre", resid)]):
+        yield tiny_model, n
+
+
+def test_toy_ranks_the_known_position_first_under_every_method(toy):
+    model, n = toy
+    for name, fn in METHODS.items():
+        result = fn(model, PROMPT, " dog")
+        known = [i for i, p in enumerate(result.positions) if p == [KNOWN]][0]
+        magnitude = np.abs(result.total)
+        assert int(np.argmax(magnitude)) == known, (name, result.tokens, result.total)
+        if name in ("ablation", "gradient", "grad_x_input", "integrated_gradients"):
+            others = np.delete(magnitude, known)
+            assert others.max() <= 1e-5 * magnitude[known] + 1e-7, (name, result.total)
+
+
+def test_toy_faithfulness_known_answer(toy):
+    model, _ = toy
+    result = token_ablation(model, PROMPT)  # the toy's top token: ablating KNOWN lowers it
+    assert int(np.argmax(result.total)) == [p for p in result.positions].index([KNOWN]) and result.total.max() > 0
+    reverse = AttributionResult(**{**result.__dict__, "scores": -result.scores})
+    good = faithfulness(model, PROMPT, result, metric="logprob", replace_with="<unk>")
+    bad = faithfulness(model, PROMPT, reverse, metric="logprob", replace_with="<unk>")
+    assert good.comprehensiveness[0] == pytest.approx(float(result.total.max()), abs=1e-4)
+    assert abs(bad.comprehensiveness[0]) < 1e-5  # removing the least important token changes nothing
+    assert good.deletion_curve[1] == pytest.approx(good.empty_value, abs=1e-4)
+    assert good.insertion_curve[1] == pytest.approx(good.full_value, abs=1e-4)
+
+
+# ----------------------------------------------------------------------------------------- attention
+def test_attention_rows_are_causal_distributions(tiny_model):
+    maps = attention_maps(tiny_model, PROMPT)
+    n = len(maps.tokens)
+    assert maps.patterns.shape == (2, 4, n, n) and maps.layers == [0, 1]
+    np.testing.assert_allclose(maps.patterns.sum(-1), 1.0, atol=1e-5)
+    assert np.all(np.triu(maps.patterns, k=1) == 0)
+    frame = maps.to_frame()
+    assert list(frame.columns) == ["layer", "head", "entropy", "prev_token", "first_token"] and len(frame) == 8
+    assert frame["prev_token"].between(0, 1).all() and (frame["entropy"] >= 0).all()
+    rollout = maps.rollout()
+    np.testing.assert_allclose(rollout.sum(-1), 1.0, atol=1e-9)
+    assert np.all(np.triu(rollout, k=1) == 0)
+    assert len(attention_maps(tiny_model, PROMPT, layers=[-1]).layers) == 1
+    fig = maps.plot()
+    assert len(fig.data) == 1
+
+
+def test_rollout_reads_the_last_row(tiny_model):
+    result = attention_rollout(tiny_model, PROMPT, " dog")
+    maps = attention_maps(tiny_model, PROMPT)
+    row = maps.rollout()[-1]
+    first = result.positions[0][0]
+    np.testing.assert_allclose(result.scores[0], row[first:], atol=1e-6)
+    assert result.scores.sum() + sum(result.metadata["bos_share"]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_previous_token_head_is_found(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+
+    def prev(x, hook):
+        n = x.shape[-1]
+        new = torch.zeros_like(x)
+        new[..., 0, 0] = 1
+        new[..., torch.arange(1, n), torch.arange(n - 1)] = 1
+        return new if hook.name == "blocks.1.attn.hook_pattern" else x
+
+    with model.hooks([("blocks.1.attn.hook_pattern", prev)]):
+        frame = attention_maps(model, PROMPT).to_frame()
+    top = frame.sort_values("prev_token").iloc[-1]
+    assert top["layer"] == 1 and top["prev_token"] == pytest.approx(1.0) and top["entropy"] == pytest.approx(0.0)
+
+
+# ----------------------------------------------------------------------------------------- chat and words
+def test_chat_reports_user_tokens_and_segments(tiny_models):
+    model = tiny_models["tiny-llama"]
+    user = "What is the capital of France?"
+    result = token_ablation(model, user, chat=True)
+    assert "".join(result.tokens) == user
+    assert result.prompt == model.chat_prompt(user)
+    assert set(result.segment_scores) == {"system", "user", "assistant"}
+    assert result.segment_scores["user"][0] == pytest.approx(float(result.total.sum()), abs=1e-5)
+    grad = gradient_saliency(model, user, chat=True, method="integrated_gradients", n_steps=8)
+    assert "".join(grad.tokens) == user and grad.target == result.target
+    # completeness holds over every segment together
+    total = sum(v[0] for v in grad.segment_scores.values())
+    assert total == pytest.approx(grad.metadata["attribution_sum"][0], abs=1e-4)
+
+
+def test_word_units_group_sub_tokens(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    text = "Antidisestablishmentarianism, said the 99 balloons..."
+    result = gradient_saliency(model, text, " and", unit="word")
+    assert result.tokens[0] == "Antidisestablishmentarianism" and result.tokens[1] == ","
+    by_token = gradient_saliency(model, text, " and")
+    np.testing.assert_allclose(result.total.sum(), by_token.total.sum(), rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------------------- comparison
+def test_compare_methods_table(tiny_models, tmp_path):
+    model = tiny_models["tiny-gpt2"]
+    comparison = compare_methods(model, PROMPT, " dog", n_steps=8)
+    assert comparison.methods == list(METHODS)
+    frame = comparison.to_frame()
+    assert len(frame) == 5 and {"comprehensiveness", "sufficiency", "rho_rollout"} <= set(frame.columns)
+    np.testing.assert_allclose(np.diag(comparison.correlation), 1.0)
+    np.testing.assert_allclose(comparison.correlation, comparison.correlation.T)
+    ablation = token_ablation(model, PROMPT, " dog")
+    np.testing.assert_allclose(comparison.scores[0], ablation.total, atol=1e-5)
+    assert round_trips(comparison, tmp_path)
+    comparison.plot()
+
+
+# ----------------------------------------------------------------------------------------- common checks
+@pytest.mark.parametrize("name", list(METHODS))
+def test_common_checks(tiny_models, name, tmp_path):
+    model = tiny_models["tiny-neox"]
+    result = attribute(model, PROMPT, method=name, target=TARGET)
+    assert isinstance(result, AttributionResult) and result.method == name
+    assert result.scores.shape == (2, len(result.tokens)) and result.scores.dtype == np.float32
+    assert np.all(np.isfinite(result.scores))
+    assert round_trips(result, tmp_path)
+    frame = result.to_frame()
+    assert list(frame.columns) == ["position", "token", "score", "target", "target_index"] and len(frame) == 2 * len(result.tokens)
+    assert len(result.plot().data) == 2 and result.summary()
+    for bad, error in (("", EmptyPromptError), ([], EmptyPromptError), ("word " * 600, PromptTooLongError)):
+        with pytest.raises(error):
+            attribute(model, bad, method=name)
+    with pytest.raises(EmptyPromptError, match="tokenizes to no tokens"):
+        attribute(model, PROMPT, method=name, target="")
+    with pytest.raises(InvalidParameterError, match="unit"):
+        attribute(model, PROMPT, method=name, unit="sentence")
+
+
+def test_unknown_method_and_options_list_the_choices(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    with pytest.raises(InvalidParameterError, match="Unknown attribution method: 'lime'. Available methods: 'ablation'"):
+        attribute(model, PROMPT, method="lime")
+    with pytest.raises(InvalidParameterError, match="Did you mean 'integrated_gradients'"):
+        attribute(model, PROMPT, method="integrated_gradient")
+    with pytest.raises(InvalidParameterError, match="accepts: .*n_steps"):
+        attribute(model, PROMPT, method="integrated_gradients", replace_with=None)
+    with pytest.raises(InvalidParameterError, match="Unknown attribution method"):
+        compare_methods(model, PROMPT, methods=["ablation", "nope"])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"replace_with": " two words"}, "exactly one token"),
+    ({"replace_with": 10**9}, "replace_with"),
+    ({"metric": "loss"}, "'metric' parameter of token_ablation must be one of"),
+    ({"contrast": " big cat"}, "must be one token"),
+    ({"batch_size": 0}, "batch_size"),
+])
+def test_ablation_rejects_bad_options(tiny_models, kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        token_ablation(tiny_models["tiny-gpt2"], PROMPT, " dog", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"method": "smoothgrad"}, "'method' parameter of gradient_saliency"),
+    ({"n_steps": 0}, "n_steps"),
+    ({"baseline": "noise"}, "baseline"),
+    ({"aggregate": "max"}, "aggregate"),
+    ({"quadrature": "simpson"}, "quadrature"),
+])
+def test_gradient_rejects_bad_options(tiny_models, kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        gradient_saliency(tiny_models["tiny-gpt2"], PROMPT, **kwargs)
+
+
+def test_faithfulness_rejects_a_result_of_another_prompt(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    result = token_ablation(model, PROMPT, " dog")
+    with pytest.raises(InvalidParameterError, match="not the prompt given"):
+        faithfulness(model, "Something else", result)
+    with pytest.raises(InvalidParameterError, match="fractions"):
+        faithfulness(model, PROMPT, result, fractions=[0, 2])
+
+
+def test_every_result_type_round_trips(tiny_models, tmp_path):
+    model = tiny_models["tiny-llama"]
+    chat = integrated = None
+    chat = token_ablation(model, "Tell me a joke", chat=True, unit="word")
+    integrated = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", n_steps=4)
+    maps = attention_maps(model, PROMPT)
+    faith = faithfulness(model, PROMPT, integrated)
+    for result, kind in ((chat, AttributionResult), (integrated, AttributionResult), (maps, AttentionResult),
+                         (faith, FaithfulnessResult)):
+        assert isinstance(result, kind) and round_trips(result, tmp_path)
+        assert result.to_html()
+    assert isinstance(MethodComparisonResult, type)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=24)
+       .filter(lambda t: t.strip()),
+       unit=st.sampled_from(["token", "word"]), replace=st.sampled_from(["<unk>", None]))
+def test_generated_prompts_never_crash(tiny_models, text, unit, replace):
+    model = tiny_models["tiny-gpt2"]
+    ablation = token_ablation(model, text, unit=unit, replace_with=replace)
+    grads = gradient_saliency(model, text, unit=unit, method="integrated_gradients", n_steps=3)
+    rollout = attention_rollout(model, text, unit=unit)
+    for result in (ablation, grads, rollout):
+        assert len(result.tokens) == result.scores.shape[1] == len(result.positions) >= 1
+        assert np.all(np.isfinite(result.scores))
+    assert ablation.tokens == grads.tokens == rollout.tokens
+
+
+# ----------------------------------------------------------------------------------------- default model
+@pytest.mark.slow
+def test_default_model_ablation_finds_the_country(default_model):
+    result = token_ablation(default_model, "The capital of France is", " Paris", replace_with=None)
+    assert result.top(1)[0][0] == " France"  # deleting the country hurts " Paris" most
+    assert result.target_values[0] > np.log(0.05)
+
+
+@pytest.mark.slow
+def test_default_model_integrated_gradients_equal_captum(default_model):
+    from captum.attr import LayerIntegratedGradients
+
+    prompt = "The capital of France is"
+    result = gradient_saliency(default_model, prompt, " Paris", method="integrated_gradients", baseline="pad", n_steps=8)
+    ids, tgt = default_model.encode(prompt), target_ids(default_model, " Paris")
+    seq = torch.tensor([ids])
+    baseline = seq.clone()
+    baseline[0, 1:] = default_model.pad_token_id
+    lig = LayerIntegratedGradients(_captum_forward(default_model, ids, tgt, 0), default_model.bridge.embed)
+    expected = lig.attribute(seq, baselines=baseline, n_steps=8).sum(-1)[0, 1:].detach().numpy()
+    np.testing.assert_allclose(result.scores[0], expected, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_default_model_chat_reports_the_user_turn(default_model):
+    user = "Name the capital of France in one word."
+    result = token_ablation(default_model, user, chat=True, unit="word")
+    assert "".join(result.tokens) == user and result.prompt == default_model.chat_prompt(user)
+    assert set(result.segment_scores) == {"system", "user", "assistant"}
+    assert result.segment_scores["user"][0] == pytest.approx(float(result.total.sum()), abs=1e-4)

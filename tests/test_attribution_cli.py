@@ -1,0 +1,71 @@
+"""The ``attribute`` command, registered on a Typer app of our own, on tiny models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from interp.attribution.cli import register
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def app():
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    register(app)
+
+    @app.command()
+    def noop() -> None:  # a second command, so Typer keeps "attribute" as a named subcommand
+        """Does nothing."""
+
+    return app
+
+
+def test_json_matches_the_library(app, tiny_models):
+    from interp.attribution import token_ablation
+
+    result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "ablation", "--target", " jumps",
+                                 "--model", "tiny-gpt2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    expected = token_ablation(tiny_models["tiny-gpt2"], "The quick brown fox", " jumps")
+    assert data["tokens"] == expected.tokens and data["method"] == "ablation" and data["target"] == " jumps"
+    np.testing.assert_allclose(data["scores"], expected.total, atol=1e-5)
+
+
+def test_table_output_and_saved_html(app, tmp_path):
+    out = tmp_path / "ig.html"
+    result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "integrated_gradients", "--steps", "4",
+                                 "-m", "tiny-llama", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "integrated_gradients" in result.stdout and "completeness error" in result.stdout
+    assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_all_methods_compared_and_saved(app, tmp_path):
+    from interp.results import Result
+
+    out = tmp_path / "compare.json"
+    result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "all", "--steps", "4",
+                                 "-m", "tiny-neox", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [row["method"] for row in data["methods"]] == ["ablation", "gradient", "grad_x_input",
+                                                          "integrated_gradients", "rollout"]
+    assert Result.load(out).methods == [row["method"] for row in data["methods"]]
+
+
+def test_errors_are_one_line_without_traceback(app):
+    for args, name in ([["attribute", "", "-m", "tiny-gpt2"], "EmptyPromptError"],
+                       [["attribute", "Hi", "--method", "lime", "-m", "tiny-gpt2"], "InvalidParameterError"],
+                       [["attribute", "Hi", "--target", "", "-m", "tiny-gpt2"], "EmptyPromptError"],
+                       [["attribute", "Hi", "--unit", "sentence", "-m", "tiny-gpt2"], "InvalidParameterError"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert name in result.stderr and "Traceback" not in result.output + result.stderr
+        assert result.stderr.count("error:") == 1
