@@ -31,7 +31,7 @@ _LAZY = {
     "Result": "interp.results",
     "load_result": "interp.results",
 }
-_SUBMODULES = ("errors", "results", "models", "attribution")
+_SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing")
 
 __all__ = ["__version__", *_LAZY, *_SUBMODULES]
 

@@ -115,7 +115,10 @@ def _register_analyses() -> None:
     """Add each analysis package's commands (each package imports its heavy modules lazily)."""
     from interp.attribution.cli import register as register_attribution
 
+    from interp.probing.cli import register as register_probing
+
     register_attribution(app)
+    register_probing(app)
 
 
 _register_analyses()

@@ -26,6 +26,8 @@ __all__ = [
     "UnknownHookError",
     "InvalidResultFileError",
     "NotFittedError",
+    "InvalidProbeFileError",
+    "InvalidTextFileError",
     "CacheRebuiltWarning",
     "choices_text",
 ]
@@ -82,6 +84,14 @@ class InvalidResultFileError(InterpError, ValueError):
 
 class NotFittedError(InterpError, AttributeError):
     """An estimator (probe) was used before ``fit``."""
+
+
+class InvalidProbeFileError(InterpError, ValueError):
+    """A file given to a probe's ``load`` is not a valid saved probe (wrong format, tampered, truncated)."""
+
+
+class InvalidTextFileError(InterpError, ValueError):
+    """A file meant to hold text (one sentence per line) is binary, not UTF-8, or holds no text."""
 
 
 class CacheRebuiltWarning(UserWarning):

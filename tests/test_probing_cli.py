@@ -1,0 +1,70 @@
+"""``interp probe pos`` through typer's CliRunner on a tiny model."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from interp.probing.cli import parse_layers, register
+from interp.results import Result
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def app():
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def main() -> None:
+        """interp (test app)."""
+
+    register(app)
+    return app
+
+
+def test_probe_pos_writes_json_and_html(app, tmp_path):
+    text = tmp_path / "sentences.txt"
+    text.write_text("\n".join(f"My {a} {n} {v} the ball." for a in ("big", "old", "red", "tiny") for n in ("dog", "cat")
+                              for v in ("kicked", "found")), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["probe", "pos", "-m", "tiny-gpt2", "--layers", "1,2", "--text", str(text),
+                                 "--out", str(out), "--no-random-baseline"])
+    assert result.exit_code == 0, result.output
+    assert "Held-out accuracy by layer" in result.stdout and "word_type" in result.stdout
+    saved = Result.load(out / "pos_probe.json")
+    assert saved.layers == [0, 1, 2] and saved.n_sentences == 16 and saved.model_name == "tiny-gpt2"
+    assert "<html>" in (out / "pos_probe.html").read_text()[:200].lower()
+
+
+def test_probe_pos_builtin_corpus_subset(app, tmp_path):
+    result = runner.invoke(app, ["probe", "pos", "-m", "tiny-llama", "--layers", "0:3:2", "-n", "40",
+                                 "--alignment", "mean", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    saved = Result.load(tmp_path / "pos_probe.json")
+    assert saved.layers == [0, 2] and saved.probe == "LinearProbe" and saved.alignment == "mean"
+    assert saved.n_sentences == 40 and saved.baselines["random_weights"] is not None
+
+
+@pytest.mark.parametrize("args, name", [
+    (["--text", "BINARY"], "InvalidTextFileError"),
+    (["--text", "/no/such/file.txt"], "FileNotFoundError"),
+    (["--layers", "9"], "LayerIndexError"),
+    (["--layers", "a,b"], "InvalidParameterError"),
+    (["--probe", "svm"], "InvalidParameterError"),
+])
+def test_errors_are_one_line(app, tmp_path, args, name):
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"\x00\xff" * 64)
+    args = [str(binary) if a == "BINARY" else a for a in args]
+    result = runner.invoke(app, ["probe", "pos", "-m", "tiny-gpt2", "--out", str(tmp_path / "o"), *args])
+    assert result.exit_code == 1
+    assert name in result.stderr and "Traceback" not in result.output + result.stderr
+
+
+def test_parse_layers():
+    assert parse_layers("all") == "all"
+    assert parse_layers("0:31:3") == list(range(0, 31, 3))
+    assert parse_layers(" 4, 8 ") == [4, 8]
+    assert parse_layers(":4") == [0, 1, 2, 3]
