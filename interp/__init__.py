@@ -15,8 +15,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from interp._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -33,18 +32,5 @@ _LAZY = {
 }
 _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing")
 
-__all__ = ["__version__", *_LAZY, *_SUBMODULES]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"interp.{name}")
-    raise AttributeError(f"module 'interp' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__, _public = lazy_exports(__name__, _LAZY, _SUBMODULES)
+__all__ = ["__version__", *_public]

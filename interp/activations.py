@@ -44,7 +44,7 @@ import numpy as np
 
 from interp._validation import check_choice, check_int, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidResultFileError
-from interp.results import atomic_write_bytes
+from interp.results import atomic_path, atomic_write_bytes
 
 __all__ = ["collect", "Activations", "POSITIONS", "layer_hook_name", "resolve_layers", "word_spans",
            "word_token_positions"]
@@ -436,7 +436,9 @@ class _Collector:
         n_rows = int(starts[-1])
         arrays = {l: np.empty((n_rows, model.d_model), dtype=np.float32) for l in self.layers}
         mean = position in ("mean", "word_mean")
-        for group in model._micro_batches([len(x) for x in ids], batch_size):
+        from interp.models.model import plan_batches as _plan_batches
+
+        for group in _plan_batches([len(x) for x in ids], batch_size, where="collect"):
             batch = model._pad([ids[k] for k in group], "right")
             rows, positions, segment, out_rows, counts = [], [], [], [], []
             for row, k in enumerate(group):
@@ -509,26 +511,15 @@ def _shard_hash(config: dict[str, Any], start: int, texts: list[str], words: Wor
 def _write_shard(path: Path, meta: dict[str, Any], arrays: dict[int, np.ndarray], digest: str) -> None:
     """Write one shard atomically: safetensors streamed to a temporary file in the same folder, then
     renamed (no second in-memory copy of the shard, as building the file's bytes first would make)."""
-    import tempfile
-
     from safetensors.numpy import save_file
+
 
     tensors = {f"layer.{l}": a for l, a in arrays.items()}
     tensors.update({k: meta[k] for k in ("text_index", "token_position", "word_index")})
     header = {"format": FORMAT_NAME + ".shard", "hash": digest, "tokens": json.dumps(meta["tokens"], ensure_ascii=False),
               "words": json.dumps(meta["words"], ensure_ascii=False)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=header)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
 
 
 def _shard_is_done(path: Path, digest: str) -> bool:

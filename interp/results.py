@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as _dt
 import html
@@ -40,13 +41,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
 
 from interp.errors import InvalidResultFileError
 
-__all__ = ["Result", "load_result", "atomic_write_bytes", "SCHEMA_VERSION"]
+__all__ = ["Result", "load_result", "atomic_path", "atomic_write_bytes", "SCHEMA_VERSION"]
 
 FORMAT_NAME = "interp.result"
 SCHEMA_VERSION = 1
@@ -54,26 +56,33 @@ _REGISTRY: dict[str, type[Result]] = {}
 _PLOTLY_JS_SENT = False  # _repr_html_ embeds plotly.js once per process, then reuses it.
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder; when the block succeeds, fsync it and rename it to ``path``.
 
     A reader sees either the old file or the whole new one, never a half-written file, even if the
-    process is killed mid-write.
+    process is killed mid-write; on an error the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def _jsonable(value: Any) -> Any:

@@ -27,14 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int, check_texts
+from interp._validation import check_choice, check_texts
 from interp.errors import EmptyPromptError, InvalidParameterError, PromptTooLongError
 from interp.attribution.result import AttributionResult
+from interp.models.model import TOKENS_PER_BATCH, plan_batches
 
 METRICS = ("logprob", "prob", "logit")
 UNITS = ("token", "word")
 SEGMENTS = ("system", "user", "assistant")
-TOKENS_PER_BATCH = 4096  # default micro-batch budget for inference: rows * padded length
 _WORD_RE = re.compile(r"\w+|[^\w\s]+")
 
 
@@ -244,26 +244,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def _free_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def plan_batches(lengths: Sequence[int], batch_size: int | None, *, budget: int = TOKENS_PER_BATCH,
-                 where: str) -> list[list[int]]:
-    """Indices grouped into micro-batches, longest first: ``batch_size`` rows each, or by default as
-    many as fit in ``budget`` padded tokens."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    if batch_size is not None:
-        check_int(batch_size, name="batch_size", where=where, low=1)
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    batches: list[list[int]] = []
-    current: list[int] = []
-    width = 0
-    for i in order:
-        width = max(width, lengths[i]) if current else lengths[i]
-        if current and (len(current) + 1) * width > budget:
-            batches.append(current)
-            current, width = [], lengths[i]
-        current.append(i)
-    return batches + ([current] if current else [])
 
 
 def run_batched(groups: list[list[int]], fn: Callable[[list[int]], Any]) -> Iterator[tuple[list[int], Any]]:

@@ -35,11 +35,31 @@ from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError, PromptTooLongError, UnknownHookError
 from interp.results import Result
 
-__all__ = ["Model", "TokenBatch", "ActivationCache", "TopTokensResult"]
+__all__ = ["Model", "TokenBatch", "ActivationCache", "TopTokensResult", "plan_batches"]
 
 NamesArg = str | Sequence[str] | Callable[[str], bool]
 _BLOCK_RE = re.compile(r"^blocks\.(\d+)\.")
-_TOKENS_PER_BATCH = 4096  # default micro-batch budget: batch * padded length
+TOKENS_PER_BATCH = 4096  # default micro-batch budget: batch * padded length
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int | None, *, budget: int = TOKENS_PER_BATCH,
+                 where: str = "Model") -> list[list[int]]:
+    """Indices of texts grouped into micro-batches, longest first (less padding per batch):
+    ``batch_size`` texts each, or by default as many as fit in ``budget`` padded tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    if batch_size is not None:
+        check_int(batch_size, name="batch_size", where=where, low=1)
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    current: list[int] = []
+    width = 0
+    for i in order:
+        width = max(width, lengths[i]) if current else lengths[i]
+        if current and (len(current) + 1) * width > budget:
+            batches.append(current)
+            current, width = [], lengths[i]
+        current.append(i)
+    return batches + ([current] if current else [])
 
 
 @dataclasses.dataclass
@@ -248,19 +268,7 @@ class Model:
 
     # ------------------------------------------------------------------ forward passes
     def _micro_batches(self, lengths: Sequence[int], batch_size: int | None) -> list[list[int]]:
-        """Indices of texts grouped into micro-batches, longest first (less padding per batch)."""
-        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-        if batch_size is None:
-            batches, current, width = [], [], 0
-            for i in order:
-                width = max(width, lengths[i]) if current else lengths[i]
-                if current and (len(current) + 1) * width > _TOKENS_PER_BATCH:
-                    batches.append(current)
-                    current, width = [], lengths[i]
-                current.append(i)
-            return batches + ([current] if current else [])
-        check_int(batch_size, name="batch_size", where="Model", low=1)
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        return plan_batches(lengths, batch_size, where="Model")
 
     def _forward(self, batch: TokenBatch, **kwargs: Any) -> torch.Tensor:
         return self.bridge(batch.tokens.to(self.device), attention_mask=batch.attention_mask.to(self.device), **kwargs)
