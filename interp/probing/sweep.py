@@ -159,7 +159,8 @@ class ProbeSweepResult(Result):
                 fig.add_hline(y=value, line={"dash": "dot", "width": 1}, annotation_text=f"{name} {value:.3f}",
                               annotation_position="bottom right" if i % 2 else "top right")
         low = 0.0 if self.selectivity is None else min(0.0, float(np.nanmin(self.selectivity)) - 0.05)
-        fig.update_layout(title=self.summary()[:120], xaxis_title="layer (0 = embeddings)",
+        fig.update_layout(title=f"{self.model_name + ': ' if self.model_name else ''}{self.probe} probe accuracy by layer",
+                          xaxis_title="layer (0 = embeddings)",
                           yaxis_title="held-out accuracy", yaxis={"range": [low, 1.02]},
                           legend={"orientation": "h", "y": -0.2}, height=450)
         return fig
