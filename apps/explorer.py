@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app_pages/model.py", title="Model", icon=":material/memory:", default=True),
     st.Page("app_pages/attribution.py", title="Attribution", icon=":material/highlight:"),
     st.Page("app_pages/probing.py", title="Probing", icon=":material/science:"),
+    st.Page("app_pages/maps.py", title="Maps", icon=":material/public:"),
 ]
 
 # A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji

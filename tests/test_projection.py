@@ -1,0 +1,192 @@
+"""interp.projection: projections (PCA / UMAP / t-SNE) and the linear world map of place names."""
+
+import numpy as np
+import pytest
+
+import interp
+from interp.errors import InvalidParameterError, InvalidTextFileError, LayerIndexError
+from interp.projection import ProjectionResult, WorldMapResult, haversine_km, load_places, project, world_map
+from interp.projection.world import _fit_score
+
+
+def planted(n=120, d=24, noise=0.05, seed=0):
+    """(n, d) points that lie near a 2-D plane: x = z A + noise, with z (n, 2) the planted coordinates."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 2)) * [3.0, 1.5]
+    a = rng.normal(size=(2, d))
+    return z @ a + noise * rng.normal(size=(n, d)), z
+
+
+# ----------------------------------------------------------------------------- project
+def test_public_names_resolve():
+    from interp import projection
+
+    for name in projection.__all__:
+        assert getattr(projection, name) is not None, name
+
+
+def test_pca_recovers_planted_plane():
+    from scipy.spatial import procrustes
+
+    x, z = planted()
+    raw = project(x, method="pca", standardize=False)
+    _, _, disparity = procrustes(z, raw.coords.astype(np.float64))  # up to rotation, reflection and scale
+    assert disparity < 0.01
+    result = project(x, method="pca")  # standardised: a linear (not similarity) map of the plane
+    assert isinstance(result, ProjectionResult) and result.coords.shape == (120, 2)
+    design = np.c_[result.coords, np.ones(len(z))]
+    residual = z - design @ np.linalg.lstsq(design, z, rcond=None)[0]
+    assert (1 - residual.var(0) / z.var(0) > 0.99).all()
+    assert result.explained_variance.sum() > 0.95
+
+
+def test_same_seed_same_coordinates_pca_and_umap():
+    x, _ = planted(n=60)
+    for method in ("pca", "umap"):
+        a, b = project(x, method=method, seed=3), project(x, method=method, seed=3)
+        np.testing.assert_array_equal(a.coords, b.coords)
+
+
+def test_umap_keeps_planted_clusters_apart():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(30, 10)), rng.normal(size=(30, 10)) + 8])
+    coords = project(x, method="umap", labels=["a"] * 30 + ["b"] * 30).coords
+    gap = np.linalg.norm(coords[:30].mean(0) - coords[30:].mean(0))
+    spread = max(coords[:30].std(0).max(), coords[30:].std(0).max())
+    assert gap > 3 * spread
+
+
+def test_project_texts_and_vocab_on_tiny_model(tiny_models, tmp_path):
+    model = tiny_models["tiny-gpt2"]
+    texts = ["a cat", "a dog", "Paris", "Rome", "the sea"]
+    result = project(model, texts, layer=-1, labels=["x", "x", "y", "y", "z"])
+    assert result.layer == model.n_layers and result.hover == texts and result.source == "texts"
+    fig = result.plot()
+    assert len(fig.data) == 3  # one trace per label
+    three = project(model, texts, layer=1, n_components=3)
+    assert three.coords.shape == (5, 3) and three.plot().data[0].type == "scatter3d"
+    vocab = project(model, vocab=[" cat", " dog", " Paris", 11, 12])
+    w_e = model.bridge.W_E.detach().numpy()
+    ids = [model.tokenizer.encode(t, add_special_tokens=False)[0] for t in (" cat", " dog", " Paris")] + [11, 12]
+    np.testing.assert_array_equal(vocab.coords, project(w_e[ids]).coords)  # same rows as W_E
+    path = result.save(tmp_path / "p.json")
+    assert interp.load_result(path) == result
+    assert ProjectionResult.load(three.save(tmp_path / "p3.json")) == three
+
+
+def test_project_rejects_bad_input(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    with pytest.raises(InvalidParameterError, match="'method'.*'pca', 'umap' or 'tsne'.*Got 'svd'"):
+        project(np.zeros((10, 3)), method="svd")
+    with pytest.raises(LayerIndexError, match=r"\[0, 3\)"):
+        project(model, ["a", "b", "c", "d"], layer=7)
+    with pytest.raises(InvalidParameterError, match="exactly one of 'texts'"):
+        project(model)
+    with pytest.raises(InvalidParameterError, match="one label per point"):
+        project(np.random.default_rng(0).normal(size=(10, 3)), labels=["a"])
+    with pytest.raises(InvalidParameterError, match="not one"):
+        project(model, vocab=[" antidisestablishmentarianism"])
+    with pytest.raises(InvalidParameterError, match="'n_components'"):
+        project(np.zeros((10, 3)), n_components=4)
+
+
+def test_read_labelled_texts(tmp_path):
+    from interp.projection import read_labelled_texts
+
+    (tmp_path / "a.txt").write_text("city\tParis\nanimal\tcat\n")
+    assert read_labelled_texts(tmp_path / "a.txt") == (["Paris", "cat"], ["city", "animal"])
+    (tmp_path / "b.txt").write_text("Paris\ncat\n")
+    assert read_labelled_texts(tmp_path / "b.txt") == (["Paris", "cat"], None)
+    (tmp_path / "c.txt").write_text("city\tParis\ncat\n")
+    with pytest.raises(InvalidTextFileError, match="line 2"):
+        read_labelled_texts(tmp_path / "c.txt")
+
+
+# ----------------------------------------------------------------------------- world map
+def test_haversine_known_distances():
+    assert haversine_km(0, 0, 0, 180) == pytest.approx(np.pi * 6371.0)
+    assert haversine_km(48.8566, 2.3522, 51.5074, -0.1278) == pytest.approx(344, abs=2)  # Paris-London
+
+
+def test_load_places_most_populous_unique_names():
+    places = load_places(300, min_population=100_000)
+    names = [p["name"] for p in places]
+    assert len(places) == 300 and len(set(names)) == 300
+    assert all(p["population"] >= 100_000 and -90 <= p["lat"] <= 90 for p in places)
+    assert [p["population"] for p in places] == sorted((p["population"] for p in places), reverse=True)
+    assert {p["continent"] for p in places} >= {"Asia", "Europe", "Africa", "North America", "South America"}
+
+
+def test_ridge_probe_recovers_planted_coordinates():
+    x, z = planted(n=300, d=40, noise=0.3, seed=1)
+    coords = z * [20, 50]  # "lat", "lon"
+    _, r2, _ = _fit_score(x[:240], coords[:240], x[240:], coords[240:])
+    assert (r2 > 0.95).all()
+    _, r2_shuffled, _ = _fit_score(x[:240], coords[:240][np.random.default_rng(0).permutation(240)], x[240:],
+                                   coords[240:])
+    assert (r2_shuffled < 0.1).all()
+
+
+def test_world_map_on_tiny_model(tiny_models, tmp_path):
+    """Shapes, controls, determinism and the save round trip on real places and a tiny model."""
+    model = tiny_models["tiny-gpt2"]
+    places = load_places(80, min_population=0)
+    result = world_map(model, places=places, layers=[1, 2], seed=0, position="mean")
+    assert isinstance(result, WorldMapResult) and result.layers == [0, 1, 2]
+    assert result.r2_lat.shape == (3,) and result.test_mask.sum() == 16
+    assert len(result.pred_lat) == 16 and result.pca.shape == (80, 2)
+    assert set(result.controls) == {"layer0", "random_weights", "shuffled"}
+    assert result.controls["random_weights"] is not None
+    assert result.best_layer in result.layers and 0 <= result.best_depth <= 1
+    for fig in (result.plot(), result.plot_layers(), result.plot_pca()):
+        assert fig.data and not any(t.type.startswith("scattergeo") or "mapbox" in t.type for t in fig.data)
+    again = world_map(model, places=places, layers=[1, 2], seed=0, position="mean", random_baseline=False)
+    np.testing.assert_array_equal(again.r2_lat, result.r2_lat)
+    assert WorldMapResult.load(result.save(tmp_path / "w.json")) == result
+    assert "<html>" in result.to_html() and len(result.places_frame()) == 16
+
+
+def test_world_map_rejects_bad_input(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    with pytest.raises(InvalidParameterError, match="at least 20 places"):
+        world_map(model, n_places=10, layers=[1])
+    with pytest.raises(LayerIndexError):
+        world_map(model, n_places=40, layers=[9])
+    with pytest.raises(InvalidParameterError, match="'position'"):
+        world_map(model, n_places=40, layers=[1], position="first")
+    with pytest.raises(InvalidParameterError, match="'prompt'.*{name}"):
+        world_map(model, n_places=40, layers=[1], prompt="The city of")
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_map_world_and_project(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from interp.projection.cli import register
+
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    res = runner.invoke(app, ["map", "world", "-m", "tiny-gpt2", "--layers", "1", "--n-places", "40",
+                              "--no-random-baseline", "--out", str(tmp_path / "w")])
+    assert res.exit_code == 0, res.output
+    assert isinstance(interp.load_result(tmp_path / "w" / "world_map.json"), WorldMapResult)
+    assert (tmp_path / "w" / "world_map.html").is_file()
+    (tmp_path / "t.txt").write_text("city\tParis\ncity\tRome\nanimal\tcat\nanimal\tdog\n")
+    res = runner.invoke(app, ["project", str(tmp_path / "t.txt"), "-m", "tiny-gpt2", "--layer", "1",
+                              "--out", str(tmp_path / "p.json")])
+    assert res.exit_code == 0, res.output
+    assert interp.load_result(tmp_path / "p.json").labels == ["city", "city", "animal", "animal"]
+    res = runner.invoke(app, ["project", str(tmp_path / "t.txt"), "--method", "svd", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "'pca', 'umap' or 'tsne'" in res.output
+
+
+# ----------------------------------------------------------------------------- default model
+@pytest.mark.slow
+def test_world_map_default_model_beats_controls(default_model):
+    result = world_map(default_model, n_places=500, layers=[0, 12], random_baseline=False)
+    i = result.best_index
+    assert result.best_layer > 0
+    assert result.r2_lon[i] > result.controls["shuffled"]["r2_lon"] + 0.2
+    assert result.error_km[i] < result.baseline_error_km
