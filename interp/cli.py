@@ -52,6 +52,18 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def write_result(result: Any, out_dir: Any, stem: str) -> tuple[Any, Any]:
+    """Save ``result`` as ``out_dir/stem.json`` and the self-contained ``out_dir/stem.html``; return both paths."""
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = result.save(out_dir / f"{stem}.json")
+    html_path = out_dir / f"{stem}.html"
+    result.to_html(html_path)
+    return json_path, html_path
+
+
 def _table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left")
     for column in rows[0] if rows else []:

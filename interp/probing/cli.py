@@ -43,7 +43,7 @@ def parse_layers(text: str) -> str | list[int]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``probe`` command group to ``app``."""
-    from interp.cli import ModelOpt, _clean_errors, _table, out
+    from interp.cli import ModelOpt, _clean_errors, _table, out, write_result
 
     probe_app = typer.Typer(help="Probe hidden states for linguistic properties.", no_args_is_help=True)
 
@@ -77,10 +77,7 @@ def register(app: typer.Typer) -> None:
             read_text_file(text)  # FileNotFoundError or InvalidTextFileError for a missing or binary file
         result = pos_probe(load_model(model), text, layers=layer_arg, probe=probe, alignment=alignment,
                            max_sentences=max_sentences, random_baseline=random_baseline, cache_dir=cache)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        json_path = result.save(out_dir / "pos_probe.json")
-        html_path = out_dir / "pos_probe.html"
-        result.to_html(html_path)
+        json_path, html_path = write_result(result, out_dir, "pos_probe")
         out.print(result.summary(), highlight=False)
         out.print(_table(result.to_frame().to_dict(orient="records"), "Held-out accuracy by layer"))
         baselines = [{"baseline": k, "accuracy": "-" if v is None else v} for k, v in result.baselines.items()]

@@ -24,7 +24,7 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``map`` command group and the ``project`` command to ``app``."""
-    from interp.cli import ModelOpt, _clean_errors, _table, out
+    from interp.cli import ModelOpt, _clean_errors, _table, out, write_result
     from interp.probing.cli import parse_layers
 
     map_app = typer.Typer(help="Maps of representation space (linear world map of place names).",
@@ -59,10 +59,7 @@ def register(app: typer.Typer) -> None:
         result = world_map(load_model(model), n_places=n_places, layers=layer_arg, prompt=prompt,
                            min_population=min_population, seed=seed, position=position,
                            random_baseline=random_baseline, cache_dir=cache)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        json_path = result.save(out_dir / "world_map.json")
-        html_path = out_dir / "world_map.html"
-        result.to_html(html_path)
+        json_path, html_path = write_result(result, out_dir, "world_map")
         out.print(result.summary(), highlight=False)
         out.print(_table(result.to_frame().to_dict(orient="records"), "Held-out R^2 by layer"))
         out.print(f"wrote {json_path} and {html_path}", highlight=False)
