@@ -143,6 +143,15 @@ class Result:
         """One line that says what this result is; shown above tables and plots."""
         return self.title
 
+    def figures(self) -> list:
+        """Every figure that shows this result, main one first (the HTML export and the explorer show them all).
+        Subclasses with more than :meth:`plot` override this."""
+        return [self.plot()]
+
+    def tables(self) -> list[tuple[str, Any]]:
+        """``(heading, DataFrame)`` for every table that shows this result, :meth:`to_frame` first."""
+        return [("", self.to_frame())]
+
     # ----------------------------------------------------------------- equality
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -261,9 +270,7 @@ class Result:
 
     # ----------------------------------------------------------------- HTML
     def _table_html(self, max_rows: int = 20) -> str:
-        frame = self.to_frame()
-        more = f"<p><i>{len(frame) - max_rows} more rows</i></p>" if len(frame) > max_rows else ""
-        return frame.head(max_rows).to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0) + more
+        return _frame_html(self.to_frame(), max_rows)
 
     def _repr_html_(self) -> str:
         global _PLOTLY_JS_SENT
@@ -273,19 +280,27 @@ class Result:
                 f"{figure}<details><summary>table</summary>{self._table_html()}</details></div>")
 
     def to_html(self, path: str | os.PathLike | None = None) -> str:
-        """Return a self-contained HTML page (plotly.js embedded, nothing fetched); write it to ``path`` if given."""
-        figure = self.plot().to_html(full_html=False, include_plotlyjs=True)
+        """Return a self-contained HTML page (plotly.js embedded once, nothing fetched) with every figure and
+        table of the result; write it to ``path`` if given."""
+        figures = "".join(fig.to_html(full_html=False, include_plotlyjs=i == 0) for i, fig in enumerate(self.figures()))
+        tables = "".join((f"<h3>{html.escape(heading)}</h3>" if heading else "")
+                         + _frame_html(frame, max_rows=200) for heading, frame in self.tables())
         page = (
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(type(self).__name__)}</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-            f"<h2>{html.escape(type(self).__name__)}</h2><p>{html.escape(self.summary())}</p>"
-            f"{figure}{self._table_html(max_rows=200)}</body></html>"
+            f"<h2>{html.escape(self.title)}</h2><p>{html.escape(self.summary())}</p>"
+            f"{figures}{tables}</body></html>"
         )
         if path is not None:
             atomic_write_bytes(path, page.encode("utf-8"))
         return page
+
+
+def _frame_html(frame: Any, max_rows: int) -> str:
+    more = f"<p><i>{len(frame) - max_rows} more rows</i></p>" if len(frame) > max_rows else ""
+    return frame.head(max_rows).to_html(index=False, float_format=lambda x: f"{x:.4g}", border=0) + more
 
 
 def _resolve_kind(kind: Any, source: str) -> type[Result]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import html
 import json
 import os
 import tempfile
@@ -232,22 +231,11 @@ class POSProbeResult(ProbeSweepResult):
                           height=600, width=700)
         return fig
 
-    def to_html(self, path: str | os.PathLike | None = None) -> str:
-        """A self-contained page: curves, confusion matrix, per-layer and per-tag tables."""
-        from interp.results import atomic_write_bytes
+    def figures(self) -> list:
+        return [self.plot(), self.plot_confusion()]
 
-        curves = self.plot().to_html(full_html=False, include_plotlyjs=True)
-        confusion = self.plot_confusion().to_html(full_html=False, include_plotlyjs=False)
-        fmt = {"float_format": lambda x: f"{x:.4g}", "index": False, "border": 0}
-        page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>POSProbeResult</title>"
-                "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
-                "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-                f"<h2>Part-of-speech probe: {html.escape(self.model_name)}</h2><p>{html.escape(self.summary())}</p>"
-                f"{curves}{confusion}<h3>By layer</h3>{self.to_frame().to_html(**fmt)}"
-                f"<h3>By tag (layer {self.best_layer})</h3>{self.tag_frame().to_html(**fmt)}</body></html>")
-        if path is not None:
-            atomic_write_bytes(path, page.encode("utf-8"))
-        return page
+    def tables(self) -> list[tuple[str, Any]]:
+        return [("By layer", self.to_frame()), (f"By tag (layer {self.best_layer})", self.tag_frame())]
 
     def _get_model(self, model: Any):
         if model is not None:

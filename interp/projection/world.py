@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import html
 import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -314,21 +313,8 @@ class WorldMapResult(Result):
                           xaxis_title="PC 1", yaxis_title="PC 2", height=520, width=800)
         return fig
 
-    def to_html(self, path: str | os.PathLike | None = None) -> str:
-        """A self-contained page: map, R^2 by layer, PCA and the per-layer table (nothing fetched)."""
-        from interp.results import atomic_write_bytes
-
-        figures = [self.plot().to_html(full_html=False, include_plotlyjs=True)]
-        figures += [f.to_html(full_html=False, include_plotlyjs=False) for f in (self.plot_layers(), self.plot_pca())]
-        table = self.to_frame().to_html(float_format=lambda x: f"{x:.4g}", index=False, border=0)
-        page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>WorldMapResult</title>"
-                "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
-                "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-                f"<h2>World map: {html.escape(self.model_name)}</h2><p>{html.escape(self.summary())}</p>"
-                f"{''.join(figures)}{table}</body></html>")
-        if path is not None:
-            atomic_write_bytes(path, page.encode("utf-8"))
-        return page
+    def figures(self) -> list:
+        return [self.plot(), self.plot_layers(), self.plot_pca()]
 
 
 # ----------------------------------------------------------------------------- the analysis
