@@ -30,7 +30,8 @@ _LAZY = {
     "Result": "interp.results",
     "load_result": "interp.results",
 }
-_SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing", "projection")
+_SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing", "projection",
+               "truth")
 
 __getattr__, __dir__, _public = lazy_exports(__name__, _LAZY, _SUBMODULES)
 __all__ = ["__version__", *_public]

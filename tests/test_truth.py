@@ -1,0 +1,273 @@
+"""interp.truth: datasets, truth probes, sweeps, the lie detector, steering and the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidProbeFileError, NotFittedError
+from interp.probes import LinearProbe, load_probe
+from interp.truth.datasets import DATA_DIR, DATASETS, TruthDataset, load_dataset
+from interp.truth.probes import CCSProbe, MassMeanProbe, ccs_accuracy, raw_direction
+
+sys.path.insert(0, str(DATA_DIR))
+import generate
+
+
+# ----------------------------------------------------------------------------- synthetic activations
+@pytest.fixture(scope="module")
+def planted():
+    """Pairs that share a random 'subject' and differ by +-2 along a planted unit direction u."""
+    rng = np.random.default_rng(0)
+    d, n_pairs = 48, 400
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    subject = rng.normal(size=(n_pairs, d)) * 2.0
+    subject -= np.outer(subject @ u, u)  # what a pair shares carries no truth
+    subject = np.repeat(subject, 2, axis=0)
+    y = np.tile([1, 0], n_pairs)
+    X = subject + rng.normal(size=(2 * n_pairs, d)) * 0.5 + np.outer(np.where(y == 1, 2.0, -2.0), u)
+    X[:, 0] *= 50.0  # one huge dimension, as the residual stream has
+    u_raw = u.copy()
+    return X, y, u_raw
+
+
+@pytest.mark.parametrize("probe", [LinearProbe(C=10.0, max_iter=1000), MassMeanProbe(), MassMeanProbe(covariance=True),
+                                   CCSProbe(n_restarts=3, n_steps=200)], ids=["lr", "mm", "mm_iid", "ccs"])
+def test_probes_find_the_planted_direction(planted, probe):
+    X, y, u = planted
+    fitted = probe.fit(X) if isinstance(probe, CCSProbe) else probe.fit(X, y)  # CCS sees no labels
+    # compare in the space where the data are isotropic around the signal: undo the blown-up dimension
+    w = raw_direction(fitted) * np.r_[50.0, np.ones(len(u) - 1)]
+    cosine = abs(w @ u) / np.linalg.norm(w)
+    assert cosine > 0.9, cosine
+    assert ccs_accuracy(fitted, X, y) > 0.95
+
+
+def test_accuracy_is_only_sign_free_for_an_unoriented_ccs_probe(planted):
+    X, y, _ = planted
+    lr = LinearProbe().fit(X, y)
+    assert ccs_accuracy(lr, X, 1 - y) < 0.1  # a supervised probe that is wrong stays wrong
+    ccs = CCSProbe(n_restarts=2, n_steps=100).fit(X)
+    assert ccs_accuracy(ccs, X, y) == ccs_accuracy(ccs, X, 1 - y) > 0.9
+    ccs.orient(X[:16], y[:16])
+    assert ccs_accuracy(ccs, X, 1 - y) < 0.1
+
+
+def test_mass_mean_direction_is_the_mean_difference(planted):
+    X, y, _ = planted
+    probe = MassMeanProbe().fit(X, y)
+    np.testing.assert_allclose(probe.direction_, X[y == 1].mean(0) - X[y == 0].mean(0))
+    assert probe.score(X, y) > 0.95
+
+
+def test_ccs_uses_no_labels_and_orient_only_flips_the_sign(planted):
+    X, y, _ = planted
+    a = CCSProbe(n_restarts=3, n_steps=200).fit(X, y)
+    b = CCSProbe(n_restarts=3, n_steps=200).fit(X, 1 - y)  # labels are ignored
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    before = a.coef_.copy()
+    a.orient(X[:16], y[:16])
+    np.testing.assert_allclose(np.abs(a.coef_), np.abs(before))
+    assert a.score(X, y) > 0.95
+
+
+def test_truth_probes_follow_the_probe_contract(tmp_path, planted):
+    X, y, _ = planted
+    with pytest.raises(NotFittedError):
+        MassMeanProbe().predict(X)
+    with pytest.raises(NotFittedError):
+        CCSProbe().predict(X)
+    with pytest.raises(InvalidParameterError, match="pairs"):
+        CCSProbe().fit(X[:3])
+    for probe in (MassMeanProbe(covariance=True).fit(X, y), CCSProbe(n_restarts=2, n_steps=50).fit(X)):
+        path = probe.save(tmp_path / f"{probe.kind}.json")
+        loaded = load_probe(path)
+        assert type(loaded) is type(probe)
+        np.testing.assert_allclose(loaded.predict_proba(X), probe.predict_proba(X))
+        document = json.loads(path.read_text())
+        document["params"] = {**document["params"], **({"covariance": False} if "covariance" in document["params"]
+                                                       else {"lr": 0.5})}
+        path.write_text(json.dumps(document))
+        with pytest.raises(InvalidProbeFileError, match="modified"):
+            load_probe(path)
+
+
+# ----------------------------------------------------------------------------- datasets
+@pytest.mark.parametrize("name", ["larger_than", "sums", "facts", "cities"])
+def test_generators_are_deterministic_and_balanced(name):
+    a, b = generate.generate(name, seed=0), generate.generate(name, seed=0)
+    assert a == b
+    if name != "facts":
+        assert generate.generate(name, seed=1) != a
+        assert len(a) >= 1000
+    labels = [r["label"] for r in a]
+    assert sum(labels) * 2 == len(labels)
+    pairs: dict[str, list[int]] = {}
+    for r in a:
+        pairs.setdefault(r["pair_id"], []).append(r["label"])
+    assert all(sorted(v) == [0, 1] for v in pairs.values())
+    assert len({r["statement"] for r in a}) == len(a)  # no statement twice
+
+
+def test_stored_datasets_are_the_generated_ones():
+    for name in ("larger_than", "facts"):
+        stored = load_dataset(name)
+        assert stored.statements == [r["statement"] for r in generate.generate(name, seed=0)]
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_builtin_datasets_load_balanced_with_pairs(name):
+    ds = load_dataset(name)
+    assert len(ds) >= (200 if name == "facts" else 1000)
+    assert ds.labels.mean() == 0.5
+    assert ds.pairs().shape == (len(ds) // 2, 2)
+
+
+def test_user_csv_and_bad_csvs(tmp_path):
+    good = tmp_path / "mine.csv"
+    good.write_text("statement,label,provenance,pair_id\nSnow is white.,true,me,p1\nSnow is black.,0,me,p1\n")
+    ds = load_dataset(good)
+    assert ds.name == "mine" and ds.labels.tolist() == [1, 0] and ds.pairs().tolist() == [[0, 1]]
+    cases = {"nolabel.csv": "statement,provenance\nA.,x\n", "badlabel.csv": "statement,label\nA.,maybe\nB.,1\n",
+             "oneclass.csv": "statement,label\nA.,1\nB.,1\n", "empty.csv": "statement,label\n"}
+    for file, text in cases.items():
+        (tmp_path / file).write_text(text)
+        with pytest.raises(InvalidDatasetError):
+            load_dataset(tmp_path / file)
+    with pytest.raises(InvalidDatasetError, match="Unknown dataset"):
+        load_dataset("citiez")
+
+
+def test_split_never_puts_a_statement_on_both_sides():
+    from interp.truth.sweep import split_pairs
+
+    ds = load_dataset("capitals")
+    dup = TruthDataset("dup", ds.statements + ds.statements[:50], np.r_[ds.labels, ds.labels[:50]],
+                       ds.pair_ids + [f"x{i // 2}" for i in range(50)], ds.provenance + ds.provenance[:50])
+    for data in (ds, dup):
+        test = split_pairs(data, test_size=0.3, seed=1)
+        train_set = {s for s, t in zip(data.statements, test) if not t}
+        assert not train_set & {s for s, t in zip(data.statements, test) if t}
+        assert test.any() and (~test).any()
+
+
+# ----------------------------------------------------------------------------- analyses on a tiny model
+@pytest.fixture(scope="module")
+def tiny(tiny_models):
+    return tiny_models["tiny-gpt2"]
+
+
+def test_truth_sweep_and_generalization_on_a_tiny_model(tiny, tmp_path):
+    from interp.results import load_result
+    from interp.truth import generalization_matrix, truth_sweep
+
+    r = truth_sweep(tiny, ["facts", "larger_than"], probes=["lr", "mm", "ccs"], max_pairs=30, progress=False,
+                    probe_params={"ccs": {"n_restarts": 2, "n_steps": 100}})
+    assert r.accuracy.shape == (2, 3, tiny.n_layers + 1)
+    assert ((r.accuracy >= 0) & (r.accuracy <= 1)).all()
+    assert 0 <= r.best_layer_fraction("lr") <= 1
+    r.plot()
+    loaded = load_result(r.save(tmp_path / "s.json"))
+    np.testing.assert_array_equal(loaded.accuracy, r.accuracy)
+    g = generalization_matrix(tiny, ["facts", "sums"], layer=1, probe="mm", train=["facts", "facts+sums"],
+                              max_pairs=30, progress=False)
+    assert g.accuracy.shape == g.auc.shape == (2, 2) and g.to_frame()["seen"].sum() == 3
+    g.plot()
+    with pytest.raises(InvalidParameterError):
+        truth_sweep(tiny, "facts", probes=["svm"])
+    with pytest.raises(InvalidDatasetError):
+        truth_sweep(tiny, [])
+
+
+def test_detector_scores_saves_and_refuses_tampering(tiny, tmp_path):
+    from interp.truth import LieDetector
+
+    detector = LieDetector.fit(tiny, ["facts", "larger_than"], max_pairs=30)
+    assert detector.layer_ in detector.validation_
+    texts = ["Cats are mammals.", "Cats are reptiles."]
+    scores = detector.score(texts)
+    assert scores.p_true.shape == (2,)
+    per_token = detector.score("Cats are mammals. Snow is hot.", per_token=True)
+    assert per_token.p_true[0] == pytest.approx(per_token.token_p_true[0][-1])
+    per_token.plot()
+    path = detector.save(tmp_path / "det.json")
+    again = LieDetector.load(path, model=tiny)
+    np.testing.assert_array_equal(again.score(texts).p_true, scores.p_true)
+    document = json.loads(path.read_text())
+    document["meta"]["layer"] = 0
+    path.write_text(json.dumps(document))
+    with pytest.raises(InvalidProbeFileError, match="modified"):
+        LieDetector.load(path)
+    probe_file = LinearProbe().fit(np.random.rand(20, 3), np.tile([0, 1], 10)).save(tmp_path / "probe.json")
+    for bad in (probe_file, tmp_path / "missing.json"):
+        with pytest.raises(InvalidProbeFileError):
+            LieDetector.load(bad)
+    (tmp_path / "junk.json").write_bytes(b"\x00\x01 not json")
+    with pytest.raises(InvalidProbeFileError):
+        LieDetector.load(tmp_path / "junk.json")
+
+
+def test_steering_with_alpha_zero_is_the_unsteered_model(tiny):
+    import torch
+
+    from interp.truth import steer_truth
+
+    r = steer_truth(tiny, "facts", layer=1, alphas=(0, 1), max_pairs=20, n_test=6)
+    assert r.p_true.shape == (2, 6)
+    prompts = [f"{s} This statement is" for s in r.statements]
+    probs = torch.softmax(tiny.logits(prompts, last_only=True), -1)
+    ids = [tiny.tokenizer(t, add_special_tokens=False)["input_ids"][0] for t in (" true", " True", " false", " False")]
+    pt, pf = probs[:, sorted(set(ids[:2]))].sum(-1), probs[:, sorted(set(ids[2:]))].sum(-1)
+    np.testing.assert_allclose(r.p_true[0], (pt / (pt + pf)).numpy(), rtol=1e-5)
+    assert not np.allclose(r.p_true[1], r.p_true[0])
+    r.plot()
+
+
+def test_public_names_resolve():
+    import interp.truth
+
+    for name in interp.truth.__all__:
+        assert getattr(interp.truth, name) is not None
+
+
+def test_cli_probe_truth_and_detect(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from interp.probing.cli import register as register_probing
+    from interp.truth.cli import register
+
+    app = typer.Typer()
+    register_probing(app)
+    register(app)
+    runner = CliRunner()
+    res = runner.invoke(app, ["probe", "truth", "-m", "tiny-gpt2", "-d", "facts,sums", "-n", "20", "--layers", "1,2",
+                              "--probes", "lr,mm", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "detector.json").is_file() and (tmp_path / "truth_sweep.html").is_file()
+    res = runner.invoke(app, ["detect", "Snow is hot.", "-m", "tiny-gpt2", "--detector", str(tmp_path / "detector.json")])
+    assert res.exit_code == 0 and "P(true)" in res.output
+    res = runner.invoke(app, ["probe", "truth", "-d", "nope.csv", "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "InvalidDatasetError" in res.output
+
+
+# ----------------------------------------------------------------------------- the real default model
+@pytest.mark.slow
+def test_default_model_lr_and_mm_read_truth_of_cities(default_model):
+    from interp.truth import truth_sweep
+
+    r = truth_sweep(default_model, "cities", layers=[12], probes=["lr", "mm"], max_pairs=250, progress=False)
+    assert r.accuracy.min() >= 0.8, r.to_frame()
+
+
+@pytest.mark.slow
+def test_default_model_lies_are_scored(default_model):
+    from interp.truth import LieDetector, detect_model_lies
+
+    detector = LieDetector.fit(default_model, ["cities", "larger_than", "facts"], 12, max_pairs=150)
+    r = detect_model_lies(default_model, detector=detector, max_questions=4, max_new_tokens=12)
+    assert len(r.honest_answers) == 4 and 0 <= r.auc <= 1
