@@ -22,10 +22,12 @@ Example (a page script)::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -33,11 +35,13 @@ import streamlit as st
 import interp
 from interp.errors import InterpError
 
-__all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH"]
+__all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
+           "show_result", "disk_cached", "explorer_cache_dir"]
 
 T = TypeVar("T")
 LOCAL_PATH = "Local path…"
 ENV_VAR = "INTERP_MODEL"  # the starting choice, e.g. INTERP_MODEL=tiny-gpt2 or a model directory
+CACHE_ENV_VAR = "INTERP_EXPLORER_CACHE"  # where trained probes persist across sessions (default: <interp cache>/explorer)
 _CHOICE_KEY = "interp_model_choice"  # session-state keys of the picker's widgets
 _PATH_KEY = "interp_model_path"
 _LOADED_KEY = "_interp_loaded_model"
@@ -150,3 +154,56 @@ def current_model() -> LoadedModel:
                 icon=":material/arrow_back:")
         st.stop()
     return loaded
+
+
+def downloads(result: Any, stem: str) -> None:
+    """"Download JSON" and "Download HTML" buttons for a result (the shared format; HTML is built on click)."""
+    with st.container(horizontal=True):
+        st.download_button("Download JSON", result.to_json(), file_name=f"{stem}.json", mime="application/json",
+                           on_click="ignore", icon=":material/download:", key=f"download_json_{stem}")
+        st.download_button("Download HTML", result.to_html, file_name=f"{stem}.html", mime="text/html",
+                           on_click="ignore", icon=":material/download:", key=f"download_html_{stem}")
+
+
+def show_result(result: Any, stem: str, *, tables: bool = True) -> None:
+    """A result the same way on every page: its summary, every figure, its tables (folded) and downloads."""
+    st.caption(_escape(result.summary()))
+    for figure in result.figures():
+        st.plotly_chart(figure)
+    if tables:
+        for heading, frame in result.tables():
+            with st.expander(heading or "Table"):
+                st.dataframe(frame, hide_index=True)
+    downloads(result, stem)
+
+
+def explorer_cache_dir() -> Path:
+    """Where the explorer keeps trained probes between sessions: ``$INTERP_EXPLORER_CACHE``, else
+    ``<interp cache>/explorer``."""
+    from interp.models._cache import cache_root
+
+    return Path(os.environ.get(CACHE_ENV_VAR) or cache_root() / "explorer")
+
+
+def disk_cached(kind: str, key: tuple, compute: Callable[[], T], *, load: Callable[[Path], T] | None = None) -> T:
+    """``compute()``, saved under the explorer cache and loaded from there the next time (any session).
+
+    ``key`` must hold everything the value depends on (the model key first). The value must have
+    ``save(path)``; ``load`` reads it back (default :func:`interp.load_result`). A cached file that no
+    longer loads (an older interp, a damaged file) is recomputed and replaced; a cache that cannot be
+    written (read-only disk) only costs the reuse.
+    """
+    digest = hashlib.sha256(repr((kind, interp.__version__, key)).encode("utf-8")).hexdigest()[:20]
+    path = explorer_cache_dir() / f"{kind}-{digest}.json"
+    if path.is_file():
+        try:
+            return (load or interp.load_result)(path)
+        except InterpError:
+            _log.warning("explorer: recomputing %s, its cached file %s does not load", kind, path)
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value.save(path)  # atomic: a file is whole or absent
+    except OSError as exc:
+        _log.warning("explorer: could not cache %s in %s: %s", kind, path, exc)
+    return value

@@ -22,6 +22,8 @@ PAGES = [
     st.Page("app_pages/attribution.py", title="Attribution", icon=":material/highlight:"),
     st.Page("app_pages/probing.py", title="Probing", icon=":material/science:"),
     st.Page("app_pages/maps.py", title="Maps", icon=":material/public:"),
+    st.Page("app_pages/lie_detector.py", title="Lie detector", icon=":material/fact_check:"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
 ]
 
 # A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji

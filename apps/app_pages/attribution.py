@@ -74,6 +74,7 @@ if method == COMPARE:
         st.dataframe(comparison.to_frame(), hide_index=True)
         with st.expander("Scores of every method"):
             st.dataframe(comparison.scores_frame(), hide_index=True)
+        _common.downloads(comparison, "attribution_comparison")
 else:
     result = _common.guarded(run_method, model, loaded.key, prompt, method, target, options)
     if result is not None:
@@ -85,6 +86,7 @@ else:
             st.caption("Chat segments: " + ", ".join(f"{k} {sum(v):+.3g}" for k, v in result.segment_scores.items()))
         st.plotly_chart(result.plot())
         st.dataframe(result.to_frame(), hide_index=True)
+        _common.downloads(result, f"attribution_{method}")
         if st.toggle("Faithfulness (ERASER, deletion / insertion curves)", key="attr_faith"):
             key = f"{method}|{target}|{sorted(options.items())}"
             faith = _common.guarded(run_faithfulness, model, loaded.key, prompt, result, key)
@@ -92,6 +94,7 @@ else:
                 st.caption(faith.summary())
                 st.plotly_chart(faith.plot())
                 st.dataframe(faith.to_frame(), hide_index=True)
+                _common.downloads(faith, f"faithfulness_{method}")
 
 if st.toggle("Attention patterns (every layer and head)", key="attr_attention"):
     maps = _common.guarded(run_attention, model, loaded.key, prompt, chat)
@@ -99,3 +102,4 @@ if st.toggle("Attention patterns (every layer and head)", key="attr_attention"):
         st.caption(maps.summary())
         st.plotly_chart(maps.plot())
         st.dataframe(maps.to_frame(), hide_index=True)
+        _common.downloads(maps, "attention")

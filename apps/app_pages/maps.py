@@ -26,8 +26,10 @@ def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], la
 def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
                   random_baseline: bool) -> WorldMapResult:
     layers = sorted({*range(0, _model.n_layers + 1, step), _model.n_layers})
-    return world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
-                     random_baseline=random_baseline, progress=False)
+    return _common.disk_cached(
+        "world_map", (model_key, n_places, prompt, position, tuple(layers), random_baseline),
+        lambda: world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
+                          random_baseline=random_baseline, progress=False))
 
 
 def parse_texts(raw: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
@@ -66,10 +68,7 @@ with scatter_tab:
         st.session_state["maps_projection"] = result
     result = st.session_state.get("maps_projection")
     if result is not None:
-        st.caption(result.summary())
-        st.plotly_chart(result.plot())
-        with st.expander("Coordinates"):
-            st.dataframe(result.to_frame(), hide_index=True)
+        _common.show_result(result, "projection")
 
 with world_tab:
     with st.form("maps_world_form"):
@@ -97,11 +96,4 @@ with world_tab:
         st.info("Press **Draw the world map** (the default model takes about a minute on a CPU), or open a saved "
                 "result.", icon=":material/play_arrow:")
     else:
-        st.caption(world.summary())
-        st.plotly_chart(world.plot())
-        st.plotly_chart(world.plot_layers())
-        st.plotly_chart(world.plot_pca())
-        with st.expander("Per-layer table"):
-            st.dataframe(world.to_frame(), hide_index=True)
-        st.download_button("Download JSON", world.to_json(), file_name="world_map.json", mime="application/json",
-                           on_click="ignore", icon=":material/download:")
+        _common.show_result(world, "world_map")

@@ -58,11 +58,7 @@ if result is not None:
     chart, table = st.columns([3, 2])
     chart.plotly_chart(result.plot())
     table.dataframe(result.to_frame(), hide_index=True)
-    with st.container(horizontal=True):
-        st.download_button("Download JSON", result.to_json(), file_name="top_next_tokens.json",
-                           mime="application/json", on_click="ignore", icon=":material/download:")
-        st.download_button("Download HTML", result.to_html, file_name="top_next_tokens.html",  # built on click
-                           mime="text/html", on_click="ignore", icon=":material/download:")
+    _common.downloads(result, "top_next_tokens")
 
 # ---------------------------------------------------------------- generation
 st.header("Generate")

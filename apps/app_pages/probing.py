@@ -18,8 +18,10 @@ DEFAULT_SENTENCE = "The old man walked his dog to the park before it started to 
 @st.cache_data(show_spinner="Probing every chosen layer (extraction, then one probe per layer)…", max_entries=8)
 def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tuple[int, ...], max_sentences: int,
                   random_baseline: bool) -> POSProbeResult:
-    return pos_probe(_model, layers=list(layers), probe=probe, max_sentences=max_sentences,
-                     random_baseline=random_baseline, progress=False)
+    return _common.disk_cached(
+        "pos_probe", (model_key, probe, layers, max_sentences, random_baseline),
+        lambda: pos_probe(_model, layers=list(layers), probe=probe, max_sentences=max_sentences,
+                          random_baseline=random_baseline, progress=False))
 
 
 @st.cache_data(show_spinner="Reading the sentence at every layer…", max_entries=64)
@@ -99,8 +101,4 @@ else:
                          for c in frame.columns], axis=1), hide_index=True)
         st.caption("Green: the probe agrees with spaCy; red: it does not.")
 
-with st.container(horizontal=True):
-    st.download_button("Download JSON", result.to_json(), file_name="pos_probe.json", mime="application/json",
-                       on_click="ignore", icon=":material/download:")
-    st.download_button("Download HTML", result.to_html, file_name="pos_probe.html", mime="text/html",
-                       on_click="ignore", icon=":material/download:")
+_common.downloads(result, "pos_probe")

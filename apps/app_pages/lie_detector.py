@@ -1,0 +1,118 @@
+"""Lie detector page: is "true" readable from the residual stream, where, and does it transfer?
+
+A thin shell over :mod:`interp.truth`: :func:`~interp.truth.truth_sweep` (accuracy per layer per
+probe), :func:`~interp.truth.generalization_matrix` (train on one kind of statement, test on
+another), a :class:`~interp.truth.LieDetector` scoring statements typed in a box, and
+:func:`~interp.truth.detect_model_lies` (the model's honest vs instructed-false answers, with scores).
+"""
+
+import _common
+import streamlit as st
+
+import interp
+from interp.truth import DATASETS, LieDetector, detect_model_lies, generalization_matrix, truth_sweep
+
+
+@st.cache_data(show_spinner="Probing every chosen layer…", max_entries=8)
+def run_sweep(_model: interp.Model, model_key: str, datasets: tuple[str, ...], probes: tuple[str, ...],
+              layers: tuple[int, ...], max_pairs: int):
+    return _common.disk_cached(
+        "truth_sweep", (model_key, datasets, probes, layers, max_pairs),
+        lambda: truth_sweep(_model, list(datasets), layers=list(layers), probes=list(probes), max_pairs=max_pairs,
+                            progress=False))
+
+
+@st.cache_data(show_spinner="Training on each set, testing on every other…", max_entries=8)
+def run_matrix(_model: interp.Model, model_key: str, datasets: tuple[str, ...], layer: int, probe: str,
+               max_pairs: int):
+    return _common.disk_cached(
+        "truth_generalization", (model_key, datasets, layer, probe, max_pairs),
+        lambda: generalization_matrix(_model, list(datasets), layer=layer, probe=probe, max_pairs=max_pairs,
+                                      progress=False))
+
+
+@st.cache_resource(show_spinner="Fitting the lie detector…", max_entries=4)
+def fit_detector(_model: interp.Model, model_key: str, datasets: tuple[str, ...], layer: int, probe: str,
+                 max_pairs: int) -> LieDetector:
+    return _common.disk_cached(
+        "lie_detector", (model_key, datasets, layer, probe, max_pairs),
+        lambda: LieDetector.fit(_model, list(datasets), layer, probe=probe, max_pairs=max_pairs),
+        load=lambda path: LieDetector.load(path, model=_model))
+
+
+@st.cache_data(show_spinner="Scoring…", max_entries=256)
+def score(_detector: LieDetector, detector_key: str, text: str, per_token: bool):
+    return _detector.score([t for t in text.splitlines() if t.strip()] or [text], per_token=per_token)
+
+
+@st.cache_data(show_spinner="Asking the model each question twice (greedy decoding)…", max_entries=4)
+def run_lies(_model: interp.Model, model_key: str, _detector: LieDetector, detector_key: str, n_questions: int):
+    return detect_model_lies(_model, detector=_detector, max_questions=n_questions)
+
+
+loaded = _common.current_model()
+model = loaded.model
+st.title("Lie detector")
+st.caption("Truth probes read whether a statement is true from the residual stream at its last token: logistic "
+           "regression (lr), mass-mean (mm; Marks & Tegmark 2023) and CCS (Burns et al. 2022, no labels). "
+           "Accuracy is on held-out contrast pairs.")
+
+with st.form("truth_form"):
+    left, middle, right = st.columns(3)
+    datasets = left.multiselect("Datasets", list(DATASETS), default=["cities", "larger_than", "facts"],
+                                key="truth_sets")
+    probes = middle.multiselect("Probes", ["lr", "mm", "mm_iid", "ccs"], default=["lr", "mm", "ccs"],
+                                key="truth_probes")
+    max_pairs = right.number_input("Pairs per dataset", 20, 1000, 200, step=20, key="truth_pairs")
+    step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
+                             key="truth_step")
+    submitted = st.form_submit_button("Run", type="primary")
+if submitted and datasets and probes:
+    layers = tuple(sorted({*range(0, model.n_layers + 1, int(step)), model.n_layers}))
+    request = (loaded.key, tuple(datasets), tuple(probes), layers, int(max_pairs))
+    sweep = _common.guarded(run_sweep, model, *request)
+    st.session_state["truth_sweep"] = None if sweep is None else (request, sweep)
+
+current = st.session_state.get("truth_sweep")
+if current is None:
+    st.info("Choose datasets and probes and press **Run**.", icon=":material/play_arrow:")
+    st.stop()
+request, sweep = current
+_, sets, probe_names, _, pairs = request
+
+st.subheader("Accuracy per layer")
+st.plotly_chart(sweep.plot())
+_common.downloads(sweep, "truth_sweep")
+best = sweep.best_layer()
+st.caption(f"{sweep.summary()}. Best layer overall: {best} ({sweep.best_layer_fraction():.2f} of depth).")
+
+st.subheader("Generalisation")
+probe = st.selectbox("Probe", probe_names, key="truth_matrix_probe")
+matrix = _common.guarded(run_matrix, model, loaded.key, sets, best, probe, pairs)
+if matrix is not None:
+    st.plotly_chart(matrix.plot())
+    _common.downloads(matrix, "truth_generalization")
+
+st.subheader("Score statements")
+detector = _common.guarded(fit_detector, model, loaded.key, sets, best, probe_names[0], pairs)
+if detector is None:
+    st.stop()
+detector_key = f"{loaded.key}:{sets}:{best}:{probe_names[0]}:{pairs}"
+text = st.text_area("One statement per line", "The city of Paris is in France.\nThe city of Paris is in Peru.",
+                    key="truth_text")
+per_token = st.checkbox("Per token (text heat map)", key="truth_per_token")
+if text.strip():
+    scores = _common.guarded(score, detector, detector_key, text, per_token)
+    if scores is not None:
+        st.plotly_chart(scores.plot())
+        _common.downloads(scores, "truth_scores")
+
+st.subheader("The model's own lies")
+n_questions = st.number_input("Questions", 2, 40, 10, key="truth_questions")
+if st.button("Ask honestly and instructed to lie", key="truth_ask"):
+    lies = _common.guarded(run_lies, model, loaded.key, detector, detector_key, int(n_questions),
+                           hint="This needs an instruct model with a chat template.")
+    if lies is not None:
+        st.plotly_chart(lies.plot())
+        st.dataframe(lies.to_frame(), hide_index=True)
+        _common.downloads(lies, "model_lies")
