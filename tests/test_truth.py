@@ -211,6 +211,29 @@ def test_detector_scores_saves_and_refuses_tampering(tiny, tmp_path):
         LieDetector.load(tmp_path / "junk.json")
 
 
+def test_model_lies_are_scored_consistently(tiny, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from interp.results import load_result
+    from interp.truth import LieDetector, detect_model_lies
+
+    detector = LieDetector.fit(tiny, ["facts"], 1, max_pairs=20)
+    questions = [{"question": "What is 2 + 2?", "answer": "4"}, {"question": "Name a colour.", "answer": ""},
+                 {"question": "What is the capital of France?", "answer": "Paris"}]
+    r = detect_model_lies(tiny, questions, detector=detector, max_new_tokens=4)
+    assert len(r.honest_answers) == len(r.lie_answers) == 3 and r.honest_context_scores.shape == (3,)
+    assert r.auc == pytest.approx(roc_auc_score([1, 1, 1, 0, 0, 0], np.r_[r.honest_scores, r.lie_scores]))
+    # the honest answer is scored as "question answer" text, and in the chat it was given in
+    question, answer = questions[0]["question"], r.honest_answers[0]
+    again = detector.score([f"{question} {answer}" if answer else question]).p_true[0]
+    assert r.honest_scores[0] == pytest.approx(again, abs=1e-6)
+    assert not np.allclose(r.honest_context_scores, r.honest_scores)
+    # a random model answers nothing right: no genuine honest answer, so no genuine AUC
+    assert r.honest_correct == 0 and np.isnan(r.auc_genuine)
+    assert load_result(r.save(tmp_path / "lies.json")) == r
+    r.plot()
+
+
 def test_steering_with_alpha_zero_is_the_unsteered_model(tiny):
     import torch
 
@@ -269,5 +292,32 @@ def test_default_model_lies_are_scored(default_model):
     from interp.truth import LieDetector, detect_model_lies
 
     detector = LieDetector.fit(default_model, ["cities", "larger_than", "facts"], 12, max_pairs=150)
+    p = detector.score(["The city of Paris is in France.", "The city of Paris is in Peru."]).p_true
+    assert p[0] > 0.5 > p[1], p
     r = detect_model_lies(default_model, detector=detector, max_questions=4, max_new_tokens=12)
-    assert len(r.honest_answers) == 4 and 0 <= r.auc <= 1
+    assert len(r.honest_answers) == len(r.lie_answers) == 4
+    assert r.honest_correct >= 0.5, r.to_frame()  # the first questions are easy: the honest answers know them
+    assert r.honest_context_scores.shape == r.lie_context_scores.shape == (4,)
+    # (the 135M model mostly ignores the instruction to lie, so no claim is made about r.auc here)
+
+
+@pytest.mark.slow
+def test_default_model_truth_transfers_to_an_unseen_kind(default_model):
+    """Trained on cities + larger_than + facts, the probe ranks capital statements better than chance
+    (measured: AUC 0.71 at layer 12 with 200 pairs each; chance is 0.5)."""
+    from interp.truth import generalization_matrix
+
+    r = generalization_matrix(default_model, ["cities", "larger_than", "facts", "capitals"], layer=12, probe="lr",
+                              train=["cities+larger_than+facts"], max_pairs=200, progress=False)
+    frame = r.to_frame().set_index("test")
+    assert frame.loc["cities", "accuracy"] >= 0.85
+    assert frame.loc["capitals", "auc"] >= 0.62, frame
+
+
+@pytest.mark.slow
+def test_default_model_steering_moves_p_true_monotonically(default_model):
+    from interp.truth import steer_truth
+
+    r = steer_truth(default_model, "cities", layer=12, alphas=(-3, 0, 3), max_pairs=120, n_test=40)
+    means = r.p_true.mean(axis=1)
+    assert means[0] < means[1] < means[2], means
