@@ -29,9 +29,10 @@ _LAZY = {
     "TopTokensResult": "interp.models.model",
     "Result": "interp.results",
     "load_result": "interp.results",
+    "run_spec": "interp.batch.runner",
 }
 _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing", "projection",
-               "truth")
+               "truth", "batch")
 
 __getattr__, __dir__, _public = lazy_exports(__name__, _LAZY, _SUBMODULES)
 __all__ = ["__version__", *_public]

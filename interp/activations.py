@@ -17,7 +17,10 @@ that once, well:
   position is never a row (its norm dwarfs the others) unless ``include_bos=True``;
 - with ``out=DIR`` the rows go to disk in safetensors shards (each written to a temporary file and
   renamed, so a shard is whole or absent, plus a JSON manifest with the inputs' hash), so memory stays flat however many texts there are, and a re-run with the same inputs
-  reuses every finished shard. :meth:`Activations.load` opens ``DIR`` lazily.
+  reuses every finished shard. :meth:`Activations.load` opens ``DIR`` lazily;
+- a runner that spreads the work (``interp run``) cuts the same shards with :func:`plan_shards`, computes
+  each with :func:`collect_shard` (in any order, on any worker) and writes the manifest with
+  :func:`finish_shards`: the folder is then the one ``collect(..., out=DIR)`` would have written.
 
 Example:
     >>> import interp
@@ -33,10 +36,11 @@ Example:
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,8 @@ from interp._validation import check_choice, check_int, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidResultFileError
 from interp.results import atomic_path, atomic_write_bytes
 
-__all__ = ["collect", "Activations", "POSITIONS", "layer_hook_name", "resolve_layers", "word_spans",
+__all__ = ["collect", "Activations", "POSITIONS", "ShardPlan", "plan_shards", "collect_shard", "finish_shards",
+           "layer_hook_name", "resolve_layers", "word_spans",
            "word_token_positions"]
 
 POSITIONS = ("last", "all", "mean", "word_last", "word_mean")
@@ -312,14 +317,180 @@ def collect(model: Any, texts: str | Sequence[str], *, layers: int | Sequence[in
         (['The', 'cat', 'sat', '.'], (4, 64))
     """
     where = "collect"
+    plan, items = _plan(model, texts, layers=layers, position=position, words=words, include_bos=include_bos,
+                        shard_size=shard_size, where=where)
+    if batch_size is not None:
+        check_int(batch_size, name="batch_size", where=where, low=1)
+    directory = _check_out(out, where) if out is not None else None
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(items), desc=f"activations ({model.name})", unit="text", leave=False,
+               disable=None if progress is None else not progress)
+    collector = _Collector(model, list(plan.layers))
+    in_memory: list[tuple[dict[str, Any], dict[int, np.ndarray]]] = []
+    shard_files: list[str] = []
+    try:
+        with collector.hooked():
+            for k, (a, b) in enumerate(plan.bounds):
+                if directory is not None and plan.is_done(directory, k):
+                    bar.update(b - a)
+                    shard_files.append(plan.file(k))
+                    continue
+                meta, arrays = collector.run_shard(items, a, b, words, position, include_bos, batch_size, bar)
+                if directory is None:
+                    in_memory.append((meta, arrays))
+                    continue
+                _write_shard(directory / plan.file(k), meta, arrays, plan.hashes[k])
+                shard_files.append(plan.file(k))
+                _write_manifest(directory, plan, shard_files, complete=False)
+    finally:
+        bar.close()
+    if directory is None:
+        meta = _concat_meta([m for m, _ in in_memory])
+        arrays = {l: np.concatenate([arr[l] for _, arr in in_memory]) for l in plan.layers}
+        return Activations(layers=plan.layers, position=position, model_name=model.name, d_model=model.d_model,
+                           n_texts=len(items), meta=meta, arrays=arrays)
+    return finish_shards(plan, directory)
+
+
+# ----------------------------------------------------------------------------- one shard at a time
+@dataclasses.dataclass(frozen=True)
+class ShardPlan:
+    """How ``collect(..., out=DIR)`` cuts its texts into shards: the texts and content hash of each.
+
+    Made by :func:`plan_shards`; a runner that spreads shards over workers computes each with
+    :func:`collect_shard` and then writes the manifest with :func:`finish_shards`. The plan holds
+    no model and no text, only numbers and hashes, so it is cheap to pass around.
+
+    Attributes:
+        model_name: the model's display name.
+        config: what the activations depend on besides the texts (the model's fingerprint, layers,
+            position, include_bos, d_model).
+        n_texts: number of texts; bounds: ``(start, stop)`` text indices of each shard.
+        hashes: each shard's content hash (stored in the shard; a shard with the same hash is reused).
+        input_hash: hash of the whole input (config and every shard).
+    """
+
+    model_name: str
+    config: dict
+    n_texts: int
+    bounds: tuple
+    hashes: tuple
+    input_hash: str
+
+    @property
+    def layers(self) -> list[int]:
+        return list(self.config["layers"])
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    @staticmethod
+    def file(k: int) -> str:
+        """The file name of shard ``k``."""
+        return f"shard-{k:05d}.safetensors"
+
+    def is_done(self, directory: str | os.PathLike, k: int) -> bool:
+        """Whether shard ``k`` is already in ``directory``, whole and for these inputs."""
+        return _shard_is_done(Path(directory) / self.file(k), self.hashes[k])
+
+
+def plan_shards(model: Any, texts: str | Sequence[str], *, layers: int | Sequence[int] | str, position: str = "last",
+                words: WordsArg | None = None, shard_size: int | None = None,
+                include_bos: bool = False) -> ShardPlan:
+    """The shards ``collect(model, texts, ..., out=DIR, shard_size=shard_size)`` would write, without running.
+
+    Arguments as :func:`collect`. Raises the same errors for bad input.
+
+    Example:
+        >>> plan = plan_shards(model, texts, layers="all", shard_size=256)
+        >>> for k in range(len(plan)):
+        ...     collect_shard(model, texts, plan, k, out="acts")   # on any worker, in any order
+        >>> acts = finish_shards(plan, "acts")
+    """
+    return _plan(model, texts, layers=layers, position=position, words=words, include_bos=include_bos,
+                 shard_size=shard_size, where="plan_shards")[0]
+
+
+def collect_shard(model: Any, texts: str | Sequence[str], plan: ShardPlan, k: int, *, out: str | os.PathLike,
+                  words: WordsArg | None = None, batch_size: int | None = None,
+                  on_texts: Callable[[int], None] | None = None) -> bool:
+    """Compute shard ``k`` of ``plan`` and commit it to ``out`` atomically, unless it is already there.
+
+    The texts (and words) must be those the plan was made from. The shard is written to a temporary
+    file and renamed, so it is whole or absent even if the process is killed. ``on_texts(n)`` is
+    called after each micro-batch with its number of texts (for a progress bar).
+
+    Returns:
+        True if the model ran (the shard was computed), False if a finished shard was reused.
+    """
+    where = "collect_shard"
+    check_int(k, name="k", where=where, low=0, high=len(plan))
+    directory = _check_out(out, where)
+    if plan.is_done(directory, k):
+        return False
+    items, _ = check_texts(texts, where=where, name="texts")
+    a, b = plan.bounds[k]
+    if len(items) != plan.n_texts or _shard_hash(plan.config, a, items[a:b], None if words is None else words[a:b]) \
+            != plan.hashes[k]:
+        raise InvalidParameterError(f"The texts given to {where} for shard {k} are not those the plan was made from "
+                                    f"(or the model differs).")
+    if batch_size is not None:
+        check_int(batch_size, name="batch_size", where=where, low=1)
+
+    class _Bar:
+        def update(self, n: int) -> None:
+            if on_texts is not None:
+                on_texts(n)
+
+    collector = _Collector(model, plan.layers)
+    with collector.hooked():
+        meta, arrays = collector.run_shard(items, a, b, words, plan.config["position"], plan.config["include_bos"],
+                                           batch_size, _Bar())
+    _write_shard(directory / plan.file(k), meta, arrays, plan.hashes[k])
+    return True
+
+
+def finish_shards(plan: ShardPlan, out: str | os.PathLike) -> Activations:
+    """Write the manifest of a folder whose shards of ``plan`` are all done; return its :class:`Activations`.
+
+    Shard files of an earlier, longer plan (``shard-*.safetensors`` beyond this plan's) are removed.
+
+    Raises:
+        InvalidResultFileError: a shard is missing or was made from other inputs.
+    """
+    directory = _check_out(out, "finish_shards")
+    missing = [k for k in range(len(plan)) if not plan.is_done(directory, k)]
+    if missing:
+        raise InvalidResultFileError(f"{directory} lacks finished shards {missing[:5]} of {len(plan)}; compute them "
+                                     "with collect_shard first.")
+    files = [plan.file(k) for k in range(len(plan))]
+    _write_manifest(directory, plan, files, complete=True)
+    for stale in directory.glob("shard-*.safetensors"):  # shards of an earlier, longer run
+        if stale.name not in files:
+            stale.unlink()
+    return Activations(layers=plan.layers, position=plan.config["position"], model_name=plan.model_name,
+                       d_model=plan.config["d_model"], n_texts=plan.n_texts, directory=directory, shards=files)
+
+
+def _check_out(out: str | os.PathLike, where: str) -> Path:
+    directory = Path(out)
+    if directory.exists() and not directory.is_dir():
+        raise InvalidParameterError(f"The 'out' parameter of {where} must be a folder; {directory} is a file.")
+    return directory
+
+
+def _plan(model: Any, texts: Any, *, layers: Any, position: str, words: WordsArg | None, include_bos: bool,
+          shard_size: int | None, where: str) -> tuple[ShardPlan, list[str]]:
+    """Validate :func:`collect`'s inputs and cut them into shards: (the plan, the texts as a list)."""
     if not hasattr(model, "bridge") or not hasattr(model, "encode"):
         raise InvalidParameterError(f"The 'model' parameter of {where} must be an interp.Model (see interp.load_model). "
                                     f"Got {type(model).__name__} instead.")
     items, _ = check_texts(texts, where=where, name="texts")
     layer_list = resolve_layers(model, layers, where=where)
     check_choice(position, POSITIONS, name="position", where=where)
-    word_mode = position.startswith("word_")
-    if word_mode:
+    if position.startswith("word_"):
         if words is None or isinstance(words, str) or not isinstance(words, Sequence) or len(words) != len(items):
             given = "None" if words is None else f"{type(words).__name__} of length {len(words)}"
             raise InvalidParameterError(f"position={position!r} needs 'words': one list of words (or spans) per text, "
@@ -327,60 +498,16 @@ def collect(model: Any, texts: str | Sequence[str], *, layers: int | Sequence[in
     elif words is not None:
         raise InvalidParameterError(f"The 'words' parameter of {where} is only used with position 'word_last' or "
                                     f"'word_mean'; position is {position!r}.")
-    if batch_size is not None:
-        check_int(batch_size, name="batch_size", where=where, low=1)
     if shard_size is None:
         shard_size = _auto_shard_size(items, position, len(layer_list), model.d_model)
     check_int(shard_size, name="shard_size", where=where, low=1)
-    directory = Path(out) if out is not None else None
-    if directory is not None and directory.exists() and not directory.is_dir():
-        raise InvalidParameterError(f"The 'out' parameter of {where} must be a folder; {directory} is a file.")
-
     config = {"model": _model_fingerprint(model), "layers": layer_list, "position": position,
               "include_bos": bool(include_bos), "d_model": model.d_model}
-    bounds = [(a, min(a + shard_size, len(items))) for a in range(0, len(items), shard_size)]
-    shard_hashes = [_shard_hash(config, a, items[a:b], None if words is None else words[a:b]) for a, b in bounds]
-    input_hash = hashlib.sha256(json.dumps([config, shard_hashes]).encode()).hexdigest()
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(items), desc=f"activations ({model.name})", unit="text", leave=False,
-               disable=None if progress is None else not progress)
-    collector = _Collector(model, layer_list)
-    in_memory: list[tuple[dict[str, Any], dict[int, np.ndarray]]] = []
-    shard_files: list[str] = []
-    old = _read_manifest(directory) if directory is not None else None
-    try:
-        with collector.hooked():
-            for k, ((a, b), digest) in enumerate(zip(bounds, shard_hashes)):
-                name = f"shard-{k:05d}.safetensors"
-                if directory is not None and _shard_is_done(directory / name, digest):
-                    bar.update(b - a)
-                    shard_files.append(name)
-                    continue
-                meta, arrays = collector.run_shard(items, a, b, words, position, include_bos, batch_size, bar)
-                if directory is None:
-                    in_memory.append((meta, arrays))
-                    continue
-                _write_shard(directory / name, meta, arrays, digest)
-                shard_files.append(name)
-                _write_manifest(directory, model, config, input_hash, len(items), bounds, shard_files, shard_hashes,
-                                complete=False)
-    finally:
-        bar.close()
-    if directory is None:
-        meta = _concat_meta([m for m, _ in in_memory])
-        arrays = {l: np.concatenate([arr[l] for _, arr in in_memory]) for l in layer_list}
-        return Activations(layers=layer_list, position=position, model_name=model.name, d_model=model.d_model,
-                           n_texts=len(items), meta=meta, arrays=arrays)
-    _write_manifest(directory, model, config, input_hash, len(items), bounds, shard_files, shard_hashes, complete=True)
-    if old is not None:  # shards of an earlier, longer run that this one no longer lists
-        for entry in old.get("shards", []):
-            stale = entry.get("file", "")
-            if stale not in shard_files and stale.startswith("shard-") and (directory / stale).is_file():
-                (directory / stale).unlink()
-    return Activations(layers=layer_list, position=position, model_name=model.name, d_model=model.d_model,
-                       n_texts=len(items), directory=directory, shards=shard_files)
+    bounds = tuple((a, min(a + shard_size, len(items))) for a in range(0, len(items), shard_size))
+    hashes = tuple(_shard_hash(config, a, items[a:b], None if words is None else words[a:b]) for a, b in bounds)
+    input_hash = hashlib.sha256(json.dumps([config, list(hashes)]).encode()).hexdigest()
+    return ShardPlan(model_name=model.name, config=config, n_texts=len(items), bounds=bounds, hashes=hashes,
+                     input_hash=input_hash), items
 
 
 class _Collector:
@@ -567,11 +694,12 @@ def _read_manifest(directory: Path | None) -> dict[str, Any] | None:
     return manifest
 
 
-def _write_manifest(directory: Path, model: Any, config: dict[str, Any], input_hash: str, n_texts: int,
-                    bounds: list[tuple[int, int]], files: list[str], hashes: list[str], *, complete: bool) -> None:
-    manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "complete": complete, "input_hash": input_hash,
-                "model": model.name, "model_fingerprint": config["model"], "layers": config["layers"],
-                "position": config["position"], "include_bos": config["include_bos"], "d_model": model.d_model,
-                "n_texts": n_texts,
-                "shards": [{"file": f, "texts": list(bounds[k]), "hash": hashes[k]} for k, f in enumerate(files)]}
+def _write_manifest(directory: Path, plan: ShardPlan, files: list[str], *, complete: bool) -> None:
+    config = plan.config
+    manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "complete": complete, "input_hash": plan.input_hash,
+                "model": plan.model_name, "model_fingerprint": config["model"], "layers": config["layers"],
+                "position": config["position"], "include_bos": config["include_bos"], "d_model": config["d_model"],
+                "n_texts": plan.n_texts,
+                "shards": [{"file": f, "texts": list(plan.bounds[k]), "hash": plan.hashes[k]}
+                           for k, f in enumerate(files)]}
     atomic_write_bytes(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))

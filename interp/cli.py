@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(help="interp: see what a transformer language model is thinking.", no_args_is_help=True,
@@ -39,7 +40,7 @@ def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except (InterpError, FileNotFoundError) as exc:
-            err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -133,10 +134,13 @@ def _register_analyses() -> None:
 
     from interp.truth.cli import register as register_truth
 
+    from interp.batch.cli import register as register_batch
+
     register_attribution(app)
     register_probing(app)  # makes the ``probe`` group that register_truth adds ``probe truth`` to
     register_projection(app)
     register_truth(app)
+    register_batch(app)
 
 
 _register_analyses()

@@ -29,6 +29,9 @@ __all__ = [
     "InvalidProbeFileError",
     "InvalidTextFileError",
     "InvalidDatasetError",
+    "InvalidSpecError",
+    "RunLockedError",
+    "RunFolderError",
     "CacheRebuiltWarning",
     "choices_text",
 ]
@@ -97,6 +100,28 @@ class InvalidTextFileError(InterpError, ValueError):
 
 class InvalidDatasetError(InterpError, ValueError):
     """A dataset (a truth CSV) is missing, unknown, or lacks the columns and values it needs."""
+
+
+class InvalidSpecError(InterpError, ValueError):
+    """A batch-run spec (``interp run SPEC.toml``) has an unknown key, a wrong type or value, a missing file.
+
+    ``key`` is the offending key in dotted form (``"probe.layers"``), ``source`` the spec file (or
+    ``"<dict>"``); the message starts with both: ``spec.toml: [probe].layers: ...``.
+    """
+
+    def __init__(self, message: str, *, key: str = "", source: str = ""):
+        self.key = key
+        self.source = source
+        super().__init__(message)
+
+
+class RunLockedError(InterpError, RuntimeError):
+    """Another run holds the lock of this run folder; two runs never write into one folder at once."""
+
+
+class RunFolderError(InterpError, ValueError):
+    """The output folder of a run holds something else: another spec's run, an unfinished run (without
+    ``--resume``), or files that are not a run. interp never deletes them."""
 
 
 class CacheRebuiltWarning(UserWarning):

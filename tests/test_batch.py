@@ -1,0 +1,353 @@
+"""Batch runs (interp.batch, ``interp run``): specs, end to end on tiny models, equality with the Python
+functions, determinism, kill -9 and resume, the lock, the CLI, and (slow) the shipped truth spec."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import interp
+from interp.batch import load_run, load_spec, run_lock, run_spec
+from interp.errors import InvalidResultFileError, InvalidSpecError, RunFolderError, RunLockedError
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTH = {"task": "truth_sweep", "models": ["tiny-gpt2"], "data": {"datasets": ["cities", "facts"], "max_pairs": 24},
+         "probe": {"kinds": ["lr", "mm", "ccs"]}, "extract": {"shard_size": 16}}
+
+
+def _spec(**changes):
+    spec = json.loads(json.dumps(TRUTH))
+    for key, value in changes.items():
+        table, _, name = key.rpartition("__")
+        (spec.setdefault(table, {}) if table else spec)[name] = value
+    return spec
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _files(directory: Path, pattern: str) -> dict[str, tuple[int, int]]:
+    """relative path -> (inode, mtime_ns) of the files matching ``pattern`` under ``directory``."""
+    return {p.relative_to(directory).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in sorted(directory.rglob(pattern))}
+
+
+def _assert_same_numbers(a: Path, b: Path) -> None:
+    """Every saved number of run folder ``a`` equals ``b``'s: job results, assembled results, summary, activations."""
+    jobs = sorted(p.relative_to(a) for p in (a / "jobs").rglob("*.json"))
+    assert jobs and jobs == sorted(p.relative_to(b) for p in (b / "jobs").rglob("*.json"))
+    for rel in jobs:
+        assert interp.load_result(a / rel) == interp.load_result(b / rel), rel
+    run_a, run_b = load_run(a), load_run(b)
+    assert [p.name for p in run_a.result_paths] == [p.name for p in run_b.result_paths]
+    for x, y in zip(run_a.results(), run_b.results()):
+        assert x == y
+    assert (a / "summary.csv").read_bytes() == (b / "summary.csv").read_bytes()
+    from interp.activations import Activations
+
+    for manifest in (a / "activations").rglob("manifest.json"):
+        rel = manifest.parent.relative_to(a)
+        acts_a, acts_b = Activations.load(a / rel), Activations.load(b / rel)
+        for layer in acts_a.layers:
+            np.testing.assert_array_equal(acts_a[layer], acts_b[layer])
+
+
+# ----------------------------------------------------------------------------- specs
+def test_shipped_specs_load():
+    for name, task in (("truth_sweep", "truth_sweep"), ("pos_sweep", "pos"), ("world_map", "world_map")):
+        spec = load_spec(ROOT / "probes" / f"{name}.toml")
+        assert spec.task == task and spec.models == ("SmolLM2-135M-Instruct",)
+    truth = load_spec(ROOT / "probes" / "truth_sweep.toml")
+    assert truth.data["datasets"] == list(interp.truth.DATASETS) and truth.probe["layers"] == "all"
+
+
+@pytest.mark.parametrize("text, key, match", [
+    ('task = "truth_sweep"\nmodles = ["tiny-gpt2"]\n', "modles", r"unknown key.*Did you mean 'models'"),
+    ('task = "truth_sweep"\n[probe]\nlayer = "all"\n', "probe.layer", r"\[probe\]\.layer: unknown key.*'layers'"),
+    ('task = "truth_sweep"\n[data]\nmax_pairs = "100"\n', "data.max_pairs", r"must be an int >= 4.*'100' \(str\)"),
+    ('task = "truth_sweep"\nseed = 1.5\n', "seed", r"seed: must be an int"),
+    ('task = "truth_sweep"\n[probe]\nkinds = ["lr", "svm"]\n', "probe.kinds", r"'lr', 'mm', 'mm_iid' or 'ccs'"),
+    ('task = "truth_sweep"\n[probe]\nlayers = "0-31"\n', "probe.layers", r"'all', a non-negative int"),
+    ('task = "truth_sweep"\n[data]\ndatasets = ["cities", "nope.csv"]\n', "data.datasets", r"no such file 'nope.csv'"),
+    ('task = "truth_sweep"\n[data]\ndatasets = ["citties"]\n', "data.datasets", r"neither a built-in dataset"),
+    ('task = "pos"\n[data]\ncorpus = "missing.txt"\n', "data.corpus", r"no such file"),
+    ('task = "world_map"\n[data]\nprompt = "The city of"\n', "data.prompt", r"must contain '\{name\}'"),
+    ('task = "sweep"\n', "task", r"'truth_sweep', 'pos' or 'world_map'"),
+    ('models = ["tiny-gpt2"]\n', "task", r"missing"),
+    ('task = "truth_sweep"\ndata = 3\n', "data", r"must be a table"),
+])
+def test_malformed_specs_name_the_key(tmp_path, text, key, match):
+    path = _write(tmp_path / "bad.toml", text)
+    with pytest.raises(InvalidSpecError, match=match) as info:
+        load_spec(path)
+    assert info.value.key == key
+    assert str(info.value).startswith(f"{path}: ")
+    shown = key if "." not in key else "[{}].{}".format(*key.split("."))
+    assert shown in str(info.value)
+
+
+def test_spec_errors_for_a_file_that_is_not_toml_and_overrides(tmp_path):
+    with pytest.raises(InvalidSpecError, match="not valid TOML"):
+        load_spec(_write(tmp_path / "x.toml", "task = \n"))
+    with pytest.raises(InvalidSpecError, match="no such spec file"):
+        load_spec(tmp_path / "missing.toml")
+    spec = load_spec(_write(tmp_path / "ok.toml", 'task = "truth_sweep"\n'),
+                     overrides={"data.max_pairs": 50, "probe.layers": "0:31:10", "models": "default"})
+    assert spec.data["max_pairs"] == 50 and spec.probe["layers"] == [0, 10, 20, 30]
+    assert spec.models == ("SmolLM2-135M-Instruct",)
+    with pytest.raises(InvalidSpecError, match="max_pairs") as info:
+        load_spec(spec, overrides={"data.max_pairs": 2})
+    assert info.value.key == "data.max_pairs"
+    csv = _write(tmp_path / "mine.csv", "statement,label,pair_id\nA is A.,1,p1\nA is B.,0,p1\n")
+    spec = load_spec(_write(tmp_path / "own.toml", 'task = "truth_sweep"\n[data]\ndatasets = ["mine.csv"]\n'))
+    assert spec.data["datasets"] == [str(csv)]  # relative to the spec file, stored absolute
+
+
+def test_layer_out_of_range_and_unknown_model_name_the_key(tmp_path):
+    path = _write(tmp_path / "deep.toml", 'task = "truth_sweep"\nmodels = ["tiny-gpt2"]\n[probe]\nlayers = [0, 40]\n')
+    with pytest.raises(InvalidSpecError, match=r"\[probe\]\.layers: layer 40 is out of range for tiny-gpt2 \(0\.\.2")\
+            as info:
+        run_spec(path, out=tmp_path / "out")
+    assert info.value.key == "probe.layers"
+    assert not (tmp_path / "out" / "run.json").exists()  # refused before anything was written
+    with pytest.raises(InvalidSpecError, match=r"models: cannot load 'no-such-model'") as info:
+        run_spec(_spec(models=["no-such-model"]), out=tmp_path / "out2")
+    assert info.value.key == "models"
+    with pytest.raises(InvalidSpecError, match="no output folder") as info:
+        run_spec(_spec())
+    assert info.value.key == "out"
+
+
+# ----------------------------------------------------------------------------- runs
+def test_run_end_to_end_on_tiny_models(tmp_path):
+    spec = _spec(models=["tiny-gpt2", "tiny-llama"], probe__layers="1:3", probe__kinds=["lr", "mm"])
+    run = run_spec(spec, out=tmp_path / "run")
+    d = run.directory
+    assert run.status == "complete" and run.task == "truth_sweep"
+    for name in ("run.json", "summary.csv", "summary.parquet", "report.html", ".lock"):
+        assert (d / name).is_file(), name
+    for model in ("tiny-gpt2", "tiny-llama"):
+        for dataset in ("cities", "facts"):
+            assert (d / "activations" / model / dataset / "manifest.json").is_file()
+            assert len(list((d / "jobs" / model / dataset).glob("*.json"))) == 2 * 2  # 2 layers x 2 probes
+    record = json.loads((d / "run.json").read_text())
+    assert record["interp_version"] == interp.__version__ and record["spec"]["task"] == "truth_sweep"
+    assert all(s["status"] == "done" and s["finished"] for s in record["stages"].values())
+    assert record["models"]["tiny-gpt2"]["layers"] == [1, 2] and record["models"]["tiny-gpt2"]["n_layers"] == 2
+    assert load_spec(record["spec"]).identity() == load_spec(spec).identity()  # run.json's spec reads back
+
+    frame = run.frame()  # one row per model x dataset x layer x probe
+    assert len(frame) == 2 * 2 * 2 * 2
+    assert list(frame.columns[:6]) == ["task", "model", "dataset", "probe", "layer", "depth"]
+    assert frame["accuracy"].between(0, 1).all()
+    again = load_run(d)
+    assert again.status == "complete" and [type(r).__name__ for r in again.results()] == ["TruthSweepResult"] * 2
+    for path in again.result_paths:
+        assert path.with_suffix(".html").is_file()
+    report = (d / "report.html").read_text()
+    assert "<script" in report and "Plotly" in report
+    assert not re.search(r"<script[^>]*\ssrc\s*=", report, re.IGNORECASE)  # every script inline: opens offline
+    assert not re.search(r"<(link|img|iframe)[^>]*(href|src)\s*=\s*[\"']?(https?:)?//", report, re.IGNORECASE)
+    with pytest.raises(InvalidResultFileError, match="not an interp run folder"):
+        load_run(tmp_path)
+
+
+@pytest.mark.parametrize("task", ["truth_sweep", "pos", "world_map"])
+def test_batch_numbers_equal_the_python_functions(tiny_models, tmp_path, task):
+    model = tiny_models["tiny-gpt2"]
+    if task == "truth_sweep":
+        from interp.truth import truth_sweep
+
+        spec = _spec(extract={})  # the default shard size: the same shards as the function's
+        expected = [truth_sweep(model, ["cities", "facts"], probes=["lr", "mm", "ccs"], max_pairs=24)]
+    elif task == "pos":
+        from interp.probing import pos_probe
+
+        spec = {"task": "pos", "models": ["tiny-gpt2"], "data": {"max_sentences": 30}, "probe": {"layers": [2]}}
+        expected = [pos_probe(model, max_sentences=30, layers=[2], random_baseline=False, progress=False)]
+    else:
+        from interp.projection import world_map
+
+        spec = {"task": "world_map", "models": ["tiny-gpt2"], "data": {"n_places": 40}, "probe": {"position": "mean"}}
+        expected = [world_map(model, n_places=40, position="mean", random_baseline=False)]
+    got = run_spec(spec, out=tmp_path / task).results()
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        assert a == b
+
+
+def test_same_spec_and_seed_give_the_same_numbers(tmp_path):
+    first = run_spec(_spec(), out=tmp_path / "a")
+    second = run_spec(_spec(), out=tmp_path / "b")
+    _assert_same_numbers(first.directory, second.directory)
+    other = run_spec(_spec(seed=1), out=tmp_path / "c")
+    assert (other.directory / "summary.csv").read_bytes() != (first.directory / "summary.csv").read_bytes()
+
+
+_CHILD = r"""
+import json, sys, time
+import interp.activations as acts
+import interp.batch.tasks as tasks
+stage, delay = sys.argv[3], float(sys.argv[4])
+if stage == "extract":  # a slow model: each shard takes a while, so the kill lands mid-extraction
+    run_shard = acts._Collector.run_shard
+    def slow_shard(self, *args, **kwargs):
+        out = run_shard(self, *args, **kwargs)
+        time.sleep(delay)
+        return out
+    acts._Collector.run_shard = slow_shard
+else:  # slow probes
+    fit = tasks.TruthTask.fit
+    def slow_fit(self, *args, **kwargs):
+        time.sleep(delay)
+        return fit(self, *args, **kwargs)
+    tasks.TruthTask.fit = slow_fit
+from interp.batch import run_spec
+run_spec(json.loads(sys.argv[1]), sys.argv[2], resume=True)
+"""
+
+
+def _kill_when(directory: Path, pattern: str, at_least: int, spec: dict, stage: str, delay: float) -> None:
+    """Start a run in a subprocess, SIGKILL it once ``at_least`` files match ``pattern`` under ``directory``."""
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(spec), str(directory), stage, str(delay)],
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    try:
+        while len(list(directory.rglob(pattern))) < at_least:
+            assert child.poll() is None, f"the run ended before it was killed: {child.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "the run made no progress"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("stage", ["extract", "probe"])
+def test_kill_9_and_resume_gives_identical_results_and_recomputes_nothing(tmp_path, stage):
+    spec = _spec()
+    reference = run_spec(spec, out=tmp_path / "reference")
+    n_shards = reference.stages["extract"]["total"]
+    n_probes = reference.stages["probe"]["total"]
+    assert n_shards == 6 and n_probes == 2 * 3 * 3  # 2 datasets x 3 shards; 2 datasets x 3 layers x 3 probes
+
+    killed = tmp_path / "killed"
+    if stage == "extract":
+        _kill_when(killed, "shard-*.safetensors", 2, spec, stage, delay=0.4)
+    else:
+        _kill_when(killed, "jobs/**/*.json", 3, spec, stage, delay=0.3)
+    shards = _files(killed, "shard-*.safetensors")
+    probes = _files(killed / "jobs", "*.json") if (killed / "jobs").is_dir() else {}
+    assert load_run(killed).status == "interrupted"  # nobody holds the lock, the run never finished
+    if stage == "extract":
+        assert 2 <= len(shards) < n_shards and not probes
+    else:
+        assert len(shards) == n_shards and 3 <= len(probes) < n_probes
+
+    with pytest.raises(RunFolderError, match="--resume"):
+        run_spec(spec, out=killed)  # an unfinished run is continued only when asked
+    resumed = run_spec(spec, out=killed, resume=True)
+    assert resumed.status == "complete"
+    attempt = resumed.attempts[-1]
+    assert attempt["resumed"] and attempt["shards_reused"] == len(shards)
+    assert attempt["shards_computed"] == n_shards - len(shards)
+    manifests = {p.parent.name: json.loads(p.read_text()) for p in killed.rglob("manifest.json")}
+    texts = {f"activations/tiny-gpt2/{d}/{s['file']}": s["texts"][1] - s["texts"][0]
+             for d, m in manifests.items() for s in m["shards"]}
+    assert attempt["texts_forwarded"] == sum(n for f, n in texts.items() if f not in shards)  # forward passes
+    assert attempt["probes_reused"] == len(probes) and attempt["probes_computed"] == n_probes - len(probes)
+    # the finished files are the very same files, untouched
+    assert {f: v for f, v in _files(killed, "shard-*.safetensors").items() if f in shards} == shards
+    assert {f: v for f, v in _files(killed / "jobs", "*.json").items() if f in probes} == probes
+    _assert_same_numbers(killed, reference.directory)
+    assert not list(killed.rglob("*.tmp"))
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
+    folder = tmp_path / "run"
+    code = ("import sys, time\nfrom interp.batch import run_lock\n"
+            "with run_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError, match=f"{folder} is in use by another run \\(pid {holder.pid} "):
+            run_spec(_spec(), out=folder)
+        assert not (folder / "run.json").exists()  # nothing interleaved
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        holder.stdout.close()
+    assert run_spec(_spec(), out=folder).status == "complete"  # the kernel released the killed holder's lock
+    with run_lock(folder), pytest.raises(RunLockedError):  # in one process too: each run opens its own lock
+        run_spec(_spec(), out=folder)
+
+
+def test_folders_that_hold_something_else_are_refused(tmp_path):
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match="holds no interp run"):
+        run_spec(_spec(), out=stranger, resume=True)
+    assert (stranger / "notes.txt").read_text() == "mine"
+    done = run_spec(_spec(probe__kinds=["mm"]), out=tmp_path / "done")
+    again = run_spec(_spec(probe__kinds=["mm"]), out=tmp_path / "done")  # a finished run: nothing recomputed
+    assert again.attempts[-1]["shards_computed"] == again.attempts[-1]["probes_computed"] == 0
+    with pytest.raises(RunFolderError, match=r"another spec.*probe\.kinds"):
+        run_spec(_spec(), out=done.directory, resume=True)
+    (done.directory / "jobs" / "tiny-gpt2" / "facts" / "mm-L001.json").unlink()  # a lost probe result is redone
+    redone = run_spec(_spec(probe__kinds=["mm"]), out=done.directory)
+    assert redone.attempts[-1]["probes_computed"] == 1
+
+
+# ----------------------------------------------------------------------------- command line
+def test_cli_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from interp.cli import app
+
+    path = _write(tmp_path / "spec.toml", 'task = "truth_sweep"\nmodels = "tiny-gpt2"\n[data]\n'
+                                          'datasets = ["facts"]\nmax_pairs = 20\n[probe]\nkinds = ["mm"]\n')
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "run"), "--set", "probe.layers=[1, 2]"])
+    assert result.exit_code == 0, result.output
+    assert "Best layer by accuracy" in result.output and "report.html" in result.output
+    assert load_run(tmp_path / "run").record["models"]["tiny-gpt2"]["layers"] == [1, 2]
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "run"), "--set", "probe.layers=[1, 2]",
+                                 "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["status"] == "complete"
+
+    bad = _write(tmp_path / "bad.toml", 'task = "truth_sweep"\n[probe]\nlayer = 3\n')
+    result = runner.invoke(app, ["run", str(bad), "--out", str(tmp_path / "bad")])
+    assert result.exit_code == 1 and "InvalidSpecError" in result.stderr and "[probe].layer" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "run")])  # other layers: another spec
+    assert result.exit_code == 1 and "RunFolderError" in result.stderr and "probe.layers" in result.stderr
+
+
+# ----------------------------------------------------------------------------- the default model
+@pytest.mark.slow
+def test_shipped_truth_spec_on_the_default_model(tmp_path):
+    # every dataset and probe of the shipped spec; fewer pairs and every other layer to stay near a minute
+    run = run_spec(ROOT / "probes" / "truth_sweep.toml", out=tmp_path / "truth",
+                   overrides={"data.max_pairs": 24, "probe.layers": "0:31:2"}, progress=False)
+    frame = run.frame()
+    assert run.status == "complete" and len(frame) == 7 * 16 * 3
+    assert sorted(frame["dataset"].unique()) == sorted(interp.truth.DATASETS)
+    best_lr = frame[frame.probe == "lr"].groupby("dataset").accuracy.max()
+    assert best_lr.mean() > 0.7  # SmolLM2 represents truth linearly in some layer (0.81 here)
+    (result,) = run.results()
+    assert result.n_layers == 30 and result.layers == list(range(0, 31, 2))
+    assert result.accuracy[:, :, 0].tolist() == [[0.5] * 3] * 7  # layer 0 is the same token for all: chance
