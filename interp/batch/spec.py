@@ -275,7 +275,7 @@ def _pos_data(table: dict[str, Any], check: _Checker, base: Path) -> dict[str, A
 
 
 def _world_data(table: dict[str, Any], check: _Checker, base: Path) -> dict[str, Any]:
-    prompt = check.str(table.get("prompt", "{name}"), "data.prompt")
+    prompt = check.str(table.get("prompt", "The city of {name}"), "data.prompt")
     if "{name}" not in prompt:
         raise check.fail("data.prompt", f"must contain '{{name}}', such as 'The city of {{name}}'. Got {prompt!r}.")
     return {"n_places": check.int(table.get("n_places", 3000), "data.n_places", low=20),

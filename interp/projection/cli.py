@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
               n_places: Annotated[int, typer.Option("--n-places", "-n", help="How many cities (most populous "
                                                     "first).")] = 3000,
               min_population: Annotated[int, typer.Option("--min-population", help="Smallest city kept.")] = 100_000,
-              prompt: Annotated[str, typer.Option("--prompt", help="Template with {name}.")] = "{name}",
+              prompt: Annotated[str, typer.Option("--prompt", help="Template with {name}.")] = "The city of {name}",
               position: Annotated[str, typer.Option("--position", help="'last' token of the prompt or 'mean' over "
                                                     "the name's tokens.")] = "last",
               seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,

