@@ -16,7 +16,7 @@ Example (a page script)::
     loaded = _common.current_model()
     result = _common.guarded(cached_analysis, loaded.model, loaded.key, prompt)
     if result is not None:
-        st.plotly_chart(result.plot())
+        _common.chart(result.plot())
 """
 
 from __future__ import annotations
@@ -36,15 +36,18 @@ import interp
 from interp.errors import InterpError
 
 __all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
-           "show_result", "disk_cached", "explorer_cache_dir"]
+           "chart", "show_result", "disk_cached", "explorer_cache_dir"]
 
 T = TypeVar("T")
 LOCAL_PATH = "Local path…"
 ENV_VAR = "INTERP_MODEL"  # the starting choice, e.g. INTERP_MODEL=tiny-gpt2 or a model directory
-CACHE_ENV_VAR = "INTERP_EXPLORER_CACHE"  # where trained probes persist across sessions (default: <interp cache>/explorer)
+# where trained probes persist across sessions (default: <interp cache>/explorer)
+CACHE_ENV_VAR = "INTERP_EXPLORER_CACHE"
 _CHOICE_KEY = "interp_model_choice"  # session-state keys of the picker's widgets
 _PATH_KEY = "interp_model_path"
 _LOADED_KEY = "_interp_loaded_model"
+TITLE_CHARS = 100  # about what one line of a full-width chart's title holds in the wide layout (1400 px window)
+MIN_CHART_HEIGHT = 300  # px: below this a plot sized for a notebook has no room left between its margins
 _log = logging.getLogger(__name__)
 
 
@@ -165,11 +168,43 @@ def downloads(result: Any, stem: str) -> None:
                            on_click="ignore", icon=":material/download:", key=f"download_html_{stem}")
 
 
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken into lines of at most ``width`` characters (plotly's ``<br>``) after a ``;``, ``:`` or ``,``."""
+    if len(text) <= width or "<br>" in text:
+        return text
+    lines = [""]
+    for piece in re.split(r"(?<=[;:,]) ", text):
+        if lines[-1] and len(lines[-1]) + 1 + len(piece) > width:
+            lines.append(piece)
+        else:
+            lines[-1] = f"{lines[-1]} {piece}" if lines[-1] else piece
+    return "<br>".join(lines)
+
+
+def chart(figure: Any, where: Any = None, *, title_chars: int = TITLE_CHARS) -> None:
+    """``st.plotly_chart(figure)`` (in ``where``, a column, if given) with room to read it.
+
+    A result's ``plot()`` is sized for a notebook: a title longer than the chart is wide would be
+    cut off at its right edge, so it wraps onto more lines; a figure shorter than
+    :data:`MIN_CHART_HEIGHT` (a bar per statement for two statements) would have no plot area left
+    between its margins, so it grows to that height. The data are drawn as ``plot()`` made them.
+    """
+    title = figure.layout.title.text
+    if title and _wrap(title, title_chars) != title:
+        wrapped = _wrap(title, title_chars)  # pinned to the top left, with a top margin that holds every line
+        figure.update_layout(title={"text": wrapped, "x": 0, "xanchor": "left", "y": 1, "yanchor": "top",
+                                    "yref": "container", "pad": {"t": 16}},
+                             margin_t=40 + 22 * (wrapped.count("<br>") + 1))
+    if figure.layout.height is not None and figure.layout.height < MIN_CHART_HEIGHT:
+        figure.update_layout(height=MIN_CHART_HEIGHT)
+    (st if where is None else where).plotly_chart(figure)
+
+
 def show_result(result: Any, stem: str, *, tables: bool = True) -> None:
     """A result the same way on every page: its summary, every figure, its tables (folded) and downloads."""
     st.caption(_escape(result.summary()))
     for figure in result.figures():
-        st.plotly_chart(figure)
+        chart(figure)
     if tables:
         for heading, frame in result.tables():
             with st.expander(heading or "Table"):

@@ -13,9 +13,8 @@ page without this file, so without the sidebar.)
 
 from pathlib import Path
 
-import streamlit as st
-
 import _common
+import streamlit as st
 
 PAGES = [
     st.Page("app_pages/model.py", title="Model", icon=":material/memory:", default=True),

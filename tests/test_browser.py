@@ -1,10 +1,18 @@
 """End to end: the explorer served by `streamlit run`, driven by headless Chromium through Selenium.
 
-It runs the real default model (SmolLM2-135M-Instruct) with the page's default prompt, checks that
-the rendered page shows the model card and ' Paris' as the top next token, saves a screenshot to
-artifacts/explorer-model.png, and checks from Chromium's network log that the page never asked
-anything of a host other than the loopback server. Skipped where /usr/bin/chromium or
-/usr/bin/chromedriver is missing (`make browser-deps` installs them).
+One server (a free loopback port, the real default model SmolLM2-135M-Instruct, a fresh explorer
+cache, ``INTERP_RUNS_DIR`` pointing at a folder where this test saved a real result) and one browser
+serve every test. Each test opens one page by its URL path, waits until the page is drawn, checks the
+rendered DOM (title, widgets, charts with data, tables, no error box, no exception, no traceback),
+saves a screenshot of the whole page to ``artifacts/explorer-<page>.png``, and checks from Chromium's
+network log that the page asked nothing of a host other than the loopback server.
+
+The Model and Attribution pages analyse their default prompt at once. The Lie detector runs its
+form with the defaults (about 50 s on an idle 2-core CPU, nearer 3 minutes on a busy one); the
+Probing and world-map forms would take minutes with theirs, so the tests lower the number of
+sentences / places and layers through the widgets (never by filling the explorer cache) and then
+press the form's button. Skipped where /usr/bin/chromium or /usr/bin/chromedriver is
+missing (`make browser-deps` installs them).
 """
 
 from __future__ import annotations
@@ -25,13 +33,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "apps" / "explorer.py"
-SCREENSHOT = ROOT / "artifacts" / "explorer-model.png"
+ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 START_TIMEOUT = 60  # seconds for the server to answer its health check
-RENDER_TIMEOUT = 240  # seconds for the model to load and the top tokens to show
+RENDER_TIMEOUT = 240  # seconds for the model to load and a page's analysis to show
+FORM_TIMEOUT = 420  # seconds for a probe sweep: the lie detector's defaults take ~3 min on a busy 2-core CPU
+WIDTH, HEIGHT = 1400, 1000
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome", "chrome-extension", "devtools"}
+SAVED_RESULT = "france/attribution_ablation.json"  # what the Runs page must find in INTERP_RUNS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -62,12 +73,30 @@ def _wait_until_up(proc: subprocess.Popen, url: str, log: Path) -> None:
     pytest.fail(f"streamlit did not answer {url}/_stcore/health within {START_TIMEOUT} s:\n{_tail(log)}")
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory) -> Path:
+    """A folder holding one real saved result: token ablation of a prompt on the tiny GPT-2."""
+    import interp
+    from interp.attribution import attribute
+
+    folder = tmp_path_factory.mktemp("runs")
+    model = interp.load_model("tiny-gpt2", quiet=True)
+    attribute(model, "The capital of France is", "ablation").save(folder / SAVED_RESULT)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, runs_dir):
     """`streamlit run apps/explorer.py` on a free loopback port, with the default model; always stopped."""
+    for path in (CHROMIUM, CHROMEDRIVER):  # no browser, no point in starting the server
+        if not path.exists():
+            pytest.skip(f"{path} is missing: install chromium and chromium-driver (`make browser-deps`)")
+    tmp = tmp_path_factory.mktemp("server")
     port = _free_port()
-    log = tmp_path / "streamlit.log"
+    log = tmp / "streamlit.log"
     env = {k: v for k, v in os.environ.items() if k != "INTERP_MODEL"}
+    env["INTERP_EXPLORER_CACHE"] = str(tmp / "explorer-cache")  # empty: every probe is trained here, in the test
+    env["INTERP_RUNS_DIR"] = str(runs_dir)
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -89,8 +118,8 @@ def server(tmp_path):
                 pass
 
 
-@pytest.fixture
-def browser(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
     """Headless Chromium with its performance (network) log on."""
     for path in (CHROMIUM, CHROMEDRIVER):
         if not path.exists():
@@ -98,24 +127,33 @@ def browser(tmp_path, monkeypatch):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
     from selenium.webdriver.chrome.service import Service
 
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never look anything up online
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-proxy-server", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER),
-                                                               log_output=str(tmp_path / "chromedriver.log")))
+    tmp = tmp_path_factory.mktemp("chromium")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never look anything up online
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-proxy-server", f"--user-data-dir={tmp / 'profile'}", f"--window-size={WIDTH},{HEIGHT}"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER),
+                                                                   log_output=str(tmp / "chromedriver.log")))
     try:
         yield driver
     finally:
         driver.quit()
 
 
+# ----------------------------------------------------------------------------------------- helpers
+def _by():
+    from selenium.webdriver.common.by import By
+
+    return By
+
+
 def _requested_urls(driver) -> list[str]:
-    """Every URL the page requested or opened a websocket to, from Chromium's performance log."""
+    """Every URL the page requested or opened a websocket to since the last call, from Chromium's performance log."""
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
@@ -126,44 +164,261 @@ def _requested_urls(driver) -> list[str]:
     return urls
 
 
-_TICK_LABELS_JS = "return Array.from(document.querySelectorAll('.js-plotly-plot .ytick text'), e => e.textContent);"
-
-
-def test_model_page_in_chromium(server, browser):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    url, log = server
-    browser.get(url)
-
-    def rendered(driver) -> bool:
-        labels = driver.execute_script(_TICK_LABELS_JS) or []
-        running = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
-        tables = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
-        return any("Paris" in label for label in labels) and tables and not running
-
-    try:
-        WebDriverWait(browser, RENDER_TIMEOUT, poll_frequency=0.5).until(rendered)
-    except Exception:
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(SCREENSHOT.with_name("explorer-model-failed.png")))
-        raise AssertionError(f"the top tokens never showed ' Paris' within {RENDER_TIMEOUT} s; page text:\n"
-                             f"{browser.find_element(By.TAG_NAME, 'body').text[:2000]}\nserver log:\n{_tail(log)}")
-    time.sleep(1.0)  # let plotly and the table finish drawing before the screenshot
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOT))
-
-    labels = browser.execute_script(_TICK_LABELS_JS)
-    assert labels[-1] == "' Paris'", labels  # bars are drawn bottom-up: the last tick is rank 1
-    text = browser.find_element(By.TAG_NAME, "body").text
-    assert "SmolLM2-135M-Instruct" in text
-    assert "30 layers" in text
-    assert "most likely ' Paris'" in text
-    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
-    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAlertContentError"]')
-    assert "Traceback" not in text
-
-    urls = _requested_urls(browser)
+def _assert_offline(driver, url: str) -> None:
+    urls = _requested_urls(driver)
     assert any(urlsplit(u).port == urlsplit(url).port for u in urls), "the network log is empty"
     outside = [u for u in urls if urlsplit(u).scheme not in LOCAL_SCHEMES and urlsplit(u).hostname not in LOOPBACK]
     assert not outside, f"the page made requests to non-loopback hosts: {outside}"
+
+
+_PLOTS_JS = """return Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'),
+    e => (e._fullData || []).filter(t => t.visible !== false).map(t => t.type));"""  # trace types of every drawn chart
+_TICKS_JS = "return Array.from(arguments[0].querySelectorAll('.{axis}tick text'), e => e.textContent);"
+_AXIS_LABELS_JS = ("return Array.from(arguments[0].querySelectorAll('.xaxislayer-above text, .yaxislayer-above text'),"
+                   " e => e.textContent);")  # tick labels of every axis of every subplot
+
+
+def _plots(driver) -> list[list[str]]:
+    """The trace types of each plotly chart on the page, in page order ([] for a chart with no data)."""
+    return driver.execute_script(_PLOTS_JS) or []
+
+
+def _running(driver) -> bool:
+    return bool(driver.find_elements(_by().CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
+
+
+def _text(driver) -> str:
+    return driver.find_element(_by().TAG_NAME, "body").text
+
+
+def _title(driver) -> str:
+    """The page's title (read in one script: the element may be replaced while the page redraws)."""
+    return driver.execute_script("const h = document.querySelector('[data-testid=\"stMain\"] h1');"
+                                 "return h ? h.innerText : '';")
+
+
+def _wait(driver, log: Path, name: str, condition, what: str, timeout: float = RENDER_TIMEOUT) -> float:
+    """Wait until ``condition(driver)`` holds and the app is idle; on timeout save a screenshot and fail."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    start = time.monotonic()
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.5).until(lambda d: not _running(d) and condition(d))
+    except Exception:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"explorer-{name}-failed.png"))
+        console = [entry["message"] for entry in driver.get_log("browser")][-20:]
+        raise AssertionError(f"{name}: {what} did not happen within {timeout} s; page text:\n{_text(driver)[:2000]}\n"
+                             f"browser console:\n{console}\nserver log:\n{_tail(log)}") from None
+    return time.monotonic() - start
+
+
+def _assert_clean(driver) -> None:
+    """No exception box, no error box, no traceback anywhere on the page."""
+    assert not driver.find_elements(_by().CSS_SELECTOR, '[data-testid="stException"]')
+    errors = driver.find_elements(_by().CSS_SELECTOR, '[data-testid="stAlertContentError"]')
+    assert not errors, [e.text for e in errors]
+    assert "Traceback" not in _text(driver)
+
+
+def _screenshot(driver, name: str) -> Path:
+    """The whole page (the window is made as tall as the page's content), as artifacts/explorer-<name>.png."""
+    time.sleep(1.0)  # let plotly and the tables finish drawing
+    height = driver.execute_script(
+        "const m = document.querySelector('[data-testid=\"stMainBlockContainer\"]');"
+        "return m ? Math.ceil(m.getBoundingClientRect().height) + 120 : 0;")
+    driver.set_window_size(WIDTH, max(HEIGHT, min(int(height), 6000)))
+    time.sleep(1.0)  # the charts resize to the new window
+    path = ARTIFACTS / f"explorer-{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))
+    driver.set_window_size(WIDTH, HEIGHT)
+    return path
+
+
+def _open(driver, url: str, path: str, log: Path, title: str) -> None:
+    """Open a page by its URL path and wait for its title (the model loads first, once per server)."""
+    driver.get(f"{url}/{path}")
+    _wait(driver, log, path or "model", lambda d: _title(d) == title, f"the title {title!r}")
+    assert urlsplit(driver.current_url).path == f"/{path}"
+
+
+def _set_number(driver, label: str, value: int) -> None:
+    """Type into the number input labelled ``label`` and leave it (a form keeps the value until it is submitted)."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    css = f'[data-testid="stNumberInput"] input[aria-label="{label}"]'
+    box = WebDriverWait(driver, 30, poll_frequency=0.5).until(lambda d: d.find_elements(_by().CSS_SELECTOR, css))[0]
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(str(value), Keys.TAB)
+    assert box.get_attribute("value") == str(value)
+
+
+def _uncheck(driver, label: str) -> None:
+    box = driver.find_element(_by().XPATH, f'//*[@data-testid="stCheckbox"][.//*[normalize-space()="{label}"]]//input')
+    if box.is_selected():
+        driver.find_element(_by().XPATH, f'//*[@data-testid="stCheckbox"]//*[normalize-space()="{label}"]').click()
+    assert not box.is_selected()
+
+
+def _press(driver, label: str) -> None:
+    """Click the one button labelled ``label`` (waiting for it: the page may still be drawing its widgets)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def buttons(d):
+        return [b for b in d.find_elements(_by().CSS_SELECTOR, '[data-testid="stMain"] button')
+                if b.is_displayed() and b.text == label]
+
+    WebDriverWait(driver, 30, poll_frequency=0.5).until(buttons)
+    (button,) = buttons(driver)
+    button.click()
+
+
+def _selected(driver, label: str) -> str:
+    """The value a selectbox labelled ``label`` shows."""
+    css = f'[data-testid="stSelectbox"] input[role="combobox"][aria-label="{label}"]'
+    return driver.find_element(_by().CSS_SELECTOR, css).get_attribute("value")
+
+
+def _n_plots(n: int):
+    return lambda d: len(_plots(d)) >= n and all(_plots(d))
+
+
+# ----------------------------------------------------------------------------------------- pages
+def test_model_page_in_chromium(server, browser):
+    url, log = server
+    _open(browser, url, "", log, "SmolLM2-135M-Instruct")
+
+    def rendered(driver) -> bool:
+        charts = driver.find_elements(_by().CSS_SELECTOR, '[data-testid="stMain"] .js-plotly-plot')
+        labels = driver.execute_script(_TICKS_JS.format(axis="y"), charts[0]) if charts else []
+        return any("Paris" in label for label in labels) and driver.find_elements(_by().CSS_SELECTOR,
+                                                                                     '[data-testid="stDataFrame"]')
+
+    _wait(browser, log, "model", rendered, "the top-tokens chart with ' Paris'")
+    _screenshot(browser, "model")
+    chart = browser.find_element(_by().CSS_SELECTOR, '[data-testid="stMain"] .js-plotly-plot')
+    labels = browser.execute_script(_TICKS_JS.format(axis="y"), chart)
+    assert labels[-1] == "' Paris'", labels  # bars are drawn bottom-up: the last tick is rank 1
+    assert _plots(browser) == [["bar"]]
+    text = _text(browser)
+    assert "30 layers" in text and "most likely ' Paris'" in text and "Download JSON" in text
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+
+
+def test_attribution_page_in_chromium(server, browser):
+    url, log = server
+    _open(browser, url, "attribution", log, "Attribution")
+    _wait(browser, log, "attribution", _n_plots(1), "the attribution heat map")
+    assert _plots(browser) == [["heatmap", "bar"]]  # the scores as a heat map over the tokens, and as bars
+    chart = browser.find_element(_by().CSS_SELECTOR, '[data-testid="stMain"] .js-plotly-plot')
+    labels = browser.execute_script(_AXIS_LABELS_JS, chart)
+    assert {"The", " capital", " of", " France", " is"} <= set(labels), labels  # the prompt's tokens label an axis
+    table = browser.find_element(_by().CSS_SELECTOR, '[data-testid="stDataFrame"]')
+    assert table.size["height"] > 100
+    text = _text(browser)
+    assert _selected(browser, "Method") == "Token ablation" and "' Paris'" in text
+    assert "Download JSON" in text and "Download HTML" in text
+    _screenshot(browser, "attribution")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+
+
+def test_probing_page_in_chromium(server, browser):
+    url, log = server
+    _open(browser, url, "probing", log, "Part-of-speech probes")
+    assert "press Run the probes" in _text(browser)
+    _set_number(browser, "Every n-th layer", 15)  # layers 0, 15, 30
+    _set_number(browser, "Sentences of the built-in corpus", 100)
+    _uncheck(browser, "Random-weights baseline (probes the same architecture with random weights)")
+    _press(browser, "Run the probes")
+    seconds = _wait(browser, log, "probing", _n_plots(2), "the accuracy and confusion charts", timeout=FORM_TIMEOUT)
+    print(f"probing (100 sentences, layers 0/15/30) rendered in {seconds:.0f} s")
+    assert _plots(browser)[1] == ["heatmap"]
+    text = _text(browser)
+    assert "Best layer" in text and "At the best layer" in text and "Tags of your sentence at every layer" in text
+    tables = '[data-testid="stDataFrame"]'
+    _wait(browser, log, "probing", lambda d: len(d.find_elements(_by().CSS_SELECTOR, tables)) >= 2, "the tag tables")
+    _screenshot(browser, "probing")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+
+
+def test_maps_page_in_chromium(server, browser):
+    url, log = server
+    _open(browser, url, "maps", log, "Maps of representation space")
+    _press(browser, "Project")  # the default texts: nine words at the middle layer, PCA
+    _wait(browser, log, "maps", _n_plots(1), "the scatter")
+    assert _plots(browser)[0][0] in ("scatter", "scattergl")
+    assert "Download JSON" in _text(browser)
+    _screenshot(browser, "maps")
+    _assert_clean(browser)
+
+    (tab,) = [t for t in browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stTab"]') if t.text == "World map"]
+    tab.click()
+    _set_number(browser, "Cities (most populous first)", 300)
+    _set_number(browser, "Every n-th layer", 10)  # layers 0, 10, 20, 30
+    _uncheck(browser, "Random-weights control")
+    _press(browser, "Draw the world map")
+    seconds = _wait(browser, log, "maps-world", _n_plots(4), "the world-map charts", timeout=FORM_TIMEOUT)
+    print(f"world map (300 cities, 4 layers) rendered in {seconds:.0f} s")
+    assert len(_plots(browser)) == 4  # the scatter (in its hidden tab), then the map, R^2 by layer, PCA view
+    _screenshot(browser, "maps-world")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+
+
+def test_lie_detector_page_in_chromium(server, browser):
+    url, log = server
+    _open(browser, url, "lie_detector", log, "Lie detector")
+    defaults = ("cities", "larger_than", "facts", "lr", "mm", "ccs")  # the datasets' and probes' chips
+    _wait(browser, log, "lie_detector", lambda d: all(name in _text(d).split() for name in defaults), "the form")
+    _press(browser, "Run")  # the defaults: 3 datasets x 200 pairs, every 3rd layer, lr / mm / ccs
+    seconds = _wait(browser, log, "lie_detector", _n_plots(3), "the sweep, generalisation and score charts",
+                    timeout=FORM_TIMEOUT)
+    print(f"lie detector (defaults: 3 datasets x 200 pairs, 11 layers, lr/mm/ccs) rendered in {seconds:.0f} s")
+    assert _plots(browser)[1] == ["heatmap"]
+    text = _text(browser)
+    assert "Accuracy per layer" in text and "Best layer overall" in text and "Score statements" in text
+    assert text.count("Download JSON") == 3
+    _screenshot(browser, "lie_detector")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+
+
+def test_runs_page_in_chromium(server, browser, runs_dir):
+    url, log = server
+    _open(browser, url, "runs", log, "Saved runs and results")
+    _wait(browser, log, "runs", _n_plots(1), "the saved result's chart")
+    folder = browser.find_element(_by().CSS_SELECTOR, '[data-testid="stTextInput"] input')
+    assert folder.get_attribute("value") == str(runs_dir)
+    text = _text(browser)
+    assert "Result (1 found)" in text and _selected(browser, "Result (1 found)") == SAVED_RESULT
+    assert browser.find_element(_by().CSS_SELECTOR, '[data-testid="stMain"] h3').text == "Attribution"  # result.title
+    assert "tiny-gpt2" in text  # the summary names the model that made it
+    assert _plots(browser) == [["heatmap", "bar"]]
+    assert "Download JSON" in text and "Download HTML" in text
+    _screenshot(browser, "runs")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+
+
+def test_sidebar_links_reach_every_page(server, browser):
+    url, log = server
+    browser.get(url)
+    _wait(browser, log, "nav", lambda d: _title(d) == "SmolLM2-135M-Instruct", "the Model page")
+    expected = {"Model": ("/", "SmolLM2-135M-Instruct"), "Attribution": ("/attribution", "Attribution"),
+                "Probing": ("/probing", "Part-of-speech probes"), "Maps": ("/maps", "Maps of representation space"),
+                "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results")}
+    links = browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
+    assert [link.text.splitlines()[-1] for link in links] == list(expected)  # the icon's ligature comes first
+    for name, (path, title) in reversed(expected.items()):  # end on the Model page
+        link = next(a for a in browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
+                    if a.text.splitlines()[-1] == name)
+        link.click()
+        _wait(browser, log, "nav", lambda d, t=title: _title(d) == t, f"the {name} page")
+        assert urlsplit(browser.current_url).path == path
+        _assert_clean(browser)
+    _assert_offline(browser, url)

@@ -4,16 +4,17 @@ A thin shell over :mod:`interp.attribution`: it calls ``attribute`` / ``compare_
 ``attention_maps`` / ``faithfulness`` and renders each result's ``plot()`` and ``to_frame()``.
 """
 
+import _common
 import streamlit as st
 
-import _common
 import interp
 from interp.attribution import METHODS, attention_maps, attribute, compare_methods, faithfulness
 
 DEFAULT_PROMPT = "The capital of France is"
 COMPARE = "compare all methods"
 LABELS = {"ablation": "Token ablation", "gradient": "Gradient (saliency)", "grad_x_input": "Gradient × input",
-          "integrated_gradients": "Integrated gradients", "rollout": "Attention rollout", COMPARE: "Compare all methods"}
+          "integrated_gradients": "Integrated gradients", "rollout": "Attention rollout",
+          COMPARE: "Compare all methods"}
 
 
 @st.cache_data(show_spinner="Attributing…", max_entries=32)
@@ -70,7 +71,7 @@ if method == COMPARE:
     comparison = _common.guarded(run_compare, model, loaded.key, prompt, target, unit, chat, n_steps)
     if comparison is not None:
         st.caption(comparison.summary())
-        st.plotly_chart(comparison.plot())
+        _common.chart(comparison.plot())
         st.dataframe(comparison.to_frame(), hide_index=True)
         with st.expander("Scores of every method"):
             st.dataframe(comparison.scores_frame(), hide_index=True)
@@ -84,7 +85,7 @@ else:
                        f"{result.metadata['completeness_error']}")
         if result.segment_scores:
             st.caption("Chat segments: " + ", ".join(f"{k} {sum(v):+.3g}" for k, v in result.segment_scores.items()))
-        st.plotly_chart(result.plot())
+        _common.chart(result.plot())
         st.dataframe(result.to_frame(), hide_index=True)
         _common.downloads(result, f"attribution_{method}")
         if st.toggle("Faithfulness (ERASER, deletion / insertion curves)", key="attr_faith"):
@@ -92,7 +93,7 @@ else:
             faith = _common.guarded(run_faithfulness, model, loaded.key, prompt, result, key)
             if faith is not None:
                 st.caption(faith.summary())
-                st.plotly_chart(faith.plot())
+                _common.chart(faith.plot())
                 st.dataframe(faith.to_frame(), hide_index=True)
                 _common.downloads(faith, f"faithfulness_{method}")
 
@@ -100,6 +101,6 @@ if st.toggle("Attention patterns (every layer and head)", key="attr_attention"):
     maps = _common.guarded(run_attention, model, loaded.key, prompt, chat)
     if maps is not None:
         st.caption(maps.summary())
-        st.plotly_chart(maps.plot())
+        _common.chart(maps.plot())
         st.dataframe(maps.to_frame(), hide_index=True)
         _common.downloads(maps, "attention")

@@ -58,7 +58,7 @@ st.caption("Truth probes read whether a statement is true from the residual stre
            "Accuracy is on held-out contrast pairs.")
 
 with st.form("truth_form"):
-    left, middle, right = st.columns(3)
+    left, middle, right = st.columns([5, 4, 3])  # room for the three default datasets' chips
     datasets = left.multiselect("Datasets", list(DATASETS), default=["cities", "larger_than", "facts"],
                                 key="truth_sets")
     probes = middle.multiselect("Probes", ["lr", "mm", "mm_iid", "ccs"], default=["lr", "mm", "ccs"],
@@ -67,13 +67,21 @@ with st.form("truth_form"):
     step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
                              key="truth_step")
     submitted = st.form_submit_button("Run", type="primary")
-if submitted and datasets and probes:
+if submitted and not (datasets and probes):
+    st.session_state["truth_sweep"] = None
+    st.error("Choose at least one dataset and at least one probe, then press **Run**.", icon=":material/error:")
+    st.stop()
+if submitted:
     layers = tuple(sorted({*range(0, model.n_layers + 1, int(step)), model.n_layers}))
     request = (loaded.key, tuple(datasets), tuple(probes), layers, int(max_pairs))
     sweep = _common.guarded(run_sweep, model, *request)
     st.session_state["truth_sweep"] = None if sweep is None else (request, sweep)
 
 current = st.session_state.get("truth_sweep")
+if current is not None and current[0][0] != loaded.key:  # a sweep of the model picked before: not this one's
+    st.info(f"The last sweep probed {current[0][0]}; press **Run** to probe {loaded.key}.",
+            icon=":material/play_arrow:")
+    st.stop()
 if current is None:
     st.info("Choose datasets and probes and press **Run**.", icon=":material/play_arrow:")
     st.stop()
@@ -81,7 +89,7 @@ request, sweep = current
 _, sets, probe_names, _, pairs = request
 
 st.subheader("Accuracy per layer")
-st.plotly_chart(sweep.plot())
+_common.chart(sweep.plot())
 _common.downloads(sweep, "truth_sweep")
 best = sweep.best_layer()
 st.caption(f"{sweep.summary()}. Best layer overall: {best} ({sweep.best_layer_fraction():.2f} of depth).")
@@ -90,7 +98,7 @@ st.subheader("Generalisation")
 probe = st.selectbox("Probe", probe_names, key="truth_matrix_probe")
 matrix = _common.guarded(run_matrix, model, loaded.key, sets, best, probe, pairs)
 if matrix is not None:
-    st.plotly_chart(matrix.plot())
+    _common.chart(matrix.plot())
     _common.downloads(matrix, "truth_generalization")
 
 st.subheader("Score statements")
@@ -104,7 +112,7 @@ per_token = st.checkbox("Per token (text heat map)", key="truth_per_token")
 if text.strip():
     scores = _common.guarded(score, detector, detector_key, text, per_token)
     if scores is not None:
-        st.plotly_chart(scores.plot())
+        _common.chart(scores.plot())
         _common.downloads(scores, "truth_scores")
 
 st.subheader("The model's own lies")
@@ -113,6 +121,6 @@ if st.button("Ask honestly and instructed to lie", key="truth_ask"):
     lies = _common.guarded(run_lies, model, loaded.key, detector, detector_key, int(n_questions),
                            hint="This needs an instruct model with a chat template.")
     if lies is not None:
-        st.plotly_chart(lies.plot())
+        _common.chart(lies.plot())
         st.dataframe(lies.to_frame(), hide_index=True)
         _common.downloads(lies, "model_lies")

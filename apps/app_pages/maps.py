@@ -10,9 +10,11 @@ import _common
 import streamlit as st
 
 import interp
+from interp.errors import InvalidTextFileError
 from interp.projection import WorldMapResult, load_places, project, world_map
 
-DEFAULT_TEXTS = "animal\tcat\nanimal\tdog\nanimal\thorse\ncity\tParis\ncity\tTokyo\ncity\tCairo\ncolour\tred\ncolour\tgreen\ncolour\tblue"
+DEFAULT_TEXTS = ("animal\tcat\nanimal\tdog\nanimal\thorse\ncity\tParis\ncity\tTokyo\ncity\tCairo\n"
+                 "colour\tred\ncolour\tgreen\ncolour\tblue")
 
 
 @st.cache_data(show_spinner="Projecting…", max_entries=16)
@@ -33,11 +35,20 @@ def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: s
 
 
 def parse_texts(raw: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
-    lines = [line.strip() for line in raw.splitlines() if line.strip()]
-    if lines and all("\t" in line for line in lines):
-        pairs = [line.split("\t", 1) for line in lines]
-        return tuple(t.strip() for _, t in pairs), tuple(l.strip() for l, _ in pairs)
-    return tuple(lines), None
+    """The texts box read as ``read_labelled_texts`` reads a file: a text per line, or ``label<TAB>text`` on every
+    line (a box with labels on some lines only is an error, not texts that contain their labels)."""
+    lines = [line for line in raw.splitlines() if line.strip()]
+    if not any("\t" in line for line in lines):
+        return tuple(line.strip() for line in lines), None
+    texts, labels = [], []
+    for number, line in enumerate(lines, start=1):
+        label, tab, text = line.partition("\t")
+        if not tab or not text.strip():
+            raise InvalidTextFileError(f"Line {number} of the texts: when any line has a label, every line must be "
+                                       f"'label<TAB>text'. Got {line.strip()[:60]!r}.")
+        texts.append(text.strip())
+        labels.append(label.strip())
+    return tuple(texts), tuple(labels)
 
 
 loaded = _common.current_model()
@@ -60,11 +71,12 @@ with scatter_tab:
         submitted = st.form_submit_button("Project", type="primary")
     if submitted:
         if source == "My texts":
-            texts, labels = parse_texts(raw)
+            parsed = _common.guarded(parse_texts, raw, hint="Label every line (label, a tab, the text) or none.")
         else:
             places = load_places(int(n_places))
-            texts, labels = tuple(p["name"] for p in places), tuple(p["continent"] for p in places)
-        result = _common.guarded(run_project, model, loaded.key, texts, labels, int(layer), method, int(components), 0)
+            parsed = tuple(p["name"] for p in places), tuple(p["continent"] for p in places)
+        result = None if parsed is None else _common.guarded(run_project, model, loaded.key, *parsed, int(layer),
+                                                             method, int(components), 0)
         st.session_state["maps_projection"] = result
     result = st.session_state.get("maps_projection")
     if result is not None:
@@ -74,7 +86,7 @@ with world_tab:
     with st.form("maps_world_form"):
         left, middle, right = st.columns(3)
         n_world = left.number_input("Cities (most populous first)", 100, 6000, 3000, step=100, key="maps_world_n")
-        prompt = middle.text_input("Prompt template", "{name}", key="maps_world_prompt",
+        prompt = middle.text_input("Prompt template", "The city of {name}", key="maps_world_prompt",
                                    help="Must contain {name}; must not contain the answer (no country).")
         position = right.selectbox("Position", ["last", "mean"], key="maps_world_position",
                                    help="Mean over the name's tokens, or the prompt's last token.")

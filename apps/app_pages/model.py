@@ -4,10 +4,10 @@ Everything shown comes from ``interp.Model``: ``info()``, ``top_next_tokens()`` 
 ``plot()`` and ``to_frame()``) and ``generate()``.
 """
 
+import _common
 import pandas as pd
 import streamlit as st
 
-import _common
 import interp
 
 DEFAULT_PROMPT = "The capital of France is"
@@ -56,7 +56,7 @@ result = _common.guarded(top_next_tokens, model, loaded.key, prompt, k, chat)
 if result is not None:
     st.caption(result.summary())
     chart, table = st.columns([3, 2])
-    chart.plotly_chart(result.plot())
+    _common.chart(result.plot(), chart, title_chars=60)
     table.dataframe(result.to_frame(), hide_index=True)
     _common.downloads(result, "top_next_tokens")
 

@@ -6,9 +6,9 @@ with the baselines), ``result.plot_confusion()`` and ``result.tag_frame()`` at t
 ``result.predict_layers()`` for a sentence typed in the box.
 """
 
+import _common
 import streamlit as st
 
-import _common
 import interp
 from interp.probing.pos import POSProbeResult, pos_probe
 
@@ -72,7 +72,7 @@ result_key, result = current
 
 st.subheader("Accuracy and selectivity by layer")
 st.caption(result.summary())
-st.plotly_chart(result.plot())
+_common.chart(result.plot())
 baselines = {"Best layer": f"{result.best_layer}", "Best accuracy": f"{result.accuracy.max():.3f}",
              **{name.replace("_", " ").capitalize(): "-" if value is None else f"{value:.3f}"
                 for name, value in result.baselines.items()}}
@@ -83,7 +83,7 @@ with st.expander("Per-layer table"):
 
 st.subheader(f"At the best layer ({result.best_layer})")
 chart, table = st.columns([3, 2])
-chart.plotly_chart(result.plot_confusion())
+_common.chart(result.plot_confusion(), chart, title_chars=60)
 table.dataframe(result.tag_frame(), hide_index=True)
 
 st.subheader("Tags of your sentence at every layer")

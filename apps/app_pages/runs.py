@@ -18,7 +18,7 @@ from interp.errors import InvalidResultFileError
 
 RUNS_ENV = "INTERP_RUNS_DIR"  # the folder the page starts in (default: ./runs)
 _MARKER = b'"interp.result"'  # every saved result names its format near the start of the file
-_SKIP = {"activations", ".git", "__pycache__"}
+_SKIP = {"activations", "jobs", ".git", "__pycache__"}  # shards, and a batch run's per-probe files
 
 
 @st.cache_data(show_spinner=False, ttl=5)
@@ -71,7 +71,8 @@ if source == "A folder":
                            help="Read on the machine that runs the app; relative to where it was started.").strip()
     if folder == start and not Path(folder).exists():
         st.info(f"There is no {folder!r} folder yet: `interp run SPEC.toml --out {folder}/NAME` or any command's "
-                "`--out` writes results there. Or enter another folder, or upload a file.", icon=":material/folder_open:")
+                "`--out` writes results there. Or enter another folder, or upload a file.",
+                icon=":material/folder_open:")
         files = None
     else:
         files = _common.guarded(open_folder, folder, hint="Check the path; it is read on the machine running the app.")

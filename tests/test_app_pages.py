@@ -1,0 +1,588 @@
+"""Every analysis page of the explorer under Streamlit's AppTest, on the tiny random GPT-2.
+
+tests/test_app.py covers the entrypoint and the Model page; this file drives the main interaction of
+each other page (Attribution, Probing, Maps, Lie detector, Runs) with small settings and checks that
+what the page shows is what the library returns for the same inputs: the same table, the same chart
+data (a chart's plotly spec against the library figure's), the download buttons. Each page also gets
+bad input (an empty prompt, malformed texts, a corrupt upload, a missing folder) that must end in an
+``st.error`` box, never an exception. Trained probes persist under ``$INTERP_EXPLORER_CACHE`` (a
+fresh tmp folder per test): a second session must reuse them from disk without training again.
+
+Every test clears ``st.cache_data`` first, so a result computed by an earlier test (in another
+cache folder) cannot stand in for the one under test; the models stay loaded (``st.cache_resource``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import interp
+
+APPS = Path(__file__).resolve().parents[1] / "apps"
+TIMEOUT = 120  # seconds per script run: generous for a slow CI machine
+DEFAULT_PROMPT = "The capital of France is"
+DOWNLOADS = ["Download JSON", "Download HTML"]
+LAYERS = [0, 1, 2]  # "every 1st layer" of the 2-layer tiny model: embeddings and both blocks
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return interp.load_model("tiny-gpt2", quiet=True)
+
+
+@pytest.fixture
+def explorer_cache(tmp_path, monkeypatch) -> Path:
+    cache = tmp_path / "explorer-cache"
+    monkeypatch.setenv("INTERP_EXPLORER_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def open_page(monkeypatch, explorer_cache):
+    """``open_page("maps")``: a new explorer session on tiny-gpt2, switched to that page and run."""
+    monkeypatch.setenv("INTERP_MODEL", "tiny-gpt2")
+    st.cache_data.clear()
+
+    def _open(page: str, *, check: bool = True) -> AppTest:
+        at = AppTest.from_file(str(APPS / "explorer.py"), default_timeout=TIMEOUT).run(timeout=TIMEOUT)
+        at.switch_page(f"app_pages/{page}.py").run(timeout=TIMEOUT)
+        if check:
+            assert_no_failure(at)
+        return at
+
+    return _open
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def assert_no_failure(at: AppTest) -> None:
+    assert not at.exception, f"the app raised: {texts(at.exception)}"
+    assert not at.error, f"the app shows errors: {texts(at.error)}"
+
+
+def assert_error(at: AppTest, *fragments: str) -> None:
+    """Exactly one error box, saying each fragment; no exception."""
+    assert not at.exception, f"the app raised: {texts(at.exception)}"
+    (error,) = at.error
+    for fragment in fragments:
+        assert fragment in error.value, error.value
+
+
+def submit(at: AppTest, label: str) -> AppTest:
+    """Press a form's submit button (AppTest lists them with the buttons, keyed ``FormSubmitter:<form>-<label>``)."""
+    (button,) = [b for b in at.get("form_submit_button") if b.label == label]
+    return button.click().run(timeout=TIMEOUT)
+
+
+def charts(at: AppTest) -> list[list[dict]]:
+    """The trace data of every plotly chart on the page, in page order."""
+    return [json.loads(chart.proto.spec)["data"] for chart in at.get("plotly_chart")]
+
+
+def figure_data(figure) -> list[dict]:
+    return json.loads(figure.to_json())["data"]
+
+
+def download_labels(at: AppTest) -> list[str]:
+    return [b.label for b in at.download_button]
+
+
+def frames(at: AppTest) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe]
+
+
+def assert_frame_equal(shown: pd.DataFrame, expected: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
+
+
+def upload(name: str, result) -> tuple[str, bytes, str]:
+    """What ``file_uploader.set_value`` takes for a result saved as ``name``."""
+    return name, result.to_json().encode(), "application/json"
+
+
+def saved_files(cache: Path, kind: str) -> list[Path]:
+    return sorted(cache.glob(f"{kind}-*.json"))
+
+
+# ----------------------------------------------------------------------------------------- Attribution
+def test_attribution_default_prompt_matches_the_library(open_page, tiny):
+    at = open_page("attribution")
+    expected = interp.attribution.attribute(tiny, DEFAULT_PROMPT, "ablation", None, unit="token", chat=False,
+                                            replace_with="<unk>")
+    assert at.title[0].value == "Attribution"
+    assert at.selectbox(key="attr_method").value == "ablation"
+    (table,) = frames(at)
+    assert_frame_equal(table, expected.to_frame())
+    assert charts(at) == [figure_data(expected.plot())]
+    assert expected.summary() in texts(at.caption)
+    assert download_labels(at) == DOWNLOADS
+
+
+def test_attribution_grad_x_input_by_word_with_attention_and_faithfulness(open_page, tiny):
+    at = open_page("attribution")
+    prompt, target = "The old man walked his dog to the", " park"
+    at.text_area(key="attr_prompt").set_value(prompt)
+    at.selectbox(key="attr_method").set_value("grad_x_input")
+    at.text_input(key="attr_target").set_value(target)
+    at.radio(key="attr_unit").set_value("word")
+    at.toggle(key="attr_attention").set_value(True).run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    from interp.attribution import attention_maps, attribute, faithfulness
+
+    result = attribute(tiny, prompt, "grad_x_input", target, unit="word", chat=False)
+    maps = attention_maps(tiny, prompt, chat=False)
+    assert charts(at) == [figure_data(result.plot()), figure_data(maps.plot())]
+    scores, attention = frames(at)
+    assert_frame_equal(scores, result.to_frame())
+    assert_frame_equal(attention, maps.to_frame())
+    assert scores["token"].tolist() == ["The", " old", " man", " walked", " his", " dog", " to", " the"]
+    assert download_labels(at) == DOWNLOADS * 2
+
+    at.toggle(key="attr_faith").set_value(True).run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    faith = faithfulness(tiny, prompt, result)
+    assert len(charts(at)) == 3 and charts(at)[1] == figure_data(faith.plot())
+    assert_frame_equal(frames(at)[1], faith.to_frame())
+    assert download_labels(at) == DOWNLOADS * 3
+    assert [b.key for b in at.download_button][2:4] == ["download_json_faithfulness_grad_x_input",
+                                                        "download_html_faithfulness_grad_x_input"]
+
+
+def test_attribution_compare_all_methods(open_page, tiny):
+    at = open_page("attribution")
+    at.selectbox(key="attr_method").set_value("compare all methods").run(timeout=TIMEOUT)
+    at.slider(key="attr_steps").set_value(4).run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    from interp.attribution import compare_methods
+
+    expected = compare_methods(tiny, DEFAULT_PROMPT, None, unit="token", chat=False, n_steps=4)
+    assert charts(at) == [figure_data(expected.plot())]
+    comparison, scores = frames(at)
+    assert comparison["method"].tolist() == expected.to_frame()["method"].tolist()
+    timeless = [c for c in comparison.columns if c != "seconds"]  # wall time per method differs run to run
+    assert_frame_equal(comparison[timeless], expected.to_frame()[timeless])
+    assert_frame_equal(scores, expected.scores_frame())
+    assert download_labels(at) == DOWNLOADS
+
+
+@pytest.mark.parametrize("method", ["ablation", "integrated_gradients"])
+def test_attribution_empty_prompt_shows_an_error(open_page, method):
+    at = open_page("attribution")
+    at.selectbox(key="attr_method").set_value(method)
+    at.text_area(key="attr_prompt").set_value("  \n ").run(timeout=TIMEOUT)
+    assert_error(at, "empty")
+    assert not at.get("plotly_chart") and not at.dataframe and not at.download_button
+    at.toggle(key="attr_attention").set_value(True).run(timeout=TIMEOUT)  # the attention maps say so too
+    assert not at.exception and len(at.error) == 2
+
+    at.text_area(key="attr_prompt").set_value("Hello world").run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    assert len(at.get("plotly_chart")) == 2
+
+
+# ----------------------------------------------------------------------------------------- Probing
+@pytest.fixture(scope="module")
+def pos_result(tiny):
+    """What the Probing page computes for: linear probe, every layer, 20 sentences, no random baseline."""
+    from interp.probing.pos import pos_probe
+
+    return pos_probe(tiny, layers=LAYERS, probe="linear", max_sentences=20, random_baseline=False, progress=False)
+
+
+def run_probes(at: AppTest, *, random_baseline: bool = False) -> AppTest:
+    at.number_input(key="probing_step").set_value(1)
+    at.number_input(key="probing_sentences").set_value(20)
+    at.checkbox(key="probing_random").set_value(random_baseline)
+    return submit(at, "Run the probes")
+
+
+def test_probing_runs_the_probes_and_matches_the_library(open_page, tiny, pos_result, explorer_cache):
+    at = open_page("probing")
+    assert any("Run the probes" in i.value for i in at.info) and not at.get("plotly_chart")
+    run_probes(at)
+    assert_no_failure(at)
+    assert pos_result.summary() in texts(at.caption)
+    assert charts(at) == [figure_data(pos_result.plot()), figure_data(pos_result.plot_confusion())]
+    layer_table, tag_table, sentence_table = frames(at)
+    assert_frame_equal(layer_table, pos_result.to_frame())
+    assert_frame_equal(tag_table, pos_result.tag_frame())
+    sentence = at.text_input(key="probing_sentence").value
+    assert_frame_equal(sentence_table, pos_result.predict_layers(sentence, model=tiny))
+    assert list(sentence_table.columns) == ["word", "spacy", "layer 0", "layer 1", "layer 2"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Best layer"] == str(pos_result.best_layer)
+    assert download_labels(at) == DOWNLOADS
+
+
+def test_probing_opens_a_saved_result_and_rejects_a_corrupt_one(open_page, tiny, pos_result):
+    at = open_page("probing")
+    corrupt = b'{"format": "interp.result", "kind"'
+    at.file_uploader(key="probing_upload").set_value(("bad.json", corrupt, "application/json"))
+    at.run(timeout=TIMEOUT)
+    assert_error(at, "the uploaded file", "Upload a pos_probe.json")
+    assert not at.get("plotly_chart") and not at.download_button
+
+    at.file_uploader(key="probing_upload").set_value(upload("pos_probe.json", pos_result))
+    at.run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    assert charts(at) == [figure_data(pos_result.plot()), figure_data(pos_result.plot_confusion())]
+    assert_frame_equal(frames(at)[0], pos_result.to_frame())
+    assert download_labels(at) == DOWNLOADS
+
+    # a result of another model is still shown, but the sentence box says to pick that model first
+    at.sidebar.selectbox[0].set_value("tiny-llama").run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    (warning,) = at.warning
+    assert "computed on tiny-gpt2" in warning.value and len(at.dataframe) == 2
+
+
+def test_probing_empty_sentence_shows_an_error(open_page, pos_result):
+    at = open_page("probing")
+    at.file_uploader(key="probing_upload").set_value(upload("pos_probe.json", pos_result))
+    at.run(timeout=TIMEOUT)
+    at.text_input(key="probing_sentence").set_value(" ").run(timeout=TIMEOUT)
+    assert_error(at, "empty")
+    assert len(at.get("plotly_chart")) == 2 and len(at.dataframe) == 2  # the result itself is still shown
+
+
+def test_probing_second_session_reuses_the_probes_from_disk(open_page, explorer_cache, monkeypatch):
+    first = run_probes(open_page("probing"), random_baseline=True)
+    assert_no_failure(first)
+    (saved,) = saved_files(explorer_cache, "pos_probe")
+    stamp = saved.stat().st_mtime_ns
+
+    # a new server process: nothing in memory, and training again would fail
+    st.cache_data.clear()
+    import interp.probing.pos
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("pos_probe ran again instead of loading the cached probes")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(interp.probing.pos, "pos_probe", no_training)
+        second = run_probes(open_page("probing"), random_baseline=True)
+    assert_no_failure(second)
+    assert saved_files(explorer_cache, "pos_probe") == [saved] and saved.stat().st_mtime_ns == stamp
+    assert charts(second) == charts(first)
+    assert_frame_equal(frames(second)[0], frames(first)[0])
+
+    # other settings are another file, trained afresh
+    third = run_probes(open_page("probing"), random_baseline=False)
+    assert_no_failure(third)
+    assert len(saved_files(explorer_cache, "pos_probe")) == 2
+
+
+# ----------------------------------------------------------------------------------------- Maps
+def test_maps_scatter_of_my_texts_matches_the_library(open_page, tiny):
+    at = open_page("maps")
+    assert [t.label for t in at.tabs] == ["Scatter", "World map"]
+    raw = at.text_area(key="maps_texts").value
+    submit(at, "Project")
+    assert_no_failure(at)
+    from interp.projection import project
+
+    pairs = [line.split("\t") for line in raw.splitlines()]
+    expected = project(tiny, [t for _, t in pairs], layer=tiny.n_layers // 2, method="pca",
+                       labels=[label for label, _ in pairs], n_components=2, seed=0)
+    assert charts(at) == [figure_data(f) for f in expected.figures()]
+    assert expected.summary() in texts(at.caption)
+    assert_frame_equal(frames(at)[0], expected.to_frame())
+    assert download_labels(at) == DOWNLOADS
+
+
+def test_maps_scatter_of_built_in_places_in_3d(open_page, tiny):
+    at = open_page("maps")
+    at.radio(key="maps_source").set_value("Built-in places (coloured by continent)")
+    at.number_input(key="maps_n_places").set_value(50)
+    at.selectbox(key="maps_components").set_value(3)
+    at.number_input(key="maps_layer").set_value(2)
+    submit(at, "Project")
+    assert_no_failure(at)
+    from interp.projection import load_places, project
+
+    places = load_places(50)
+    expected = project(tiny, [p["name"] for p in places], layer=2, method="pca",
+                       labels=[p["continent"] for p in places], n_components=3, seed=0)
+    ((trace, *_),) = charts(at)
+    assert charts(at) == [figure_data(f) for f in expected.figures()] and trace["type"] == "scatter3d"
+    assert len(frames(at)[0]) == 50
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("\n  \n", "empty"),  # no text at all
+    ("just one line", "more rows than components"),  # too few points for a 2-D PCA
+    ("animal\t\ncity\tParis\ncity\tTokyo", "Line 1 of the texts"),  # a label without its text
+    ("animal\tcat\ndog\ncity\tParis", "every line must be"),  # labels on some lines only
+])
+def test_maps_scatter_malformed_texts_show_an_error(open_page, raw, message):
+    at = open_page("maps")
+    at.text_area(key="maps_texts").set_value(raw)
+    submit(at, "Project")
+    assert_error(at, message)
+    assert not at.get("plotly_chart") and not at.download_button
+
+
+def test_maps_scatter_of_unlabelled_texts(open_page):
+    at = open_page("maps")
+    at.text_area(key="maps_texts").set_value("cat\ndog\nhorse\nParis")
+    submit(at, "Project")
+    assert_no_failure(at)
+    assert len(at.get("plotly_chart")) == 1
+    (table,) = frames(at)
+    assert len(table) == 4 and table["hover"].tolist() == ["cat", "dog", "horse", "Paris"]
+
+
+def test_maps_world_map_matches_the_library(open_page, tiny, explorer_cache):
+    at = open_page("maps")
+    at.number_input(key="maps_world_n").set_value(100)
+    at.number_input(key="maps_world_step").set_value(1)
+    at.checkbox(key="maps_world_random").set_value(False)
+    prompt = at.text_input(key="maps_world_prompt").value  # the page's default template
+    submit(at, "Draw the world map")
+    assert_no_failure(at)
+    from interp.projection import world_map
+
+    expected = world_map(tiny, n_places=100, prompt=prompt, position="last", layers=LAYERS, random_baseline=False,
+                         progress=False)
+    assert charts(at) == [figure_data(f) for f in expected.figures()]
+    assert len(at.get("plotly_chart")) >= 2
+    for shown, (_, frame) in zip(frames(at), expected.tables(), strict=True):
+        assert_frame_equal(shown, frame)
+    assert expected.summary() in texts(at.caption)
+    assert download_labels(at) == DOWNLOADS
+    assert len(saved_files(explorer_cache, "world_map")) == 1
+
+
+def test_maps_world_map_bad_prompt_and_uploads(open_page, tiny):
+    at = open_page("maps")
+    at.text_input(key="maps_world_prompt").set_value("The city of Paris")
+    submit(at, "Draw the world map")
+    assert_error(at, "{name}")
+    assert not at.get("plotly_chart")
+
+    at.file_uploader(key="maps_world_upload").set_value(("world_map.json", b"not json at all", "application/json"))
+    at.run(timeout=TIMEOUT)
+    assert_error(at, "the uploaded file", "Upload a world_map.json")
+
+    from interp.projection import world_map
+
+    saved = world_map(tiny, n_places=100, layers=[0, 2], random_baseline=False, progress=False)
+    at.file_uploader(key="maps_world_upload").set_value(upload("world_map.json", saved))
+    at.run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    assert charts(at) == [figure_data(f) for f in saved.figures()]
+    assert download_labels(at) == DOWNLOADS
+
+
+# ----------------------------------------------------------------------------------------- Lie detector
+TRUTH_SETS = ["cities", "facts"]
+
+
+def run_sweep(at: AppTest, sets=TRUTH_SETS, probes=("lr", "mm", "ccs")) -> AppTest:
+    at.multiselect(key="truth_sets").set_value(list(sets))
+    at.multiselect(key="truth_probes").set_value(list(probes))
+    at.number_input(key="truth_pairs").set_value(20)
+    at.number_input(key="truth_step").set_value(1)
+    return submit(at, "Run")
+
+
+def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
+    st.cache_resource.clear()  # the fitted detector is a resource: fit it here, into this test's cache folder
+    at = open_page("lie_detector")
+    assert any("press **Run**" in i.value for i in at.info)
+    run_sweep(at)
+    assert_no_failure(at)
+    from interp.truth import LieDetector, generalization_matrix, truth_sweep
+
+    sweep = truth_sweep(tiny, TRUTH_SETS, layers=LAYERS, probes=["lr", "mm", "ccs"], max_pairs=20, progress=False)
+    best = sweep.best_layer()
+    matrix = generalization_matrix(tiny, TRUTH_SETS, layer=best, probe="lr", max_pairs=20, progress=False)
+    detector = LieDetector.fit(tiny, TRUTH_SETS, best, probe="lr", max_pairs=20)
+    statements = at.text_area(key="truth_text").value.splitlines()
+    scores = detector.score(statements)
+    assert charts(at) == [figure_data(sweep.plot()), figure_data(matrix.plot()), figure_data(scores.plot())]
+    assert any(c.value.startswith(f"{sweep.summary()}. Best layer overall: {best}") for c in at.caption)
+    layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+    assert layouts[0]["title"]["text"].replace("<br>", " ") == sweep.plot().layout.title.text  # wrapped, not cut
+    assert layouts[2]["height"] >= 300  # two statements' bars, with room between the margins
+    assert download_labels(at) == DOWNLOADS * 3
+    assert [b.key for b in at.download_button][::2] == [
+        "download_json_truth_sweep", "download_json_truth_generalization", "download_json_truth_scores"]
+    for kind in ("truth_sweep", "truth_generalization", "lie_detector"):
+        assert len(saved_files(explorer_cache, kind)) == 1, kind
+
+    at.checkbox(key="truth_per_token").check().run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    assert charts(at)[2] == figure_data(detector.score(statements, per_token=True).plot())
+
+    # the model's own lies: generating the answers again would double the slowest step, so check that the table
+    # holds the built-in questions and the detector's P(true) of the answers it shows
+    at.number_input(key="truth_questions").set_value(2)
+    at.button(key="truth_ask").click().run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    from interp.truth.detector import load_questions
+
+    lies = frames(at)[0]
+    assert lies["question"].tolist() == [q["question"] for q in load_questions()[:2]]
+    answered = [f"{q} {a}" if a else q for q, a in zip(lies["question"].tolist() * 2,
+                                                         lies["honest_answer"].tolist() + lies["lie_answer"].tolist())]
+    p_true = detector.score(answered, model=tiny).p_true
+    assert lies["honest_p_true"].tolist() + lies["lie_p_true"].tolist() == pytest.approx(p_true.tolist(), abs=1e-6)
+    assert len(charts(at)) == 4 and [t["name"] for t in charts(at)[3]][:2] == ["honest", "instructed to lie"]
+    assert download_labels(at) == DOWNLOADS * 4
+
+
+def test_lie_detector_without_datasets_or_probes_shows_an_error(open_page):
+    at = open_page("lie_detector")
+    run_sweep(at, sets=[])
+    assert_error(at, "at least one dataset")
+    assert not at.get("plotly_chart")
+    run_sweep(at, probes=[])
+    assert_error(at, "at least one probe")
+
+
+def test_lie_detector_does_not_mix_models(open_page):
+    """A sweep of one model is not shown (nor its best layer used) once the sidebar picks another."""
+    at = open_page("lie_detector")
+    run_sweep(at, probes=["mm"])
+    assert_no_failure(at)
+    assert len(at.get("plotly_chart")) == 3
+    at.sidebar.selectbox[0].set_value("tiny-llama").run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    assert not at.get("plotly_chart") and any("probed tiny-gpt2" in i.value for i in at.info)
+    at.sidebar.selectbox[0].set_value("tiny-gpt2").run(timeout=TIMEOUT)  # its own sweep is still there
+    assert_no_failure(at)
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_lie_detector_second_session_reuses_the_probes_from_disk(open_page, explorer_cache, monkeypatch):
+    st.cache_resource.clear()
+    first = run_sweep(open_page("lie_detector"), probes=["mm"])
+    assert_no_failure(first)
+    saved = sorted(explorer_cache.iterdir())
+    assert [p.name.split("-")[0] for p in saved] == ["lie_detector", "truth_generalization", "truth_sweep"]
+    stamps = [p.stat().st_mtime_ns for p in saved]
+
+    st.cache_data.clear()
+    st.cache_resource.clear()  # the fitted detector lives there; the models reload
+    import interp.truth.detector
+    import interp.truth.sweep
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a truth probe was trained again instead of being loaded from the explorer cache")
+
+    with monkeypatch.context() as patch:
+        for module, name in [(interp.truth, "truth_sweep"), (interp.truth, "generalization_matrix"),
+                             (interp.truth.sweep, "truth_sweep"), (interp.truth.sweep, "generalization_matrix")]:
+            patch.setattr(module, name, no_training)
+        patch.setattr(interp.truth.LieDetector, "fit", no_training)
+        second = run_sweep(open_page("lie_detector"), probes=["mm"])
+    assert_no_failure(second)
+    assert sorted(explorer_cache.iterdir()) == saved and [p.stat().st_mtime_ns for p in saved] == stamps
+    assert charts(second) == charts(first)
+
+
+# ----------------------------------------------------------------------------------------- Runs
+@pytest.fixture(scope="module")
+def saved_results(tiny) -> dict:
+    from interp.attribution import attribute
+
+    return {"top_next_tokens.json": tiny.top_next_tokens(DEFAULT_PROMPT, k=5),
+            "france/attribution.json": attribute(tiny, DEFAULT_PROMPT, "grad_x_input")}
+
+
+@pytest.fixture
+def runs_folder(tmp_path, saved_results, monkeypatch):
+    """A folder as the CLI leaves it: two saved results (one in a subfolder) and files that are not results."""
+    folder = tmp_path / "runs"
+    top, attribution = saved_results["top_next_tokens.json"], saved_results["france/attribution.json"]
+    top.save(folder / "top_next_tokens.json")
+    attribution.save(folder / "france" / "attribution.json")
+    (folder / "notes.json").write_text('{"not": "a result"}')
+    (folder / "activations").mkdir()
+    (folder / "activations" / "layer_1.json").write_text('{"format": "interp.result"}')  # skipped: shards
+    monkeypatch.setenv("INTERP_RUNS_DIR", str(folder))
+    return folder, saved_results
+
+
+def test_runs_lists_and_shows_saved_results(open_page, runs_folder):
+    folder, results = runs_folder
+    at = open_page("runs")
+    assert at.text_input(key="runs_folder").value == str(folder)
+    chooser = at.selectbox(key="runs_file")
+    assert chooser.options == ["top_next_tokens.json", "france/attribution.json"]  # the top folder first
+    assert chooser.label == "Result (2 found)"
+    for name, result in results.items():
+        chooser = at.selectbox(key="runs_file").set_value(name)
+        chooser.run(timeout=TIMEOUT)
+        assert_no_failure(at)
+        assert at.subheader[-1].value == result.title
+        assert charts(at) == [figure_data(f) for f in result.figures()]
+        assert result.summary().replace("_", "\\_") in texts(at.caption) or result.summary() in texts(at.caption)
+        assert_frame_equal(frames(at)[0], result.to_frame())
+        assert download_labels(at) == DOWNLOADS
+        assert [b.key for b in at.download_button] == [f"download_json_{Path(name).stem}",
+                                                       f"download_html_{Path(name).stem}"]
+
+
+def test_runs_shows_a_run_summary_and_report(open_page, runs_folder):
+    folder, _ = runs_folder
+    (folder / "summary.csv").write_text("job,status,seconds\nfrance,ok,1.5\n")
+    (folder / "report.html").write_text("<html></html>")
+    at = open_page("runs")
+    assert_no_failure(at)
+    assert at.subheader[0].value == "Run summary"
+    assert frames(at)[0]["job"].tolist() == ["france"]
+    assert download_labels(at) == ["Download the run's report (HTML)", *DOWNLOADS]
+
+
+def test_runs_bad_folders_and_files_show_an_error(open_page, runs_folder, tmp_path):
+    folder, results = runs_folder
+    (folder / "broken.json").write_text('{"format": "interp.result", "kind": "TopTokensResult", "fields": ')
+    at = open_page("runs", check=False)
+    assert at.selectbox(key="runs_file").value == "broken.json"  # listed (it says it is a result), first
+    assert_error(at, "broken.json", "not a result this interp can read")
+    assert not at.get("plotly_chart") and not at.download_button
+    at.selectbox(key="runs_file").set_value("top_next_tokens.json").run(timeout=TIMEOUT)  # the others still open
+    assert_no_failure(at)
+    assert len(at.get("plotly_chart")) == len(results["top_next_tokens.json"].figures())
+
+    at.text_input(key="runs_folder").set_value(str(tmp_path / "missing")).run(timeout=TIMEOUT)
+    assert_error(at, "missing", "is not a folder", "Check the path")
+    assert not at.get("plotly_chart") and not at.download_button
+
+    (tmp_path / "empty").mkdir()
+    at.text_input(key="runs_folder").set_value(str(tmp_path / "empty")).run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    assert any("No saved interp results" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "something else"}', b"<html>export</html>"])
+def test_runs_corrupt_upload_shows_an_error(open_page, runs_folder, content):
+    at = open_page("runs")
+    at.radio(key="runs_source").set_value("An uploaded file").run(timeout=TIMEOUT)
+    assert any("Upload a result JSON" in i.value for i in at.info)
+    at.file_uploader(key="runs_upload").set_value(("result.json", content, "application/json")).run(timeout=TIMEOUT)
+    assert_error(at, "result.json", "interp saved")
+    assert not at.get("plotly_chart") and not at.download_button
+
+
+def test_runs_opens_an_uploaded_result(open_page, runs_folder):
+    _, results = runs_folder
+    result = results["top_next_tokens.json"]
+    at = open_page("runs")
+    at.radio(key="runs_source").set_value("An uploaded file").run(timeout=TIMEOUT)
+    at.file_uploader(key="runs_upload").set_value(upload("top.json", result))
+    at.run(timeout=TIMEOUT)
+    assert_no_failure(at)
+    assert charts(at) == [figure_data(f) for f in result.figures()]
+    assert [b.key for b in at.download_button] == ["download_json_top", "download_html_top"]
