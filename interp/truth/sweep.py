@@ -177,7 +177,8 @@ class TruthSweepResult(Result):
                                          name=f"{p} / {d}", line={"color": colours[b % len(colours)],
                                                                   "dash": dashes[a % len(dashes)]}))
         fig.add_hline(y=0.5, line={"dash": "dot", "width": 1}, annotation_text="chance")
-        fig.update_layout(title=self.summary()[:140], xaxis_title=f"layer (0 = embeddings, {self.n_layers} = last)",
+        fig.update_layout(title=f"Truth probes: held-out accuracy by layer (best layer {self.best_layer()}, "
+                                f"{self.best_layer_fraction():.2f} of depth)", xaxis_title=f"layer (0 = embeddings, {self.n_layers} = last)",
                           yaxis_title="held-out accuracy", yaxis={"range": [0.3, 1.02]}, height=450,
                           legend={"orientation": "h", "y": -0.2})
         return fig
@@ -304,7 +305,8 @@ class GeneralizationResult(Result):
         fig = go.Figure(go.Heatmap(z=self.accuracy, x=self.test, y=self.train, zmin=0.0, zmax=1.0,
                                    colorscale="RdBu", text=np.round(self.accuracy, 2), texttemplate="%{text}",
                                    colorbar={"title": "accuracy"}))
-        fig.update_layout(title=self.summary()[:140], xaxis_title="tested on", yaxis_title="trained on",
+        fig.update_layout(title=f"Generalisation: {self.probe} at layer {self.layer}, held-out accuracy",
+                          xaxis_title="tested on", yaxis_title="trained on",
                           yaxis={"autorange": "reversed"}, height=150 + 45 * len(self.train))
         return fig
 
