@@ -56,6 +56,9 @@ __all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WorldMapResult", "assemble_
 
 CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
               "SA": "South America", "AN": "Antarctica"}
+# one colour per continent in the map and the PCA view (colour-blind-safe qualitative palette)
+CONTINENT_COLORS = {"Africa": "#E69F00", "Asia": "#D55E00", "Europe": "#0072B2", "North America": "#009E73",
+                    "Oceania": "#CC79A7", "South America": "#56B4E9", "Antarctica": "#000000"}
 POSITIONS = ("last", "mean")
 MIN_PLACES = 20
 EARTH_RADIUS_KM = 6371.0
@@ -272,7 +275,8 @@ class WorldMapResult(Result):
                                  name="truth → prediction", hoverinfo="skip"))
         for continent, group in frame.groupby("continent", sort=True):
             fig.add_trace(go.Scattergl(
-                x=group["pred_lon"], y=group["pred_lat"], mode="markers", name=continent, marker={"size": 6},
+                x=group["pred_lon"], y=group["pred_lat"], mode="markers", name=continent,
+                marker={"size": 6, "color": CONTINENT_COLORS.get(continent, "#555555")},
                 text=[f"{n} ({c})<br>true {la:.1f}, {lo:.1f}<br>error {e:,.0f} km" for n, c, la, lo, e in
                       zip(group["name"], group["country"], group["lat"], group["lon"], group["error_km"])],
                 hovertemplate="%{text}<extra>predicted</extra>"))
@@ -312,7 +316,8 @@ class WorldMapResult(Result):
             idx = np.flatnonzero(continents == continent)
             fig.add_trace(go.Scattergl(x=self.pca[idx, 0], y=self.pca[idx, 1], mode="markers", name=continent,
                                        text=[f"{self.names[i]} ({self.countries[i]})" for i in idx],
-                                       hovertemplate="%{text}<extra></extra>", marker={"size": 5}))
+                                       hovertemplate="%{text}<extra></extra>",
+                                       marker={"size": 5, "color": CONTINENT_COLORS.get(continent, "#555555")}))
         fig.update_layout(title=f"PCA of layer {self.best_layer} activations, coloured by continent (no labels used)",
                           xaxis_title="PC 1", yaxis_title="PC 2", height=520, width=800)
         return fig
