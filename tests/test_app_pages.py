@@ -320,7 +320,7 @@ def test_maps_scatter_of_built_in_places_in_3d(open_page, tiny):
 @pytest.mark.parametrize(("raw", "message"), [
     ("\n  \n", "empty"),  # no text at all
     ("just one line", "more rows than components"),  # too few points for a 2-D PCA
-    ("animal\t\ncity\tParis\ncity\tTokyo", "Line 1 of the texts"),  # a label without its text
+    ("animal\t\ncity\tParis\ncity\tTokyo", "The texts box, line 1"),  # a label without its text
     ("animal\tcat\ndog\ncity\tParis", "every line must be"),  # labels on some lines only
 ])
 def test_maps_scatter_malformed_texts_show_an_error(open_page, raw, message):

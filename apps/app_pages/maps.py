@@ -10,8 +10,7 @@ import _common
 import streamlit as st
 
 import interp
-from interp.errors import InvalidTextFileError
-from interp.projection import WorldMapResult, load_places, project, world_map
+from interp.projection import WorldMapResult, load_places, parse_labelled_lines, project, world_map
 
 DEFAULT_TEXTS = ("animal\tcat\nanimal\tdog\nanimal\thorse\ncity\tParis\ncity\tTokyo\ncity\tCairo\n"
                  "colour\tred\ncolour\tgreen\ncolour\tblue")
@@ -35,20 +34,9 @@ def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: s
 
 
 def parse_texts(raw: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
-    """The texts box read as ``read_labelled_texts`` reads a file: a text per line, or ``label<TAB>text`` on every
-    line (a box with labels on some lines only is an error, not texts that contain their labels)."""
-    lines = [line for line in raw.splitlines() if line.strip()]
-    if not any("\t" in line for line in lines):
-        return tuple(line.strip() for line in lines), None
-    texts, labels = [], []
-    for number, line in enumerate(lines, start=1):
-        label, tab, text = line.partition("\t")
-        if not tab or not text.strip():
-            raise InvalidTextFileError(f"Line {number} of the texts: when any line has a label, every line must be "
-                                       f"'label<TAB>text'. Got {line.strip()[:60]!r}.")
-        texts.append(text.strip())
-        labels.append(label.strip())
-    return tuple(texts), tuple(labels)
+    """The texts box read as ``read_labelled_texts`` reads a file (labels on every line or on none)."""
+    texts, labels = parse_labelled_lines(raw.splitlines(), source="The texts box")
+    return tuple(texts), None if labels is None else tuple(labels)
 
 
 loaded = _common.current_model()

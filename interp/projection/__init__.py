@@ -25,6 +25,7 @@ _LAZY = {
     "ProjectionResult": "interp.projection.scatter",
     "METHODS": "interp.projection.scatter",
     "read_labelled_texts": "interp.projection.scatter",
+    "parse_labelled_lines": "interp.projection.scatter",
     "world_map": "interp.projection.world",
     "WorldMapResult": "interp.projection.world",
     "load_places": "interp.projection.world",

@@ -37,7 +37,7 @@ from interp._validation import check_choice, check_int, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidTextFileError
 from interp.results import Result
 
-__all__ = ["METHODS", "ProjectionResult", "project", "read_labelled_texts", "reduce"]
+__all__ = ["METHODS", "ProjectionResult", "parse_labelled_lines", "project", "read_labelled_texts", "reduce"]
 
 METHODS = ("pca", "umap", "tsne")
 TEXT_POSITIONS = ("last", "mean")
@@ -165,15 +165,24 @@ def read_labelled_texts(path: str | os.PathLike) -> tuple[list[str], list[str] |
     """
     from interp.probing.pos import read_text_file
 
-    lines = read_text_file(path)
+    return parse_labelled_lines(read_text_file(path), source=str(path))
+
+
+def parse_labelled_lines(lines: Sequence[str], *, source: str = "the texts") -> tuple[list[str], list[str] | None]:
+    """``(texts, labels)`` from lines that are all ``text`` (labels None) or all ``label<TAB>text``.
+
+    Raises:
+        InvalidTextFileError: some lines have a label and others do not, or a label has no text.
+    """
+    lines = [line for line in lines if line.strip()]
     if not any("\t" in line for line in lines):
-        return lines, None
+        return [line.strip() for line in lines], None
     texts, labels = [], []
     for number, line in enumerate(lines, start=1):
         label, tab, text = line.partition("\t")
         if not tab or not text.strip():
-            raise InvalidTextFileError(f"{path}, line {number}: when any line has a label, every line must be "
-                                       f"'label<TAB>text'. Got {line[:60]!r}.")
+            raise InvalidTextFileError(f"{source}, line {number}: when any line has a label, every line must be "
+                                       f"'label<TAB>text'. Got {line.strip()[:60]!r}.")
         texts.append(text.strip())
         labels.append(label.strip())
     return texts, labels
