@@ -32,6 +32,8 @@ __all__ = [
     "InvalidSpecError",
     "RunLockedError",
     "RunFolderError",
+    "MissingExtraError",
+    "RayClusterError",
     "CacheRebuiltWarning",
     "choices_text",
 ]
@@ -122,6 +124,16 @@ class RunLockedError(InterpError, RuntimeError):
 class RunFolderError(InterpError, ValueError):
     """The output folder of a run holds something else: another spec's run, an unfinished run (without
     ``--resume``), or files that are not a run. interp never deletes them."""
+
+
+class MissingExtraError(InterpError, ImportError):
+    """An optional feature needs a package that is not installed; the message says which extra installs it
+    (``pip install 'interp[ray]'``)."""
+
+
+class RayClusterError(InterpError, RuntimeError):
+    """The Ray cluster of ``interp run --executor ray`` cannot be reached, cannot fit the workers asked for,
+    or lost a worker more often than it may be restarted."""
 
 
 class CacheRebuiltWarning(UserWarning):

@@ -10,7 +10,9 @@ Write a TOML spec (see ``probes/*.toml`` and :mod:`interp.batch.spec`) and run i
   kind, write each model's result, ``summary.csv``/``.parquet`` and an offline ``report.html``;
 - :func:`load_run`: read a run folder back (:class:`RunSummary`), finished or not;
 - :class:`ShardJob`, :class:`ProbeJob`, :func:`run_shard`, :func:`run_probe` and :class:`LocalExecutor`:
-  the units of work and how they are run (see :mod:`interp.batch.jobs`).
+  the units of work and how they are run (see :mod:`interp.batch.jobs`);
+- :class:`RayExecutor`: the same jobs on a Ray cluster (``interp run ... --executor ray``, the
+  ``interp[ray]`` extra; see :mod:`interp.batch.ray_executor`).
 
 Names load on first use.
 
@@ -40,6 +42,8 @@ _LAZY = {
     "LocalExecutor": "interp.batch.jobs",
     "run_shard": "interp.batch.jobs",
     "run_probe": "interp.batch.jobs",
+    "job_done": "interp.batch.jobs",
+    "RayExecutor": "interp.batch.ray_executor",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

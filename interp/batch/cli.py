@@ -3,6 +3,7 @@
     interp run probes/truth_sweep.toml --out runs/truth
     interp run probes/truth_sweep.toml --out runs/truth --resume        # continue after a crash or kill -9
     interp run probes/pos_sweep.toml --out /tmp/pos --set models='["tiny-gpt2"]' --set data.max_sentences=200
+    interp run probes/truth_sweep.toml --out /shared/truth --executor ray --address 10.0.0.1:6379 --gpus-per-worker 1
 
 It prints the best layer per model, dataset and probe and where the results, ``summary.csv`` and
 ``report.html`` are. ``--json`` prints the run's ``run.json`` instead.
@@ -48,11 +49,27 @@ def register(app: typer.Typer) -> None:
             overrides: Annotated[list[str] | None, typer.Option("--set", help="Change a spec key: KEY=VALUE "
                                                                 "(TOML value), repeatable.")] = None,
             quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+            executor: Annotated[str | None, typer.Option("--executor", help="Where the jobs run: 'local' (this "
+                                                         "process) or 'ray' (a Ray cluster; pip install "
+                                                         "'interp[ray]'). Default: the spec's executor, else "
+                                                         "local.")] = None,
+            address: Annotated[str | None, typer.Option("--address", help="Ray: 'auto' (the cluster this machine "
+                                                        "joined), HOST:PORT of a head node, or 'local'. Default: "
+                                                        "$RAY_ADDRESS, else a new local instance.")] = None,
+            workers: Annotated[int | None, typer.Option("--workers", help="Ray: model replicas (actors) for "
+                                                        "extraction. Default: one per node (or per GPU "
+                                                        "group).")] = None,
+            gpus_per_worker: Annotated[float | None, typer.Option("--gpus-per-worker", help="Ray: GPUs per "
+                                                                  "replica (0: CPU).")] = None,
             as_json: JsonOpt = False) -> None:
         """Run a batch spec: extract activations, fit probes, write results, summary.csv and report.html."""
         from interp.batch.runner import run_spec
 
         changes = dict(parse_override(item) for item in overrides or [])
+        for key, value in (("executor", executor), ("ray.address", address), ("ray.workers", workers),
+                           ("ray.gpus_per_worker", gpus_per_worker)):
+            if value is not None:  # flags win over the spec (and --set)
+                changes[key] = value
         summary = run_spec(spec, out_dir, resume=resume, overrides=changes, progress=False if quiet else None)
         if as_json:
             _print_json(summary.record)

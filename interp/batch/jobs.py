@@ -1,4 +1,4 @@
-"""Units of work of a batch run, and the executor that runs them.
+"""Units of work of a batch run, and the executors that run them.
 
 A run is two lists of jobs, each committed to its own file so a killed run loses at most the jobs
 in flight:
@@ -12,13 +12,15 @@ in flight:
   interp :class:`~interp.results.Result`, written atomically; a file that exists is finished).
 
 :func:`run_shard` and :func:`run_probe` are the one code path for what a job is and how it is
-committed; an :class:`Executor` only decides where they run. :class:`LocalExecutor` runs them one
-after another in this process. A job is plain data and :class:`RunContext` is rebuilt from the spec
-and the folder, so another executor can run jobs in other processes.
+committed (:func:`job_done` says whether one is); an :class:`Executor` only decides where they run.
+:class:`LocalExecutor` runs them one after another in this process;
+:class:`~interp.batch.ray_executor.RayExecutor` (``executor="ray"``) runs shard jobs on Ray actors that
+each keep a model replica, and probe jobs as Ray tasks. A job is plain data and a :class:`RunContext`
+is rebuilt in any process from :meth:`RunContext.state` (the spec, the folder, the shard plans).
 
 Example:
     >>> ctx = RunContext(load_spec("probes/truth_sweep.toml"), Path("runs/truth"))
-    >>> for outcome in LocalExecutor().map(functools.partial(run_shard, ctx), jobs):
+    >>> for outcome in LocalExecutor().map(run_shard, ctx, jobs):
     ...     print(outcome.job.key, outcome.computed)
 """
 
@@ -26,16 +28,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from interp.batch.spec import RunSpec, model_slug
+from interp.batch.spec import EXECUTORS, RunSpec, model_slug
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "Outcome", "ProbeJob", "RunContext", "ShardJob", "make_executor",
-           "run_probe", "run_shard"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "Outcome", "ProbeJob", "RunContext", "ShardJob", "job_done",
+           "make_executor", "run_probe", "run_shard"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +49,8 @@ class ShardJob:
     dataset: str
     shard: int
     n_texts: int
+
+    needs_model: ClassVar[bool] = True  # runs where a model replica is loaded (a Ray actor keeps one)
 
     @property
     def key(self) -> str:
@@ -60,6 +65,8 @@ class ProbeJob:
     dataset: str
     layer: int
     probe: str
+
+    needs_model: ClassVar[bool] = False  # reads activations only
 
     @property
     def key(self) -> str:
@@ -78,11 +85,24 @@ class Outcome:
 
 
 class Executor(Protocol):
-    """Runs jobs: ``map(fn, jobs)`` yields ``fn(job)`` for every job (any order)."""
+    """Runs jobs: ``map(fn, ctx, jobs)`` yields ``fn(ctx, job)`` for every job, in any order.
+
+    ``fn`` is :func:`run_shard` or :func:`run_probe` (module-level, so it can be sent to another
+    process); ``ctx`` is the driver's :class:`RunContext`. An executor that runs jobs elsewhere rebuilds
+    a context there from ``ctx.state()`` and reports a running shard's texts to the driver's
+    ``ctx.on_texts(job, n)`` when it can. ``info()`` describes where the jobs ran (stored in run.json);
+    ``close()`` releases what the executor started.
+    """
 
     name: str
 
-    def map(self, fn: Callable[[Any], Outcome], jobs: Iterable[Any]) -> Iterator[Outcome]:
+    def map(self, fn: Callable[[RunContext, Any], Outcome], ctx: RunContext, jobs: Iterable[Any]) -> Iterator[Outcome]:
+        ...
+
+    def info(self) -> dict[str, Any]:
+        ...
+
+    def close(self) -> None:
         ...
 
 
@@ -91,23 +111,35 @@ class LocalExecutor:
 
     name = "local"
 
-    def map(self, fn: Callable[[Any], Outcome], jobs: Iterable[Any]) -> Iterator[Outcome]:
+    def map(self, fn: Callable[[RunContext, Any], Outcome], ctx: RunContext, jobs: Iterable[Any]) -> Iterator[Outcome]:
         for job in jobs:
-            yield fn(job)
+            yield fn(ctx, job)
+
+    def info(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        pass
 
 
-EXECUTORS: dict[str, type] = {"local": LocalExecutor}
+def make_executor(executor: str | Executor, spec: RunSpec | None = None) -> Executor:
+    """An executor by name (``"local"`` or ``"ray"``, the latter set up from ``spec.ray``), or the executor given.
 
-
-def make_executor(executor: str | Executor) -> Executor:
-    """An executor by name (``"local"``), or the executor given."""
+    Raises:
+        InvalidParameterError: an unknown name.
+        MissingExtraError: ``"ray"`` without Ray installed (``pip install 'interp[ray]'``).
+    """
     if not isinstance(executor, str):
         return executor
     if executor not in EXECUTORS:
         from interp._validation import check_choice
 
         check_choice(executor, list(EXECUTORS), name="executor", where="run_spec")
-    return EXECUTORS[executor]()
+    if executor == "ray":
+        from interp.batch.ray_executor import RayExecutor
+
+        return RayExecutor(**(spec.ray if spec is not None else {}))
+    return LocalExecutor()
 
 
 # ----------------------------------------------------------------------------- context
@@ -133,7 +165,26 @@ class RunContext:
         self._plans: dict[tuple[str, str], Any] = {}
         self._acts: dict[tuple[str, str], Any] = {}
         self._features: tuple[tuple[str, str, int], np.ndarray] | None = None
-        self.on_texts: Callable[[int], None] | None = None  # told how many texts a running shard has done
+        self._token: str | None = None
+        self.on_texts: Callable[[ShardJob, int], None] | None = None  # told how many more texts a shard has done
+
+    # another process's copy
+    def state(self) -> dict[str, Any]:
+        """What another process needs to run this run's jobs: the spec, the folder (absolute), the models'
+        descriptions and the shard plans (plain, picklable data). ``token`` names this run attempt."""
+        if self._token is None:
+            self._token = uuid.uuid4().hex
+        return {"token": self._token, "spec": self.spec, "out": str(self.out.resolve()), "models": dict(self.models),
+                "plans": dict(self._plans)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RunContext:
+        """A context rebuilt from :meth:`state` in another process (nothing loaded yet)."""
+        ctx = cls(state["spec"], state["out"])
+        ctx.models.update(state["models"])
+        ctx._plans.update(state["plans"])
+        ctx._token = state["token"]
+        return ctx
 
     # models
     def model(self, name: str):
@@ -210,26 +261,33 @@ class RunContext:
 
 
 # ----------------------------------------------------------------------------- the jobs
+def job_done(ctx: RunContext, job: ShardJob | ProbeJob) -> bool:
+    """Whether ``job`` is already committed in the run folder (whole, and for these inputs)."""
+    if isinstance(job, ShardJob):
+        return ctx.plan(job.model, job.dataset).is_done(ctx.acts_dir(job.model, job.dataset), job.shard)
+    return ctx.job_path(job).is_file()
+
+
 def run_shard(ctx: RunContext, job: ShardJob) -> Outcome:
     """Compute and commit one shard, unless it is already committed (then the model is not even loaded)."""
     from interp.activations import collect_shard
 
     start = time.perf_counter()
-    plan = ctx.plan(job.model, job.dataset)
-    directory = ctx.acts_dir(job.model, job.dataset)
-    if plan.is_done(directory, job.shard):
+    if job_done(ctx, job):
         return Outcome(job, computed=False)
     inputs = ctx.inputs(job.dataset)
-    computed = collect_shard(ctx.model(job.model), inputs.texts, plan, job.shard, out=directory, words=inputs.words,
-                             batch_size=ctx.spec.extract["batch_size"], on_texts=ctx.on_texts)
+    report = ctx.on_texts
+    computed = collect_shard(ctx.model(job.model), inputs.texts, ctx.plan(job.model, job.dataset), job.shard,
+                             out=ctx.acts_dir(job.model, job.dataset), words=inputs.words,
+                             batch_size=ctx.spec.extract["batch_size"],
+                             on_texts=None if report is None else (lambda n: report(job, n)))
     return Outcome(job, computed=computed, texts=job.n_texts if computed else 0, seconds=time.perf_counter() - start)
 
 
 def run_probe(ctx: RunContext, job: ProbeJob) -> Outcome:
     """Fit one probe and commit its result, unless its result file already exists."""
     start = time.perf_counter()
-    path = ctx.job_path(job)
-    if path.is_file():
+    if job_done(ctx, job):
         return Outcome(job, computed=False)
-    ctx.task.fit(ctx, job).save(path)
+    ctx.task.fit(ctx, job).save(ctx.job_path(job))
     return Outcome(job, computed=True, seconds=time.perf_counter() - start)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import functools
 import json
 import os
 import socket
@@ -47,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.batch.jobs import Executor, ProbeJob, RunContext, ShardJob, make_executor, run_probe, run_shard
-from interp.batch.spec import RunSpec, load_spec
+from interp.batch.spec import NOT_IDENTITY, RunSpec, load_spec
 from interp.errors import InvalidResultFileError, InvalidSpecError, RunFolderError, RunLockedError
 from interp.results import atomic_write_bytes
 
@@ -177,7 +176,7 @@ def _check_folder(directory: Path, spec: RunSpec, resume: bool) -> dict[str, Any
                                  f"{', '.join(entries[:5])}{' ...' if len(entries) > 5 else ''}. interp never deletes "
                                  "files: choose an empty or new --out.")
         return None
-    old = {k: v for k, v in record.get("spec", {}).items() if k not in ("out", "description")}
+    old = {k: v for k, v in record.get("spec", {}).items() if k not in NOT_IDENTITY}
     diffs = spec.differences(old)
     if diffs:
         raise RunFolderError(f"{directory} holds a run of another spec ({record.get('source', '?')}); it differs in "
@@ -189,8 +188,8 @@ def _check_folder(directory: Path, spec: RunSpec, resume: bool) -> dict[str, Any
         stage = stages.get(where, {})
         progress = f" ({stage.get('done', 0)}/{stage['total']} done)" if "total" in stage else ""
         raise RunFolderError(f"{directory} holds an unfinished run of this spec (stopped in stage {where!r}"
-                             f"{progress}). Pass --resume (resume=True) to continue it; nothing finished is recomputed. Or choose "
-                             "another --out.")
+                             f"{progress}). Pass --resume (resume=True) to continue it; nothing finished is "
+                             "recomputed. Or choose another --out.")
     return record
 
 
@@ -254,7 +253,7 @@ class _Progress:
 # ----------------------------------------------------------------------------- the run
 def run_spec(spec: str | os.PathLike | Mapping[str, Any] | RunSpec, out: str | os.PathLike | None = None, *,
              resume: bool = False, overrides: Mapping[str, Any] | None = None, progress: bool | None = None,
-             executor: str | Executor = "local") -> RunSummary:
+             executor: str | Executor | None = None) -> RunSummary:
     """Run a spec: extract, probe, report, into ``out``; resumable, locked, deterministic.
 
     Args:
@@ -265,7 +264,11 @@ def run_spec(spec: str | os.PathLike | Mapping[str, Any] | RunSpec, out: str | o
             spec is always accepted (nothing to recompute; the report is written again).
         overrides: dotted keys to change in the spec, e.g. ``{"data.max_pairs": 50}``.
         progress: progress bars; by default only on a terminal.
-        executor: ``"local"`` (jobs one after another in this process) or an executor object.
+        executor: where the jobs run: ``"local"`` (one after another in this process), ``"ray"`` (on a Ray
+            cluster, set up from the spec's ``[ray]`` table; :mod:`interp.batch.ray_executor`) or an
+            executor object. Default: the spec's ``executor`` (``"local"`` unless it says otherwise). Not
+            part of the run's identity: a run started with one executor can be resumed with another,
+            with the same numbers.
 
     Returns:
         :class:`RunSummary` of the folder.
@@ -275,6 +278,8 @@ def run_spec(spec: str | os.PathLike | Mapping[str, Any] | RunSpec, out: str | o
         RunLockedError: another run is writing into ``out``.
         RunFolderError: ``out`` holds something else (another spec's run, an unfinished run without
             ``resume``, files that are not a run), or the data or model changed since the run started.
+        MissingExtraError: ``executor="ray"`` without Ray installed (``pip install 'interp[ray]'``).
+        RayClusterError: the Ray cluster cannot be reached, or lost a worker too often.
 
     Example:
         >>> run = run_spec("probes/truth_sweep.toml", out="runs/truth", overrides={"data.max_pairs": 100})
@@ -287,13 +292,17 @@ def run_spec(spec: str | os.PathLike | Mapping[str, Any] | RunSpec, out: str | o
     directory = Path(out if out is not None else spec.out)  # type: ignore[arg-type]
     if directory.exists() and not directory.is_dir():
         raise RunFolderError(f"The output folder {directory} is a file.")
-    runner = make_executor(executor)
-    with run_lock(directory):
-        old = _check_folder(directory, spec, resume)
-        _clean_temporaries(directory)
-        ctx = RunContext(spec, directory)
-        with _Progress(progress) as bars:
-            _Run(ctx, old, runner, bars, resumed=old is not None).run()
+    runner = make_executor(spec.executor if executor is None else executor, spec)
+    try:
+        with run_lock(directory):
+            old = _check_folder(directory, spec, resume)
+            _clean_temporaries(directory)
+            ctx = RunContext(spec, directory)
+            with _Progress(progress) as bars:
+                _Run(ctx, old, runner, bars, resumed=old is not None).run()
+    finally:
+        if runner is not executor and hasattr(runner, "close"):  # an executor made here: stop what it started
+            runner.close()
     return load_run(directory)
 
 
@@ -328,6 +337,7 @@ class _Run:
                 stage()
                 self.record.stage(name, status="done", finished=_now())
                 self.attempt["seconds"][name] = round(time.perf_counter() - start, 3)
+                self._note_executor()
                 self.record.save()
             data["status"] = self.attempt["status"] = "complete"
             data["finished"] = self.attempt["finished"] = _now()
@@ -343,6 +353,12 @@ class _Run:
             raise
         finally:
             self.ctx.release_model()
+
+    def _note_executor(self) -> None:
+        """Where the jobs ran (a Ray executor: cluster, workers, restarts), in this attempt's record."""
+        info = self.executor.info() if hasattr(self.executor, "info") else {}
+        if info:
+            self.attempt["executor_info"] = info
 
     # ------------------------------------------------------------------ stages
     def _plan(self) -> None:
@@ -398,21 +414,20 @@ class _Run:
         self.bars.add("extract", stage["texts_total"], "texts")
         from interp.activations import finish_shards
 
-        live = [0]  # texts the bar already advanced by while a shard ran (only jobs run in this process report)
+        live: dict[str, int] = {}  # texts the bar already advanced by while a shard ran (in any worker)
 
-        def on_texts(n: int) -> None:
-            live[0] += n
+        def on_texts(job: ShardJob, n: int) -> None:
+            live[job.key] = live.get(job.key, 0) + n
             self.bars.advance("extract", n)
 
         ctx.on_texts = on_texts
-        for outcome in self.executor.map(functools.partial(run_shard, ctx), jobs):
+        for outcome in self.executor.map(run_shard, ctx, jobs):
             job = outcome.job
             self.attempt["shards_computed" if outcome.computed else "shards_reused"] += 1
             self.attempt["texts_forwarded"] += outcome.texts
             stage["done"] += 1
             stage["texts_done"] += job.n_texts
-            self.bars.advance("extract", job.n_texts - live[0])
-            live[0] = 0
+            self.bars.advance("extract", job.n_texts - live.pop(job.key, 0))
             remaining[job.model, job.dataset] -= 1
             if remaining[job.model, job.dataset] == 0:  # the dataset's last shard: write its manifest
                 finish_shards(ctx.plan(job.model, job.dataset), ctx.acts_dir(job.model, job.dataset))
@@ -422,6 +437,7 @@ class _Run:
                 self.record.save(force=False)
         ctx.on_texts = None
         ctx.release_model()  # probes need only the activations
+        _clean_temporaries(ctx.out)  # what a worker killed mid-shard left (its shard was redone)
 
     def _probe(self) -> None:
         ctx = self.ctx
@@ -429,11 +445,12 @@ class _Run:
                 for layer in ctx.model_info(m)["layers"] for kind in ctx.spec.probe["kinds"]]
         stage = self.record.stage("probe", total=len(jobs), done=0)
         self.bars.add("probe", len(jobs), "probes")
-        for outcome in self.executor.map(functools.partial(run_probe, ctx), jobs):
+        for outcome in self.executor.map(run_probe, ctx, jobs):
             self.attempt["probes_computed" if outcome.computed else "probes_reused"] += 1
             stage["done"] += 1
             self.bars.advance("probe")
             self.record.save(force=False)
+        _clean_temporaries(ctx.out)
 
     def _report(self) -> None:
         import pandas as pd

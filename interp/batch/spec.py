@@ -16,6 +16,10 @@ at which layers) and ``[extract]`` (how to run the model). Everything has a defa
     layers = "all"                       # "all", a list [0, 6, 12] or a range "0:31:3"
     kinds = ["lr", "mm", "ccs"]
 
+Where the jobs run is not part of what a run computes: ``executor = "local"`` (the default, this
+process) or ``"ray"`` with an optional ``[ray]`` table (``address``, ``workers``, ``gpus_per_worker``;
+:mod:`interp.batch.ray_executor`). A run started with one executor can be resumed with the other.
+
 :func:`load_spec` validates it all at once: an unknown key, a wrong type or value or a missing
 file raises :class:`~interp.errors.InvalidSpecError` naming the key
 (``spec.toml: [probe].kinds: ...``); layers are checked against each model when the run loads it.
@@ -43,9 +47,12 @@ from typing import Any
 
 from interp.errors import InvalidSpecError, choices_text
 
-__all__ = ["TASKS", "RunSpec", "load_spec", "model_slug", "parse_layers", "resolve_spec_layers"]
+__all__ = ["EXECUTORS", "TASKS", "RunSpec", "load_spec", "model_slug", "parse_layers", "resolve_spec_layers"]
 
 TASKS = ("truth_sweep", "pos", "world_map")
+EXECUTORS = ("local", "ray")
+# Spec keys that do not change what a run computes: a folder's run may be resumed with other values.
+NOT_IDENTITY = ("out", "description", "executor", "ray")
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
 _MISSING = object()
 
@@ -63,6 +70,8 @@ class RunSpec:
         description: free text shown in the report.
         data, probe, extract: the three tables, with defaults filled in.
         source: the spec file, or ``"<dict>"``.
+        executor: where the jobs run, ``"local"`` or ``"ray"``; ray: the ``[ray]`` table (``address``,
+            ``workers``, ``gpus_per_worker``). Neither is part of the run's identity.
     """
 
     task: str
@@ -74,19 +83,20 @@ class RunSpec:
     probe: dict
     extract: dict
     source: str = "<dict>"
+    executor: str = "local"
+    ray: dict = dataclasses.field(default_factory=lambda: dict(_RAY_DEFAULTS))
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain JSON data (what run.json stores; ``load_spec`` accepts it back)."""
         return {"task": self.task, "models": list(self.models), "seed": self.seed, "out": self.out,
                 "description": self.description, "data": copy.deepcopy(self.data),
-                "probe": copy.deepcopy(self.probe), "extract": copy.deepcopy(self.extract)}
+                "probe": copy.deepcopy(self.probe), "extract": copy.deepcopy(self.extract),
+                "executor": self.executor, "ray": copy.deepcopy(self.ray)}
 
     def identity(self) -> dict[str, Any]:
-        """What must match for a folder's run to be resumed: the spec without ``out`` and ``description``."""
-        spec = self.to_dict()
-        spec.pop("out")
-        spec.pop("description")
-        return spec
+        """What must match for a folder's run to be resumed: the spec without ``out``, ``description`` and
+        the executor settings (:data:`NOT_IDENTITY`)."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_IDENTITY}
 
     def hash(self) -> str:
         """sha256 of :meth:`identity` (hex)."""
@@ -105,7 +115,9 @@ def _differences(a: Any, b: Any, prefix: str) -> list[str]:
         return out
     if a == b:
         return []
-    show = (lambda v: "(absent)" if v is _MISSING else json.dumps(v))
+    def show(v: Any) -> str:
+        return "(absent)" if v is _MISSING else json.dumps(v)
+
     return [f"{prefix[:-1]}: {show(a)} here, {show(b)} in the folder"]
 
 
@@ -214,7 +226,7 @@ def resolve_spec_layers(spec: RunSpec, model_name: str, n_layers: int, *, add_em
     """
     layers = spec.probe["layers"]
     resolved = list(range(n_layers + 1)) if layers == "all" else list(layers)
-    too_deep = [l for l in resolved if l > n_layers]
+    too_deep = [layer for layer in resolved if layer > n_layers]
     if too_deep:
         which = f"layer {too_deep[0]} is" if len(too_deep) == 1 else f"layers {too_deep} are"
         raise _Checker(spec.source).fail("probe.layers", f"{which} out of range for {model_name} (0..{n_layers}: "
@@ -313,8 +325,10 @@ _TABLES: dict[str, tuple[tuple[str, ...], Callable, tuple[str, ...], Callable]] 
     "world_map": (("n_places", "min_population", "countries", "prompt"), _world_data,
                   ("kinds", "position", "test_size"), _world_probe),
 }
-_TOP = ("task", "models", "seed", "out", "description", "data", "probe", "extract")
+_TOP = ("task", "models", "seed", "out", "description", "data", "probe", "extract", "executor", "ray")
 _EXTRACT = ("batch_size", "shard_size", "device", "dtype")
+_RAY_DEFAULTS = {"address": None, "workers": None, "gpus_per_worker": 0.0}
+_ADDRESS = re.compile(r"[^\s:/]+:\d{1,5}")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -360,8 +374,9 @@ def load_spec(spec: str | os.PathLike | Mapping[str, Any] | RunSpec, *,
 
 def _set(spec: dict[str, Any], dotted: str, value: Any, check: _Checker) -> None:
     *tables, name = dotted.split(".")
-    if len(tables) > 1 or (tables and tables[0] not in ("data", "probe", "extract")):
-        raise check.fail(dotted, "cannot be overridden: give a top-level key or data.KEY, probe.KEY or extract.KEY.")
+    if len(tables) > 1 or (tables and tables[0] not in ("data", "probe", "extract", "ray")):
+        raise check.fail(dotted, "cannot be overridden: give a top-level key or data.KEY, probe.KEY, extract.KEY "
+                                 "or ray.KEY.")
     target = spec
     for table in tables:
         target = target.setdefault(table, {})
@@ -377,7 +392,7 @@ def _validate(raw: dict[str, Any], check: _Checker, base: Path) -> RunSpec:
     task = check.choice(raw["task"], TASKS, "task")
     data_keys, read_data, probe_keys, read_probe = _TABLES[task]
     tables = {}
-    for name in ("data", "probe", "extract"):
+    for name in ("data", "probe", "extract", "ray"):
         table = raw.get(name, {})
         if not isinstance(table, dict):
             raise check.fail(name, f"must be a table ([{name}]). Got {table!r}.")
@@ -385,6 +400,7 @@ def _validate(raw: dict[str, Any], check: _Checker, base: Path) -> RunSpec:
     check.keys(tables["data"], dict.fromkeys(data_keys), "data.")
     check.keys(tables["probe"], dict.fromkeys(("layers", *probe_keys)), "probe.")
     check.keys(tables["extract"], dict.fromkeys(_EXTRACT), "extract.")
+    check.keys(tables["ray"], _RAY_DEFAULTS, "ray.")
 
     models = [DEFAULT_MODEL if m == "default" else m for m in check.names(raw.get("models", DEFAULT_MODEL), "models")]
     for i, name in enumerate(models):
@@ -415,8 +431,24 @@ def _validate(raw: dict[str, Any], check: _Checker, base: Path) -> RunSpec:
                "device": None if ex.get("device") is None else check.str(ex["device"], "extract.device"),
                "dtype": check.choice(ex.get("dtype", "float32"), ("float32", "float16", "bfloat16", "float64"),
                                      "extract.dtype")}
+    executor = check.choice(raw.get("executor", "local"), EXECUTORS, "executor")
     return RunSpec(task=task, models=tuple(models), seed=seed, out=out, description=description, data=data,
-                   probe=probe, extract=extract, source=check.source)
+                   probe=probe, extract=extract, source=check.source, executor=executor,
+                   ray=_ray_table(tables["ray"], check))
+
+
+def _ray_table(table: dict[str, Any], check: _Checker) -> dict[str, Any]:
+    """``[ray]``: ``address`` ("auto", "local" or "HOST:PORT"), ``workers`` (>= 1), ``gpus_per_worker`` (>= 0)."""
+    address = table.get("address")
+    if address is not None and (not isinstance(address, str)
+                                or not (address in ("auto", "local") or _ADDRESS.fullmatch(address))):
+        raise check.fail("ray.address", f"must be 'auto' (the cluster this machine belongs to), 'local' (a new Ray "
+                                        f"instance on this machine) or 'HOST:PORT' of a head node. Got {address!r}.")
+    gpus = table.get("gpus_per_worker", 0.0)
+    if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
+        raise check.fail("ray.gpus_per_worker", f"must be a number >= 0 (a fraction shares a GPU). Got {gpus!r}.")
+    return {"address": address, "workers": check.int(table.get("workers"), "ray.workers", low=1, optional=True),
+            "gpus_per_worker": float(gpus)}
 
 
 def model_slug(name: str) -> str:

@@ -246,7 +246,8 @@ class PosTask(_Task):
         payload = ctx.inputs(dataset).payload
         out = []
         for kind in spec.probe["kinds"]:
-            sweep = ProbeSweepResult.concat([ctx.load_job(ProbeJob(model, dataset, l, kind)) for l in info["layers"]])
+            sweep = ProbeSweepResult.concat([ctx.load_job(ProbeJob(model, dataset, layer, kind))
+                                             for layer in info["layers"]])
             best = sweep.best_layer
             predicted = sweep.probe_at(best).predict(ctx.features(model, dataset, best)[test])
             result = pos_result(sweep, labels, acts.words, predicted, model_name=info["name"],
