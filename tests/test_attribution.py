@@ -216,6 +216,16 @@ def test_integrated_gradients_completeness_error_shrinks_with_steps(tiny_model):
     assert result.scores.sum() == pytest.approx(f_in - f_base, abs=1e-3)
 
 
+@pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-neox"])
+def test_gauss_legendre_reaches_riemanns_completeness_in_a_quarter_of_the_steps(tiny_models, name):
+    """The stretch goal: 8 Gauss-Legendre points integrate more exactly than 32 Riemann midpoints."""
+    def error(quadrature: str, n_steps: int) -> float:
+        return gradient_saliency(tiny_models[name], PROMPT, " dog", method="integrated_gradients", n_steps=n_steps,
+                                 quadrature=quadrature).metadata["completeness_error"][0]
+
+    assert error("gauss-legendre", 8) < error("riemann_middle", 32)
+
+
 def test_gradient_methods_equal_captum_gradient_x_activation(tiny_models):
     from captum.attr import LayerGradientXActivation
 
