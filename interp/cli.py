@@ -31,7 +31,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn interp's named errors (and a missing file) into one line on stderr and exit code 1."""
+    """Turn interp's named errors and file-system errors (a missing file, a folder that cannot be written)
+    into one line on stderr and exit code 1."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -39,7 +40,7 @@ def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         try:
             return fn(*args, **kwargs)
-        except (InterpError, FileNotFoundError) as exc:
+        except (InterpError, OSError) as exc:
             err.print(f"[bold red]error:[/] {type(exc).__name__}: {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:

@@ -48,3 +48,13 @@ def test_errors_are_one_line_without_traceback():
         assert result.exit_code == 1
         assert name in result.stderr and "Traceback" not in result.output + result.stderr
         assert result.stderr.count("error:") == 1
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = runner.invoke(app, ["predict", "Hello", "-m", "tiny-gpt2", "--out", str(blocker / "top.json")])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("error:") == 1 and "FileExistsError" in result.stderr
+    assert "a-file" in result.stderr and "Traceback" not in result.output + result.stderr
+    assert blocker.read_text() == "not a folder"  # nothing lost
