@@ -57,7 +57,9 @@ if result is not None:
     st.caption(result.summary())
     chart, table = st.columns([3, 2])
     _common.chart(result.plot(), chart, title_chars=60)
-    table.dataframe(result.to_frame(), hide_index=True)
+    frame = result.to_frame()
+    frame["token"] = frame["token"].map(repr)  # quoted, so a leading space or a newline shows (as in the chart)
+    table.dataframe(frame, hide_index=True)
     _common.downloads(result, "top_next_tokens")
 
 # ---------------------------------------------------------------- generation
