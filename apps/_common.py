@@ -139,7 +139,7 @@ def model_sidebar() -> LoadedModel | None:
 
     loaded = None
     if name:  # an empty "Model directory" box: nothing to load yet (current_model says so)
-        with st.spinner(f"Loading {name}…"):
+        with st.spinner(_loading_message(name)):
             model = guarded(load_model, name, hint="Fix the path in the sidebar, or pick another model there.")
         if model is not None:
             loaded = LoadedModel(key=name, model=model)
@@ -147,6 +147,16 @@ def model_sidebar() -> LoadedModel | None:
                                f"{model.device}")
     st.session_state[_LOADED_KEY] = loaded
     return loaded
+
+
+def _loading_message(name: str) -> str:
+    """The spinner's text: the default model's one-time build says what it does and how long it takes."""
+    from interp.models import _cache
+
+    if name in ("default", _cache.DEFAULT_MODEL) and _cache.check_cache(_cache.default_model_dir()) is not None:
+        return (f"Building {_cache.DEFAULT_MODEL} from its GGUF file (de-quantizing, then caching as safetensors): "
+                "about 20 s, once per machine…")
+    return f"Loading {name}…"
 
 
 def current_model() -> LoadedModel:

@@ -150,3 +150,15 @@ def test_every_page_is_registered_and_runs(app, page):
     app.switch_page(f"app_pages/{page}").run(timeout=TIMEOUT)
     assert_no_failure(app)
     assert app.sidebar.selectbox[0].value == "tiny-gpt2"  # the shared picker is drawn on every page
+
+
+def test_the_default_models_first_build_says_what_it_does(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "apps"))
+    sys.modules.pop("_common", None)
+    import _common
+
+    monkeypatch.setenv("INTERP_CACHE", str(tmp_path))  # an empty cache: the next load builds it
+    assert "Building SmolLM2-135M-Instruct from its GGUF file" in _common._loading_message("SmolLM2-135M-Instruct")
+    assert _common._loading_message("tiny-gpt2") == "Loading tiny-gpt2…"
