@@ -37,9 +37,15 @@ def best_of(fn, repeats: int = REPEATS) -> tuple[float, object]:
 
 
 def main() -> None:
-    import interp
-    from captum.attr import FeatureAblation, LayerIntegratedGradients, LLMAttribution, LLMGradientAttribution, TextTokenInput
+    from captum.attr import (
+        FeatureAblation,
+        LayerIntegratedGradients,
+        LLMAttribution,
+        LLMGradientAttribution,
+        TextTokenInput,
+    )
 
+    import interp
     from interp.attribution import gradient_saliency, token_ablation
     from interp.attribution.ablation import ablate
 

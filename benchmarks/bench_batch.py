@@ -26,8 +26,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
-import csv, json, os, random, resource, sys, tempfile, threading, time
+import json, os, resource, sys, tempfile, threading, time
 sys.path.insert(0, {root!r})
+sys.path.insert(0, {root!r} + "/benchmarks")
+from _synthetic import write_comparisons
 n, probes = int(sys.argv[1]), sys.argv[2].split(",")
 import interp.batch.runner as runner
 from interp.batch import run_spec
@@ -56,18 +58,8 @@ for name in ("_plan", "_extract", "_probe", "_report"):  # file each RSS sample 
     setattr(runner._Run, name, wrapped)
 
 with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
-    rng = random.Random(0)
     path = os.path.join(tmp, "numbers.csv")
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["statement", "label", "provenance", "pair_id"])
-        for i in range(n // 2):
-            a, b = rng.randrange(10, 10_000), rng.randrange(10, 10_000)
-            if a == b:
-                b += 1
-            bigger = a > b
-            writer.writerow([f"The number {{a}} is larger than {{b}}.", int(bigger), "synthetic", f"p{{i}}"])
-            writer.writerow([f"The number {{a}} is smaller than {{b}}.", int(not bigger), "synthetic", f"p{{i}}"])
+    write_comparisons(path, n)
     spec = {{"task": "truth_sweep", "models": ["tiny-gpt2"], "data": {{"datasets": [path]}},
              "probe": {{"kinds": probes}}}}
     sampler = threading.Thread(target=sample, daemon=True)

@@ -9,7 +9,8 @@ the mass-mean probe, 50 texts per shard) runs in a fresh subprocess per configur
 
 Each configuration runs at N and 2N statements. "extract" is the extract stage's wall time (for Ray:
 actors starting, each loading its model replica, then the shards); "texts/s" divides N by it; "steady
-texts/s" is N / (extract(2N) - extract(N)), the rate once the workers are up (start-up cancels out).
+texts/s" is N / (extract(2N) - extract(N)), the rate once the workers are up (start-up cancels out; nan
+when the N more texts took no measurable time, as with a tiny model).
 The ratios are against ``local``. Prints figures, not pass/fail.
 
 Run: ``.venv/bin/python benchmarks/bench_ray.py`` (``--n 500``, ``--model tiny-gpt2``,
@@ -28,22 +29,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
-import csv, json, os, random, sys, tempfile, time
+import json, os, sys, tempfile, time
 sys.path.insert(0, {root!r})
+sys.path.insert(0, {root!r} + "/benchmarks")
+from _synthetic import write_comparisons
 n, model, config = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 from interp.batch import run_spec
 
 with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
-    rng = random.Random(0)
     path = os.path.join(tmp, "numbers.csv")
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["statement", "label", "provenance", "pair_id"])
-        for i in range(n // 2):
-            a, b = rng.randrange(10, 10_000), rng.randrange(10, 10_000)
-            b += a == b
-            writer.writerow([f"The number {{a}} is larger than {{b}}.", int(a > b), "synthetic", f"p{{i}}"])
-            writer.writerow([f"The number {{a}} is smaller than {{b}}.", int(a < b), "synthetic", f"p{{i}}"])
+    write_comparisons(path, n)
     spec = {{"task": "truth_sweep", "models": [model], "data": {{"datasets": [path]}},
              "probe": {{"kinds": ["mm"], "layers": [0, 10, 20, 30] if model != "tiny-gpt2" else [0, 1, 2]}},
              "extract": {{"shard_size": 50}}}}
@@ -81,7 +76,7 @@ def main() -> None:
         small, big = measure(args.n, args.model, config), measure(2 * args.n, args.model, config)
         extract = small["stage_seconds"]["extract"], big["stage_seconds"]["extract"]
         rows[config] = {"total": (small["seconds"], big["seconds"]), "extract": extract,
-                        "rate": args.n / extract[0], "steady": args.n / max(extract[1] - extract[0], 1e-9),
+                        "rate": args.n / extract[0], "steady": args.n / (extract[1] - extract[0]) if extract[1] > extract[0] else float("nan"),
                         "info": big["executor_info"]}
     base = rows.get("local")
     print(f"{'config':<8} {'total s (N, 2N)':>16} {'extract s (N, 2N)':>18} {'texts/s':>8} {'steady texts/s':>15} "

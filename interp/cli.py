@@ -128,14 +128,10 @@ def predict(prompt: Annotated[str, typer.Argument(help="Text the model continues
 def _register_analyses() -> None:
     """Add each analysis package's commands (each package imports its heavy modules lazily)."""
     from interp.attribution.cli import register as register_attribution
-
-    from interp.probing.cli import register as register_probing
-
-    from interp.projection.cli import register as register_projection
-
-    from interp.truth.cli import register as register_truth
-
     from interp.batch.cli import register as register_batch
+    from interp.probing.cli import register as register_probing
+    from interp.projection.cli import register as register_projection
+    from interp.truth.cli import register as register_truth
 
     register_attribution(app)
     register_probing(app)  # makes the ``probe`` group that register_truth adds ``probe truth`` to

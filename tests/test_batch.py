@@ -86,6 +86,11 @@ def test_shipped_specs_load():
     ('task = "sweep"\n', "task", r"'truth_sweep', 'pos' or 'world_map'"),
     ('models = ["tiny-gpt2"]\n', "task", r"missing"),
     ('task = "truth_sweep"\ndata = 3\n', "data", r"must be a table"),
+    ('task = "truth_sweep"\nexecutor = "dask"\n', "executor", r"'local' or 'ray'"),
+    ('task = "truth_sweep"\n[ray]\nworkers = 0\n', "ray.workers", r"\[ray\]\.workers: must be an int >= 1"),
+    ('task = "truth_sweep"\n[ray]\nwokers = 2\n', "ray.wokers", r"unknown key.*Did you mean 'workers'"),
+    ('task = "truth_sweep"\n[ray]\naddress = "head"\n', "ray.address", r"'auto'.*'HOST:PORT'"),
+    ('task = "truth_sweep"\n[ray]\ngpus_per_worker = -1\n', "ray.gpus_per_worker", r"number >= 0"),
 ])
 def test_malformed_specs_name_the_key(tmp_path, text, key, match):
     path = _write(tmp_path / "bad.toml", text)

@@ -10,8 +10,14 @@ from sklearn.base import clone
 
 from interp.errors import InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.probes import LinearProbe, MLPProbe, load_probe
-from interp.probing import (ProbeSweepResult, control_task, majority_baseline, probe_layers, split_by_group,
-                            word_type_baseline)
+from interp.probing import (
+    ProbeSweepResult,
+    control_task,
+    majority_baseline,
+    probe_layers,
+    split_by_group,
+    word_type_baseline,
+)
 from interp.results import Result
 
 PROBES = [LinearProbe(), MLPProbe(hidden_size=32, max_iter=300)]

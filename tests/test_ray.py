@@ -21,7 +21,7 @@ import pytest
 from test_batch import _assert_same_numbers, _files, _kill_when, _spec, _write
 
 from interp.batch import load_run, load_spec, run_spec
-from interp.errors import InvalidParameterError, InvalidSpecError, MissingExtraError, RayClusterError
+from interp.errors import InvalidParameterError, MissingExtraError, RayClusterError
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.ray
@@ -72,19 +72,6 @@ def test_without_ray_the_error_says_how_to_install_it(tmp_path, monkeypatch):
     assert result.exit_code == 1 and "MissingExtraError" in result.stderr
     assert "pip install 'interp[ray]'" in result.stderr and "Traceback" not in result.output + result.stderr
     assert not any((tmp_path / d).exists() for d in "abc")  # refused before anything was written
-
-
-@pytest.mark.parametrize("text, key, match", [
-    ('task = "truth_sweep"\nexecutor = "dask"\n', "executor", r"'local' or 'ray'"),
-    ('task = "truth_sweep"\n[ray]\nworkers = 0\n', "ray.workers", r"\[ray\]\.workers: must be an int >= 1"),
-    ('task = "truth_sweep"\n[ray]\nwokers = 2\n', "ray.wokers", r"unknown key.*Did you mean 'workers'"),
-    ('task = "truth_sweep"\n[ray]\naddress = "head"\n', "ray.address", r"'auto'.*'HOST:PORT'"),
-    ('task = "truth_sweep"\n[ray]\ngpus_per_worker = -1\n', "ray.gpus_per_worker", r"number >= 0"),
-])
-def test_executor_settings_are_validated_like_other_keys(tmp_path, text, key, match):
-    with pytest.raises(InvalidSpecError, match=match) as info:
-        load_spec(_write(tmp_path / "bad.toml", text))
-    assert info.value.key == key
 
 
 def test_executor_settings_are_not_part_of_the_run_identity():

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from interp._validation import check_choice, check_texts
-from interp.errors import EmptyPromptError, InvalidParameterError, PromptTooLongError
 from interp.attribution.result import AttributionResult
+from interp.errors import EmptyPromptError, InvalidParameterError, PromptTooLongError
 from interp.models.model import TOKENS_PER_BATCH, plan_batches
 
 METRICS = ("logprob", "prob", "logit")

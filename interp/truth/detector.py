@@ -437,7 +437,6 @@ def detect_model_lies(model: Any, questions: Any = None, *, detector: LieDetecto
     scores = detector.score(texts, model=model).p_true
     context_scores = detector.score(contexts, model=model).p_true
     n = len(rows)
-    labels = np.r_[np.ones(n), np.zeros(n)]
     expected = [r.get("answer", "") or "" for r in rows]
     known = [i for i, e in enumerate(expected) if e]
     right = [i for i in known if expected[i].lower() in honest[i].lower()]
