@@ -112,14 +112,16 @@ def main() -> None:
           f"time / plain forward+backward {t_ig / t_plain_fb:4.2f}")
 
     # ------------------------------------------------------------------ completeness by quadrature
-    print("\nintegrated gradients completeness error |sum(attr) - (f(x) - f(x'))| (pad baseline)")
-    for quadrature in ("gauss-legendre", "riemann_middle"):
-        row = []
-        for steps in (8, 16, 32, 64):
-            r = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", n_steps=steps,
-                                  quadrature=quadrature)
-            row.append(f"{steps:3d}: {r.metadata['completeness_error'][0]:.4f}")
-        print(f"  {quadrature:18s} " + "   ".join(row))
+    print("\nintegrated gradients completeness error |sum(attr) - (f(x) - f(x'))| by baseline and quadrature")
+    for baseline in ("space", "pad"):
+        for quadrature in ("gauss-legendre", "riemann_middle"):
+            row = []
+            for steps in (8, 16, 32, 64):
+                r = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", n_steps=steps,
+                                      quadrature=quadrature, baseline=baseline)
+                row.append(f"{steps:3d}: {r.metadata['completeness_error'][0]:.4f}")
+            diff = r.metadata["f_input"][0] - r.metadata["f_baseline"][0]
+            print(f"  {baseline:5s} {quadrature:18s} " + "   ".join(row) + f"   (f(x) - f(x') = {diff:.2f})")
 
     # ------------------------------------------------------------------ prefix reuse on a longer prompt
     long_prompt = " ".join([PROMPT] * 3)

@@ -162,24 +162,38 @@ def _captum_forward(model, ids, tgt, t):
     return forward
 
 
-def _check_against_captum_lig(model, quadrature, captum_method):
+def _check_against_captum_lig(model, quadrature, captum_method, baseline_token="pad"):
     from captum.attr import LayerIntegratedGradients
 
-    result = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", baseline="pad",
+    result = gradient_saliency(model, PROMPT, TARGET, method="integrated_gradients", baseline=baseline_token,
                                n_steps=12, quadrature=quadrature, batch_size=5)  # 3 chunks of steps
     ids, tgt = model.encode(PROMPT), target_ids(model, TARGET)
     seq = torch.tensor([ids + tgt[:-1]])
     first = result.positions[0][0]
     baseline = seq.clone()
-    baseline[0, first:len(ids)] = model.pad_token_id
+    space, = model.tokenizer(" ", add_special_tokens=False)["input_ids"]
+    baseline[0, first:len(ids)] = model.pad_token_id if baseline_token == "pad" else space
     for t in range(len(tgt)):
         lig = LayerIntegratedGradients(_captum_forward(model, ids, tgt, t), model.bridge.embed)
         expected = lig.attribute(seq, baselines=baseline, n_steps=12, method=captum_method).sum(-1)[0]
         np.testing.assert_allclose(result.scores[t], expected[first:len(ids)].detach().numpy(), atol=1e-5, rtol=1e-3)
 
 
-def test_integrated_gradients_equal_captum(tiny_model):
-    _check_against_captum_lig(tiny_model, "gauss-legendre", "gausslegendre")
+@pytest.mark.parametrize("baseline", ["space", "pad"])
+def test_integrated_gradients_equal_captum(tiny_model, baseline):
+    _check_against_captum_lig(tiny_model, "gauss-legendre", "gausslegendre", baseline)
+
+
+def test_space_baseline_needs_a_single_space_token():
+    from types import SimpleNamespace
+
+    from interp.attribution.gradient import _space_token
+
+    def split_space(text, add_special_tokens=False):
+        return {"input_ids": [5, 6]}
+
+    with pytest.raises(InvalidParameterError, match="no single token for ' '.*'pad' or 'zeros'"):
+        _space_token(SimpleNamespace(tokenizer=split_space, name="byte-model"), "gradient_saliency()")
 
 
 def test_integrated_gradients_riemann_equals_captum(tiny_models):
@@ -221,7 +235,7 @@ def test_gauss_legendre_reaches_riemanns_completeness_in_a_quarter_of_the_steps(
     """The stretch goal: 8 Gauss-Legendre points integrate more exactly than 32 Riemann midpoints."""
     def error(quadrature: str, n_steps: int) -> float:
         return gradient_saliency(tiny_models[name], PROMPT, " dog", method="integrated_gradients", n_steps=n_steps,
-                                 quadrature=quadrature).metadata["completeness_error"][0]
+                                 quadrature=quadrature, baseline="pad").metadata["completeness_error"][0]
 
     assert error("gauss-legendre", 8) < error("riemann_middle", 32)
 
@@ -498,6 +512,20 @@ def test_default_model_integrated_gradients_equal_captum(default_model):
     lig = LayerIntegratedGradients(_captum_forward(default_model, ids, tgt, 0), default_model.bridge.embed)
     expected = lig.attribute(seq, baselines=baseline, n_steps=8).sum(-1)[0, 1:].detach().numpy()
     np.testing.assert_allclose(result.scores[0], expected, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_default_model_space_baseline_integrates_where_pad_does_not(default_model):
+    """The pad token (<|im_end|>) makes a rugged path; a space's embedding makes a smooth one."""
+    def error(baseline: str) -> float:
+        result = gradient_saliency(default_model, "The capital of France is", " Paris", method="integrated_gradients",
+                                   baseline=baseline, n_steps=64)
+        assert result.scores.sum() == pytest.approx(result.metadata["f_input"][0] - result.metadata["f_baseline"][0],
+                                                    abs=result.metadata["completeness_error"][0] + 1e-6)
+        return result.metadata["completeness_error"][0]
+
+    space, pad = error("space"), error("pad")
+    assert space < 0.05 and pad > 1.0
 
 
 @pytest.mark.slow

@@ -47,6 +47,17 @@ def test_table_output_and_saved_html(app, tmp_path):
     assert out.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_integrated_gradients_baseline_option(app):
+    by_baseline = {}
+    for baseline in ("space", "zeros"):
+        result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "integrated_gradients", "--steps",
+                                     "4", "--baseline", baseline, "-m", "tiny-gpt2", "--json"])
+        assert result.exit_code == 0, result.output
+        by_baseline[baseline] = json.loads(result.stdout)
+        assert by_baseline[baseline]["metadata"]["baseline"] == baseline
+    assert by_baseline["space"]["scores"] != by_baseline["zeros"]["scores"]
+
+
 def test_all_methods_compared_and_saved(app, tmp_path):
     from interp.results import Result
 
@@ -64,7 +75,9 @@ def test_errors_are_one_line_without_traceback(app):
     for args, name in ([["attribute", "", "-m", "tiny-gpt2"], "EmptyPromptError"],
                        [["attribute", "Hi", "--method", "lime", "-m", "tiny-gpt2"], "InvalidParameterError"],
                        [["attribute", "Hi", "--target", "", "-m", "tiny-gpt2"], "EmptyPromptError"],
-                       [["attribute", "Hi", "--unit", "sentence", "-m", "tiny-gpt2"], "InvalidParameterError"]):
+                       [["attribute", "Hi", "--unit", "sentence", "-m", "tiny-gpt2"], "InvalidParameterError"],
+                       [["attribute", "Hi", "--method", "integrated_gradients", "--baseline", "noise", "-m",
+                         "tiny-gpt2"], "InvalidParameterError"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 1, (args, result.output)
         assert name in result.stderr and "Traceback" not in result.output + result.stderr

@@ -62,7 +62,7 @@ if method in ("integrated_gradients", COMPARE):
     n_steps = st.slider("Integration steps", 4, 128, 32, key="attr_steps")
 if method == "integrated_gradients":
     options["n_steps"] = n_steps
-    options["baseline"] = st.radio("Baseline", ["pad", "zeros"], horizontal=True, key="attr_baseline")
+    options["baseline"] = st.radio("Baseline", ["space", "pad", "zeros"], horizontal=True, key="attr_baseline")
 if method == "ablation":
     removal = st.radio("Ablate by", ["replace with <unk>", "delete"], horizontal=True, key="attr_removal")
     options["replace_with"] = None if removal == "delete" else "<unk>"

@@ -47,6 +47,8 @@ def register(app: typer.Typer) -> None:
             chat: Annotated[bool, typer.Option("--chat", help="Wrap the prompt in the chat template; report the "
                                                "user's tokens.")] = False,
             steps: Annotated[int, typer.Option("--steps", help="Integration points of integrated gradients.")] = 50,
+            baseline: Annotated[str, typer.Option("--baseline", help="Integrated gradients' baseline: space, pad "
+                                                  "or zeros.")] = "space",
             save: Annotated[str | None, typer.Option("--out", help="Also save the result (.json or .html).")] = None,
             as_json: JsonOpt = False) -> None:
         """Show which input tokens drive the model's prediction after PROMPT."""
@@ -63,6 +65,7 @@ def register(app: typer.Typer) -> None:
             options: dict[str, Any] = {"unit": unit, "chat": chat}
             if method == "integrated_gradients":
                 options["n_steps"] = steps
+                options["baseline"] = baseline
             result = attribute(loaded, prompt, method, target, **options)
         if save:
             result.save(save)

@@ -6,11 +6,13 @@ of the token embedding (the ``hook_embed`` hook point), ``x`` of shape (pos, d_m
 - ``gradient`` (saliency, Simonyan et al. 2014): ``∂f/∂x``, reduced per token by its L2 norm;
 - ``grad_x_input`` (Shrikumar et al. 2016): ``x ⊙ ∂f/∂x``, summed over d_model;
 - ``integrated_gradients`` (Sundararajan et al. 2017): ``(x - x') ⊙ ∫₀¹ ∂f/∂x (x' + α(x - x')) dα``
-  from a baseline ``x'`` (the pad token's embedding, or zero vectors), summed over d_model. Its
-  attributions add up to ``f(x) - f(x')`` ("completeness"); the gap left by the numerical integral
-  is reported as ``metadata["completeness_error"]``. The ``n_steps`` points run as batched
+  from a baseline ``x'`` (the embedding of a single space, of the pad token, or zero vectors), summed
+  over d_model. Its attributions add up to ``f(x) - f(x')`` ("completeness"); the gap left by the
+  numerical integral is reported as ``metadata["completeness_error"]``. The ``n_steps`` points run as batched
   forward + backward passes. Gauss-Legendre quadrature (the default, as in Captum) reaches a given
-  completeness error in far fewer steps than a Riemann sum.
+  completeness error in about a quarter of a Riemann sum's steps where the path is smooth (the tiny
+  models); on SmolLM2 the two rules are within a factor of a few of each other at 8-64 steps
+  (``benchmarks/bench_attribution.py`` prints the table).
 
 Only the prompt's tokens are attributed: the BOS token (or the chat template's first token) and the
 teacher-forced target tokens keep their embeddings. Word units (``unit="word"``) sum (or take the
@@ -19,7 +21,12 @@ L2 norm over) their sub-tokens.
 Example:
     >>> from interp.attribution import gradient_saliency
     >>> result = gradient_saliency(model, "The capital of France is", " Paris", method="integrated_gradients")
-    >>> result.metadata["completeness_error"]    # [3e-4] or so: sum(scores) vs f(x) - f(baseline)
+    >>> result.metadata["completeness_error"]    # |sum(scores) - (f(x) - f(baseline))|, one per target token
+
+On SmolLM2-135M-Instruct, "The capital of France is" -> " Paris" with the default "space" baseline,
+the completeness error is 2.1 / 0.5 / 0.26 / 0.001 nats at 8 / 16 / 32 / 64 steps (f(x) - f(x') =
+12.0). The "pad" baseline (``<|im_end|>``, a special token) gives a rugged path: the metric jumps by
+up to 7 nats between neighbouring points and the error stays at 6-38 nats up to 64 steps.
 """
 
 from __future__ import annotations
@@ -42,13 +49,14 @@ from interp.attribution._core import (
     run_batched,
 )
 from interp.attribution.result import AttributionResult
+from interp.errors import InvalidParameterError
 
 __all__ = ["gradient_saliency", "input_gradient", "grad_x_input", "integrated_gradients", "quadrature_rule",
            "GRADIENT_METHODS", "QUADRATURES", "BASELINES"]
 
 GRADIENT_METHODS = ("gradient", "grad_x_input", "integrated_gradients")
 QUADRATURES = ("gauss-legendre", "riemann_middle", "riemann_trapezoid")
-BASELINES = ("zeros", "pad")
+BASELINES = ("zeros", "pad", "space")
 AGGREGATES = ("l2", "sum")
 GRAD_TOKENS_PER_BATCH = 2048  # default budget of one forward + backward pass: steps * positions
 
@@ -102,7 +110,7 @@ def _per_unit(vectors: torch.Tensor, units: list[list[int]], aggregate: str) -> 
 
 
 def gradient_saliency(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
-                      method: str = "grad_x_input", n_steps: int = 50, baseline: str = "pad",
+                      method: str = "grad_x_input", n_steps: int = 50, baseline: str = "space",
                       aggregate: str | None = None, quadrature: str = "gauss-legendre", metric: str = "logprob",
                       contrast: str | None = None, unit: str = "token", chat: bool = False, system: str | None = None,
                       batch_size: int | None = None) -> AttributionResult | list[AttributionResult]:
@@ -115,8 +123,11 @@ def gradient_saliency(model: Any, prompt: str | Sequence[str], target: str | Seq
             target token), or one string per prompt.
         method: "gradient", "grad_x_input" (default) or "integrated_gradients".
         n_steps: integration points of integrated gradients.
-        baseline: integrated gradients' starting point for the prompt's tokens: "pad" (default; the
-            pad token's embedding at every prompt position) or "zeros" (zero vectors). Zero vectors
+        baseline: integrated gradients' starting point for the prompt's tokens: "space" (default;
+            the embedding of the token for " " at every prompt position), "pad" (the pad token's
+            embedding: Captum's usual choice, but often a special token such as an end-of-turn
+            marker, off the manifold of text, whose path is rugged and needs many more steps) or
+            "zeros" (zero vectors). Zero vectors
             are a degenerate input for pre-norm models without additive position embeddings (Llama,
             GPT-NeoX): the first norm maps ``αx`` to the same output for every α > 0, so the path
             has a cliff near α = 0 and the integral converges slowly (large completeness error).
@@ -195,7 +206,8 @@ def _integrated(model: Any, prep: Prepared, metric: str, *, n_steps: int, baseli
         if baseline == "zeros":
             x0[positions] = 0
         else:
-            x0[positions] = _embed(model, torch.full((1, len(positions)), model.pad_token_id))[0]
+            token = model.pad_token_id if baseline == "pad" else _space_token(model, where)
+            x0[positions] = _embed(model, torch.full((1, len(positions)), token))[0]
         ends = _metric_with_embeddings(model, prep, torch.stack([x, x0]), metric).double().cpu()  # (2, n_targets)
     x, x0 = x.clone(), x0.clone()  # plain tensors (not inference tensors) for autograd
     delta = x - x0
@@ -230,6 +242,15 @@ def _integrated(model: Any, prep: Prepared, metric: str, *, n_steps: int, baseli
             "f_input": [float(v) for v in ends[0]], "f_baseline": [float(v) for v in ends[1]],
             "attribution_sum": [float(v) for v in total]}
     return vectors, ends[0].numpy(), meta
+
+
+def _space_token(model: Any, where: str) -> int:
+    """The id of the token for a single space (integrated gradients' ``baseline="space"``)."""
+    ids = model.tokenizer(" ", add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        raise InvalidParameterError(f"The 'baseline' parameter of {where} is 'space', but {model.name}'s tokenizer "
+                                    f"has no single token for ' ' (it gives {len(ids)}). Use 'pad' or 'zeros'.")
+    return int(ids[0])
 
 
 def plan_limit(length: int) -> int:
