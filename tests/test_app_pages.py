@@ -174,6 +174,21 @@ def test_attribution_compare_all_methods(open_page, tiny):
     assert download_labels(at) == DOWNLOADS
 
 
+def test_attribution_integrated_gradients_baselines(open_page, tiny):
+    at = open_page("attribution")
+    at.selectbox(key="attr_method").set_value("integrated_gradients").run(timeout=TIMEOUT)
+    at.slider(key="attr_steps").set_value(4).run(timeout=TIMEOUT)
+    radio = at.radio(key="attr_baseline")
+    assert list(radio.options) == ["space", "pad", "zeros"] and radio.value == "space"
+    for baseline in ("space", "zeros"):
+        at.radio(key="attr_baseline").set_value(baseline).run(timeout=TIMEOUT)
+        assert_no_failure(at)
+        expected = interp.attribution.attribute(tiny, DEFAULT_PROMPT, "integrated_gradients", None, unit="token",
+                                                chat=False, n_steps=4, baseline=baseline)
+        assert_frame_equal(frames(at)[0], expected.to_frame())
+        assert f"{expected.metadata['completeness_error']}" in " ".join(texts(at.caption))
+
+
 @pytest.mark.parametrize("method", ["ablation", "integrated_gradients"])
 def test_attribution_empty_prompt_shows_an_error(open_page, method):
     at = open_page("attribution")
