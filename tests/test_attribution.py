@@ -517,14 +517,20 @@ def test_default_model_integrated_gradients_equal_captum(default_model):
 @pytest.mark.slow
 def test_default_model_space_baseline_integrates_where_pad_does_not(default_model):
     """The pad token (<|im_end|>) makes a rugged path; a space's embedding makes a smooth one."""
-    def error(baseline: str) -> float:
-        result = gradient_saliency(default_model, "The capital of France is", " Paris", method="integrated_gradients",
-                                   baseline=baseline, n_steps=64)
-        assert result.scores.sum() == pytest.approx(result.metadata["f_input"][0] - result.metadata["f_baseline"][0],
-                                                    abs=result.metadata["completeness_error"][0] + 1e-6)
+    prompt = "The capital of France is"
+    ids, (paris,) = default_model.encode(prompt), target_ids(default_model, " Paris")
+    (space_id,) = default_model.tokenizer(" ", add_special_tokens=False)["input_ids"]
+
+    def error(baseline: str, token: int) -> float:
+        result = gradient_saliency(default_model, prompt, " Paris", method="integrated_gradients", baseline=baseline,
+                                   n_steps=64)
+        # f(baseline) is the model's log-probability of " Paris" after BOS + that token at every prompt position
+        with torch.inference_mode():
+            logits = default_model.bridge(torch.tensor([ids[:1] + [token] * (len(ids) - 1)]))[0, -1].float()
+        assert result.metadata["f_baseline"][0] == pytest.approx(float(torch.log_softmax(logits, -1)[paris]), abs=1e-3)
         return result.metadata["completeness_error"][0]
 
-    space, pad = error("space"), error("pad")
+    space, pad = error("space", space_id), error("pad", default_model.pad_token_id)
     assert space < 0.05 and pad > 1.0
 
 

@@ -8,10 +8,10 @@ of the token embedding (the ``hook_embed`` hook point), ``x`` of shape (pos, d_m
 - ``integrated_gradients`` (Sundararajan et al. 2017): ``(x - x') ⊙ ∫₀¹ ∂f/∂x (x' + α(x - x')) dα``
   from a baseline ``x'`` (the embedding of a single space, of the pad token, or zero vectors), summed
   over d_model. Its attributions add up to ``f(x) - f(x')`` ("completeness"); the gap left by the
-  numerical integral is reported as ``metadata["completeness_error"]``. The ``n_steps`` points run as batched
-  forward + backward passes. Gauss-Legendre quadrature (the default, as in Captum) reaches a given
-  completeness error in about a quarter of a Riemann sum's steps where the path is smooth (the tiny
-  models); on SmolLM2 the two rules are within a factor of a few of each other at 8-64 steps
+  numerical integral is reported as ``metadata["completeness_error"]``. The ``n_steps`` points run
+  as batched forward + backward passes. Gauss-Legendre quadrature (the default, as in Captum)
+  reaches a given completeness error in about a quarter of a Riemann sum's steps on the tiny models;
+  on SmolLM2 the midpoint rule is as good or better at 16-64 steps
   (``benchmarks/bench_attribution.py`` prints the table).
 
 Only the prompt's tokens are attributed: the BOS token (or the chat template's first token) and the
