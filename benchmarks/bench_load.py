@@ -24,7 +24,8 @@ def fresh_import_seconds(code: str) -> float:
 def main() -> None:
     print(f"import interp (lazy):            {fresh_import_seconds('import interp'):.2f} s")
     print(f"import interp.cli:               {fresh_import_seconds('import interp.cli'):.2f} s")
-    print(f"import torch+transformers+TL:    {fresh_import_seconds('import torch, transformers, transformer_lens.model_bridge'):.2f} s")
+    heavy = fresh_import_seconds('import torch, transformers, transformer_lens.model_bridge')
+    print(f"import torch+transformers+TL:    {heavy:.2f} s")
 
     import torch  # noqa: F401  (imports excluded from the timings below)
     import transformer_lens.model_bridge  # noqa: F401

@@ -76,7 +76,8 @@ def main() -> None:
         small, big = measure(args.n, args.model, config), measure(2 * args.n, args.model, config)
         extract = small["stage_seconds"]["extract"], big["stage_seconds"]["extract"]
         rows[config] = {"total": (small["seconds"], big["seconds"]), "extract": extract,
-                        "rate": args.n / extract[0], "steady": args.n / (extract[1] - extract[0]) if extract[1] > extract[0] else float("nan"),
+                        "rate": args.n / extract[0],
+                        "steady": args.n / (extract[1] - extract[0]) if extract[1] > extract[0] else float("nan"),
                         "info": big["executor_info"]}
     base = rows.get("local")
     print(f"{'config':<8} {'total s (N, 2N)':>16} {'extract s (N, 2N)':>18} {'texts/s':>8} {'steady texts/s':>15} "

@@ -16,8 +16,9 @@ that once, well:
   sub-tokens), with words aligned to tokens through the tokenizer's character offsets. The BOS
   position is never a row (its norm dwarfs the others) unless ``include_bos=True``;
 - with ``out=DIR`` the rows go to disk in safetensors shards (each written to a temporary file and
-  renamed, so a shard is whole or absent, plus a JSON manifest with the inputs' hash), so memory stays flat however many texts there are, and a re-run with the same inputs
-  reuses every finished shard. :meth:`Activations.load` opens ``DIR`` lazily;
+  renamed, so a shard is whole or absent, plus a JSON manifest with the inputs' hash), so memory
+  stays flat however many texts there are, and a re-run with the same inputs reuses every finished shard.
+  :meth:`Activations.load` opens ``DIR`` lazily;
 - a runner that spreads the work (``interp run``) cuts the same shards with :func:`plan_shards`, computes
   each with :func:`collect_shard` (in any order, on any worker) and writes the manifest with
   :func:`finish_shards`: the folder is then the one ``collect(..., out=DIR)`` would have written.

@@ -406,7 +406,8 @@ def test_common_checks(tiny_models, name, tmp_path):
     assert np.all(np.isfinite(result.scores))
     assert round_trips(result, tmp_path)
     frame = result.to_frame()
-    assert list(frame.columns) == ["position", "token", "score", "target", "target_index"] and len(frame) == 2 * len(result.tokens)
+    assert list(frame.columns) == ["position", "token", "score", "target", "target_index"]
+    assert len(frame) == 2 * len(result.tokens)
     assert len(result.plot().data) == 2 and result.summary()
     for bad, error in (("", EmptyPromptError), ([], EmptyPromptError), ("word " * 600, PromptTooLongError)):
         with pytest.raises(error):

@@ -19,7 +19,8 @@ def test_unknown_attribute_is_an_attribute_error():
 
 
 def test_import_interp_does_not_import_torch_or_transformers():
-    code = "import sys, interp, interp.errors, interp.cli; print(sorted(m for m in ('torch', 'transformers', 'transformer_lens') if m in sys.modules))"
+    code = ("import sys, interp, interp.errors, interp.cli; "
+            "print(sorted(m for m in ('torch', 'transformers', 'transformer_lens') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 

@@ -435,7 +435,8 @@ class Model:
         where = "Model.generate"
         check_int(max_new_tokens, name="max_new_tokens", where=where, low=1, high=self.n_ctx)
         if not isinstance(temperature, (int, float)) or temperature < 0:
-            raise InvalidParameterError(f"The 'temperature' parameter of {where} must be a float >= 0. Got {temperature!r} instead.")
+            raise InvalidParameterError(f"The 'temperature' parameter of {where} must be a float >= 0. "
+                                        f"Got {temperature!r} instead.")
         text = self.chat_prompt(prompt, system=system) if chat else prompt
         ids = self.encode(text, prepend_bos=False if chat else None, where=where)
         if len(ids) + max_new_tokens > self.n_ctx:

