@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -126,7 +127,14 @@ def test_cluster_started_with_ray_start_gives_the_local_results(tmp_path, refere
     pytest.importorskip("ray")
     port = _free_port()
     temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's sockets live there
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "PYTHONPATH": str(ROOT)}
+    # The cluster's own token, in its own folder: nothing read from ~/.ray (empty on a fresh machine), and
+    # nodes and driver share it through RAY_AUTH_TOKEN_PATH (an inherited RAY_AUTH_TOKEN would take precedence).
+    token_path = tmp_path / "auth_token"
+    token_path.write_text(secrets.token_hex(32), encoding="utf-8")
+    token_path.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN"}
+    env.update({"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_path),
+                "PYTHONPATH": str(ROOT)})
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats"]
     nodes = [_ray_start(["--head", "--port", str(port), "--temp-dir", temp_dir, "--include-dashboard", "false",
                          *common], env)]
