@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from interp.errors import EmptyPromptError, InvalidParameterError, InvalidTextFileError, LayerIndexError
 from interp.probing import POSProbeResult, load_corpus, pos_probe, read_text_file, tag_sentences
-from interp.probing.pos import CORPUS_PATH, UPOS_TAGS
+from interp.probing.pos import UPOS_TAGS
 from interp.results import Result
 
 
@@ -39,7 +41,8 @@ def test_builtin_corpus_matches_spacy():
 def test_generator_is_seeded():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("generate_corpus", CORPUS_PATH.with_name("generate_corpus.py"))
+    generator = Path(__file__).resolve().parents[1] / "probes" / "pos" / "generate_corpus.py"
+    spec = importlib.util.spec_from_file_location("generate_corpus", generator)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.generate(30, seed=0) == module.generate(30, seed=0) == [r["sentence"] for r in load_corpus(max_sentences=30)]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.probes import LinearProbe, load_probe
-from interp.truth.datasets import DATA_DIR, DATASETS, TruthDataset, load_dataset
+from interp.truth.datasets import DATASETS, TruthDataset, load_dataset
 from interp.truth.probes import CCSProbe, MassMeanProbe, ccs_accuracy, raw_direction
 
-sys.path.insert(0, str(DATA_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes" / "truth"))  # the generator
 import generate
 
 

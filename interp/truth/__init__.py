@@ -1,6 +1,6 @@
 """Truth: does the model represent whether a statement is true, and can we read it off (or steer it)?
 
-- datasets: :func:`load_dataset` (built-in ``DATASETS`` in ``probes/truth/``, or your CSV);
+- datasets: :func:`load_dataset` (built-in ``DATASETS`` in ``interp/data/truth/``, or your CSV);
 - probes: :class:`~interp.probes.LinearProbe` (LR), :class:`MassMeanProbe` (MM, and its covariance
   variant) and :class:`CCSProbe` (unsupervised, Burns et al. 2022), all saved as interp probes;
 - :func:`truth_sweep` (accuracy per layer per probe), :func:`generalization_matrix` (train on one

@@ -1,6 +1,7 @@
 """True/false statement datasets for truth probes, and their loader.
 
-The built-in sets live in ``probes/truth/*.csv``, written by the seeded ``probes/truth/generate.py``
+The built-in sets ship inside the package (``interp/data/truth/*.csv``, read with ``importlib.resources``),
+written by the seeded ``probes/truth/generate.py``
 (curated after Marks & Tegmark 2023, "The Geometry of Truth"): ``cities``, ``neg_cities``,
 ``capitals``, ``continents``, ``larger_than``, ``sums`` and the hand-written ``facts``. A CSV has
 the columns ``statement``, ``label`` (1 true, 0 false), ``provenance`` and ``pair_id``; rows that
@@ -20,6 +21,7 @@ import csv
 import dataclasses
 import os
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ from interp.errors import InvalidDatasetError
 
 __all__ = ["COLUMNS", "DATASETS", "DATA_DIR", "TruthDataset", "load_dataset", "load_datasets"]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "probes" / "truth"
+# The built-in CSVs, inside the installed package (a Traversable: a Path for any unpacked install).
+DATA_DIR = resources.files("interp") / "data" / "truth"
 DATASETS = ("cities", "neg_cities", "capitals", "continents", "larger_than", "sums", "facts")
 COLUMNS = ("statement", "label", "provenance", "pair_id")
 
@@ -109,7 +112,7 @@ def load_dataset(name_or_path: str | os.PathLike | TruthDataset) -> TruthDataset
             raise InvalidDatasetError(f"Unknown dataset {text!r}: give one of {choices_text(DATASETS)} or the path "
                                       "of an existing .csv file with columns statement, label, provenance, pair_id.")
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with path.open("r", newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             fields = reader.fieldnames or []
             rows = list(reader)

