@@ -28,6 +28,7 @@ __all__ = [
     "NotFittedError",
     "InvalidProbeFileError",
     "InvalidTextFileError",
+    "LegacyFileWarning",
     "InvalidDatasetError",
     "InvalidSpecError",
     "RunLockedError",
@@ -138,3 +139,8 @@ class RayClusterError(InterpError, RuntimeError):
 
 class CacheRebuiltWarning(UserWarning):
     """The on-disk model cache was incomplete or corrupt and is being rebuilt."""
+
+
+class LegacyFileWarning(UserWarning):
+    """A file written by an older interp was loaded under its current meaning (a renamed model or probe);
+    the message says what it now stands for."""

@@ -221,16 +221,12 @@ class LinearProbe(_Probe):
 
     def fit(self, X: Any, y: Any) -> LinearProbe:
         """Fit on (n_rows, n_features) ``X`` and (n_rows,) labels ``y``; returns ``self``."""
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         X, y = _check_xy(X, y, where="LinearProbe.fit")
         Z = self._fit_scaler(X)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol).fit(Z, y)
+        # scikit-learn's ConvergenceWarning is left to reach the caller (Python shows it once per place)
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter, tol=self.tol).fit(Z, y)
         self.classes_ = model.classes_
         self.coef_ = np.ascontiguousarray(model.coef_, dtype=np.float64)
         self.intercept_ = np.ascontiguousarray(model.intercept_, dtype=np.float64)
@@ -272,18 +268,14 @@ class MLPProbe(_Probe):
 
     def fit(self, X: Any, y: Any) -> MLPProbe:
         """Fit on (n_rows, n_features) ``X`` and (n_rows,) labels ``y``; returns ``self``."""
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
         X, y = _check_xy(X, y, where="MLPProbe.fit")
         Z = self._fit_scaler(X)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model = MLPClassifier(hidden_layer_sizes=(int(self.hidden_size),), alpha=self.alpha, max_iter=self.max_iter,
-                                  early_stopping=self.early_stopping and len(y) >= 5000, random_state=self.random_state,
-                                  n_iter_no_change=10).fit(Z, y)
+        # scikit-learn's ConvergenceWarning is left to reach the caller (Python shows it once per place)
+        model = MLPClassifier(hidden_layer_sizes=(int(self.hidden_size),), alpha=self.alpha, max_iter=self.max_iter,
+                              early_stopping=self.early_stopping and len(y) >= 5000, random_state=self.random_state,
+                              n_iter_no_change=10).fit(Z, y)
         self.classes_ = model.classes_
         self.hidden_coef_ = np.ascontiguousarray(model.coefs_[0].T, dtype=np.float64)
         self.hidden_intercept_ = np.ascontiguousarray(model.intercepts_[0], dtype=np.float64)
@@ -368,7 +360,8 @@ def register_probe_kind(cls: type[_Probe]) -> type[_Probe]:
 
 
 # kinds defined in other modules, imported when a file names them
-_KIND_MODULES = {"MassMeanProbe": "interp.truth.probes", "CCSProbe": "interp.truth.probes"}
+_KIND_MODULES = {"MassMeanProbe": "interp.truth.probes", "StandardizedMeanDiffProbe": "interp.truth.probes",
+                "CCSProbe": "interp.truth.probes"}
 
 
 def probe_from_document(document: Any, *, source: str = "<document>") -> _Probe:

@@ -12,7 +12,7 @@ import pytest
 from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.probes import LinearProbe, load_probe
 from interp.truth.datasets import DATASETS, TruthDataset, load_dataset
-from interp.truth.probes import CCSProbe, MassMeanProbe, ccs_accuracy, raw_direction
+from interp.truth.probes import CCSProbe, MassMeanProbe, StandardizedMeanDiffProbe, ccs_accuracy, raw_direction
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes" / "truth"))  # the generator
 import generate
@@ -36,8 +36,9 @@ def planted():
     return X, y, u_raw
 
 
-@pytest.mark.parametrize("probe", [LinearProbe(C=10.0, max_iter=1000), MassMeanProbe(), MassMeanProbe(covariance=True),
-                                   CCSProbe(n_restarts=3, n_steps=200)], ids=["lr", "mm", "mm_iid", "ccs"])
+@pytest.mark.parametrize("probe", [LinearProbe(C=10.0, max_iter=1000), MassMeanProbe(covariance=True),
+                                   StandardizedMeanDiffProbe(), CCSProbe(n_restarts=3, n_steps=200)],
+                         ids=["lr", "mm_iid", "mm_std", "ccs"])
 def test_probes_find_the_planted_direction(planted, probe):
     X, y, u = planted
     fitted = probe.fit(X) if isinstance(probe, CCSProbe) else probe.fit(X, y)  # CCS sees no labels
@@ -58,11 +59,66 @@ def test_accuracy_is_only_sign_free_for_an_unoriented_ccs_probe(planted):
     assert ccs_accuracy(ccs, X, 1 - y) < 0.1
 
 
-def test_mass_mean_direction_is_the_mean_difference(planted):
+def test_mass_mean_is_the_raw_mean_difference_by_hand(planted):
+    """Marks & Tegmark's theta = mu+ - mu- on the raw features: the probe scores x by an affine function
+    of (x - mean) . theta, and P(true) is a sigmoid of it (hand computation, no standardisation)."""
     X, y, _ = planted
     probe = MassMeanProbe().fit(X, y)
-    np.testing.assert_allclose(probe.direction_, X[y == 1].mean(0) - X[y == 0].mean(0))
+    theta = X[y == 1].mean(0) - X[y == 0].mean(0)
+    np.testing.assert_allclose(probe.direction_, theta)
+    np.testing.assert_allclose(raw_direction(probe), theta / np.linalg.norm(theta), atol=1e-12)
+    s = (X - X.mean(0)) @ theta  # the hand projection
+    a = float(probe.coef_[0] @ theta) / float(theta @ theta)  # the fitted scale along theta
+    np.testing.assert_allclose(probe.decision_function(X)[:, 0], a * s + probe.intercept_[0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(probe.predict_proba(X)[:, 1], 1 / (1 + np.exp(-(a * s + probe.intercept_[0]))))
+    assert a > 0
+    # the standardised variant is a different direction here: (mu+ - mu-) / sigma^2 shrinks the huge dimension
+    std = StandardizedMeanDiffProbe().fit(X, y)
+    diag_lda = theta / X.var(0)
+    np.testing.assert_allclose(raw_direction(std), diag_lda / np.linalg.norm(diag_lda), atol=1e-9)
+    assert abs(raw_direction(std)[0]) < 0.01 < 0.1 < abs(raw_direction(probe)[0])
+    np.testing.assert_allclose(std.direction_, theta)  # both steer along the raw mean difference
+
+
+def test_mass_mean_iid_is_the_pseudo_inverse_of_the_within_class_covariance(planted):
+    X, y, _ = planted
+    theta = X[y == 1].mean(0) - X[y == 0].mean(0)
+    centred = np.where((y == 1)[:, None], X - X[y == 1].mean(0), X - X[y == 0].mean(0))
+    import torch
+
+    sigma = torch.tensor(centred.T @ centred / len(X))
+    w = (torch.linalg.pinv(sigma, hermitian=True, atol=1e-3) @ torch.tensor(theta)).numpy()  # the paper's code
+    probe = MassMeanProbe(covariance=True).fit(X, y)
+    np.testing.assert_allclose(raw_direction(probe), w / np.linalg.norm(w), atol=1e-9)
+
+
+def test_mass_mean_finds_the_planted_direction_on_isotropic_features(planted):
+    X, y, u = planted
+    X = X.copy()
+    X[:, 0] /= 50.0  # undo the huge dimension: mass-mean is only LDA-optimal when the noise is isotropic
+    probe = MassMeanProbe().fit(X, y)
+    assert raw_direction(probe) @ u > 0.9
     assert probe.score(X, y) > 0.95
+
+
+def test_a_pre_0_2_mass_mean_file_loads_as_the_standardised_probe(planted, tmp_path):
+    X, y, _ = planted
+    old = StandardizedMeanDiffProbe().fit(X, y)
+    document = old.to_document()
+    document["kind"] = "MassMeanProbe"  # what interp 0.1 wrote for this probe, without the atol parameter
+    document["params"] = {"covariance": False}
+    from interp.probes import _checksum
+
+    blob = __import__("base64").b64decode(document["arrays"])
+    document["sha256"] = _checksum("MassMeanProbe", document["params"], document["classes"], blob)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(document))
+    from interp.errors import LegacyFileWarning
+
+    with pytest.warns(LegacyFileWarning, match="StandardizedMeanDiffProbe"):
+        loaded = load_probe(path)
+    assert type(loaded) is StandardizedMeanDiffProbe
+    np.testing.assert_array_equal(loaded.predict_proba(X), old.predict_proba(X))
 
 
 def test_ccs_uses_no_labels_and_orient_only_flips_the_sign(planted):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -187,9 +186,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
     if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(spearmanr(a, b).statistic)
+    return float(spearmanr(a, b).statistic)  # constant inputs return NaN above, before scipy would warn
 
 
 def compare_methods(model: Any, prompt: str, target: str | None = None, *, methods: Sequence[str] | None = None,

@@ -1,15 +1,17 @@
 """Truth probes: mass-mean (Marks & Tegmark 2023) and CCS (Burns et al. 2022), as interp probes.
 
-Both are :class:`interp.probes._Probe` estimators: scikit-learn's contract, standardised features
-(the residual stream has a few huge dimensions), ``predict_proba`` / ``score``, and ``save`` /
-``load`` through the probe file format of :mod:`interp.probes` (JSON + safetensors, checksummed).
-Logistic regression is :class:`interp.probes.LinearProbe` itself.
+All are :class:`interp.probes._Probe` estimators: scikit-learn's contract, ``predict_proba`` /
+``score``, and ``save`` / ``load`` through the probe file format of :mod:`interp.probes` (JSON +
+safetensors, checksummed). Logistic regression is :class:`interp.probes.LinearProbe` itself.
 
-- :class:`MassMeanProbe`: the direction is the difference of the class means,
-  ``theta = mean(true) - mean(false)``; with ``covariance=True`` it is ``Sigma^-1 theta`` with
-  ``Sigma`` the (Ledoit-Wolf shrunk) within-class covariance: the in-distribution, LDA-like variant
-  of "The Geometry of Truth". A 1-D logistic fit on the projection sets the scale and threshold.
-- :class:`CCSProbe`: Contrast-Consistent Search, "Discovering Latent Knowledge in Language Models
+- :class:`MassMeanProbe` ("mm"): Marks & Tegmark's mass-mean probe, on the **raw** features: the
+  direction is ``theta = mean(true) - mean(false)``; with ``covariance=True`` ("mm_iid") it is
+  ``Sigma^+ theta`` with ``Sigma`` the within-class covariance and ``^+`` the pseudo-inverse of their
+  code (eigenvalues below ``atol=1e-3`` dropped): the in-distribution, LDA-like variant of "The
+  Geometry of Truth". A 1-D logistic fit on the projection sets the scale and threshold.
+- :class:`StandardizedMeanDiffProbe` ("mm_std"): the class-mean difference of standardised features,
+  i.e. ``(mu+ - mu-) / sigma^2`` per raw dimension (diagonal LDA). interp < 0.2 called it "mm".
+- :class:`CCSProbe`: Contrast-Consistent Search (on standardised features), "Discovering Latent Knowledge in Language Models
   Without Supervision". It sees contrast pairs (two statements, exactly one of them true) and **no
   labels**: ``p = sigmoid(w.x + b)`` minimises ``(p(x1) - (1 - p(x2)))^2 + min(p(x1), p(x2))^2``,
   several random restarts, the lowest loss wins. Which side is "true" is unknown to it: report
@@ -31,7 +33,8 @@ import numpy as np
 from interp.errors import InvalidParameterError
 from interp.probes import _check_x, _check_xy, _Probe, register_probe_kind
 
-__all__ = ["TRUTH_PROBES", "CCSProbe", "MassMeanProbe", "ccs_accuracy", "make_truth_probe", "raw_direction"]
+__all__ = ["TRUTH_PROBES", "CCSProbe", "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "make_truth_probe",
+           "raw_direction"]
 
 
 def raw_direction(probe: _Probe) -> np.ndarray:
@@ -42,50 +45,85 @@ def raw_direction(probe: _Probe) -> np.ndarray:
 
 @register_probe_kind
 class MassMeanProbe(_Probe):
-    """Mass-mean probe: class-mean difference (optionally whitened by the within-class covariance).
+    """Marks & Tegmark's mass-mean probe: the difference of the class means, on the raw features.
+
+    ``theta = mean(true) - mean(false)`` in the original (unstandardised) feature space, and
+    ``P(true | x) = sigmoid(a * theta_hat . (x - mean) + b)`` with ``a, b`` from a 1-D logistic fit on
+    the training projections (the paper's ``sigmoid(theta . x)`` on centred activations, with the
+    scale and threshold fitted instead of fixed). With ``covariance=True`` it is their "iid" variant:
+    the projection is onto ``Sigma^+ theta``, with ``Sigma`` the within-class covariance
+    (``x - mean(own class)`` pooled over both classes, divided by n) and ``Sigma^+`` its
+    pseudo-inverse with eigenvalues below ``atol`` dropped, exactly as their ``MMProbe.from_data``.
 
     Args:
-        covariance: use ``Sigma^-1 (mean(true) - mean(false))`` (the "iid" variant of Marks &
-            Tegmark, LDA-like), with Sigma the Ledoit-Wolf shrunk within-class covariance.
+        covariance: use ``Sigma^+ theta`` (the in-distribution, LDA-like variant).
+        atol: absolute eigenvalue cut-off of the pseudo-inverse (the paper's code uses 1e-3); only
+            used with ``covariance=True``.
 
     Attributes (after ``fit``):
         classes_: (2,) the labels, sorted; the second is the positive ("true") class.
-        coef_: (1, n_features) weights on standardised features; intercept_: (1,).
-        direction_: (n_features,) mean(positive) - mean(negative) on the **raw** features (for steering).
-        scaler_mean_, scaler_scale_: (n_features,) the standardisation.
+        coef_: (1, n_features) weights on the centred raw features (``scaler_scale_`` is all ones);
+        intercept_: (1,).
+        direction_: (n_features,) ``theta = mean(positive) - mean(negative)`` on the raw features, the
+            vector :func:`interp.truth.steer_truth` adds; ``coef_`` is parallel to it unless
+            ``covariance=True``.
+        scaler_mean_: (n_features,) the training mean (centring only); scaler_scale_: ones.
     """
 
     kind: ClassVar[str] = "MassMeanProbe"
     _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "coef_", "intercept_", "direction_")
 
-    def __init__(self, covariance: bool = False):
+    def __init__(self, covariance: bool = False, atol: float = 1e-3):
         self.covariance = covariance
+        self.atol = atol
 
     def fit(self, X: Any, y: Any) -> MassMeanProbe:
         """Fit on (n_rows, n_features) ``X`` and (n_rows,) binary labels ``y``; returns ``self``."""
-        from sklearn.linear_model import LogisticRegression
-
         X, y = _check_xy(X, y, where="MassMeanProbe.fit")
         classes = np.unique(y)
         if len(classes) != 2:
             raise InvalidParameterError(f"MassMeanProbe.fit needs exactly 2 classes; got {classes.tolist()!r}.")
-        Z = self._fit_scaler(np.asarray(X, dtype=np.float64))
+        if not isinstance(self.atol, (int, float)) or not self.atol >= 0:
+            raise InvalidParameterError(f"The 'atol' parameter of MassMeanProbe must be a float >= 0. Got {self.atol!r}.")
+        X = np.asarray(X, dtype=np.float64)
         pos = y == classes[1]
-        theta = Z[pos].mean(0) - Z[~pos].mean(0)  # (d,)
+        mu_pos, mu_neg = X[pos].mean(0), X[~pos].mean(0)
+        theta = mu_pos - mu_neg  # (d,) on raw features
+        w = theta
         if self.covariance:
-            from sklearn.covariance import LedoitWolf
-
-            centred = np.where(pos[:, None], Z - Z[pos].mean(0), Z - Z[~pos].mean(0))
-            sigma = LedoitWolf(assume_centered=True).fit(centred).covariance_
-            theta = np.linalg.pinv(sigma, hermitian=True) @ theta  # pinv: constant features give a singular sigma
-        theta = theta / (np.linalg.norm(theta) or 1.0)
-        scale = LogisticRegression(C=1e4).fit((Z @ theta)[:, None], pos.astype(int))  # 1-D calibration
+            centred = np.where(pos[:, None], X - mu_pos, X - mu_neg)  # (n, d)
+            sigma = centred.T @ centred / len(X)
+            w = _pinv_hermitian(sigma, float(self.atol)) @ theta
+        self._fit_centring(X)
+        coef, intercept = _calibrate_1d(X - self.scaler_mean_, w, pos)
         self.classes_ = classes
-        self.coef_ = np.ascontiguousarray(scale.coef_[0, 0] * theta[None, :], dtype=np.float64)
-        self.intercept_ = np.ascontiguousarray(scale.intercept_, dtype=np.float64)
-        Xf = np.asarray(X, dtype=np.float64)
-        self.direction_ = np.ascontiguousarray(Xf[pos].mean(0) - Xf[~pos].mean(0))
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.direction_ = np.ascontiguousarray(theta)
         return self
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], classes: list[Any], arrays: dict[str, np.ndarray],
+                   *, source: str = "<state>") -> _Probe:
+        """Rebuild a fitted probe; a "MassMeanProbe" saved by interp < 0.2 (standardised features, no
+        ``atol``) loads as the :class:`StandardizedMeanDiffProbe` it really was, with a warning."""
+        scale = arrays.get("scaler_scale_")
+        if (cls is MassMeanProbe and "atol" not in params and scale is not None
+                and not np.allclose(np.asarray(scale, dtype=np.float64), 1.0)):
+            import warnings
+
+            from interp.errors import LegacyFileWarning
+
+            warnings.warn(f"{source} holds a 'MassMeanProbe' saved by interp < 0.2, which standardised the features "
+                          "first (a diagonal-LDA direction, not Marks & Tegmark's mass-mean); it loads as "
+                          "StandardizedMeanDiffProbe, with the same predictions.", LegacyFileWarning, stacklevel=3)
+            cls = StandardizedMeanDiffProbe
+        return _Probe.from_state.__func__(cls, params, classes, arrays, source=source)
+
+    def _fit_centring(self, X: np.ndarray) -> None:
+        self.scaler_mean_ = np.ascontiguousarray(X.mean(0), dtype=np.float64)
+        self.scaler_scale_ = np.ones(X.shape[1], dtype=np.float64)
+        self.n_features_in_ = X.shape[1]
 
     def _logits(self, Z: np.ndarray) -> np.ndarray:
         return Z @ self.coef_.T + self.intercept_
@@ -95,6 +133,60 @@ class MassMeanProbe(_Probe):
         if not problem and self.direction_.shape != (self.n_features_in_,):
             problem = f"direction_ {self.direction_.shape} must be ({self.n_features_in_},)"
         return problem
+
+
+@register_probe_kind
+class StandardizedMeanDiffProbe(MassMeanProbe):
+    """The class-mean difference taken on standardised features: a diagonal-LDA direction, not mass-mean.
+
+    Each feature is first scaled to unit variance, then ``theta_z = mean_z(true) - mean_z(false)``;
+    on the original features that is ``(mu+ - mu-) / sigma^2`` per dimension, which down-weights the
+    few huge residual dimensions. interp's truth figures before 0.2 called this probe "mm"; it is
+    kept, under its own name ("mm_std"), for comparison. ``direction_`` is still the raw mean
+    difference (what steering adds), so this probe classifies along another direction than it steers.
+    With ``covariance=True`` it whitens by the within-class covariance of the standardised features.
+    """
+
+    kind: ClassVar[str] = "StandardizedMeanDiffProbe"
+
+    def fit(self, X: Any, y: Any) -> StandardizedMeanDiffProbe:
+        """Fit on (n_rows, n_features) ``X`` and (n_rows,) binary labels ``y``; returns ``self``."""
+        X, y = _check_xy(X, y, where="StandardizedMeanDiffProbe.fit")
+        classes = np.unique(y)
+        if len(classes) != 2:
+            raise InvalidParameterError(f"StandardizedMeanDiffProbe.fit needs exactly 2 classes; got {classes.tolist()!r}.")
+        X = np.asarray(X, dtype=np.float64)
+        Z = self._fit_scaler(X)
+        pos = y == classes[1]
+        w = Z[pos].mean(0) - Z[~pos].mean(0)
+        if self.covariance:
+            centred = np.where(pos[:, None], Z - Z[pos].mean(0), Z - Z[~pos].mean(0))
+            sigma = centred.T @ centred / len(Z)
+            w = _pinv_hermitian(sigma, float(self.atol)) @ w
+        self.coef_, self.intercept_ = _calibrate_1d(Z, w, pos)
+        self.classes_ = classes
+        self.direction_ = np.ascontiguousarray(X[pos].mean(0) - X[~pos].mean(0))
+        return self
+
+
+def _pinv_hermitian(sigma: np.ndarray, atol: float) -> np.ndarray:
+    """Pseudo-inverse of a symmetric matrix, dropping eigenvalues of magnitude <= ``atol``
+    (``torch.linalg.pinv(sigma, hermitian=True, atol=atol)``, as Marks & Tegmark's code)."""
+    values, vectors = np.linalg.eigh(sigma)
+    keep = np.abs(values) > atol
+    return (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+
+
+def _calibrate_1d(Z: np.ndarray, w: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``coef_`` (1, d) and ``intercept_`` (1,) of ``sigmoid(a * w_hat . z + b)``, a and b by a 1-D logistic fit."""
+    from sklearn.linear_model import LogisticRegression
+
+    w_hat = w / (np.linalg.norm(w) or 1.0)
+    s = Z @ w_hat  # (n,) projections
+    spread = float(s.std()) or 1.0  # fit on unit-scale projections: residual norms reach 1e5 on some models
+    scale = LogisticRegression(C=1e4).fit((s / spread)[:, None], pos.astype(int))
+    coef = np.ascontiguousarray((scale.coef_[0, 0] / spread) * w_hat[None, :], dtype=np.float64)
+    return coef, np.ascontiguousarray(scale.intercept_, dtype=np.float64)
 
 
 def _check_pairs(pairs: Any, n_rows: int, where: str) -> np.ndarray:
@@ -173,15 +265,10 @@ class CCSProbe(_Probe):
         w = (torch.randn(d, r, generator=gen) / d ** 0.5).requires_grad_()
         bias = torch.zeros(r, requires_grad=True)
         opt = torch.optim.Adam([w, bias], lr=self.lr, weight_decay=self.weight_decay)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # these matrices are small: one thread is ~10x faster than several contending
-        try:
-            for _ in range(int(self.n_steps)):
-                opt.zero_grad()
-                _ccs_loss(torch.sigmoid(xa @ w + bias), torch.sigmoid(xb @ w + bias)).sum().backward()
-                opt.step()
-        finally:
-            torch.set_num_threads(threads)
+        for _ in range(int(self.n_steps)):
+            opt.zero_grad()
+            _ccs_loss(torch.sigmoid(xa @ w + bias), torch.sigmoid(xb @ w + bias)).sum().backward()
+            opt.step()
         with torch.no_grad():
             losses = _ccs_loss(torch.sigmoid(xa @ w + bias), torch.sigmoid(xb @ w + bias))  # (r,)
         k = int(torch.argmin(losses))
@@ -233,11 +320,12 @@ def ccs_accuracy(probe: _Probe, X: Any, y: Any) -> float:
     return acc  # supervised probes, and an oriented CCS probe: plain accuracy
 
 
-TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)", "ccs": "CCSProbe"}
+TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)",
+                "mm_std": "StandardizedMeanDiffProbe", "ccs": "CCSProbe"}
 
 
 def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> _Probe:
-    """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant) or "ccs", with ``params`` set."""
+    """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant), "mm_std" or "ccs", with ``params`` set."""
     from interp._validation import check_choice
     from interp.probes import LinearProbe
 
@@ -248,6 +336,8 @@ def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: di
         probe = MassMeanProbe()
     elif name == "mm_iid":
         probe = MassMeanProbe(covariance=True)
+    elif name == "mm_std":
+        probe = StandardizedMeanDiffProbe()
     else:
         probe = CCSProbe(random_state=random_state)
     if params:

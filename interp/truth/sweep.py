@@ -78,8 +78,12 @@ def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient
             raise InvalidParameterError(f"{where}: CCS needs contrast pairs (rows sharing a pair_id, one true and one "
                                         f"false); dataset {dataset.name!r} has {len(pairs)}.")
         probe.fit(X, pairs=pairs)
-        rows = np.random.default_rng(seed).permutation(len(X))[:n_orient]
-        if n_orient > 0 and len(np.unique(dataset.labels[rows])) == 2:
+        if n_orient > 0:
+            order = np.random.default_rng(seed).permutation(len(X))
+            rows = order[:n_orient]
+            if len(np.unique(dataset.labels[rows])) < 2:  # one class only: add the first row of the other class
+                other = order[dataset.labels[order] != dataset.labels[rows[0]]]
+                rows = np.concatenate([rows, other[:1]])
             probe.orient(X[rows], dataset.labels[rows])
         return probe
     return probe.fit(X, dataset.labels)
