@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from interp.errors import InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.results import atomic_write_bytes
@@ -53,29 +54,74 @@ SCHEMA_VERSION = 1
 
 def _check_xy(X: Any, y: Any, *, where: str) -> tuple[np.ndarray, np.ndarray]:
     X = _check_x(X, where=where)
+    if y is None:
+        raise InvalidParameterError(f"{where} requires y to be passed, but the target y is None.")
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:  # a column vector, as scikit-learn accepts it (with its warning)
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(DataConversionWarning(f"A column-vector y was passed when a 1d array was expected ({where}). "
+                                            "Please change the shape of y to (n_samples,), for example using ravel()."),
+                      stacklevel=3)
+        y = y.ravel()
     if y.ndim != 1:
         raise InvalidParameterError(f"The labels given to {where} must be one-dimensional. Got shape {y.shape} instead.")
     if len(y) != len(X):
         raise InvalidParameterError(f"{where} got {len(X)} rows of features but {len(y)} labels; they must match.")
-    if len(np.unique(y)) < 2:
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = type_of_target(y)
+    if kind.startswith("continuous"):
+        raise InvalidParameterError(f"Unknown label type: {kind}. The labels given to {where} must be classes "
+                                    f"(ints, strings or bools), not continuous values such as {y[:3].tolist()!r}.")
+    classes = np.unique(y)
+    if len(classes) < 2:
         raise InvalidParameterError(f"{where} needs at least 2 distinct labels to fit a classifier. "
-                                    f"Got only {np.unique(y).tolist()!r}.")
+                                    f"Got only 1 class: {classes.tolist()!r}.")
     return X, y
 
 
 def _check_x(X: Any, *, where: str, n_features: int | None = None) -> np.ndarray:
+    """``X`` as a finite (n_rows, n_features) numeric array, else InvalidParameterError saying what is wrong."""
+    import scipy.sparse
+
+    if scipy.sparse.issparse(X):
+        raise InvalidParameterError(f"The features given to {where} are a sparse {type(X).__name__}; sparse input is "
+                                    "not supported. Pass a dense array (X.toarray()).")
     X = np.asarray(X)
+    if X.dtype == object:  # e.g. numbers in a pandas object column: convert, as scikit-learn does
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"The features given to {where} must be numbers; this object array holds "
+                                        f"something else ({exc}).") from None
     if X.ndim != 2 or X.shape[0] == 0:
+        hint = (" Reshape your data: X.reshape(-1, 1) if it has a single feature, X.reshape(1, -1) if it is a single "
+                "row." if X.ndim == 1 else "")
         raise InvalidParameterError(f"The features given to {where} must be a non-empty 2-D array (n_rows, n_features). "
-                                    f"Got shape {X.shape} instead.")
+                                    f"Got shape {X.shape} instead.{hint}")
+    if X.shape[1] == 0:
+        raise InvalidParameterError(f"The features given to {where} have 0 feature(s) (shape={X.shape}) while a minimum "
+                                    "of 1 is required.")
+    if X.dtype.kind == "c":
+        raise InvalidParameterError(f"Complex data not supported: the features given to {where} must be real numbers. "
+                                    f"Got dtype {X.dtype} instead.")
     if X.dtype.kind not in "fiub":
         raise InvalidParameterError(f"The features given to {where} must be numbers. Got dtype {X.dtype} instead.")
     if n_features is not None and X.shape[1] != n_features:
-        raise InvalidParameterError(f"{where}: the probe was fitted on {n_features} features; got {X.shape[1]}.")
+        owner = where.split(".")[0]
+        raise InvalidParameterError(f"{where}: X has {X.shape[1]} features, but {owner} is expecting {n_features} "
+                                    "features as input (the number it was fitted on).")
     if not np.isfinite(X).all():
         raise InvalidParameterError(f"The features given to {where} contain NaN or infinity.")
     return X
+
+
+class ProbeNotFittedError(NotFittedError, SklearnNotFittedError):
+    """A probe was used before ``fit``: interp's :class:`~interp.errors.NotFittedError` and scikit-learn's
+    ``NotFittedError`` at once, so ``except`` clauses and tools written for either catch it."""
 
 
 class _Probe(ClassifierMixin, BaseEstimator):
@@ -86,7 +132,7 @@ class _Probe(ClassifierMixin, BaseEstimator):
 
     def _check_fitted(self, where: str) -> None:
         if not hasattr(self, "coef_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(X, y) before {where}.")
+            raise ProbeNotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(X, y) before {where}.")
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=np.float64) - self.scaler_mean_) / self.scaler_scale_

@@ -149,8 +149,12 @@ def test_bad_fit_input():
     bad[0, 0] = np.nan
     with pytest.raises(InvalidParameterError, match="NaN"):
         MLPProbe().fit(bad, y)
-    with pytest.raises(InvalidParameterError, match="fitted on 24 features; got 3"):
+    with pytest.raises(InvalidParameterError, match="X has 3 features, but LinearProbe is expecting 24 features"):
         LinearProbe().fit(X, y).predict(X[:, :3])
+    with pytest.raises(InvalidParameterError, match="requires y to be passed"):
+        LinearProbe().fit(X, None)
+    with pytest.raises(InvalidParameterError, match="Unknown label type: continuous"):
+        LinearProbe().fit(X, X[:, 0])
 
 
 # ----------------------------------------------------------------------------- control task and baselines
