@@ -80,6 +80,7 @@ def installed(built, tmp_path_factory):
     wheel, _ = built
     tmp = tmp_path_factory.mktemp("installed")
     venv = tmp / "venv"
+    assert not venv.resolve().is_relative_to(ROOT)  # outside the repository (pytest's base temp is elsewhere)
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     paths = {"base": str(venv), "platbase": str(venv)}
     python = Path(sysconfig.get_path("scripts", vars=paths)) / "python"
