@@ -33,6 +33,7 @@ __all__ = [
     "InvalidSpecError",
     "RunLockedError",
     "RunFolderError",
+    "PathOutsideRootError",
     "MissingExtraError",
     "RayClusterError",
     "CacheRebuiltWarning",
@@ -125,6 +126,11 @@ class RunLockedError(InterpError, RuntimeError):
 class RunFolderError(InterpError, ValueError):
     """The output folder of a run holds something else: another spec's run, an unfinished run (without
     ``--resume``), or files that are not a run. interp never deletes them."""
+
+
+class PathOutsideRootError(InterpError, ValueError):
+    """A path (after resolving symlinks and ``..``) is outside the root folder it must be under, e.g. the
+    explorer's runs folder (``$INTERP_RUNS_DIR``) or its model folders (``$INTERP_MODELS_DIR``)."""
 
 
 class MissingExtraError(InterpError, ImportError):

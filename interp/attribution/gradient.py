@@ -81,7 +81,8 @@ def quadrature_rule(name: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _embed(model: Any, ids: torch.Tensor) -> torch.Tensor:
     """(batch, pos, d_model) output of the token embedding (what ``hook_embed`` sees)."""
-    return model.bridge.embed(ids.to(model.device))
+    with model.lock:  # a submodule call: another thread's hook_embed hook must not act on it
+        return model.bridge.embed(ids.to(model.device))
 
 
 def _metric_with_embeddings(model: Any, prep: Prepared, embeds: torch.Tensor, metric: str) -> torch.Tensor:
@@ -180,7 +181,7 @@ def gradient_saliency(model: Any, prompt: str | Sequence[str], target: str | Seq
 def _gradient(model: Any, prep: Prepared, metric: str, *, times_input: bool) -> tuple[torch.Tensor, np.ndarray]:
     """(n_targets, pos, d_model) gradient (or gradient × input) at the prompt, and f at the prompt."""
     n_targets = len(prep.target_ids)
-    with torch.inference_mode(False), torch.enable_grad():
+    with model.lock, torch.inference_mode(False), torch.enable_grad():  # forward and backward in one turn
         x = _embed(model, torch.tensor([prep.sequence()])).detach()
         x.requires_grad_(True)
         values = _metric_with_embeddings(model, prep, x, metric)  # (1, n_targets)
@@ -219,7 +220,7 @@ def _integrated(model: Any, prep: Prepared, metric: str, *, n_steps: int, baseli
     groups = [list(range(i, min(i + batch_size, n_steps))) for i in range(0, n_steps, batch_size)]
 
     def run(steps: list[int]) -> torch.Tensor:
-        with torch.inference_mode(False), torch.enable_grad():
+        with model.lock, torch.inference_mode(False), torch.enable_grad():  # forward and backward in one turn
             a = alphas_t[steps].view(-1, 1, 1)
             inputs = (x0 + a * delta).requires_grad_(True)  # (chunk, pos, d_model)
             values = _metric_with_embeddings(model, prep, inputs, metric)  # (chunk, n_targets)

@@ -9,7 +9,9 @@ public vocabulary too. ``Model`` adds what analyses need on top:
 - ``run_with_cache`` that keeps only the requested activations, on CPU, and stops the forward pass
   after the deepest block it needs;
 - ``hooks(...)``, a context manager that always removes its hooks;
-- ``top_next_tokens``, ``generate`` and ``chat`` (the tokenizer's chat template).
+- ``top_next_tokens``, ``generate`` and ``chat`` (the tokenizer's chat template);
+- ``lock``: one model can serve many threads (the explorer's sessions); its forward passes and hook
+  blocks take turns, so every caller gets what it would get alone.
 
 Example:
     >>> import interp
@@ -25,6 +27,7 @@ import contextlib
 import dataclasses
 import difflib
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -35,7 +38,7 @@ from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError, PromptTooLongError, UnknownHookError
 from interp.results import Result
 
-__all__ = ["Model", "TokenBatch", "ActivationCache", "TopTokensResult", "plan_batches"]
+__all__ = ["Model", "ModelLock", "TokenBatch", "ActivationCache", "TopTokensResult", "plan_batches"]
 
 NamesArg = str | Sequence[str] | Callable[[str], bool]
 _BLOCK_RE = re.compile(r"^blocks\.(\d+)\.")
@@ -155,16 +158,116 @@ class TopTokensResult(Result):
         return fig
 
 
+class ModelLock:
+    """A re-entrant lock that one model's forward passes and hook blocks hold (``model.lock``).
+
+    ``with model.lock:`` holds the model for several calls; the thread that holds it may call the
+    model again (re-entrant). It is per model, never process-wide. A copy (``copy.deepcopy`` of the
+    bridge, or pickling) gets a new lock of its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> ModelLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def __reduce__(self) -> tuple:  # a copy (pickle, deepcopy) gets a lock of its own, never the held state
+        return (ModelLock, ())
+
+    def __repr__(self) -> str:
+        return f"ModelLock({self._lock!r})"
+
+
+class _Locked:
+    """``bridge.<name>(...)`` holding the model's lock: an instance attribute over the class's method.
+
+    The bridge's own entry points (``forward``, which both ``bridge(...)`` and TransformerLens's
+    ``run_with_cache`` / ``generate`` end in, and those high-level calls themselves) take the lock, so
+    an analysis that calls ``model.bridge`` directly is serialised with every other caller.
+    A plain object (not a closure), so a deep copy of the bridge calls the copy, under the copy's lock.
+    """
+
+    def __init__(self, owner: Any, name: str, lock: ModelLock):
+        self.owner, self.name, self.lock = owner, name, lock
+
+    def _method(self) -> Callable:
+        return getattr(type(self.owner), self.name).__get__(self.owner)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return self._method()(*args, **kwargs)
+
+    @property
+    def __wrapped__(self) -> Callable:  # inspect.signature(bridge.forward) shows the real parameters
+        return self._method()
+
+
+class _LockedContext(_Locked):
+    """``with bridge.hooks(...)``: the lock is held for the whole block, not only while hooks are added."""
+
+    @contextlib.contextmanager
+    def __call__(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        with self.lock, self._method()(*args, **kwargs) as value:
+            yield value
+
+
+_LOCKED_METHODS = ("forward", "run_with_cache", "run_with_hooks", "generate")
+
+
+def _lock_bridge(bridge: Any) -> ModelLock:
+    """The bridge's lock, installed on its entry points the first time a Model wraps it."""
+    installed = bridge.__dict__.get("forward")
+    if isinstance(installed, _Locked) and installed.owner is bridge:
+        return installed.lock
+    lock = ModelLock()
+    for name in _LOCKED_METHODS:
+        if callable(getattr(type(bridge), name, None)):
+            object.__setattr__(bridge, name, _Locked(bridge, name, lock))
+    if callable(getattr(type(bridge), "hooks", None)):
+        object.__setattr__(bridge, "hooks", _LockedContext(bridge, "hooks", lock))
+    return lock
+
+
 class Model:
     """A TransformerLens-hooked causal language model with batched, padding-safe helpers.
 
     Build one with :func:`interp.load_model`. The wrapped ``TransformerBridge`` is ``model.bridge``
     and the Hugging Face tokenizer ``model.tokenizer``, for anything this class does not cover.
 
+    Threads: one Model may serve many threads at once (the explorer's sessions are threads of one
+    process). TransformerLens hooks live on the shared modules, so every forward pass and every
+    ``with model.hooks(...)`` block holds ``model.lock``, a per-model re-entrant lock: a hook acts
+    only on the passes of the block that added it, and each caller gets exactly what it would get
+    alone. Passes take turns (on a CPU one pass already uses every core, so little is lost; a long
+    analysis makes the others wait). The bridge's own entry points (``model.bridge(...)``,
+    ``bridge.forward``, ``bridge.run_with_cache``, ``bridge.run_with_hooks``, ``bridge.generate``,
+    ``bridge.hooks``) take the lock too. Hold it yourself for work that spans several calls, or that
+    calls a submodule directly (``model.bridge.embed(ids)``, ``model.bridge.blocks[0](x)``), or runs a
+    backward pass that uses backward hooks::
+
+        with model.lock:  # no other thread's hooks or passes in between
+            with model.hooks([("blocks.0.hook_resid_post", zero)]):
+                patched = model.logits("Hello")
+            embeds = model.bridge.embed(model.to_tokens("Hello"))
+
+    Holding two models' locks at once in different orders from two threads can deadlock.
+
     Attributes:
-        name: the name it was loaded by (e.g. "SmolLM2-135M-Instruct", "tiny-gpt2").
+        name: the name it was loaded by (e.g. "SmolLM2-135M-Instruct-Q4_1", "tiny-gpt2").
         n_layers, n_heads, d_model, d_head, d_vocab, n_ctx: shape of the model.
         prepend_bos: whether a BOS token is put before every text (TransformerLens's default).
+        lock: the :class:`ModelLock` above.
     """
 
     def __init__(self, bridge: Any, tokenizer: Any, *, name: str, source: str):
@@ -183,6 +286,7 @@ class Model:
         self.prepend_bos: bool = bool(getattr(cfg, "default_prepend_bos", True)) and tokenizer.bos_token_id is not None
         self.pad_token_id: int = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._hook_names: tuple[str, ...] = tuple(bridge.hook_dict)
+        self._lock = _lock_bridge(bridge)
         bridge.eval()
 
     # ------------------------------------------------------------------ metadata
@@ -195,6 +299,11 @@ class Model:
         return next(self.bridge.parameters()).dtype
 
     @property
+    def lock(self) -> ModelLock:
+        """The per-model re-entrant lock every forward pass and hook block holds (see the class docstring)."""
+        return self._lock
+
+    @property
     def hook_names(self) -> tuple[str, ...]:
         """Every TransformerLens hook point name of this model."""
         return self._hook_names
@@ -205,9 +314,12 @@ class Model:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
     def info(self) -> dict[str, Any]:
-        """The model card: name, source, shape, parameter count, device and dtype."""
+        """The model card: name, source, the weights' file, quantization and fingerprint (see
+        :func:`interp.models.card.model_card`), shape, parameter count, device and dtype."""
+        from interp.models.card import model_card
+
         return {
-            "name": self.name, "source": self.source, "architecture": self.architecture,
+            **model_card(self), "architecture": self.architecture,
             "n_layers": self.n_layers, "n_heads": self.n_heads, "d_model": self.d_model, "d_head": self.d_head,
             "d_vocab": self.d_vocab, "n_ctx": self.n_ctx,
             "n_params": int(sum(p.numel() for p in self.bridge.original_model.parameters())),
@@ -271,7 +383,8 @@ class Model:
         return plan_batches(lengths, batch_size, where="Model")
 
     def _forward(self, batch: TokenBatch, **kwargs: Any) -> torch.Tensor:
-        return self.bridge(batch.tokens.to(self.device), attention_mask=batch.attention_mask.to(self.device), **kwargs)
+        with self._lock:
+            return self.bridge(batch.tokens.to(self.device), attention_mask=batch.attention_mask.to(self.device), **kwargs)
 
     def logits(self, texts: str | Sequence[str], *, batch_size: int | None = None,
                padding_side: str = "right", last_only: bool = False) -> torch.Tensor | list[torch.Tensor]:
@@ -286,7 +399,7 @@ class Model:
         check_choice(padding_side, ("right", "left"), name="padding_side", where="Model.logits")
         ids = [self.encode(t, where="Model.logits") for t in items]
         out: list[torch.Tensor | None] = [None] * len(items)
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             for group in self._micro_batches([len(x) for x in ids], batch_size):
                 batch = self._pad([ids[i] for i in group], padding_side)
                 logits = self._forward(batch).float().cpu()  # (batch, pos, d_vocab)
@@ -344,7 +457,10 @@ class Model:
             padding_side: "right" (default) or "left".
 
         Returns:
-            :class:`ActivationCache`: ``cache[name]`` is (batch, pos, ...), on CPU.
+            :class:`ActivationCache`: ``cache[name]`` is (batch, pos, ...), on CPU, padded like
+            ``cache.batch`` (the whole call's longest text). Each micro-batch runs padded only to its
+            own longest text, so ``batch_size``'s token budget holds for texts of mixed lengths; a
+            position past a text's real tokens is padding (zero, or the model's output on pad tokens).
         """
         where = "Model.run_with_cache"
         items, _ = check_texts(texts, where=where)
@@ -357,7 +473,7 @@ class Model:
         if stop_at_layer is not None and stop_at_layer >= self.n_layers:
             stop_at_layer = None
         ids = [self.encode(t, where=where) for t in items]
-        full = self._pad(ids, padding_side)
+        full = self._pad(ids, padding_side)  # the call's batch: what the returned tensors are padded like
         collected: dict[str, list[torch.Tensor]] = {}
         order: list[int] = []
         wanted = checked if callable(checked) else set(checked)
@@ -365,14 +481,16 @@ class Model:
         def keep(name: str) -> bool:
             return wanted(name) if callable(wanted) else name in wanted
 
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             for group in self._micro_batches(full.lengths, batch_size):
-                batch = TokenBatch(full.tokens[group], full.attention_mask[group], [full.lengths[i] for i in group], padding_side)
+                batch = self._pad([ids[i] for i in group], padding_side)  # as wide as its own longest text
                 _, cache = self.bridge.run_with_cache(
                     batch.tokens.to(self.device), attention_mask=batch.attention_mask.to(self.device),
                     names_filter=keep, stop_at_layer=stop_at_layer, return_cache_object=False)
                 for name, value in cache.items():
-                    collected.setdefault(name, []).append(value.detach().to("cpu"))
+                    value = self._widen(name, value.detach().to("cpu"), batch.tokens.shape[1], full.tokens.shape[1],
+                                        padding_side)
+                    collected.setdefault(name, []).append(value)
                 order.extend(group)
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
@@ -380,12 +498,30 @@ class Model:
         str_tokens = [self.ids_to_str(x) for x in ids]
         return ActivationCache(activations, full, str_tokens)
 
+    def _widen(self, name: str, value: torch.Tensor, width: int, full: int, padding_side: str) -> torch.Tensor:
+        """``value`` of a micro-batch padded to ``width`` positions, zero-padded to the call's ``full`` width
+        on ``padding_side`` along its position axes (1, or query and key of an attention pattern)."""
+        if width == full:
+            return value
+        hook_point = self.bridge.hook_dict.get(name)
+        pos_dim = getattr(hook_point, "pos_dim", None)
+        if pos_dim is None:
+            pos_dim = -2 if name.endswith(("hook_pattern", "hook_attn_scores")) else 1
+        dims = [value.dim() - 2, value.dim() - 1] if pos_dim == -2 else [pos_dim % value.dim()]  # -2: (.., q, k)
+        pad: list[int] = [0] * (2 * value.dim())  # F.pad order: last axis first, (before, after) each
+        for dim in dims:
+            if value.shape[dim] == width:
+                pad[2 * (value.dim() - 1 - dim) + (0 if padding_side == "left" else 1)] = full - width
+        return torch.nn.functional.pad(value, pad) if any(pad) else value
+
     @contextlib.contextmanager
     def hooks(self, fwd_hooks: Sequence[tuple[NamesArg, Callable]] = (),
               bwd_hooks: Sequence[tuple[NamesArg, Callable]] = ()) -> Iterator[Model]:
         """Add TransformerLens hooks for the duration of a ``with`` block; they are always removed.
 
-        Each hook is ``(name_or_filter, fn)`` with ``fn(tensor, hook) -> tensor | None``.
+        Each hook is ``(name_or_filter, fn)`` with ``fn(tensor, hook) -> tensor | None``. The block holds
+        ``model.lock``: other threads' passes wait until it ends, so the hooks act only on this block's
+        passes. A backward pass that relies on ``bwd_hooks`` must run inside the block.
 
         Example:
             >>> def zero(x, hook): return torch.zeros_like(x)
@@ -397,7 +533,7 @@ class Model:
                 self.check_hook_names(name, where="Model.hooks")
             if not callable(fn):
                 raise InvalidParameterError(f"Hook functions given to Model.hooks must be callable; got {fn!r} for {name!r}.")
-        with self.bridge.hooks(fwd_hooks=list(fwd_hooks), bwd_hooks=list(bwd_hooks)):
+        with self._lock, self.bridge.hooks(fwd_hooks=list(fwd_hooks), bwd_hooks=list(bwd_hooks)):
             yield self
 
     # ------------------------------------------------------------------ prediction and generation
@@ -413,15 +549,18 @@ class Model:
     def top_next_tokens(self, prompt: str, k: int = 10, *, chat: bool = False) -> TopTokensResult:
         """The ``k`` most likely next tokens after ``prompt`` (wrapped in the chat template if ``chat``)."""
         check_int(k, name="k", where="Model.top_next_tokens", low=1, high=self.d_vocab + 1)
+        from interp.models.card import model_card
+
         text = self.chat_prompt(prompt) if chat else prompt
         ids = self.encode(text, prepend_bos=False if chat else None, where="Model.top_next_tokens")
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             logits = self._forward(self._pad([ids], "right"))[0, -1].float().cpu()  # (d_vocab,)
         probs = torch.softmax(logits, dim=-1)
         top = torch.topk(probs, k)
         return TopTokensResult(prompt=text, tokens=self.ids_to_str(top.indices.tolist()),
                                token_ids=top.indices.numpy(), probs=top.values.numpy(),
-                               logits=logits[top.indices].numpy(), model_name=self.name)
+                               logits=logits[top.indices].numpy(), model_name=self.name,
+                               model_card=model_card(self))
 
     def generate(self, prompt: str, max_new_tokens: int = 32, *, temperature: float = 0.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = 0,
@@ -443,7 +582,7 @@ class Model:
             raise PromptTooLongError(f"{where}: the prompt ({len(ids)} tokens) plus max_new_tokens={max_new_tokens} "
                                      f"exceeds n_ctx={self.n_ctx} of {self.name}.")
         tokens = torch.tensor([ids], device=self.device)
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        with self._lock, torch.random.fork_rng(devices=[]), torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(seed)
             out = self.bridge.generate(tokens, max_new_tokens=max_new_tokens, do_sample=temperature > 0,
