@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -161,6 +162,7 @@ def test_cluster_started_with_ray_start_gives_the_local_results(tmp_path, refere
     finally:
         for node in reversed(nodes):
             _ray_stop(node)
+        shutil.rmtree(temp_dir, ignore_errors=True)  # the nodes' sockets and logs
     run = load_run(out)
     attempt = run.attempts[-1]
     assert run.status == "complete" and attempt["executor"] == "ray"
