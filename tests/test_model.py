@@ -123,8 +123,14 @@ def test_top_next_tokens_agrees_with_logits(tiny_model):
 
 def test_generate_is_greedy_continuation(tiny_model):
     text = tiny_model.generate("Hello world", max_new_tokens=3)
-    first = tiny_model.top_next_tokens("Hello world", k=1).tokens[0]
-    assert text.startswith(first) or first.strip() == "" or text == ""
+    ids, new = tiny_model.encode("Hello world"), []  # the reference: argmax of a plain forward, token by token
+    for _ in range(3):
+        with torch.inference_mode():
+            nxt = int(tiny_model.bridge(torch.tensor([ids + new]))[0, -1].argmax())
+        if nxt == tiny_model.tokenizer.eos_token_id:
+            break
+        new.append(nxt)
+    assert new and text == tiny_model.tokenizer.decode(new, skip_special_tokens=True)
     assert tiny_model.generate("Hello world", max_new_tokens=3) == text
     sampled = [tiny_model.generate("Hello", max_new_tokens=5, temperature=1.0, seed=s) for s in (0, 0, 1)]
     assert sampled[0] == sampled[1]
@@ -215,5 +221,6 @@ def test_random_weights_control_differs(tiny_models):
 
 def test_list_models_lists_default_and_tiny():
     names = {row["name"]: row for row in interp.list_models()}
-    assert {"SmolLM2-135M-Instruct", "tiny-gpt2", "tiny-llama", "tiny-neox"} <= set(names)
+    assert {"SmolLM2-135M-Instruct-Q4_1", "tiny-gpt2", "tiny-llama", "tiny-neox"} <= set(names)
+    assert "Q4_1" in names["SmolLM2-135M-Instruct-Q4_1"]["description"]
     assert names["tiny-gpt2"]["available"]
