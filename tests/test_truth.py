@@ -227,13 +227,18 @@ def test_truth_sweep_and_generalization_on_a_tiny_model(tiny, tmp_path):
     assert r.accuracy.shape == (2, 3, tiny.n_layers + 1)
     assert ((r.accuracy >= 0) & (r.accuracy <= 1)).all()
     assert 0 <= r.best_layer_fraction("lr") <= 1
-    r.plot()
+    fig = r.plot()  # one line per probe x dataset, the accuracy by layer
+    assert [t.name for t in fig.data] == [f"{p} / {d}" for p in r.probes for d in r.datasets]
+    for trace, (p, d) in zip(fig.data, [(p, d) for p in range(3) for d in range(2)]):
+        assert list(trace.x) == r.layers and list(trace.y) == list(r.accuracy[d, p])
     loaded = load_result(r.save(tmp_path / "s.json"))
     np.testing.assert_array_equal(loaded.accuracy, r.accuracy)
     g = generalization_matrix(tiny, ["facts", "sums"], layer=1, probe="mm", train=["facts", "facts+sums"],
                               max_pairs=30, progress=False)
     assert g.accuracy.shape == g.auc.shape == (2, 2) and g.to_frame()["seen"].sum() == 3
-    g.plot()
+    (heatmap,) = g.plot().data
+    np.testing.assert_array_equal(heatmap.z, g.accuracy)
+    assert list(heatmap.y) == g.train and list(heatmap.x) == g.test
     with pytest.raises(InvalidParameterError):
         truth_sweep(tiny, "facts", probes=["svm"])
     with pytest.raises(InvalidDatasetError):
@@ -250,7 +255,9 @@ def test_detector_scores_saves_and_refuses_tampering(tiny, tmp_path):
     assert scores.p_true.shape == (2,)
     per_token = detector.score("Cats are mammals. Snow is hot.", per_token=True)
     assert per_token.p_true[0] == pytest.approx(per_token.token_p_true[0][-1])
-    per_token.plot()
+    (heatmap,) = per_token.plot().data  # one row per text, one cell per token, coloured by P(true)
+    np.testing.assert_allclose(heatmap.z[0], per_token.token_p_true[0])
+    assert len(heatmap.z[0]) == len(per_token.tokens[0]) == len(tiny.to_str_tokens("Cats are mammals. Snow is hot.")) - 1
     path = detector.save(tmp_path / "det.json")
     again = LieDetector.load(path, model=tiny)
     np.testing.assert_array_equal(again.score(texts).p_true, scores.p_true)
@@ -288,7 +295,9 @@ def test_model_lies_are_scored_consistently(tiny, tmp_path):
     # a random model answers nothing right: no genuine honest answer, so no genuine AUC
     assert r.honest_correct == 0 and np.isnan(r.auc_genuine)
     assert load_result(r.save(tmp_path / "lies.json")) == r
-    r.plot()
+    boxes = r.plot().data  # honest and lie scores, then both again as read in the chat
+    assert [list(b.y) for b in boxes] == [list(v) for v in (r.honest_scores, r.lie_scores, r.honest_context_scores,
+                                                             r.lie_context_scores)]
 
 
 def test_steering_with_alpha_zero_is_the_unsteered_model(tiny):
@@ -304,7 +313,10 @@ def test_steering_with_alpha_zero_is_the_unsteered_model(tiny):
     pt, pf = probs[:, sorted(set(ids[:2]))].sum(-1), probs[:, sorted(set(ids[2:]))].sum(-1)
     np.testing.assert_allclose(r.p_true[0], (pt / (pt + pf)).numpy(), rtol=1e-5)
     assert not np.allclose(r.p_true[1], r.p_true[0])
-    r.plot()
+    true_line, false_line = r.plot().data  # mean P(true) of the true and of the false statements, by alpha
+    np.testing.assert_allclose(true_line.y, r.p_true[:, r.labels == 1].mean(1))
+    np.testing.assert_allclose(false_line.y, r.p_true[:, r.labels == 0].mean(1))
+    assert list(true_line.x) == list(r.alphas)
 
 
 def test_public_names_resolve():
