@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 import interp
+from interp import _paths
 from interp.errors import InterpError
 
 __all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
@@ -133,7 +134,11 @@ def model_sidebar() -> LoadedModel | None:
         name = st.sidebar.text_input("Model directory", key=_PATH_KEY, placeholder="/path/to/hf-model",
                                      help="A folder with config.json, tokenizer files and weights "
                                           "(what save_pretrained writes), or a model id already in the "
-                                          "local Hugging Face cache.").strip()
+                                          "local Hugging Face cache. Folders are read only under the interp "
+                                          "cache, the Hugging Face cache and $INTERP_MODELS_DIR.").strip()
+        if name:  # a path must be under an allowed root (interp._paths.model_roots)
+            name = guarded(_paths.check_model_choice, name,
+                           hint="Pick a model above, or enter a folder under one of those roots.") or ""
     else:
         name = choices[choice]
 

@@ -96,7 +96,8 @@ def test_prompt_longer_than_n_ctx_shows_an_error(app, tiny):
     assert not app.dataframe
 
 
-def test_missing_local_path_shows_an_error(app, tmp_path):
+def test_missing_local_path_shows_an_error(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("INTERP_MODELS_DIR", str(tmp_path))  # an allowed root: the path is checked, then missing
     app.sidebar.selectbox[0].set_value("Local path…").run(timeout=TIMEOUT)
     assert not app.exception and not app.error  # an empty path: nothing to load yet
     assert any("No model is loaded" in i.value for i in app.info)
@@ -111,6 +112,30 @@ def test_missing_local_path_shows_an_error(app, tmp_path):
     app.sidebar.selectbox[0].set_value("tiny-llama").run(timeout=TIMEOUT)
     assert_no_failure(app)
     assert app.title[0].value == "tiny-llama"
+
+
+def test_a_model_directory_outside_the_roots_is_refused(app, tmp_path, monkeypatch):
+    """Without $INTERP_MODELS_DIR only the caches are roots: any other folder (or a link or ``..`` out of a
+    root) is refused before anything in it is read, with the roots and the setting that changes them."""
+    from interp.models._cache import cache_root
+
+    monkeypatch.delenv("INTERP_MODELS_DIR", raising=False)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    app.sidebar.selectbox[0].set_value("Local path…").run(timeout=TIMEOUT)
+    for entered in [str(tmp_path / "model"), f"{cache_root()}/../../{tmp_path.relative_to('/')}/model"]:
+        app.sidebar.text_input[0].set_value(entered).run(timeout=TIMEOUT)
+        assert not app.exception
+        (error,) = app.error
+        assert "outside the folder the explorer may read" in error.value and "INTERP\\_MODELS\\_DIR" in error.value
+        assert "the interp cache" in error.value and "config.json" not in error.value
+        assert not app.dataframe and any("No model is loaded" in i.value for i in app.info)
+
+    monkeypatch.setenv("INTERP_MODELS_DIR", str(tmp_path))  # allowed now: the folder is read (and is no model)
+    app.sidebar.text_input[0].set_value(str(tmp_path / "model") + " ").run(timeout=TIMEOUT)
+    assert not app.exception
+    (error,) = app.error
+    assert "may read" not in error.value and "could not load" in error.value.lower()
 
 
 def test_interp_model_can_name_a_directory(monkeypatch, tmp_path):

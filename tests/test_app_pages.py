@@ -571,14 +571,77 @@ def test_runs_bad_folders_and_files_show_an_error(open_page, runs_folder, tmp_pa
     assert_no_failure(at)
     assert len(at.get("plotly_chart")) == len(results["top_next_tokens.json"].figures())
 
-    at.text_input(key="runs_folder").set_value(str(tmp_path / "missing")).run(timeout=TIMEOUT)
+    at.text_input(key="runs_folder").set_value(str(folder / "missing")).run(timeout=TIMEOUT)
     assert_error(at, "missing", "is not a folder", "Check the path")
     assert not at.get("plotly_chart") and not at.download_button
 
-    (tmp_path / "empty").mkdir()
-    at.text_input(key="runs_folder").set_value(str(tmp_path / "empty")).run(timeout=TIMEOUT)
+    (folder / "empty").mkdir()
+    at.text_input(key="runs_folder").set_value(str(folder / "empty")).run(timeout=TIMEOUT)
     assert_no_failure(at)
     assert any("No saved interp results" in i.value for i in at.info)
+
+
+def test_runs_refuses_folders_outside_its_root(open_page, runs_folder, tmp_path):
+    """Only $INTERP_RUNS_DIR and what is under it can be read: the parent, a ``..`` out of it and a link
+    out of it are refused (saying which root applies and how to change it); a file link out is not listed."""
+    folder, results = runs_folder
+    outside = tmp_path / "elsewhere"
+    results["top_next_tokens.json"].save(outside / "secret.json")
+    (folder / "out").symlink_to(outside, target_is_directory=True)
+    (folder / "linked.json").symlink_to(outside / "secret.json")
+    at = open_page("runs")
+    assert at.selectbox(key="runs_file").options == ["top_next_tokens.json", "france/attribution.json"]
+    for entered in [str(tmp_path), f"{folder}/../elsewhere", str(folder / "out"), "/"]:
+        at.text_input(key="runs_folder").set_value(entered).run(timeout=TIMEOUT)
+        assert_error(at, "is outside the folder the explorer may read", str(folder).replace("_", "\\_"),
+                     "set INTERP\\_RUNS\\_DIR to a folder")
+        assert not at.get("plotly_chart") and "runs_file" not in [box.key for box in at.selectbox]
+    at.text_input(key="runs_folder").set_value(f"{folder}/france/..").run(timeout=TIMEOUT)  # inside after all
+    assert_no_failure(at)
+    assert at.selectbox(key="runs_file").label == "Result (2 found)"
+
+
+def test_runs_says_when_its_search_stopped_early(open_page, runs_folder, monkeypatch):
+    """A bounded search (here: 4 entries) lists what it found and says that it stopped and why."""
+    import functools
+
+    from interp import _paths
+
+    monkeypatch.setattr(_paths, "find_results", functools.partial(_paths.find_results, max_files=4))
+    at = open_page("runs")  # activations/, france/, notes.json, top_next_tokens.json, then stop
+    assert_no_failure(at)
+    (warning,) = at.warning
+    assert "stopped early" in warning.value and "4 files and folders" in warning.value, warning.value
+    assert at.selectbox(key="runs_file").options == ["top_next_tokens.json"]
+
+
+@pytest.mark.parametrize("payload", ["pickle", "__import__"])
+def test_runs_upload_is_parsed_as_data_never_run(open_page, runs_folder, tmp_path, payload):
+    """An upload is JSON parsed as data: a pickle is refused and code in a field is only text; neither runs."""
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    if payload == "pickle":
+        data = pickle.dumps(Payload())
+    else:
+        saved = json.loads(runs_folder[1]["top_next_tokens.json"].to_json())
+        saved["fields"]["prompt"] = code
+        data = json.dumps(saved).encode()
+    at = open_page("runs")
+    at.radio(key="runs_source").set_value("An uploaded file").run(timeout=TIMEOUT)
+    at.file_uploader(key="runs_upload").set_value(("result.json", data, "application/json")).run(timeout=TIMEOUT)
+    assert not at.exception and not marker.exists()
+    if payload == "pickle":
+        assert_error(at, "result.json", "interp saved")
+    else:  # a valid result whose prompt is that text, shown as text
+        assert_no_failure(at)
+        assert any(code in c.value or code.replace("_", "\\_") in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "something else"}', b"<html>export</html>"])

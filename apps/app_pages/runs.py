@@ -3,6 +3,8 @@
 A result file is shown the way its own page shows it: :meth:`~interp.results.Result.summary`, every
 figure of :meth:`~interp.results.Result.figures`, its tables and the download buttons. A folder is
 searched for saved results (an ``interp run`` output folder also shows its summary table and report).
+Folders are read only under the runs root (``$INTERP_RUNS_DIR``, default ``./runs``) and searched
+within bounds (:func:`interp._paths.find_results`); uploads are parsed as JSON data, never run.
 The page needs no model.
 """
 
@@ -14,32 +16,15 @@ import pandas as pd
 import streamlit as st
 
 import interp
+from interp import _paths
 from interp.errors import InvalidResultFileError
 
-RUNS_ENV = "INTERP_RUNS_DIR"  # the folder the page starts in (default: ./runs)
-_MARKER = b'"interp.result"'  # every saved result names its format near the start of the file
-_SKIP = {"activations", "jobs", ".git", "__pycache__"}  # shards, and a batch run's per-probe files
+RUNS_ENV = _paths.RUNS_ENV  # the folder the page starts in and reads under (default: ./runs)
 
 
 @st.cache_data(show_spinner=False, ttl=5)
-def find_results(folder: str) -> list[str]:
-    """Saved results under ``folder`` (relative paths, sorted); activation shards and other JSON are skipped."""
-    root = Path(folder)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP and not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.endswith(".json"):
-                continue
-            path = Path(dirpath) / name
-            try:
-                with open(path, "rb") as handle:
-                    head = handle.read(4096)
-            except OSError:
-                continue
-            if _MARKER in head:
-                found.append(str(path.relative_to(root)))
-    return found
+def find_results(folder: str) -> _paths.ResultScan:
+    return _paths.find_results(folder)
 
 
 @st.cache_data(show_spinner="Opening…", max_entries=32)
@@ -51,11 +36,12 @@ def open_upload(data: bytes, name: str) -> interp.Result:
     return interp.Result.from_json(data, source=name)
 
 
-def open_folder(folder: str) -> list[str]:
-    if not Path(folder).is_dir():
+def open_folder(folder: str) -> _paths.ResultScan:
+    resolved = _paths.resolve_under(folder, [_paths.runs_root()], what="folder")
+    if not resolved.is_dir():
         raise InvalidResultFileError(f"{folder!r} is not a folder. Enter the --out folder of an `interp` command "
-                                     "or `interp run`, or any folder that holds saved results.")
-    return find_results(folder)
+                                     "or `interp run`, or any folder under the runs folder that holds saved results.")
+    return find_results(str(resolved))
 
 
 st.title("Saved runs and results")
@@ -67,24 +53,30 @@ result = None
 stem = "result"
 if source == "A folder":
     start = os.environ.get(RUNS_ENV, "runs")
+    root = _paths.runs_root()
     folder = st.text_input("Folder", value=start, key="runs_folder",
-                           help="Read on the machine that runs the app; relative to where it was started.").strip()
+                           help=f"Read on the machine that runs the app, relative to where it was started, and only "
+                                f"under {root.path} (${RUNS_ENV}, default ./runs).").strip()
     if folder == start and not Path(folder).exists():
         st.info(f"There is no {folder!r} folder yet: `interp run SPEC.toml --out {folder}/NAME` or any command's "
                 "`--out` writes results there. Or enter another folder, or upload a file.",
                 icon=":material/folder_open:")
         files = None
     else:
-        files = _common.guarded(open_folder, folder, hint="Check the path; it is read on the machine running the app.")
+        scan = _common.guarded(open_folder, folder, hint="Check the path; it is read on the machine running the app.")
+        files = None if scan is None else scan.files
+        if scan is not None and not scan.complete:
+            st.warning(scan.note(), icon=":material/hourglass_bottom:")
     if files is not None:
+        folder = str(scan.folder)
         summary = Path(folder) / "summary.csv"
-        if summary.is_file():
+        if summary.is_file() and _paths.is_under(summary, scan.folder):
             st.subheader("Run summary")
             table = _common.guarded(pd.read_csv, summary)
             if table is not None:
                 st.dataframe(table, hide_index=True)
             report = Path(folder) / "report.html"
-            if report.is_file():
+            if report.is_file() and _paths.is_under(report, scan.folder):
                 st.download_button("Download the run's report (HTML)", report.read_bytes, file_name="report.html",
                                    mime="text/html", on_click="ignore", icon=":material/download:",
                                    key="runs_report")
