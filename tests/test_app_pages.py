@@ -664,3 +664,60 @@ def test_runs_opens_an_uploaded_result(open_page, runs_folder):
     assert_no_failure(at)
     assert charts(at) == [figure_data(f) for f in result.figures()]
     assert [b.key for b in at.download_button] == ["download_json_top", "download_html_top"]
+
+
+# ----------------------------------------------------------------------------------------- two sessions at once
+def test_two_sessions_at_once_each_see_their_own_numbers(open_page, tiny, explorer_cache):
+    """Two explorer sessions on one shared model (one Model in st.cache_resource), run at the same time as
+    Streamlit runs them, in two threads: the Lie detector (its sweep hooks every layer) and the Attribution
+    page (gradient x input replaces the embeddings with a hook; the attention toggle caches every pattern).
+    Each shows what the library gives alone."""
+    import threading
+
+    from interp.attribution import attention_maps, attribute
+    from interp.truth import truth_sweep
+
+    st.cache_resource.clear()
+    lie, attr = open_page("lie_detector"), open_page("attribution")
+    assert lie.session_state["_interp_loaded_model"].model is attr.session_state["_interp_loaded_model"].model
+    attr.selectbox(key="attr_method").set_value("grad_x_input")
+    attr.toggle(key="attr_attention").set_value(True).run(timeout=TIMEOUT)
+    prompts = ["The old man walked his dog to the", "Paris is the capital of", "One, two, three, four,"]
+    barrier, shown, failures = threading.Barrier(2), {}, []
+
+    def lie_session():
+        barrier.wait()
+        run_sweep(lie, probes=["mm", "lr"])
+        shown["sweep"] = charts(lie)[0]
+
+    def attribution_session():
+        barrier.wait()
+        for prompt in prompts:  # several reruns while the other session's sweep runs
+            attr.text_area(key="attr_prompt").set_value(prompt).run(timeout=TIMEOUT)
+            shown[prompt] = (frames(attr), charts(attr))
+
+    def guard(fn):
+        def run():
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+        return run
+
+    threads = [threading.Thread(target=guard(f)) for f in (lie_session, attribution_session)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    assert_no_failure(lie)
+    assert_no_failure(attr)
+    sweep = truth_sweep(tiny, TRUTH_SETS, layers=LAYERS, probes=["mm", "lr"], max_pairs=20, progress=False)
+    assert shown["sweep"] == figure_data(sweep.plot())
+    for prompt in prompts:
+        result = attribute(tiny, prompt, "grad_x_input", None, unit="token", chat=False)
+        maps = attention_maps(tiny, prompt, chat=False)
+        (scores, attention), figures = shown[prompt]
+        assert_frame_equal(scores, result.to_frame())
+        assert_frame_equal(attention, maps.to_frame())
+        assert figures == [figure_data(result.plot()), figure_data(maps.plot())]
