@@ -201,37 +201,42 @@ def test_same_spec_and_seed_give_the_same_numbers(tmp_path):
 
 
 _CHILD = r"""
-import json, sys, time
+import json, pathlib, sys, time
 import interp.activations as acts
 import interp.batch.tasks as tasks
-stage, delay = sys.argv[3], float(sys.argv[4])
-if stage == "extract":  # a slow model: each shard takes a while, so the kill lands mid-extraction
-    run_shard = acts._Collector.run_shard
-    def slow_shard(self, *args, **kwargs):
-        out = run_shard(self, *args, **kwargs)
-        time.sleep(delay)
-        return out
-    acts._Collector.run_shard = slow_shard
-else:  # slow probes
-    fit = tasks.TruthTask.fit
-    def slow_fit(self, *args, **kwargs):
-        time.sleep(delay)
-        return fit(self, *args, **kwargs)
-    tasks.TruthTask.fit = slow_fit
+spec, out, stage, after, marker = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), pathlib.Path(sys.argv[5])
+done = []
+
+def pause_after(work):
+    # job number after + 1 does its work, says so, and waits before it is committed: the parent kills it there
+    def paused(*args, **kwargs):
+        result = work(*args, **kwargs)
+        done.append(1)
+        if len(done) == after + 1:
+            marker.write_text("paused")
+            time.sleep(600)  # never returns in the test: the parent kills this process as soon as it sees the marker
+        return result
+    return paused
+
+if stage == "extract":  # a shard's activations are computed, not yet written
+    acts._Collector.run_shard = pause_after(acts._Collector.run_shard)
+else:  # a probe is fitted, its result not yet saved
+    tasks.TruthTask.fit = pause_after(tasks.TruthTask.fit)
 from interp.batch import run_spec
-run_spec(json.loads(sys.argv[1]), sys.argv[2], resume=True)
+run_spec(spec, out, resume=True)
 """
 
 
-def _kill_when(directory: Path, pattern: str, at_least: int, spec: dict, stage: str, delay: float) -> None:
-    """Start a run in a subprocess, SIGKILL it once ``at_least`` files match ``pattern`` under ``directory``."""
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(spec), str(directory), stage, str(delay)],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
+def _kill_when_paused(directory: Path, spec: dict, stage: str, after: int, marker: Path) -> None:
+    """Run ``spec`` into ``directory`` in a subprocess that commits ``after`` jobs of ``stage``, computes the next one
+    and then waits; SIGKILL it as soon as it says so (through ``marker``), so the kill lands mid-job, every time."""
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(spec), str(directory), stage, str(after),
+                              str(marker)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     try:
-        while len(list(directory.rglob(pattern))) < at_least:
+        while not marker.exists():
             assert child.poll() is None, f"the run ended before it was killed: {child.stderr.read().decode()[-2000:]}"
-            assert time.monotonic() < deadline, "the run made no progress"
+            assert time.monotonic() < deadline, f"the run did not reach job {after + 1} of {stage} within 120 s"
             time.sleep(0.05)
     finally:
         child.send_signal(signal.SIGKILL)
@@ -249,17 +254,15 @@ def test_kill_9_and_resume_gives_identical_results_and_recomputes_nothing(tmp_pa
     assert n_shards == 6 and n_probes == 2 * 3 * 3  # 2 datasets x 3 shards; 2 datasets x 3 layers x 3 probes
 
     killed = tmp_path / "killed"
-    if stage == "extract":
-        _kill_when(killed, "shard-*.safetensors", 2, spec, stage, delay=0.4)
-    else:
-        _kill_when(killed, "jobs/**/*.json", 3, spec, stage, delay=0.3)
+    committed = 2 if stage == "extract" else 3  # jobs finished before the kill; the next one dies computed, unsaved
+    _kill_when_paused(killed, spec, stage, committed, tmp_path / "paused")
     shards = _files(killed, "shard-*.safetensors")
     probes = _files(killed / "jobs", "*.json") if (killed / "jobs").is_dir() else {}
     assert load_run(killed).status == "interrupted"  # nobody holds the lock, the run never finished
     if stage == "extract":
-        assert 2 <= len(shards) < n_shards and not probes
+        assert len(shards) == committed and not probes
     else:
-        assert len(shards) == n_shards and 3 <= len(probes) < n_probes
+        assert len(shards) == n_shards and len(probes) == committed
 
     with pytest.raises(RunFolderError, match="--resume"):
         run_spec(spec, out=killed)  # an unfinished run is continued only when asked
