@@ -221,14 +221,40 @@ def _assert_clean(driver) -> None:
     assert "Traceback" not in _text(driver)
 
 
+_LAYOUT_JS = """const m = document.querySelector('[data-testid="stMainBlockContainer"]');
+return [m ? Math.ceil(m.getBoundingClientRect().height) : 0, window.innerWidth, window.innerHeight,
+        Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'), e => {
+            const svg = e.querySelector('.main-svg');
+            return [Math.round(e.getBoundingClientRect().width), Math.round(e.getBoundingClientRect().height),
+                    svg ? Math.round(svg.getBoundingClientRect().width) : -1, Boolean(e._fullLayout)];
+        })];"""  # the page's height, the window, and each chart's box, drawn width and whether plotly laid it out
+
+
+def _wait_drawn(driver, name: str, timeout: float = 30) -> list:
+    """Wait until every chart is laid out at its container's width and the page's layout holds still for two polls
+    in a row (0.5 s apart); return that layout. Plotly draws and resizes asynchronously, after Streamlit is idle."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen: list = []
+
+    def settled(d) -> bool:
+        seen.append(d.execute_script(_LAYOUT_JS))
+        charts = seen[-1][3]
+        drawn = all(laid_out and abs(svg - width) <= 1 for width, _, svg, laid_out in charts)
+        return drawn and len(seen) >= 2 and seen[-1] == seen[-2]
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.5).until(settled)
+    except Exception:
+        raise AssertionError(f"{name}: the page's layout did not settle within {timeout} s: {seen[-3:]}") from None
+    return seen[-1]
+
+
 def _screenshot(driver, name: str) -> Path:
     """The whole page (the window is made as tall as the page's content), as artifacts/explorer-<name>.png."""
-    time.sleep(1.0)  # let plotly and the tables finish drawing
-    height = driver.execute_script(
-        "const m = document.querySelector('[data-testid=\"stMainBlockContainer\"]');"
-        "return m ? Math.ceil(m.getBoundingClientRect().height) + 120 : 0;")
+    height = _wait_drawn(driver, name)[0] + 120  # plotly and the tables have finished drawing
     driver.set_window_size(WIDTH, max(HEIGHT, min(int(height), 6000)))
-    time.sleep(1.0)  # the charts resize to the new window
+    _wait_drawn(driver, name)  # the charts have resized to the new window
     path = ARTIFACTS / f"explorer-{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
