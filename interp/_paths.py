@@ -126,11 +126,13 @@ def check_model_choice(name: str) -> str:
     """What the explorer's model picker may pass to ``interp.load_model``: ``name`` itself if it is not a
     path (a built-in name or a cached Hugging Face id), else the resolved directory if it is under
     :func:`model_roots`; raises :class:`PathOutsideRootError` otherwise."""
+    from interp.models.loading import DEFAULT_ALIASES, TINY_MODELS
+
     text = name.strip()
-    path = Path(text).expanduser()
-    looks_like_path = text.startswith(("/", ".", "~")) or os.sep in text and path.exists() or path.exists()
-    if not looks_like_path:
+    if text in TINY_MODELS or text in DEFAULT_ALIASES:  # built in, whatever folders the working directory has
         return text
+    if not (text.startswith(("/", ".", "~")) or Path(text).expanduser().exists()):
+        return text  # a cached Hugging Face id (or unknown: load_model says so)
     return str(resolve_under(text, model_roots(), what="model directory"))
 
 

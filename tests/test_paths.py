@@ -54,6 +54,7 @@ def test_model_choice_allows_names_and_paths_under_the_model_roots(monkeypatch, 
     monkeypatch.delenv(_paths.MODELS_ENV, raising=False)
     monkeypatch.setenv("INTERP_MODEL", "tiny-gpt2")
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny-gpt2").mkdir()  # a folder of that name in the working directory: the built-in still wins
     for name in ["tiny-gpt2", "default", "HuggingFaceTB/SmolLM2-135M"]:  # names, not paths: load_model decides
         assert _paths.check_model_choice(name) == name
     (tmp_path / "cache" / "models" / "m").mkdir(parents=True)
