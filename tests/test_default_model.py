@@ -58,20 +58,40 @@ def test_result_round_trip(default_model, tmp_path):
     assert Result.load(result.save(tmp_path / "top.json")) == result
 
 
+_PAUSED_BUILD = r"""
+import pathlib, sys, time
+import transformers
+from interp.models import _cache
+
+save = transformers.PreTrainedModel.save_pretrained
+
+def save_then_wait(self, *args, **kwargs):  # the weights are on disk in the temp folder, the tokenizer is not
+    save(self, *args, **kwargs)
+    pathlib.Path(sys.argv[1]).write_text("saved")
+    time.sleep(600)  # the parent kills this process as soon as it sees the marker
+
+transformers.PreTrainedModel.save_pretrained = save_then_wait
+_cache.ensure_default_model(quiet=True)
+"""
+
+
 def test_interrupted_cache_build_is_recovered(tmp_path, monkeypatch):
     """Kill a cache build midway: no broken cache is left; a later load cleans up and builds;
     a corrupt cache (truncated weights) is detected, reported and rebuilt."""
     monkeypatch.setenv("INTERP_CACHE", str(tmp_path))
     target = _cache.default_model_dir()
-    proc = subprocess.Popen([sys.executable, "-c", "from interp.models import _cache; _cache.ensure_default_model(quiet=True)"],
-                            env={**os.environ, "INTERP_CACHE": str(tmp_path)})
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(p.name.startswith(f".{target.name}.tmp-") for p in target.parent.glob(".*")
-                                              if target.parent.exists()):
-        time.sleep(0.2)
-    time.sleep(2)  # well inside the ~15 s de-quantization
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    marker = tmp_path / "weights-written"
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_BUILD, str(marker)], env={**os.environ, "INTERP_CACHE": str(tmp_path)})
+    deadline = time.monotonic() + 300
+    try:
+        while not marker.exists():  # the build has written the weights into its temp folder, not yet the tokenizer
+            assert proc.poll() is None, "the cache build ended before it was killed"
+            assert time.monotonic() < deadline, "the cache build did not reach save_pretrained within 300 s"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     assert not target.exists(), "a killed build must not leave a cache in place"
     assert any(target.parent.glob(f".{target.name}.tmp-*")), "the killed build's temp folder should be left behind"
 
