@@ -67,7 +67,7 @@ def measure(n: int, model: str, config: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=500, help="statements of the smaller run (the larger has 2N)")
-    parser.add_argument("--model", default="SmolLM2-135M-Instruct")
+    parser.add_argument("--model", default="SmolLM2-135M-Instruct-Q4_1")
     parser.add_argument("--configs", nargs="+", default=["local", "ray1", "ray2"])
     args = parser.parse_args()
     print(f"{args.model}, {os.cpu_count()} CPU cores; N = {args.n} and {2 * args.n} statements, 50 per shard\n")

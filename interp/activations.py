@@ -193,6 +193,7 @@ class Activations:
         self.layers = tuple(int(l) for l in layers)
         self.position = position
         self.model_name = model_name
+        self.model_card: dict[str, Any] = {}  # set by collect(); {} for activations opened from disk
         self.d_model = int(d_model)
         self.n_texts = int(n_texts)
         self.directory = Path(directory) if directory is not None else None
@@ -347,12 +348,17 @@ def collect(model: Any, texts: str | Sequence[str], *, layers: int | Sequence[in
                 _write_manifest(directory, plan, shard_files, complete=False)
     finally:
         bar.close()
+    from interp.models.card import model_card
+
     if directory is None:
         meta = _concat_meta([m for m, _ in in_memory])
         arrays = {l: np.concatenate([arr[l] for _, arr in in_memory]) for l in plan.layers}
-        return Activations(layers=plan.layers, position=position, model_name=model.name, d_model=model.d_model,
+        acts = Activations(layers=plan.layers, position=position, model_name=model.name, d_model=model.d_model,
                            n_texts=len(items), meta=meta, arrays=arrays)
-    return finish_shards(plan, directory)
+    else:
+        acts = finish_shards(plan, directory)
+    acts.model_card = model_card(model)  # which weights these rows came from (probe results record it)
+    return acts
 
 
 # ----------------------------------------------------------------------------- one shard at a time

@@ -27,7 +27,7 @@ app = typer.Typer(help="interp: see what a transformer language model is thinkin
 out = Console()
 err = Console(stderr=True)
 
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name or path; default SmolLM2-135M-Instruct.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name or path; default SmolLM2-135M-Instruct-Q4_1.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -91,7 +91,7 @@ def models(as_json: JsonOpt = False) -> None:
 
 @app.command()
 @_clean_errors
-def info(model: Annotated[str | None, typer.Argument(help="Model name or path; default SmolLM2-135M-Instruct.")] = None,
+def info(model: Annotated[str | None, typer.Argument(help="Model name or path; default SmolLM2-135M-Instruct-Q4_1.")] = None,
          as_json: JsonOpt = False) -> None:
     """Show a model's card: architecture, shape, parameters, context length."""
     from interp.models.loading import load_model

@@ -40,11 +40,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
+from interp._imports import import_preserving_state
 from interp.errors import InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.results import atomic_write_bytes
+
+import_preserving_state("sklearn")  # its first import sets KMP_* environment variables; they are put back
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError  # noqa: E402
 
 __all__ = ["LinearProbe", "MLPProbe", "load_probe", "PROBES", "make_probe"]
 

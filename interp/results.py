@@ -53,7 +53,6 @@ __all__ = ["Result", "load_result", "atomic_path", "atomic_write_bytes", "SCHEMA
 FORMAT_NAME = "interp.result"
 SCHEMA_VERSION = 1
 _REGISTRY: dict[str, type[Result]] = {}
-_PLOTLY_JS_SENT = False  # _repr_html_ embeds plotly.js once per process, then reuses it.
 
 
 @contextlib.contextmanager
@@ -109,9 +108,15 @@ class Result:
     Fields holding :class:`numpy.ndarray` are saved as arrays; every other field must be JSON-native
     (str, int, float, bool, None, and lists or dicts of those). Torch tensors given to a field are
     converted to numpy on construction.
+
+    Attributes:
+        model_card: which weights produced the result (:func:`interp.models.card.model_card`: name,
+            source file, quantization, dtype, SHA-256 fingerprint); ``{}`` for results that come from no
+            model or were saved by interp < 0.2. Keyword-only, in every result type.
     """
 
     title: ClassVar[str] = "Result"
+    model_card: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -273,9 +278,9 @@ class Result:
         return _frame_html(self.to_frame(), max_rows)
 
     def _repr_html_(self) -> str:
-        global _PLOTLY_JS_SENT
-        figure = self.plot().to_html(full_html=False, include_plotlyjs=not _PLOTLY_JS_SENT)
-        _PLOTLY_JS_SENT = True
+        # plotly.js goes into every output: a notebook's outputs are cleared, re-run and reordered
+        # independently, so one that relied on an earlier output's copy would draw nothing (no CDN here)
+        figure = self.plot().to_html(full_html=False, include_plotlyjs=True)
         return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(self.summary())}"
                 f"{figure}<details><summary>table</summary>{self._table_html()}</details></div>")
 

@@ -185,5 +185,5 @@ def test_the_default_models_first_build_says_what_it_does(monkeypatch, tmp_path)
     import _common
 
     monkeypatch.setenv("INTERP_CACHE", str(tmp_path))  # an empty cache: the next load builds it
-    assert "Building SmolLM2-135M-Instruct from its GGUF file" in _common._loading_message("SmolLM2-135M-Instruct")
+    assert "Building SmolLM2-135M-Instruct-Q4_1 from its GGUF file" in _common._loading_message("default")
     assert _common._loading_message("tiny-gpt2") == "Loading tiny-gpt2…"

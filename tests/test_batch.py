@@ -67,7 +67,7 @@ def _assert_same_numbers(a: Path, b: Path) -> None:
 def test_shipped_specs_load():
     for name, task in (("truth_sweep", "truth_sweep"), ("pos_sweep", "pos"), ("world_map", "world_map")):
         spec = load_spec(ROOT / "probes" / f"{name}.toml")
-        assert spec.task == task and spec.models == ("SmolLM2-135M-Instruct",)
+        assert spec.task == task and spec.models == ("SmolLM2-135M-Instruct-Q4_1",)
     truth = load_spec(ROOT / "probes" / "truth_sweep.toml")
     assert truth.data["datasets"] == list(interp.truth.DATASETS) and truth.probe["layers"] == "all"
 
@@ -110,7 +110,7 @@ def test_spec_errors_for_a_file_that_is_not_toml_and_overrides(tmp_path):
     spec = load_spec(_write(tmp_path / "ok.toml", 'task = "truth_sweep"\n'),
                      overrides={"data.max_pairs": 50, "probe.layers": "0:31:10", "models": "default"})
     assert spec.data["max_pairs"] == 50 and spec.probe["layers"] == [0, 10, 20, 30]
-    assert spec.models == ("SmolLM2-135M-Instruct",)
+    assert spec.models == ("SmolLM2-135M-Instruct-Q4_1",)
     with pytest.raises(InvalidSpecError, match="max_pairs") as info:
         load_spec(spec, overrides={"data.max_pairs": 2})
     assert info.value.key == "data.max_pairs"

@@ -1,6 +1,6 @@
 """End to end: the explorer served by `streamlit run`, driven by headless Chromium through Selenium.
 
-One server (a free loopback port, the real default model SmolLM2-135M-Instruct, a fresh explorer
+One server (a free loopback port, the real default model SmolLM2-135M-Instruct-Q4_1, a fresh explorer
 cache, ``INTERP_RUNS_DIR`` pointing at a folder where this test saved a real result) and one browser
 serve every test. Each test opens one page by its URL path, waits until the page is drawn, checks the
 rendered DOM (title, widgets, charts with data, tables, no error box, no exception, no traceback),
@@ -314,7 +314,7 @@ def _n_plots(n: int):
 # ----------------------------------------------------------------------------------------- pages
 def test_model_page_in_chromium(server, browser):
     url, log = server
-    _open(browser, url, "", log, "SmolLM2-135M-Instruct")
+    _open(browser, url, "", log, "SmolLM2-135M-Instruct-Q4_1")
 
     def rendered(driver) -> bool:
         charts = driver.find_elements(_by().CSS_SELECTOR, '[data-testid="stMain"] .js-plotly-plot')
@@ -434,8 +434,8 @@ def test_runs_page_in_chromium(server, browser, runs_dir):
 def test_sidebar_links_reach_every_page(server, browser):
     url, log = server
     browser.get(url)
-    _wait(browser, log, "nav", lambda d: _title(d) == "SmolLM2-135M-Instruct", "the Model page")
-    expected = {"Model": ("/", "SmolLM2-135M-Instruct"), "Attribution": ("/attribution", "Attribution"),
+    _wait(browser, log, "nav", lambda d: _title(d) == "SmolLM2-135M-Instruct-Q4_1", "the Model page")
+    expected = {"Model": ("/", "SmolLM2-135M-Instruct-Q4_1"), "Attribution": ("/attribution", "Attribution"),
                 "Probing": ("/probing", "Part-of-speech probes"), "Maps": ("/maps", "Maps of representation space"),
                 "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results")}
     links = browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')

@@ -30,6 +30,7 @@ import torch
 from interp._validation import check_choice, check_texts
 from interp.attribution.result import AttributionResult
 from interp.errors import EmptyPromptError, InvalidParameterError, PromptTooLongError
+from interp.models.card import model_card
 from interp.models.model import TOKENS_PER_BATCH, plan_batches
 
 METRICS = ("logprob", "prob", "logit")
@@ -389,7 +390,7 @@ def build_result(model: Any, prep: Prepared, scores: np.ndarray, *, method: str,
         target=model.tokenizer.decode(prep.target_ids),
         target_tokens=model.ids_to_str(prep.target_ids),
         metric=metric_name(prep, metric),
-        model_name=model.name,
+        model_name=model.name, model_card=model_card(model),
         input_ids=np.asarray(prep.ids, dtype=np.int64),
         target_ids=np.asarray(prep.target_ids, dtype=np.int64),
         positions=[list(prep.units[i]) for i in prep.reported],

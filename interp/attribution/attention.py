@@ -38,6 +38,7 @@ from interp.attribution._core import (
 )
 from interp.attribution.result import AttentionResult, AttributionResult, rollout_matrix
 from interp.errors import InvalidParameterError
+from interp.models.card import model_card
 
 __all__ = ["attention_maps", "attention_rollout"]
 
@@ -88,7 +89,7 @@ def attention_maps(model: Any, prompt: str, *, layers: Sequence[int] | None = No
     (prep,), _ = prepare_all(model, text, unit="token", chat=chat, system=system, where=where)
     patterns = _patterns(model, prep.ids, kept)
     return AttentionResult(prompt=prep.prompt, tokens=model.ids_to_str(prep.ids), patterns=patterns, layers=kept,
-                           model_name=model.name)
+                           model_name=model.name, model_card=model_card(model))
 
 
 def attention_rollout(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,

@@ -46,6 +46,7 @@ from interp.attribution._core import (
 from interp.attribution.ablation import ablate, resolve_replacement
 from interp.attribution.result import AttributionResult, FaithfulnessResult, MethodComparisonResult
 from interp.errors import InvalidParameterError
+from interp.models.card import model_card
 
 __all__ = ["faithfulness", "compare_methods", "FRACTIONS"]
 
@@ -131,7 +132,7 @@ def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: Attribu
         deletion_curve=deletion, insertion_curve=insertion,
         deletion_auc=float(np.trapezoid(deletion, x)) if len(x) > 1 else float(deletion[0]),
         insertion_auc=float(np.trapezoid(insertion, x)) if len(x) > 1 else float(insertion[0]),
-        full_value=float(full), empty_value=float(empty), model_name=model.name,
+        full_value=float(full), empty_value=float(empty), model_name=model.name, model_card=model_card(model),
         metadata={"replace_with": None if replacement is None else model.ids_to_str([replacement])[0],
                   "n_units": plan.n},
     )
@@ -249,6 +250,6 @@ def compare_methods(model: Any, prompt: str, target: str | None = None, *, metho
         methods=names, scores=totals, comprehensiveness=np.array([f.aopc_comprehensiveness for f in faith]),
         sufficiency=np.array([f.aopc_sufficiency for f in faith]),
         deletion_auc=np.array([f.deletion_auc for f in faith]), insertion_auc=np.array([f.insertion_auc for f in faith]),
-        correlation=corr, seconds=np.array(seconds), model_name=model.name,
+        correlation=corr, seconds=np.array(seconds), model_name=model.name, model_card=model_card(model),
         metadata={"unit": unit, "chat": chat, "n_steps": n_steps, "fractions": fractions,
                   "replace_with": faith[0].metadata["replace_with"]})

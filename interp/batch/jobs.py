@@ -203,8 +203,10 @@ class RunContext:
     def describe_model(self, name: str) -> dict[str, Any]:
         """Load ``name`` and record its display name, depth, width and the spec's layers for it."""
         model = self.model(name)
+        from interp.models.card import model_card
+
         self.models[name] = {"name": model.name, "slug": model_slug(name), "n_layers": int(model.n_layers),
-                             "d_model": int(model.d_model),
+                             "d_model": int(model.d_model), "card": model_card(model),
                              "layers": self.task.layers(self.spec, model.name, int(model.n_layers))}
         return self.models[name]
 

@@ -4,7 +4,7 @@ A spec names a ``task`` and fills three tables, ``[data]`` (what to read), ``[pr
 at which layers) and ``[extract]`` (how to run the model). Everything has a default except ``task``::
 
     task = "truth_sweep"                 # "truth_sweep", "pos" or "world_map"
-    models = ["SmolLM2-135M-Instruct"]   # one name or a list ("default" = SmolLM2-135M-Instruct)
+    models = ["SmolLM2-135M-Instruct-Q4_1"]   # one name or a list ("default" = SmolLM2-135M-Instruct-Q4_1)
     seed = 0
     out = "runs/truth"                   # where `interp run` writes (relative to the current folder)
 
@@ -29,7 +29,7 @@ Example:
     >>> from interp.batch import load_spec
     >>> spec = load_spec("probes/truth_sweep.toml", overrides={"data.max_pairs": 50})
     >>> spec.task, spec.models, spec.data["max_pairs"]
-    ('truth_sweep', ('SmolLM2-135M-Instruct',), 50)
+    ('truth_sweep', ('SmolLM2-135M-Instruct-Q4_1',), 50)
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ TASKS = ("truth_sweep", "pos", "world_map")
 EXECUTORS = ("local", "ray")
 # Spec keys that do not change what a run computes: a folder's run may be resumed with other values.
 NOT_IDENTITY = ("out", "description", "executor", "ray")
-DEFAULT_MODEL = "SmolLM2-135M-Instruct"
+DEFAULT_MODEL = "SmolLM2-135M-Instruct-Q4_1"  # = interp.models._cache.DEFAULT_MODEL (kept import-free)
 _MISSING = object()
 
 
@@ -64,7 +64,8 @@ class RunSpec:
 
     Attributes:
         task: "truth_sweep", "pos" or "world_map".
-        models: model names, in order (``"default"`` normalised to SmolLM2-135M-Instruct).
+        models: model names, in order (``"default"`` and the pre-0.2 name "SmolLM2-135M-Instruct" normalised
+            to SmolLM2-135M-Instruct-Q4_1).
         seed: seed of every sample, split and probe initialisation.
         out: the output folder named in the spec, or None (``interp run --out`` overrides it).
         description: free text shown in the report.
@@ -402,7 +403,8 @@ def _validate(raw: dict[str, Any], check: _Checker, base: Path) -> RunSpec:
     check.keys(tables["extract"], dict.fromkeys(_EXTRACT), "extract.")
     check.keys(tables["ray"], _RAY_DEFAULTS, "ray.")
 
-    models = [DEFAULT_MODEL if m == "default" else m for m in check.names(raw.get("models", DEFAULT_MODEL), "models")]
+    models = [DEFAULT_MODEL if m in ("default", "SmolLM2-135M-Instruct") else m
+              for m in check.names(raw.get("models", DEFAULT_MODEL), "models")]
     for i, name in enumerate(models):
         if name.startswith(("./", "../", "/", "~")):
             path = _path(name, base)

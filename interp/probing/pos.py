@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError
+from interp.models.card import model_card as card_of
 from interp.probing.sweep import ProbeSweepResult
 
 __all__ = ["pos_probe", "pos_result", "POSProbeResult", "load_corpus", "read_text_file", "tag_sentences",
@@ -194,7 +195,8 @@ class POSProbeResult(ProbeSweepResult):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._model = None  # the model it was computed with (not saved); predict() falls back on loading by name
+        # the model it was computed with (not saved); predict() otherwise loads it by name, checking its fingerprint
+        self._model = None
 
     def __getstate__(self) -> dict[str, Any]:  # copies and pickles (st.cache_data) leave the model behind
         return {**self.__dict__, "_model": None}
@@ -244,9 +246,19 @@ class POSProbeResult(ProbeSweepResult):
         if model is not None:
             return model
         if self._model is None:
-            from interp.models.loading import load_model
+            from interp.models.loading import canonical_model_name, load_model
 
-            self._model = load_model(self.model_name or None, quiet=True)
+            if not self.model_name:
+                raise InvalidParameterError("This POSProbeResult records no model name, so the model its probes read "
+                                            "cannot be loaded: pass model=... (the model it was computed with).")
+            loaded = load_model(canonical_model_name(self.model_name), quiet=True)
+            expected = (self.model_card or {}).get("fingerprint")
+            if expected and card_of(loaded)["fingerprint"] != expected:
+                raise InvalidParameterError(
+                    f"The model loaded by the name {self.model_name!r} has other weights than the ones these probes were "
+                    f"trained on (fingerprint {card_of(loaded)['fingerprint'][:19]}..., recorded {expected[:19]}...): "
+                    "pass model=... with the model the result was computed with.")
+            self._model = loaded
         return self._model
 
     def predict_layers(self, text: str, layers: Sequence[int] | None = None, *, model: Any = None):
@@ -381,7 +393,8 @@ def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None
                 random_sweep = probe_layers(random_acts, labels, groups=groups, probe=probe, test_mask=sweep.test_mask,
                                             probe_params=probe_params, progress=False)
             random_accuracy = float(random_sweep.accuracy[0])
-    result = pos_result(sweep, labels, row_words, predicted, model_name=model.name, alignment=alignment,
+    result = pos_result(sweep, labels, row_words, predicted, model_name=model.name, model_card=card_of(model),
+                        alignment=alignment,
                         control_seed=control_seed, corpus=corpus, n_sentences=len(records),
                         random_accuracy=random_accuracy, random_layer=random_layer)
     result._model = model
@@ -390,7 +403,8 @@ def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None
 
 def pos_result(sweep: ProbeSweepResult, labels: np.ndarray, row_words: Sequence[str], predicted: np.ndarray, *,
                model_name: str, alignment: str, control_seed: int, corpus: str, n_sentences: int,
-               random_accuracy: float | None = None, random_layer: int | None = None) -> POSProbeResult:
+               random_accuracy: float | None = None, random_layer: int | None = None,
+               model_card: dict | None = None) -> POSProbeResult:
     """The :class:`POSProbeResult` of a finished sweep (the last step of :func:`pos_probe`, also used by
     ``interp run``): per-tag scores and the confusion matrix at the best layer, and the baselines.
 
@@ -419,6 +433,7 @@ def pos_result(sweep: ProbeSweepResult, labels: np.ndarray, row_words: Sequence[
     }
     fields = {f.name: getattr(sweep, f.name) for f in dataclasses.fields(sweep)}
     fields["model_name"] = model_name
+    fields["model_card"] = dict(model_card or {})
     return POSProbeResult(
         **fields, tags=tags, confusion=confusion_matrix(truth, predicted, labels=tags).astype(np.int64),
         precision=precision.astype(np.float64), recall=recall.astype(np.float64), f1=f1.astype(np.float64),

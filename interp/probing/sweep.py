@@ -301,5 +301,6 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
         n_train=int(train.sum()), n_test=int(test_mask.sum()), n_train_groups=len(np.unique(groups[train])),
         n_test_groups=len(np.unique(groups[test_mask])), test_size=float(test_size), seed=int(seed),
         test_mask=test_mask, model_name=str(getattr(acts, "model_name", "")),
+        model_card=dict(getattr(acts, "model_card", None) or {}),
         **{name: (np.stack(values) if values else None) for name, values in weights.items()})
 

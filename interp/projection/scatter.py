@@ -33,9 +33,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from interp._imports import import_preserving_state
 from interp._validation import check_choice, check_int, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidTextFileError
+from interp.models.card import model_card
 from interp.results import Result
+
+import_preserving_state("sklearn")  # its first import sets KMP_* environment variables; they are put back
 
 __all__ = ["METHODS", "ProjectionResult", "parse_labelled_lines", "project", "read_labelled_texts", "reduce"]
 
@@ -248,7 +252,7 @@ def project(model_or_vectors: Any, texts: str | Sequence[str] | None = None, *, 
     check_choice(method, METHODS, name="method", where=where)
     check_choice(n_components, (2, 3), name="n_components", where=where)
     check_int(seed, name="seed", where=where, low=0)
-    model_name, used_layer, used_position = "", None, ""
+    model_name, used_layer, used_position, card = "", None, "", {}
     if isinstance(model_or_vectors, np.ndarray) or type(model_or_vectors).__module__ == "torch":
         if texts is not None or vocab is not None:
             raise InvalidParameterError(f"{where} got an array and also texts or vocab; give a model with texts or "
@@ -261,6 +265,7 @@ def project(model_or_vectors: Any, texts: str | Sequence[str] | None = None, *, 
     elif hasattr(model_or_vectors, "bridge") and hasattr(model_or_vectors, "encode"):
         model = model_or_vectors
         model_name = model.name
+        card = model_card(model)
         if (texts is None) == (vocab is None):
             raise InvalidParameterError(f"{where} needs exactly one of 'texts' (project activations at a layer) and "
                                         "'vocab' (project token embeddings). Got "
@@ -294,4 +299,4 @@ def project(model_or_vectors: Any, texts: str | Sequence[str] | None = None, *, 
                                where=where)
     return ProjectionResult(coords=coords, labels=label_list, hover=[str(h) for h in hover], method=method, seed=seed,
                             n_components=n_components, source=source, layer=used_layer, position=used_position,
-                            explained_variance=explained, model_name=model_name)
+                            explained_variance=explained, model_name=model_name, model_card=card)

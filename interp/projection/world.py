@@ -47,9 +47,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from interp._imports import import_preserving_state
 from interp._validation import check_choice, check_int
 from interp.errors import InterpError, InvalidParameterError
+from interp.models.card import model_card as card_of
 from interp.results import Result
+
+import_preserving_state("sklearn")  # its first import sets KMP_* environment variables; they are put back
 
 __all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WorldMapResult", "assemble_world_map", "best_layer",
            "check_place_count", "fit_layer", "haversine_km", "load_places", "split_places", "world_map"]
@@ -397,7 +401,8 @@ def world_map(model: Any, *, n_places: int = 3000, layers: Any = "all", prompt: 
             random_control = _figures(coords, test_mask, *fit_layer(random_acts[best], coords, test_mask)[:2])
     return assemble_world_map(fits, acts[best], places, coords, test_mask, rng, random_control=random_control,
                               prompt=prompt, position=position, seed=seed, test_size=test_size,
-                              min_population=min_population, model_name=model.name, n_model_layers=model.n_layers)
+                              min_population=min_population, model_name=model.name, n_model_layers=model.n_layers,
+                              model_card=card_of(model))
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -442,7 +447,7 @@ def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Seque
                        coords: np.ndarray, test_mask: np.ndarray, rng: np.random.Generator, *,
                        random_control: dict[str, float] | None = None, prompt: str, position: str, seed: int,
                        test_size: float, min_population: int, model_name: str,
-                       n_model_layers: int) -> WorldMapResult:
+                       n_model_layers: int, model_card: dict | None = None) -> WorldMapResult:
     """The :class:`WorldMapResult` of per-layer fits (layer -> :func:`fit_layer`'s output, layer 0 first),
     the best layer's (n_places, d) activations ``x_best`` and the split of :func:`split_places`."""
     wanted = list(fits)
@@ -472,7 +477,8 @@ def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Seque
         lat=coords[:, 0].copy(), lon=coords[:, 1].copy(), test_mask=test_mask, pred_lat=fits[best][0][:, 0].copy(),
         pred_lon=fits[best][0][:, 1].copy(), pca=pca.astype(np.float32), controls=controls,
         baseline_error_km=baseline, prompt=prompt, position=position, seed=seed, test_size=test_size,
-        min_population=min_population, model_name=model_name, n_model_layers=n_model_layers)
+        min_population=min_population, model_name=model_name, n_model_layers=n_model_layers,
+        model_card=model_card or {})
 
 
 def _random_model(model: Any):

@@ -33,6 +33,7 @@ import numpy as np
 
 from interp._validation import check_choice, check_int, check_layer, check_texts
 from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidProbeFileError
+from interp.models.card import model_card
 from interp.results import Result, atomic_write_bytes
 from interp.truth.datasets import DATA_DIR, load_datasets
 
@@ -116,7 +117,8 @@ class LieDetector:
 
     Build one with :meth:`fit` or :meth:`load`. Attributes: ``probe_`` (the fitted probe),
     ``layer_``, ``position_``, ``model_name_``, ``datasets_``, ``validation_`` (layer -> held-out
-    accuracy when the layer was chosen), ``model`` (the model it scores with; None after ``load``).
+    accuracy when the layer was chosen), ``model_card_`` (the weights it was fitted on; a model with
+    another fingerprint is refused), ``model`` (the model it scores with; None after ``load``).
     """
 
     def __init__(self, probe: Any, layer: int, *, model_name: str, position: str = "last",
@@ -128,6 +130,7 @@ class LieDetector:
         self.datasets_ = list(datasets)
         self.validation_ = dict(validation or {})
         self.model = model
+        self.model_card_: dict[str, Any] = model_card(model) if model is not None else {}
 
     def __repr__(self) -> str:
         return (f"LieDetector({type(self.probe_).__name__} at layer {self.layer_} of {self.model_name_!r}, "
@@ -193,8 +196,14 @@ class LieDetector:
         model = model if model is not None else self.model
         if model is None:
             raise InvalidParameterError(f"{where} needs the model: pass model=... (a loaded detector holds none).")
-        if model.name != self.model_name_:
+        from interp.models.loading import canonical_model_name
+
+        if canonical_model_name(model.name) != canonical_model_name(self.model_name_):
             raise InvalidParameterError(f"This detector was fitted on {self.model_name_!r}; got model {model.name!r}.")
+        expected = self.model_card_.get("fingerprint")
+        if expected and model_card(model)["fingerprint"] != expected:
+            raise InvalidParameterError(f"This detector was fitted on other weights of {self.model_name_!r} (fingerprint "
+                                        f"{expected[:19]}...); the model given has {model_card(model)['fingerprint'][:19]}...")
         if model.d_model != self.probe_.n_features_in_:
             raise InvalidParameterError(f"This detector reads {self.probe_.n_features_in_} features; the model has "
                                         f"d_model={model.d_model}.")
@@ -241,12 +250,13 @@ class LieDetector:
             p_text = p
         return TruthScoreResult(texts=items, p_true=np.asarray(p_text, dtype=np.float64), layer=self.layer_,
                                 probe=type(self.probe_).__name__, tokens=tokens, token_p_true=token_p,
-                                model_name=model.name)
+                                model_name=model.name, model_card=model_card(model))
 
     # ------------------------------------------------------------------ saving
     def _meta(self) -> dict[str, Any]:
         return {"layer": self.layer_, "position": self.position_, "model": self.model_name_,
-                "datasets": self.datasets_, "validation": {str(k): v for k, v in self.validation_.items()}}
+                "datasets": self.datasets_, "validation": {str(k): v for k, v in self.validation_.items()},
+                "model_card": self.model_card_}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the detector to one JSON file (settings + probe, checksummed), atomically."""
@@ -281,6 +291,7 @@ class LieDetector:
             detector = cls(probe, int(meta["layer"]), model_name=str(meta["model"]), position=str(meta["position"]),
                            datasets=list(meta.get("datasets", [])),
                            validation={int(k): float(v) for k, v in meta.get("validation", {}).items()})
+            detector.model_card_ = dict(meta.get("model_card") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidProbeFileError(f"{path} is not a valid saved lie detector: bad setting {exc}.") from None
         if model is not None:
@@ -453,6 +464,7 @@ def detect_model_lies(model: Any, questions: Any = None, *, detector: LieDetecto
                               honest_scores=scores[:n], lie_scores=scores[n:], expected=expected,
                               auc=auc_of(scores[:n], scores[n:]), honest_correct=honest_correct,
                               lie_avoided=lie_avoided, layer=detector.layer_, probe=type(detector.probe_).__name__,
-                              model_name=model.name, auc_genuine=auc_of(scores[:n][right], scores[n:][avoided]),
+                              model_name=model.name, model_card=model_card(model),
+                              auc_genuine=auc_of(scores[:n][right], scores[n:][avoided]),
                               honest_context_scores=context_scores[:n], lie_context_scores=context_scores[n:],
                               auc_in_context=auc_of(context_scores[:n], context_scores[n:]))

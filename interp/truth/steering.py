@@ -23,6 +23,7 @@ import numpy as np
 
 from interp._validation import check_layer
 from interp.errors import InvalidParameterError
+from interp.models.card import model_card
 from interp.results import Result
 
 __all__ = ["TEMPLATE", "SteeringResult", "steer_truth"]
@@ -143,4 +144,4 @@ def steer_truth(model: Any, dataset: Any = "cities", *, layer: int, alphas: Sequ
         p_true[i] = (pt / (pt + pf)).numpy()
     return SteeringResult(alphas=alpha_arr, p_true=p_true, labels=held.labels, statements=held.statements, layer=layer,
                           dataset=ds.name, template=template, direction_norm=float(np.linalg.norm(direction)),
-                          model_name=model.name)
+                          model_name=model.name, model_card=model_card(model))

@@ -32,6 +32,7 @@ import numpy as np
 
 from interp._validation import check_choice, check_int
 from interp.errors import InvalidParameterError
+from interp.models.card import model_card
 from interp.results import Result
 from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
 from interp.truth.probes import TRUTH_PROBES, CCSProbe, ccs_accuracy, make_truth_probe
@@ -251,7 +252,8 @@ def truth_sweep(model: Any, datasets: Any, *, layers: Any = "all", probes: Seque
     return TruthSweepResult(datasets=[d.name for d in loaded], probes=probe_names, layers=layer_list,
                             n_layers=int(model.n_layers), accuracy=acc, train_accuracy=train_acc, n_train=n_train,
                             n_test=n_test, position=position, test_size=float(test_size), seed=int(seed),
-                            max_pairs=max_pairs, n_orient=int(n_orient), model_name=str(model.name))
+                            max_pairs=max_pairs, n_orient=int(n_orient), model_name=str(model.name),
+                            model_card=model_card(model))
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -388,7 +390,7 @@ def generalization_matrix(model: Any, datasets: Any, *, layer: int, probe: str =
                                 center_test=bool(center_test), layer=layer,
                                 probe=probe, n_layers=int(model.n_layers), position=position,
                                 test_size=float(test_size), seed=int(seed), max_pairs=max_pairs,
-                                model_name=str(model.name))
+                                model_name=str(model.name), model_card=model_card(model))
 
 
 def _concat(parts: list[TruthDataset], *, name: str) -> TruthDataset:
