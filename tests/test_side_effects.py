@@ -42,9 +42,8 @@ SCRIPT = textwrap.dedent("""
     torch.set_num_threads(2)
     # plotly, scipy and sympy (through torch) add warning filters for their own deprecations when first
     # imported (default/once/always actions, nothing hidden): imported first, so only interp's effects count
-    import plotly.express, plotly.graph_objects, plotly.graph_objs._deprecations, plotly.io, plotly.subplots  # noqa: F401,E401,E501
-    import plotly.tools  # noqa: F401
-    import scipy.special, scipy.stats, torch.optim  # noqa: F401,E401
+    import plotly.express, plotly.graph_objects, plotly.graph_objs._deprecations, plotly.io
+    import plotly.subplots, plotly.tools, scipy.special, scipy.stats, torch.optim
     before = snapshot()
     import interp
     from interp.truth import truth_sweep
