@@ -26,7 +26,8 @@ _LOCK = threading.Lock()  # one fingerprint computation per model at a time (exp
 
 
 def weights_fingerprint(model: Any) -> str:
-    """``"sha256:<hex>"`` of every parameter of an :class:`interp.Model`'s wrapped model (computed once, then kept on ``model``)."""
+    """``"sha256:<hex>"`` of every parameter of an :class:`interp.Model`'s wrapped model (computed once,
+    then kept on ``model``)."""
     cached = getattr(model, "_weights_fingerprint", None)
     if cached:
         return cached
