@@ -137,7 +137,55 @@ def main() -> None:
         t_page, t_lib = median_seconds(setup()), median_seconds(lib)
         print(f"{name:40s} {t_page:7.3f} {t_lib:9.3f} {t_page - t_lib:10.3f} {t_page / t_forward:9.1f} "
               f"{t_lib / t_forward:8.1f}")
+    lock_overhead(model)
 
+
+def lock_overhead(model) -> None:
+    """What ``model.lock`` costs a forward pass. The lock's own cost (an uncontended acquire + release, and the
+    locked entry point's dispatch around a method that does nothing), then the bridge's locked ``forward``
+    against its class's own (unlocked) forward on the same tokens, alternated so that a change of load hits both,
+    on the default model and on tiny-gpt2 (short passes: the lock's largest share)."""
+    import torch
+
+    import interp
+    from interp.models.model import ModelLock, _Locked
+
+    n = 2000
+    start = time.perf_counter()
+    for _ in range(n):
+        with model.lock:
+            pass
+    per_lock = (time.perf_counter() - start) / n
+
+    class Idle:
+        def forward(self):
+            return None
+
+    idle = Idle()
+    locked = _Locked(idle, "forward", ModelLock())
+    start = time.perf_counter()
+    for _ in range(n):
+        locked()
+    per_call = (time.perf_counter() - start) / n
+    start = time.perf_counter()
+    for _ in range(n):
+        idle.forward()
+    per_call -= (time.perf_counter() - start) / n
+    print(f"\nmodel.lock: uncontended acquire + release {per_lock * 1e6:.2f} µs; a locked entry point's whole "
+          f"overhead {per_call * 1e6:.2f} µs per call")
+    for m in [model, interp.load_model("tiny-gpt2", quiet=True)]:
+        tokens = m.to_tokens(PROMPT.format(year=1900))
+        unlocked = type(m.bridge).forward.__get__(m.bridge)  # the class's forward: no lock
+        times: dict[str, list[float]] = {"locked": [], "unlocked": []}
+        with torch.inference_mode():
+            for i in range(41):
+                for name, fn in (("locked", m.bridge), ("unlocked", unlocked))[:: 1 if i % 2 else -1]:
+                    begin = time.perf_counter()
+                    fn(tokens)
+                    times[name].append(time.perf_counter() - begin)
+        t_locked, t_plain = (statistics.median(times[k][1:]) for k in ("locked", "unlocked"))
+        print(f"{m.name:27s} forward of 25 tokens: locked {t_locked * 1000:8.2f} ms, unlocked {t_plain * 1000:8.2f} ms "
+              f"(medians of 40, alternated)")
 
 if __name__ == "__main__":
     main()
