@@ -147,7 +147,7 @@ class LieDetector:
             model: an :class:`interp.Model`.
             datasets: names, CSV paths or :class:`TruthDataset` (the probe trains on all of them).
             layer: the layer to read (0 = embeddings); None: the best of ``layers`` on validation pairs.
-            probe: "lr", "mm", "mm_iid" or "ccs".
+            probe: "lr", "mm", "mm_iid", "mm_std" or "ccs".
             layers: candidate layers (default: every second layer in the middle two thirds).
             position: "last" or "mean" token features.
             max_pairs: at most this many pairs per dataset (for speed; None: all).

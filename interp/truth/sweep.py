@@ -108,7 +108,7 @@ class TruthSweepResult(Result):
     """Held-out accuracy of each truth probe at each layer on each dataset.
 
     Attributes:
-        datasets: dataset names; probes: probe names ("lr", "mm", "mm_iid", "ccs").
+        datasets: dataset names; probes: probe names ("lr", "mm", "mm_iid", "mm_std", "ccs").
         layers: layers probed (0 = embeddings, l = output of block l-1); n_layers: the model's depth.
         accuracy: (n_datasets, n_probes, n_layers) held-out accuracy.
         train_accuracy: same shape, on the training rows.
@@ -208,7 +208,8 @@ def truth_sweep(model: Any, datasets: Any, *, layers: Any = "all", probes: Seque
         model: an :class:`interp.Model`.
         datasets: names of built-in sets (``interp.truth.DATASETS``), CSV paths or :class:`TruthDataset`.
         layers: "all" (0..n_layers), an int or a list of ints.
-        probes: any of "lr", "mm", "mm_iid", "ccs".
+        probes: any of "lr", "mm" (Marks & Tegmark's mass-mean), "mm_iid", "mm_std" (standardised mean
+            difference, interp < 0.2's "mm"), "ccs".
         position: features from the "last" token or the "mean" over the statement's tokens.
         test_size: share of pairs held out.
         max_pairs: use at most this many pairs per dataset (drawn with ``seed``), for speed.
@@ -329,7 +330,7 @@ def generalization_matrix(model: Any, datasets: Any, *, layer: int, probe: str =
         model: an :class:`interp.Model`.
         datasets: the test sets (names, CSV paths or :class:`TruthDataset`); by default also the training sets.
         layer: the layer (0 = embeddings, l = output of block l-1).
-        probe: "lr", "mm", "mm_iid" or "ccs".
+        probe: "lr", "mm", "mm_iid", "mm_std" or "ccs".
         train: training rows, each a dataset name or a union "cities+larger_than+facts" (names must be
             among ``datasets`` or built-in); by default one row per dataset.
         center_test: move each test set's mean activation onto the training rows' mean before
