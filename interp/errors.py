@@ -25,6 +25,7 @@ __all__ = [
     "LayerIndexError",
     "UnknownHookError",
     "InvalidResultFileError",
+    "ResultKindError",
     "NotFittedError",
     "InvalidProbeFileError",
     "InvalidTextFileError",
@@ -88,6 +89,10 @@ class UnknownHookError(InvalidParameterError, KeyError):
 
 class InvalidResultFileError(InterpError, ValueError):
     """A file or directory given to ``Result.load`` is not a valid saved interp result."""
+
+
+class ResultKindError(InterpError, TypeError):
+    """A result type's registered kind is not a plain name, or another result type already uses it."""
 
 
 class NotFittedError(InterpError, AttributeError):

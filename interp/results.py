@@ -13,11 +13,17 @@ result the same way:
 The saved file is plain JSON. Scalar and list fields are stored as JSON; every :class:`numpy.ndarray`
 field is stored in one safetensors blob, base64-encoded inside the same JSON file::
 
-    {"format": "interp.result", "schema_version": 1, "kind": "interp.models.model.TopTokensResult",
+    {"format": "interp.result", "schema_version": 1, "kind": "TopTokensResult",
      "interp_version": "0.1.0", "fields": {...}, "arrays": {"encoding": "safetensors+base64", "data": "..."}}
 
+The ``kind`` is the result type's registered name (:attr:`Result.kind`, the class name unless the class
+sets another), not its module path, so moving a class to another module does not orphan saved files.
+Files written before interp 0.2 name their kind by module path (``"interp.models.model.TopTokensResult"``);
+:data:`LEGACY_KINDS` maps each of those paths to today's name, and they load as before.
+
 Loading never runs code from the file: JSON and safetensors are data-only formats, and the ``kind``
-is only looked up among registered :class:`Result` subclasses of the ``interp`` package.
+is only looked up among registered :class:`Result` subclasses; the one module it may import to find
+a type is the ``interp`` module that :data:`KIND_MODULES` names for it, never a module the file names.
 
 Example:
     >>> import numpy as np
@@ -46,13 +52,55 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from interp.errors import InvalidResultFileError
+from interp.errors import InvalidResultFileError, ResultKindError
 
-__all__ = ["Result", "load_result", "atomic_path", "atomic_write_bytes", "SCHEMA_VERSION"]
+__all__ = ["Result", "load_result", "atomic_path", "atomic_write_bytes", "SCHEMA_VERSION", "KIND_MODULES",
+           "LEGACY_KINDS"]
 
 FORMAT_NAME = "interp.result"
 SCHEMA_VERSION = 1
 _REGISTRY: dict[str, type[Result]] = {}
+
+#: Registered kind -> the interp module that defines it, so a file can be loaded in a fresh process
+#: without importing every analysis. A new result type adds its line here (tests/test_results.py
+#: checks that the table and the classes agree).
+KIND_MODULES: dict[str, str] = {
+    "TopTokensResult": "interp.models.model",
+    "AttributionResult": "interp.attribution.result",
+    "AttentionResult": "interp.attribution.result",
+    "FaithfulnessResult": "interp.attribution.result",
+    "MethodComparisonResult": "interp.attribution.result",
+    "ProbeSweepResult": "interp.probing.sweep",
+    "POSProbeResult": "interp.probing.pos",
+    "ProjectionResult": "interp.projection.scatter",
+    "WorldMapResult": "interp.projection.world",
+    "TruthSweepResult": "interp.truth.sweep",
+    "GeneralizationResult": "interp.truth.sweep",
+    "TruthScoreResult": "interp.truth.detector",
+    "LieDetectionResult": "interp.truth.detector",
+    "SteeringResult": "interp.truth.steering",
+    "WorldMapLayerResult": "interp.batch.tasks",
+}
+
+#: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:
+#: a class that moves keeps its old path here (and gets its new module in :data:`KIND_MODULES`).
+LEGACY_KINDS: dict[str, str] = {
+    "interp.models.model.TopTokensResult": "TopTokensResult",
+    "interp.attribution.result.AttributionResult": "AttributionResult",
+    "interp.attribution.result.AttentionResult": "AttentionResult",
+    "interp.attribution.result.FaithfulnessResult": "FaithfulnessResult",
+    "interp.attribution.result.MethodComparisonResult": "MethodComparisonResult",
+    "interp.probing.sweep.ProbeSweepResult": "ProbeSweepResult",
+    "interp.probing.pos.POSProbeResult": "POSProbeResult",
+    "interp.projection.scatter.ProjectionResult": "ProjectionResult",
+    "interp.projection.world.WorldMapResult": "WorldMapResult",
+    "interp.truth.sweep.TruthSweepResult": "TruthSweepResult",
+    "interp.truth.sweep.GeneralizationResult": "GeneralizationResult",
+    "interp.truth.detector.TruthScoreResult": "TruthScoreResult",
+    "interp.truth.detector.LieDetectionResult": "LieDetectionResult",
+    "interp.truth.steering.SteeringResult": "SteeringResult",
+    "interp.batch.tasks.WorldMapLayerResult": "WorldMapLayerResult",
+}
 
 
 @contextlib.contextmanager
@@ -97,8 +145,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _kind_of(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+def _register(cls: type[Result]) -> None:
+    """Register ``cls`` under its kind (the class name unless the class body sets ``kind``).
+
+    Two different classes may not share a kind; the same class defined again (a module reloaded, a
+    class local to a function called twice) replaces its earlier self.
+    """
+    kind = cls.__dict__.get("kind", cls.__name__)
+    if not isinstance(kind, str) or not kind or "." in kind:
+        raise ResultKindError(f"The kind of result type {cls.__qualname__} must be a non-empty name "
+                                       f"without dots. Got {kind!r} instead.")
+    cls.kind = kind
+    earlier = _REGISTRY.get(kind)
+    if earlier is not None and (earlier.__module__, earlier.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ResultKindError(
+            f"Result kind {kind!r} of {cls.__module__}.{cls.__qualname__} is already registered by "
+            f"{earlier.__module__}.{earlier.__qualname__}; give one of them another name (class attribute 'kind').")
+    _REGISTRY[kind] = cls
 
 
 @dataclasses.dataclass(eq=False)
@@ -116,11 +179,14 @@ class Result:
     """
 
     title: ClassVar[str] = "Result"
+    #: The registered name saved files use for this type (see the module docstring); the class name
+    #: unless a subclass sets it. Unique among result types.
+    kind: ClassVar[str] = "Result"
     model_card: dict[str, Any] = dataclasses.field(default_factory=dict, kw_only=True)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[_kind_of(cls)] = cls
+        _register(cls)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -197,7 +263,7 @@ class Result:
         document = {
             "format": FORMAT_NAME,
             "schema_version": SCHEMA_VERSION,
-            "kind": _kind_of(type(self)),
+            "kind": type(self).kind,
             "interp_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "fields": self._json_fields(),
@@ -309,21 +375,19 @@ def _frame_html(frame: Any, max_rows: int) -> str:
 
 
 def _resolve_kind(kind: Any, source: str) -> type[Result]:
-    """Find the Result subclass a file names, importing only modules inside the interp package."""
-    if not isinstance(kind, str) or not kind.startswith("interp.") or "." not in kind:
+    """Find the Result subclass a file names: a registered kind, or a pre-0.2 module path from
+    :data:`LEGACY_KINDS`. The only module it may import is the interp module :data:`KIND_MODULES` names."""
+    if not isinstance(kind, str) or not kind:
         raise InvalidResultFileError(f"{source} names result kind {kind!r}, which is not an interp result type.")
-    if kind not in _REGISTRY:
-        module_name = kind.rsplit(".", 1)[0]
-        while module_name.startswith("interp") and kind not in _REGISTRY:
-            try:
-                importlib.import_module(module_name)
-                break
-            except ImportError:
-                module_name = module_name.rsplit(".", 1)[0] if "." in module_name else ""
-    if kind not in _REGISTRY:
-        known = ", ".join(sorted(k.rsplit(".", 1)[1] for k in _REGISTRY)) or "(none loaded)"
+    if "." in kind and not kind.startswith("interp."):
+        raise InvalidResultFileError(f"{source} names result kind {kind!r}, which is not an interp result type.")
+    name = LEGACY_KINDS.get(kind, kind)
+    if name not in _REGISTRY and name in KIND_MODULES:
+        importlib.import_module(KIND_MODULES[name])
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(set(KIND_MODULES) | set(_REGISTRY)))
         raise InvalidResultFileError(f"{source} names result kind {kind!r}, which this interp does not know. Known: {known}.")
-    return _REGISTRY[kind]
+    return _REGISTRY[name]
 
 
 def load_result(path: str | os.PathLike) -> Result:

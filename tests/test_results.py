@@ -36,7 +36,7 @@ def test_equality_sees_array_changes(result):
 def test_saved_file_is_plain_json_with_schema(result, tmp_path):
     document = json.loads(result.save(tmp_path / "r.json").read_text())
     assert document["format"] == "interp.result" and document["schema_version"] == 1
-    assert document["kind"] == "interp.models.model.TopTokensResult"
+    assert document["kind"] == "TopTokensResult" == TopTokensResult.kind
     assert document["fields"]["tokens"] == [" Paris", " Lyon"]
     assert document["arrays"]["names"] == ["logits", "probs", "token_ids"]
 
@@ -121,3 +121,133 @@ def test_every_repr_html_draws_on_its_own(result):
     first, second = result._repr_html_(), result._repr_html_()
     for output in (first, second):
         assert len(output) > 1_000_000 and "Plotly.newPlot" in output and "Paris" in output
+
+
+# ------------------------------------------------------------------------- registered kinds
+def _legacy_cases():
+    """Results of several types, each with the module-path kind interp < 0.2 wrote for it."""
+    from interp.attribution.result import AttentionResult
+    from interp.truth.detector import LieDetectionResult, TruthScoreResult
+
+    top = TopTokensResult(prompt="p", tokens=[" a"], token_ids=np.array([3]), probs=np.array([0.5], dtype=np.float32),
+                          logits=np.array([1.0], dtype=np.float32), model_name="tiny-gpt2")
+    attention = AttentionResult(prompt="a b", tokens=["<s>", "a", " b"], layers=[0, 1], model_name="tiny-gpt2",
+                                patterns=np.tril(np.ones((2, 1, 3, 3), dtype=np.float32)))
+    scores = TruthScoreResult(texts=["x", "y"], p_true=np.array([0.2, 0.9]), layer=2, probe="lr",
+                              tokens=[["x"], ["y"]], token_p_true=[[0.2], [0.9]], model_name="tiny-gpt2")
+    lies = LieDetectionResult(questions=["q?"], honest_answers=["a"], lie_answers=["b"], honest_scores=np.array([0.8]),
+                              lie_scores=np.array([0.3]), expected=["a"], auc=1.0, honest_correct=1.0,
+                              lie_avoided=1.0, layer=2, probe="lr", model_name="tiny-gpt2",
+                              model_card={"name": "tiny-gpt2"})
+    return [("interp.models.model.TopTokensResult", top),
+            ("interp.attribution.result.AttentionResult", attention),
+            ("interp.truth.detector.TruthScoreResult", scores),
+            ("interp.truth.detector.LieDetectionResult", lies)]
+
+
+def test_files_with_pre_0_2_module_path_kinds_still_load(tmp_path):
+    for old_kind, result in _legacy_cases():
+        document = json.loads(result.to_json())
+        assert document["kind"] == type(result).kind == type(result).__name__
+        document["kind"] = old_kind  # exactly what interp 0.1 wrote: the class's module path
+        path = tmp_path / f"{type(result).__name__}.json"
+        path.write_text(json.dumps(document))
+        for loaded in (Result.load(path), type(result).load(path)):
+            assert type(loaded) is type(result) and loaded == result
+
+
+def test_old_and_new_kinds_load_in_a_fresh_process(tmp_path):
+    """Nothing imported beforehand: the kind alone finds its module (KIND_MODULES), old paths included."""
+    import subprocess
+    import sys
+
+    for old_kind, result in _legacy_cases():
+        document = json.loads(result.to_json())
+        (tmp_path / f"new-{type(result).__name__}.json").write_text(json.dumps(document))
+        (tmp_path / f"old-{type(result).__name__}.json").write_text(json.dumps({**document, "kind": old_kind}))
+    code = ("import sys, pathlib\nfrom interp.results import Result\n"
+            "for p in sorted(pathlib.Path(sys.argv[1]).iterdir()):\n"
+            "    print(p.name, type(Result.load(p)).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    lines = sorted(out.stdout.split("\n")[:-1])
+    expected = sorted(f"{age}-{type(r).__name__}.json {type(r).__name__}" for _, r in _legacy_cases()
+                      for age in ("new", "old"))
+    assert lines == expected
+
+
+def test_unknown_kinds_are_refused_without_importing_anything():
+    import subprocess
+    import sys
+
+    code = """
+import json, sys
+from interp.errors import InvalidResultFileError
+from interp.results import Result
+kinds = ["interp.nowhere.Thing", "interp.cli.Thing", "json.Thing", "tests.conftest.Thing", "Thing", "", 7, None]
+before = set(sys.modules)
+for kind in kinds:
+    text = json.dumps({"format": "interp.result", "schema_version": 1, "kind": kind, "fields": {}})
+    try:
+        Result.from_json(text)
+    except InvalidResultFileError as exc:
+        print("refused", repr(kind), str(exc)[:40])
+    else:
+        print("LOADED", repr(kind))
+print("imported", sorted(set(sys.modules) - before))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "LOADED" not in out and out.count("refused") == 8
+    assert out.strip().splitlines()[-1] == "imported []"
+
+
+def test_kind_table_matches_the_result_types():
+    """Every Result subclass in interp's source has a unique kind, and KIND_MODULES names its module.
+
+    Read with ``ast`` (no import of every module: a module being rewritten elsewhere cannot break it)."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    import interp
+    from interp.results import _REGISTRY, KIND_MODULES, LEGACY_KINDS
+
+    root = Path(interp.__file__).parent
+    bases: dict[str, tuple[str, list[str]]] = {}
+    for path in root.rglob("*.py"):
+        module = ".".join(("interp", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                names = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+                assert node.name not in bases or "Result" not in names, f"two classes named {node.name}"
+                bases.setdefault(node.name, (module, names))
+
+    def is_result(name: str) -> bool:
+        return name in bases and any(b == "Result" or is_result(b) for b in bases[name][1])
+
+    found = {name: module for name, (module, _) in bases.items() if is_result(name)}
+    assert found == KIND_MODULES
+    for kind, module in KIND_MODULES.items():
+        importlib.import_module(module)
+        assert _REGISTRY[kind].__module__ == module and _REGISTRY[kind].kind == kind
+    assert set(LEGACY_KINDS.values()) <= set(KIND_MODULES)
+
+
+def test_two_result_types_cannot_share_a_kind():
+    from interp.errors import ResultKindError
+
+    with pytest.raises(ResultKindError, match="'TopTokensResult' .* already registered by interp.models.model"):
+        class TopTokensResult(Result):  # noqa: F811 - the clash is the point
+            pass
+    with pytest.raises(ResultKindError, match="without dots"):
+        class Dotted(Result):
+            kind = "a.b"
+
+
+def test_a_class_defined_again_replaces_itself():
+    def make():
+        class Again(Result):
+            pass
+        return Again
+
+    first, second = make(), make()
+    assert Result.from_json(second().to_json()).__class__ is second and first.kind == second.kind == "Again"
