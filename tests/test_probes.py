@@ -9,7 +9,6 @@ import pytest
 from sklearn.base import clone
 
 from interp.errors import InvalidParameterError, InvalidProbeFileError, NotFittedError
-from interp.probes import LinearProbe, MLPProbe, load_probe
 from interp.probing import (
     ProbeSweepResult,
     control_task,
@@ -18,6 +17,7 @@ from interp.probing import (
     split_by_group,
     word_type_baseline,
 )
+from interp.probing.estimators import LinearProbe, MLPProbe, load_probe
 from interp.results import Result
 
 PROBES = [LinearProbe(), MLPProbe(hidden_size=32, max_iter=300)]
@@ -127,7 +127,7 @@ def test_tampered_or_foreign_files_are_refused(tmp_path):
     with pytest.raises(InvalidProbeFileError, match="no such file"):
         load_probe(tmp_path / "missing.json")
     # consistent checksum but arrays that do not fit together: still refused
-    from interp.probes import _checksum
+    from interp.probing.estimators import _checksum
 
     mlp = MLPProbe(hidden_size=4, max_iter=20).fit(X, y)
     arrays = mlp.state_arrays()
@@ -233,3 +233,19 @@ def test_sweep_bad_input():
         probe_layers({0: X}, y, groups=groups, probe="svm")
     with pytest.raises(InvalidParameterError, match="test_size"):
         split_by_group(groups, test_size=1.5)
+
+
+def test_the_old_module_path_is_a_deprecated_alias():
+    """``interp.probes`` (interp < 0.2) is interp.probing.estimators itself, and says so on import."""
+    import subprocess
+    import sys
+
+    code = ("import warnings\nwarnings.simplefilter('error', DeprecationWarning)\n"
+            "try:\n    import interp.probes\nexcept DeprecationWarning as w:\n    print('warned:', w)\n"
+            "warnings.simplefilter('ignore')\n"
+            "import interp.probes, interp.probing.estimators as e\nfrom interp.probes import LinearProbe, _Probe\n"
+            "from interp.probing import LinearProbe as L2\n"
+            "print(interp.probes is e, LinearProbe is e.LinearProbe is L2, _Probe is e._Probe)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "warned: interp.probes is renamed interp.probing.estimators" in out
+    assert out.strip().splitlines()[-1] == "True True True"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidProbeFileError, NotFittedError
-from interp.probes import LinearProbe, load_probe
+from interp.probing.estimators import LinearProbe, load_probe
 from interp.truth.datasets import DATASETS, TruthDataset, load_dataset
 from interp.truth.probes import CCSProbe, MassMeanProbe, StandardizedMeanDiffProbe, ccs_accuracy, raw_direction
 
@@ -107,7 +107,7 @@ def test_a_pre_0_2_mass_mean_file_loads_as_the_standardised_probe(planted, tmp_p
     document = old.to_document()
     document["kind"] = "MassMeanProbe"  # what interp 0.1 wrote for this probe, without the atol parameter
     document["params"] = {"covariance": False}
-    from interp.probes import _checksum
+    from interp.probing.estimators import _checksum
 
     blob = __import__("base64").b64decode(document["arrays"])
     document["sha256"] = _checksum("MassMeanProbe", document["params"], document["classes"], blob)

@@ -1,7 +1,9 @@
 """Probing: what can be read off a model's hidden states, layer by layer.
 
-- :func:`probe_layers` fits one probe (:class:`~interp.probes.LinearProbe` or
-  :class:`~interp.probes.MLPProbe`) per layer on a split by sentence and returns a
+- :mod:`interp.probing.estimators`: the probes themselves, scikit-learn estimators
+  (:class:`LinearProbe`, :class:`MLPProbe`, :func:`load_probe`; ``interp.probes`` until 0.3);
+- :func:`probe_layers` fits one probe (:class:`~interp.probing.estimators.LinearProbe` or
+  :class:`~interp.probing.estimators.MLPProbe`) per layer on a split by sentence and returns a
   :class:`ProbeSweepResult` (accuracy, control accuracy and selectivity by layer);
 - :func:`control_task` makes Hewitt & Liang's control labels; :func:`majority_baseline` and
   :func:`word_type_baseline` are the lookup baselines;
@@ -21,6 +23,11 @@ from __future__ import annotations
 from interp._lazy import lazy_exports
 
 _LAZY = {
+    "LinearProbe": "interp.probing.estimators",
+    "MLPProbe": "interp.probing.estimators",
+    "load_probe": "interp.probing.estimators",
+    "make_probe": "interp.probing.estimators",
+    "PROBES": "interp.probing.estimators",
     "probe_layers": "interp.probing.sweep",
     "ProbeSweepResult": "interp.probing.sweep",
     "split_by_group": "interp.probing.sweep",

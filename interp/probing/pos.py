@@ -324,7 +324,7 @@ def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None
             with one sentence per line (tagged by spaCy), or of a tagged ``.jsonl`` corpus.
         layers: "all" (0..n_layers), an int or a list; layer 0 (the embeddings) is always added,
             as a baseline.
-        probe: "linear" (:class:`~interp.probes.LinearProbe`) or "mlp" (:class:`~interp.probes.MLPProbe`).
+        probe: "linear" (:class:`~interp.probing.estimators.LinearProbe`) or "mlp" (:class:`~interp.probing.estimators.MLPProbe`).
         alignment: "last" (a word's last sub-token) or "mean" (the mean of its sub-tokens).
         max_sentences: use only the first N sentences.
         test_size: share of sentences held out; seed: the split's seed.

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from interp.errors import InvalidParameterError
-from interp.probes import make_probe
+from interp.probing.estimators import make_probe
 from interp.results import Result
 
 __all__ = ["probe_layers", "ProbeSweepResult", "split_by_group"]
@@ -118,7 +118,7 @@ class ProbeSweepResult(Result):
 
     def probe_at(self, layer: int | None = None):
         """The fitted probe of ``layer`` (default: the best layer), rebuilt from the stored arrays."""
-        from interp.probes import _KINDS
+        from interp.probing.estimators import _KINDS
 
         i = self._index(self.best_layer if layer is None else layer)
         arrays = {f"{name}_": getattr(self, name)[i] for name in _WEIGHTS if getattr(self, name) is not None}
@@ -228,7 +228,7 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
         labels: (n_rows,) the label of each row.
         groups: (n_rows,) the group of each row (a sentence id; ``acts.text_index``): the split
             never separates a group's rows.
-        probe: "linear" (:class:`~interp.probes.LinearProbe`), "mlp" (:class:`~interp.probes.MLPProbe`)
+        probe: "linear" (:class:`~interp.probing.estimators.LinearProbe`), "mlp" (:class:`~interp.probing.estimators.MLPProbe`)
             or an unfitted probe instance to clone.
         control: (n_rows,) control labels (:func:`~interp.probing.control.control_task`) for selectivity.
         layers: a subset of the activations' layers (default: all of them).

@@ -9,7 +9,7 @@ plainly and once instructed to answer falsely (chat template, greedy decoding, s
 scores each "question + answer" and reports how well P(true) separates honest from instructed-false
 answers (ROC AUC), as in Azaria & Mitchell 2023 and Marks & Tegmark 2023.
 
-A detector saves to one JSON file: its settings plus the probe in :mod:`interp.probes`'s format,
+A detector saves to one JSON file: its settings plus the probe in :mod:`interp.probing.estimators`'s format,
 under a checksum over both, so an edited file is refused (:class:`~interp.errors.InvalidProbeFileError`).
 
 Example:
@@ -273,7 +273,7 @@ class LieDetector:
         Raises:
             InvalidProbeFileError: no such file, not a saved detector, or a file edited after saving.
         """
-        from interp.probes import probe_from_document, read_document
+        from interp.probing.estimators import probe_from_document, read_document
 
         path = Path(path)
         document = read_document(path, FORMAT_NAME, "lie detector")

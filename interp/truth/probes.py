@@ -1,8 +1,8 @@
 """Truth probes: mass-mean (Marks & Tegmark 2023) and CCS (Burns et al. 2022), as interp probes.
 
-All are :class:`interp.probes._Probe` estimators: scikit-learn's contract, ``predict_proba`` /
-``score``, and ``save`` / ``load`` through the probe file format of :mod:`interp.probes` (JSON +
-safetensors, checksummed). Logistic regression is :class:`interp.probes.LinearProbe` itself.
+All are :class:`interp.probing.estimators._Probe` estimators: scikit-learn's contract, ``predict_proba`` /
+``score``, and ``save`` / ``load`` through the probe file format of :mod:`interp.probing.estimators` (JSON +
+safetensors, checksummed). Logistic regression is :class:`interp.probing.estimators.LinearProbe` itself.
 
 - :class:`MassMeanProbe` ("mm"): Marks & Tegmark's mass-mean probe, on the **raw** features: the
   direction is ``theta = mean(true) - mean(false)``; with ``covariance=True`` ("mm_iid") it is
@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from interp.errors import InvalidParameterError
-from interp.probes import _check_x, _check_xy, _Probe, register_probe_kind
+from interp.probing.estimators import _check_x, _check_xy, _Probe, register_probe_kind
 
 __all__ = ["TRUTH_PROBES", "CCSProbe", "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "make_truth_probe",
            "raw_direction"]
@@ -327,7 +327,7 @@ TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanP
 def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> _Probe:
     """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant), "mm_std" or "ccs", with ``params`` set."""
     from interp._validation import check_choice
-    from interp.probes import LinearProbe
+    from interp.probing.estimators import LinearProbe
 
     check_choice(name, list(TRUTH_PROBES), name="probe", where=where)
     if name == "lr":
