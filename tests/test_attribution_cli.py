@@ -1,4 +1,4 @@
-"""The ``attribute`` command, registered on a Typer app of our own, on tiny models."""
+"""The ``attribute`` command of the ``interp`` app, on tiny models."""
 
 from __future__ import annotations
 
@@ -6,22 +6,14 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
-
-from interp.attribution.cli import register
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def app():
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    register(app)
-
-    @app.command()
-    def noop() -> None:  # a second command, so Typer keeps "attribute" as a named subcommand
-        """Does nothing."""
+    from interp.cli import app
 
     return app
 

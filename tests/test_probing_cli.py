@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from interp.probing.cli import parse_layers, register
+from interp.cli.probing import parse_layers
 from interp.results import Result
 
 runner = CliRunner()
@@ -14,13 +13,8 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def app():
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    from interp.cli import app
 
-    @app.callback()
-    def main() -> None:
-        """interp (test app)."""
-
-    register(app)
     return app
 
 

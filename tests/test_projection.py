@@ -160,13 +160,10 @@ def test_world_map_rejects_bad_input(tiny_models):
 
 # ----------------------------------------------------------------------------- CLI
 def test_cli_map_world_and_project(tmp_path):
-    import typer
     from typer.testing import CliRunner
 
-    from interp.projection.cli import register
+    from interp.cli import app
 
-    app = typer.Typer()
-    register(app)
     runner = CliRunner()
     res = runner.invoke(app, ["map", "world", "-m", "tiny-gpt2", "--layers", "1", "--n-places", "40",
                               "--no-random-baseline", "--out", str(tmp_path / "w")])

@@ -327,15 +327,10 @@ def test_public_names_resolve():
 
 
 def test_cli_probe_truth_and_detect(tmp_path):
-    import typer
     from typer.testing import CliRunner
 
-    from interp.probing.cli import register as register_probing
-    from interp.truth.cli import register
+    from interp.cli import app
 
-    app = typer.Typer()
-    register_probing(app)
-    register(app)
     runner = CliRunner()
     res = runner.invoke(app, ["probe", "truth", "-m", "tiny-gpt2", "-d", "facts,sums", "-n", "20", "--layers", "1,2",
                               "--probes", "lr,mm", "--out", str(tmp_path)])

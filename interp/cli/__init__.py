@@ -1,0 +1,45 @@
+"""The ``interp`` command line: a thin shell over the library.
+
+Every command calls library functions and prints their results (a rich table, or JSON with
+``--json``). Errors print one line, ``error: ...``, and exit with status 1, never a traceback.
+
+    interp models
+    interp info tiny-gpt2 --json
+    interp predict "The capital of France is" -k 5
+    interp explore --port 8501          # the Streamlit explorer, on 127.0.0.1 unless --host says otherwise
+
+Layout: :mod:`interp.cli._common` holds what the commands share (options, error handling, tables,
+JSON, the consoles) and imports none of them; one module per command group exports its
+``typer.Typer``; this module adds them to ``app``. Imports point one way: here -> command modules ->
+``_common``. Nothing heavy (torch, transformers) is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from interp.cli import attribution, batch, explore, models, probing, projection, truth
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="interp: see what a transformer language model is thinking.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+
+# A Typer added without a name contributes its commands at the top level (typer >= 0.15).
+for _group in (models.app, explore.app, attribution.app, projection.app, truth.app, batch.app):
+    app.add_typer(_group)
+
+probe_app = typer.Typer(help="Probe hidden states for linguistic properties.", no_args_is_help=True)
+probe_app.add_typer(probing.app)  # probe pos
+probe_app.add_typer(truth.probe_app)  # probe truth
+app.add_typer(probe_app, name="probe")
+app.add_typer(projection.map_app, name="map")
+
+
+def main() -> None:
+    """Entry point of the ``interp`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The ``interp attribute`` command: a thin shell over :mod:`interp.attribution`.
+
+    interp attribute "The capital of France is" --method integrated_gradients --target " Paris"
+    interp attribute "The capital of France is" --method all --json
+    interp attribute "The capital of France is" --out attribution.html
+
+Nothing heavy is imported until the command runs.
+"""
+
+# No ``from __future__ import annotations`` here: Typer reads the command's annotations at runtime.
+from typing import Annotated, Any
+
+import typer
+
+from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_json, table
+
+__all__ = ["app", "METHOD_CHOICES"]
+
+app = typer.Typer()
+
+METHOD_CHOICES = ("ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout", "all")
+
+
+def _scores_rows(result: Any) -> list[dict[str, Any]]:
+    rows = []
+    for i, (token, total) in enumerate(zip(result.tokens, result.total)):
+        row: dict[str, Any] = {"#": i, "token": repr(token), "score": float(total)}
+        if len(result.target_tokens) > 1:
+            row.update({f"→{t!r}": float(v) for t, v in zip(result.target_tokens, result.scores[:, i])})
+        rows.append(row)
+    return rows
+
+
+@app.command("attribute")
+@clean_errors
+def attribute_command(
+        prompt: Annotated[str, typer.Argument(help="Text whose next-token prediction is explained.")],
+        method: Annotated[str, typer.Option("--method", help="ablation, gradient, grad_x_input, "
+                                            "integrated_gradients, rollout, or all (compare them).")] = "ablation",
+        target: Annotated[str | None, typer.Option("--target", "-t", help="Continuation to explain; default: "
+                                                   "the model's top next token.")] = None,
+        model: ModelOpt = None,
+        unit: Annotated[str, typer.Option("--unit", help="token or word.")] = "token",
+        chat: Annotated[bool, typer.Option("--chat", help="Wrap the prompt in the chat template; report the "
+                                           "user's tokens.")] = False,
+        steps: Annotated[int, typer.Option("--steps", help="Integration points of integrated gradients.")] = 50,
+        baseline: Annotated[str, typer.Option("--baseline", help="Integrated gradients' baseline: space, pad "
+                                              "or zeros.")] = "space",
+        save: Annotated[str | None, typer.Option("--out", help="Also save the result (.json or .html).")] = None,
+        as_json: JsonOpt = False) -> None:
+    """Show which input tokens drive the model's prediction after PROMPT."""
+    from interp._validation import check_choice
+    from interp.attribution.evaluation import compare_methods
+    from interp.attribution.methods import attribute
+    from interp.models.loading import load_model
+
+    check_choice(method, METHOD_CHOICES, name="method", where="interp attribute")
+    loaded = load_model(model)
+    if method == "all":
+        result = compare_methods(loaded, prompt, target, unit=unit, chat=chat, n_steps=steps)
+    else:
+        options: dict[str, Any] = {"unit": unit, "chat": chat}
+        if method == "integrated_gradients":
+            options["n_steps"] = steps
+            options["baseline"] = baseline
+        result = attribute(loaded, prompt, method, target, **options)
+    if save:
+        result.save(save)
+    if as_json:
+        if method == "all":
+            print_json({"model": result.model_name, "prompt": result.prompt, "target": result.target,
+                         "methods": result.to_frame().to_dict(orient="records"),
+                         "scores": result.scores_frame().to_dict(orient="records")})
+        else:
+            print_json({"model": result.model_name, "prompt": result.prompt, "method": result.method,
+                         "target": result.target, "target_tokens": result.target_tokens, "metric": result.metric,
+                         "tokens": result.tokens, "scores": [float(v) for v in result.total],
+                         "scores_per_target": result.scores.tolist(), "segment_scores": result.segment_scores,
+                         "metadata": result.metadata})
+        return
+    out.print(result.summary(), highlight=False)
+    if method == "all":
+        out.print(table(result.to_frame().to_dict(orient="records"), "Methods"))
+        frame = result.scores_frame()
+        frame["token"] = [repr(t) for t in frame["token"]]
+        out.print(table(frame.to_dict(orient="records"), "Scores"))
+    else:
+        out.print(table(_scores_rows(result), f"{result.method} ({result.metric})"))
+        if result.segment_scores:
+            out.print(table([{"segment": k, "score": float(sum(v))} for k, v in result.segment_scores.items()],
+                             "Chat segments"))
+        if "completeness_error" in result.metadata:
+            out.print(f"completeness error: {result.metadata['completeness_error']}", highlight=False)

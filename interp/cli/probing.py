@@ -1,0 +1,81 @@
+"""``interp probe pos``: the part-of-speech probing command (a thin shell over interp.probing).
+
+    interp probe pos --out results/pos                         # default model, built-in corpus, all layers
+    interp probe pos -m tiny-gpt2 --layers 0,1,2 --text my_sentences.txt --out /tmp/pos
+    interp probe pos --layers 0:31:3 --probe mlp --out results/pos-mlp
+
+Each run writes ``pos_probe.json`` (load it with ``interp.load_result``) and ``pos_probe.html`` into
+the output folder and prints the per-layer table and the baselines. ``app`` holds the command;
+:mod:`interp.cli` adds it to the ``probe`` group, next to ``probe truth``. Nothing heavy is imported
+until a command runs.
+"""
+
+# No ``from __future__ import annotations``: Typer reads the command's annotations at runtime.
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from interp.cli._common import ModelOpt, clean_errors, out, table, write_result
+
+__all__ = ["app", "parse_layers"]
+
+app = typer.Typer()
+
+
+def parse_layers(text: str) -> str | list[int]:
+    """``"all"``, ``"3"``, ``"0,3,6"`` or a Python-style range ``"0:31:3"`` -> what pos_probe takes."""
+    from interp.errors import InvalidParameterError
+
+    text = text.strip()
+    if text == "all":
+        return "all"
+    try:
+        if ":" in text:
+            parts = [int(p) if p else None for p in text.split(":")]
+            if len(parts) not in (2, 3) or parts[1] is None:
+                raise ValueError
+            start, stop, step = parts[0] or 0, parts[1], (parts[2] if len(parts) == 3 and parts[2] else 1)
+            return list(range(start, stop, step))
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise InvalidParameterError(f"--layers must be 'all', a layer, a comma list such as 0,3,6 or a range such as "
+                                    f"0:31:3. Got {text!r} instead.") from None
+
+
+@app.command("pos")
+@clean_errors
+def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for pos_probe.json and pos_probe.html.")],
+        model: ModelOpt = None,
+        layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3 (layer 0 is always "
+                                            "added).")] = "all",
+        text: Annotated[Path | None, typer.Option("--text", "-t", help="UTF-8 file, one sentence per line "
+                                                  "(default: the built-in corpus).")] = None,
+        probe: Annotated[str, typer.Option("--probe", help="'linear' or 'mlp'.")] = "linear",
+        alignment: Annotated[str, typer.Option("--alignment", help="'last' sub-token of each word, or 'mean' of "
+                                               "its sub-tokens.")] = "last",
+        max_sentences: Annotated[int | None, typer.Option("--max-sentences", "-n", help="Use only the first N "
+                                                          "sentences.")] = None,
+        random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline", help="Also probe "
+                                                      "the same architecture with random weights.")] = True,
+        cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
+                                                   "them.")] = None) -> None:
+    """Part-of-speech probes per layer, with control task, selectivity and baselines."""
+    from interp._validation import check_choice
+    from interp.models.loading import load_model
+    from interp.probing.pos import ALIGNMENTS, pos_probe, read_text_file
+
+    # cheap checks first, so a typo fails before the model loads
+    check_choice(probe, ("linear", "mlp"), name="--probe", where="interp probe pos")
+    check_choice(alignment, tuple(ALIGNMENTS), name="--alignment", where="interp probe pos")
+    layer_arg = parse_layers(layers)
+    if text is not None:
+        read_text_file(text)  # FileNotFoundError or InvalidTextFileError for a missing or binary file
+    result = pos_probe(load_model(model), text, layers=layer_arg, probe=probe, alignment=alignment,
+                       max_sentences=max_sentences, random_baseline=random_baseline, cache_dir=cache)
+    json_path, html_path = write_result(result, out_dir, "pos_probe")
+    out.print(result.summary(), highlight=False)
+    out.print(table(result.to_frame().to_dict(orient="records"), "Held-out accuracy by layer"))
+    baselines = [{"baseline": k, "accuracy": "-" if v is None else v} for k, v in result.baselines.items()]
+    out.print(table(baselines, "Baselines"))
+    out.print(f"wrote {json_path} and {html_path}", highlight=False)

@@ -1,0 +1,91 @@
+"""``interp map ...`` and ``interp project ...``: projections from the command line (a thin shell over
+interp.projection).
+
+``map_app`` holds ``map world`` (:mod:`interp.cli` adds it as the ``map`` group) and ``app`` the
+``project`` command:
+
+    interp map world --out results/world                     # default model, 3,000 cities, all layers
+    interp map world -m tiny-gpt2 --layers 0,1,2 --n-places 300 --out /tmp/world
+    interp project texts.txt --method umap --layer 12 --out /tmp/proj.html   # lines: text, or label<TAB>text
+
+``map world`` writes ``world_map.json`` (load it with ``interp.load_result``) and ``world_map.html``
+into the folder and prints the per-layer table; ``project`` writes the result as JSON, or as a page
+when OUT ends in ``.html``. Nothing heavy is imported until a command runs.
+"""
+
+# No ``from __future__ import annotations``: Typer reads the command's annotations at runtime.
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from interp.cli._common import ModelOpt, clean_errors, out, table, write_result
+from interp.cli.probing import parse_layers
+
+__all__ = ["app", "map_app"]
+
+app = typer.Typer()
+map_app = typer.Typer(help="Maps of representation space (linear world map of place names).", no_args_is_help=True)
+
+
+@map_app.command("world")
+@clean_errors
+def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for world_map.json and "
+                                                "world_map.html.")],
+          model: ModelOpt = None,
+          layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3 (layer 0 is always "
+                                              "added).")] = "all",
+          n_places: Annotated[int, typer.Option("--n-places", "-n", help="How many cities (most populous "
+                                                "first).")] = 3000,
+          min_population: Annotated[int, typer.Option("--min-population", help="Smallest city kept.")] = 100_000,
+          prompt: Annotated[str, typer.Option("--prompt", help="Template with {name}.")] = "The city of {name}",
+          position: Annotated[str, typer.Option("--position", help="'last' token of the prompt or 'mean' over "
+                                                "the name's tokens.")] = "last",
+          seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
+          random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",
+                                                        help="Also probe the same architecture with random "
+                                                        "weights.")] = True,
+          cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
+                                                     "them.")] = None) -> None:
+    """Linear probes per layer from place-name activations to latitude and longitude, with controls."""
+    from interp._validation import check_choice
+    from interp.models.loading import load_model
+    from interp.projection.world import POSITIONS, world_map
+
+    check_choice(position, POSITIONS, name="--position", where="interp map world")
+    layer_arg = parse_layers(layers)
+    result = world_map(load_model(model), n_places=n_places, layers=layer_arg, prompt=prompt,
+                       min_population=min_population, seed=seed, position=position,
+                       random_baseline=random_baseline, cache_dir=cache)
+    json_path, html_path = write_result(result, out_dir, "world_map")
+    out.print(result.summary(), highlight=False)
+    out.print(table(result.to_frame().to_dict(orient="records"), "Held-out R^2 by layer"))
+    out.print(f"wrote {json_path} and {html_path}", highlight=False)
+
+@app.command("project")
+@clean_errors
+def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text per line, optionally "
+                                                     "label<TAB>text.")],
+                out_path: Annotated[Path, typer.Option("--out", "-o", help="Result file: .json, or .html for "
+                                                       "a page.")],
+                method: Annotated[str, typer.Option("--method", help="'pca', 'umap' or 'tsne'.")] = "pca",
+                layer: Annotated[int, typer.Option("--layer", "-l", help="Layer (0 = embeddings; negative "
+                                                   "counts from the end).")] = -1,
+                model: ModelOpt = None,
+                position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
+                                                      "tokens.")] = "last",
+                components: Annotated[int, typer.Option("--components", help="2 or 3.")] = 2,
+                seed: Annotated[int, typer.Option("--seed")] = 0) -> None:
+    """Project the texts' activations at a layer to 2-D (or 3-D) with PCA, UMAP or t-SNE."""
+    from interp._validation import check_choice
+    from interp.models.loading import load_model
+    from interp.projection.scatter import METHODS, project, read_labelled_texts
+
+    check_choice(method, METHODS, name="--method", where="interp project")
+    check_choice(components, (2, 3), name="--components", where="interp project")
+    texts, labels = read_labelled_texts(file)
+    result = project(load_model(model), texts, layer=layer, method=method, labels=labels, position=position,
+                     seed=seed, n_components=components)
+    path = result.save(out_path)
+    out.print(result.summary(), highlight=False)
+    out.print(f"wrote {path}", highlight=False)

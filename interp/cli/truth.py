@@ -1,0 +1,91 @@
+"""``interp probe truth`` and ``interp detect``: the truth commands (a thin shell over interp.truth).
+
+``probe_app`` holds ``probe truth`` (:mod:`interp.cli` adds it to the ``probe`` group, next to
+``probe pos``) and ``app`` the ``detect`` command:
+
+    interp probe truth --out results/truth                               # cities, larger_than, facts
+    interp probe truth --datasets cities,sums --layers 0:31:2 --probes lr,mm,ccs --max-pairs 300 --out /tmp/t
+    interp detect "The city of Paris is in Peru."                        # fits a detector first (slow)
+    interp detect "The city of Paris is in Peru." --detector results/truth/detector.json --per-token
+
+``probe truth`` writes ``truth_sweep.json``/``.html``, ``generalization.json``/``.html`` and
+``detector.json`` (a :class:`~interp.truth.LieDetector` at the best layer) into the output folder.
+"""
+
+# No ``from __future__ import annotations``: Typer reads the annotations at runtime.
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from interp.cli._common import ModelOpt, clean_errors, out, table, write_result
+from interp.cli.probing import parse_layers
+
+__all__ = ["app", "probe_app"]
+
+app = typer.Typer()
+probe_app = typer.Typer()
+
+
+def _names(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+@probe_app.command("truth")
+@clean_errors
+def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results and detector.json.")],
+          model: ModelOpt = None,
+          datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma list of built-in sets or CSV "
+                                                "paths.")] = "cities,larger_than,facts",
+          layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3.")] = "all",
+          probes: Annotated[str, typer.Option("--probes", help="Comma list of lr, mm, mm_iid, mm_std, ccs.")] = "lr,mm,ccs",
+          max_pairs: Annotated[int | None, typer.Option("--max-pairs", "-n", help="At most N pairs per "
+                                                        "dataset.")] = None,
+          position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
+                                                "tokens.")] = "last") -> None:
+    """Truth probes per layer, the generalisation matrix at the best layer, and a saved lie detector."""
+    from interp.models.loading import load_model
+    from interp.truth.datasets import load_datasets
+    from interp.truth.detector import LieDetector
+    from interp.truth.sweep import generalization_matrix, truth_sweep
+
+    sets = load_datasets(_names(datasets), where="interp probe truth")  # fail on a bad CSV before loading
+    layer_arg = parse_layers(layers)
+    m = load_model(model)
+    sweep = truth_sweep(m, sets, layers=layer_arg, probes=_names(probes), position=position, max_pairs=max_pairs)
+    write_result(sweep, out_dir, "truth_sweep")
+    best = sweep.best_layer()
+    general = generalization_matrix(m, sets, layer=best, probe=sweep.probes[0], position=position,
+                                    max_pairs=max_pairs)
+    write_result(general, out_dir, "generalization")
+    detector = LieDetector.fit(m, sets, best, probe=sweep.probes[0], position=position, max_pairs=max_pairs)
+    detector.save(out_dir / "detector.json")
+    out.print(sweep.summary(), highlight=False)
+    frame = sweep.to_frame().pivot_table(index="layer", columns="probe", values="accuracy").reset_index()
+    out.print(table(frame.to_dict(orient="records"), "Held-out accuracy by layer (mean over datasets)"))
+    out.print(general.summary(), highlight=False)
+    out.print(f"wrote truth_sweep, generalization (.json/.html) and detector.json (layer {best}) to {out_dir}",
+              highlight=False)
+
+@app.command("detect")
+@clean_errors
+def detect(text: Annotated[str, typer.Argument(help="Statement (or longer text with --per-token) to score.")],
+           model: ModelOpt = None,
+           detector: Annotated[Path | None, typer.Option("--detector", help="A detector.json from `interp probe "
+                                                         "truth`; default: fit one now.")] = None,
+           layer: Annotated[int | None, typer.Option("--layer", help="Layer of a freshly fitted "
+                                                     "detector.")] = None,
+           per_token: Annotated[bool, typer.Option("--per-token", help="Score every token.")] = False) -> None:
+    """P(true) of TEXT according to a truth probe (a lie detector)."""
+    from interp.models.loading import load_model
+    from interp.truth.detector import LieDetector
+
+    saved = LieDetector.load(detector) if detector is not None else None  # a bad file fails before the model loads
+    m = load_model(model)
+    if saved is None:
+        saved = LieDetector.fit(m, layer=layer, max_pairs=200)
+    result = saved.score(text, model=m, per_token=per_token)
+    out.print(f"P(true) = {float(result.p_true[0]):.3f}  ({result.probe}, layer {result.layer}, {m.name})",
+              highlight=False)
+    if per_token:
+        out.print(table(result.to_frame()[["token", "p_true"]].to_dict(orient="records"), "Per token"))
