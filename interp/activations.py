@@ -6,7 +6,8 @@ many texts and keep the residual stream at some layers and some positions. :func
 that once, well:
 
 - layer ``0`` is the embedding output (``blocks.0.hook_resid_pre``: token embeddings, plus the
-  learned positions on GPT-2) and layer ``l`` in ``1..n_layers`` is ``blocks.{l-1}.hook_resid_post``;
+  learned positions on GPT-2) and layer ``l`` in ``1..n_layers`` is ``blocks.{l-1}.hook_resid_post``
+  (the one layer convention of :mod:`interp.layers`);
 - only those hook points are read, each batch's rows are gathered inside the hook, and the forward
   pass is stopped right after the deepest requested layer (nothing later runs, not even the unembed);
 - texts are sorted by length into micro-batches (little padding); right padding on a causal model
@@ -49,6 +50,7 @@ import numpy as np
 
 from interp._validation import check_choice, check_int, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidResultFileError
+from interp.layers import layer_hook_name
 from interp.results import atomic_path, atomic_write_bytes
 
 __all__ = ["collect", "Activations", "POSITIONS", "ShardPlan", "plan_shards", "collect_shard", "finish_shards",
@@ -69,11 +71,6 @@ class _StopForward(Exception):
 
 
 # ----------------------------------------------------------------------------- layers
-def layer_hook_name(layer: int) -> str:
-    """The hook point of layer ``layer``: 0 is the embedding output, ``l`` the output of block ``l - 1``."""
-    return "blocks.0.hook_resid_pre" if layer == 0 else f"blocks.{layer - 1}.hook_resid_post"
-
-
 def resolve_layers(model: Any, layers: Any, *, where: str) -> list[int]:
     """``"all"``, an int or a sequence of ints -> sorted distinct layer indices in ``[0, n_layers]``."""
     if isinstance(layers, str):

@@ -1,9 +1,10 @@
 """Attention patterns and attention rollout.
 
-:func:`attention_maps` records every head's attention pattern (``blocks.{l}.attn.hook_pattern``) for
-one prompt: (layer, head, query, key), each row a probability distribution over earlier tokens.
+:func:`attention_maps` records every head's attention pattern (``blocks.{b}.attn.hook_pattern``) for
+one prompt: (block, head, query, key), each row a probability distribution over earlier tokens.
 Its ``to_frame()`` summarises each head (entropy, previous-token score, attention to the first
-token) and ``plot()`` draws the layer × head grid.
+token) and ``plot()`` draws the block × head grid. Patterns belong to *blocks* (``0..n_layers - 1``;
+block ``b`` reads the residual stream at layer ``b``, see :mod:`interp.layers`), hence ``blocks=``.
 
 :func:`attention_rollout` (Abnar & Zuidema 2020, "Quantifying Attention Flow in Transformers")
 turns the patterns into a token attribution: average each layer's heads, add the identity for the
@@ -15,15 +16,16 @@ it is a cheap, coarse view, not a faithful explanation of a particular predictio
 Example:
     >>> from interp.attribution import attention_maps, attention_rollout
     >>> maps = attention_maps(model, "The cat sat on the mat")
-    >>> maps.patterns.shape                       # (n_layers, n_heads, pos, pos)
+    >>> maps.patterns.shape                       # (n_blocks, n_heads, pos, pos)
     >>> maps.to_frame().sort_values("prev_token").tail(3)   # the previous-token heads
     >>> attention_rollout(model, "The cat sat on the mat").top(3)
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,13 +42,16 @@ from interp.attribution.result import AttentionResult, AttributionResult, rollou
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card
 
+if TYPE_CHECKING:
+    from interp.models.model import Model
+
 __all__ = ["attention_maps", "attention_rollout"]
 
 
-def _patterns(model: Any, ids: list[int], layers: list[int]) -> np.ndarray:
-    """(len(layers), n_heads, pos, pos) float32 attention patterns of one token sequence."""
-    wanted = {f"blocks.{l}.attn.hook_pattern": i for i, l in enumerate(layers)}
-    out: list[torch.Tensor | None] = [None] * len(layers)
+def _patterns(model: Any, ids: list[int], blocks: list[int]) -> np.ndarray:
+    """(len(blocks), n_heads, pos, pos) float32 attention patterns of one token sequence."""
+    wanted = {f"blocks.{b}.attn.hook_pattern": i for i, b in enumerate(blocks)}
+    out: list[torch.Tensor | None] = [None] * len(blocks)
 
     def keep(x: torch.Tensor, hook: Any) -> None:
         out[wanted[hook.name]] = x[0].detach().float().cpu()
@@ -58,32 +63,43 @@ def _patterns(model: Any, ids: list[int], layers: list[int]) -> np.ndarray:
     return torch.stack(out).numpy()  # type: ignore[arg-type]
 
 
-def attention_maps(model: Any, prompt: str, *, layers: Sequence[int] | None = None, chat: bool = False,
-                   system: str | None = None) -> AttentionResult:
-    """Every attention pattern of ``prompt``: (layer, head, query, key).
+def attention_maps(model: Model, prompt: str, *, blocks: Sequence[int] | None = None, chat: bool = False,
+                   system: str | None = None, layers: Sequence[int] | None = None) -> AttentionResult:
+    """Every attention pattern of ``prompt``: (block, head, query, key).
 
     Args:
         model: an :class:`interp.Model`.
         prompt: one prompt.
-        layers: the layers to keep (all by default; negative numbers count from the end). The
-            patterns take ``n_layers * n_heads * pos^2 * 4`` bytes, so keep fewer for long prompts.
+        blocks: the blocks whose attention to keep, in ``[0, n_layers)`` (all by default; negative
+            numbers count from the end). Block ``b``'s heads read the residual stream at layer ``b``
+            (:mod:`interp.layers`). The patterns take ``n_blocks * n_heads * pos^2 * 4`` bytes, so
+            keep fewer for long prompts.
         chat, system: wrap the prompt in the model's chat template.
+        layers: deprecated name of ``blocks`` (interp < 0.2; the same numbers); warns.
 
     Returns:
-        :class:`AttentionResult` with ``patterns`` (n_layers_kept, n_heads, pos, pos) and every token
-        (BOS included).
+        :class:`AttentionResult` with ``patterns`` (n_blocks_kept, n_heads, pos, pos), the block of
+        each (``blocks``; the saved field is ``layers``) and every token (BOS included).
 
     Example:
-        >>> maps = attention_maps(model, "one two three one two")
+        >>> maps = attention_maps(model, "one two three one two", blocks=[0, -1])
         >>> maps.head_summary()["prev_token"].max()
     """
     where = "attention_maps"
+    name = "blocks"
+    if layers is not None:
+        if blocks is not None:
+            raise InvalidParameterError(f"{where} takes 'blocks' or its deprecated name 'layers', not both. "
+                                        f"Got blocks={blocks!r} and layers={layers!r}.")
+        warnings.warn("attention_maps(layers=...) is renamed attention_maps(blocks=...): the numbers are block "
+                      "indices (see interp.layers); 'layers' goes away in interp 0.3.", DeprecationWarning, stacklevel=2)
+        blocks, name = layers, "layer"
     (text,), _ = check_texts(prompt, where=where)
     check_common(metric="logprob", unit="token", chat=chat, where=where)
-    kept = list(range(model.n_layers)) if layers is None else [check_layer(l, model.n_layers, where=where)
-                                                                for l in layers]
+    kept = list(range(model.n_layers)) if blocks is None else [check_layer(b, model.n_layers, where=where, name=name)
+                                                                for b in blocks]
     if not kept:
-        raise InvalidParameterError(f"The 'layers' parameter of {where} must name at least one layer in "
+        raise InvalidParameterError(f"The {name!r} parameter of {where} must name at least one block in "
                                     f"[0, {model.n_layers}). Got an empty list.")
     kept = sorted(set(kept))
     (prep,), _ = prepare_all(model, text, unit="token", chat=chat, system=system, where=where)
@@ -92,7 +108,7 @@ def attention_maps(model: Any, prompt: str, *, layers: Sequence[int] | None = No
                            model_name=model.name, model_card=model_card(model))
 
 
-def attention_rollout(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
+def attention_rollout(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
                       unit: str = "token", chat: bool = False, system: str | None = None,
                       batch_size: int | None = None) -> AttributionResult | list[AttributionResult]:
     """Attention rollout over the input tokens (Abnar & Zuidema 2020).
@@ -119,10 +135,10 @@ def attention_rollout(model: Any, prompt: str | Sequence[str], target: str | Seq
     preps, single = prepare_all(model, prompt, unit=unit, chat=chat, system=system, where=where)
     resolve_targets(model, preps, target, None, where=where, batch_size=batch_size)
     results = []
-    layers = list(range(model.n_layers))
+    blocks = list(range(model.n_layers))
     for prep in preps:
         seq = prep.sequence()
-        rollout = rollout_matrix(_patterns(model, seq, layers))
+        rollout = rollout_matrix(_patterns(model, seq, blocks))
         n_targets = len(prep.target_ids)
         rows = rollout[len(seq) - n_targets:]  # (n_targets, pos): the positions predicting the target
         scores = np.stack([rows[:, u].sum(axis=1) for u in prep.units], axis=1)

@@ -180,10 +180,12 @@ class AttentionResult(Result):
     Attributes:
         prompt: the text the model saw.
         tokens: every token of it, BOS included, one per query / key position.
-        patterns: (n_layers_kept, n_heads, pos, pos) float32; ``patterns[i, h, q, k]`` is how much
-            query position q of head h in layer ``layers[i]`` attends to key position k. Rows sum to 1
+        patterns: (n_blocks_kept, n_heads, pos, pos) float32; ``patterns[i, h, q, k]`` is how much
+            query position q of head h in block ``layers[i]`` attends to key position k. Rows sum to 1
             and k > q is always 0 (causal).
-        layers: the layer index of each entry of ``patterns``' first axis.
+        layers: the **block** index of each entry of ``patterns``' first axis, in ``[0, n_layers)``
+            (also :attr:`blocks`; the field keeps its saved name). Block ``b`` reads the residual-stream
+            layer ``b`` of :mod:`interp.layers`; ``L3H2`` and the ``layer`` column name blocks.
         model_name: the model that produced it.
     """
 
@@ -194,6 +196,11 @@ class AttentionResult(Result):
     model_name: str = ""
 
     title: ClassVar[str] = "Attention patterns"
+
+    @property
+    def blocks(self) -> list[int]:
+        """The block of each pattern (the ``layers`` field under the name :func:`attention_maps` takes)."""
+        return self.layers
 
     def head_summary(self) -> dict[str, np.ndarray]:
         """Per-head statistics, each (n_layers_kept, n_heads), averaged over query positions.
