@@ -77,7 +77,7 @@ KIND_MODULES: dict[str, str] = {
     "TruthSweepResult": "interp.truth.sweep",
     "GeneralizationResult": "interp.truth.sweep",
     "TruthScoreResult": "interp.truth.detector",
-    "LieDetectionResult": "interp.truth.detector",
+    "LieDetectionResult": "interp.truth.lies",
     "SteeringResult": "interp.truth.steering",
     "WorldMapLayerResult": "interp.batch.tasks",
 }

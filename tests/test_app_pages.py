@@ -444,7 +444,7 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
     at.number_input(key="truth_questions").set_value(2)
     at.button(key="truth_ask").click().run(timeout=TIMEOUT)
     assert_no_failure(at)
-    from interp.truth.detector import load_questions
+    from interp.truth.lies import load_questions
 
     lies = frames(at)[0]
     assert lies["question"].tolist() == [q["question"] for q in load_questions()[:2]]

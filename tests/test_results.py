@@ -127,7 +127,8 @@ def test_every_repr_html_draws_on_its_own(result):
 def _legacy_cases():
     """Results of several types, each with the module-path kind interp < 0.2 wrote for it."""
     from interp.attribution.result import AttentionResult
-    from interp.truth.detector import LieDetectionResult, TruthScoreResult
+    from interp.truth.detector import TruthScoreResult
+    from interp.truth.lies import LieDetectionResult  # moved from interp.truth.detector in 0.2
 
     top = TopTokensResult(prompt="p", tokens=[" a"], token_ids=np.array([3]), probs=np.array([0.5], dtype=np.float32),
                           logits=np.array([1.0], dtype=np.float32), model_name="tiny-gpt2")

@@ -131,7 +131,7 @@ def test_the_installed_package_reads_its_built_in_data_from_itself(installed):
         from interp.explorer import explorer_entrypoint
         from interp.probing.pos import CORPUS_PATH, load_corpus
         from interp.truth.datasets import DATA_DIR, DATASETS, load_dataset
-        from interp.truth.detector import QUESTIONS_PATH, load_questions
+        from interp.truth.lies import QUESTIONS_PATH, load_questions
         digest = lambda items: hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
         print(json.dumps({
             "files": [str(p) for p in (interp.__file__, DATA_DIR, CORPUS_PATH, QUESTIONS_PATH, explorer_entrypoint())],
@@ -145,7 +145,7 @@ def test_the_installed_package_reads_its_built_in_data_from_itself(installed):
         assert Path(path).exists(), path
     from interp.probing.pos import load_corpus
     from interp.truth.datasets import DATASETS, load_dataset
-    from interp.truth.detector import load_questions
+    from interp.truth.lies import load_questions
 
     assert got["truth"] == {n: _digest(load_dataset(n).statements) for n in DATASETS}  # the same statements
     assert got["corpus"] == _digest(load_corpus()) and got["questions"] == _digest(load_questions())

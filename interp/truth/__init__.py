@@ -1,7 +1,7 @@
 """Truth: does the model represent whether a statement is true, and can we read it off (or steer it)?
 
 - datasets: :func:`load_dataset` (built-in ``DATASETS`` in ``interp/data/truth/``, or your CSV);
-- probes: :class:`~interp.probes.LinearProbe` (LR), :class:`MassMeanProbe` (MM, and its covariance
+- probes: :class:`~interp.probing.estimators.LinearProbe` (LR), :class:`MassMeanProbe` (MM, and its covariance
   variant) and :class:`CCSProbe` (unsupervised, Burns et al. 2022), all saved as interp probes;
 - :func:`truth_sweep` (accuracy per layer per probe), :func:`generalization_matrix` (train on one
   kind of statement, test on another);
@@ -36,9 +36,9 @@ _LAZY = {
     "GeneralizationResult": "interp.truth.sweep",
     "LieDetector": "interp.truth.detector",
     "TruthScoreResult": "interp.truth.detector",
-    "detect_model_lies": "interp.truth.detector",
-    "LieDetectionResult": "interp.truth.detector",
-    "load_questions": "interp.truth.detector",
+    "detect_model_lies": "interp.truth.lies",
+    "LieDetectionResult": "interp.truth.lies",
+    "load_questions": "interp.truth.lies",
     "steer_truth": "interp.truth.steering",
     "SteeringResult": "interp.truth.steering",
 }
