@@ -7,6 +7,8 @@ is allowed and what was given, so callers never need to format those messages th
 from __future__ import annotations
 
 import difflib
+import numbers
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -76,6 +78,83 @@ def check_layer(layer: Any, n_layers: int, *, where: str, name: str = "layer", a
             f"Got {layer} instead."
         )
     return resolved
+
+
+_RANGE = re.compile(r"(-?\d*):(-?\d+)(?::(-?\d*))?")
+
+
+def parse_layers(value: Any, *, where: str, name: str = "layers", negative: bool = True,
+                 error: type[Exception] = InvalidParameterError) -> str | list[int]:
+    """The one reader of a layer selection (the CLI's ``--layers``, a batch spec's ``probe.layers``, a page).
+
+    Accepts ``"all"``; an int; a list (or tuple, range, array) of ints; or a string holding one int
+    (``"3"``), a comma list (``"0,3,6"``) or a Python-style range ``"start:stop[:step]"`` (``"0:31:3"``,
+    ``":4"``; ``stop`` is excluded, ``start`` defaults to 0 and ``step`` to 1). With ``negative=False``
+    (batch specs, read before any model's depth is known) a negative layer is refused; otherwise it
+    counts from the end, as :func:`check_layer` resolves it once the model is known.
+
+    Returns:
+        ``"all"``, or the sorted distinct layers. Whether they exist in a model is not checked here.
+
+    Raises:
+        ``error`` (:class:`InvalidParameterError` by default) naming ``name``, ``where``, what is accepted
+        and what was given; or saying that a range holds no layer.
+
+    Example:
+        >>> parse_layers("0:31:10", where="f"), parse_layers(" 4, 8 ", where="f"), parse_layers([3, 1], where="f")
+        ([0, 10, 20, 30], [4, 8], [1, 3])
+    """
+    allowed = (f"'all', {'an int' if negative else 'a non-negative int'}, a list of them, a comma list such as "
+               f"0,3,6 or a range 'start:stop[:step]' such as 0:31:3")
+
+    def fail() -> Exception:
+        return error(f"The {name!r} parameter of {where} must be {allowed}. Got {value!r} instead.")
+
+    if isinstance(value, str):
+        text = "".join(value.split())
+        if text == "all":
+            return "all"
+        if ":" in text:
+            match = _RANGE.fullmatch(text)
+            if not match or match.group(3) in ("0", "-0"):
+                raise fail()
+            start, stop, step = int(match.group(1) or 0), int(match.group(2)), int(match.group(3) or 1)
+            layers = list(range(start, stop, step))
+            if not layers:
+                raise error(f"The {name!r} parameter of {where}: the range {value!r} holds no layer.")
+        else:
+            try:
+                layers = [int(part) for part in text.split(",") if part]
+            except ValueError:
+                raise fail() from None
+    elif isinstance(value, bool):
+        raise fail()
+    elif isinstance(value, numbers.Integral):
+        layers = [int(value)]
+    elif isinstance(value, Sequence) or hasattr(value, "tolist"):
+        items = value.tolist() if hasattr(value, "tolist") else list(value)
+        items = items if isinstance(items, list) else [items]
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+            raise fail()
+        layers = [int(v) for v in items]
+    else:
+        raise fail()
+    if not layers or (not negative and min(layers) < 0):
+        raise fail()
+    return sorted(set(layers))
+
+
+def every_nth_layer(n_layers: int, step: int) -> list[int]:
+    """Every ``step``-th layer of a model with ``n_layers`` blocks, from 0 (the embeddings) up, and always
+    the last layer ``n_layers`` (layer l is the residual stream after block l - 1).
+
+    Example:
+        >>> every_nth_layer(30, 10), every_nth_layer(30, 7), every_nth_layer(2, 1)
+        ([0, 10, 20, 30], [0, 7, 14, 21, 28, 30], [0, 1, 2])
+    """
+    check_int(n_layers, name="n_layers", where="every_nth_layer", low=0)
+    check_int(step, name="step", where="every_nth_layer", low=1)
+    return sorted({*range(0, n_layers + 1, step), n_layers})
 
 
 def check_texts(texts: Any, *, where: str, name: str = "prompt") -> tuple[list[str], bool]:

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from interp.results import Result
+
 runner = CliRunner()
 
 
@@ -24,10 +26,12 @@ def test_json_matches_the_library(app, tiny_models):
     result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "ablation", "--target", " jumps",
                                  "--model", "tiny-gpt2", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    printed = Result.from_json(result.stdout)  # --json prints the saved result format
     expected = token_ablation(tiny_models["tiny-gpt2"], "The quick brown fox", " jumps")
-    assert data["tokens"] == expected.tokens and data["method"] == "ablation" and data["target"] == " jumps"
-    np.testing.assert_allclose(data["scores"], expected.total, atol=1e-5)
+    assert type(printed) is type(expected)
+    assert printed.tokens == expected.tokens and printed.method == "ablation" and printed.target == " jumps"
+    np.testing.assert_allclose(printed.total, expected.total, atol=1e-5)
+    assert json.loads(result.stdout)["kind"] == type(expected).kind
 
 
 def test_table_output_and_saved_html(app, tmp_path):
@@ -45,22 +49,19 @@ def test_integrated_gradients_baseline_option(app):
         result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "integrated_gradients", "--steps",
                                      "4", "--baseline", baseline, "-m", "tiny-gpt2", "--json"])
         assert result.exit_code == 0, result.output
-        by_baseline[baseline] = json.loads(result.stdout)
-        assert by_baseline[baseline]["metadata"]["baseline"] == baseline
-    assert by_baseline["space"]["scores"] != by_baseline["zeros"]["scores"]
+        by_baseline[baseline] = Result.from_json(result.stdout)
+        assert by_baseline[baseline].metadata["baseline"] == baseline
+    assert not np.allclose(by_baseline["space"].total, by_baseline["zeros"].total)
 
 
 def test_all_methods_compared_and_saved(app, tmp_path):
-    from interp.results import Result
-
     out = tmp_path / "compare.json"
     result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "all", "--steps", "4",
                                  "-m", "tiny-neox", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert [row["method"] for row in data["methods"]] == ["ablation", "gradient", "grad_x_input",
-                                                          "integrated_gradients", "rollout"]
-    assert Result.load(out).methods == [row["method"] for row in data["methods"]]
+    printed = Result.from_json(result.stdout)
+    assert printed.methods == ["ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout"]
+    assert Result.load(out) == printed  # --json prints what --out saves
 
 
 def test_errors_are_one_line_without_traceback(app):

@@ -14,10 +14,12 @@ runner = CliRunner()
 def test_predict_json_matches_library(tiny_models):
     result = runner.invoke(app, ["predict", "Hello world", "-k", "3", "--model", "tiny-gpt2", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    from interp.results import Result
+
+    printed = Result.from_json(result.stdout)  # --json prints the saved result format
     expected = tiny_models["tiny-gpt2"].top_next_tokens("Hello world", k=3)
-    assert [row["token"] for row in data["top"]] == expected.tokens
-    assert data["model"] == "tiny-gpt2"
+    assert type(printed) is type(expected) and printed.tokens == expected.tokens
+    assert printed.model_name == "tiny-gpt2" and json.loads(result.stdout)["kind"] == type(expected).kind
 
 
 def test_predict_saves_result(tmp_path):

@@ -115,6 +115,6 @@ def test_interrupted_cache_build_is_recovered(tmp_path, monkeypatch):
 def test_cli_predict_prints_paris_first():
     out = subprocess.run([sys.executable, "-m", "interp.cli", "predict", "The capital of France is", "--json"],
                          capture_output=True, text=True, check=True).stdout
-    import json
+    from interp.results import Result
 
-    assert json.loads(out)["top"][0]["token"] == " Paris"
+    assert Result.from_json(out).tokens[0] == " Paris"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from interp.cli.probing import parse_layers
 from interp.results import Result
 
 runner = CliRunner()
@@ -56,9 +55,3 @@ def test_errors_are_one_line(app, tmp_path, args, name):
     assert result.exit_code == 1
     assert name in result.stderr and "Traceback" not in result.output + result.stderr
 
-
-def test_parse_layers():
-    assert parse_layers("all") == "all"
-    assert parse_layers("0:31:3") == list(range(0, 31, 3))
-    assert parse_layers(" 4, 8 ") == [4, 8]
-    assert parse_layers(":4") == [0, 1, 2, 3]

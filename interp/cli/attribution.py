@@ -1,7 +1,7 @@
 """The ``interp attribute`` command: a thin shell over :mod:`interp.attribution`.
 
     interp attribute "The capital of France is" --method integrated_gradients --target " Paris"
-    interp attribute "The capital of France is" --method all --json
+    interp attribute "The capital of France is" --method all --json   # the saved format (interp.Result.from_json)
     interp attribute "The capital of France is" --out attribution.html
 
 Nothing heavy is imported until the command runs.
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_json, table
+from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_result, table
 
 __all__ = ["app", "METHOD_CHOICES"]
 
@@ -66,17 +66,8 @@ def attribute_command(
         result = attribute(loaded, prompt, method, target, **options)
     if save:
         result.save(save)
-    if as_json:
-        if method == "all":
-            print_json({"model": result.model_name, "prompt": result.prompt, "target": result.target,
-                         "methods": result.to_frame().to_dict(orient="records"),
-                         "scores": result.scores_frame().to_dict(orient="records")})
-        else:
-            print_json({"model": result.model_name, "prompt": result.prompt, "method": result.method,
-                         "target": result.target, "target_tokens": result.target_tokens, "metric": result.metric,
-                         "tokens": result.tokens, "scores": [float(v) for v in result.total],
-                         "scores_per_target": result.scores.tolist(), "segment_scores": result.segment_scores,
-                         "metadata": result.metadata})
+    if as_json:  # the saved result format, as --out x.json writes it
+        print_result(result)
         return
     out.print(result.summary(), highlight=False)
     if method == "all":

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_json, table
+from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_json, print_result, table
 
 __all__ = ["app"]
 
@@ -59,8 +59,7 @@ def predict(prompt: Annotated[str, typer.Argument(help="Text the model continues
     if save:
         result.save(save)
     if as_json:
-        print_json({"model": result.model_name, "prompt": result.prompt,
-                    "top": result.to_frame().to_dict(orient="records")})
+        print_result(result)  # the saved result format, as --out x.json writes it
         return
     out.print(result.summary(), highlight=False)
     out.print(table([{"rank": r["rank"], "token": repr(r["token"]), "prob": float(r["prob"]), "logit": float(r["logit"])}

@@ -16,31 +16,11 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import ModelOpt, clean_errors, out, table, write_result
+from interp.cli._common import ModelOpt, clean_errors, out, progress_arg, progress_bars, table, write_result
 
-__all__ = ["app", "parse_layers"]
+__all__ = ["app"]
 
 app = typer.Typer()
-
-
-def parse_layers(text: str) -> str | list[int]:
-    """``"all"``, ``"3"``, ``"0,3,6"`` or a Python-style range ``"0:31:3"`` -> what pos_probe takes."""
-    from interp.errors import InvalidParameterError
-
-    text = text.strip()
-    if text == "all":
-        return "all"
-    try:
-        if ":" in text:
-            parts = [int(p) if p else None for p in text.split(":")]
-            if len(parts) not in (2, 3) or parts[1] is None:
-                raise ValueError
-            start, stop, step = parts[0] or 0, parts[1], (parts[2] if len(parts) == 3 and parts[2] else 1)
-            return list(range(start, stop, step))
-        return [int(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise InvalidParameterError(f"--layers must be 'all', a layer, a comma list such as 0,3,6 or a range such as "
-                                    f"0:31:3. Got {text!r} instead.") from None
 
 
 @app.command("pos")
@@ -61,18 +41,21 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
         cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
                                                    "them.")] = None) -> None:
     """Part-of-speech probes per layer, with control task, selectivity and baselines."""
-    from interp._validation import check_choice
+    from interp._validation import check_choice, parse_layers
     from interp.models.loading import load_model
     from interp.probing.pos import ALIGNMENTS, pos_probe, read_text_file
 
     # cheap checks first, so a typo fails before the model loads
     check_choice(probe, ("linear", "mlp"), name="--probe", where="interp probe pos")
     check_choice(alignment, tuple(ALIGNMENTS), name="--alignment", where="interp probe pos")
-    layer_arg = parse_layers(layers)
+    layer_arg = parse_layers(layers, name="--layers", where="interp probe pos")
     if text is not None:
         read_text_file(text)  # FileNotFoundError or InvalidTextFileError for a missing or binary file
-    result = pos_probe(load_model(model), text, layers=layer_arg, probe=probe, alignment=alignment,
-                       max_sentences=max_sentences, random_baseline=random_baseline, cache_dir=cache)
+    loaded = load_model(model)
+    with progress_bars() as bars:
+        result = pos_probe(loaded, text, layers=layer_arg, probe=probe, alignment=alignment,
+                           max_sentences=max_sentences, random_baseline=random_baseline, cache_dir=cache,
+                           progress=progress_arg(pos_probe, bars))
     json_path, html_path = write_result(result, out_dir, "pos_probe")
     out.print(result.summary(), highlight=False)
     out.print(table(result.to_frame().to_dict(orient="records"), "Held-out accuracy by layer"))

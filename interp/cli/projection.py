@@ -19,8 +19,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import ModelOpt, clean_errors, out, table, write_result
-from interp.cli.probing import parse_layers
+from interp.cli._common import ModelOpt, clean_errors, out, progress_arg, progress_bars, table, write_result
 
 __all__ = ["app", "map_app"]
 
@@ -48,15 +47,17 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
                                                      "them.")] = None) -> None:
     """Linear probes per layer from place-name activations to latitude and longitude, with controls."""
-    from interp._validation import check_choice
+    from interp._validation import check_choice, parse_layers
     from interp.models.loading import load_model
     from interp.projection.world import POSITIONS, world_map
 
     check_choice(position, POSITIONS, name="--position", where="interp map world")
-    layer_arg = parse_layers(layers)
-    result = world_map(load_model(model), n_places=n_places, layers=layer_arg, prompt=prompt,
-                       min_population=min_population, seed=seed, position=position,
-                       random_baseline=random_baseline, cache_dir=cache)
+    layer_arg = parse_layers(layers, name="--layers", where="interp map world")
+    loaded = load_model(model)
+    with progress_bars() as bars:
+        result = world_map(loaded, n_places=n_places, layers=layer_arg, prompt=prompt,
+                           min_population=min_population, seed=seed, position=position,
+                           random_baseline=random_baseline, cache_dir=cache, progress=progress_arg(world_map, bars))
     json_path, html_path = write_result(result, out_dir, "world_map")
     out.print(result.summary(), highlight=False)
     out.print(table(result.to_frame().to_dict(orient="records"), "Held-out R^2 by layer"))

@@ -8,8 +8,11 @@
     interp detect "The city of Paris is in Peru."                        # fits a detector first (slow)
     interp detect "The city of Paris is in Peru." --detector results/truth/detector.json --per-token
 
-``probe truth`` writes ``truth_sweep.json``/``.html``, ``generalization.json``/``.html`` and
-``detector.json`` (a :class:`~interp.truth.LieDetector` at the best layer) into the output folder.
+``probe truth`` runs :func:`interp.truth.truth_report` (the layer is chosen on validation pairs carved
+from the training pairs; the accuracy printed is on the held-out test pairs) and writes
+``truth_sweep.json``/``.html`` (test accuracy per layer), ``generalization.json``/``.html``,
+``truth_report.json``/``.html`` (validation and test accuracy, the chosen layer) and ``detector.json``
+(a :class:`~interp.truth.LieDetector` at the chosen layer) into the output folder.
 """
 
 # No ``from __future__ import annotations``: Typer reads the annotations at runtime.
@@ -18,8 +21,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import ModelOpt, clean_errors, out, table, write_result
-from interp.cli.probing import parse_layers
+from interp.cli._common import ModelOpt, clean_errors, out, progress_arg, progress_bars, table, write_result
 
 __all__ = ["app", "probe_app"]
 
@@ -43,29 +45,30 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
                                                         "dataset.")] = None,
           position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
                                                 "tokens.")] = "last") -> None:
-    """Truth probes per layer, the generalisation matrix at the best layer, and a saved lie detector."""
+    """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a saved lie
+    detector there (interp.truth.truth_report)."""
+    from interp._validation import parse_layers
     from interp.models.loading import load_model
     from interp.truth.datasets import load_datasets
-    from interp.truth.detector import LieDetector
-    from interp.truth.sweep import generalization_matrix, truth_sweep
+    from interp.truth.report import truth_report
 
     sets = load_datasets(_names(datasets), where="interp probe truth")  # fail on a bad CSV before loading
-    layer_arg = parse_layers(layers)
+    layer_arg = parse_layers(layers, name="--layers", where="interp probe truth")
     m = load_model(model)
-    sweep = truth_sweep(m, sets, layers=layer_arg, probes=_names(probes), position=position, max_pairs=max_pairs)
-    write_result(sweep, out_dir, "truth_sweep")
-    best = sweep.best_layer()
-    general = generalization_matrix(m, sets, layer=best, probe=sweep.probes[0], position=position,
-                                    max_pairs=max_pairs)
-    write_result(general, out_dir, "generalization")
-    detector = LieDetector.fit(m, sets, best, probe=sweep.probes[0], position=position, max_pairs=max_pairs)
-    detector.save(out_dir / "detector.json")
-    out.print(sweep.summary(), highlight=False)
-    frame = sweep.to_frame().pivot_table(index="layer", columns="probe", values="accuracy").reset_index()
+    with progress_bars() as bars:
+        report = truth_report(m, sets, layers=layer_arg, probes=_names(probes), position=position,
+                              max_pairs=max_pairs, progress=bars)
+    write_result(report.sweep(), out_dir, "truth_sweep")
+    write_result(report.generalization(), out_dir, "generalization")
+    write_result(report, out_dir, "truth_report")
+    report.detector.save(out_dir / "detector.json")
+    out.print(report.summary(), highlight=False)
+    frame = report.to_frame().pivot_table(index="layer", columns="probe", values="test_accuracy").reset_index()
     out.print(table(frame.to_dict(orient="records"), "Held-out accuracy by layer (mean over datasets)"))
-    out.print(general.summary(), highlight=False)
-    out.print(f"wrote truth_sweep, generalization (.json/.html) and detector.json (layer {best}) to {out_dir}",
-              highlight=False)
+    out.print(report.generalization().summary(), highlight=False)
+    out.print(f"wrote truth_sweep, generalization, truth_report (.json/.html) and detector.json (layer {report.layer}, "
+              f"chosen on validation pairs) to {out_dir}", highlight=False)
+
 
 @app.command("detect")
 @clean_errors
@@ -83,7 +86,8 @@ def detect(text: Annotated[str, typer.Argument(help="Statement (or longer text w
     saved = LieDetector.load(detector) if detector is not None else None  # a bad file fails before the model loads
     m = load_model(model)
     if saved is None:
-        saved = LieDetector.fit(m, layer=layer, max_pairs=200)
+        with progress_bars() as bars:
+            saved = LieDetector.fit(m, layer=layer, max_pairs=200, progress=progress_arg(LieDetector.fit, bars))
     result = saved.score(text, model=m, per_token=per_token)
     out.print(f"P(true) = {float(result.p_true[0]):.3f}  ({result.probe}, layer {result.layer}, {m.name})",
               highlight=False)

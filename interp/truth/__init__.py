@@ -5,6 +5,8 @@
   variant) and :class:`CCSProbe` (unsupervised, Burns et al. 2022), all saved as interp probes;
 - :func:`truth_sweep` (accuracy per layer per probe), :func:`generalization_matrix` (train on one
   kind of statement, test on another);
+- :func:`truth_report`: the pipeline (sweep, the layer chosen on validation pairs, generalisation and
+  a detector there; the accuracy it reports is on test pairs it never chose with);
 - :class:`LieDetector` (fit, score statements or every token of a text, save/load) and
   :func:`detect_model_lies` (the model's own honest vs instructed-false answers);
 - :func:`steer_truth`: add the mass-mean truth direction during the forward pass.
@@ -34,6 +36,8 @@ _LAZY = {
     "TruthSweepResult": "interp.truth.sweep",
     "generalization_matrix": "interp.truth.sweep",
     "GeneralizationResult": "interp.truth.sweep",
+    "truth_report": "interp.truth.report",
+    "TruthReport": "interp.truth.report",
     "LieDetector": "interp.truth.detector",
     "TruthScoreResult": "interp.truth.detector",
     "detect_model_lies": "interp.truth.lies",

@@ -1,0 +1,274 @@
+"""The truth pipeline in one call: sweep -> layer chosen on validation -> generalisation -> lie detector.
+
+:func:`truth_report` is what ``interp probe truth`` and the explorer's Lie detector page run. It
+keeps three sides of every dataset apart, so that the accuracy it reports was not used to choose
+anything:
+
+1. **test**: each dataset is sampled (``max_pairs``, ``seed``) and split by contrast pair exactly as
+   :func:`~interp.truth.truth_sweep` splits it (``test_size`` of the pairs held out). The reported
+   accuracy per layer is :func:`truth_sweep`'s, on this held-out side, number for number.
+2. **validation**: the training side is split again by pair (``val_size`` of the training pairs); a
+   second :func:`truth_sweep` fits on the rest and scores on these validation pairs. The layer is
+   the best of these validation accuracies (mean over datasets and probes; ties go to the lower
+   layer), as :meth:`LieDetector.fit <interp.truth.LieDetector.fit>` chooses its layer. The test
+   side is never seen when choosing.
+3. At the chosen layer, :func:`~interp.truth.generalization_matrix` (first probe; trained on each
+   set's training side, tested on every set's held-out test side) and a
+   :class:`~interp.truth.LieDetector` (first probe, refit on every sampled pair, for new text).
+
+Choosing the layer on the split whose accuracy is then reported (what interp < 0.2's CLI and
+explorer did) reads the best of many noisy test scores and overstates it; on small sets the gap
+is several points.
+
+Example:
+    >>> import interp
+    >>> from interp.truth import truth_report
+    >>> report = truth_report(interp.load_model(), ["cities", "larger_than", "facts"], layers=range(0, 31, 3))
+    >>> report.layer, report.summary()
+    >>> report.plot(); report.generalization().plot(); report.detector.score("Paris is in Peru.")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from interp.errors import InvalidParameterError
+from interp.results import Result
+
+__all__ = ["TruthReport", "truth_report"]
+
+_STEPS = {"sweep": "probes per layer on the test split", "validation": "choosing the layer on validation pairs",
+          "generalisation": "generalisation across datasets", "detector": "fitting the lie detector"}
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class TruthReport(Result):
+    """A truth sweep with its layer chosen on validation pairs, the generalisation matrix there, and a detector.
+
+    Attributes:
+        datasets, probes, layers, n_layers: what was swept (layer 0 = embeddings, l = output of block l-1).
+        layer: the layer chosen on the validation pairs; probe: the probe of the generalisation matrix
+            and of the detector (the first of ``probes``).
+        validation_accuracy: (n_datasets, n_probes, n_layers) accuracy on the validation pairs (carved
+            from the training pairs), which chose ``layer``.
+        test_accuracy: (n_datasets, n_probes, n_layers) accuracy on the held-out test pairs
+            (:func:`truth_sweep`'s ``accuracy``); train_accuracy: on the training side.
+        n_train, n_test: rows per dataset on the training and test sides; n_fit, n_val: the training
+            side's rows that fit the validation probes and that scored them.
+        generalization_train, generalization_test, generalization_accuracy, generalization_auc,
+        center_test: :class:`GeneralizationResult` at ``layer`` (see :meth:`generalization`).
+        position, test_size, val_size, seed, max_pairs, n_orient: how it was run.
+        detector: the fitted :class:`LieDetector` (when asked for; not part of the saved file, so
+            None after :meth:`load`: save it with ``report.detector.save(path)``).
+    """
+
+    datasets: list[str]
+    probes: list[str]
+    layers: list[int]
+    n_layers: int
+    layer: int
+    probe: str
+    validation_accuracy: np.ndarray
+    test_accuracy: np.ndarray
+    train_accuracy: np.ndarray
+    n_train: list[int]
+    n_test: list[int]
+    n_fit: list[int]
+    n_val: list[int]
+    generalization_train: list[str]
+    generalization_test: list[str]
+    generalization_accuracy: np.ndarray
+    generalization_auc: np.ndarray
+    center_test: bool = True
+    position: str = "last"
+    test_size: float = 0.25
+    val_size: float = 0.25
+    seed: int = 0
+    max_pairs: int | None = None
+    n_orient: int = 16
+    model_name: str = ""
+
+    title: ClassVar[str] = "Truth report"
+    detector: ClassVar[Any] = None  # set on the instance by truth_report; never saved
+
+    def sweep(self):
+        """The :class:`TruthSweepResult` on the held-out test pairs (what :func:`truth_sweep` returns)."""
+        from interp.truth.sweep import TruthSweepResult
+
+        return TruthSweepResult(datasets=list(self.datasets), probes=list(self.probes), layers=list(self.layers),
+                                n_layers=self.n_layers, accuracy=self.test_accuracy, train_accuracy=self.train_accuracy,
+                                n_train=list(self.n_train), n_test=list(self.n_test), position=self.position,
+                                test_size=self.test_size, seed=self.seed, max_pairs=self.max_pairs,
+                                n_orient=self.n_orient, model_name=self.model_name, model_card=dict(self.model_card))
+
+    def generalization(self):
+        """The :class:`GeneralizationResult` of :attr:`probe` at :attr:`layer` (tested on the test pairs)."""
+        from interp.truth.sweep import GeneralizationResult
+
+        return GeneralizationResult(train=list(self.generalization_train), test=list(self.generalization_test),
+                                    accuracy=self.generalization_accuracy, auc=self.generalization_auc,
+                                    layer=self.layer, probe=self.probe, n_layers=self.n_layers, position=self.position,
+                                    test_size=self.test_size, seed=self.seed, max_pairs=self.max_pairs,
+                                    center_test=self.center_test, model_name=self.model_name,
+                                    model_card=dict(self.model_card))
+
+    def _at_layer(self, accuracy: np.ndarray) -> np.ndarray:
+        """(n_probes,) ``accuracy`` at the chosen layer, mean over datasets."""
+        return accuracy[:, :, self.layers.index(self.layer)].mean(axis=0)
+
+    def summary(self) -> str:
+        val, test = self._at_layer(self.validation_accuracy), self._at_layer(self.test_accuracy)
+        held_out = "; ".join(f"{p} {test[b]:.3f}" for b, p in enumerate(self.probes))
+        unseen = self.generalization().unseen_accuracy()
+        general = (f"; {self.probe} on unseen sets {np.nanmean(unseen):.3f}" if np.isfinite(unseen).any() else "")
+        return (f"{self.model_name + ': ' if self.model_name else ''}layer {self.layer} "
+                f"({self.layer / self.n_layers:.2f} of depth) chosen on validation pairs (mean accuracy "
+                f"{val.mean():.3f}); held-out test accuracy there over {', '.join(self.datasets)}: {held_out}{general}")
+
+    def to_frame(self):
+        """One row per dataset, probe and layer: validation, test and training accuracy, and the chosen layer."""
+        import pandas as pd
+
+        return pd.DataFrame([{"dataset": d, "probe": p, "layer": l, "depth_fraction": l / self.n_layers,
+                              "validation_accuracy": float(self.validation_accuracy[a, b, c]),
+                              "test_accuracy": float(self.test_accuracy[a, b, c]),
+                              "train_accuracy": float(self.train_accuracy[a, b, c]), "chosen": l == self.layer}
+                             for a, d in enumerate(self.datasets) for b, p in enumerate(self.probes)
+                             for c, l in enumerate(self.layers)])
+
+    def plot(self):
+        """Validation (dashed) and held-out test (solid) accuracy by layer per probe, mean over datasets; the
+        chosen layer marked."""
+        import plotly.express as px
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        colours = px.colors.qualitative.Plotly
+        val, test = self.validation_accuracy.mean(axis=0), self.test_accuracy.mean(axis=0)
+        for b, p in enumerate(self.probes):
+            colour = colours[b % len(colours)]
+            fig.add_trace(go.Scatter(x=self.layers, y=test[b], mode="lines+markers", name=f"{p} test",
+                                     line={"color": colour}))
+            fig.add_trace(go.Scatter(x=self.layers, y=val[b], mode="lines", name=f"{p} validation",
+                                     line={"color": colour, "dash": "dash"}))
+        fig.add_hline(y=0.5, line={"dash": "dot", "width": 1}, annotation_text="chance")
+        fig.add_vline(x=self.layer, line={"dash": "dot", "width": 1}, annotation_text=f"chosen: {self.layer}")
+        fig.update_layout(title=f"Truth probes by layer (mean over {len(self.datasets)} sets): layer {self.layer} "
+                                f"chosen on validation pairs, test pairs held out",
+                          xaxis_title=f"layer (0 = embeddings, {self.n_layers} = last)", yaxis_title="accuracy",
+                          yaxis={"range": [0.3, 1.02]}, height=450, legend={"orientation": "h", "y": -0.2})
+        return fig
+
+    def figures(self) -> list:
+        return [self.plot(), self.generalization().plot()]
+
+    def tables(self) -> list[tuple[str, Any]]:
+        return [("By layer", self.to_frame()), ("Generalisation", self.generalization().to_frame())]
+
+
+def _takes_callback(fn: Any) -> bool:
+    """Whether ``fn``'s ``progress`` parameter takes a callable (not only None / True / False)."""
+    import inspect
+
+    annotation = str(inspect.signature(fn).parameters["progress"].annotation)
+    return any(word in annotation for word in ("Callable", "ProgressArg", "ProgressCallback"))
+
+
+def _step(fn: Any, progress: Any, step: str) -> Any:
+    """The ``progress`` argument for ``fn``, one step of the report: a callable sees ``fn``'s stages as
+    ``"step: stage"`` (or nothing of them, if ``fn`` takes only bools); None / True / False pass through."""
+    if progress is None or isinstance(progress, bool):
+        return progress
+    if not _takes_callback(fn):
+        return False
+    return lambda stage, done, total: progress(f"{step}: {stage}", done, total)
+
+
+def truth_report(model: Any, datasets: Any = ("cities", "larger_than", "facts"), *, layers: Any = "all",
+                 probes: Sequence[str] | str = ("lr", "mm", "ccs"), position: str = "last", test_size: float = 0.25,
+                 val_size: float = 0.25, max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
+                 detector: bool = True, batch_size: int | None = None, progress: Any = None) -> TruthReport:
+    """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a detector there.
+
+    Args:
+        model: an :class:`interp.Model`.
+        datasets: names of built-in sets (``interp.truth.DATASETS``), CSV paths or :class:`TruthDataset`.
+        layers: "all", an int, a list of ints or a range string such as "0:31:3" (see
+            :func:`interp._validation.parse_layers`).
+        probes: as :func:`truth_sweep`; the first is the generalisation matrix's and the detector's.
+        position: "last" token or "mean" over tokens.
+        test_size: share of each dataset's pairs held out for the reported accuracy (as :func:`truth_sweep`).
+        val_size: share of the *training* pairs held out to choose the layer.
+        max_pairs, seed, n_orient, batch_size: as :func:`truth_sweep` (the same sample and split).
+        detector: also fit a :class:`LieDetector` at the chosen layer (``report.detector``).
+        progress: None, True, False or a callable ``progress(stage, done, total)`` (:mod:`interp.progress`).
+            A callable hears each step start as stage ``"truth report: <what runs>"`` (done = steps
+            finished, of 4), and, from the functions that report to callables, their stages as
+            ``"sweep: ..."``, ``"validation: ..."``, ``"generalisation: ..."``, ``"detector: ..."``.
+
+    Returns:
+        :class:`TruthReport`: ``test_accuracy`` is :func:`truth_sweep`'s ``accuracy`` (n_datasets, n_probes,
+        n_layers); ``layer`` the best of ``validation_accuracy``.
+
+    Example:
+        >>> report = truth_report(model, ["cities", "facts"], layers="0:31:3", probes=["lr", "mm"], max_pairs=200)
+        >>> report.layer, report.sweep().best_layer()   # chosen on validation; the test split's own argmax
+    """
+    from interp._validation import parse_layers
+    from interp.progress import resolve_progress
+    from interp.truth.datasets import load_datasets
+    from interp.truth.detector import LieDetector
+    from interp.truth.sweep import generalization_matrix, split_pairs, truth_sweep
+
+    where = "truth_report"
+    loaded = load_datasets(datasets, where=where)
+    layers = parse_layers(layers, where=where) if isinstance(layers, str) else layers
+    if not isinstance(val_size, (int, float)) or isinstance(val_size, bool) or not 0 < val_size < 1:
+        raise InvalidParameterError(f"The 'val_size' parameter of {where} must be a float in (0, 1). Got {val_size!r}.")
+    steps = ["sweep", "validation", "generalisation", *(["detector"] if detector else [])]
+    # a callable (checked here: anything else but None / True / False is refused) hears the steps; bools pass through
+    callback = None if progress is None or isinstance(progress, bool) else resolve_progress(progress, where=where)
+
+    def starting(step: str) -> None:  # a callable hears each step start (and its stages, where they are told)
+        if callback is not None:
+            callback(f"truth report: {_STEPS[step]}", steps.index(step), len(steps))
+
+    starting("sweep")
+    sweep = truth_sweep(model, loaded, layers=layers, probes=probes, position=position, test_size=test_size,
+                        max_pairs=max_pairs, seed=seed, n_orient=n_orient, batch_size=batch_size,
+                        progress=_step(truth_sweep, progress, "sweep"))
+    training_sides = []  # each dataset's training side, sampled and split exactly as truth_sweep did
+    for full in loaded:
+        ds = full.sample(max_pairs, seed=seed)
+        test = split_pairs(ds, test_size=test_size, seed=seed)
+        training_sides.append(ds.subset(np.flatnonzero(~test)))
+    starting("validation")
+    validation = truth_sweep(model, training_sides, layers=sweep.layers, probes=sweep.probes, position=position,
+                             test_size=val_size, seed=seed, n_orient=n_orient, batch_size=batch_size,
+                             progress=_step(truth_sweep, progress, "validation"))
+    layer = validation.best_layer()  # mean over datasets and probes; ties: the lower layer
+    probe = sweep.probes[0]
+    starting("generalisation")
+    general = generalization_matrix(model, loaded, layer=layer, probe=probe, position=position, test_size=test_size,
+                                    max_pairs=max_pairs, seed=seed, n_orient=n_orient, batch_size=batch_size,
+                                    progress=_step(generalization_matrix, progress, "generalisation"))
+    report = TruthReport(datasets=sweep.datasets, probes=sweep.probes, layers=sweep.layers, n_layers=sweep.n_layers,
+                         layer=layer, probe=probe, validation_accuracy=validation.accuracy,
+                         test_accuracy=sweep.accuracy, train_accuracy=sweep.train_accuracy, n_train=sweep.n_train,
+                         n_test=sweep.n_test, n_fit=validation.n_train, n_val=validation.n_test,
+                         generalization_train=general.train, generalization_test=general.test,
+                         generalization_accuracy=general.accuracy, generalization_auc=general.auc,
+                         center_test=general.center_test, position=position, test_size=float(test_size),
+                         val_size=float(val_size), seed=int(seed), max_pairs=max_pairs, n_orient=int(n_orient),
+                         model_name=sweep.model_name, model_card=dict(sweep.model_card))
+    if detector:
+        starting("detector")
+        report.detector = LieDetector.fit(model, loaded, layer, probe=probe, position=position, max_pairs=max_pairs,
+                                          seed=seed, progress=_step(LieDetector.fit, progress, "detector"))
+    if callback is not None:
+        callback("truth report: done", len(steps), len(steps))
+    return report
