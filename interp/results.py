@@ -48,11 +48,15 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from interp.errors import InvalidResultFileError, ResultKindError
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
 
 __all__ = ["Result", "load_result", "atomic_path", "atomic_write_bytes", "SCHEMA_VERSION", "KIND_MODULES",
            "LEGACY_KINDS"]
@@ -195,14 +199,14 @@ class Result:
                 setattr(self, field.name, value.detach().cpu().numpy())
 
     # ----------------------------------------------------------------- overridable views
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """Return the result as a tidy :class:`pandas.DataFrame`. Subclasses override this."""
         import pandas as pd
 
         rows = {k: v for k, v in self._json_fields().items() if not isinstance(v, (list, dict))}
         return pd.DataFrame([rows])
 
-    def plot(self):
+    def plot(self) -> Figure:
         """Return a :class:`plotly.graph_objects.Figure`. Subclasses override this."""
         import plotly.graph_objects as go
 

@@ -147,6 +147,48 @@ def test_no_import_cycles_in_interp():
     assert not cycles, "import cycles in interp/:\n" + _describe(graph, cycles)
 
 
+def _public_functions():
+    """(where, function, is_method) for every public function of interp's public modules: module-level names in
+    ``__all__`` and the public methods of classes in ``__all__`` (private modules ``_x.py`` and the CLI,
+    whose parameters are typer options, are left out)."""
+    for path in sorted(ROOT.rglob("*.py")):
+        name = _module_name(path)
+        if any(part.startswith("_") and part != "__init__" for part in path.relative_to(ROOT).with_suffix("").parts) \
+                or name.startswith("interp.cli"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        exported = set()
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                try:
+                    exported = set(ast.literal_eval(node.value))
+                except ValueError:  # a computed __all__ (a lazy package's): its names live in other modules
+                    pass
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name in exported:
+                yield f"{name}.{node.name}", node, False
+            elif isinstance(node, ast.ClassDef) and node.name in exported:
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef) and (not item.name.startswith("_") or item.name == "__init__"):
+                        yield f"{name}.{node.name}.{item.name}", item, True
+
+
+def test_model_parameters_are_annotated_model_and_returns_are_annotated():
+    """A ``model`` parameter is an interp Model (``Model``, ``Model | None``) or a model's name (``str``); public
+    module-level functions say what they return."""
+    wrong, unannotated = [], []
+    for where, fn, is_method in _public_functions():
+        for arg in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs:
+            if arg.arg in ("model", "model_or_vectors"):
+                annotation = ast.unparse(arg.annotation) if arg.annotation is not None else "(none)"
+                if "Model" not in annotation and not annotation.startswith("str"):
+                    wrong.append(f"{where}({arg.arg}: {annotation})")
+        if not is_method and fn.returns is None:
+            unannotated.append(where)
+    assert not wrong, "model parameters not annotated Model:\n" + "\n".join(wrong)
+    assert not unannotated, "public functions without a return annotation:\n" + "\n".join(unannotated)
+
+
 if __name__ == "__main__":  # python tests/test_architecture.py: print the cycles
     graph = import_graph()
     print(_describe(graph, find_cycles(graph)) or "no import cycles in interp/")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interp.activations._shards import FORMAT_NAME, MANIFEST, _concat_meta, _read_manifest, _read_shard_meta
 from interp.errors import InvalidParameterError, InvalidResultFileError
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
 
 __all__ = ["Activations"]
 
@@ -94,7 +97,7 @@ class Activations:
                 parts.append(handle.get_tensor(f"layer.{layer}"))
         return np.concatenate(parts) if parts else np.zeros((0, self.d_model), np.float32)
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """The row metadata as a :class:`pandas.DataFrame` (one row per activation row)."""
         import pandas as pd
 

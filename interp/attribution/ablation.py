@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -46,6 +46,9 @@ from interp.attribution._core import (
 from interp.attribution.result import AttributionResult
 from interp.errors import InvalidParameterError
 
+if TYPE_CHECKING:
+    from interp.models.model import Model
+
 __all__ = ["token_ablation", "resolve_replacement", "ablate", "SPECIAL_BASELINES"]
 
 PREFIX_REUSE_MIN_TOKENS = 64  # reuse_prefix="auto" turns on from this length (one prompt)
@@ -54,7 +57,7 @@ PREFIX_REUSE_MIN_TOKENS = 64  # reuse_prefix="auto" turns on from this length (o
 SPECIAL_BASELINES = {"<unk>": "unk_token_id", "<pad>": "pad_token_id", "<bos>": "bos_token_id", "<eos>": "eos_token_id"}
 
 
-def resolve_replacement(model: Any, replace_with: str | int | None, *, where: str) -> int | None:
+def resolve_replacement(model: Model, replace_with: str | int | None, *, where: str) -> int | None:
     """The token id that ablation puts in place of a token; None means delete it.
 
     ``replace_with`` is None (delete), a token id, one of ``"<unk>"``, ``"<pad>"``, ``"<bos>"``,
@@ -95,7 +98,7 @@ def ablate(ids: Sequence[int], positions: Sequence[int], replacement: int | None
     return [replacement if i in drop else t for i, t in enumerate(ids)]
 
 
-def token_ablation(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
+def token_ablation(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
                    replace_with: str | int | None = "<unk>", unit: str = "token", metric: str = "logprob",
                    contrast: str | None = None, chat: bool = False, system: str | None = None,
                    batch_size: int | None = None, reuse_prefix: bool | str = "auto"

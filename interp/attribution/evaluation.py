@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +47,9 @@ from interp.attribution.ablation import ablate, resolve_replacement
 from interp.attribution.result import AttributionResult, FaithfulnessResult, MethodComparisonResult
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
 
 __all__ = ["faithfulness", "compare_methods", "FRACTIONS"]
 
@@ -138,7 +141,7 @@ def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: Attribu
     )
 
 
-def faithfulness(model: Any, prompt: str, result: AttributionResult, *,
+def faithfulness(model: Model, prompt: str, result: AttributionResult, *,
                  fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
                  max_curve_points: int = MAX_CURVE_POINTS, batch_size: int | None = None) -> FaithfulnessResult:
     """ERASER comprehensiveness / sufficiency (AOPC) and deletion / insertion curves of an attribution.
@@ -190,7 +193,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)  # constant inputs return NaN above, before scipy would warn
 
 
-def compare_methods(model: Any, prompt: str, target: str | None = None, *, methods: Sequence[str] | None = None,
+def compare_methods(model: Model, prompt: str, target: str | None = None, *, methods: Sequence[str] | None = None,
                     unit: str = "token", chat: bool = False, system: str | None = None, n_steps: int = 50,
                     fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
                     batch_size: int | None = None) -> MethodComparisonResult:

@@ -32,7 +32,7 @@ up to 7 nats between neighbouring points and the error stays at 6-38 nats up to 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ from interp.attribution._core import (
 )
 from interp.attribution.result import AttributionResult
 from interp.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
 
 __all__ = ["gradient_saliency", "input_gradient", "grad_x_input", "integrated_gradients", "quadrature_rule",
            "GRADIENT_METHODS", "QUADRATURES", "BASELINES"]
@@ -110,7 +113,7 @@ def _per_unit(vectors: torch.Tensor, units: list[list[int]], aggregate: str) -> 
     return out
 
 
-def gradient_saliency(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
+def gradient_saliency(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
                       method: str = "grad_x_input", n_steps: int = 50, baseline: str = "space",
                       aggregate: str | None = None, quadrature: str = "gauss-legendre", metric: str = "logprob",
                       contrast: str | None = None, unit: str = "token", chat: bool = False, system: str | None = None,
@@ -260,19 +263,19 @@ def plan_limit(length: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------- thin wrappers
-def input_gradient(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
+def input_gradient(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
                    **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """Saliency: :func:`gradient_saliency` with ``method="gradient"`` (L2 norm of ∂f/∂x per token)."""
     return gradient_saliency(model, prompt, target, method="gradient", **kwargs)
 
 
-def grad_x_input(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
+def grad_x_input(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
                  **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """:func:`gradient_saliency` with ``method="grad_x_input"`` (x ⊙ ∂f/∂x, summed per token)."""
     return gradient_saliency(model, prompt, target, method="grad_x_input", **kwargs)
 
 
-def integrated_gradients(model: Any, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
+def integrated_gradients(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
                          **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """:func:`gradient_saliency` with ``method="integrated_gradients"``."""
     return gradient_saliency(model, prompt, target, method="integrated_gradients", **kwargs)

@@ -15,13 +15,16 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interp.attribution.ablation import token_ablation
 from interp.attribution.attention import attention_rollout
 from interp.attribution.gradient import grad_x_input, input_gradient, integrated_gradients
 from interp.attribution.result import AttributionResult
 from interp.errors import InvalidParameterError, choices_text
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
 
 __all__ = ["METHODS", "attribute", "check_method"]
 
@@ -57,7 +60,7 @@ def _options(fn: Callable[..., Any]) -> list[str]:
     return names
 
 
-def attribute(model: Any, prompt: str | Sequence[str], method: str = "ablation", target: str | None = None,
+def attribute(model: Model, prompt: str | Sequence[str], method: str = "ablation", target: str | None = None,
               **options: Any) -> AttributionResult | list[AttributionResult]:
     """Attribute the model's prediction after ``prompt`` to its input tokens with any method.
 

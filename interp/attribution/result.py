@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from interp.results import Result
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
 
 __all__ = ["AttributionResult", "AttentionResult", "FaithfulnessResult", "MethodComparisonResult", "display_token",
            "rollout_matrix"]
@@ -115,7 +119,7 @@ class AttributionResult(Result):
         return (f"{self.method} attribution of {self.target!r} ({self.metric}) on {self.model_name or 'a model'}: "
                 f"most supportive {top}")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """Tidy frame, one row per (target token, unit): position, token, score, target, target_index."""
         import pandas as pd
 
@@ -129,7 +133,7 @@ class AttributionResult(Result):
             "target_index": np.repeat(np.arange(n_targets), n_units),
         })
 
-    def plot(self, target_index: int | None = None, *, width: int = 12):
+    def plot(self, target_index: int | None = None, *, width: int = 12) -> Figure:
         """A text heat map (tokens coloured by score) above a bar chart of the scores.
 
         Args:
@@ -234,7 +238,7 @@ class AttentionResult(Result):
                 f"{self.model_name}; strongest previous-token head L{self.layers[layer]}H{head} "
                 f"({stats['prev_token'][layer, head]:.2f})")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """One row per head: layer, head, entropy, prev_token, first_token."""
         import pandas as pd
 
@@ -246,7 +250,7 @@ class AttentionResult(Result):
             **{k: v.reshape(-1) for k, v in stats.items()},
         })
 
-    def plot(self, layers: list[int] | None = None, heads: list[int] | None = None):
+    def plot(self, layers: list[int] | None = None, heads: list[int] | None = None) -> Figure:
         """A grid of heatmaps, one per (layer, head): rows are layers, columns heads.
 
         The grid is one tiled heatmap (fast even for 30 × 9 heads); hover shows layer, head, query and
@@ -331,14 +335,14 @@ class FaithfulnessResult(Result):
                 f"sufficiency {self.aopc_sufficiency:+.3g}, deletion AUC {self.deletion_auc:.3g}, "
                 f"insertion AUC {self.insertion_auc:.3g} ({self.metric} of {self.target!r})")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """One row per fraction: fraction, count, comprehensiveness, sufficiency."""
         import pandas as pd
 
         return pd.DataFrame({"fraction": self.fractions, "count": self.counts,
                              "comprehensiveness": self.comprehensiveness, "sufficiency": self.sufficiency})
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
@@ -393,7 +397,7 @@ class MethodComparisonResult(Result):
         best = self.methods[int(np.nanargmax(self.comprehensiveness))] if len(self.methods) else "-"
         return (f"{len(self.methods)} methods on {self.model_name} for {self.target!r}: most comprehensive {best}")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """One row per method: faithfulness columns, then ``rho_<method>`` rank correlations."""
         import pandas as pd
 
@@ -404,7 +408,7 @@ class MethodComparisonResult(Result):
             frame[f"rho_{name}"] = self.correlation[:, j]
         return frame
 
-    def scores_frame(self):
+    def scores_frame(self) -> DataFrame:
         """Wide frame: one row per unit, one column of scores per method."""
         import pandas as pd
 
@@ -413,7 +417,7 @@ class MethodComparisonResult(Result):
             frame[name] = row
         return frame
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 

@@ -27,11 +27,14 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interp.errors import InvalidParameterError, ModelLoadError, UnknownModelError, choices_text
 from interp.models import _cache
 from interp.models.tiny import TINY_MODELS
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
 
 __all__ = ["load_model", "list_models", "DEFAULT_ALIASES", "canonical_model_name"]
 
@@ -139,7 +142,7 @@ def _resolve(name: str | None) -> tuple[str, str]:
 
 
 def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "float32",
-               random_weights: bool = False, seed: int = 0, quiet: bool = False):
+               random_weights: bool = False, seed: int = 0, quiet: bool = False) -> Model:
     """Load a model and wrap it in :class:`interp.Model`, offline.
 
     Args:

@@ -29,7 +29,7 @@ import difflib
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -37,6 +37,10 @@ import torch
 from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError, PromptTooLongError, UnknownHookError
 from interp.results import Result
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
 
 __all__ = ["Model", "ModelLock", "TokenBatch", "ActivationCache", "TopTokensResult", "plan_batches"]
 
@@ -140,13 +144,13 @@ class TopTokensResult(Result):
     def summary(self) -> str:
         return f"{self.model_name}: after {self.prompt!r}, most likely {self.tokens[0]!r} (p={float(self.probs[0]):.3f})"
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         return pd.DataFrame({"rank": np.arange(1, len(self.tokens) + 1), "token": self.tokens,
                              "token_id": self.token_ids, "prob": self.probs, "logit": self.logits})
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
 
         labels = [repr(t) for t in self.tokens]

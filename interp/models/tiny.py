@@ -9,6 +9,11 @@ seeded generator: the same name and seed always give the same model.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel
+
 TINY_N_CTX = 512
 
 # name -> (architecture id TransformerLens maps to an adapter, description)
@@ -19,7 +24,8 @@ TINY_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
-def tiny_config(name: str, vocab_size: int, *, bos_token_id: int, eos_token_id: int, pad_token_id: int):
+def tiny_config(name: str, vocab_size: int, *, bos_token_id: int, eos_token_id: int, pad_token_id: int
+                ) -> PretrainedConfig:
     """The transformers config of the tiny model ``name`` (attention forced to eager)."""
     from transformers import GPT2Config, GPTNeoXConfig, LlamaConfig
 
@@ -39,7 +45,7 @@ def tiny_config(name: str, vocab_size: int, *, bos_token_id: int, eos_token_id: 
     return cfg
 
 
-def build_tiny_hf_model(name: str, tokenizer, *, seed: int = 0):
+def build_tiny_hf_model(name: str, tokenizer: Any, *, seed: int = 0) -> PreTrainedModel:
     """Build the HF model of tiny model ``name`` with weights drawn from ``seed`` (global RNG untouched)."""
     import torch
     from transformers import AutoModelForCausalLM

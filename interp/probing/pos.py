@@ -31,13 +31,19 @@ import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError
 from interp.models.card import model_card as card_of
 from interp.probing.sweep import ProbeSweepResult
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
 
 __all__ = ["pos_probe", "pos_result", "POSProbeResult", "load_corpus", "read_text_file", "tag_sentences",
            "CORPUS_PATH", "SPACY_MODEL", "UPOS_TAGS"]
@@ -215,14 +221,14 @@ class POSProbeResult(ProbeSweepResult):
         return {"majority": self.baselines.get("majority"), "word type": self.baselines.get("word_type"),
                 "random weights": self.baselines.get("random_weights")}
 
-    def tag_frame(self):
+    def tag_frame(self) -> DataFrame:
         """Per-tag precision, recall, F1 and support at the best layer (a :class:`pandas.DataFrame`)."""
         import pandas as pd
 
         return pd.DataFrame({"tag": self.tags, "precision": self.precision, "recall": self.recall, "f1": self.f1,
                              "support": self.support})
 
-    def plot_confusion(self, normalize: bool = True):
+    def plot_confusion(self, normalize: bool = True) -> Figure:
         """Heatmap of the best layer's confusion matrix (rows: spaCy tag; columns: predicted)."""
         import plotly.graph_objects as go
 
@@ -242,7 +248,7 @@ class POSProbeResult(ProbeSweepResult):
     def tables(self) -> list[tuple[str, Any]]:
         return [("By layer", self.to_frame()), (f"By tag (layer {self.best_layer})", self.tag_frame())]
 
-    def _get_model(self, model: Any):
+    def _get_model(self, model: Model | None) -> Model:
         if model is not None:
             return model
         if self._model is None:
@@ -261,7 +267,8 @@ class POSProbeResult(ProbeSweepResult):
             self._model = loaded
         return self._model
 
-    def predict_layers(self, text: str, layers: Sequence[int] | None = None, *, model: Any = None):
+    def predict_layers(self, text: str, layers: Sequence[int] | None = None, *, model: Model | None = None
+                       ) -> DataFrame:
         """Each word of ``text`` with spaCy's tag and the probe's predicted tag at each layer.
 
         Args:
@@ -286,7 +293,7 @@ class POSProbeResult(ProbeSweepResult):
             frame[f"layer {layer}"] = self.probe_at(layer).predict(acts[layer])
         return frame
 
-    def predict(self, text: str, layer: int | None = None, *, model: Any = None):
+    def predict(self, text: str, layer: int | None = None, *, model: Model | None = None) -> DataFrame:
         """Each word of ``text`` with its predicted tag at ``layer`` (default: the best layer).
 
         Returns:
@@ -310,7 +317,7 @@ class POSProbeResult(ProbeSweepResult):
 
 
 # ----------------------------------------------------------------------------- the analysis
-def pos_probe(model: Any, texts: Sequence[str] | str | os.PathLike | None = None, *,
+def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = None, *,
               layers: int | Sequence[int] | str = "all", probe: str = "linear", alignment: str = "last",
               max_sentences: int | None = None, test_size: float = 0.2, seed: int = 0, control_seed: int = 0,
               random_baseline: bool | Any = True, probe_params: dict[str, Any] | None = None,

@@ -22,13 +22,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from interp.errors import InvalidParameterError
 from interp.probing.estimators import make_probe
 from interp.results import Result
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.probing.estimators import _Probe
 
 __all__ = ["probe_layers", "ProbeSweepResult", "split_by_group"]
 
@@ -116,7 +122,7 @@ class ProbeSweepResult(Result):
             raise InvalidParameterError(f"This result has probes at layers {self.layers}; got layer {layer!r}.")
         return self.layers.index(int(layer))
 
-    def probe_at(self, layer: int | None = None):
+    def probe_at(self, layer: int | None = None) -> _Probe:
         """The fitted probe of ``layer`` (default: the best layer), rebuilt from the stored arrays."""
         from interp.probing.estimators import _KINDS
 
@@ -164,7 +170,7 @@ class ProbeSweepResult(Result):
             text += f", selectivity peaks at layer {self.layers[i]} ({float(self.selectivity[i]):.3f})"
         return text + f"; {self.n_test} held-out rows from {self.n_test_groups} groups"
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         frame = pd.DataFrame({"layer": self.layers, "accuracy": self.accuracy, "train_accuracy": self.train_accuracy})
@@ -176,7 +182,7 @@ class ProbeSweepResult(Result):
     def _baselines(self) -> dict[str, float]:
         return {"majority": self.majority_accuracy}
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
 
         fig = go.Figure()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -40,6 +40,12 @@ from interp.models.card import model_card
 from interp.results import Result
 
 import_preserving_state("sklearn")  # its first import sets KMP_* environment variables; they are put back
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
 
 __all__ = ["METHODS", "ProjectionResult", "parse_labelled_lines", "project", "read_labelled_texts", "reduce"]
 
@@ -125,7 +131,7 @@ class ProjectionResult(Result):
         return (f"{self.method.upper()} ({self.n_components}-D, seed {self.seed}) of {len(self.coords)} {where}"
                 f"{model}{extra}.")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """One row per point: x, y (and z), label, hover."""
         import pandas as pd
 
@@ -134,7 +140,7 @@ class ProjectionResult(Result):
         frame["hover"] = self.hover
         return frame
 
-    def plot(self):
+    def plot(self) -> Figure:
         """An interactive scatter coloured by label (``scatter_3d`` for 3 components)."""
         import plotly.graph_objects as go
 
@@ -217,7 +223,7 @@ def _vocab_rows(model: Any, vocab: Sequence[Any], where: str) -> tuple[np.ndarra
     return w_e[ids].float().cpu().numpy(), names
 
 
-def project(model_or_vectors: Any, texts: str | Sequence[str] | None = None, *, layer: int | None = None,
+def project(model_or_vectors: Model | np.ndarray, texts: str | Sequence[str] | None = None, *, layer: int | None = None,
             method: str = "pca", labels: Sequence[Any] | None = None, vocab: Sequence[Any] | None = None,
             position: str = "last", seed: int = 0, n_components: int = 2, standardize: bool = True,
             batch_size: int | None = None) -> ProjectionResult:

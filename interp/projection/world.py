@@ -43,7 +43,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -54,6 +54,12 @@ from interp.models.card import model_card as card_of
 from interp.results import Result
 
 import_preserving_state("sklearn")  # its first import sets KMP_* environment variables; they are put back
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
 
 __all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WorldMapResult", "assemble_world_map", "best_layer",
            "check_place_count", "fit_layer", "haversine_km", "load_places", "split_places", "world_map"]
@@ -242,7 +248,7 @@ class WorldMapResult(Result):
                 f"{c['shuffled']['r2_lat']:.2f}/{c['shuffled']['r2_lon']:.2f}. Prompt {self.prompt!r}, "
                 f"position {self.position!r}.")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         """One row per layer: layer, depth, r2_lat, r2_lon, error_km, alpha."""
         import pandas as pd
 
@@ -250,7 +256,7 @@ class WorldMapResult(Result):
                              "r2_lat": self.r2_lat, "r2_lon": self.r2_lon, "error_km": self.error_km,
                              "alpha": self.alpha})
 
-    def places_frame(self):
+    def places_frame(self) -> DataFrame:
         """One row per held-out place: name, country, continent, true and predicted lat/lon, error_km."""
         import pandas as pd
 
@@ -260,7 +266,7 @@ class WorldMapResult(Result):
                              "lon": self.lon[idx], "pred_lat": self.pred_lat, "pred_lon": self.pred_lon,
                              "error_km": haversine_km(self.lat[idx], self.lon[idx], self.pred_lat, self.pred_lon)})
 
-    def plot(self, n_lines: int = 150):
+    def plot(self, n_lines: int = 150) -> Figure:
         """The map, drawn from data only: true positions (grey), held-out predictions (by continent),
         and lines from truth to prediction for ``n_lines`` held-out places (a seeded sample)."""
         import plotly.graph_objects as go
@@ -292,7 +298,7 @@ class WorldMapResult(Result):
                           height=560, width=1000, legend={"itemsizing": "constant"})
         return fig
 
-    def plot_layers(self):
+    def plot_layers(self) -> Figure:
         """Held-out R^2 of latitude and longitude by layer, with the controls as dashed lines."""
         import plotly.graph_objects as go
 
@@ -310,7 +316,7 @@ class WorldMapResult(Result):
                           xaxis_title="layer", yaxis_title="held-out R^2", height=420, width=900)
         return fig
 
-    def plot_pca(self):
+    def plot_pca(self) -> Figure:
         """The unsupervised view: first two principal components of the best layer, by continent."""
         import plotly.graph_objects as go
 
@@ -331,7 +337,7 @@ class WorldMapResult(Result):
 
 
 # ----------------------------------------------------------------------------- the analysis
-def world_map(model: Any, *, n_places: int = 3000, layers: Any = "all", prompt: str = DEFAULT_PROMPT,
+def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt: str = DEFAULT_PROMPT,
               min_population: int = 100_000, seed: int = 0, position: str = "last", test_size: float = 0.2,
               countries: bool = False, random_baseline: bool = True, places: Sequence[dict[str, Any]] | None = None,
               batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,

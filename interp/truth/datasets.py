@@ -23,11 +23,14 @@ import os
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interp.errors import InvalidDatasetError
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
 
 __all__ = ["COLUMNS", "DATASETS", "DATA_DIR", "TruthDataset", "load_dataset", "load_datasets"]
 
@@ -79,7 +82,7 @@ class TruthDataset:
         keep = np.random.default_rng(seed).choice(len(pairs), size=int(max_pairs), replace=False)
         return self.subset(np.sort(pairs[keep].ravel()))
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         return pd.DataFrame({"statement": self.statements, "label": self.labels, "provenance": self.provenance,

@@ -34,6 +34,9 @@ from interp.results import Result, atomic_write_bytes
 from interp.truth.datasets import load_datasets
 
 if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
     from interp.models.model import Model
 
 __all__ = ["LieDetector", "TruthScoreResult"]
@@ -83,7 +86,7 @@ class TruthScoreResult(Result):
         return (f"{len(self.texts)} text(s) scored by a {self.probe} at layer {self.layer}: mean P(true) "
                 f"{float(np.mean(self.p_true)):.3f}")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         if self.tokens is None:
@@ -92,7 +95,7 @@ class TruthScoreResult(Result):
                              for i, (toks, ps) in enumerate(zip(self.tokens, self.token_p_true))
                              for j, (tok, p) in enumerate(zip(toks, ps))])
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
 
         if self.tokens is None:

@@ -30,6 +30,9 @@ from interp.truth.datasets import DATA_DIR
 from interp.truth.detector import LieDetector
 
 if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
     from interp.models.model import Model
 
 __all__ = ["QUESTIONS_PATH", "HONEST_SYSTEM", "LIE_SYSTEM", "LieDetectionResult", "detect_model_lies", "load_questions"]
@@ -102,7 +105,7 @@ class LieDetectionResult(Result):
                 f"honest answers correct {self.honest_correct:.2f}, false answers avoid the truth {self.lie_avoided:.2f}; "
                 f"AUC on genuine lies only {self.auc_genuine:.3f}, read in the chat context {self.auc_in_context:.3f}")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         frame = pd.DataFrame({"question": self.questions, "expected": self.expected,
@@ -113,7 +116,7 @@ class LieDetectionResult(Result):
             frame["lie_p_true_in_context"] = self.lie_context_scores
         return frame
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
 
         fig = go.Figure()

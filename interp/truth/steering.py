@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -25,6 +25,12 @@ from interp._validation import check_layer
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card
 from interp.results import Result
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
 
 __all__ = ["TEMPLATE", "SteeringResult", "steer_truth"]
 
@@ -66,7 +72,7 @@ class SteeringResult(Result):
                 f"of false statements {f[0]:.2f} → {f[-1]:.2f}, of true ones {t[0]:.2f} → {t[-1]:.2f} as alpha goes "
                 f"{self.alphas[0]:g} → {self.alphas[-1]:g} (unsteered: {t[i0]:.2f} / {f[i0]:.2f})")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         t, f = self._means()
@@ -74,7 +80,7 @@ class SteeringResult(Result):
         return pd.DataFrame({"alpha": self.alphas, "p_true_true_statements": t, "p_true_false_statements": f,
                              "accuracy": acc})
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
 
         t, f = self._means()
@@ -92,7 +98,7 @@ def _answer_ids(model: Any) -> tuple[list[int], list[int]]:
     return ids[0], ids[1]
 
 
-def steer_truth(model: Any, dataset: Any = "cities", *, layer: int, alphas: Sequence[float] = (-2, -1, -0.5, 0, 0.5, 1, 2),
+def steer_truth(model: Model, dataset: Any = "cities", *, layer: int, alphas: Sequence[float] = (-2, -1, -0.5, 0, 0.5, 1, 2),
                 template: str = TEMPLATE, max_pairs: int | None = 200, n_test: int = 100, seed: int = 0,
                 batch_size: int | None = None) -> SteeringResult:
     """Add the mass-mean truth direction at ``layer`` and measure P(" true") on held-out statements.

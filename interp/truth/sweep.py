@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -36,6 +36,14 @@ from interp.models.card import model_card
 from interp.results import Result
 from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
 from interp.truth.probes import TRUTH_PROBES, CCSProbe, ccs_accuracy, make_truth_probe
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.activations import Activations
+    from interp.models.model import Model
+    from interp.probing.estimators import _Probe
 
 __all__ = [
     "GeneralizationResult",
@@ -59,8 +67,8 @@ def split_pairs(dataset: TruthDataset, *, test_size: float = 0.25, seed: int = 0
     return test & np.array([s not in seen for s in dataset.statements])
 
 
-def statement_features(model: Any, statements: Sequence[str], layers: Any, *, position: str = "last",
-                       batch_size: int | None = None, progress: bool | None = None):
+def statement_features(model: Model, statements: Sequence[str], layers: Any, *, position: str = "last",
+                       batch_size: int | None = None, progress: bool | None = None) -> Activations:
     """:func:`interp.activations.collect` of the statements at ``layers`` (BOS excluded), one row each."""
     from interp.activations import collect
 
@@ -70,7 +78,7 @@ def statement_features(model: Any, statements: Sequence[str], layers: Any, *, po
 
 
 def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient: int = 16, seed: int = 0,
-                    params: dict[str, Any] | None = None, where: str = "fit_truth_probe"):
+                    params: dict[str, Any] | None = None, where: str = "fit_truth_probe") -> _Probe:
     """Fit probe ``name`` on (n, d) ``X`` of ``dataset``'s rows; CCS uses only its pairs, then ``n_orient`` labels."""
     probe = make_truth_probe(name, where=where, random_state=seed, params=params)
     if isinstance(probe, CCSProbe):
@@ -160,7 +168,7 @@ class TruthSweepResult(Result):
         return (f"{self.model_name + ': ' if self.model_name else ''}best held-out accuracy over "
                 f"{', '.join(self.datasets)}: " + "; ".join(parts))
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         rows = [{"dataset": d, "probe": p, "layer": l, "depth_fraction": l / self.n_layers,
@@ -169,7 +177,7 @@ class TruthSweepResult(Result):
                 for c, l in enumerate(self.layers)]
         return pd.DataFrame(rows)
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.express as px
         import plotly.graph_objects as go
 
@@ -198,7 +206,7 @@ def _check_common(test_size: Any, max_pairs: Any, n_orient: Any, where: str) -> 
     check_int(n_orient, name="n_orient", where=where, low=0)
 
 
-def truth_sweep(model: Any, datasets: Any, *, layers: Any = "all", probes: Sequence[str] | str = ("lr", "mm", "ccs"),
+def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Sequence[str] | str = ("lr", "mm", "ccs"),
                 position: str = "last", test_size: float = 0.25, max_pairs: int | None = None, seed: int = 0,
                 n_orient: int = 16, probe_params: dict[str, dict[str, Any]] | None = None,
                 batch_size: int | None = None, progress: bool | None = None) -> TruthSweepResult:
@@ -300,14 +308,14 @@ class GeneralizationResult(Result):
         return (f"{self.model_name + ': ' if self.model_name else ''}{self.probe} at layer {self.layer}: mean accuracy "
                 f"on unseen sets {np.nanmean(unseen):.3f} (best: trained on {self.train[best]}, {unseen[best]:.3f})")
 
-    def to_frame(self):
+    def to_frame(self) -> DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"train": r, "test": t, "accuracy": float(self.accuracy[i, j]),
                               "auc": float(self.auc[i, j]), "seen": t in r.split("+")}
                              for i, r in enumerate(self.train) for j, t in enumerate(self.test)])
 
-    def plot(self):
+    def plot(self) -> Figure:
         import plotly.graph_objects as go
 
         fig = go.Figure(go.Heatmap(z=self.accuracy, x=self.test, y=self.train, zmin=0.0, zmax=1.0,
@@ -319,7 +327,7 @@ class GeneralizationResult(Result):
         return fig
 
 
-def generalization_matrix(model: Any, datasets: Any, *, layer: int, probe: str = "mm",
+def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str = "mm",
                           train: Sequence[str] | None = None, center_test: bool = True, position: str = "last",
                           test_size: float = 0.25,
                           max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
