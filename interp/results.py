@@ -84,6 +84,7 @@ KIND_MODULES: dict[str, str] = {
     "LieDetectionResult": "interp.truth.lies",
     "SteeringResult": "interp.truth.steering",
     "WorldMapLayerResult": "interp.batch.tasks",
+    "TruthReport": "interp.truth.report",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:
