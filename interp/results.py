@@ -83,7 +83,7 @@ KIND_MODULES: dict[str, str] = {
     "TruthScoreResult": "interp.truth.detector",
     "LieDetectionResult": "interp.truth.lies",
     "SteeringResult": "interp.truth.steering",
-    "WorldMapLayerResult": "interp.batch.tasks",
+    "WorldMapLayerResult": "interp.projection.world",
     "TruthReport": "interp.truth.report",
 }
 

@@ -77,7 +77,7 @@ def test_shipped_specs_load():
     ('task = "truth_sweep"\n[probe]\nlayer = "all"\n', "probe.layer", r"\[probe\]\.layer: unknown key.*'layers'"),
     ('task = "truth_sweep"\n[data]\nmax_pairs = "100"\n', "data.max_pairs", r"must be an int >= 4.*'100' \(str\)"),
     ('task = "truth_sweep"\nseed = 1.5\n', "seed", r"seed: must be an int"),
-    ('task = "truth_sweep"\n[probe]\nkinds = ["lr", "svm"]\n', "probe.kinds", r"'lr', 'mm', 'mm_iid' or 'ccs'"),
+    ('task = "truth_sweep"\n[probe]\nkinds = ["lr", "svm"]\n', "probe.kinds", r"'lr', 'mm', 'mm_iid', 'mm_std' or 'ccs'"),
     ('task = "truth_sweep"\n[probe]\nlayers = "0-31"\n', "probe.layers", r"'all', a non-negative int"),
     ('task = "truth_sweep"\n[data]\ndatasets = ["cities", "nope.csv"]\n', "data.datasets", r"no such file 'nope.csv'"),
     ('task = "truth_sweep"\n[data]\ndatasets = ["citties"]\n', "data.datasets", r"neither a built-in dataset"),
@@ -203,7 +203,7 @@ def test_same_spec_and_seed_give_the_same_numbers(tmp_path):
 _CHILD = r"""
 import json, pathlib, sys, time
 import interp.activations as acts
-import interp.batch.tasks as tasks
+import interp.truth.sweep as sweep
 spec, out, stage, after, marker = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), pathlib.Path(sys.argv[5])
 done = []
 
@@ -221,7 +221,7 @@ def pause_after(work):
 if stage == "extract":  # a shard's activations are computed, not yet written
     acts._Collector.run_shard = pause_after(acts._Collector.run_shard)
 else:  # a probe is fitted, its result not yet saved
-    tasks.TruthTask.fit = pause_after(tasks.TruthTask.fit)
+    sweep.TruthSweepAnalysis.fit = pause_after(sweep.TruthSweepAnalysis.fit)
 from interp.batch import run_spec
 run_spec(spec, out, resume=True)
 """

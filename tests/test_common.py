@@ -111,19 +111,19 @@ def _detector(model):
 
 
 def _world_map_layer(model):
-    """What a batch run's world-map task writes per layer (interp.batch.tasks.WorldTask.fit), on a tiny model."""
+    """What a batch run's world-map task writes per layer (interp.projection.world.WORLD_MAP.fit), on a tiny model."""
     from interp.activations import collect
     from interp.batch.jobs import ProbeJob
-    from interp.batch.tasks import TASKS
-    from interp.projection.world import load_places, split_places
+    from interp.projection.world import WORLD_MAP, load_places, split_places
 
     places = load_places(30, min_population=0)
     features = collect(model, [f"The city of {p['name']}" for p in places], layers=[1], position="last")[1]
-    payload = {"coords": np.array([[p["lat"], p["lon"]] for p in places]), "test_mask": split_places(30, 0.2, 0)[0]}
+    payload = types.SimpleNamespace(coords=np.array([[p["lat"], p["lon"]] for p in places]),
+                                    test_mask=split_places(30, 0.2, 0)[0])
     ctx = types.SimpleNamespace(inputs=lambda dataset: types.SimpleNamespace(payload=payload),
                                 features=lambda model_name, dataset, layer: features,
                                 model_info=lambda model_name: {"name": model.name})
-    return TASKS["world_map"].fit(ctx, ProbeJob(model.name, "places", 1, "ridge"))
+    return WORLD_MAP.fit(ctx, ProbeJob(model.name, "places", 1, "ridge"))
 
 
 def _probe_sweep(model):
@@ -253,7 +253,7 @@ def _other_cases() -> list[Case]:
                   Bad("layer", lambda m: projection.world_map(m, n_places=40, layers=[9]), LayerIndexError,
                       _layer("world_map", "layers") + " (negative counts from the end). Got 9 instead."))),
         Case("batch.world_map_layer", (), "tiny-gpt2", _world_map_layer,
-             lambda: importlib.import_module("interp.batch.tasks").WorldMapLayerResult,
+             lambda: importlib.import_module("interp.projection.world").WorldMapLayerResult,
              ("layer", "r2_lat", "r2_lon", "error_km", "alpha"), rows=lambda r: 1),
         Case("truth.truth_sweep", ("interp.truth.truth_sweep",), "tiny-gpt2",
              lambda m: truth.truth_sweep(m, "facts", layers=[1, 2], probes=["lr", "mm", "ccs"], max_pairs=10,

@@ -9,10 +9,16 @@ Write a TOML spec (see ``probes/*.toml`` and :mod:`interp.batch.spec`) and run i
 - :func:`run_spec`: extract (shard by shard, to disk), fit one probe per model x dataset x layer x
   kind, write each model's result, ``summary.csv``/``.parquet`` and an offline ``report.html``;
 - :func:`load_run`: read a run folder back (:class:`RunSummary`), finished or not;
-- :class:`ShardJob`, :class:`ProbeJob`, :func:`run_shard`, :func:`run_probe` and :class:`LocalExecutor`:
-  the units of work and how they are run (see :mod:`interp.batch.jobs`);
+- :class:`ShardJob`, :class:`ProbeJob` (plain data, :mod:`interp.batch.jobs`), :func:`run_shard`,
+  :func:`run_probe` and :class:`RunContext` (how a job runs, given the run's analysis;
+  :mod:`interp.batch.context`), :class:`LocalExecutor` (:mod:`interp.batch.executors`);
 - :class:`RayExecutor`: the same jobs on a Ray cluster (``interp run ... --executor ray``, the
   ``interp[ray]`` extra; see :mod:`interp.batch.ray_executor`).
+
+What a task computes is its analysis's definition (:mod:`interp.analysis`: the task names are the
+registered analyses, :func:`interp.analysis.analysis_names`). The modules point one way:
+``spec`` -> ``jobs`` -> ``context`` -> ``executors`` / ``ray_executor`` -> ``lock``, ``record``,
+``report``, ``bars`` -> ``runner``.
 
 Names load on first use.
 
@@ -29,20 +35,20 @@ from interp._lazy import lazy_exports
 _LAZY = {
     "RunSpec": "interp.batch.spec",
     "load_spec": "interp.batch.spec",
-    "TASKS": "interp.batch.spec",
     "run_spec": "interp.batch.runner",
-    "load_run": "interp.batch.runner",
-    "run_lock": "interp.batch.runner",
-    "RunSummary": "interp.batch.runner",
+    "load_run": "interp.batch.record",
+    "RunSummary": "interp.batch.record",
+    "best_layers": "interp.batch.report",
+    "run_lock": "interp.batch.lock",
     "ShardJob": "interp.batch.jobs",
     "ProbeJob": "interp.batch.jobs",
     "Outcome": "interp.batch.jobs",
-    "RunContext": "interp.batch.jobs",
-    "Executor": "interp.batch.jobs",
-    "LocalExecutor": "interp.batch.jobs",
-    "run_shard": "interp.batch.jobs",
-    "run_probe": "interp.batch.jobs",
-    "job_done": "interp.batch.jobs",
+    "RunContext": "interp.batch.context",
+    "run_shard": "interp.batch.context",
+    "run_probe": "interp.batch.context",
+    "job_done": "interp.batch.context",
+    "Executor": "interp.batch.executors",
+    "LocalExecutor": "interp.batch.executors",
     "RayExecutor": "interp.batch.ray_executor",
 }
 

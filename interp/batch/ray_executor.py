@@ -1,6 +1,7 @@
 """Run a batch run's jobs on a Ray cluster: ``interp run SPEC.toml --executor ray [--address HOST:PORT]``.
 
-The same jobs as the local executor (:mod:`interp.batch.jobs`), committed by the same functions, so a
+The same jobs as the local executor (:mod:`interp.batch.jobs`), committed by the same functions
+(:mod:`interp.batch.context`), so a
 run gives the same files whichever executor ran it, and can be resumed with either:
 
 - **shard jobs** go to ``workers`` Ray actors, each holding one model replica (loaded once, on its
@@ -41,7 +42,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from interp.batch.jobs import Outcome, RunContext, job_done
+from interp.batch.context import RunContext, job_done
+from interp.batch.jobs import Outcome
 from interp.batch.spec import _Checker, _ray_table
 from interp.errors import InterpError, InvalidParameterError, InvalidSpecError, MissingExtraError, RayClusterError
 
@@ -119,11 +121,10 @@ class _ModelWorker:
         return fn(self.ctx, job), os.getpid()
 
     def _check_model(self, job: Any) -> None:
-        """The replica must be the model the driver planned with (same weights): else the shards would lie."""
-        from interp.activations import _model_fingerprint
-
-        planned = self.ctx.plan(job.model, job.dataset).config["model"]
-        if _model_fingerprint(self.ctx.model(job.model)) != planned:
+        """The replica must be the model the driver planned with (same weights): else the shards would lie.
+        Its own plan of the dataset (which hashes the model's fingerprint) must equal the driver's."""
+        planned = self.ctx.plan(job.model, job.dataset).input_hash
+        if self.ctx.fresh_plan(job.model, job.dataset).input_hash != planned:
             raise RayClusterError(f"The model {job.model!r} loaded by the worker on {socket.gethostname()} differs "
                                   "from the one the driver planned with (other weights, dtype or version). Install the "
                                   "same interp and model files on every node.")

@@ -14,7 +14,7 @@ from typing import Any
 
 from interp.results import atomic_write_bytes
 
-__all__ = ["write_report"]
+__all__ = ["best_layers", "write_report"]
 
 _STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}"
           "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}pre{background:#f6f6f6;padding:1em;"
@@ -37,7 +37,13 @@ def _headline_figure(frame, metric: str, by_depth: bool):
     return fig
 
 
-def _best_table(frame, metric: str, lower_is_better: bool = False):
+def best_layers(frame, metric: str, *, lower_is_better: bool = False):
+    """The best layer per model, dataset and probe of a run's summary table (``summary.csv``) by ``metric``.
+
+    Returns:
+        A :class:`pandas.DataFrame`: model, dataset, probe, layer, depth and ``best <metric>``, one row per
+        model x dataset x probe, in the summary's order (report.html's table; ``interp run`` prints it).
+    """
     keys = ["model", "dataset", "probe"]
     pick = frame.loc[frame.groupby(keys, sort=False)[metric].idxmin() if lower_is_better
                      else frame.groupby(keys, sort=False)[metric].idxmax()]
@@ -45,13 +51,14 @@ def _best_table(frame, metric: str, lower_is_better: bool = False):
 
 
 def write_report(ctx: Any, record: dict[str, Any], frame, path: Path) -> Path:
-    """Write ``path``: the report of the run in ``ctx.out`` (record: run.json's content; frame: the summary)."""
+    """Write ``path``: the report of the run in ``ctx.out`` (a :class:`~interp.batch.context.RunContext`;
+    record: run.json's content; frame: the summary)."""
     from plotly.offline import get_plotlyjs
 
     from interp.results import load_result
 
-    spec, task = ctx.spec, ctx.task
-    metric = task.headline
+    spec = ctx.spec
+    metric = ctx.analysis.headline
     fmt = {"float_format": lambda v: f"{v:.4g}", "index": False, "border": 0}
     attempts = record.get("attempts", [])
     attempt_rows = "".join(
@@ -82,7 +89,7 @@ def write_report(ctx: Any, record: dict[str, Any], frame, path: Path) -> Path:
         parts.append(f"<h2>{html.escape(metric)} by layer</h2>")
         parts.append(_headline_figure(frame, metric, by_depth).to_html(full_html=False, include_plotlyjs=False))
         parts.append("<h2>Best layer per model, dataset and probe</h2>")
-        parts.append(_best_table(frame, metric).to_html(**fmt))
+        parts.append(best_layers(frame, metric).to_html(**fmt))
     for entry in record.get("results", []):
         result = load_result(ctx.out / entry["path"])
         parts.append(f"<h2>{html.escape(entry['model_name'])}: {html.escape(type(result).__name__)}</h2>")

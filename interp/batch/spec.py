@@ -23,7 +23,9 @@ process) or ``"ray"`` with an optional ``[ray]`` table (``address``, ``workers``
 :func:`load_spec` validates it all at once: an unknown key, a wrong type or value or a missing
 file raises :class:`~interp.errors.InvalidSpecError` naming the key
 (``spec.toml: [probe].kinds: ...``); layers are checked against each model when the run loads it.
-Relative input paths are resolved against the spec file's folder.
+Relative input paths are resolved against the spec file's folder. The task names and what each
+task's ``[data]`` and ``[probe]`` tables accept come from the analyses' own definitions
+(:mod:`interp.analysis`: ``data_keys``, ``probe_keys``, ``read_data``, ``read_probe``).
 
 Example:
     >>> from interp.batch import load_spec
@@ -41,15 +43,15 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from interp.analysis import analysis_names, get_analysis, spec_error
 from interp.errors import InvalidSpecError, choices_text
 
-__all__ = ["EXECUTORS", "TASKS", "RunSpec", "load_spec", "model_slug", "parse_layers", "resolve_spec_layers"]
+__all__ = ["EXECUTORS", "RunSpec", "load_spec", "model_slug", "parse_layers", "resolve_spec_layers"]
 
-TASKS = ("truth_sweep", "pos", "world_map")
 EXECUTORS = ("local", "ray")
 # Spec keys that do not change what a run computes: a folder's run may be resumed with other values.
 NOT_IDENTITY = ("out", "description", "executor", "ray")
@@ -63,7 +65,7 @@ class RunSpec:
     """A validated, normalised spec: every key present, paths absolute.
 
     Attributes:
-        task: "truth_sweep", "pos" or "world_map".
+        task: the analysis, a name registered in :mod:`interp.analysis` ("truth_sweep", "pos", "world_map", ...).
         models: model names, in order (``"default"`` and the pre-0.2 name "SmolLM2-135M-Instruct" normalised
             to SmolLM2-135M-Instruct-Q4_1).
         seed: seed of every sample, split and probe initialisation.
@@ -130,9 +132,12 @@ class _Checker:
         self.source = source
 
     def fail(self, key: str, message: str) -> InvalidSpecError:
-        table, _, name = key.rpartition(".")
-        where = f"[{table}].{name}" if table else name
-        return InvalidSpecError(f"{self.source}: {where}: {message}", key=key, source=self.source)
+        return spec_error(self.source, key, message)
+
+    def path(self, value: str, base: Path) -> Path:
+        """``value`` (``~`` expanded) as an absolute path, relative ones taken from ``base`` (the spec's folder)."""
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else (base / path).resolve()
 
     def keys(self, table: Mapping[str, Any], allowed: Mapping[str, Any], prefix: str) -> None:
         for key in table:
@@ -235,97 +240,7 @@ def resolve_spec_layers(spec: RunSpec, model_name: str, n_layers: int, *, add_em
     return sorted({0, *resolved}) if add_embeddings else resolved
 
 
-# ----------------------------------------------------------------------------- tasks' tables
-def _path(value: str, base: Path) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else (base / path).resolve()
-
-
-def _truth_data(table: dict[str, Any], check: _Checker, base: Path) -> dict[str, Any]:
-    from interp.errors import InvalidDatasetError
-    from interp.truth.datasets import DATASETS, load_dataset
-
-    key = "data.datasets"
-    raw = table.get("datasets", "all")
-    items = list(DATASETS) if raw == "all" else check.names(raw, key)
-    datasets, names = [], []
-    for item in items:
-        if item in DATASETS:
-            datasets.append(item)
-            names.append(item)
-            continue
-        path = _path(item, base)
-        if path.suffix.lower() != ".csv":
-            raise check.fail(key, f"{item!r} is neither a built-in dataset ({', '.join(DATASETS)}) nor a .csv file.")
-        if not path.is_file():
-            raise check.fail(key, f"no such file {item!r} (looked for {path}); give a built-in dataset "
-                                  f"({', '.join(DATASETS)}) or an existing .csv path.")
-        try:
-            load_dataset(path)
-        except InvalidDatasetError as exc:
-            raise check.fail(key, str(exc)) from None
-        datasets.append(str(path))
-        names.append(path.stem)
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise check.fail(key, f"two datasets share the name {repeated[0]!r}; rename one file.")
-    max_pairs = check.int(table.get("max_pairs"), "data.max_pairs", low=4, optional=True)
-    return {"datasets": datasets, "max_pairs": max_pairs}
-
-
-def _pos_data(table: dict[str, Any], check: _Checker, base: Path) -> dict[str, Any]:
-    corpus = check.str(table.get("corpus", "builtin"), "data.corpus")
-    if corpus != "builtin":
-        path = _path(corpus, base)
-        if path.suffix.lower() not in (".jsonl", ".txt"):
-            raise check.fail("data.corpus", f"must be 'builtin', a tagged .jsonl corpus or a .txt file (one sentence "
-                                            f"per line). Got {corpus!r}.")
-        if not path.is_file():
-            raise check.fail("data.corpus", f"no such file {corpus!r} (looked for {path}).")
-        corpus = str(path)
-    return {"corpus": corpus, "max_sentences": check.int(table.get("max_sentences"), "data.max_sentences", low=10,
-                                                         optional=True)}
-
-
-def _world_data(table: dict[str, Any], check: _Checker, base: Path) -> dict[str, Any]:
-    prompt = check.str(table.get("prompt", "The city of {name}"), "data.prompt")
-    if "{name}" not in prompt:
-        raise check.fail("data.prompt", f"must contain '{{name}}', such as 'The city of {{name}}'. Got {prompt!r}.")
-    return {"n_places": check.int(table.get("n_places", 3000), "data.n_places", low=20),
-            "min_population": check.int(table.get("min_population", 100_000), "data.min_population", low=0),
-            "countries": check.bool(table.get("countries", False), "data.countries"), "prompt": prompt}
-
-
-def _truth_probe(table: dict[str, Any], check: _Checker) -> dict[str, Any]:
-    from interp.truth.probes import TRUTH_PROBES
-
-    return {"kinds": check.choices(table.get("kinds", ["lr", "mm", "ccs"]), tuple(TRUTH_PROBES), "probe.kinds"),
-            "position": check.choice(table.get("position", "last"), ("last", "mean"), "probe.position"),
-            "test_size": check.fraction(table.get("test_size", 0.25), "probe.test_size"),
-            "n_orient": check.int(table.get("n_orient", 16), "probe.n_orient", low=0)}
-
-
-def _pos_probe(table: dict[str, Any], check: _Checker) -> dict[str, Any]:
-    return {"kinds": check.choices(table.get("kinds", ["linear"]), ("linear", "mlp"), "probe.kinds"),
-            "alignment": check.choice(table.get("alignment", "last"), ("last", "mean"), "probe.alignment"),
-            "test_size": check.fraction(table.get("test_size", 0.2), "probe.test_size"),
-            "control_seed": check.int(table.get("control_seed", 0), "probe.control_seed", low=0)}
-
-
-def _world_probe(table: dict[str, Any], check: _Checker) -> dict[str, Any]:
-    return {"kinds": check.choices(table.get("kinds", ["ridge"]), ("ridge",), "probe.kinds"),
-            "position": check.choice(table.get("position", "last"), ("last", "mean"), "probe.position"),
-            "test_size": check.fraction(table.get("test_size", 0.2), "probe.test_size")}
-
-
-# task -> (allowed [data] keys, reader, allowed [probe] keys besides layers, reader)
-_TABLES: dict[str, tuple[tuple[str, ...], Callable, tuple[str, ...], Callable]] = {
-    "truth_sweep": (("datasets", "max_pairs"), _truth_data, ("kinds", "position", "test_size", "n_orient"),
-                    _truth_probe),
-    "pos": (("corpus", "max_sentences"), _pos_data, ("kinds", "alignment", "test_size", "control_seed"), _pos_probe),
-    "world_map": (("n_places", "min_population", "countries", "prompt"), _world_data,
-                  ("kinds", "position", "test_size"), _world_probe),
-}
+# ----------------------------------------------------------------------------- tables
 _TOP = ("task", "models", "seed", "out", "description", "data", "probe", "extract", "executor", "ray")
 _EXTRACT = ("batch_size", "shard_size", "device", "dtype")
 _RAY_DEFAULTS = {"address": None, "workers": None, "gpus_per_worker": 0.0}
@@ -389,17 +304,17 @@ def _set(spec: dict[str, Any], dotted: str, value: Any, check: _Checker) -> None
 def _validate(raw: dict[str, Any], check: _Checker, base: Path) -> RunSpec:
     check.keys(raw, dict.fromkeys(_TOP), "")
     if "task" not in raw:
-        raise check.fail("task", f"missing: say which analysis to run ({choices_text(TASKS)}).")
-    task = check.choice(raw["task"], TASKS, "task")
-    data_keys, read_data, probe_keys, read_probe = _TABLES[task]
+        raise check.fail("task", f"missing: say which analysis to run ({choices_text(analysis_names())}).")
+    task = check.choice(raw["task"], analysis_names(), "task")
+    analysis = get_analysis(task)
     tables = {}
     for name in ("data", "probe", "extract", "ray"):
         table = raw.get(name, {})
         if not isinstance(table, dict):
             raise check.fail(name, f"must be a table ([{name}]). Got {table!r}.")
         tables[name] = table
-    check.keys(tables["data"], dict.fromkeys(data_keys), "data.")
-    check.keys(tables["probe"], dict.fromkeys(("layers", *probe_keys)), "probe.")
+    check.keys(tables["data"], dict.fromkeys(analysis.data_keys), "data.")
+    check.keys(tables["probe"], dict.fromkeys(("layers", *dict.fromkeys(("kinds", *analysis.probe_keys)))), "probe.")
     check.keys(tables["extract"], dict.fromkeys(_EXTRACT), "extract.")
     check.keys(tables["ray"], _RAY_DEFAULTS, "ray.")
 
@@ -407,7 +322,7 @@ def _validate(raw: dict[str, Any], check: _Checker, base: Path) -> RunSpec:
               for m in check.names(raw.get("models", DEFAULT_MODEL), "models")]
     for i, name in enumerate(models):
         if name.startswith(("./", "../", "/", "~")):
-            path = _path(name, base)
+            path = check.path(name, base)
             if not path.is_dir():
                 raise check.fail("models", f"no model folder {name!r} (looked for {path}).")
             models[i] = str(path)
@@ -424,9 +339,9 @@ def _validate(raw: dict[str, Any], check: _Checker, base: Path) -> RunSpec:
     if not isinstance(description, str):
         raise check.fail("description", f"must be a string. Got {description!r}.")
 
-    data = read_data(tables["data"], check, base)
+    data = analysis.read_data(tables["data"], check, base)
     probe = {"layers": parse_layers(tables["probe"].get("layers", "all"), check=check),
-             **read_probe(tables["probe"], check)}
+             **analysis.read_probe({k: v for k, v in tables["probe"].items() if k != "layers"}, check)}
     ex = tables["extract"]
     extract = {"batch_size": check.int(ex.get("batch_size"), "extract.batch_size", low=1, optional=True),
                "shard_size": check.int(ex.get("shard_size"), "extract.shard_size", low=1, optional=True),

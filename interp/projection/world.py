@@ -49,6 +49,7 @@ import numpy as np
 
 from interp._imports import import_preserving_state
 from interp._validation import check_choice, check_int
+from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InterpError, InvalidParameterError
 from interp.models.card import model_card as card_of
 from interp.results import Result
@@ -61,8 +62,9 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WorldMapResult", "assemble_world_map", "best_layer",
-           "check_place_count", "fit_layer", "haversine_km", "load_places", "split_places", "world_map"]
+__all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WORLD_MAP", "WorldInputs", "WorldMapAnalysis", "WorldMapLayerResult",
+           "WorldMapResult", "assemble_world_map", "best_layer", "check_place_count", "fit_layer", "haversine_km",
+           "load_places", "place_prompts", "split_places", "world_inputs", "world_map"]
 
 CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
               "SA": "South America", "AN": "Antarctica"}
@@ -153,7 +155,9 @@ def _fit_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     return predicted, r2, float(probe[-1].alpha_)
 
 
-def _prompts(places: Sequence[dict[str, Any]], prompt: str, where: str) -> tuple[list[str], list[list[tuple[int, int]]]]:
+def place_prompts(places: Sequence[dict[str, Any]], prompt: str, where: str = "place_prompts"
+                  ) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """(one text per place: ``prompt`` with ``{name}`` filled in, per text the character span of the name)."""
     if not isinstance(prompt, str) or "{name}" not in prompt:
         raise InvalidParameterError(f"The 'prompt' parameter of {where} must be a str containing '{{name}}', such as "
                                     f"'{{name}}' or 'The city of {{name}}'. Got {prompt!r} instead.")
@@ -391,10 +395,8 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
             if not isinstance(p, dict) or not {"name", "lat", "lon"} <= set(p):
                 raise InvalidParameterError(f"Place {i} given to {where} must be a dict with 'name', 'lat' and 'lon'. "
                                             f"Got {p!r}.")
-    check_place_count(len(places), test_size, where)
-    texts, spans = _prompts(places, prompt, where)
-    coords = np.array([[p["lat"], p["lon"]] for p in places], dtype=np.float64)  # (n_places, 2)
-    test_mask, rng = split_places(len(places), test_size, seed)
+    inputs = world_inputs(places, prompt=prompt, test_size=test_size, seed=seed, where=where)
+    texts, spans, coords, test_mask = inputs.texts, inputs.spans, inputs.coords, inputs.test_mask
 
     acts = _activations(model, texts, spans, wanted, position, batch_size, cache_dir, progress)
     fits = {layer: fit_layer(acts[layer], coords, test_mask) for layer in wanted}
@@ -405,14 +407,54 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
         if random_model is not None:
             random_acts = _activations(random_model, texts, spans, [best], position, batch_size, None, progress)
             random_control = _figures(coords, test_mask, *fit_layer(random_acts[best], coords, test_mask)[:2])
-    return assemble_world_map(fits, acts[best], places, coords, test_mask, rng, random_control=random_control,
+    return assemble_world_map(fits, acts[best], inputs.places, coords, test_mask, inputs.control_rng(),
+                              random_control=random_control,
                               prompt=prompt, position=position, seed=seed, test_size=test_size,
                               min_population=min_population, model_name=model.name, n_model_layers=model.n_layers,
                               model_card=card_of(model))
 
 
 # ----------------------------------------------------------------------------- building blocks
-# world_map is these steps in order; a batch run (interp.batch) calls them one layer at a time.
+# world_map is these steps in memory: world_inputs -> activations -> fit_layer per layer -> assemble_world_map;
+# a batch run (WORLD_MAP, interp run) runs the same steps, one layer per probe job.
+@dataclasses.dataclass
+class WorldInputs:
+    """The places of a world map, before any model: their prompts, coordinates and the held-out split.
+
+    Attributes:
+        places: the places (dicts with name, lat, lon, ...); texts: (n_places,) the prompts; spans: per prompt,
+        the name's character span; coords: (n_places, 2) float64 latitude, longitude; test_mask: (n_places,)
+        bool, held out; test_size, seed: how the split was drawn.
+    """
+
+    places: list[dict[str, Any]]
+    texts: list[str]
+    spans: list[list[tuple[int, int]]]
+    coords: np.ndarray
+    test_mask: np.ndarray
+    test_size: float
+    seed: int
+
+    def control_rng(self) -> np.random.Generator:
+        """A fresh generator in the state :func:`split_places` leaves it (the shuffled control draws from it)."""
+        return split_places(len(self.places), self.test_size, self.seed)[1]
+
+
+def world_inputs(places: Sequence[dict[str, Any]], *, prompt: str = DEFAULT_PROMPT, test_size: float = 0.2,
+                 seed: int = 0, where: str = "world_inputs") -> WorldInputs:
+    """The :class:`WorldInputs` of ``places`` (see :func:`load_places`).
+
+    Raises:
+        InvalidParameterError: too few places to split (:func:`check_place_count`), or a prompt without ``{name}``.
+    """
+    places = list(places)
+    check_place_count(len(places), test_size, where)
+    texts, spans = place_prompts(places, prompt, where)
+    coords = np.array([[p["lat"], p["lon"]] for p in places], dtype=np.float64)  # (n_places, 2)
+    test_mask, _ = split_places(len(places), test_size, seed)
+    return WorldInputs(places, texts, spans, coords, test_mask, test_size, seed)
+
+
 def check_place_count(n_places: int, test_size: float, where: str) -> None:
     """Raise InvalidParameterError unless there are enough places to hold some out and train on the rest."""
     n_test = round(n_places * test_size)
@@ -500,3 +542,113 @@ def _random_model(model: Any):
         return load_model(name, random_weights=True, seed=1, device=str(model.device), dtype=model.dtype, quiet=True)
     except InterpError:
         return None
+
+
+# ----------------------------------------------------------------------------- as a batch task
+@dataclasses.dataclass(eq=False, kw_only=True)
+class WorldMapLayerResult(Result):
+    """One layer of a world-map run (one probe job of ``interp run``): the ridge probe's held-out figures and
+    predictions, :func:`fit_layer`'s output.
+
+    Attributes:
+        layer: the layer; r2: (2,) held-out R^2 of latitude and longitude; alpha: the chosen ridge penalty;
+        error_km: mean great-circle error of the held-out places; predicted: (n_test, 2) predictions;
+        model_name: the model.
+    """
+
+    layer: int
+    r2: np.ndarray
+    alpha: float
+    error_km: float
+    predicted: np.ndarray
+    model_name: str = ""
+
+    title: ClassVar[str] = "World map probe at one layer"
+
+    def summary(self) -> str:
+        return (f"{self.model_name}: layer {self.layer}, held-out R^2 lat {self.r2[0]:.3f}, lon {self.r2[1]:.3f}, "
+                f"mean error {self.error_km:,.0f} km")
+
+    def to_frame(self) -> DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame([{"layer": self.layer, "r2_lat": float(self.r2[0]), "r2_lon": float(self.r2[1]),
+                              "error_km": self.error_km, "alpha": self.alpha}])
+
+
+class WorldMapAnalysis(Analysis):
+    """:func:`world_map` as ``interp run`` runs it (``task = "world_map"``): one :func:`fit_layer` job per layer,
+    assembled with :func:`assemble_world_map` into the :class:`WorldMapResult` of :func:`world_map` with
+    ``random_baseline=False``."""
+
+    name = "world_map"
+    metrics = ("r2_mean", "r2_lat", "r2_lon", "error_km", "alpha")
+    headline = "r2_mean"
+    kinds = ("ridge",)
+    data_keys = ("n_places", "min_population", "countries", "prompt")
+    probe_keys = ("kinds", "position", "test_size")
+    add_embeddings = True  # layer 0 is a control
+
+    def read_data(self, table: dict[str, Any], check: Any, base: Any) -> dict[str, Any]:
+        prompt = check.str(table.get("prompt", DEFAULT_PROMPT), "data.prompt")
+        if "{name}" not in prompt:
+            raise check.fail("data.prompt", f"must contain '{{name}}', such as 'The city of {{name}}'. Got {prompt!r}.")
+        return {"n_places": check.int(table.get("n_places", 3000), "data.n_places", low=MIN_PLACES),
+                "min_population": check.int(table.get("min_population", 100_000), "data.min_population", low=0),
+                "countries": check.bool(table.get("countries", False), "data.countries"), "prompt": prompt}
+
+    def read_probe(self, table: dict[str, Any], check: Any) -> dict[str, Any]:
+        return {"kinds": check.choices(table.get("kinds", ["ridge"]), self.kinds, "probe.kinds"),
+                "position": check.choice(table.get("position", "last"), POSITIONS, "probe.position"),
+                "test_size": check.fraction(table.get("test_size", 0.2), "probe.test_size")}
+
+    def datasets(self, spec: Any) -> list[str]:
+        return ["places"]
+
+    def inputs(self, spec: Any, dataset: str) -> Inputs:
+        from interp.analysis import spec_error
+
+        data, where = spec.data, "interp run"
+        places = load_places(data["n_places"], min_population=data["min_population"], countries=data["countries"],
+                             where=where)
+        try:
+            inputs = world_inputs(places, prompt=data["prompt"], test_size=spec.probe["test_size"], seed=spec.seed,
+                                  where=where)
+        except InterpError as exc:
+            raise spec_error(spec, "data.n_places", str(exc)) from None
+        words = inputs.spans if spec.probe["position"] == "mean" else None
+        return Inputs(dataset, inputs.texts, words, fingerprint(inputs.texts, words, inputs.coords.tolist()), inputs)
+
+    def position(self, spec: Any) -> str:
+        return "last" if spec.probe["position"] == "last" else "word_mean"
+
+    def fit(self, run: Any, job: Any) -> WorldMapLayerResult:
+        inputs = run.inputs(job.dataset).payload
+        x = run.features(job.model, job.dataset, job.layer)  # (n_places, d_model)
+        predicted, r2, alpha, error = fit_layer(x, inputs.coords, inputs.test_mask)
+        return WorldMapLayerResult(layer=job.layer, r2=np.asarray(r2, dtype=np.float64), alpha=float(alpha),
+                                   error_km=float(error), predicted=predicted,
+                                   model_name=run.model_info(job.model)["name"])
+
+    def assemble(self, run: Any, model: str) -> list[tuple[str, Result]]:
+        spec, info = run.spec, run.model_info(model)
+        inputs = run.inputs("places").payload
+        fits = {}
+        for layer in info["layers"]:
+            part = run.part(model, "places", layer, "ridge")
+            fits[layer] = (part.predicted, part.r2, part.alpha, part.error_km)
+        result = assemble_world_map(
+            fits, run.features(model, "places", best_layer(fits)), inputs.places, inputs.coords, inputs.test_mask,
+            inputs.control_rng(), prompt=spec.data["prompt"], position=spec.probe["position"], seed=spec.seed,
+            test_size=spec.probe["test_size"], min_population=spec.data["min_population"], model_name=info["name"],
+            model_card=info.get("card", {}), n_model_layers=info["n_layers"])
+        return [("world_map", result)]
+
+    def rows(self, run: Any, model: str, result: Any) -> list[dict[str, Any]]:
+        return [{"task": self.name, "model": model, "dataset": "places", "probe": "ridge", "layer": r["layer"],
+                 "depth": r["depth"], "r2_mean": (r["r2_lat"] + r["r2_lon"]) / 2, "r2_lat": r["r2_lat"],
+                 "r2_lon": r["r2_lon"], "error_km": r["error_km"], "alpha": r["alpha"]}
+                for r in result.to_frame().to_dict(orient="records")]
+
+
+WORLD_MAP = WorldMapAnalysis()

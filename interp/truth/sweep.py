@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from interp._validation import check_choice, check_int
+from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card
 from interp.results import Result
@@ -46,12 +47,18 @@ if TYPE_CHECKING:
     from interp.probing.estimators import _Probe
 
 __all__ = [
+    "TRUTH_SWEEP",
     "GeneralizationResult",
+    "TruthSplit",
+    "TruthSweepAnalysis",
     "TruthSweepResult",
+    "assemble_truth_sweep",
     "fit_truth_probe",
     "generalization_matrix",
+    "score_truth_probe",
     "split_pairs",
     "statement_features",
+    "truth_split",
     "truth_sweep",
 ]
 
@@ -100,6 +107,62 @@ def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient
 
 def _score(probe, X: np.ndarray, y: np.ndarray) -> float:
     return ccs_accuracy(probe, X, y)
+
+
+# ----------------------------------------------------------------------------- the sweep's building blocks
+# truth_sweep is these steps in memory: truth_split per dataset -> score_truth_probe per layer and probe ->
+# assemble_truth_sweep; a batch run (TRUTH_SWEEP, interp run) runs the same steps, one probe job at a time.
+@dataclasses.dataclass
+class TruthSplit:
+    """One dataset of a sweep, sampled and split (model-independent).
+
+    Attributes:
+        name: the dataset's name in the result; dataset: the sampled :class:`TruthDataset` (rows in order);
+        test: (n,) bool, the held-out rows (:func:`split_pairs`); train, held_out: the two sides as datasets.
+    """
+
+    name: str
+    dataset: TruthDataset
+    test: np.ndarray
+    train: TruthDataset
+    held_out: TruthDataset
+
+
+def truth_split(dataset: TruthDataset, *, max_pairs: int | None = None, test_size: float = 0.25, seed: int = 0,
+                name: str | None = None) -> TruthSplit:
+    """``dataset`` sampled to ``max_pairs`` pairs (with ``seed``) and split by pair (:func:`split_pairs`)."""
+    ds = dataset.sample(max_pairs, seed=seed)
+    test = split_pairs(ds, test_size=test_size, seed=seed)
+    return TruthSplit(name if name is not None else dataset.name, ds, test, ds.subset(np.flatnonzero(~test)),
+                      ds.subset(np.flatnonzero(test)))
+
+
+def score_truth_probe(probe: str, X: np.ndarray, split: TruthSplit, *, n_orient: int = 16, seed: int = 0,
+                      params: dict[str, Any] | None = None, where: str = "score_truth_probe") -> tuple[float, float]:
+    """Fit ``probe`` on the training rows of (n, d) ``X`` (one layer of ``split.dataset``'s statements) and
+    return (held-out accuracy, training accuracy)."""
+    fitted = fit_truth_probe(probe, X[~split.test], split.train, n_orient=n_orient, seed=seed, params=params,
+                             where=where)
+    return _score(fitted, X[split.test], split.held_out.labels), _score(fitted, X[~split.test], split.train.labels)
+
+
+def assemble_truth_sweep(splits: Sequence[TruthSplit], probes: Sequence[str], layers: Sequence[int],
+                         scores: Any, *, n_layers: int, position: str, test_size: float, seed: int,
+                         max_pairs: int | None, n_orient: int, model_name: str,
+                         model_card: dict | None = None) -> TruthSweepResult:
+    """The :class:`TruthSweepResult` of :func:`score_truth_probe`'s scores: ``scores[(split name, probe, layer)]``
+    is its (held-out accuracy, training accuracy)."""
+    acc = np.zeros((len(splits), len(probes), len(layers)))
+    train_acc = np.zeros_like(acc)
+    for a, split in enumerate(splits):
+        for b, probe in enumerate(probes):
+            for c, layer in enumerate(layers):
+                acc[a, b, c], train_acc[a, b, c] = scores[split.name, probe, layer]
+    return TruthSweepResult(datasets=[s.name for s in splits], probes=list(probes), layers=list(layers),
+                            n_layers=int(n_layers), accuracy=acc, train_accuracy=train_acc,
+                            n_train=[len(s.train) for s in splits], n_test=[len(s.held_out) for s in splits],
+                            position=position, test_size=float(test_size), seed=int(seed), max_pairs=max_pairs,
+                            n_orient=int(n_orient), model_name=str(model_name), model_card=dict(model_card or {}))
 
 
 def _check_probes(probes: Any, where: str) -> list[str]:
@@ -240,29 +303,19 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
     layer_list = resolve_layers(model, layers, where=where)
     check_choice(position, FEATURE_POSITIONS, name="position", where=where)
     _check_common(test_size, max_pairs, n_orient, where)
-    acc = np.zeros((len(loaded), len(probe_names), len(layer_list)))
-    train_acc = np.zeros_like(acc)
-    n_train, n_test = [], []
-    for a, full in enumerate(loaded):
-        ds = full.sample(max_pairs, seed=seed)
-        test = split_pairs(ds, test_size=test_size, seed=seed)
-        train_ds, test_ds = ds.subset(np.flatnonzero(~test)), ds.subset(np.flatnonzero(test))
-        n_train.append(len(train_ds))
-        n_test.append(len(test_ds))
-        acts = statement_features(model, ds.statements, layer_list, position=position, batch_size=batch_size,
-                                  progress=progress)
-        for c, layer in enumerate(layer_list):
+    splits = [truth_split(full, max_pairs=max_pairs, test_size=test_size, seed=seed) for full in loaded]
+    scores = {}
+    for split in splits:
+        acts = statement_features(model, split.dataset.statements, layer_list, position=position,
+                                  batch_size=batch_size, progress=progress)
+        for layer in layer_list:
             X = acts[layer]
-            for b, name in enumerate(probe_names):
-                probe = fit_truth_probe(name, X[~test], train_ds, n_orient=n_orient, seed=seed,
-                                        params=(probe_params or {}).get(name), where=where)
-                acc[a, b, c] = _score(probe, X[test], test_ds.labels)
-                train_acc[a, b, c] = _score(probe, X[~test], train_ds.labels)
-    return TruthSweepResult(datasets=[d.name for d in loaded], probes=probe_names, layers=layer_list,
-                            n_layers=int(model.n_layers), accuracy=acc, train_accuracy=train_acc, n_train=n_train,
-                            n_test=n_test, position=position, test_size=float(test_size), seed=int(seed),
-                            max_pairs=max_pairs, n_orient=int(n_orient), model_name=str(model.name),
-                            model_card=model_card(model))
+            for name in probe_names:
+                scores[split.name, name, layer] = score_truth_probe(
+                    name, X, split, n_orient=n_orient, seed=seed, params=(probe_params or {}).get(name), where=where)
+    return assemble_truth_sweep(splits, probe_names, layer_list, scores, n_layers=model.n_layers, position=position,
+                                test_size=test_size, seed=seed, max_pairs=max_pairs, n_orient=n_orient,
+                                model_name=model.name, model_card=model_card(model))
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -405,3 +458,111 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
 def _concat(parts: list[TruthDataset], *, name: str) -> TruthDataset:
     return TruthDataset(name, [s for p in parts for s in p.statements], np.concatenate([p.labels for p in parts]),
                         [f"{p.name}:{q}" for p in parts for q in p.pair_ids], [s for p in parts for s in p.provenance])
+
+
+# ----------------------------------------------------------------------------- as a batch task
+class TruthSweepAnalysis(Analysis):
+    """:func:`truth_sweep` as ``interp run`` runs it (``task = "truth_sweep"``): one job per dataset x layer x
+    probe kind, assembled into the :class:`TruthSweepResult` that :func:`truth_sweep` returns."""
+
+    name = "truth_sweep"
+    metrics = ("accuracy", "train_accuracy", "n_train", "n_test")
+    headline = "accuracy"
+    kinds = tuple(TRUTH_PROBES)
+    data_keys = ("datasets", "max_pairs")
+    probe_keys = ("kinds", "position", "test_size", "n_orient")
+
+    def read_data(self, table: dict[str, Any], check: Any, base: Any) -> dict[str, Any]:
+        from interp.errors import InvalidDatasetError
+        from interp.truth.datasets import DATASETS
+
+        key = "data.datasets"
+        raw = table.get("datasets", "all")
+        items = list(DATASETS) if raw == "all" else check.names(raw, key)
+        datasets, names = [], []
+        for item in items:
+            if item in DATASETS:
+                datasets.append(item)
+                names.append(item)
+                continue
+            path = check.path(item, base)
+            if path.suffix.lower() != ".csv":
+                raise check.fail(key, f"{item!r} is neither a built-in dataset ({', '.join(DATASETS)}) nor a .csv file.")
+            if not path.is_file():
+                raise check.fail(key, f"no such file {item!r} (looked for {path}); give a built-in dataset "
+                                      f"({', '.join(DATASETS)}) or an existing .csv path.")
+            try:
+                load_dataset(path)
+            except InvalidDatasetError as exc:
+                raise check.fail(key, str(exc)) from None
+            datasets.append(str(path))
+            names.append(path.stem)
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise check.fail(key, f"two datasets share the name {repeated[0]!r}; rename one file.")
+        max_pairs = check.int(table.get("max_pairs"), "data.max_pairs", low=4, optional=True)
+        return {"datasets": datasets, "max_pairs": max_pairs}
+
+    def read_probe(self, table: dict[str, Any], check: Any) -> dict[str, Any]:
+        return {"kinds": check.choices(table.get("kinds", ["lr", "mm", "ccs"]), self.kinds, "probe.kinds"),
+                "position": check.choice(table.get("position", "last"), FEATURE_POSITIONS, "probe.position"),
+                "test_size": check.fraction(table.get("test_size", 0.25), "probe.test_size"),
+                "n_orient": check.int(table.get("n_orient", 16), "probe.n_orient", low=0)}
+
+    @staticmethod
+    def _sources(spec: Any) -> dict[str, str]:
+        """dataset name -> built-in name or CSV path (a CSV's name is its stem, as load_dataset names it)."""
+        from pathlib import Path
+
+        from interp.truth.datasets import DATASETS
+
+        return {(d if d in DATASETS else Path(d).stem): d for d in spec.data["datasets"]}
+
+    def datasets(self, spec: Any) -> list[str]:
+        return list(self._sources(spec))
+
+    def inputs(self, spec: Any, dataset: str) -> Inputs:
+        split = truth_split(load_dataset(self._sources(spec)[dataset]), max_pairs=spec.data["max_pairs"],
+                            test_size=spec.probe["test_size"], seed=spec.seed, name=dataset)
+        ds = split.dataset
+        return Inputs(dataset, ds.statements, None, fingerprint(ds.statements, ds.labels.tolist(), ds.pair_ids), split)
+
+    def position(self, spec: Any) -> str:
+        return spec.probe["position"]
+
+    def _result(self, spec: Any, info: dict[str, Any], splits: Sequence[TruthSplit], probes: Sequence[str],
+                layers: Sequence[int], scores: Any) -> TruthSweepResult:
+        return assemble_truth_sweep(splits, probes, layers, scores, n_layers=info["n_layers"],
+                                    position=spec.probe["position"], test_size=spec.probe["test_size"],
+                                    seed=spec.seed, max_pairs=spec.data["max_pairs"], n_orient=spec.probe["n_orient"],
+                                    model_name=info["name"], model_card=info.get("card", {}))
+
+    def fit(self, run: Any, job: Any) -> TruthSweepResult:
+        spec, split = run.spec, run.inputs(job.dataset).payload
+        X = run.features(job.model, job.dataset, job.layer)  # (n_statements, d_model)
+        score = score_truth_probe(job.probe, X, split, n_orient=spec.probe["n_orient"], seed=spec.seed,
+                                  where="interp run")
+        return self._result(spec, run.model_info(job.model), [split], [job.probe], [job.layer],
+                            {(split.name, job.probe, job.layer): score})
+
+    def assemble(self, run: Any, model: str) -> list[tuple[str, Result]]:
+        spec, info = run.spec, run.model_info(model)
+        splits = [run.inputs(d).payload for d in self.datasets(spec)]
+        kinds, layers = spec.probe["kinds"], info["layers"]
+        scores = {}
+        for split in splits:
+            for kind in kinds:
+                for layer in layers:
+                    part = run.part(model, split.name, layer, kind)
+                    scores[split.name, kind, layer] = (part.accuracy[0, 0, 0], part.train_accuracy[0, 0, 0])
+        return [("truth_sweep", self._result(spec, info, splits, kinds, layers, scores))]
+
+    def rows(self, run: Any, model: str, result: Result) -> list[dict[str, Any]]:
+        sizes = {d: (result.n_train[i], result.n_test[i]) for i, d in enumerate(result.datasets)}
+        return [{"task": self.name, "model": model, "dataset": r["dataset"], "probe": r["probe"], "layer": r["layer"],
+                 "depth": r["depth_fraction"], "accuracy": r["accuracy"], "train_accuracy": r["train_accuracy"],
+                 "n_train": sizes[r["dataset"]][0], "n_test": sizes[r["dataset"]][1]}
+                for r in result.to_frame().to_dict(orient="records")]
+
+
+TRUTH_SWEEP = TruthSweepAnalysis()
