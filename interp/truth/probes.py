@@ -77,12 +77,18 @@ class MassMeanProbe(_Probe):
         self.covariance = covariance
         self.atol = atol
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # two classes only (true and false), as scikit-learn's checks expect
+        return tags
+
     def fit(self, X: Any, y: Any) -> MassMeanProbe:
         """Fit on (n_rows, n_features) ``X`` and (n_rows,) binary labels ``y``; returns ``self``."""
         X, y = _check_xy(X, y, where="MassMeanProbe.fit")
         classes = np.unique(y)
         if len(classes) != 2:
-            raise InvalidParameterError(f"MassMeanProbe.fit needs exactly 2 classes; got {classes.tolist()!r}.")
+            raise InvalidParameterError(f"Only binary classification is supported: MassMeanProbe.fit needs exactly 2 "
+                                        f"classes (false and true); got {classes.tolist()!r}.")
         if not isinstance(self.atol, (int, float)) or not self.atol >= 0:
             raise InvalidParameterError(f"The 'atol' parameter of MassMeanProbe must be a float >= 0. Got {self.atol!r}.")
         X = np.asarray(X, dtype=np.float64)
@@ -154,7 +160,8 @@ class StandardizedMeanDiffProbe(MassMeanProbe):
         X, y = _check_xy(X, y, where="StandardizedMeanDiffProbe.fit")
         classes = np.unique(y)
         if len(classes) != 2:
-            raise InvalidParameterError(f"StandardizedMeanDiffProbe.fit needs exactly 2 classes; got {classes.tolist()!r}.")
+            raise InvalidParameterError(f"Only binary classification is supported: StandardizedMeanDiffProbe.fit needs "
+                                        f"exactly 2 classes (false and true); got {classes.tolist()!r}.")
         X = np.asarray(X, dtype=np.float64)
         Z = self._fit_scaler(X)
         pos = y == classes[1]
