@@ -192,6 +192,148 @@ def test_batch_numbers_equal_the_python_functions(tiny_models, tmp_path, task):
         assert a == b
 
 
+# ----------------------------------------------------------------------------- one definition per analysis
+def test_the_tasks_are_the_registered_analyses_definitions(tmp_path):
+    from interp.analysis import BUILTIN, analysis_names, get_analysis
+    from interp.batch.context import RunContext
+    from interp.probing.pos import POS
+    from interp.projection.world import WORLD_MAP
+    from interp.truth.sweep import TRUTH_SWEEP
+
+    assert analysis_names()[:3] == ("truth_sweep", "pos", "world_map") == tuple(BUILTIN)
+    for name, definition in (("truth_sweep", TRUTH_SWEEP), ("pos", POS), ("world_map", WORLD_MAP)):
+        assert get_analysis(name) is definition and definition.name == name
+        assert RunContext(load_spec({"task": name}), tmp_path).analysis is definition  # what run_spec fits with
+    with pytest.raises(InvalidSpecError, match=r"task: must be one of 'truth_sweep', 'pos' or 'world_map'"):
+        load_spec({"task": "toy_norm"})
+
+
+def test_batch_imports_only_public_names_of_the_analyses():
+    """interp/batch/* imports other interp packages by public names only (no ``_private`` module or name)."""
+    import ast
+
+    private = []
+    for path in sorted((ROOT / "interp" / "batch").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("interp"):
+                module = node.module or ""
+                if module.startswith("interp.batch") or module in ("interp._lazy",):  # its own package
+                    continue
+                names = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if any(part.startswith("_") for part in module.split(".")) or names:
+                    private.append(f"{path.name}: from {module} import {', '.join(a.name for a in node.names)}")
+    assert not private, private
+
+
+TEXTS = ["The cat sat.", "A dog ran far away.", "Paris is in France.", "Two and two make four.", "Red.",
+         "The sea is wide and deep.", "Birds fly.", "Snow falls in winter."]
+
+
+def _toy_analysis():
+    """A tiny analysis written against the contract: the mean norm of the last token's residual per layer."""
+    import dataclasses
+
+    import pandas as pd
+
+    from interp.analysis import Analysis, Inputs, fingerprint
+    from interp.results import Result
+
+    @dataclasses.dataclass(eq=False, kw_only=True)
+    class ToyNormResult(Result):
+        layers: list
+        norm: np.ndarray  # (n_layers,)
+        model_name: str = ""
+
+        kind = "TestBatchToyNormResult"
+
+        def summary(self) -> str:
+            return f"{self.model_name}: mean norm {self.norm.round(3).tolist()}"
+
+        def to_frame(self):
+            return pd.DataFrame({"layer": self.layers, "norm": self.norm})
+
+    def norm(x: np.ndarray) -> float:  # the per-layer work, shared by the in-memory run and the batch task
+        return float(np.linalg.norm(x.astype(np.float64), axis=1).mean())
+
+    class ToyNorm(Analysis):
+        name = "toy_norm"
+        metrics = ("norm",)
+        headline = "norm"
+        kinds = ("mean",)
+        data_keys = ("texts",)
+
+        def read_data(self, table, check, base):
+            return {"texts": check.names(table.get("texts", TEXTS), "data.texts")}
+
+        def datasets(self, spec):
+            return ["texts"]
+
+        def inputs(self, spec, dataset):
+            return Inputs(dataset, list(spec.data["texts"]), None, fingerprint(spec.data["texts"]), None)
+
+        def position(self, spec):
+            return "last"
+
+        def fit(self, run, job):
+            return ToyNormResult(layers=[job.layer], norm=np.array([norm(run.features(job.model, job.dataset,
+                                                                                       job.layer))]))
+
+        def assemble(self, run, model):
+            info = run.model_info(model)
+            parts = [run.part(model, "texts", layer, "mean") for layer in info["layers"]]
+            return [("toy_norm", ToyNormResult(layers=list(info["layers"]), norm=np.concatenate([p.norm for p in parts]),
+                                               model_name=info["name"]))]
+
+        def rows(self, run, model, result):
+            n_layers = run.model_info(model)["n_layers"]
+            return [{"task": self.name, "model": model, "dataset": "texts", "probe": "mean", "layer": layer,
+                     "depth": layer / n_layers, "norm": value} for layer, value in zip(result.layers, result.norm)]
+
+    return ToyNorm(), ToyNormResult, norm
+
+
+def test_a_registered_analysis_runs_through_run_spec(tiny_models, tmp_path):
+    from interp.activations import collect
+    from interp.analysis import analysis_names, register, unregister
+
+    toy, ToyNormResult, norm = _toy_analysis()
+    register(toy)
+    try:
+        assert "toy_norm" in analysis_names()
+        seen = []
+        run = run_spec({"task": "toy_norm", "models": ["tiny-gpt2"], "probe": {"layers": [1, 2]},
+                        "extract": {"shard_size": 3}}, out=tmp_path / "toy",
+                       progress=lambda stage, done, total: seen.append((stage, done, total)))
+        with pytest.raises(InvalidSpecError, match=r"\[data\]\.words: unknown key.*Allowed keys in \[data\]: texts"):
+            load_spec({"task": "toy_norm", "data": {"words": []}})
+    finally:
+        unregister("toy_norm")
+    assert "toy_norm" not in analysis_names()
+
+    (result,) = run.results()
+    assert type(result) is ToyNormResult and result.layers == [1, 2]
+    acts = collect(tiny_models["tiny-gpt2"], TEXTS, layers=[1, 2], position="last", progress=False)
+    assert np.array_equal(result.norm, [norm(acts[1]), norm(acts[2])])  # the definition, run in memory
+    assert run.frame()["norm"].tolist() == result.norm.tolist()
+    assert run.best_layers()["layer"].tolist() == [int(np.argmax(result.norm)) + 1]
+    assert run.stages["extract"]["total"] == 3 and run.stages["probe"]["total"] == 2  # 8 texts in shards of 3
+
+    # progress: every stage in order, from 0 up to its total
+    assert [s for s, d, _ in seen if d == 0] == ["plan", "extract", "probe", "report"]
+    for stage, total in (("plan", 2), ("extract", len(TEXTS)), ("probe", 2), ("report", 2)):
+        done = [d for s, d, t in seen if s == stage]
+        assert done[0] == 0 and done[-1] == total and done == sorted(done), (stage, done)
+        assert {t for s, _, t in seen if s == stage} == {total}
+
+
+def test_run_spec_refuses_a_bad_progress_argument(tmp_path):
+    from interp.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=r"'progress' parameter of run_spec .* Got 'yes' instead"):
+        run_spec(_spec(), out=tmp_path / "run", progress="yes")
+    assert not (tmp_path / "run").exists()
+
+
 def test_same_spec_and_seed_give_the_same_numbers(tmp_path):
     first = run_spec(_spec(), out=tmp_path / "a")
     second = run_spec(_spec(), out=tmp_path / "b")

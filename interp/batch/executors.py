@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from interp.batch.context import RunContext
 from interp.batch.jobs import Outcome
 from interp.batch.spec import EXECUTORS, RunSpec
+from interp.errors import InvalidParameterError, choices_text
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "make_executor"]
 
@@ -67,9 +68,8 @@ def make_executor(executor: str | Executor, spec: RunSpec | None = None) -> Exec
     if not isinstance(executor, str):
         return executor
     if executor not in EXECUTORS:
-        from interp._validation import check_choice
-
-        check_choice(executor, list(EXECUTORS), name="executor", where="run_spec")
+        raise InvalidParameterError(f"The 'executor' parameter of run_spec must be one of {choices_text(EXECUTORS)} "
+                                    f"or an executor object. Got {executor!r} instead.")
     if executor == "ray":
         from interp.batch.ray_executor import RayExecutor
 
