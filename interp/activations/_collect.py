@@ -30,6 +30,7 @@ from interp.activations._shards import (
 from interp.activations._words import WordsArg, word_spans, word_token_positions
 from interp.errors import InvalidParameterError, InvalidResultFileError
 from interp.layers import layer_hook_name
+from interp.progress import ProgressArg, ProgressCallback, TqdmProgress, resolve_progress
 
 if TYPE_CHECKING:
     from interp.models.model import Model
@@ -41,6 +42,23 @@ POSITIONS = ("last", "all", "mean", "word_last", "word_mean")
 
 class _StopForward(Exception):
     """Raised by the deepest hook to end the forward pass early; never escapes :func:`collect`."""
+
+
+class _Stage:
+    """One stage of a progress callback counted in units: reports ``(stage, 0, total)`` at once, then each
+    :meth:`update`; :meth:`close` ends a tqdm bar that an error left open."""
+
+    def __init__(self, callback: ProgressCallback, stage: str, total: int):
+        self.callback, self.stage, self.total, self.done = callback, stage, total, 0
+        callback(stage, 0, total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(self.stage, self.done, self.total)
+
+    def close(self) -> None:
+        if isinstance(self.callback, TqdmProgress):
+            self.callback.close()
 
 
 def resolve_layers(model: Model, layers: Any, *, where: str) -> list[int]:
@@ -63,7 +81,7 @@ def resolve_layers(model: Model, layers: Any, *, where: str) -> list[int]:
 def collect(model: Model, texts: str | Sequence[str], *, layers: int | Sequence[int] | str, position: str = "last",
             words: WordsArg | None = None, batch_size: int | None = None, out: str | os.PathLike | None = None,
             shard_size: int | None = None, include_bos: bool = False,
-            progress: bool | None = None) -> Activations:
+            progress: ProgressArg = None) -> Activations:
     """Run ``model`` over ``texts`` and keep the residual stream at ``layers``, one row per position.
 
     Args:
@@ -83,7 +101,8 @@ def collect(model: Model, texts: str | Sequence[str], *, layers: int | Sequence[
             enough texts for about 128 MiB of activations per shard.
         include_bos: also make rows of the BOS position (``"all"``/``"mean"``); off by default
             because its norm is orders of magnitude above the other positions'.
-        progress: show a progress bar; by default only on a terminal.
+        progress: stage ``"activations"``, counted in texts (:mod:`interp.progress`: None = a bar on a
+            terminal, True / False, or a callable ``progress(stage, done, total)``).
 
     Returns:
         :class:`Activations`: ``acts[layer]`` is (n_rows, d_model) float32, rows in text order.
@@ -106,10 +125,7 @@ def collect(model: Model, texts: str | Sequence[str], *, layers: int | Sequence[
         check_int(batch_size, name="batch_size", where=where, low=1)
     directory = _check_out(out, where) if out is not None else None
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(items), desc=f"activations ({model.name})", unit="text", leave=False,
-               disable=None if progress is None else not progress)
+    bar = _Stage(resolve_progress(progress, where=where), "activations", len(items))
     collector = _Collector(model, list(plan.layers))
     in_memory: list[tuple[dict[str, Any], dict[int, np.ndarray]]] = []
     shard_files: list[str] = []

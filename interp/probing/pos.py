@@ -39,6 +39,7 @@ from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError
 from interp.models.card import model_card as card_of
 from interp.probing.sweep import ProbeSweepResult
+from interp.progress import ProgressArg, resolve_progress
 
 if TYPE_CHECKING:
     from pandas import DataFrame
@@ -372,7 +373,7 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
               max_sentences: int | None = None, test_size: float = 0.2, seed: int = 0, control_seed: int = 0,
               random_baseline: bool | Any = True, probe_params: dict[str, Any] | None = None,
               batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,
-              progress: bool | None = None) -> POSProbeResult:
+              progress: ProgressArg = None) -> POSProbeResult:
     """Probe every requested layer of ``model`` for part of speech, with control task and baselines.
 
     Args:
@@ -391,7 +392,9 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
         probe_params: parameters of the probe (e.g. ``{"C": 0.5}``).
         batch_size: texts per forward pass (default about 4,096 tokens).
         cache_dir: keep the activations there (re-runs reuse them); default a temporary folder.
-        progress: show progress bars; by default only on a terminal.
+        progress: stage ``"activations"`` (sentences, :func:`~interp.activations.collect`), then ``"probes"``
+            (layers, :func:`~interp.probing.probe_layers`), and for the random baseline ``"activations"`` again;
+            see :mod:`interp.progress`.
 
     Returns:
         :class:`POSProbeResult`.
@@ -423,15 +426,16 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
     inputs = pos_inputs(texts, max_sentences=max_sentences, where=where)
     sentences, words, labels = inputs.sentences, inputs.words, inputs.labels
 
+    report = resolve_progress(progress, where=where)
     with tempfile.TemporaryDirectory(prefix="interp-pos-") as scratch:
         acts = collect(model, sentences, layers=layer_list, position=ALIGNMENTS[alignment], words=words,
-                       batch_size=batch_size, out=cache_dir if cache_dir is not None else scratch, progress=progress)
+                       batch_size=batch_size, out=cache_dir if cache_dir is not None else scratch, progress=report)
         row_words = acts.words
         groups = acts.text_index
         control, test_mask = pos_split(row_words, groups, labels, test_size=test_size, seed=seed,
                                        control_seed=control_seed, where="probe_layers")
         sweep = probe_layers(acts, labels, groups=groups, probe=probe, control=control, test_size=test_size,
-                             seed=seed, test_mask=test_mask, probe_params=probe_params, progress=progress)
+                             seed=seed, test_mask=test_mask, probe_params=probe_params, progress=report)
         predicted = sweep.probe_at(sweep.best_layer).predict(acts[sweep.best_layer][sweep.test_mask])
 
     random_accuracy, random_layer = None, None
@@ -441,7 +445,7 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
             random_layer = sweep.best_layer
             with tempfile.TemporaryDirectory(prefix="interp-pos-random-") as scratch:
                 random_acts = collect(random_model, sentences, layers=[random_layer], position=ALIGNMENTS[alignment],
-                                      words=words, batch_size=batch_size, out=scratch, progress=progress)
+                                      words=words, batch_size=batch_size, out=scratch, progress=report)
                 random_sweep = probe_layers(random_acts, labels, groups=groups, probe=probe, test_mask=sweep.test_mask,
                                             probe_params=probe_params, progress=False)
             random_accuracy = float(random_sweep.accuracy[0])

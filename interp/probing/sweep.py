@@ -28,6 +28,7 @@ import numpy as np
 
 from interp.errors import InvalidParameterError
 from interp.probing.estimators import make_probe
+from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ def _check_rows(values: Any, n_rows: int, *, name: str, where: str) -> np.ndarra
 def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], probe: str | Any = "linear",
                  control: Sequence[Any] | None = None, layers: Sequence[int] | None = None, test_size: float = 0.2,
                  seed: int = 0, probe_params: dict[str, Any] | None = None, test_mask: np.ndarray | None = None,
-                 progress: bool | None = None) -> ProbeSweepResult:
+                 progress: ProgressArg = None) -> ProbeSweepResult:
     """Fit a probe per layer on a split by group and report held-out accuracy (and selectivity).
 
     Args:
@@ -242,7 +243,8 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
         seed: the split's seed.
         probe_params: parameters for the probe (e.g. ``{"C": 0.1}``).
         test_mask: (n_rows,) bool, a ready-made split instead of drawing one.
-        progress: show a progress bar over layers; by default only on a terminal.
+        progress: stage ``"probes"``, counted in layers (:mod:`interp.progress`: None = a bar on a terminal,
+            True / False, or a callable ``progress(stage, done, total)``).
 
     Returns:
         :class:`ProbeSweepResult`.
@@ -279,13 +281,13 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
                                     f"({np.unique(labels[train]).tolist()}); a probe needs at least 2.")
 
     from sklearn.base import clone
-    from tqdm.auto import tqdm
 
     from interp.probing.control import majority_baseline
 
+    report = resolve_progress(progress, where=where)
+    report("probes", 0, len(layers))
     accuracy, train_accuracy, control_accuracy, weights = [], [], [], {name: [] for name in _WEIGHTS}
-    for layer in tqdm(layers, desc=f"probing ({type(template).__name__})", unit="layer", leave=False,
-                      disable=None if progress is None else not progress):
+    for done, layer in enumerate(layers, start=1):
         X = np.asarray(source[layer], dtype=np.float32)
         fitted = clone(template).fit(X[train], labels[train])
         accuracy.append(fitted.score(X[test_mask], labels[test_mask]))
@@ -296,6 +298,7 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
             control_probe = clone(template).fit(X[train], control_labels[train])
             control_accuracy.append(control_probe.score(X[test_mask], control_labels[test_mask]))
         del X
+        report("probes", done, len(layers))
     accuracy_arr = np.asarray(accuracy, dtype=np.float64)
     control_arr = None if control_labels is None else np.asarray(control_accuracy, dtype=np.float64)
     classes = fitted.classes_.tolist()

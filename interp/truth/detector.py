@@ -30,6 +30,7 @@ import numpy as np
 from interp._validation import check_choice, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidProbeFileError
 from interp.models.card import model_card
+from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result, atomic_write_bytes
 from interp.truth.datasets import load_datasets
 
@@ -146,7 +147,7 @@ class LieDetector:
     def fit(cls, model: Model, datasets: Any = ("cities", "larger_than", "facts"), layer: int | None = None, *,
             probe: str = "lr", layers: Sequence[int] | None = None, position: str = "last",
             max_pairs: int | None = 400, val_size: float = 0.25, seed: int = 0,
-            progress: bool | None = None) -> LieDetector:
+            progress: ProgressArg = None) -> LieDetector:
         """Fit a detector; without ``layer``, choose it by held-out accuracy.
 
         Args:
@@ -159,6 +160,8 @@ class LieDetector:
             max_pairs: at most this many pairs per dataset (for speed; None: all).
             val_size: share of pairs held out to choose the layer.
             seed: split and subsample seed.
+            progress: stages ``"activations"`` (texts) and, when choosing the layer, ``"layers"`` (one
+                validation fit per candidate layer); see :mod:`interp.progress`.
 
         Returns:
             A fitted :class:`LieDetector` (refit on all rows at the chosen layer).
@@ -179,18 +182,21 @@ class LieDetector:
             n = model.n_layers
             candidates = list(range(max(1, n // 6), max(2, 5 * n // 6) + 1, 2 if n > 6 else 1))
         combined = _concat(loaded, name="+".join(d.name for d in loaded))
-        acts = statement_features(model, combined.statements, candidates, position=position, progress=progress)
+        report = resolve_progress(progress, where=where)
+        acts = statement_features(model, combined.statements, candidates, position=position, progress=report)
         validation: dict[int, float] = {}
         if len(candidates) > 1:
             tests = [split_pairs(d, test_size=val_size, seed=seed) for d in loaded]
             test = np.concatenate(tests)
             train_ds = combined.subset(np.flatnonzero(~test))
-            for l in candidates:
+            report("layers", 0, len(candidates))
+            for done, l in enumerate(candidates, start=1):
                 X = acts[l]
                 fitted = fit_truth_probe(probe, X[~test], train_ds, seed=seed, where=where)
                 offsets = np.cumsum([0, *[len(d) for d in loaded]])
                 validation[l] = float(np.mean([ccs_accuracy(fitted, X[a:b][t], d.labels[t])
                                                for d, t, a, b in zip(loaded, tests, offsets[:-1], offsets[1:])]))
+                report("layers", done, len(candidates))
             best = max(candidates, key=lambda l: (validation[l], -l))
         else:
             best = candidates[0]

@@ -25,6 +25,7 @@ import numpy as np
 from interp._validation import check_int, check_texts
 from interp.errors import InvalidDatasetError, InvalidParameterError
 from interp.models.card import model_card
+from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
 from interp.truth.datasets import DATA_DIR
 from interp.truth.detector import LieDetector
@@ -141,7 +142,7 @@ def _short(answer: str) -> str:
 def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetector | None = None,
                       datasets: Any = ("cities", "larger_than", "facts"), layer: int | None = None,
                       max_new_tokens: int = 24, honest_system: str = HONEST_SYSTEM, lie_system: str = LIE_SYSTEM,
-                      max_questions: int | None = None) -> LieDetectionResult:
+                      max_questions: int | None = None, progress: ProgressArg = None) -> LieDetectionResult:
     """Ask questions honestly and instructed to lie; score the model's own answers with a lie detector.
 
     Args:
@@ -152,6 +153,9 @@ def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetec
         max_new_tokens: answer length (greedy decoding).
         honest_system, lie_system: the system prompts of the two conditions.
         max_questions: ask only the first N.
+        progress: the detector's stages when it is fitted here (:meth:`LieDetector.fit`), then ``"answers"``
+            (one per question and condition, 2 x n) and ``"scores"`` (the answers, then the chats); see
+            :mod:`interp.progress`.
 
     Returns:
         :class:`LieDetectionResult` with the answers, P(true) of each "question answer" and the ROC AUC.
@@ -174,18 +178,24 @@ def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetec
     if max_questions is not None:
         check_int(max_questions, name="max_questions", where=where, low=1)
         rows = rows[:max_questions]
+    report = resolve_progress(progress, where=where)
     if detector is None:
-        detector = LieDetector.fit(model, datasets, layer)
+        detector = LieDetector.fit(model, datasets, layer, progress=report)
     honest, lies, contexts = [], [], []
+    report("answers", 0, 2 * len(rows))
     for answers, system in ((honest, honest_system), (lies, lie_system)):
         for row in rows:
             answer = model.chat(row["question"], system=system, max_new_tokens=max_new_tokens)
             answers.append(_short(answer))
             contexts.append(model.chat_prompt(row["question"], system=system) + answer.strip())
+            report("answers", len(contexts), 2 * len(rows))
     texts = [f"{r['question']} {a}" if a else r["question"] for r, a in zip(rows, honest)]
     texts += [f"{r['question']} {a}" if a else r["question"] for r, a in zip(rows, lies)]
+    report("scores", 0, 2)
     scores = detector.score(texts, model=model).p_true
+    report("scores", 1, 2)
     context_scores = detector.score(contexts, model=model).p_true
+    report("scores", 2, 2)
     n = len(rows)
     expected = [r.get("answer", "") or "" for r in rows]
     known = [i for i, e in enumerate(expected) if e]

@@ -34,6 +34,7 @@ from interp._validation import check_choice, check_int
 from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card
+from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
 from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
 from interp.truth.probes import TRUTH_PROBES, CCSProbe, ccs_accuracy, make_truth_probe
@@ -75,7 +76,7 @@ def split_pairs(dataset: TruthDataset, *, test_size: float = 0.25, seed: int = 0
 
 
 def statement_features(model: Model, statements: Sequence[str], layers: Any, *, position: str = "last",
-                       batch_size: int | None = None, progress: bool | None = None) -> Activations:
+                       batch_size: int | None = None, progress: ProgressArg = None) -> Activations:
     """:func:`interp.activations.collect` of the statements at ``layers`` (BOS excluded), one row each."""
     from interp.activations import collect
 
@@ -272,7 +273,7 @@ def _check_common(test_size: Any, max_pairs: Any, n_orient: Any, where: str) -> 
 def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Sequence[str] | str = ("lr", "mm", "ccs"),
                 position: str = "last", test_size: float = 0.25, max_pairs: int | None = None, seed: int = 0,
                 n_orient: int = 16, probe_params: dict[str, dict[str, Any]] | None = None,
-                batch_size: int | None = None, progress: bool | None = None) -> TruthSweepResult:
+                batch_size: int | None = None, progress: ProgressArg = None) -> TruthSweepResult:
     """Held-out accuracy of truth probes at each layer, per dataset.
 
     Args:
@@ -287,7 +288,9 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
         seed: the split's and the subsample's seed.
         n_orient: labelled training rows used to set CCS's sign (after training; 0: report max(acc, 1-acc)).
         probe_params: per probe name, parameters to set, e.g. ``{"ccs": {"n_restarts": 4}}``.
-        batch_size, progress: passed to :func:`interp.activations.collect`.
+        batch_size: passed to :func:`interp.activations.collect`.
+        progress: per dataset, stage ``"activations"`` (texts, :func:`~interp.activations.collect`) then
+            ``"probes"`` (layers x probes); see :mod:`interp.progress`.
 
     Returns:
         :class:`TruthSweepResult`: ``accuracy`` is (n_datasets, n_probes, n_layers).
@@ -305,14 +308,17 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
     _check_common(test_size, max_pairs, n_orient, where)
     splits = [truth_split(full, max_pairs=max_pairs, test_size=test_size, seed=seed) for full in loaded]
     scores = {}
+    report = resolve_progress(progress, where=where)
     for split in splits:
         acts = statement_features(model, split.dataset.statements, layer_list, position=position,
-                                  batch_size=batch_size, progress=progress)
-        for layer in layer_list:
+                                  batch_size=batch_size, progress=report)
+        report("probes", 0, len(layer_list) * len(probe_names))
+        for c, layer in enumerate(layer_list):
             X = acts[layer]
-            for name in probe_names:
+            for b, name in enumerate(probe_names, start=1):
                 scores[split.name, name, layer] = score_truth_probe(
                     name, X, split, n_orient=n_orient, seed=seed, params=(probe_params or {}).get(name), where=where)
+                report("probes", c * len(probe_names) + b, len(layer_list) * len(probe_names))
     return assemble_truth_sweep(splits, probe_names, layer_list, scores, n_layers=model.n_layers, position=position,
                                 test_size=test_size, seed=seed, max_pairs=max_pairs, n_orient=n_orient,
                                 model_name=model.name, model_card=model_card(model))
@@ -384,7 +390,7 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
                           train: Sequence[str] | None = None, center_test: bool = True, position: str = "last",
                           test_size: float = 0.25,
                           max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
-                          batch_size: int | None = None, progress: bool | None = None) -> GeneralizationResult:
+                          batch_size: int | None = None, progress: ProgressArg = None) -> GeneralizationResult:
     """Train a truth probe on each dataset at ``layer`` and test it on every dataset's held-out side.
 
     Args:
@@ -397,7 +403,9 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
         center_test: move each test set's mean activation onto the training rows' mean before
             scoring. It uses no labels (the sets are balanced), and removes the offset between kinds of
             statement that otherwise puts a whole unseen set on one side of the threshold.
-        position, test_size, max_pairs, seed, n_orient, batch_size, progress: as :func:`truth_sweep`.
+        position, test_size, max_pairs, seed, n_orient, batch_size: as :func:`truth_sweep`.
+        progress: stage ``"activations"`` per dataset, then ``"probes"`` (one per training row); see
+            :mod:`interp.progress`.
             Training always uses only each set's training side, testing only its held-out side.
 
     Returns:
@@ -425,16 +433,18 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
             if name not in by_name:
                 by_name[name] = load_dataset(name)
     features: dict[str, tuple[TruthDataset, np.ndarray, np.ndarray]] = {}
+    report = resolve_progress(progress, where=where)
     for name, full in by_name.items():
         ds = full.sample(max_pairs, seed=seed)
         test = split_pairs(ds, test_size=test_size, seed=seed)
         X = statement_features(model, ds.statements, [layer], position=position, batch_size=batch_size,
-                               progress=progress)[layer]
+                               progress=report)[layer]
         features[name] = (ds, X, test)
     from sklearn.metrics import roc_auc_score
 
     acc = np.zeros((len(rows), len(loaded)))
     auc = np.zeros_like(acc)
+    report("probes", 0, len(rows))
     for i, row in enumerate(rows):
         parts = [features[n] for n in str(row).split("+")]
         train_ds = _concat([ds.subset(np.flatnonzero(~test)) for ds, _, test in parts], name=str(row))
@@ -448,6 +458,7 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
             auc[i, j] = roc_auc_score(test_ds.labels[test], margin)
             if isinstance(fitted, CCSProbe) and float(fitted.oriented_[0]) == 0.0:
                 auc[i, j] = max(auc[i, j], 1 - auc[i, j])
+        report("probes", i + 1, len(rows))
     return GeneralizationResult(train=[str(r) for r in rows], test=[d.name for d in loaded], accuracy=acc, auc=auc,
                                 center_test=bool(center_test), layer=layer,
                                 probe=probe, n_layers=int(model.n_layers), position=position,

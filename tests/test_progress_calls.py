@@ -1,0 +1,120 @@
+"""The long library calls report through interp.progress: each stage starts at 0 and ends at its total, and the
+numbers are the same with a callback, without one, and with progress=False."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from interp.errors import InvalidParameterError
+
+
+def _runs(events):
+    """The events cut into runs, as (stage, [(done, total), ...]): a run ends where the stage changes or a new one
+    starts at 0 after the last reached its total."""
+    runs = []
+    for stage, done, total in events:
+        if not runs or runs[-1][0] != stage or (done == 0 and runs[-1][1][-1][0] == runs[-1][1][-1][1]):
+            runs.append((stage, []))
+        runs[-1][1].append((done, total))
+    return runs
+
+
+def _check(events, stages):
+    """Every run of a stage goes 0 -> total, never backwards, with one total; the stages come in this order."""
+    runs = _runs(events)
+    assert [stage for stage, _ in runs] == stages
+    for stage, steps in runs:
+        (first, total), (last, last_total) = steps[0], steps[-1]
+        assert first == 0 and last == total == last_total and total > 0, (stage, steps)
+        assert all(t == total for _, t in steps) and all(a <= b for (a, _), (b, _) in zip(steps, steps[1:])), steps
+
+
+@pytest.fixture(scope="module")
+def gpt2(tiny_models):
+    return tiny_models["tiny-gpt2"]
+
+
+def test_collect(gpt2):
+    from interp.activations import collect
+
+    texts = [f"Sentence number {i} is here." for i in range(7)]
+    events = []
+    with_cb = collect(gpt2, texts, layers=[0, 2], batch_size=2, shard_size=3, progress=lambda *e: events.append(e))
+    quiet = collect(gpt2, texts, layers=[0, 2], batch_size=2, shard_size=3, progress=False)
+    default = collect(gpt2, texts, layers=[0, 2], batch_size=2, shard_size=3)  # None: no terminal here, no bar
+    for layer in (0, 2):
+        assert np.array_equal(with_cb[layer], quiet[layer]) and np.array_equal(default[layer], quiet[layer])
+    _check(events, ["activations"])
+    assert events[0] == ("activations", 0, 7) and events[-1] == ("activations", 7, 7)
+    with pytest.raises(InvalidParameterError, match="The 'progress' parameter of collect must be None, True, False"):
+        collect(gpt2, texts, layers=[0], progress="yes")
+
+
+def test_collect_into_a_folder_counts_reused_shards(gpt2, tmp_path):
+    from interp.activations import collect
+
+    texts = [f"Text {i}." for i in range(5)]
+    collect(gpt2, texts, layers=[1], out=tmp_path, shard_size=2, progress=False)
+    events = []
+    collect(gpt2, texts, layers=[1], out=tmp_path, shard_size=2, progress=lambda *e: events.append(e))
+    _check(events, ["activations"])  # every shard reused: still 0 -> 5
+
+
+def test_truth_sweep_and_generalization(gpt2):
+    from interp.truth import generalization_matrix, truth_sweep
+
+    kwargs = dict(layers=[1, 2], probes=["lr", "mm"], max_pairs=12)
+    events = []
+    with_cb = truth_sweep(gpt2, ["facts", "sums"], progress=lambda *e: events.append(e), **kwargs)
+    assert with_cb == truth_sweep(gpt2, ["facts", "sums"], progress=False, **kwargs)
+    _check(events, ["activations", "probes"] * 2)
+    assert [t for s, _, t in events if s == "probes"][0] == 4  # 2 layers x 2 probes
+
+    events = []
+    with_cb = generalization_matrix(gpt2, ["facts", "sums"], layer=2, max_pairs=12, progress=lambda *e: events.append(e))
+    assert with_cb == generalization_matrix(gpt2, ["facts", "sums"], layer=2, max_pairs=12, progress=False)
+    _check(events, ["activations", "activations", "probes"])
+
+
+def test_lie_detector_fit_and_detect_model_lies(gpt2):
+    from interp.truth import LieDetector, detect_model_lies
+
+    events = []
+    fitted = LieDetector.fit(gpt2, ["facts"], layers=[1, 2], max_pairs=12, progress=lambda *e: events.append(e))
+    quiet = LieDetector.fit(gpt2, ["facts"], layers=[1, 2], max_pairs=12, progress=False)
+    assert fitted.layer_ == quiet.layer_ and fitted.validation_ == quiet.validation_
+    assert np.array_equal(fitted.probe_.coef_, quiet.probe_.coef_)
+    _check(events, ["activations", "layers"])
+
+    if not gpt2.is_chat:  # pragma: no cover - the tiny models share the default model's chat template
+        pytest.skip("tiny-gpt2 has no chat template")
+    questions = [{"question": "What is 2 + 2?", "answer": "4"}, {"question": "Capital of France?", "answer": "Paris"}]
+    events = []
+    kwargs = dict(datasets=["facts"], layer=2, max_new_tokens=3)
+    with_cb = detect_model_lies(gpt2, questions, progress=lambda *e: events.append(e), **kwargs)
+    assert with_cb == detect_model_lies(gpt2, questions, progress=False, **kwargs)
+    _check(events, ["activations", "answers", "scores"])  # a fixed layer: no "layers" stage
+    assert ("answers", 4, 4) in events
+
+
+def test_pos_probe_and_probe_layers(gpt2):
+    from interp.probing import pos_probe
+
+    kwargs = dict(layers=[1, 2], max_sentences=30, random_baseline=False)
+    events = []
+    with_cb = pos_probe(gpt2, progress=lambda *e: events.append(e), **kwargs)
+    assert with_cb == pos_probe(gpt2, progress=False, **kwargs)
+    _check(events, ["activations", "probes"])
+    assert events[-1] == ("probes", 3, 3)  # layers 0 (always added), 1, 2
+
+
+def test_world_map(gpt2):
+    from interp.projection import world_map
+
+    kwargs = dict(n_places=40, layers=[1, 2], random_baseline=False)
+    events = []
+    with_cb = world_map(gpt2, progress=lambda *e: events.append(e), **kwargs)
+    assert with_cb == world_map(gpt2, progress=False, **kwargs)
+    _check(events, ["activations", "layers"])
+    assert events[-1] == ("layers", 3, 3)  # layer 0 is added as a baseline
