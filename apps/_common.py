@@ -21,12 +21,16 @@ Example (a page script)::
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import hashlib
+import inspect
 import logging
 import os
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +41,8 @@ from interp import _paths
 from interp.errors import InterpError
 
 __all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
-           "chart", "show_result", "disk_cached", "explorer_cache_dir"]
+           "chart", "show_result", "disk_cached", "explorer_cache_dir", "StreamlitProgress", "progress_bar",
+           "progress_arg", "remembered"]
 
 T = TypeVar("T")
 LOCAL_PATH = "Local path…"
@@ -256,4 +261,72 @@ def disk_cached(kind: str, key: tuple, compute: Callable[[], T], *, load: Callab
         value.save(path)  # atomic: a file is whole or absent
     except OSError as exc:
         _log.warning("explorer: could not cache %s in %s: %s", kind, path, exc)
+    return value
+
+
+# ----------------------------------------------------------------------------- progress of long calls
+class StreamlitProgress:
+    """A progress callback (:mod:`interp.progress`: ``progress(stage, done, total)``) drawing ``st.progress`` with a
+    caption saying what runs (the stage's name, done / total). Call it from the script's thread, outside
+    ``st.cache_data`` / ``st.cache_resource`` functions (they record and replay their elements): see
+    :func:`remembered`."""
+
+    def __init__(self, what: str, where: Any = None):
+        self.what = what
+        self._slot = (where if where is not None else st).empty()
+        self._slot.progress(0.0, text=f"{what}…")
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        fraction = min(1.0, max(0.0, done / total)) if total else 0.0
+        counted = f" ({done}/{total})" if total else ""
+        self._slot.progress(fraction, text=_escape(f"{self.what}: {stage}{counted}"))
+
+    def clear(self) -> None:
+        self._slot.empty()
+
+
+@contextlib.contextmanager
+def progress_bar(what: str, where: Any = None) -> Iterator[StreamlitProgress]:
+    """A :class:`StreamlitProgress` shown while the block runs (``what``: e.g. "Running the truth report"),
+    removed after it."""
+    bar = StreamlitProgress(what, where)
+    try:
+        yield bar
+    finally:
+        bar.clear()
+
+
+def progress_arg(fn: Callable[..., Any], bar: Any) -> Any:
+    """What to pass as ``fn(progress=...)``: ``bar`` where ``fn``'s ``progress`` takes a callable (its annotation
+    names one), else False (no terminal bars from the server)."""
+    try:
+        annotation = str(inspect.signature(fn).parameters["progress"].annotation)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return bar if any(w in annotation for w in ("Callable", "ProgressArg", "ProgressCallback")) else False
+
+
+@st.cache_resource(show_spinner=False)
+def _memory() -> tuple[collections.OrderedDict, threading.Lock]:
+    return collections.OrderedDict(), threading.Lock()
+
+
+def remembered(kind: str, key: tuple, compute: Callable[[], T], *, max_entries: int = 8) -> T:
+    """``compute()``, kept in this process (every session, at most ``max_entries`` per kind) under ``(kind, key)``.
+
+    For the long calls that show a :func:`progress_bar`: ``st.cache_data`` would record the bar's updates and
+    replay them. ``key`` must hold everything the value depends on (the model key first); combine with
+    :func:`disk_cached` inside ``compute`` to keep the value across restarts.
+    """
+    store, lock = _memory()
+    with lock:
+        if (kind, key) in store:
+            store.move_to_end((kind, key))
+            return store[kind, key]
+    value = compute()
+    with lock:
+        store[kind, key] = value
+        mine = [k for k in store if k[0] == kind]
+        for old in mine[:max(0, len(mine) - max_entries)]:
+            del store[old]
     return value

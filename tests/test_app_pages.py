@@ -416,24 +416,27 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
     assert any("press **Run**" in i.value for i in at.info)
     run_sweep(at)
     assert_no_failure(at)
-    from interp.truth import LieDetector, generalization_matrix, truth_sweep
+    from interp.truth import LieDetector, generalization_matrix, truth_report, truth_sweep
 
+    report = truth_report(tiny, TRUTH_SETS, layers=LAYERS, probes=["lr", "mm", "ccs"], max_pairs=20, progress=False)
     sweep = truth_sweep(tiny, TRUTH_SETS, layers=LAYERS, probes=["lr", "mm", "ccs"], max_pairs=20, progress=False)
-    best = sweep.best_layer()
+    assert report.sweep() == sweep  # the page's test accuracy is truth_sweep's
+    best = report.layer  # chosen on validation pairs, not on the test pairs shown
     matrix = generalization_matrix(tiny, TRUTH_SETS, layer=best, probe="lr", max_pairs=20, progress=False)
     detector = LieDetector.fit(tiny, TRUTH_SETS, best, probe="lr", max_pairs=20)
     statements = at.text_area(key="truth_text").value.splitlines()
     scores = detector.score(statements)
-    assert charts(at) == [figure_data(sweep.plot()), figure_data(matrix.plot()), figure_data(scores.plot())]
-    assert any(c.value.startswith(f"{sweep.summary()}. Best layer overall: {best}") for c in at.caption)
+    assert charts(at) == [figure_data(report.plot()), figure_data(matrix.plot()), figure_data(scores.plot())]
+    assert any(c.value.startswith(f"{report.summary()}. The layer is chosen on validation pairs") for c in at.caption)
     layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
-    assert layouts[0]["title"]["text"].replace("<br>", " ") == sweep.plot().layout.title.text  # wrapped, not cut
+    assert layouts[0]["title"]["text"].replace("<br>", " ") == report.plot().layout.title.text  # wrapped, not cut
     assert layouts[2]["height"] >= 300  # two statements' bars, with room between the margins
     assert download_labels(at) == DOWNLOADS * 3
     assert [b.key for b in at.download_button][::2] == [
-        "download_json_truth_sweep", "download_json_truth_generalization", "download_json_truth_scores"]
-    for kind in ("truth_sweep", "truth_generalization", "lie_detector"):
+        "download_json_truth_report", "download_json_truth_generalization", "download_json_truth_scores"]
+    for kind in ("truth_report", "lie_detector"):
         assert len(saved_files(explorer_cache, kind)) == 1, kind
+    assert not at.get("progress")  # the report's progress bar is gone once it is done
 
     at.checkbox(key="truth_per_token").check().run(timeout=TIMEOUT)
     assert_no_failure(at)
@@ -484,12 +487,13 @@ def test_lie_detector_second_session_reuses_the_probes_from_disk(open_page, expl
     first = run_sweep(open_page("lie_detector"), probes=["mm"])
     assert_no_failure(first)
     saved = sorted(explorer_cache.iterdir())
-    assert [p.name.split("-")[0] for p in saved] == ["lie_detector", "truth_generalization", "truth_sweep"]
+    assert [p.name.split("-")[0] for p in saved] == ["lie_detector", "truth_report"]
     stamps = [p.stat().st_mtime_ns for p in saved]
 
     st.cache_data.clear()
     st.cache_resource.clear()  # the fitted detector lives there; the models reload
     import interp.truth.detector
+    import interp.truth.report
     import interp.truth.sweep
 
     def no_training(*args, **kwargs):
@@ -497,7 +501,8 @@ def test_lie_detector_second_session_reuses_the_probes_from_disk(open_page, expl
 
     with monkeypatch.context() as patch:
         for module, name in [(interp.truth, "truth_sweep"), (interp.truth, "generalization_matrix"),
-                             (interp.truth.sweep, "truth_sweep"), (interp.truth.sweep, "generalization_matrix")]:
+                             (interp.truth.sweep, "truth_sweep"), (interp.truth.sweep, "generalization_matrix"),
+                             (interp.truth, "truth_report"), (interp.truth.report, "truth_report")]:
             patch.setattr(module, name, no_training)
         patch.setattr(interp.truth.LieDetector, "fit", no_training)
         second = run_sweep(open_page("lie_detector"), probes=["mm"])
@@ -675,7 +680,7 @@ def test_two_sessions_at_once_each_see_their_own_numbers(open_page, tiny, explor
     import threading
 
     from interp.attribution import attention_maps, attribute
-    from interp.truth import truth_sweep
+    from interp.truth import truth_report
 
     st.cache_resource.clear()
     lie, attr = open_page("lie_detector"), open_page("attribution")
@@ -712,8 +717,8 @@ def test_two_sessions_at_once_each_see_their_own_numbers(open_page, tiny, explor
     assert not failures, failures
     assert_no_failure(lie)
     assert_no_failure(attr)
-    sweep = truth_sweep(tiny, TRUTH_SETS, layers=LAYERS, probes=["mm", "lr"], max_pairs=20, progress=False)
-    assert shown["sweep"] == figure_data(sweep.plot())
+    report = truth_report(tiny, TRUTH_SETS, layers=LAYERS, probes=["mm", "lr"], max_pairs=20, progress=False)
+    assert shown["sweep"] == figure_data(report.plot())
     for prompt in prompts:
         result = attribute(tiny, prompt, "grad_x_input", None, unit="token", chat=False)
         maps = attention_maps(tiny, prompt, chat=False)

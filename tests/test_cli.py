@@ -60,3 +60,27 @@ def test_a_folder_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
     assert result.stderr.count("error:") == 1 and "FileExistsError" in result.stderr
     assert "a-file" in result.stderr and "Traceback" not in result.output + result.stderr
     assert blocker.read_text() == "not a folder"  # nothing lost
+
+
+def test_rich_progress_draws_one_bar_per_stage():
+    import io
+
+    from rich.console import Console
+
+    from interp.cli._common import RichProgress, progress_arg
+
+    screen = io.StringIO()
+    with RichProgress(Console(file=screen, force_terminal=True, width=100)) as bars:
+        bars("activations", 0, 4)
+        bars("activations", 4, 4)
+        bars("probes", 1, 2)
+        tasks = [(t.description, t.completed, t.total) for t in bars._bars.tasks]
+    assert tasks == [("activations", 4, 4), ("probes", 1, 2)]
+    assert "probes" in screen.getvalue() and "4/4" in screen.getvalue()
+
+    def takes_bools(*, progress: bool | None = None): ...
+
+    def takes_callables(*, progress: "ProgressArg" = None): ...  # noqa: F821 - read as text, never resolved
+
+    assert progress_arg(takes_bools, bars) is None and progress_arg(takes_callables, bars) is bars
+    assert progress_arg(takes_callables, False) is False

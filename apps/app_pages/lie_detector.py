@@ -1,25 +1,41 @@
 """Lie detector page: is "true" readable from the residual stream, where, and does it transfer?
 
-A thin shell over :mod:`interp.truth`: :func:`~interp.truth.truth_sweep` (accuracy per layer per
-probe), :func:`~interp.truth.generalization_matrix` (train on one kind of statement, test on
-another), a :class:`~interp.truth.LieDetector` scoring statements typed in a box, and
-:func:`~interp.truth.detect_model_lies` (the model's honest vs instructed-false answers, with scores).
+A thin shell over :mod:`interp.truth`: :func:`~interp.truth.truth_report` (accuracy per layer per probe on
+held-out test pairs, the layer chosen on validation pairs carved from the training pairs, the
+generalisation matrix and a :class:`~interp.truth.LieDetector` there), the detector scoring statements
+typed in a box, and :func:`~interp.truth.detect_model_lies` (the model's honest vs instructed-false
+answers, with scores). The report's steps show in a progress bar with what runs.
 """
 
 import _common
 import streamlit as st
 
 import interp
-from interp.truth import DATASETS, LieDetector, detect_model_lies, generalization_matrix, truth_sweep
+from interp._validation import every_nth_layer
+from interp.truth import DATASETS, LieDetector, detect_model_lies, generalization_matrix, truth_report
 
 
-@st.cache_data(show_spinner="Probing every chosen layer…", max_entries=8)
-def run_sweep(_model: interp.Model, model_key: str, datasets: tuple[str, ...], probes: tuple[str, ...],
-              layers: tuple[int, ...], max_pairs: int):
-    return _common.disk_cached(
-        "truth_sweep", (model_key, datasets, probes, layers, max_pairs),
-        lambda: truth_sweep(_model, list(datasets), layers=list(layers), probes=list(probes), max_pairs=max_pairs,
-                            progress=False))
+def run_report(_model: interp.Model, request: tuple) -> tuple:
+    """The report and its detector for ``request`` (model key, datasets, probes, layers, pairs): from this
+    process, else from the explorer cache on disk, else computed with a progress bar."""
+    model_key, datasets, probes, layers, max_pairs = request
+
+    def compute() -> tuple:
+        fresh = {}
+
+        def report_now():
+            with _common.progress_bar("Running the truth report") as bar:
+                fresh["report"] = truth_report(_model, list(datasets), layers=list(layers), probes=list(probes),
+                                               max_pairs=max_pairs, progress=bar)
+            return fresh["report"]
+
+        report = _common.disk_cached("truth_report", request, report_now)
+        detector = _common.disk_cached(  # a report read from disk holds no detector: run the report again
+            "lie_detector", request, lambda: (fresh.get("report") or report_now()).detector,
+            load=lambda path: LieDetector.load(path, model=_model))
+        return report, detector
+
+    return _common.remembered("truth_report", request, compute, max_entries=4)
 
 
 @st.cache_data(show_spinner="Training on each set, testing on every other…", max_entries=8)
@@ -29,15 +45,6 @@ def run_matrix(_model: interp.Model, model_key: str, datasets: tuple[str, ...], 
         "truth_generalization", (model_key, datasets, layer, probe, max_pairs),
         lambda: generalization_matrix(_model, list(datasets), layer=layer, probe=probe, max_pairs=max_pairs,
                                       progress=False))
-
-
-@st.cache_resource(show_spinner="Fitting the lie detector…", max_entries=4)
-def fit_detector(_model: interp.Model, model_key: str, datasets: tuple[str, ...], layer: int, probe: str,
-                 max_pairs: int) -> LieDetector:
-    return _common.disk_cached(
-        "lie_detector", (model_key, datasets, layer, probe, max_pairs),
-        lambda: LieDetector.fit(_model, list(datasets), layer, probe=probe, max_pairs=max_pairs),
-        load=lambda path: LieDetector.load(path, model=_model))
 
 
 @st.cache_data(show_spinner="Scoring…", max_entries=256)
@@ -72,40 +79,42 @@ if submitted and not (datasets and probes):
     st.error("Choose at least one dataset and at least one probe, then press **Run**.", icon=":material/error:")
     st.stop()
 if submitted:
-    layers = tuple(sorted({*range(0, model.n_layers + 1, int(step)), model.n_layers}))
-    request = (loaded.key, tuple(datasets), tuple(probes), layers, int(max_pairs))
-    sweep = _common.guarded(run_sweep, model, *request)
-    st.session_state["truth_sweep"] = None if sweep is None else (request, sweep)
+    request = (loaded.key, tuple(datasets), tuple(probes), tuple(every_nth_layer(model.n_layers, int(step))),
+               int(max_pairs))
+    st.session_state["truth_sweep"] = request if _common.guarded(run_report, model, request) is not None else None
 
 current = st.session_state.get("truth_sweep")
-if current is not None and current[0][0] != loaded.key:  # a sweep of the model picked before: not this one's
-    st.info(f"The last sweep probed {current[0][0]}; press **Run** to probe {loaded.key}.",
+if current is not None and current[0] != loaded.key:  # a sweep of the model picked before: not this one's
+    st.info(f"The last sweep probed {current[0]}; press **Run** to probe {loaded.key}.",
             icon=":material/play_arrow:")
     st.stop()
 if current is None:
     st.info("Choose datasets and probes and press **Run**.", icon=":material/play_arrow:")
     st.stop()
-request, sweep = current
+request = current
 _, sets, probe_names, _, pairs = request
+shown = _common.guarded(run_report, model, request)  # this process's copy, or the disk's
+if shown is None:
+    st.stop()
+report, detector = shown
+best = report.layer
 
 st.subheader("Accuracy per layer")
-_common.chart(sweep.plot())
-_common.downloads(sweep, "truth_sweep")
-best = sweep.best_layer()
-st.caption(f"{sweep.summary()}. Best layer overall: {best} ({sweep.best_layer_fraction():.2f} of depth).")
+_common.chart(report.plot())
+_common.downloads(report, "truth_report")
+st.caption(f"{report.summary()}. The layer is chosen on validation pairs carved from the training pairs; the "
+           "accuracy shown there is on held-out test pairs that chose nothing.")
 
 st.subheader("Generalisation")
 probe = st.selectbox("Probe", probe_names, key="truth_matrix_probe")
-matrix = _common.guarded(run_matrix, model, loaded.key, sets, best, probe, pairs)
+matrix = (report.generalization() if probe == report.probe else
+          _common.guarded(run_matrix, model, loaded.key, sets, best, probe, pairs))
 if matrix is not None:
     _common.chart(matrix.plot())
     _common.downloads(matrix, "truth_generalization")
 
 st.subheader("Score statements")
-detector = _common.guarded(fit_detector, model, loaded.key, sets, best, probe_names[0], pairs)
-if detector is None:
-    st.stop()
-detector_key = f"{loaded.key}:{sets}:{best}:{probe_names[0]}:{pairs}"
+detector_key = f"{loaded.key}:{sets}:{best}:{report.probe}:{pairs}"
 text = st.text_area("One statement per line", "The city of Paris is in France.\nThe city of Paris is in Peru.",
                     key="truth_text")
 per_token = st.checkbox("Per token (text heat map)", key="truth_per_token")

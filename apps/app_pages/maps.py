@@ -10,6 +10,7 @@ import _common
 import streamlit as st
 
 import interp
+from interp._validation import every_nth_layer
 from interp.projection import WorldMapResult, load_places, parse_labelled_lines, project, world_map
 
 DEFAULT_TEXTS = ("animal\tcat\nanimal\tdog\nanimal\thorse\ncity\tParis\ncity\tTokyo\ncity\tCairo\n"
@@ -26,7 +27,7 @@ def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], la
 @st.cache_data(show_spinner="Reading every layer for every place, then one ridge probe per layer…", max_entries=8)
 def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
                   random_baseline: bool) -> WorldMapResult:
-    layers = sorted({*range(0, _model.n_layers + 1, step), _model.n_layers})
+    layers = every_nth_layer(_model.n_layers, step)
     return _common.disk_cached(
         "world_map", (model_key, n_places, prompt, position, tuple(layers), random_baseline),
         lambda: world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,

@@ -10,6 +10,7 @@ import _common
 import streamlit as st
 
 import interp
+from interp._validation import every_nth_layer
 from interp.probing.pos import POSProbeResult, pos_probe
 
 DEFAULT_SENTENCE = "The old man walked his dog to the park before it started to rain."
@@ -54,7 +55,7 @@ with st.form("probing_form"):
 uploaded = st.file_uploader("…or open a saved pos_probe.json (from `interp probe pos --out DIR`)", type=["json"],
                             key="probing_upload")
 
-layers = tuple(sorted({*range(0, model.n_layers + 1, int(step)), model.n_layers}))
+layers = tuple(every_nth_layer(model.n_layers, int(step)))
 request = (loaded.key, probe, layers, int(max_sentences), bool(random_baseline))
 if submitted:
     result = _common.guarded(run_pos_probe, model, *request)
