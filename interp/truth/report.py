@@ -32,12 +32,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from interp.errors import InvalidParameterError
 from interp.results import Result
+
+if TYPE_CHECKING:
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
+    from interp.truth.detector import LieDetector
+    from interp.truth.sweep import GeneralizationResult, TruthSweepResult
 
 __all__ = ["TruthReport", "truth_report"]
 
@@ -93,9 +100,9 @@ class TruthReport(Result):
     model_name: str = ""
 
     title: ClassVar[str] = "Truth report"
-    detector: ClassVar[Any] = None  # set on the instance by truth_report; never saved
+    detector: ClassVar[LieDetector | None] = None  # set on the instance by truth_report; never saved
 
-    def sweep(self):
+    def sweep(self) -> TruthSweepResult:
         """The :class:`TruthSweepResult` on the held-out test pairs (what :func:`truth_sweep` returns)."""
         from interp.truth.sweep import TruthSweepResult
 
@@ -105,7 +112,7 @@ class TruthReport(Result):
                                 test_size=self.test_size, seed=self.seed, max_pairs=self.max_pairs,
                                 n_orient=self.n_orient, model_name=self.model_name, model_card=dict(self.model_card))
 
-    def generalization(self):
+    def generalization(self) -> GeneralizationResult:
         """The :class:`GeneralizationResult` of :attr:`probe` at :attr:`layer` (tested on the test pairs)."""
         from interp.truth.sweep import GeneralizationResult
 
@@ -140,7 +147,7 @@ class TruthReport(Result):
                              for a, d in enumerate(self.datasets) for b, p in enumerate(self.probes)
                              for c, l in enumerate(self.layers)])
 
-    def plot(self):
+    def plot(self) -> Figure:
         """Validation (dashed) and held-out test (solid) accuracy by layer per probe, mean over datasets; the
         chosen layer marked."""
         import plotly.express as px
@@ -188,7 +195,7 @@ def _step(fn: Any, progress: Any, step: str) -> Any:
     return lambda stage, done, total: progress(f"{step}: {stage}", done, total)
 
 
-def truth_report(model: Any, datasets: Any = ("cities", "larger_than", "facts"), *, layers: Any = "all",
+def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"), *, layers: Any = "all",
                  probes: Sequence[str] | str = ("lr", "mm", "ccs"), position: str = "last", test_size: float = 0.25,
                  val_size: float = 0.25, max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
                  detector: bool = True, batch_size: int | None = None, progress: Any = None) -> TruthReport:
