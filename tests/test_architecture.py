@@ -173,6 +173,11 @@ def _public_functions():
                         yield f"{name}.{node.name}.{item.name}", item, True
 
 
+# interp.models.model imports interp.models.card, so card may not import Model back, not even under TYPE_CHECKING
+# (farm-studio draws those imports as arrows): its functions read a Model's attributes, annotated Any.
+_NOT_MODEL = {"interp.models.card.weights_fingerprint", "interp.models.card.model_card"}
+
+
 def test_model_parameters_are_annotated_model_and_returns_are_annotated():
     """A ``model`` parameter is an interp Model (``Model``, ``Model | None``) or a model's name (``str``); public
     module-level functions say what they return."""
@@ -181,7 +186,7 @@ def test_model_parameters_are_annotated_model_and_returns_are_annotated():
         for arg in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs:
             if arg.arg in ("model", "model_or_vectors"):
                 annotation = ast.unparse(arg.annotation) if arg.annotation is not None else "(none)"
-                if "Model" not in annotation and not annotation.startswith("str"):
+                if "Model" not in annotation and not annotation.startswith("str") and where not in _NOT_MODEL:
                     wrong.append(f"{where}({arg.arg}: {annotation})")
         if not is_method and fn.returns is None:
             unannotated.append(where)

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from interp.models.model import Model
+from typing import Any
 
 __all__ = ["model_card", "weights_fingerprint", "CARD_KEYS"]
 
@@ -28,7 +25,7 @@ CARD_KEYS = ("name", "source", "source_file", "quantization", "weights", "dtype"
 _LOCK = threading.Lock()  # one fingerprint computation per model at a time (explorer sessions are threads)
 
 
-def weights_fingerprint(model: Model) -> str:
+def weights_fingerprint(model: Any) -> str:  # an interp Model (model.py imports this module)
     """``"sha256:<hex>"`` of every parameter of an :class:`interp.Model`'s wrapped model (computed once,
     then kept on ``model``)."""
     cached = getattr(model, "_weights_fingerprint", None)
@@ -51,7 +48,7 @@ def weights_fingerprint(model: Model) -> str:
     return value
 
 
-def model_card(model: Model) -> dict[str, Any]:
+def model_card(model: Any) -> dict[str, Any]:  # an interp Model, not imported (see above)
     """The identity of an :class:`interp.Model`'s weights, as the JSON-ready dict results record (keys: :data:`CARD_KEYS`)."""
     provenance = getattr(model, "provenance", None) or {}
     return {"name": model.name, "source": model.source, "source_file": provenance.get("source_file"),

@@ -45,21 +45,6 @@ __all__ = ["LieDetector", "TruthScoreResult"]
 FORMAT_NAME = "interp.lie_detector"
 FORMAT_VERSION = 1
 
-# Moved to interp.truth.lies in 0.2; still importable from here until 0.3 (with a DeprecationWarning).
-# Looked up by name on first access, so this module never imports the experiment built on it.
-_MOVED = ("QUESTIONS_PATH", "HONEST_SYSTEM", "LIE_SYSTEM", "LieDetectionResult", "detect_model_lies", "load_questions")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-        import warnings
-
-        warnings.warn(f"interp.truth.detector.{name} moved to interp.truth.lies (or use interp.truth.{name}); "
-                      "the old path goes away in interp 0.3.", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module("interp.truth.lies"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 @dataclasses.dataclass(eq=False, kw_only=True)
 class TruthScoreResult(Result):
