@@ -140,7 +140,12 @@ def _legacy_cases():
                               lie_scores=np.array([0.3]), expected=["a"], auc=1.0, honest_correct=1.0,
                               lie_avoided=1.0, layer=2, probe="lr", model_name="tiny-gpt2",
                               model_card={"name": "tiny-gpt2"})
+    from interp.projection.world import WorldMapLayerResult  # was interp.batch.tasks.WorldMapLayerResult
+
+    layer = WorldMapLayerResult(layer=3, r2=np.array([0.5, 0.25]), alpha=10.0, error_km=812.5,
+                                predicted=np.zeros((4, 2), dtype=np.float32), model_name="tiny-gpt2")
     return [("interp.models.model.TopTokensResult", top),
+            ("interp.batch.tasks.WorldMapLayerResult", layer),
             ("interp.attribution.result.AttentionResult", attention),
             ("interp.truth.detector.TruthScoreResult", scores),
             ("interp.truth.detector.LieDetectionResult", lies)]
