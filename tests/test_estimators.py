@@ -30,10 +30,10 @@ from interp.probing.estimators import _Probe
 # class name -> the instances checked (small settings: every check fits a few times)
 INSTANCES = {
     "LinearProbe": [{}],
-    "MLPProbe": [{"hidden_size": 32}],
+    "MLPProbe": [{"hidden_size": 8, "max_iter": 100}],
     "MassMeanProbe": [{}, {"covariance": True}],
     "StandardizedMeanDiffProbe": [{}],
-    "CCSProbe": [{"n_restarts": 2, "n_steps": 60}],
+    "CCSProbe": [{"n_restarts": 2, "n_steps": 20}],
 }
 
 
