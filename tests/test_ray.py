@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_batch import _assert_same_numbers, _files, _kill_when, _spec, _write
+from test_batch import _assert_same_numbers, _files, _kill_when_paused, _spec, _write
 
 from interp.batch import load_run, load_spec, run_spec
 from interp.errors import InvalidParameterError, MissingExtraError, RayClusterError
@@ -254,7 +254,7 @@ def test_a_worker_killed_mid_shard_is_restarted_and_the_run_completes(ray_instan
 def test_a_local_run_killed_mid_extraction_resumes_on_ray(ray_instance, reference, tmp_path):
     spec = _spec()
     killed = tmp_path / "killed"
-    _kill_when(killed, "shard-*.safetensors", 2, spec, "extract", delay=0.4)  # the local executor, kill -9
+    _kill_when_paused(killed, spec, "extract", 2, tmp_path / "paused")  # the local executor, kill -9 mid-shard
     shards = _files(killed, "shard-*.safetensors")
     assert 2 <= len(shards) < 6 and load_run(killed).status == "interrupted"
     resumed = run_spec(spec, out=killed, resume=True, executor="ray", overrides={"ray.workers": 2})
