@@ -209,7 +209,8 @@ def test_the_tasks_are_the_registered_analyses_definitions(tmp_path):
 
 
 def test_batch_imports_only_public_names_of_the_analyses():
-    """interp/batch/* imports other interp packages by public names only (no ``_private`` module or name)."""
+    """interp/batch/* imports the analyses' packages by public names only (no ``_private`` module or name); the
+    library's shared helper modules (``interp._validation``, ``interp._lazy``) are not analyses."""
     import ast
 
     private = []
@@ -217,12 +218,34 @@ def test_batch_imports_only_public_names_of_the_analyses():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("interp"):
                 module = node.module or ""
-                if module.startswith("interp.batch") or module in ("interp._lazy",):  # its own package
+                if module.startswith("interp.batch") or module in ("interp._lazy", "interp._validation"):
                     continue
                 names = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
                 if any(part.startswith("_") for part in module.split(".")) or names:
                     private.append(f"{path.name}: from {module} import {', '.join(a.name for a in node.names)}")
     assert not private, private
+
+
+# each module of interp/batch imports only modules of earlier layers; the analyses never import interp.batch
+BATCH_LAYERS = (("spec",), ("jobs",), ("context",), ("ray_executor",), ("executors",), ("lock", "report", "bars"),
+                ("record",), ("runner",))
+
+
+def test_batch_layers_point_one_way():
+    import ast
+
+    def imports(path: Path) -> set[str]:
+        return {node.module for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.ImportFrom) and node.module}
+
+    rank = {name: i for i, layer in enumerate(BATCH_LAYERS) for name in layer}
+    files = {p.stem: p for p in (ROOT / "interp" / "batch").glob("*.py") if p.stem != "__init__"}
+    assert set(files) == set(rank), f"a module of interp/batch without a layer: {set(files) ^ set(rank)}"
+    upward = [f"{name} -> {module}" for name, path in files.items() for module in imports(path)
+              if module.startswith("interp.batch.") and rank[module.split(".")[2]] >= rank[name]]
+    assert not upward, upward
+    for module in ("analysis.py", "truth/sweep.py", "probing/pos.py", "projection/world.py"):
+        assert not [m for m in imports(ROOT / "interp" / module) if m.startswith("interp.batch")], module
 
 
 TEXTS = ["The cat sat.", "A dog ran far away.", "Paris is in France.", "Two and two make four.", "Red.",
@@ -427,9 +450,9 @@ def test_kill_9_and_resume_gives_identical_results_and_recomputes_nothing(tmp_pa
 
 def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
     folder = tmp_path / "run"
-    code = ("import sys, time\nfrom interp.batch import run_lock\n"
-            "with run_lock(sys.argv[1]):\n    print('locked', flush=True)\n    time.sleep(120)\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT,
+    code = ("import sys\nfrom interp.batch import run_lock\n"  # holds the lock until it is killed (stdin never closes)
+            "with run_lock(sys.argv[1]):\n    print('locked', flush=True)\n    sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT, stdin=subprocess.PIPE,
                               env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -440,6 +463,7 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         holder.stdout.close()
+        holder.stdin.close()
     assert run_spec(_spec(), out=folder).status == "complete"  # the kernel released the killed holder's lock
     with run_lock(folder), pytest.raises(RunLockedError):  # in one process too: each run opens its own lock
         run_spec(_spec(), out=folder)
