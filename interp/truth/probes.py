@@ -264,23 +264,14 @@ class CCSProbe(_Probe):
         if self.center == "pair":
             mid = (a + b) / 2
             a, b = a - mid, b - mid
-        xa = torch.tensor(a, dtype=torch.float32)
-        xb = torch.tensor(b, dtype=torch.float32)
         gen = torch.Generator().manual_seed(int(self.random_state))
         d, r = Z.shape[1], int(self.n_restarts)
         # all restarts train at once, as columns: Adam and weight decay act per entry, so they stay independent
-        w = (torch.randn(d, r, generator=gen) / d ** 0.5).requires_grad_()
-        bias = torch.zeros(r, requires_grad=True)
-        opt = torch.optim.Adam([w, bias], lr=self.lr, weight_decay=self.weight_decay)
-        for _ in range(int(self.n_steps)):
-            opt.zero_grad()
-            _ccs_loss(torch.sigmoid(xa @ w + bias), torch.sigmoid(xb @ w + bias)).sum().backward()
-            opt.step()
-        with torch.no_grad():
-            losses = _ccs_loss(torch.sigmoid(xa @ w + bias), torch.sigmoid(xb @ w + bias))  # (r,)
-        k = int(torch.argmin(losses))
-        best = (float(losses[k]), w.detach()[:, k].numpy().astype(np.float64),
-                bias.detach()[k:k + 1].numpy().astype(np.float64))
+        w0 = (torch.randn(d, r, generator=gen) / d ** 0.5).numpy()  # (d, r) torch's seeded draw, as before
+        w, bias, losses = _ccs_adam(a.astype(np.float32), b.astype(np.float32), w0, n_steps=int(self.n_steps),
+                                    lr=float(self.lr), weight_decay=float(self.weight_decay))
+        k = int(np.argmin(losses))
+        best = (float(losses[k]), w[:, k].astype(np.float64), bias[k:k + 1].astype(np.float64))
         self.loss_ = best[0]
         self.classes_ = np.array([0, 1])
         self.coef_ = np.ascontiguousarray(best[1][None, :])
@@ -311,12 +302,53 @@ class CCSProbe(_Probe):
         return problem
 
 
-def _ccs_loss(p1, p2):
-    import torch
-
-    consistency = ((p1 - (1 - p2)) ** 2).mean(0)  # (n_restarts,)
-    confidence = (torch.minimum(p1, p2) ** 2).mean(0)
+def _ccs_loss(p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
+    """(n_restarts,) CCS loss of (n_pairs, n_restarts) probabilities of the two sides of each pair."""
+    consistency = ((p1 - (1 - p2)) ** 2).mean(0)
+    confidence = (np.minimum(p1, p2) ** 2).mean(0)
     return consistency + confidence
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _ccs_adam(xa: np.ndarray, xb: np.ndarray, w: np.ndarray, *, n_steps: int, lr: float, weight_decay: float,
+              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full-batch Adam on the summed CCS loss of every restart (columns of ``w``), in float32 numpy.
+
+    The same steps as ``torch.optim.Adam(weight_decay=...)`` on the autograd gradient (L2 weight decay
+    added to the gradient, bias-corrected moments), written out so a fit uses no torch thread pool:
+    torch's pool is process-wide, and on a loaded CPU its threads contending made one small fit take
+    seconds (interp used to pin it to one thread, which changed the whole process's setting).
+
+    Args:
+        xa, xb: (n_pairs, d) the two sides of each pair (float32).
+        w: (d, n_restarts) initial weights; the biases start at 0.
+
+    Returns:
+        ``(w, bias, losses)``: (d, r), (r,) and each restart's final loss (r,).
+    """
+    w = np.array(w, dtype=np.float32)
+    bias = np.zeros(w.shape[1], dtype=np.float32)
+    n = np.float32(xa.shape[0])
+    b1, b2 = betas
+    moments = [(np.zeros_like(w), np.zeros_like(w)), (np.zeros_like(bias), np.zeros_like(bias))]
+    for t in range(1, n_steps + 1):
+        p1, p2 = _sigmoid(xa @ w + bias), _sigmoid(xb @ w + bias)  # (n, r)
+        d_consistency = 2 * (p1 + p2 - 1) / n
+        first_lower = p1 < p2  # d min(p1, p2)^2: only the smaller side gets the confidence gradient
+        g1 = (d_consistency + np.where(first_lower, 2 * p1 / n, 0)) * p1 * (1 - p1)
+        g2 = (d_consistency + np.where(first_lower, 0, 2 * p2 / n)) * p2 * (1 - p2)
+        grads = (xa.T @ g1 + xb.T @ g2 + weight_decay * w, g1.sum(0) + g2.sum(0) + weight_decay * bias)
+        for param, grad, (m, v) in zip((w, bias), grads, moments):
+            m *= b1
+            m += (1 - b1) * grad
+            v *= b2
+            v += (1 - b2) * grad * grad
+            param -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    losses = _ccs_loss(_sigmoid(xa @ w + bias), _sigmoid(xb @ w + bias))
+    return w, bias, losses
 
 
 def ccs_accuracy(probe: _Probe, X: Any, y: Any) -> float:
