@@ -10,9 +10,12 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interp.results import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
 
 __all__ = ["best_layers", "write_report"]
 
@@ -37,7 +40,7 @@ def _headline_figure(frame, metric: str, by_depth: bool):
     return fig
 
 
-def best_layers(frame, metric: str, *, lower_is_better: bool = False):
+def best_layers(frame: DataFrame, metric: str, *, lower_is_better: bool = False) -> DataFrame:
     """The best layer per model, dataset and probe of a run's summary table (``summary.csv``) by ``metric``.
 
     Returns:
