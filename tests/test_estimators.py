@@ -71,18 +71,6 @@ def expected_failures(estimator) -> dict[str, str]:
     return failures
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """CCS trains with torch on tiny tensors; on a loaded 2-core machine torch's default intra-op threads make
-    each fit ~100x slower (8 s instead of 0.07 s measured), so this file fits with one thread and restores it."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures, xfail_strict=True)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
