@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import numbers
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from interp.errors import (
@@ -83,8 +83,8 @@ def check_layer(layer: Any, n_layers: int, *, where: str, name: str = "layer", a
 _RANGE = re.compile(r"(-?\d*):(-?\d+)(?::(-?\d*))?")
 
 
-def parse_layers(value: Any, *, where: str, name: str = "layers", negative: bool = True,
-                 error: type[Exception] = InvalidParameterError) -> str | list[int]:
+def parse_layers(value: Any, *, where: str | None, name: str = "layers", negative: bool = True,
+                 error: Callable[[str], Exception] = InvalidParameterError) -> str | list[int]:
     """The one reader of a layer selection (the CLI's ``--layers``, a batch spec's ``probe.layers``, a page).
 
     Accepts ``"all"``; an int; a list (or tuple, range, array) of ints; or a string holding one int
@@ -97,8 +97,10 @@ def parse_layers(value: Any, *, where: str, name: str = "layers", negative: bool
         ``"all"``, or the sorted distinct layers. Whether they exist in a model is not checked here.
 
     Raises:
-        ``error`` (:class:`InvalidParameterError` by default) naming ``name``, ``where``, what is accepted
-        and what was given; or saying that a range holds no layer.
+        ``error(message)`` (:class:`InvalidParameterError` by default) naming ``name``, ``where``, what is
+        accepted and what was given; or saying that a range holds no layer. With ``where=None`` the message
+        leaves out "The 'name' parameter of where" (for a caller that names the place itself, as a batch
+        spec's ``[probe].layers: ...`` does).
 
     Example:
         >>> parse_layers("0:31:10", where="f"), parse_layers(" 4, 8 ", where="f"), parse_layers([3, 1], where="f")
@@ -107,8 +109,10 @@ def parse_layers(value: Any, *, where: str, name: str = "layers", negative: bool
     allowed = (f"'all', {'an int' if negative else 'a non-negative int'}, a list of them, a comma list such as "
                f"0,3,6 or a range 'start:stop[:step]' such as 0:31:3")
 
+    subject = "" if where is None else f"The {name!r} parameter of {where} "
+
     def fail() -> Exception:
-        return error(f"The {name!r} parameter of {where} must be {allowed}. Got {value!r} instead.")
+        return error(f"{subject}must be {allowed}. Got {value!r} instead.")
 
     if isinstance(value, str):
         text = "".join(value.split())
@@ -121,7 +125,7 @@ def parse_layers(value: Any, *, where: str, name: str = "layers", negative: bool
             start, stop, step = int(match.group(1) or 0), int(match.group(2)), int(match.group(3) or 1)
             layers = list(range(start, stop, step))
             if not layers:
-                raise error(f"The {name!r} parameter of {where}: the range {value!r} holds no layer.")
+                raise error(f"{subject.rstrip() + ': ' if subject else ''}the range {value!r} holds no layer.")
         else:
             try:
                 layers = [int(part) for part in text.split(",") if part]

@@ -60,3 +60,15 @@ def test_the_cli_reads_layers_with_it():
     result = CliRunner().invoke(app, ["probe", "pos", "-m", "tiny-gpt2", "--layers", "0-2", "--out", "/nonexistent/x"])
     assert result.exit_code == 1
     assert "The '--layers' parameter of interp probe pos must be 'all'" in " ".join(result.stderr.split())
+
+
+def test_batch_specs_read_layers_with_it():
+    from interp.batch.spec import parse_layers as spec_layers
+
+    assert spec_layers("0:31:10") == [0, 10, 20, 30] and spec_layers([3, 1]) == [1, 3] and spec_layers("all") == "all"
+    assert spec_layers("0,3,6") == [0, 3, 6] and spec_layers(" 2 ") == [2]  # what the CLI also takes
+    with pytest.raises(InvalidSpecError, match=r"\[probe\]\.layers: must be 'all', a non-negative int") as info:
+        spec_layers([-1])
+    assert info.value.key == "probe.layers"
+    with pytest.raises(InvalidSpecError, match=r"\[probe\]\.layers: the range '5:1' holds no layer"):
+        spec_layers("5:1")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from interp._validation import check_choice, check_int, check_layer, check_texts
+from interp._validation import check_choice, check_int, check_layer, check_texts, parse_layers
 from interp.activations._container import Activations
 from interp.activations._shards import (
     ShardPlan,
@@ -62,12 +62,12 @@ class _Stage:
 
 
 def resolve_layers(model: Model, layers: Any, *, where: str) -> list[int]:
-    """``"all"``, an int or a sequence of ints -> sorted distinct layer indices in ``[0, n_layers]``."""
+    """``"all"``, an int, a sequence of ints or a string :func:`~interp._validation.parse_layers` reads (``"0,3,6"``,
+    ``"0:31:3"``) -> sorted distinct layer indices in ``[0, n_layers]``."""
     if isinstance(layers, str):
-        if layers != "all":
-            raise InvalidParameterError(f"The 'layers' parameter of {where} must be 'all', an int or a list of ints "
-                                        f"in [0, {model.n_layers + 1}). Got {layers!r} instead.")
-        return list(range(model.n_layers + 1))
+        layers = parse_layers(layers, where=where)  # the one layer reader (the CLI's --layers, batch specs)
+        if layers == "all":
+            return list(range(model.n_layers + 1))
     items = [layers] if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool) else layers
     if not isinstance(items, (Sequence, np.ndarray)) or isinstance(items, (bytes, bytearray)) or len(items) == 0:
         raise InvalidParameterError(f"The 'layers' parameter of {where} must be 'all', an int or a non-empty list of "

@@ -198,30 +198,18 @@ class _Checker:
 
 
 def parse_layers(value: Any, *, check: _Checker | None = None, key: str = "probe.layers") -> str | list[int]:
-    """``"all"``, an int, a list of ints or a range string ``"start:stop[:step]"`` -> ``"all"`` or sorted ints.
+    """``"all"``, an int, a list of ints, a comma list or a range string ``"start:stop[:step]"`` -> ``"all"`` or
+    sorted ints: :func:`interp._validation.parse_layers` (the CLI's ``--layers`` reader), without negative layers
+    (a spec is read before any model's depth is known).
 
     Example:
         >>> parse_layers("0:31:10"), parse_layers([3, 1]), parse_layers("all")
         ([0, 10, 20, 30], [1, 3], 'all')
     """
+    from interp._validation import parse_layers as parse
+
     check = check or _Checker("<spec>")
-    allowed = "'all', a non-negative int, a list of them or a range 'start:stop[:step]' (e.g. '0:31:3')"
-    if value == "all":
-        return "all"
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d*)\s*:\s*(\d+)\s*(?::\s*(\d+)\s*)?", value)
-        if not match or (match.group(3) is not None and int(match.group(3)) == 0):
-            raise check.fail(key, f"must be {allowed}. Got {value!r}.")
-        start, stop, step = int(match.group(1) or 0), int(match.group(2)), int(match.group(3) or 1)
-        layers = list(range(start, stop, step))
-        if not layers:
-            raise check.fail(key, f"the range {value!r} holds no layer.")
-        return layers
-    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if (not isinstance(items, list) or not items
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in items)):
-        raise check.fail(key, f"must be {allowed}. Got {value!r}.")
-    return sorted(set(items))
+    return parse(value, where=None, name=key, negative=False, error=lambda message: check.fail(key, message))
 
 
 def resolve_spec_layers(spec: RunSpec, model_name: str, n_layers: int, *, add_embeddings: bool = False) -> list[int]:
