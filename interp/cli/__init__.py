@@ -12,6 +12,11 @@ Layout: :mod:`interp.cli._common` holds what the commands share (options, error 
 JSON, the consoles) and imports none of them; one module per command group exports its
 ``typer.Typer``; this module adds them to ``app``. Imports point one way: here -> command modules ->
 ``_common``. Nothing heavy (torch, transformers) is imported until a command runs.
+
+Adding a command: a module here whose ``app = typer.Typer()`` holds the command (options from
+``_common``; the body parses input, calls one library function and prints ``result.summary()`` /
+``table(result.to_frame()...)``, or ``print_result(result)`` for ``--json``), and one
+``app.add_typer(...)`` line below.
 """
 
 from __future__ import annotations
