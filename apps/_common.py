@@ -316,16 +316,18 @@ def remembered(kind: str, key: tuple, compute: Callable[[], T], *, max_entries: 
 
     For the long calls that show a :func:`progress_bar`: ``st.cache_data`` would record the bar's updates and
     replay them. ``key`` must hold everything the value depends on (the model key first); combine with
-    :func:`disk_cached` inside ``compute`` to keep the value across restarts.
+    :func:`disk_cached` inside ``compute`` to keep the value across restarts (the memory is per explorer
+    cache folder, :func:`explorer_cache_dir`).
     """
     store, lock = _memory()
+    slot = (kind, str(explorer_cache_dir()), key)  # the memory mirrors one explorer cache folder
     with lock:
-        if (kind, key) in store:
-            store.move_to_end((kind, key))
-            return store[kind, key]
+        if slot in store:
+            store.move_to_end(slot)
+            return store[slot]
     value = compute()
     with lock:
-        store[kind, key] = value
+        store[slot] = value
         mine = [k for k in store if k[0] == kind]
         for old in mine[:max(0, len(mine) - max_entries)]:
             del store[old]

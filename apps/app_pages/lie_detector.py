@@ -52,9 +52,13 @@ def score(_detector: LieDetector, detector_key: str, text: str, per_token: bool)
     return _detector.score([t for t in text.splitlines() if t.strip()] or [text], per_token=per_token)
 
 
-@st.cache_data(show_spinner="Asking the model each question twice (greedy decoding)…", max_entries=4)
 def run_lies(_model: interp.Model, model_key: str, _detector: LieDetector, detector_key: str, n_questions: int):
-    return detect_model_lies(_model, detector=_detector, max_questions=n_questions)
+    def compute():
+        with _common.progress_bar("Asking the model each question twice (greedy decoding)") as bar:
+            return detect_model_lies(_model, detector=_detector, max_questions=n_questions,
+                                     progress=_common.progress_arg(detect_model_lies, bar))
+
+    return _common.remembered("model_lies", (model_key, detector_key, n_questions), compute, max_entries=4)
 
 
 loaded = _common.current_model()

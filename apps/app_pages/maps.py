@@ -24,14 +24,18 @@ def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], la
                    n_components=components, seed=seed)
 
 
-@st.cache_data(show_spinner="Reading every layer for every place, then one ridge probe per layer…", max_entries=8)
 def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
                   random_baseline: bool) -> WorldMapResult:
+    """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
     layers = every_nth_layer(_model.n_layers, step)
-    return _common.disk_cached(
-        "world_map", (model_key, n_places, prompt, position, tuple(layers), random_baseline),
-        lambda: world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
-                          random_baseline=random_baseline, progress=False))
+    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline)
+
+    def compute() -> WorldMapResult:
+        with _common.progress_bar(f"World map of {n_places:,} places") as bar:
+            return world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
+                             random_baseline=random_baseline, progress=_common.progress_arg(world_map, bar))
+
+    return _common.remembered("world_map", request, lambda: _common.disk_cached("world_map", request, compute))
 
 
 def parse_texts(raw: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:

@@ -16,13 +16,17 @@ from interp.probing.pos import POSProbeResult, pos_probe
 DEFAULT_SENTENCE = "The old man walked his dog to the park before it started to rain."
 
 
-@st.cache_data(show_spinner="Probing every chosen layer (extraction, then one probe per layer)…", max_entries=8)
 def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tuple[int, ...], max_sentences: int,
                   random_baseline: bool) -> POSProbeResult:
-    return _common.disk_cached(
-        "pos_probe", (model_key, probe, layers, max_sentences, random_baseline),
-        lambda: pos_probe(_model, layers=list(layers), probe=probe, max_sentences=max_sentences,
-                          random_baseline=random_baseline, progress=False))
+    """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
+    request = (model_key, probe, layers, max_sentences, random_baseline)
+
+    def compute() -> POSProbeResult:
+        with _common.progress_bar("Probing every chosen layer") as bar:
+            return pos_probe(_model, layers=list(layers), probe=probe, max_sentences=max_sentences,
+                             random_baseline=random_baseline, progress=_common.progress_arg(pos_probe, bar))
+
+    return _common.remembered("pos_probe", request, lambda: _common.disk_cached("pos_probe", request, compute))
 
 
 @st.cache_data(show_spinner="Reading the sentence at every layer…", max_entries=64)
