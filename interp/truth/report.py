@@ -7,11 +7,12 @@ anything:
 1. **test**: each dataset is sampled (``max_pairs``, ``seed``) and split by contrast pair exactly as
    :func:`~interp.truth.truth_sweep` splits it (``test_size`` of the pairs held out). The reported
    accuracy per layer is :func:`truth_sweep`'s, on this held-out side, number for number.
-2. **validation**: the training side is split again by pair (``val_size`` of the training pairs); a
-   second :func:`truth_sweep` fits on the rest and scores on these validation pairs. The layer is
-   the best of these validation accuracies (mean over datasets and probes; ties go to the lower
-   layer), as :meth:`LieDetector.fit <interp.truth.LieDetector.fit>` chooses its layer. The test
-   side is never seen when choosing.
+2. **validation**: the training side is split again by pair (:func:`split_pairs`, ``val_size`` of
+   the training pairs); each probe is fitted on the rest of the training rows and scored on these
+   validation pairs, from the same features (one extraction per dataset serves both splits). The
+   layer is the best of these validation accuracies (mean over datasets and probes; ties go to the
+   lower layer), as :meth:`LieDetector.fit <interp.truth.LieDetector.fit>` chooses its layer. The
+   test side is never seen when choosing.
 3. At the chosen layer, :func:`~interp.truth.generalization_matrix` (first probe; trained on each
    set's training side, tested on every set's held-out test side) and a
    :class:`~interp.truth.LieDetector` (first probe, refit on every sampled pair, for new text).
@@ -48,8 +49,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TruthReport", "truth_report"]
 
-_STEPS = {"sweep": "probes per layer on the test split", "validation": "choosing the layer on validation pairs",
-          "generalisation": "generalisation across datasets", "detector": "fitting the lie detector"}
+_STEPS = {"sweep": "probes per layer, on the test split and on validation pairs (which choose the layer)",
+          "generalisation": "generalisation across datasets at the chosen layer",
+          "detector": "fitting the lie detector at the chosen layer"}
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -214,8 +216,9 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         detector: also fit a :class:`LieDetector` at the chosen layer (``report.detector``).
         progress: None, True, False or a callable ``progress(stage, done, total)`` (:mod:`interp.progress`).
             A callable hears each step start as stage ``"truth report: <what runs>"`` (done = steps
-            finished, of 4), and, from the functions that report to callables, their stages as
-            ``"sweep: ..."``, ``"validation: ..."``, ``"generalisation: ..."``, ``"detector: ..."``.
+            finished, of 3; 2 without the detector), the probe fits as ``"sweep: probes (test and
+            validation splits)"``, and, from the functions that report to callables, their stages as
+            ``"sweep: ..."``, ``"generalisation: ..."``, ``"detector: ..."``.
 
     Returns:
         :class:`TruthReport`: ``test_accuracy`` is :func:`truth_sweep`'s ``accuracy`` (n_datasets, n_probes,
@@ -225,18 +228,34 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         >>> report = truth_report(model, ["cities", "facts"], layers="0:31:3", probes=["lr", "mm"], max_pairs=200)
         >>> report.layer, report.sweep().best_layer()   # chosen on validation; the test split's own argmax
     """
-    from interp._validation import parse_layers
+    from interp._validation import check_choice
+    from interp.activations import resolve_layers
+    from interp.models.card import model_card
     from interp.progress import resolve_progress
     from interp.truth.datasets import load_datasets
     from interp.truth.detector import LieDetector
-    from interp.truth.sweep import generalization_matrix, split_pairs, truth_sweep
+    from interp.truth.sweep import (
+        FEATURE_POSITIONS,
+        TruthSplit,
+        _check_common,
+        _check_probes,
+        assemble_truth_sweep,
+        generalization_matrix,
+        score_truth_probe,
+        split_pairs,
+        statement_features,
+        truth_split,
+    )
 
-    where = "truth_report"
+    where = "truth_report"  # the checks truth_sweep makes, then one of its own
     loaded = load_datasets(datasets, where=where)
-    layers = parse_layers(layers, where=where) if isinstance(layers, str) else layers
+    probe_names = _check_probes(probes, where)
+    layer_list = resolve_layers(model, layers, where=where)
+    check_choice(position, FEATURE_POSITIONS, name="position", where=where)
+    _check_common(test_size, max_pairs, n_orient, where)
     if not isinstance(val_size, (int, float)) or isinstance(val_size, bool) or not 0 < val_size < 1:
         raise InvalidParameterError(f"The 'val_size' parameter of {where} must be a float in (0, 1). Got {val_size!r}.")
-    steps = ["sweep", "validation", "generalisation", *(["detector"] if detector else [])]
+    steps = ["sweep", "generalisation", *(["detector"] if detector else [])]
     # a callable (checked here: anything else but None / True / False is refused) hears the steps; bools pass through
     callback = None if progress is None or isinstance(progress, bool) else resolve_progress(progress, where=where)
 
@@ -244,19 +263,35 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         if callback is not None:
             callback(f"truth report: {_STEPS[step]}", steps.index(step), len(steps))
 
+    # truth_sweep's building blocks, run once over each dataset's features: the test split's scores are
+    # truth_sweep's (the same features, the same fits); the validation split is carved from the training rows
     starting("sweep")
-    sweep = truth_sweep(model, loaded, layers=layers, probes=probes, position=position, test_size=test_size,
-                        max_pairs=max_pairs, seed=seed, n_orient=n_orient, batch_size=batch_size,
-                        progress=_step(truth_sweep, progress, "sweep"))
-    training_sides = []  # each dataset's training side, sampled and split exactly as truth_sweep did
-    for full in loaded:
-        ds = full.sample(max_pairs, seed=seed)
-        test = split_pairs(ds, test_size=test_size, seed=seed)
-        training_sides.append(ds.subset(np.flatnonzero(~test)))
-    starting("validation")
-    validation = truth_sweep(model, training_sides, layers=sweep.layers, probes=sweep.probes, position=position,
-                             test_size=val_size, seed=seed, n_orient=n_orient, batch_size=batch_size,
-                             progress=_step(truth_sweep, progress, "validation"))
+    splits = [truth_split(full, max_pairs=max_pairs, test_size=test_size, seed=seed) for full in loaded]
+    val_splits, test_scores, val_scores = [], {}, {}
+    n_fits, done = len(splits) * len(layer_list) * len(probe_names), 0
+    for split in splits:
+        acts = statement_features(model, split.dataset.statements, layer_list, position=position,
+                                  batch_size=batch_size, progress=_step(statement_features, progress, "sweep"))
+        val = split_pairs(split.train, test_size=val_size, seed=seed)  # (n_train,) bool, whole training pairs
+        val_split = TruthSplit(split.name, split.train, val, split.train.subset(np.flatnonzero(~val)),
+                               split.train.subset(np.flatnonzero(val)))
+        val_splits.append(val_split)
+        for layer in layer_list:
+            X = acts[layer]  # (n_statements, d_model)
+            for name in probe_names:
+                test_scores[split.name, name, layer] = score_truth_probe(name, X, split, n_orient=n_orient, seed=seed,
+                                                                         where=where)
+                val_scores[split.name, name, layer] = score_truth_probe(name, X[~split.test], val_split,
+                                                                        n_orient=n_orient, seed=seed, where=where)
+                done += 1
+                if callback is not None:
+                    callback("sweep: probes (test and validation splits)", done, n_fits)
+    common = {"n_layers": model.n_layers, "position": position, "seed": seed, "n_orient": n_orient,
+              "model_name": model.name, "model_card": model_card(model)}
+    sweep = assemble_truth_sweep(splits, probe_names, layer_list, test_scores, test_size=test_size,
+                                 max_pairs=max_pairs, **common)
+    validation = assemble_truth_sweep(val_splits, probe_names, layer_list, val_scores, test_size=val_size,
+                                      max_pairs=None, **common)
     layer = validation.best_layer()  # mean over datasets and probes; ties: the lower layer
     probe = sweep.probes[0]
     starting("generalisation")
