@@ -407,7 +407,7 @@ def test_lie_detector_page_in_chromium(server, browser):
     print(f"lie detector (defaults: 3 datasets x 200 pairs, 11 layers, lr/mm/ccs) rendered in {seconds:.0f} s")
     assert _plots(browser)[1] == ["heatmap"]
     text = _text(browser)
-    assert "Accuracy per layer" in text and "Best layer overall" in text and "Score statements" in text
+    assert "Accuracy per layer" in text and "chosen on validation pairs" in text and "Score statements" in text
     assert text.count("Download JSON") == 3
     _screenshot(browser, "lie_detector")
     _assert_clean(browser)
