@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-__all__ = ["preserving_process_state", "import_preserving_state"]
+__all__ = ["preserving_process_state", "import_preserving_state", "restore_environ"]
 
 _WATCHED_LOGGERS = ("transformers", "torch", "sklearn")
 
@@ -37,14 +37,20 @@ def preserving_process_state() -> Iterator[None]:
         if warnings.filters != filters:
             warnings.filters[:] = filters
             warnings._filters_mutated()  # clear the per-module "already warned" caches, as filterwarnings does
-        for key in set(os.environ) - set(env):
-            del os.environ[key]
-        for key, value in env.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
+        restore_environ(env)
         for name, level in levels.items():
             if logging.getLogger(name).level != level:
                 logging.getLogger(name).setLevel(level)
+
+
+def restore_environ(snapshot: dict[str, str]) -> None:
+    """Put ``os.environ`` back to ``snapshot`` (a ``dict(os.environ)`` taken earlier): the undo of changes
+    a library made, never a setting of interp's own."""
+    for key in set(os.environ) - set(snapshot):
+        del os.environ[key]
+    for key, value in snapshot.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def import_preserving_state(name: str) -> ModuleType:

@@ -93,11 +93,33 @@ def test_ray_executor_arguments_and_an_unreachable_address():
     with pytest.raises(InvalidParameterError, match=r"'address' parameter of RayExecutor must be 'auto'"):
         RayExecutor(address="nowhere")
     pytest.importorskip("ray")
+    import ray
+
     port = _free_port()  # nothing listens there
-    start = time.monotonic()
     with pytest.raises(RayClusterError, match=rf"Cannot reach a Ray head node at 127.0.0.1:{port}.*ray start --head"):
         RayExecutor(address=f"127.0.0.1:{port}")
-    assert time.monotonic() - start < 10  # at once, not after ray.init's long wait
+    assert not ray.is_initialized()  # refused before ray.init (and its long wait) was ever called
+
+
+def test_a_local_ray_instance_leaves_the_environment_as_it_was():
+    """Ray's import and ray.init set variables (RAY_CLIENT_MODE, RAY_AUTH_MODE, PYTHONBREAKPOINT, and interp's
+    RAY_USAGE_STATS_ENABLED=0 for the instance it starts): closing the executor puts the environment back."""
+    pytest.importorskip("ray")
+    code = ("import json, os\n"
+            "before = dict(os.environ)\n"
+            "from interp.batch import RayExecutor\n"
+            "ex = RayExecutor(workers=1)\n"
+            "ex._connect()\n"
+            "during = sorted(k for k in os.environ if os.environ.get(k) != before.get(k))\n"
+            "ex.close()\n"
+            "after = sorted(k for k in set(os.environ) | set(before) if os.environ.get(k) != before.get(k))\n"
+            "print(json.dumps([during, after]))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    during, after = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "RAY_USAGE_STATS_ENABLED" in during  # the check can see a change
+    assert after == [], after
 
 
 # ----------------------------------------------------------------------------- a head and a worker (`ray start`)

@@ -162,6 +162,7 @@ class RayExecutor:
         self.runtime_env = runtime_env
         self.max_retries = max_retries
         self.start_timeout_s = float(start_timeout_s)
+        self._environ = dict(os.environ)  # Ray's import and a local instance set variables; close() puts them back
         self._ray = _import_ray()
         if self.address not in (None, "auto", "local") and not self._ray.is_initialized():
             _check_reachable(self.address)  # fail before the run starts, not minutes into ray.init
@@ -179,6 +180,8 @@ class RayExecutor:
         target = self.address or os.environ.get("RAY_ADDRESS") or "local"
         quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
         if target == "local":
+            # a local instance this run starts and stops: no usage reporting (nothing leaves the machine);
+            # the variable, and those Ray sets while it runs, are undone by close()
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             ray.init(address="local", num_cpus=max(os.cpu_count() or 1, self.workers or 0), include_dashboard=False,
                      **quiet)
@@ -224,6 +227,9 @@ class RayExecutor:
         """Shut down the Ray instance this executor started (one it connected to keeps running)."""
         if self._owned and self._ray.is_initialized():
             self._ray.shutdown()
+            from interp._imports import restore_environ
+
+            restore_environ(self._environ)  # RAY_USAGE_STATS_ENABLED, RAY_AUTH_MODE, PYTHONBREAKPOINT, ... as before
         self._owned = self._connected = False
 
     # ------------------------------------------------------------------ running jobs
