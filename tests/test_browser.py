@@ -355,7 +355,8 @@ def test_attribution_page_in_chromium(server, browser):
 def test_probing_page_in_chromium(server, browser):
     url, log = server
     _open(browser, url, "probing", log, "Part-of-speech probes")
-    assert "press Run the probes" in _text(browser)
+    # the title can arrive a moment before the rest of the page: wait for the prompt, do not read it at once
+    _wait(browser, log, "probing", lambda d: "press Run the probes" in _text(d), "the page's prompt to run")
     _set_number(browser, "Every n-th layer", 15)  # layers 0, 15, 30
     _set_number(browser, "Sentences of the built-in corpus", 100)
     _uncheck(browser, "Random-weights baseline (probes the same architecture with random weights)")
