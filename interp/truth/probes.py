@@ -84,11 +84,7 @@ class MassMeanProbe(_Probe):
 
     def fit(self, X: Any, y: Any) -> MassMeanProbe:
         """Fit on (n_rows, n_features) ``X`` and (n_rows,) binary labels ``y``; returns ``self``."""
-        X, y = _check_xy(X, y, where="MassMeanProbe.fit")
-        classes = np.unique(y)
-        if len(classes) != 2:
-            raise InvalidParameterError(f"Only binary classification is supported: MassMeanProbe.fit needs exactly 2 "
-                                        f"classes (false and true); got {classes.tolist()!r}.")
+        X, y, classes = _binary_xy(X, y, where="MassMeanProbe.fit")
         if not isinstance(self.atol, (int, float)) or not self.atol >= 0:
             raise InvalidParameterError(f"The 'atol' parameter of MassMeanProbe must be a float >= 0. Got {self.atol!r}.")
         X = np.asarray(X, dtype=np.float64)
@@ -157,11 +153,7 @@ class StandardizedMeanDiffProbe(MassMeanProbe):
 
     def fit(self, X: Any, y: Any) -> StandardizedMeanDiffProbe:
         """Fit on (n_rows, n_features) ``X`` and (n_rows,) binary labels ``y``; returns ``self``."""
-        X, y = _check_xy(X, y, where="StandardizedMeanDiffProbe.fit")
-        classes = np.unique(y)
-        if len(classes) != 2:
-            raise InvalidParameterError(f"Only binary classification is supported: StandardizedMeanDiffProbe.fit needs "
-                                        f"exactly 2 classes (false and true); got {classes.tolist()!r}.")
+        X, y, classes = _binary_xy(X, y, where="StandardizedMeanDiffProbe.fit")
         X = np.asarray(X, dtype=np.float64)
         Z = self._fit_scaler(X)
         pos = y == classes[1]
@@ -174,6 +166,16 @@ class StandardizedMeanDiffProbe(MassMeanProbe):
         self.classes_ = classes
         self.direction_ = np.ascontiguousarray(X[pos].mean(0) - X[~pos].mean(0))
         return self
+
+
+def _binary_xy(X: Any, y: Any, *, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked features and labels of a two-class fit, and the two classes (sorted; the second is "true")."""
+    X, y = _check_xy(X, y, where=where)
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise InvalidParameterError(f"Only binary classification is supported: {where} needs exactly 2 "
+                                    f"classes (false and true); got {classes.tolist()!r}.")
+    return X, y, classes
 
 
 def _pinv_hermitian(sigma: np.ndarray, atol: float) -> np.ndarray:
