@@ -85,6 +85,7 @@ KIND_MODULES: dict[str, str] = {
     "SteeringResult": "interp.truth.steering",
     "WorldMapLayerResult": "interp.projection.world",
     "TruthReport": "interp.truth.report",
+    "LensResult": "interp.lens.result",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:
