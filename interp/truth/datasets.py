@@ -3,7 +3,12 @@
 The built-in sets ship inside the package (``interp/data/truth/*.csv``, read with ``importlib.resources``),
 written by the seeded ``probes/truth/generate.py``
 (curated after Marks & Tegmark 2023, "The Geometry of Truth"): ``cities``, ``neg_cities``,
-``capitals``, ``continents``, ``larger_than``, ``sums`` and the hand-written ``facts``. A CSV has
+``capitals``, ``continents``, ``larger_than``, ``sums`` and the hand-written ``facts``; and, in the
+forms users bring (word lists in ``probes/truth/lexicon.py``): numbers as words
+(``larger_than_words``), ``smaller_than``, ``neg_larger_than``, Spanish and French words and their
+English meaning (``translations_es``, ``translations_fr``, ``neg_translations_es``), products and
+their makers (``companies``, ``neg_companies``), everyday claims (``everyday``, ``neg_everyday``)
+and question-and-answer facts (``qa_facts``). A CSV has
 the columns ``statement``, ``label`` (1 true, 0 false), ``provenance`` and ``pair_id``; rows that
 share a ``pair_id`` are a contrast pair (one true, one false) for CCS, and splits never separate a
 pair. Your own CSV with the same columns loads the same way.
@@ -36,7 +41,9 @@ __all__ = ["COLUMNS", "DATASETS", "DATA_DIR", "TruthDataset", "load_dataset", "l
 
 # The built-in CSVs, inside the installed package (a Traversable: a Path for any unpacked install).
 DATA_DIR = resources.files("interp") / "data" / "truth"
-DATASETS = ("cities", "neg_cities", "capitals", "continents", "larger_than", "sums", "facts")
+DATASETS = ("cities", "neg_cities", "capitals", "continents", "larger_than", "sums", "facts",
+            "larger_than_words", "smaller_than", "neg_larger_than", "translations_es", "translations_fr",
+            "neg_translations_es", "companies", "neg_companies", "everyday", "neg_everyday", "qa_facts")
 COLUMNS = ("statement", "label", "provenance", "pair_id")
 
 

