@@ -86,6 +86,7 @@ KIND_MODULES: dict[str, str] = {
     "WorldMapLayerResult": "interp.projection.world",
     "TruthReport": "interp.truth.report",
     "LensResult": "interp.lens.result",
+    "PatchingResult": "interp.patching.activation",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:
