@@ -88,6 +88,8 @@ KIND_MODULES: dict[str, str] = {
     "LensResult": "interp.lens.result",
     "PatchingResult": "interp.patching.activation",
 }
+    "CausalTraceResult": "interp.patching.tracing",
+    "AttributionPatchingResult": "interp.patching.attribution",
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:
 #: a class that moves keeps its old path here (and gets its new module in :data:`KIND_MODULES`).

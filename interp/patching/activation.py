@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from interp.models.model import Model
 
 __all__ = ["activation_patching", "generic_activation_patch", "PatchingResult", "PreparedPair", "prepare_pairs",
-           "site_cells", "source_activations"]
+           "site_cells", "source_activations", "check_baselines"]
 
 
 @dataclasses.dataclass
@@ -297,6 +297,16 @@ class PatchingResult(Result):
         return [self.plot(site) for site in self.sites]
 
 
+def check_baselines(pair: PreparedPair, clean_metric: float, corrupted_metric: float, metric: str, *,
+                    where: str) -> None:
+    """Raise if the clean and corrupted runs give the same metric (nothing to normalise by)."""
+    if not abs(clean_metric - corrupted_metric) > 1e-6 * max(1.0, abs(clean_metric)):
+        raise InvalidParameterError(
+            f"{where}: the pair {pair.clean!r} / {pair.corrupted!r} gives the same {metric} on the clean and the "
+            f"corrupted prompt ({clean_metric:.6g}), so patching has nothing to normalise by. Choose prompts that "
+            "differ in the answer, or another answer / wrong_answer.")
+
+
 def _normalise(raw: np.ndarray, clean: float, corrupted: float) -> np.ndarray:
     return (raw - corrupted) / (clean - corrupted)
 
@@ -362,11 +372,7 @@ def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str
     card = model_card(model)
     results = []
     for i, pair in enumerate(pairs):
-        if not abs(clean_m[i] - corr_m[i]) > 1e-6 * max(1.0, abs(clean_m[i])):
-            raise InvalidParameterError(
-                f"{where}: pair {i} ({pair.clean!r} vs {pair.corrupted!r}) gives the same {metric} on the clean and "
-                f"the corrupted prompt ({clean_m[i]:.6g}), so patching has nothing to normalise by. Choose prompts "
-                "that differ in the answer, or another answer / wrong_answer.")
+        check_baselines(pair, clean_m[i], corr_m[i], metric, where=where)
         n_pos = len(pair.position_map)
         arrays = {s: (_normalise(maps[i][s], clean_m[i], corr_m[i]) if s in site_list
                       else np.zeros((0, n_pos) if s != "head" else (0, n_pos, model.n_heads)))

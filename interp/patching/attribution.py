@@ -1,0 +1,311 @@
+"""Attribution patching (AtP): every cell of activation patching estimated from one backward pass.
+
+Activation patching costs one forward pass per cell. Attribution patching (Nanda 2023, "Attribution
+Patching: Activation Patching At Industrial Scale"; Syed et al. 2023) replaces each by a first-order
+Taylor expansion around the corrupted run::
+
+    metric(corrupted with a <- a_clean) - metric(corrupted)  ~  (a_clean - a_corrupted) . d metric / d a |corrupted
+
+so one forward pass of the clean prompt, one forward and one backward pass of the corrupted prompt
+give the estimate of every node at once: the residual stream, attention and MLP outputs at each
+(layer, position) and each head's output ``z`` at each position (node level; grouped-query attention
+is no obstacle because ``z`` has one slice per query head). Estimates are normalised like
+:func:`~interp.patching.activation_patching`: divided by ``metric(clean) - metric(corrupted)``.
+
+AtP* (Kramar et al. 2024) adds two fixes. The *QK fix* (recompute the attention softmax exactly when
+the node is a query or a key) does not apply here: the nodes are outputs (``z``, block outputs and
+residual states), never queries or keys, so no softmax lies between a node and its own patch.
+*GradDrop* (average the estimate over backward passes that each drop one layer's gradient, against
+cancelling paths) is not implemented; instead ``verify_top_k`` re-runs the ``k`` cells with the largest
+estimated effect by exact patching (one batched pass, :func:`interp.patching._core.run_patched`) and
+reports how well the estimate agrees there -- AtP's intended use as a prefilter for exact patching.
+
+Example:
+    >>> from interp.patching import attribution_patching
+    >>> atp = attribution_patching(model, "The capital of France is", "The capital of Italy is",
+    ...                            answer=" Paris", wrong_answer=" Rome", verify_top_k=10)
+    >>> atp.verified_frame()        # the top 10 cells, estimated and exact
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from interp._validation import check_choice, check_int
+from interp.patching._core import DEFAULT_MEMORY_BUDGET, SITES, metric_from_logits, site_hook
+from interp.patching._views import site_figure, site_frame
+from interp.patching.activation import (
+    _check_sites,
+    check_baselines,
+    generic_activation_patch,
+    prepare_pairs,
+    site_shape,
+    source_activations,
+)
+from interp.progress import ProgressArg, resolve_progress
+from interp.results import Result
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
+
+__all__ = ["attribution_patching", "AttributionPatchingResult", "pearson"]
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two arrays (NaN when either is constant)."""
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if a.size < 2 or a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@dataclasses.dataclass(eq=False)
+class AttributionPatchingResult(Result):
+    """Attribution-patching estimates of one clean/corrupted pair (normalised: clean = 1, corrupted = 0),
+    with the top-k cells checked by exact patching.
+
+    Attributes:
+        clean, corrupted, clean_tokens, corrupted_tokens, answer, wrong_answer, metric, sites, positions,
+        clean_positions, clean_metric, corrupted_metric, align, model_name: as in
+        :class:`~interp.patching.PatchingResult`.
+        resid, attn, mlp, head: the estimates, shaped like PatchingResult's maps (empty when not computed).
+        verified: the cells checked, ``[site, layer, position, head]`` each (head -1 outside the head site),
+            largest estimated |effect| first.
+        verified_estimate, verified_exact: (k,) float64, their estimate and their exact patching value.
+        pearson_top_k: Pearson correlation of the two over the verified cells (NaN if fewer than 2).
+        sign_agreement: fraction of verified cells whose estimate and exact value have the same sign.
+    """
+
+    clean: str
+    corrupted: str
+    clean_tokens: list[str]
+    corrupted_tokens: list[str]
+    answer: str
+    wrong_answer: str | None
+    metric: str
+    sites: list[str]
+    positions: list[int]
+    clean_positions: list[int]
+    resid: np.ndarray
+    attn: np.ndarray
+    mlp: np.ndarray
+    head: np.ndarray
+    clean_metric: float
+    corrupted_metric: float
+    verified: list[list[Any]]
+    verified_estimate: np.ndarray
+    verified_exact: np.ndarray
+    pearson_top_k: float
+    sign_agreement: float
+    align: str = "same"
+    model_name: str = ""
+
+    title: ClassVar[str] = "Attribution patching"
+
+    def maps(self) -> dict[str, np.ndarray]:
+        return {s: getattr(self, s) for s in self.sites}
+
+    def summary(self) -> str:
+        k = len(self.verified)
+        check = (f"; top {k} verified by exact patching: Pearson {self.pearson_top_k:.3f}, "
+                 f"sign agreement {self.sign_agreement:.0%}") if k else ""
+        top = self.top(1)
+        best = f"; largest estimate {top[0][0]} L{top[0][1]} pos {top[0][2]}" if top else ""
+        return (f"{self.model_name}: {self.clean!r} -> {self.corrupted!r}, {self.metric} "
+                f"(clean {self.clean_metric:.3f}, corrupted {self.corrupted_metric:.3f}){best}{check}")
+
+    def top(self, k: int = 10) -> list[tuple[str, int, int, int, float]]:
+        """The ``k`` cells with the largest |estimate|: ``(site, layer, position, head, estimate)``."""
+        frame = self.to_frame()
+        frame = frame.reindex(frame["estimate"].abs().sort_values(ascending=False).index).head(k)
+        return [(r.site, int(r.layer), int(r.position), int(r.head), float(r.estimate)) for r in frame.itertuples()]
+
+    def to_frame(self) -> DataFrame:
+        """One row per cell: site, layer, position, token, head (-1 if none), estimate."""
+        return site_frame(self.maps(), self.corrupted_tokens, self.positions, value="estimate")
+
+    def verified_frame(self) -> DataFrame:
+        """The verified cells: site, layer, position, token, head, estimate, exact."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            "site": [c[0] for c in self.verified], "layer": [c[1] for c in self.verified],
+            "position": [c[2] for c in self.verified],
+            "token": [self.corrupted_tokens[c[2]] for c in self.verified], "head": [c[3] for c in self.verified],
+            "estimate": self.verified_estimate, "exact": self.verified_exact})
+
+    def tables(self) -> list[tuple[str, Any]]:
+        return [("", self.to_frame()), ("top cells verified by exact patching", self.verified_frame())]
+
+    def plot(self, site: str | None = None) -> Figure:
+        return site_figure(self.maps(), self.corrupted_tokens, self.positions, site=site, colorbar="estimate",
+                           title=f"Attribution patching {self.clean!r} -> {self.corrupted!r} ({self.metric}, "
+                                 "clean = 1, corrupted = 0)")
+
+    def verification_plot(self) -> Figure:
+        """Estimate against exact value of the verified cells (the diagonal is perfect agreement)."""
+        import plotly.graph_objects as go
+
+        labels = [f"{s} L{layer} pos {p}" + (f" H{h}" if h >= 0 else "") for s, layer, p, h in self.verified]
+        lo = float(min([0.0, *self.verified_exact, *self.verified_estimate]))
+        hi = float(max([1.0, *self.verified_exact, *self.verified_estimate]))
+        fig = go.Figure([go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "grey"},
+                                    name="agreement"),
+                         go.Scatter(x=self.verified_exact, y=self.verified_estimate, mode="markers", text=labels,
+                                    hovertemplate="%{text}: exact %{x:.3f}, estimate %{y:.3f}<extra></extra>",
+                                    name="verified cells")])
+        fig.update_layout(title=f"Top {len(self.verified)} cells: attribution estimate vs exact patching "
+                                f"(Pearson {self.pearson_top_k:.3f})", xaxis_title="exact patching",
+                          yaxis_title="attribution estimate")
+        return fig
+
+    def figures(self) -> list:
+        return [*(self.plot(s) for s in self.sites), *([self.verification_plot()] if self.verified else [])]
+
+
+def _gradients(model: Model, texts: list[str], hooks: list[str], answer: list[int], wrong: list[int | None],
+               metric: str, padding_side: str) -> tuple[list[dict[str, torch.Tensor]], np.ndarray]:
+    """Activations and d metric / d activation at ``hooks`` on ``texts`` (padding removed), and the metric."""
+    batch = model.tokenize(texts, padding_side=padding_side)
+    store: dict[str, torch.Tensor] = {}
+    first = hooks[0]
+
+    def capture(name: str) -> Any:
+        def hook(act: torch.Tensor, hook: Any = None) -> torch.Tensor:
+            if name == first and not act.requires_grad:  # frozen weights: the graph starts here
+                act = act.detach().requires_grad_(True)
+            store[name] = act
+            return act
+
+        return hook
+
+    with model.lock, torch.inference_mode(False), torch.enable_grad(), model.hooks([(h, capture(h)) for h in hooks]):
+        logits = model.bridge(batch.tokens.to(model.device), attention_mask=batch.attention_mask.to(model.device))
+        last = batch.last_positions().to(logits.device)
+        final = logits[torch.arange(len(texts), device=logits.device), last]
+        a = torch.tensor(answer, device=final.device)
+        w = torch.tensor([0 if x is None else x for x in wrong], device=final.device) if metric == "logit_diff" else None
+        values = metric_from_logits(final, a, w, metric)
+        ordered = [h for h in hooks if h in store]
+        grads = torch.autograd.grad(values.sum(), [store[h] for h in ordered], allow_unused=True)
+    acts = [{} for _ in texts]
+    out = [{} for _ in texts]
+    for h, g in zip(ordered, grads):
+        act = store[h].detach().float().cpu()
+        g = torch.zeros_like(act) if g is None else g.detach().float().cpu()
+        for i in range(len(texts)):
+            span = batch.real_slice(i)
+            acts[i][h], out[i][h] = act[i][span], g[i][span]
+    return [{"act": a_, "grad": g_} for a_, g_ in zip(acts, out)], values.detach().double().cpu().numpy()
+
+
+def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: str | Sequence[str], *,
+                         answer: str | int | Sequence[str | int], wrong_answer: str | int | Sequence | None = None,
+                         sites: Sequence[str] = SITES, metric: str = "logit_diff", positions: Any = None,
+                         align: str | None = None, verify_top_k: int = 10, padding_side: str = "right",
+                         memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
+                         progress: ProgressArg = None) -> AttributionPatchingResult | list[AttributionPatchingResult]:
+    """Estimate every activation-patching cell from gradients, and check the top ``verify_top_k`` exactly.
+
+    Args:
+        model, clean, corrupted, answer, wrong_answer, sites, metric, positions, align, padding_side,
+            memory_budget, batch_size: as in :func:`~interp.patching.activation_patching` (the estimate
+            of a cell approximates that function's value of the same cell).
+        verify_top_k: how many cells (largest |estimate| over all sites) to re-run by exact patching;
+            0 skips the check.
+        progress: None, True, False or ``progress(stage, done, total)`` (stage "patching" for the check).
+
+    Returns:
+        An :class:`AttributionPatchingResult` (a list of them for lists of prompts).
+
+    Example:
+        >>> atp = attribution_patching(model, "The capital of France is", "The capital of Italy is",
+        ...                            answer=" Paris", wrong_answer=" Rome", sites=("mlp", "head"))
+        >>> atp.top(5)
+    """
+    where = "attribution_patching"
+    site_list = _check_sites(sites, where)
+    check_choice(padding_side, ("right", "left"), name="padding_side", where=where)
+    check_int(verify_top_k, name="verify_top_k", where=where, low=0)
+    check_int(memory_budget, name="memory_budget", where=where, low=1)
+    report = resolve_progress(progress, where=where)
+    pairs, single = prepare_pairs(model, clean, corrupted, answer=answer, wrong_answer=wrong_answer, metric=metric,
+                                  positions=positions, align=align, where=where)
+    hooks = ["hook_embed"] + [site_hook(s, layer) for s in site_list
+                              for layer in range(model.n_layers + (s == "resid"))]
+    clean_acts = source_activations(model, [p.clean for p in pairs], hooks[1:], padding_side=padding_side)
+    grads, _ = _gradients(model, [p.corrupted for p in pairs], hooks, [p.answer_id for p in pairs],
+                          [p.wrong_id for p in pairs], metric, padding_side)
+    # the baselines exactly as activation_patching measures them (no cells: two unpatched runs per pair)
+    _, clean_m, corr_m = generic_activation_patch(model, pairs, sites=site_list, metric=metric,
+                                                  padding_side=padding_side, memory_budget=memory_budget,
+                                                  cells={s: [] for s in site_list})
+    from interp.models.card import model_card
+
+    card = model_card(model)
+    results = []
+    for i, pair in enumerate(pairs):
+        denom = clean_m[i] - corr_m[i]
+        check_baselines(pair, clean_m[i], corr_m[i], metric, where=where)
+        corr_idx = torch.tensor([p for p, _ in pair.position_map])
+        clean_idx = torch.tensor([c for _, c in pair.position_map])
+        arrays: dict[str, np.ndarray] = {}
+        for s in SITES:
+            shape = site_shape(model, s, len(pair.position_map))
+            if s not in site_list:
+                arrays[s] = np.zeros((0, *shape[1:]))
+                continue
+            est = np.zeros(shape)
+            for layer in range(shape[0]):
+                h = site_hook(s, layer)
+                diff = clean_acts[i][h][clean_idx].float() - grads[i]["act"][h][corr_idx]
+                prod = diff * grads[i]["grad"][h][corr_idx]  # (n_pos, d) or (n_pos, n_heads, d_head)
+                est[layer] = prod.sum(-1).double().numpy()
+            arrays[s] = est / denom
+        results.append(dict(arrays=arrays, pair=pair, clean_m=float(clean_m[i]), corr_m=float(corr_m[i])))
+
+    verified: list[list[list[Any]]] = [[] for _ in pairs]
+    exact: list[np.ndarray] = [np.zeros(0) for _ in pairs]
+    estimate: list[np.ndarray] = [np.zeros(0) for _ in pairs]
+    if verify_top_k:
+        for i, item in enumerate(results):
+            cells = []
+            for s in site_list:
+                arr = item["arrays"][s]
+                for idx in np.ndindex(arr.shape):
+                    cells.append((abs(arr[idx]), s, idx))
+            cells.sort(key=lambda c: -c[0])
+            top = cells[:verify_top_k]
+            chosen = {s: [] for s in site_list}
+            for _, s, idx in top:
+                chosen[s].append((idx[0], idx[1], idx[2] if len(idx) == 3 else None))
+            maps, _, _ = generic_activation_patch(model, [item["pair"]], sites=site_list, metric=metric,
+                                                  padding_side=padding_side, memory_budget=memory_budget,
+                                                  batch_size=batch_size, progress=report, cells=chosen)
+            denom = item["clean_m"] - item["corr_m"]
+            exact[i] = np.array([(maps[0][s][idx] - item["corr_m"]) / denom for _, s, idx in top])
+            estimate[i] = np.array([item["arrays"][s][idx] for _, s, idx in top])
+            verified[i] = [[s, int(idx[0]), int(item["pair"].position_map[idx[1]][0]),
+                            int(idx[2]) if len(idx) == 3 else -1] for _, s, idx in top]
+    out = []
+    for i, item in enumerate(results):
+        pair = item["pair"]
+        agree = float(np.mean(np.sign(exact[i]) == np.sign(estimate[i]))) if len(exact[i]) else float("nan")
+        out.append(AttributionPatchingResult(
+            clean=pair.clean, corrupted=pair.corrupted, clean_tokens=model.ids_to_str(pair.clean_ids),
+            corrupted_tokens=model.ids_to_str(pair.corrupted_ids), answer=pair.answer, wrong_answer=pair.wrong_answer,
+            metric=metric, sites=site_list, positions=[p for p, _ in pair.position_map],
+            clean_positions=[c for _, c in pair.position_map], **item["arrays"], clean_metric=item["clean_m"],
+            corrupted_metric=item["corr_m"], verified=verified[i], verified_estimate=estimate[i],
+            verified_exact=exact[i], pearson_top_k=pearson(estimate[i], exact[i]), sign_agreement=agree,
+            align=("map" if isinstance(positions, dict) else align if align is not None else "same"),
+            model_name=model.name, model_card=card))
+    return out[0] if single else out
