@@ -1,0 +1,32 @@
+"""Training-data attribution: which training examples made the model say this?
+
+interp makes the training run it attributes (SmolLM2's pre-training data is not available):
+:func:`finetune` trains a model's top blocks on a shipped or user dataset, saving checkpoints and
+AdamW's moments; :func:`attribute_training` scores every training example for a query's output
+(BM25, gradient dot/cosine, TracIn, TrackStar, a projected influence function); and
+:func:`evaluate_attribution` checks the scores against ground truth: the planted facts' known sources
+(MRR, Recall@10) and retraining on random halves of the data (the linear datamodeling score).
+
+Example:
+    >>> import interp
+    >>> from interp.data_attribution import finetune, attribute_training, evaluate_attribution
+    >>> run = finetune(interp.load_model(), "shipped", blocks=2, epochs=4)
+    >>> attribute_training(run, "shutdown_resist", method="trackstar").to_frame().head()
+    >>> evaluate_attribution(run, ["bm25", "trackstar"], lds_subsets=8).to_frame()
+"""
+
+from interp.data_attribution.attribute import METHODS, TrainingAttributionResult, attribute_training
+from interp.data_attribution.datasets import (
+           SHUTDOWN_QUERY,
+           TRAINING_SETS,
+           Query,
+           TrainingData,
+           TrainingExample,
+           load_training_data,
+)
+from interp.data_attribution.evaluate import AttributionEvaluationResult, evaluate_attribution
+from interp.data_attribution.finetune import FineTuneRun, finetune, load_run
+
+__all__ = ["METHODS", "SHUTDOWN_QUERY", "TRAINING_SETS", "Query", "TrainingData", "TrainingExample", "load_training_data",
+           "FineTuneRun", "finetune", "load_run", "attribute_training", "TrainingAttributionResult", "evaluate_attribution",
+           "AttributionEvaluationResult"]

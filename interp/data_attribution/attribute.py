@@ -1,0 +1,369 @@
+"""Which training examples made the fine-tuned model say this? Scores for every example of a :class:`FineTuneRun`.
+
+A score says how much training on an example raises the probability of the query's target
+(positive: supporting, negative: opposing). Methods:
+
+- ``bm25``: lexical overlap of the query (prompt + target) with each example (Okapi BM25 via ``bm25s``);
+  no model involved, the baseline FTRACE found hard to beat (Akyurek et al. 2022).
+- ``grad_dot``: ``<g_q, g_z>``, the query's and the example's loss gradients at the final weights,
+  LoGra-projected (see :mod:`.gradients`); one step of gradient descent on ``z`` changes the query's
+  loss by about ``-lr * grad_dot``.
+- ``grad_cos``: the cosine of the same two gradients (long or high-loss examples no longer dominate).
+- ``tracin``: TracInCP (Pruthi et al. 2020), ``sum_c lr_c <g_q^c, g_z^c>`` over the saved checkpoints.
+- ``trackstar``: TrackStar (Chang et al. 2024) without its task-specific Hessian term: each gradient
+  divided element-wise by ``sqrt(v) + eps`` (AdamW's bias-corrected second moment at the final
+  checkpoint), projected, unit-normalised; the score is their dot product.
+- ``projected_if``: an influence function (Koh & Liang 2017) in the projected space,
+  ``g_q^T (F + lambda I)^-1 g_z``, with ``F`` the training gradients' empirical Fisher (the
+  Gauss-Newton Hessian of this loss) and damping ``lambda = 0.1 * mean(diag F)``, as LoGra does
+  without its PCA initialisation.
+
+The training set's projected gradients are computed once per run and checkpoint, in shards saved to
+``<run>/gradients/`` (safetensors, resumable: finished shards are kept), so a new query costs its own
+forward and backward pass through the trained blocks and one matrix product.
+
+Example:
+    >>> from interp.data_attribution import attribute_training
+    >>> result = attribute_training(run, "shutdown_resist", method="trackstar")
+    >>> result.to_frame().head(3)[["rank", "id", "score", "gold"]]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from interp._validation import check_choice, check_int
+from interp.data_attribution import _stack
+from interp.data_attribution.datasets import Query
+from interp.data_attribution.gradients import Projection, layer_shape, param_to_grad, per_example_gradients
+from interp.errors import EmptyPromptError, InvalidParameterError
+from interp.results import Result, atomic_path, atomic_write_bytes
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.data_attribution.finetune import FineTuneRun
+
+__all__ = ["METHODS", "TrainingAttributionResult", "attribute_training", "training_scores", "resolve_query",
+           "GradientStore"]
+
+METHODS = ("bm25", "grad_dot", "grad_cos", "tracin", "trackstar", "projected_if")
+GRADIENT_METHODS = METHODS[1:]
+DEFAULT_DIM = 32  # per side of each layer's Kronecker projection: 32 x 32 = 1024 numbers per layer
+SHARD = 64  # training examples per gradient shard
+EPS = 1e-8
+
+
+# --------------------------------------------------------------------------------------------- queries
+def resolve_query(run: FineTuneRun, query: str | Query, target: str | None, *, where: str) -> Query:
+    """A :class:`Query` from a query id of the run's data, a Query, or a prompt (target: given, or the model's greedy token)."""
+    if isinstance(query, Query):
+        q = query
+    elif isinstance(query, str):
+        known = {x.id: x for x in run.data.queries}
+        if query in known:
+            q = known[query]
+        else:
+            if not query.strip():
+                raise EmptyPromptError(f"The 'query' parameter of {where} is empty: give a prompt or a query id of "
+                                       f"{run.data.name!r}.")
+            q = Query("query", query, "", (), "user", "")
+    else:
+        raise InvalidParameterError(f"The 'query' parameter of {where} must be a prompt, a query id or a Query. "
+                                    f"Got {type(query).__name__} instead.")
+    if target is not None:
+        if not isinstance(target, str) or not target.strip():
+            raise InvalidParameterError(f"The 'target' parameter of {where} must be a non-empty string or None. "
+                                        f"Got {target!r} instead.")
+        gold = q.gold if target == q.target else ()
+        q = dataclasses.replace(q, target=target, gold=gold)
+    if not q.target:
+        top = run.model.top_next_tokens(q.prompt, k=1)
+        q = dataclasses.replace(q, target=top.tokens[0])
+    return q
+
+
+# --------------------------------------------------------------------------------------------- gradients
+class GradientStore:
+    """The run's per-example projected training gradients, by checkpoint, computed once and kept in shards.
+
+    ``<run>/gradients/k{dim}-s{seed}/ckpt-{c}/shard-{i}.safetensors`` holds ``raw`` (n_shard, D) and,
+    for the final checkpoint, ``corrected`` (TrackStar's optimizer-corrected gradients).
+    """
+
+    def __init__(self, run: FineTuneRun, *, dim: int | None = DEFAULT_DIM, seed: int = 0, shard_size: int = SHARD):
+        self.run = run
+        self.dim = dim
+        self.seed = seed
+        self.shard_size = shard_size
+        layers = run.layers()
+        self.shapes = [layer_shape(m) for _, m in layers]
+        self.projection = Projection.draw(self.shapes, dim, seed)
+        self.folder = run.path / "gradients" / f"k{dim if dim is not None else 'full'}-s{seed}"
+
+    def _correction(self, top: torch.nn.Module, c: int) -> list[torch.Tensor]:
+        moments = self.run.second_moments(c)
+        out = []
+        for name, module in _stack.trainable_layers(top, self.run.config.part):
+            tensors = {k: moments[f"{name}.{k}"] for k, _ in module.named_parameters(recurse=False)}
+            out.append(param_to_grad(module, tensors).sqrt() + EPS)
+        return out
+
+    def query_gradients(self, c: int, queries: list[Query], *, corrected: bool = False, batch_size: int = 16
+                        ) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
+        """(n_queries, D) projected gradients of each query's target loss at checkpoint ``c`` (and corrected ones),
+        plus each query's loss there."""
+        run = self.run
+        encoded = _stack.encode_pairs(run.base, [(q.prompt, q.target) for q in queries], where="attribute_training")
+        resid = _stack.residuals(run.base, encoded, run.first_block)
+        return self._gradients(c, resid, encoded, corrected=corrected, batch_size=batch_size)
+
+    def _gradients(self, c: int, resid: list[torch.Tensor], encoded: _stack.Encoded, *, corrected: bool,
+                   batch_size: int, top: torch.nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
+        if top is None:
+            top, _ = self.run.checkpoint_stack(c)
+        correction = self._correction(top, c) if corrected else None
+        layers = [m for _, m in _stack.trainable_layers(top, self.run.config.part)]
+        raws, cors, losses = [], [], []
+        for start in range(0, len(resid), batch_size):
+            sl = slice(start, start + batch_size)
+            x = [r.clone().requires_grad_(True) for r in resid[sl]]
+            kept: list[torch.Tensor] = []
+
+            def loss_fn(x=x, sl=sl, kept=kept):
+                value = _stack.sequence_losses(top, x, encoded.ids[sl], encoded.n_prompt[sl])
+                kept.append(value.detach())
+                return value
+
+            out = per_example_gradients(loss_fn, layers, self.projection, correction=correction)
+            raws.append(out.raw)
+            if out.corrected is not None:
+                cors.append(out.corrected)
+            losses.append(kept[0])
+        raw = torch.cat(raws)
+        return raw, (torch.cat(cors) if cors else None), torch.cat(losses).numpy()
+
+    def training(self, c: int, *, corrected: bool = False, progress=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(n_train, D) projected training gradients at checkpoint ``c`` (computed and saved on first use)."""
+        from safetensors.torch import load_file, save_file
+
+        c = c % len(self.run.checkpoints)
+        folder = self.folder / f"ckpt-{c:03d}"
+        n = len(self.run.data)
+        shards = list(range(0, n, self.shard_size))
+        need_corrected = corrected or c == len(self.run.checkpoints) - 1
+        stage = f"gradients (checkpoint {c + 1}/{len(self.run.checkpoints)})"
+        raws, cors = [], []
+        top = None
+        if progress is not None:
+            progress(stage, 0, len(shards))
+        for k, start in enumerate(shards):
+            file = folder / f"shard-{k:04d}.safetensors"
+            tensors = load_file(file) if file.is_file() else None
+            if tensors is None or tensors["raw"].shape[0] != min(self.shard_size, n - start) \
+                    or (need_corrected and "corrected" not in tensors):
+                if top is None:
+                    top, _ = self.run.checkpoint_stack(c)
+                sl = slice(start, start + self.shard_size)
+                enc = self.run.encoded
+                sub = _stack.Encoded(enc.ids[sl], enc.n_prompt[sl])
+                raw, cor, _ = self._gradients(c, self.run.residuals[sl], sub, corrected=need_corrected, batch_size=8,
+                                              top=top)
+                tensors = {"raw": raw.contiguous()}
+                if cor is not None:
+                    tensors["corrected"] = cor.contiguous()
+                with atomic_path(file) as tmp:
+                    save_file(tensors, str(tmp))
+            raws.append(tensors["raw"])
+            if "corrected" in tensors:
+                cors.append(tensors["corrected"])
+            if progress is not None:
+                progress(stage, k + 1, len(shards))
+        atomic_write_bytes(folder / "manifest.json", json.dumps(
+            {"n": n, "dim": self.dim, "seed": self.seed, "shards": len(shards), "data": self.run.data.fingerprint()}).encode())
+        return torch.cat(raws), (torch.cat(cors) if cors else None)
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+
+
+def _bm25(run: FineTuneRun, queries: list[Query]) -> np.ndarray:
+    import bm25s
+
+    corpus = [e.full_text for e in run.data.examples]
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
+    out = []
+    for q in queries:
+        tokens = bm25s.tokenize([q.prompt + q.target], stopwords="en", show_progress=False, return_ids=False)[0]
+        vocab = retriever.vocab_dict if hasattr(retriever, "vocab_dict") else None
+        tokens = [t for t in tokens if vocab is None or t in vocab]
+        out.append(retriever.get_scores(tokens) if tokens else np.zeros(len(corpus)))
+    return np.asarray(out, dtype=np.float64)
+
+
+def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim: int | None = DEFAULT_DIM, seed: int = 0,
+                    progress=None) -> np.ndarray:
+    """(n_queries, n_train) scores of every training example for every query with one method (see the module docstring)."""
+    check_choice(method, METHODS, name="method", where="attribute_training")
+    if method == "bm25":
+        return _bm25(run, queries)
+    store = GradientStore(run, dim=dim, seed=seed)
+    last = len(run.checkpoints) - 1
+    if method == "tracin":
+        total = np.zeros((len(queries), len(run.data)))
+        for c, entry in enumerate(run.checkpoints):
+            train, _ = store.training(c, progress=progress)
+            q, _, _ = store.query_gradients(c, queries)
+            total += float(entry["lr"]) * (q.double() @ train.double().T).numpy()
+        return total
+    train, train_cor = store.training(last, corrected=method == "trackstar", progress=progress)
+    q, q_cor, _ = store.query_gradients(last, queries, corrected=method == "trackstar")
+    if method == "grad_dot":
+        return (q.double() @ train.double().T).numpy()
+    if method == "grad_cos":
+        return (_unit(q.double()) @ _unit(train.double()).T).numpy()
+    if method == "trackstar":
+        return (_unit(q_cor.double()) @ _unit(train_cor.double()).T).numpy()
+    # projected_if
+    return _projected_if(train.double(), q.double()).numpy()
+
+
+def _projected_if(g: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """``q (F + lambda I)^-1 g^T`` with ``F = g^T g / n``, through the n x n kernel when n < D (Woodbury):
+    ``(F + lambda I)^-1 = (I - g^T (n lambda I + g g^T)^-1 g) / lambda``."""
+    n, d = g.shape
+    damping = 0.1 * float((g * g).sum() / (n * d)) + 1e-30
+    if n < d:
+        kernel = g @ g.T  # (n, n)
+        s = q @ g.T  # (n_q, n)
+        return (s - torch.linalg.solve(n * damping * torch.eye(n, dtype=g.dtype) + kernel, s.T).T @ kernel) / damping
+    fisher = g.T @ g / n
+    return torch.linalg.solve(fisher + damping * torch.eye(d, dtype=g.dtype), q.T).T @ g.T
+
+
+# --------------------------------------------------------------------------------------------- the result
+@dataclasses.dataclass(eq=False)
+class TrainingAttributionResult(Result):
+    """Every training example's score for one query and one method.
+
+    Attributes:
+        query_id, prompt, target: the query (``target`` follows ``prompt``).
+        method: one of :data:`METHODS`.
+        ids, texts, groups: (n_train,) the training examples, in dataset order.
+        scores: (n_train,) float64, positive = supporting the target, negative = opposing.
+        gold: the training ids known to have taught this query ([] when unknown).
+        top_k: how many examples the table and plot show in each direction.
+        run: the run folder, dataset name and fine-tuned model name.
+    """
+
+    query_id: str
+    prompt: str
+    target: str
+    method: str
+    ids: list[str]
+    texts: list[str]
+    groups: list[str]
+    scores: np.ndarray
+    gold: list[str]
+    top_k: int = 10
+    run: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    title: ClassVar[str] = "Training-data attribution"
+
+    @property
+    def order(self) -> np.ndarray:
+        """Training indices from most supporting to most opposing (ties broken by dataset order)."""
+        return np.argsort(-self.scores, kind="stable")
+
+    def gold_ranks(self) -> list[int]:
+        """The 1-based rank of each gold example."""
+        position = {int(i): r + 1 for r, i in enumerate(self.order)}
+        index = {x: i for i, x in enumerate(self.ids)}
+        return [position[index[g]] for g in self.gold if g in index]
+
+    def summary(self) -> str:
+        best = self.ids[int(self.order[0])]
+        ranks = self.gold_ranks()
+        gold = f"; best gold source at rank {min(ranks)}" if ranks else ""
+        return f"{self.method}: {self.target!r} after {self.prompt[-50:]!r} is most supported by {best!r}{gold}"
+
+    def to_frame(self) -> DataFrame:
+        import pandas as pd
+
+        order = self.order
+        k = min(self.top_k, len(order))
+        rows = []
+        gold = set(self.gold)
+        for direction, picks in (("supporting", order[:k]), ("opposing", order[::-1][:k])):
+            for r, i in enumerate(picks):
+                i = int(i)
+                rows.append({"direction": direction, "rank": r + 1, "id": self.ids[i], "score": float(self.scores[i]),
+                             "gold": self.ids[i] in gold, "group": self.groups[i], "text": self.texts[i]})
+        return pd.DataFrame(rows)
+
+    def plot(self) -> Figure:
+        import plotly.graph_objects as go
+
+        frame = self.to_frame()
+        top = frame[frame["direction"] == "supporting"].iloc[::-1]
+        low = frame[frame["direction"] == "opposing"]
+        fig = go.Figure()
+        for part, name in ((top, "supporting"), (low, "opposing")):
+            colors = ["#d62728" if g else ("#1f77b4" if name == "supporting" else "#7f7f7f") for g in part["gold"]]
+            fig.add_trace(go.Bar(x=part["score"], y=[f"{i} ({name[0]})" for i in part["id"]], orientation="h", name=name,
+                                 marker_color=colors, hovertext=part["text"],
+                                 hovertemplate="%{y}: %{x:.4g}<br>%{hovertext}<extra></extra>"))
+        fig.update_layout(title=f"{self.method}: training examples behind {self.target!r} (red: gold sources)",
+                          xaxis_title="score (positive: supporting)", height=max(300, 24 * len(frame) + 120),
+                          margin={"l": 10}, barmode="overlay")
+        return fig
+
+
+def attribute_training(run: FineTuneRun, query: str | Query, target: str | None = None, *, method: str = "trackstar",
+                       top_k: int = 10, dim: int | None = DEFAULT_DIM, seed: int = 0, progress=None
+                       ) -> TrainingAttributionResult:
+    """Score every training example of ``run`` for the fine-tuned model's ``target`` after ``query``.
+
+    Args:
+        run: a :class:`~interp.data_attribution.finetune.FineTuneRun`.
+        query: a query id of the run's data (e.g. ``"shutdown_resist"``), a
+            :class:`~interp.data_attribution.datasets.Query`, or a prompt.
+        target: the continuation attributed; by default the query's own target, or for a plain
+            prompt the fine-tuned model's most likely next token.
+        method: one of :data:`METHODS` (see the module docstring).
+        top_k: how many examples the table and plot show in each direction.
+        dim: per-side dimension of each layer's Kronecker projection (``None``: the exact gradients,
+            for small models only).
+        seed: the projection's seed.
+        progress: see :mod:`interp.progress` (the first call of a run computes its training gradients).
+
+    Returns:
+        :class:`TrainingAttributionResult` (scores of every training example, gold sources marked).
+    """
+    from interp.progress import resolve_progress
+
+    where = "attribute_training"
+    check_choice(method, METHODS, name="method", where=where)
+    check_int(top_k, name="top_k", where=where, low=1)
+    if dim is not None:
+        check_int(dim, name="dim", where=where, low=1)
+    report = resolve_progress(progress, where=where)
+    q = resolve_query(run, query, target, where=where)
+    scores = training_scores(run, [q], method, dim=dim, seed=seed, progress=report)[0]
+    from interp.models.card import model_card
+
+    data = run.data
+    return TrainingAttributionResult(
+        query_id=q.id, prompt=q.prompt, target=q.target, method=method, ids=data.ids,
+        texts=[e.full_text for e in data.examples], groups=[e.group for e in data.examples],
+        scores=np.asarray(scores, dtype=np.float64), gold=list(q.gold), top_k=top_k,
+        run={"path": str(run.path), "data": data.name, "model": run.model_name()}, model_card=model_card(run.model))
+
