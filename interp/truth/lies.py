@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from interp._validation import check_int, check_texts
-from interp.errors import InvalidDatasetError, InvalidParameterError
+from interp.errors import InvalidDatasetError
 from interp.models.card import model_card
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
@@ -167,8 +167,8 @@ def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetec
     from sklearn.metrics import roc_auc_score
 
     where = "detect_model_lies"
-    if not model.is_chat:
-        raise InvalidParameterError(f"{where} needs an instruct model with a chat template; {model.name} has none.")
+    model.require_chat_template(where, why="it asks the model each question in chat form, once told to answer "
+                                           "honestly and once told to lie (a system prompt)")
     check_int(max_new_tokens, name="max_new_tokens", where=where, low=1, high=256)
     if questions is None or isinstance(questions, (str, os.PathLike)):
         rows = load_questions(questions)
