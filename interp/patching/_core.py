@@ -198,6 +198,24 @@ def _scatter_hook(rows: torch.Tensor, pos: torch.Tensor, heads: torch.Tensor | N
     return hook
 
 
+def _last_logits(model: Model, tokens: torch.Tensor, mask: torch.Tensor, last: torch.Tensor,
+                 hooks: list) -> torch.Tensor:
+    """(batch, d_vocab) logits at each row's ``last`` position, the patch hooks installed. Where the Hugging
+    Face model takes ``logits_to_keep``, only the distinct last positions are unembedded."""
+    from interp.attribution._core import _accepts_logits_to_keep
+
+    kwargs: dict[str, Any] = {"attention_mask": mask.to(model.device)}
+    keep = sorted(set(last.tolist()))
+    if _accepts_logits_to_keep(type(model.bridge.original_model)):
+        kwargs["logits_to_keep"] = torch.tensor(keep, device=model.device)
+        column = torch.tensor([keep.index(p) for p in last.tolist()])
+    else:  # pragma: no cover - models without logits_to_keep
+        column = last
+    with model.hooks(hooks):
+        logits = model.bridge(tokens.to(model.device), **kwargs)
+    return logits[torch.arange(len(last), device=logits.device), column.to(logits.device)]
+
+
 def run_patched(model: Model, runs: Sequence[Run], *, metric: str, padding_side: str = "right",
                 memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
                 progress: Callable[[str, int, int | None], None] | None = None, stage: str = "patching"
@@ -239,9 +257,7 @@ def run_patched(model: Model, runs: Sequence[Run], *, metric: str, padding_side:
                                                   torch.stack(values))))
             last = (torch.full((len(group),), width - 1, dtype=torch.long) if padding_side == "left"
                     else torch.tensor([len(runs[i].ids) - 1 for i in group]))
-            with model.hooks(hooks):
-                logits = model.bridge(tokens.to(model.device), attention_mask=mask.to(model.device))
-            final = logits[torch.arange(len(group), device=logits.device), last.to(logits.device)]
+            final = _last_logits(model, tokens, mask, last, hooks)
             answer = torch.tensor([runs[i].answer for i in group], device=final.device)
             wrong = (torch.tensor([runs[i].wrong for i in group], device=final.device)
                      if metric == "logit_diff" else None)

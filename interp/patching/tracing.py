@@ -88,7 +88,8 @@ class CausalTraceResult(Result):
         answer: the answer token whose probability is traced.
         kinds: the states restored, from "hidden", "mlp", "attn".
         hidden: (n_layers + 1, n_pos) float64 mean probability of the answer with hidden state (layer, token)
-            restored (layer 0 = embeddings); empty (0, n_pos) if not computed. So are the others:
+            restored (layer 0 = embeddings); NaN at positions not restored; empty (0, n_pos) if not computed.
+            So are the others:
         mlp, attn: (n_layers, n_pos), with the window of ``window`` blocks' MLP / attention outputs around
             the block restored at that token.
         p_clean: the answer's probability on the clean prompt; ``p_corrupted`` its mean over the noised runs.
@@ -125,7 +126,7 @@ class CausalTraceResult(Result):
         parts = []
         for kind in self.kinds:
             ie = self.indirect_effect(kind)
-            layer, pos = np.unravel_index(np.argmax(ie), ie.shape)
+            layer, pos = np.unravel_index(np.nanargmax(ie), ie.shape)
             parts.append(f"{kind} strongest at layer {layer}, token {pos} {self.tokens[pos]!r} (+{ie[layer, pos]:.3f})")
         return (f"{self.model_name}: p({self.answer!r}) clean {self.p_clean:.3f}, subject {self.subject!r} noised "
                 f"{self.p_corrupted:.3f}; " + "; ".join(parts))
@@ -163,7 +164,7 @@ class CausalTraceResult(Result):
         for col, k in enumerate(kinds, start=1):
             arr = getattr(self, k).T  # (pos, layer)
             fig.add_trace(go.Heatmap(z=arr, x=list(range(arr.shape[1])), y=labels, colorscale=scales[k],
-                                     zmin=min(self.p_corrupted, float(arr.min())), zmax=float(arr.max()),
+                                     zmin=min(self.p_corrupted, float(np.nanmin(arr))), zmax=float(np.nanmax(arr)),
                                      colorbar={"title": f"p({self.answer.strip()})", "x": col / len(kinds) - 0.02,
                                                "len": 0.8},
                                      hovertemplate="layer %{x}, %{y}: p=%{z:.4f}<extra>" + k + "</extra>"),
@@ -187,7 +188,8 @@ def embedding_std(model: Model) -> float:
 
 def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int | None = None, noise: float = 3.0,
                    noise_std: float | None = None, samples: int = 10, window: int = 10, seed: int = 0,
-                   kinds: Sequence[str] = KINDS, padding_side: str = "right",
+                   kinds: Sequence[str] = KINDS, positions: Sequence[int] | None = None,
+                   padding_side: str = "right",
                    memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
                    progress: ProgressArg = None) -> CausalTraceResult:
     """Meng et al. 2022's causal tracing of ``prompt``: noise the subject, restore one state, measure p(answer).
@@ -203,6 +205,8 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
         window: consecutive blocks whose MLP / attention outputs are restored together (ROME: 10).
         seed: seed of the noise (a local generator).
         kinds: any of "hidden", "mlp", "attn".
+        positions: the token positions whose states are restored (BOS included, negative counts from the
+            end); None: every position. Rows of positions left out are NaN.
         padding_side, memory_budget, batch_size: how the rows are batched (see :func:`activation_patching`).
         progress: None, True, False or ``progress(stage, done, total)`` (stage "tracing", in rows).
 
@@ -239,6 +243,17 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
         answer_id = resolve_token(model, answer, name="answer", where=where)
     sigma = float(noise_std) if noise_std is not None else float(noise) * embedding_std(model)
     L, n_pos = model.n_layers, len(ids)
+    if positions is None:
+        restored = list(range(n_pos))
+    else:
+        items = [positions] if isinstance(positions, int) else list(positions)
+        for p in items:
+            if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or not -n_pos <= p < n_pos:
+                raise InvalidParameterError(f"The 'positions' parameter of {where} holds {p!r}, which is not a "
+                                            f"position of the prompt ({n_pos} tokens, BOS included).")
+        restored = sorted({int(p) % n_pos for p in items})
+        if not restored:
+            raise InvalidParameterError(f"The 'positions' parameter of {where} is empty; give at least one position.")
     hooks = [_EMBED] + [_hidden_hook(layer) for layer in range(L + 1)]
     hooks += [_HOOK[k].format(b) for k in ("mlp", "attn") if k in kind_list for b in range(L)]
     clean = source_activations(model, [prompt], hooks, padding_side=padding_side)[0]
@@ -259,7 +274,7 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
             else:
                 hooks_k = [_HOOK[k].format(b) for b in range(max(0, layer - window // 2),
                                                              min(L, layer - (-window // 2)))]
-            for pos in range(n_pos):
+            for pos in restored:
                 restore = [Patch(h, pos, clean[h][pos]) for h in hooks_k]
                 for s in range(samples):
                     runs.append(Run(ids, noise_patches[s] + restore, answer_id))
@@ -268,7 +283,7 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
                         batch_size=batch_size, progress=report, stage="tracing")
     arrays = {k: np.zeros((0, n_pos)) for k in KINDS}
     for k in kind_list:
-        arrays[k] = np.zeros((L + 1 if k == "hidden" else L, n_pos))
+        arrays[k] = np.full((L + 1 if k == "hidden" else L, n_pos), np.nan)
     cells = probs[1 + samples:].reshape(len(index), samples).mean(axis=1)
     for (k, layer, pos), v in zip(index, cells):
         arrays[k][layer, pos] = v
