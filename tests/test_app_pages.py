@@ -726,3 +726,39 @@ def test_two_sessions_at_once_each_see_their_own_numbers(open_page, tiny, explor
         assert_frame_equal(scores, result.to_frame())
         assert_frame_equal(attention, maps.to_frame())
         assert figures == [figure_data(result.plot()), figure_data(maps.plot())]
+
+
+# ----------------------------------------------------------------------------------------- Inside the model
+def test_inside_patching_tabs_match_the_library(open_page, tiny):
+    from interp.patching import activation_patching, attribution_patching, causal_tracing
+
+    at = open_page("inside")
+    assert at.title[0].value == "Inside the model"
+    assert [t.label for t in at.tabs] == ["Lens", "Activation patching", "Causal tracing", "Attribution patching"]
+    at = submit(at, "Patch")
+    assert_no_failure(at)
+    patched = activation_patching(tiny, "The capital of France is", "The capital of Italy is", answer=" Paris",
+                                  wrong_answer=" Rome", sites=("resid", "attn", "mlp"), progress=False)
+    assert patched.summary() in [c.value.replace("\\", "") for c in at.caption]
+    shown = [f for f in frames(at) if "value" in f.columns]
+    assert_frame_equal(shown[0], patched.to_frame())
+    assert [figure_data(f) for f in patched.figures()] == [c for c in charts(at) if c in
+                                                           [figure_data(f) for f in patched.figures()]]
+    at.number_input(key="inside_trace_samples").set_value(2)
+    at = submit(at, "Trace")
+    assert_no_failure(at)
+    trace = causal_tracing(tiny, "The capital of France is", "France", answer=" Paris", samples=2, progress=False)
+    assert any(trace.to_frame().equals(f) for f in frames(at))
+    at.number_input(key="inside_atp_top").set_value(3)
+    at = submit(at, "Estimate and verify")
+    assert_no_failure(at)
+    atp = attribution_patching(tiny, "The capital of France is", "The capital of Italy is", answer=" Paris",
+                               wrong_answer=" Rome", sites=("attn", "mlp", "head"), verify_top_k=3, progress=False)
+    assert any(atp.verified_frame().equals(f) for f in frames(at))
+
+
+def test_inside_bad_subject_shows_an_error(open_page):
+    at = open_page("inside")
+    at.text_input(key="inside_trace_subject").set_value("Spain")
+    at = submit(at, "Trace")
+    assert_error(at, "must occur in the prompt")

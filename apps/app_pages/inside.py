@@ -1,0 +1,122 @@
+"""Inside the model: where the answer forms and which components carry it.
+
+A thin shell over :mod:`interp.lens` and :mod:`interp.patching`. Tabs: the lens grid for a prompt
+(``_inside_lens.render_lens``), activation patching of a clean/corrupted pair, causal tracing
+(ROME) and attribution patching with its top cells verified by exact patching. Each tab calls one
+library function (cached, the model passed as ``_model``) and renders ``result.plot()`` /
+``result.to_frame()`` through ``_common.show_result``.
+"""
+
+import _common
+import streamlit as st
+
+import interp
+
+CLEAN, CORRUPTED = "The capital of France is", "The capital of Italy is"
+SITES = {"residual stream": "resid", "attention output": "attn", "MLP output": "mlp", "heads": "head"}
+
+
+@st.cache_data(show_spinner="Patching every cell…", max_entries=16)
+def run_patching(_model: interp.Model, model_key: str, clean: str, corrupted: str, answer: str, wrong: str | None,
+                 sites: tuple, metric: str, align: str | None):
+    from interp.patching import activation_patching
+
+    return activation_patching(_model, clean, corrupted, answer=answer, wrong_answer=wrong, sites=sites,
+                               metric=metric, align=align, progress=False)
+
+
+@st.cache_data(show_spinner="Tracing (noised runs, one state restored at a time)…", max_entries=16)
+def run_tracing(_model: interp.Model, model_key: str, prompt: str, subject: str, answer: str | None,
+                samples: int, kinds: tuple):
+    from interp.patching import causal_tracing
+
+    return causal_tracing(_model, prompt, subject, answer=answer, samples=samples, kinds=kinds, progress=False)
+
+
+@st.cache_data(show_spinner="Attribution patching, then checking its top cells exactly…", max_entries=16)
+def run_atp(_model: interp.Model, model_key: str, clean: str, corrupted: str, answer: str, wrong: str | None,
+            sites: tuple, metric: str, align: str | None, top_k: int):
+    from interp.patching import attribution_patching
+
+    return attribution_patching(_model, clean, corrupted, answer=answer, wrong_answer=wrong, sites=sites,
+                                metric=metric, align=align, verify_top_k=top_k, progress=False)
+
+
+def _pair_form(prefix: str, label: str, *, default_sites: list[str], extra: bool = False):
+    """The clean/corrupted pair inputs shared by the patching tabs; returns the form's values."""
+    with st.form(f"{prefix}_form"):
+        left, right = st.columns(2)
+        clean = left.text_input("Clean prompt (activations come from it)", CLEAN, key=f"{prefix}_clean")
+        corrupted = right.text_input("Corrupted prompt (runs with them patched in)", CORRUPTED,
+                                     key=f"{prefix}_corrupted")
+        a, w, m, al = st.columns(4)
+        answer = a.text_input("Answer (one token)", " Paris", key=f"{prefix}_answer")
+        wrong = w.text_input("Wrong answer (empty: the corrupted prompt's top token)", " Rome", key=f"{prefix}_wrong")
+        metric = m.radio("Metric", ["logit_diff", "prob"], horizontal=True, key=f"{prefix}_metric")
+        align = al.radio("Align positions", ["same length", "right", "left"], horizontal=True, key=f"{prefix}_align",
+                         help="For prompts of different lengths: 'right' lines the last tokens up.")
+        sites = st.multiselect("Sites", list(SITES), default=default_sites, key=f"{prefix}_sites")
+        top_k = st.number_input("Cells to verify by exact patching", 0, 50, 10, key=f"{prefix}_top") if extra else 0
+        submitted = st.form_submit_button(label, type="primary")
+    return submitted, clean, corrupted, answer, (wrong or None), metric, (None if align == "same length" else align), \
+        tuple(SITES[s] for s in sites), int(top_k)
+
+
+loaded = _common.current_model()
+model = loaded.model
+
+st.title("Inside the model")
+st.caption("Where inside the forward pass the answer forms, and which components carry it.")
+lens_tab, patch_tab, trace_tab, atp_tab = st.tabs(["Lens", "Activation patching", "Causal tracing",
+                                                    "Attribution patching"])
+
+with lens_tab:
+    try:
+        from _inside_lens import render_lens
+    except ImportError as exc:  # pragma: no cover - the lens tab ships with interp.lens
+        st.info(f"The lens tab is not available in this build ({exc}).")
+    else:
+        render_lens(loaded)
+
+with patch_tab:
+    st.caption("Each cell: the corrupted prompt run with one clean activation patched in (residual stream at a "
+               "layer and position, a block's attention or MLP output, one head's output). 1 = the clean "
+               "answer fully restored, 0 = no change.")
+    submitted, clean, corrupted, answer, wrong, metric, align, sites, _ = _pair_form(
+        "inside_patch", "Patch", default_sites=["residual stream", "attention output", "MLP output"])
+    if submitted or st.session_state.get("inside_patch_done"):
+        st.session_state["inside_patch_done"] = True
+        result = _common.guarded(run_patching, model, loaded.key, clean, corrupted, answer, wrong, sites, metric,
+                                 align)
+        if result is not None:
+            _common.show_result(result, "activation_patching")
+
+with trace_tab:
+    st.caption("Causal tracing (Meng et al. 2022): the subject's embeddings are noised (3x their standard "
+               "deviation), then one state is restored to its clean value; colour = p(answer) afterwards.")
+    with st.form("inside_trace_form"):
+        left, middle, right, last = st.columns([4, 2, 2, 1])
+        prompt = left.text_input("Prompt", CLEAN, key="inside_trace_prompt")
+        subject = middle.text_input("Subject (noised)", "France", key="inside_trace_subject")
+        answer_t = right.text_input("Answer (empty: the top token)", " Paris", key="inside_trace_answer")
+        samples = last.number_input("Noise samples", 1, 20, 3, key="inside_trace_samples")
+        kinds = st.multiselect("Restore", ["hidden", "mlp", "attn"], default=["hidden", "mlp", "attn"],
+                               key="inside_trace_kinds")
+        traced = st.form_submit_button("Trace", type="primary")
+    if traced or st.session_state.get("inside_trace_done"):
+        st.session_state["inside_trace_done"] = True
+        trace = _common.guarded(run_tracing, model, loaded.key, prompt, subject, answer_t or None, int(samples),
+                                tuple(kinds))
+        if trace is not None:
+            _common.show_result(trace, "causal_tracing")
+
+with atp_tab:
+    st.caption("Attribution patching (Nanda 2023): every cell estimated from one backward pass; the cells with the "
+               "largest estimates are then re-run by exact patching to show how far the estimate holds.")
+    submitted, clean, corrupted, answer, wrong, metric, align, sites, top_k = _pair_form(
+        "inside_atp", "Estimate and verify", default_sites=["attention output", "MLP output", "heads"], extra=True)
+    if submitted or st.session_state.get("inside_atp_done"):
+        st.session_state["inside_atp_done"] = True
+        atp = _common.guarded(run_atp, model, loaded.key, clean, corrupted, answer, wrong, sites, metric, align, top_k)
+        if atp is not None:
+            _common.show_result(atp, "attribution_patching")
