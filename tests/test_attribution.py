@@ -503,16 +503,17 @@ def test_default_model_ablation_finds_the_country(default_model):
 
 
 @pytest.mark.slow
-def test_default_model_integrated_gradients_equal_captum(default_model):
+def test_real_model_integrated_gradients_equal_captum(real_model):
+    """On SmolLM2-135M-Instruct-Q4_1 and on gemma-3-270m-Q4_K_M (skipped without the interp[gemma] extra)."""
     from captum.attr import LayerIntegratedGradients
 
     prompt = "The capital of France is"
-    result = gradient_saliency(default_model, prompt, " Paris", method="integrated_gradients", baseline="pad", n_steps=8)
-    ids, tgt = default_model.encode(prompt), target_ids(default_model, " Paris")
+    result = gradient_saliency(real_model, prompt, " Paris", method="integrated_gradients", baseline="pad", n_steps=8)
+    ids, tgt = real_model.encode(prompt), target_ids(real_model, " Paris")
     seq = torch.tensor([ids])
     baseline = seq.clone()
-    baseline[0, 1:] = default_model.pad_token_id
-    lig = LayerIntegratedGradients(_captum_forward(default_model, ids, tgt, 0), default_model.bridge.embed)
+    baseline[0, 1:] = real_model.pad_token_id
+    lig = LayerIntegratedGradients(_captum_forward(real_model, ids, tgt, 0), real_model.bridge.embed)
     expected = lig.attribute(seq, baselines=baseline, n_steps=8).sum(-1)[0, 1:].detach().numpy()
     np.testing.assert_allclose(result.scores[0], expected, atol=1e-4, rtol=1e-3)
 

@@ -355,7 +355,8 @@ class Model:
 
     def info(self) -> dict[str, Any]:
         """The model card: name, source, the weights' file, quantization and fingerprint (see
-        :func:`interp.models.card.model_card`), shape, parameter count, device and dtype."""
+        :func:`interp.models.card.model_card`), shape, parameter count, device and dtype, and for a packaged
+        model its licence and the path of its terms."""
         from interp.models.card import model_card
 
         return {
@@ -365,6 +366,8 @@ class Model:
             "n_params": int(sum(p.numel() for p in self.bridge.original_model.parameters())),
             "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
             "chat_template": self.is_chat, "prepend_bos": self.prepend_bos,
+            # a packaged model's licence and the terms file its package ships (gemma: the Gemma Terms of Use)
+            **{key: value for key, value in (getattr(self, "provenance", None) or {}).items() if key in ("licence", "terms")},
         }
 
     def __repr__(self) -> str:
