@@ -85,11 +85,18 @@ KIND_MODULES: dict[str, str] = {
     "SteeringResult": "interp.truth.steering",
     "WorldMapLayerResult": "interp.projection.world",
     "TruthReport": "interp.truth.report",
+    "ReplicationResult": "interp.replication",
+    "CalibrationResult": "interp.ask.calibrate",
+    "HintResult": "interp.ask.hints",
+    "SelfReportResult": "interp.ask.selfreport",
     "LensResult": "interp.lens.result",
+    "LensDivergenceResult": "interp.lens.evaluate",
     "PatchingResult": "interp.patching.activation",
-}
     "CausalTraceResult": "interp.patching.tracing",
     "AttributionPatchingResult": "interp.patching.attribution",
+    "TrainingAttributionResult": "interp.data_attribution.attribute",
+    "AttributionEvaluationResult": "interp.data_attribution.evaluate",
+}
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:
 #: a class that moves keeps its old path here (and gets its new module in :data:`KIND_MODULES`).

@@ -19,15 +19,24 @@ __all__ = ["render_lens"]
 
 DEFAULT_PROMPT = "The capital of France is"
 DEFAULT_TARGET = " Paris"
-KINDS = {"Logit lens": "logit"}  # the linear lens joins when interp.lens.linear lands
+KINDS = {"Logit lens": "logit", "Linear lens": "linear"}
 
 
 @st.cache_data(show_spinner="Reading the lens…", max_entries=32)
 def _run_lens(_model: interp.Model, model_key: str, kind: str, prompt: str, target: str | None, top_k: int,
               lens_stamp: str):
-    from interp.lens import logit_lens
+    from interp.lens import linear_lens, logit_lens
 
+    if kind == "linear":
+        return linear_lens(_model, prompt, target=target, top_k=top_k)
     return logit_lens(_model, prompt, target=target, top_k=top_k)
+
+
+def _fit(model: interp.Model) -> None:
+    from interp.lens import fit_linear_lens
+
+    with _common.progress_bar("Fitting the linear lens") as bar:
+        fit_linear_lens(model, progress=_common.progress_arg(fit_linear_lens, bar))
 
 
 def render_lens(model: Any) -> None:
@@ -35,6 +44,7 @@ def render_lens(model: Any) -> None:
     loaded = model if hasattr(model, "key") and hasattr(model, "model") else None
     model = loaded.model if loaded is not None else model
     key = loaded.key if loaded is not None else model.name
+    from interp.lens import lens_status
 
     st.caption("The logit lens puts each layer's residual stream through the model's own final norm and "
                "unembedding (nostalgebraist 2020). The linear lens first maps each layer to the last with an "
@@ -48,9 +58,18 @@ def render_lens(model: Any) -> None:
         kind = KINDS[right.radio("Lens", list(KINDS), horizontal=True, key="inside_lens_kind")]
         top_k = last.number_input("Top k", 1, 20, 5, key="inside_lens_top_k")
         submitted = st.form_submit_button("Read the lens", type="primary")
+    status = lens_status(model)
+    if kind == "linear" and not status.fitted:
+        st.info(f"No linear lens is fitted for {model.name} yet ({status.path}). Fitting reads the text interp "
+                "ships through the model once and solves one least-squares problem per layer "
+                f"({status.estimate}).", icon=":material/school:")
+        if st.button("Fit the linear lens", key="inside_lens_fit"):
+            _common.guarded(_fit, model)
+            st.rerun()
+        return
     if submitted:
         st.session_state["inside_lens_result"] = _common.guarded(
-            _run_lens, model, key, kind, prompt, target or None, int(top_k), "",
+            _run_lens, model, key, kind, prompt, target or None, int(top_k), status.stamp,
             hint="Give a non-empty prompt; the target is optional.")
     result = st.session_state.get("inside_lens_result")
     if result is None:

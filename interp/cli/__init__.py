@@ -24,6 +24,7 @@ from __future__ import annotations
 import typer
 
 from interp.cli import attribution, batch, explore, models, probing, projection, truth
+from interp.cli import lens as lens_cli
 from interp.cli import patching as patching_cli
 
 __all__ = ["app", "main"]
@@ -40,6 +41,7 @@ probe_app.add_typer(probing.app)  # probe pos
 probe_app.add_typer(truth.probe_app)  # probe truth
 app.add_typer(probe_app, name="probe")
 app.add_typer(projection.map_app, name="map")
+app.add_typer(lens_cli.app)  # interp lens, interp lens-fit
 app.add_typer(patching_cli.app)  # interp patch, interp trace, interp atp
 
 

@@ -7,7 +7,10 @@
   conclusions"; not Belrose et al.'s trained tuned lens), then the same readout. Fit one with
   :func:`fit_linear_lens` (minutes on a CPU; saved as safetensors per model).
 
-Both return a :class:`LensResult`: a layers x positions grid of top tokens, KL to the final
+:func:`lens_divergence` measures either against the model's output over many texts
+(:class:`LensDivergenceResult`: mean KL to the final distribution by layer).
+
+Both lenses return a :class:`LensResult`: a layers x positions grid of top tokens, KL to the final
 distribution, entropy, and a target's rank and probability; ``plot()`` draws the tuned-lens paper's grid.
 
 Example:
@@ -26,6 +29,16 @@ _LAZY = {
     "read_lens": "interp.lens.logit",
     "lens_logits": "interp.lens.logit",
     "LensResult": "interp.lens.result",
+    "LinearLens": "interp.lens.linear",
+    "LensStatus": "interp.lens.linear",
+    "fit_linear_lens": "interp.lens.linear",
+    "linear_lens": "interp.lens.linear",
+    "load_linear_lens": "interp.lens.linear",
+    "lens_texts": "interp.lens.linear",
+    "default_lens_path": "interp.lens.linear",
+    "lens_status": "interp.lens.linear",
+    "lens_divergence": "interp.lens.evaluate",
+    "LensDivergenceResult": "interp.lens.evaluate",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)
