@@ -211,7 +211,7 @@ def _attribution_cases() -> list[Case]:
 
 
 def _other_cases() -> list[Case]:
-    from interp import probing, projection
+    from interp import probing, projection, replication
 
     truth = _truth()
     return [
@@ -254,6 +254,14 @@ def _other_cases() -> list[Case]:
                       "at least 20 places"),
                   Bad("layer", lambda m: projection.world_map(m, n_places=40, layers=[9]), LayerIndexError,
                       _layer("world_map", "layers") + " (negative counts from the end). Got 9 instead."))),
+        Case("replication.replication_table", ("interp.replication.replicate", "interp.replication.replication_table"),
+             "tiny-gpt2", lambda m: replication.replication_table([m.name], quick=True, parts=["space"], progress=False),
+             lambda: replication.ReplicationResult, ("paper", "paper_model", "claim", "criterion", "tiny-gpt2",
+                                                     "tiny-gpt2 reproduces"),
+             rows=lambda r: len(r.keys),
+             bad=(Bad("parts", lambda m: replication.replicate(m, parts=["nope"]), InvalidParameterError,
+                      "The 'parts' parameter of replicate must be a non-empty list of 'truth', 'space', 'pos', "
+                      "'attribution'. Got ['nope'] instead."),)),
         Case("batch.world_map_layer", (), "tiny-gpt2", _world_map_layer,
              lambda: importlib.import_module("interp.projection.world").WorldMapLayerResult,
              ("layer", "r2_lat", "r2_lon", "error_km", "alpha"), rows=lambda r: 1),
@@ -358,7 +366,8 @@ def _analyses() -> set[str]:
     """Public functions (and public methods of exported classes) whose return annotation names a Result type."""
     names = {c.__name__ for c in result_types()}
     found = set()
-    for package in (interp, interp.attribution, interp.probing, interp.projection, interp.truth):
+    for package in (interp, interp.attribution, interp.probing, interp.projection, interp.truth,
+                    importlib.import_module("interp.replication")):
         for attr in package.__all__:
             obj = getattr(package, attr)
             if inspect.isfunction(obj):

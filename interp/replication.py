@@ -1,0 +1,394 @@
+"""Replication: each headline finding of the papers interp implements, next to what it measures on a model.
+
+interp implements methods from four papers, each measured there on models far larger (or older) than
+the small models interp runs by default. :func:`replicate` re-measures each paper's headline findings
+on one model with the library's own public functions, and says for each whether it holds there, by a
+criterion written next to it (the criterion is this module's reading of the paper's claim, not the
+paper's own number):
+
+- **Marks & Tegmark 2023**, "The Geometry of Truth" (LLaMA-2 7B/13B/70B): true/false statements are
+  linearly separable by a mass-mean probe, best in the early-middle layers, and a probe trained on one
+  kind of statement transfers to others (clearly only from 13B on).
+  Measured with :func:`interp.truth.truth_report` (``probes=["mm"]``; the layer chosen on validation
+  pairs, accuracy on held-out pairs, the generalisation matrix at that layer).
+- **Gurnee & Tegmark 2023**, "Language Models Represent Space and Time" (Llama-2 7B/13B/70B): a
+  linear probe reads latitude and longitude of place names off the residual stream, the fit rises
+  over the first half of the layers and then plateaus, and a nonlinear (MLP) probe adds little.
+  Measured with :func:`interp.projection.world_map` (ridge, then ``probe="mlp"`` at the best layer).
+- **Hewitt & Liang 2019**, "Designing and Interpreting Probes with Control Tasks" (ELMo, about 94M
+  parameters): a linear POS probe is selective (task accuracy well above the control task's), and an
+  MLP probe reaches about the same accuracy with lower selectivity.
+  Measured with :func:`interp.probing.pos_probe` (``probe="linear"``, then ``"mlp"`` at its best layer).
+- **DeYoung et al. 2020**, "ERASER" (BERT-base-sized models, 110M): a faithful attribution has high
+  comprehensiveness (removing its top tokens hurts the prediction) and low sufficiency (its top tokens
+  alone keep it); each method is compared here with a random ranking of the same tokens.
+  Measured with :func:`interp.attribution.compare_methods` and :func:`interp.attribution.faithfulness`.
+
+``quick=True`` uses small samples and every few layers (a minute or two on a CPU for a 135M model):
+the figures are noisier, the rows the same. ``benchmarks/replication.py`` prints the table for
+several models and ``examples/replication.ipynb`` is the same table as a notebook.
+
+Example:
+    >>> import interp
+    >>> from interp.replication import replicate, replication_table
+    >>> result = replicate(interp.load_model(), quick=True)
+    >>> result.to_frame()
+    >>> replication_table([None, "tiny-gpt2"], quick=True).to_frame()   # one column per model
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from interp._validation import check_int
+from interp.errors import InvalidParameterError
+from interp.models.card import model_card as card_of
+from interp.progress import ProgressArg, resolve_progress
+from interp.results import Result
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+    from plotly.graph_objects import Figure
+
+    from interp.models.model import Model
+
+__all__ = ["ATTRIBUTION_PROMPTS", "FINDINGS", "TRUTH_DATASETS", "Finding", "ReplicationResult", "replicate",
+           "replication_table"]
+
+#: Marks & Tegmark's kinds of statement, as interp's built-in sets (cities and their negations, numbers,
+#: Spanish-English translations, companies).
+TRUTH_DATASETS = ("cities", "neg_cities", "larger_than", "smaller_than", "translations_es", "companies")
+
+#: Prompts (with the expected next word) whose attributions ERASER's measures score.
+ATTRIBUTION_PROMPTS = (
+    ("The capital of France is", " Paris"),
+    ("The Eiffel Tower is located in the city of", " Paris"),
+    ("She poured the coffee into her favourite", " mug"),
+    ("Two plus two equals", " four"),
+    ("The opposite of hot is", " cold"),
+    ("Monday, Tuesday, Wednesday,", " Thursday"),
+    ("The doctor told the patient to take the", " medicine"),
+    ("When it rains, people open their", " umbrellas"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One finding of a paper: what it claims, what interp measures for it, and when that counts as reproduced.
+
+    Attributes:
+        key: a short identifier; paper, paper_model: the paper and the models it measured on;
+        claim: the finding in the paper's terms; quantity: what is measured here (and how);
+        criterion: when the measurement counts as reproducing the claim, in words; holds: the criterion
+        as a function of the measured value and of all the values measured on that model (by key); None: no
+        pass/fail, the value is reported only.
+    """
+
+    key: str
+    paper: str
+    paper_model: str
+    claim: str
+    quantity: str
+    criterion: str
+    holds: Callable[[float, dict[str, float]], bool] | None = None
+
+
+MT = "Marks & Tegmark 2023 (Geometry of Truth)"
+GT = "Gurnee & Tegmark 2023 (Space and Time)"
+HL = "Hewitt & Liang 2019 (Control tasks)"
+ER = "DeYoung et al. 2020 (ERASER)"
+LLAMA = "LLaMA-2 7B / 13B / 70B"
+
+FINDINGS: tuple[Finding, ...] = (
+    Finding("truth_accuracy", MT, LLAMA, "True and false statements are linearly separable (mass-mean probe)",
+            "held-out accuracy of the mm probe at the layer chosen on validation pairs, mean over the sets",
+            ">= 0.80", lambda v, _: v >= 0.80),
+    Finding("truth_depth", MT, LLAMA, "Truth is represented best in the early-middle layers",
+            "that layer as a fraction of depth", "in [0.2, 0.7]", lambda v, _: 0.2 <= v <= 0.7),
+    Finding("truth_transfer", MT, LLAMA, "A probe trained on one kind of statement transfers to others (clearly "
+            "from 13B on)", "mm accuracy on the sets it was not trained on (trained on each set alone), mean",
+            ">= 0.70", lambda v, _: v >= 0.70),
+    Finding("space_r2_lat", GT, LLAMA, "A linear probe reads latitude off place names",
+            "held-out R^2 of latitude, ridge probe at the best layer (cities)", ">= 0.45", lambda v, _: v >= 0.45),
+    Finding("space_r2_lon", GT, LLAMA, "... and longitude", "held-out R^2 of longitude, same probe",
+            ">= 0.55", lambda v, _: v >= 0.55),
+    Finding("space_depth", GT, LLAMA, "The fit rises over the first half of the layers, then plateaus",
+            "first layer reaching 90% of the best mean R^2, as a fraction of depth", "<= 0.6", lambda v, _: v <= 0.6),
+    Finding("space_mlp_gain", GT, LLAMA, "A nonlinear (MLP) probe adds little over the linear one",
+            "mean R^2 of an MLP probe minus the ridge probe's, at the ridge probe's best layer", "<= 0.05",
+            lambda v, _: v <= 0.05),
+    Finding("pos_selectivity", HL, "ELMo (about 94M)", "A linear POS probe is selective",
+            "linear probe: POS accuracy minus control-task accuracy at its best layer", ">= 0.10",
+            lambda v, _: v >= 0.10),
+    Finding("pos_mlp_accuracy", HL, "ELMo (about 94M)", "An MLP probe reaches about the linear probe's accuracy",
+            "MLP minus linear POS accuracy, at the linear probe's best layer", ">= -0.02", lambda v, _: v >= -0.02),
+    Finding("pos_mlp_selectivity", HL, "ELMo (about 94M)", "... but with lower selectivity",
+            "MLP minus linear selectivity, same layer", "< 0", lambda v, _: v < 0),
+)
+
+N_RANDOM_RANKINGS = 4  # random rankings per prompt averaged into the ERASER reference
+_ERASER_METHODS = ("ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout")
+
+
+def _eraser_findings(methods: Sequence[str]) -> list[Finding]:
+    out = [Finding("eraser_random_comprehensiveness", ER, "BERT-base-sized (110M)",
+                   "Reference: a random ranking of the tokens", f"AOPC comprehensiveness of random rankings (mean of "
+                   f"{N_RANDOM_RANKINGS} per prompt), mean over prompts", "reported only"),
+           Finding("eraser_random_sufficiency", ER, "BERT-base-sized (110M)", "Reference: a random ranking of the tokens",
+                   "AOPC sufficiency of the same random rankings", "reported only")]
+    for m in methods:
+        out.append(Finding(f"eraser_{m}_comprehensiveness", ER, "BERT-base-sized (110M)",
+                           f"A faithful attribution has high comprehensiveness ({m})",
+                           f"AOPC comprehensiveness of {m} (f = probability of the target), mean over prompts",
+                           "> the random ranking's",
+                           lambda v, got: v > got["eraser_random_comprehensiveness"]))
+        out.append(Finding(f"eraser_{m}_sufficiency", ER, "BERT-base-sized (110M)",
+                           f"... and low sufficiency ({m})",
+                           f"AOPC sufficiency of {m}, mean over prompts (lower is better)", "< the random ranking's",
+                           lambda v, got: v < got["eraser_random_sufficiency"]))
+    return out
+
+
+def all_findings() -> list[Finding]:
+    """:data:`FINDINGS` and the ERASER rows (two per attribution method), in table order."""
+    return [*FINDINGS, *_eraser_findings(_ERASER_METHODS)]
+
+
+# ----------------------------------------------------------------------------- result
+@dataclasses.dataclass(eq=False, kw_only=True)
+class ReplicationResult(Result):
+    """Each paper's findings next to what one or more models measure.
+
+    Attributes:
+        keys, papers, paper_models, claims, quantities, criteria: one per finding (row), see :class:`Finding`.
+        models: the models measured (one column each).
+        values: (n_models, n_findings) float64, the measured quantity (NaN: not measured).
+        reproduces: (n_models, n_findings) int8: 1 the criterion holds, 0 it does not, -1 not measured.
+        details: per model, a line of what was run (sizes, layers).
+        quick: whether the small (quick) settings were used.
+    """
+
+    keys: list[str]
+    papers: list[str]
+    paper_models: list[str]
+    claims: list[str]
+    quantities: list[str]
+    criteria: list[str]
+    models: list[str]
+    values: np.ndarray
+    reproduces: np.ndarray
+    details: list[str]
+    quick: bool = False
+
+    title: ClassVar[str] = "Replication of the papers' findings"
+
+    def summary(self) -> str:
+        parts = []
+        for i, m in enumerate(self.models):
+            measured = self.reproduces[i] >= 0
+            parts.append(f"{m}: {int((self.reproduces[i] == 1).sum())} of {int(measured.sum())} findings reproduce")
+        return "; ".join(parts) + (" (quick settings)" if self.quick else "")
+
+    def to_frame(self) -> DataFrame:
+        """One row per finding: paper, paper_model, claim, measured, criterion, and per model its value and
+        whether it reproduces (columns ``<model>`` and ``<model> reproduces``)."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"paper": self.papers, "paper_model": self.paper_models, "claim": self.claims,
+                              "measured": self.quantities, "criterion": self.criteria})
+        for i, m in enumerate(self.models):
+            frame[m] = self.values[i]
+            frame[f"{m} reproduces"] = [{1: "yes", 0: "no", -1: "n/a"}[int(v)] for v in self.reproduces[i]]
+        return frame
+
+    def plot(self) -> Figure:
+        """The table as a figure: one row per finding, the measured value per model coloured by the verdict."""
+        import plotly.graph_objects as go
+
+        colours = {1: "#d9f2d9", 0: "#f8d7d7", -1: "#eeeeee"}
+        header = ["paper", "paper's models", "claim", "criterion", *self.models]
+        cells = [self.papers, self.paper_models, self.claims, self.criteria]
+        fills = [["white"] * len(self.keys)] * 4
+        for i in range(len(self.models)):
+            cells.append(["n/a" if not np.isfinite(v) else f"{v:.3f}" for v in self.values[i]])
+            fills.append([colours[int(r)] for r in self.reproduces[i]])
+        fig = go.Figure(go.Table(header={"values": header, "align": "left"},
+                                 cells={"values": cells, "fill_color": fills, "align": "left"},
+                                 columnwidth=[2, 1.5, 4, 1, *([1] * len(self.models))]))
+        fig.update_layout(title="Papers' findings, measured here (green: reproduces, red: does not)",
+                          height=160 + 34 * len(self.keys), width=1200)
+        return fig
+
+    @classmethod
+    def combine(cls, results: Sequence[ReplicationResult]) -> ReplicationResult:
+        """One table with a column per model from results of :func:`replicate` on the same findings."""
+        results = list(results)
+        if not results:
+            raise InvalidParameterError("ReplicationResult.combine needs at least one result. Got none.")
+        first = results[0]
+        for r in results[1:]:
+            if r.keys != first.keys:
+                raise InvalidParameterError("ReplicationResult.combine: the results measure different findings "
+                                            f"({first.keys[:3]}... and {r.keys[:3]}...).")
+        return dataclasses.replace(
+            first, models=[m for r in results for m in r.models], values=np.concatenate([r.values for r in results]),
+            reproduces=np.concatenate([r.reproduces for r in results]), details=[d for r in results for d in r.details],
+            quick=any(r.quick for r in results), model_card=dict(first.model_card))
+
+
+# ----------------------------------------------------------------------------- the measurements
+def _layers(n_layers: int, quick: bool) -> list[int]:
+    step = max(1, round(n_layers / 8)) if quick else 1
+    return sorted({*range(0, n_layers + 1, step), n_layers})
+
+
+def _truth(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
+    from interp.truth import DATASETS, truth_report
+
+    datasets = [d for d in TRUTH_DATASETS if d in DATASETS]
+    report = truth_report(model, datasets, layers=_layers(model.n_layers, quick), probes=["mm"],
+                          max_pairs=40 if quick else 400, seed=seed, detector=False, progress=progress)
+    i = report.layers.index(report.layer)
+    return {"truth_accuracy": float(report.test_accuracy[:, 0, i].mean()),
+            "truth_depth": report.layer / report.n_layers,
+            "truth_transfer": float(np.nanmean(report.generalization().unseen_accuracy()))}
+
+
+def _space(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
+    from interp.projection import world_map
+
+    n_places = 600 if quick else 3000
+    ridge = world_map(model, n_places=n_places, layers=_layers(model.n_layers, quick), seed=seed,
+                      random_baseline=False, progress=progress)
+    i = ridge.best_index
+    mean = (ridge.r2_lat + ridge.r2_lon) / 2
+    first = int(np.flatnonzero(mean >= 0.9 * mean.max())[0]) if mean.max() > 0 else i
+    mlp = world_map(model, n_places=n_places, layers=[ridge.best_layer], seed=seed, probe="mlp",
+                    random_baseline=False, progress=progress)
+    j = mlp.layers.index(ridge.best_layer)
+    return {"space_r2_lat": float(ridge.r2_lat[i]), "space_r2_lon": float(ridge.r2_lon[i]),
+            "space_depth": ridge.layers[first] / max(ridge.n_model_layers, 1),
+            "space_mlp_gain": float((mlp.r2_lat[j] + mlp.r2_lon[j]) / 2 - mean[i])}
+
+
+def _pos(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
+    from interp.probing import pos_probe
+
+    n = 300 if quick else None
+    linear = pos_probe(model, layers=_layers(model.n_layers, quick), probe="linear", max_sentences=n, seed=seed,
+                       random_baseline=False, progress=progress)
+    best = linear.best_layer
+    mlp = pos_probe(model, layers=[best], probe="mlp", max_sentences=n, seed=seed, random_baseline=False,
+                    progress=progress)
+    i, j = linear.layers.index(best), mlp.layers.index(best)
+    return {"pos_selectivity": float(linear.selectivity[i]),
+            "pos_mlp_accuracy": float(mlp.accuracy[j] - linear.accuracy[i]),
+            "pos_mlp_selectivity": float(mlp.selectivity[j] - linear.selectivity[i])}
+
+
+def _eraser(model: Any, quick: bool, seed: int) -> dict[str, float]:
+    from interp.attribution import compare_methods, faithfulness, token_ablation
+
+    prompts = ATTRIBUTION_PROMPTS[:2] if quick else ATTRIBUTION_PROMPTS
+    rng = np.random.default_rng(seed)
+    comp: dict[str, list[float]] = {m: [] for m in (*_ERASER_METHODS, "random")}
+    suff: dict[str, list[float]] = {m: [] for m in (*_ERASER_METHODS, "random")}
+    for prompt, target in prompts:
+        table = compare_methods(model, prompt, target, methods=list(_ERASER_METHODS), n_steps=16 if quick else 50)
+        # the reference a faithful method must beat: random rankings of the same units (the mean of a few)
+        base = token_ablation(model, prompt, target)
+        random_faith = [faithfulness(model, prompt, dataclasses.replace(
+            base, scores=rng.standard_normal(base.scores.shape).astype(np.float32), method="random"))
+            for _ in range(N_RANDOM_RANKINGS)]
+        for k, m in enumerate(table.methods):
+            comp[m].append(float(table.comprehensiveness[k]))
+            suff[m].append(float(table.sufficiency[k]))
+        comp["random"].append(float(np.mean([f.aopc_comprehensiveness for f in random_faith])))
+        suff["random"].append(float(np.mean([f.aopc_sufficiency for f in random_faith])))
+    out = {}
+    for m in (*_ERASER_METHODS, "random"):
+        out[f"eraser_{m}_comprehensiveness"] = float(np.mean(comp[m]))
+        out[f"eraser_{m}_sufficiency"] = float(np.mean(suff[m]))
+    return out
+
+
+_PARTS = ("truth", "space", "pos", "attribution")
+
+
+def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PARTS, seed: int = 0,
+              progress: ProgressArg = None) -> ReplicationResult:
+    """Measure every finding of :data:`FINDINGS` (and ERASER's, per attribution method) on ``model``.
+
+    Args:
+        model: an :class:`interp.Model`.
+        quick: small samples and every few layers (noisier; minutes instead of tens of minutes on a CPU).
+        parts: which papers to run: any of "truth", "space", "pos", "attribution" (the rows of the others
+            are reported as not measured).
+        seed: seed of every split and of the random reference ranking.
+        progress: stage ``"findings"`` (parts done of those asked); the analyses run report their own stages
+            to a callable too (:mod:`interp.progress`).
+
+    Returns:
+        :class:`ReplicationResult` with one column, this model.
+
+    Raises:
+        InvalidParameterError: an unknown part.
+
+    Example:
+        >>> replicate(interp.load_model(), quick=True).to_frame()
+    """
+    where = "replicate"
+    if isinstance(parts, str):
+        parts = [parts]
+    parts = list(parts)
+    unknown = [p for p in parts if p not in _PARTS]
+    if unknown or not parts:
+        raise InvalidParameterError(f"The 'parts' parameter of {where} must be a non-empty list of "
+                                    f"{', '.join(repr(p) for p in _PARTS)}. Got {parts!r} instead.")
+    check_int(seed, name="seed", where=where, low=0)
+    report = resolve_progress(progress, where=where)
+    inner = progress if callable(progress) else False
+    measured: dict[str, float] = {}
+    report("findings", 0, len(parts))
+    for done, part in enumerate(parts, start=1):
+        if part == "truth":
+            measured.update(_truth(model, quick, seed, inner))
+        elif part == "space":
+            measured.update(_space(model, quick, seed, inner))
+        elif part == "pos":
+            measured.update(_pos(model, quick, seed, inner))
+        else:
+            measured.update(_eraser(model, quick, seed))
+        report("findings", done, len(parts))
+    findings = all_findings()
+    values = np.array([[measured.get(f.key, np.nan) for f in findings]], dtype=np.float64)
+    verdict = np.array([[-1 if not np.isfinite(v) or f.holds is None else int(bool(f.holds(float(v), measured)))
+                         for f, v in zip(findings, values[0])]], dtype=np.int8)
+    detail = (f"{model.name}: {model.n_layers} layers, {'quick' if quick else 'full'} settings, parts "
+              f"{', '.join(parts)}, seed {seed}")
+    return ReplicationResult(keys=[f.key for f in findings], papers=[f.paper for f in findings],
+                             paper_models=[f.paper_model for f in findings], claims=[f.claim for f in findings],
+                             quantities=[f.quantity for f in findings], criteria=[f.criterion for f in findings],
+                             models=[model.name], values=values, reproduces=verdict, details=[detail], quick=quick,
+                             model_card=card_of(model))
+
+
+def replication_table(models: Sequence[str | None] = (None,), *, quick: bool = False,
+                      parts: Sequence[str] = _PARTS, seed: int = 0, progress: ProgressArg = None) -> ReplicationResult:
+    """:func:`replicate` on each model (by name; None is the default model, loaded one at a time), one column each.
+
+    Example:
+        >>> replication_table([None], quick=True).to_frame()
+    """
+    from interp.models.loading import load_model
+
+    if isinstance(models, str) or models is None:
+        models = [models]
+    results = []
+    for name in models:
+        results.append(replicate(load_model(name, quiet=True), quick=quick, parts=parts, seed=seed, progress=progress))
+    return ReplicationResult.combine(results)

@@ -1,0 +1,106 @@
+"""interp.replication: the papers' findings table, and examples/replication.ipynb executed so it never rots."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interp.errors import InvalidParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "examples" / "replication.ipynb"
+
+
+def _result(model="m", values=None):
+    from interp.replication import ReplicationResult, all_findings
+
+    findings = all_findings()
+    values = np.arange(len(findings), dtype=np.float64)[None] if values is None else values
+    return ReplicationResult(keys=[f.key for f in findings], papers=[f.paper for f in findings],
+                             paper_models=[f.paper_model for f in findings], claims=[f.claim for f in findings],
+                             quantities=[f.quantity for f in findings], criteria=[f.criterion for f in findings],
+                             models=[model], values=values, reproduces=np.zeros_like(values, dtype=np.int8),
+                             details=[model])
+
+
+def test_every_paper_has_rows_and_a_model_size():
+    from interp.replication import all_findings
+
+    findings = all_findings()
+    papers = {f.paper.split(" (")[0] for f in findings}
+    assert papers == {"Marks & Tegmark 2023", "Gurnee & Tegmark 2023", "Hewitt & Liang 2019", "DeYoung et al. 2020"}
+    assert len({f.key for f in findings}) == len(findings)
+    assert all(f.paper_model and f.criterion for f in findings)
+    methods = {"ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout"}
+    assert {f.key for f in findings if f.key.startswith("eraser_")} == (
+        {f"eraser_{m}_{q}" for m in methods | {"random"} for q in ("comprehensiveness", "sufficiency")})
+
+
+def test_criteria_read_the_values():
+    """Each criterion is a function of the value (and, for ERASER, of the random ranking's value)."""
+    from interp.replication import all_findings
+
+    by_key = {f.key: f for f in all_findings()}
+    assert by_key["truth_transfer"].holds(0.71, {}) and not by_key["truth_transfer"].holds(0.69, {})
+    assert by_key["space_r2_lat"].holds(0.45, {}) and not by_key["space_r2_lat"].holds(0.44, {})
+    assert by_key["pos_mlp_selectivity"].holds(-0.01, {}) and not by_key["pos_mlp_selectivity"].holds(0.0, {})
+    got = {"eraser_random_comprehensiveness": 0.2, "eraser_random_sufficiency": 0.1}
+    assert by_key["eraser_gradient_comprehensiveness"].holds(0.3, got)
+    assert not by_key["eraser_gradient_comprehensiveness"].holds(0.1, got)
+    assert by_key["eraser_gradient_sufficiency"].holds(0.05, got)
+    assert not by_key["eraser_gradient_sufficiency"].holds(0.15, got)
+    assert by_key["eraser_random_sufficiency"].holds is None
+
+
+def test_combine_makes_a_column_per_model(tmp_path):
+    from interp.replication import ReplicationResult
+
+    a, b = _result("a"), _result("b", values=np.full((1, len(_result().keys)), np.nan))
+    both = ReplicationResult.combine([a, b])
+    assert both.models == ["a", "b"] and both.values.shape == (2, len(a.keys))
+    frame = both.to_frame()
+    assert list(frame.columns[-4:]) == ["a", "a reproduces", "b", "b reproduces"]
+    np.testing.assert_array_equal(frame["a"].to_numpy(), a.values[0])
+    assert ReplicationResult.load(both.save(tmp_path / "r.json")) == both
+    with pytest.raises(InvalidParameterError, match="at least one result"):
+        ReplicationResult.combine([])
+    other = _result("c")
+    other.keys = other.keys[::-1]
+    with pytest.raises(InvalidParameterError, match="different findings"):
+        ReplicationResult.combine([a, other])
+
+
+@pytest.mark.slow
+def test_notebook_runs_in_quick_mode(tmp_path):
+    """examples/replication.ipynb, its parameters cell set to quick mode, runs top to bottom in a kernel of this
+    environment's python, and its table has a row per finding with the default model's values."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    from interp.replication import all_findings
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    (parameters,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    parameters.source += "\nQUICK = True\n"
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import sys, json\nprint(json.dumps({'python': sys.executable, 'rows': len(result.to_frame()), "
+        "'models': result.models, 'finite': int(__import__('numpy').isfinite(result.values).sum())}))"))
+    kernels = tmp_path / "kernels" / "interp-venv"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "interp venv", "language": "python"}))
+    manager = KernelManager(kernel_name="interp-venv",
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
+    client = nbclient.NotebookClient(nb, km=manager, timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    last = json.loads(nb.cells[-1].outputs[0]["text"])
+    assert last["python"] == sys.executable
+    assert last["rows"] == len(all_findings()) and last["models"] == ["SmolLM2-135M-Instruct-Q4_1"]
+    assert last["finite"] == len(all_findings())  # every finding measured
