@@ -315,7 +315,41 @@ def _other_cases() -> list[Case]:
     ]
 
 
-CASES = {case.name: case for case in _attribution_cases() + _other_cases()}
+def _patching_cases() -> list[Case]:
+    from interp import patching
+
+    pair = ("The capital of France is", "The capital of Italy is")
+    kw = {"answer": " Paris", "wrong_answer": " Rome"}
+    return [
+        Case("patching.activation_patching", (), "tiny-llama",
+             lambda m: patching.activation_patching(m, *pair, sites=("resid", "head"), **kw),
+             lambda: patching.PatchingResult, ("site", "layer", "position", "token", "head", "value"),
+             rows=lambda r: r.resid.size + r.head.size,
+             bad=(Bad("sites", lambda m: patching.activation_patching(m, *pair, sites=("neurons",), **kw),
+                      InvalidParameterError, "The 'sites' parameter of activation_patching must be one of"),
+                  Bad("lengths", lambda m: patching.activation_patching(m, pair[0], "Hint: Rome. " + pair[1], **kw),
+                      InvalidParameterError, "differ in length"))),
+        Case("patching.causal_tracing", (), "tiny-gpt2",
+             lambda m: patching.causal_tracing(m, pair[0], "France", samples=2),
+             lambda: patching.CausalTraceResult,
+             ("kind", "layer", "position", "token", "is_subject", "prob", "indirect_effect"),
+             rows=lambda r: sum(getattr(r, k).size for k in r.kinds),
+             bad=(Bad("subject", lambda m: patching.causal_tracing(m, pair[0], "Spain"), InvalidParameterError,
+                      "The 'subject' parameter of causal_tracing must occur in the prompt"),
+                  Bad("samples", lambda m: patching.causal_tracing(m, pair[0], "France", samples=0),
+                      InvalidParameterError, "The 'samples' parameter of causal_tracing must be an int >= 1"))),
+        Case("patching.attribution_patching", (), "tiny-neox",
+             lambda m: patching.attribution_patching(m, *pair, verify_top_k=3, **kw),
+             lambda: patching.AttributionPatchingResult, ("site", "layer", "position", "token", "head", "estimate"),
+             rows=lambda r: sum(getattr(r, s).size for s in r.sites),
+             bad=(Bad("verify_top_k", lambda m: patching.attribution_patching(m, *pair, verify_top_k=-1, **kw),
+                      InvalidParameterError, "The 'verify_top_k' parameter of attribution_patching must be an int >= 0"),
+                  Bad("empty", lambda m: patching.attribution_patching(m, "", pair[1], **kw), EmptyPromptError,
+                      "The 'clean' parameter of attribution_patching is empty"))),
+    ]
+
+
+CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _patching_cases()}
 BAD = [(name, bad) for name, case in CASES.items() for bad in case.bad]
 
 

@@ -294,7 +294,7 @@ class PatchingResult(Result):
                                  "clean = 1, corrupted = 0)")
 
     def figures(self) -> list:
-        return [self.plot(site) for site in self.sites]
+        return [self.plot(), *(self.plot(site) for site in self.sites if len(self.sites) > 1)]
 
 
 def check_baselines(pair: PreparedPair, clean_metric: float, corrupted_metric: float, metric: str, *,

@@ -168,7 +168,7 @@ class AttributionPatchingResult(Result):
         return fig
 
     def figures(self) -> list:
-        return [*(self.plot(s) for s in self.sites), *([self.verification_plot()] if self.verified else [])]
+        return [self.plot(), *([self.verification_plot()] if self.verified else [])]
 
 
 def _gradients(model: Model, texts: list[str], hooks: list[str], answer: list[int], wrong: list[int | None],

@@ -177,7 +177,7 @@ class CausalTraceResult(Result):
         return fig
 
     def figures(self) -> list:
-        return [self.plot(k) for k in self.kinds]
+        return [self.plot()]
 
 
 def embedding_std(model: Model) -> float:
