@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.errors import (EmptyPromptError, InvalidParameterError, InvalidTextFileError, InvalidTreebankError,
-                           LayerIndexError)
+from interp.errors import EmptyPromptError, InvalidParameterError, InvalidTextFileError, LayerIndexError
 from interp.probing import POSProbeResult, load_corpus, pos_probe, read_text_file, tag_sentences
-from interp.probing.conllu import read_conllu
-from interp.probing.pos import CORPUS_PATH, UPOS_TAGS, tag_words
+from interp.probing.pos import CORPUS_PATH, UPOS_TAGS
 from interp.results import Result
 
 

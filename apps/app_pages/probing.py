@@ -3,8 +3,13 @@
 A thin shell over :func:`interp.probing.pos_probe`: it runs the probe sweep (or opens a saved
 ``pos_probe.json``), shows ``result.plot()`` (accuracy, control accuracy and selectivity by layer,
 with the baselines), ``result.plot_confusion()`` and ``result.tag_frame()`` at the best layer, and
-``result.predict_layers()`` for a sentence typed in the box.
+``result.predict_layers()`` for a sentence typed in the box. An uploaded CoNLL-U treebank is scored
+against its gold tags (``eval_texts``), with spaCy's accuracy on the same words beside it.
 """
+
+import hashlib
+import tempfile
+from pathlib import Path
 
 import _common
 import streamlit as st
@@ -17,14 +22,21 @@ DEFAULT_SENTENCE = "The old man walked his dog to the park before it started to 
 
 
 def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tuple[int, ...], max_sentences: int,
-                  random_baseline: bool) -> POSProbeResult:
+                  random_baseline: bool, corpus: str = "natural", treebank: bytes | None = None) -> POSProbeResult:
     """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
-    request = (model_key, probe, layers, max_sentences, random_baseline)
+    request = (model_key, probe, layers, max_sentences, random_baseline, corpus,
+               None if treebank is None else hashlib.sha256(treebank).hexdigest())
 
     def compute() -> POSProbeResult:
-        with _common.progress_bar("Probing every chosen layer") as bar:
-            return pos_probe(_model, layers=list(layers), probe=probe, max_sentences=max_sentences,
-                             random_baseline=random_baseline, progress=_common.progress_arg(pos_probe, bar))
+        with _common.progress_bar("Probing every chosen layer") as bar, \
+                tempfile.TemporaryDirectory(prefix="interp-treebank-") as folder:
+            eval_texts = None
+            if treebank is not None:
+                eval_texts = Path(folder) / "treebank.conllu"
+                eval_texts.write_bytes(treebank)
+            return pos_probe(_model, corpus=corpus, eval_texts=eval_texts, layers=list(layers), probe=probe,
+                             max_sentences=max_sentences, random_baseline=random_baseline,
+                             progress=_common.progress_arg(pos_probe, bar))
 
     return _common.remembered("pos_probe", request, lambda: _common.disk_cached("pos_probe", request, compute))
 
@@ -44,15 +56,22 @@ model = loaded.model
 st.title("Part-of-speech probes")
 st.caption("A probe per layer learns each word's spaCy tag from the residual stream (words aligned to their last "
            "sub-token) on training sentences and is scored on held-out sentences. Selectivity = accuracy minus the "
-           "accuracy on a control task that gives each word type a fixed random tag (Hewitt & Liang 2019).")
+           "accuracy on a control task that gives each word type a fixed random tag (Hewitt & Liang 2019). The "
+           "natural corpus is hand-written English of many registers; the grammar corpus is made by a small grammar "
+           "whose patterns a probe can learn instead of English. Upload a CoNLL-U treebank to see how the probes do "
+           "on real text against gold tags, next to spaCy on the same words.")
 
 with st.form("probing_form"):
     left, middle, right = st.columns(3)
     probe = left.selectbox("Probe", ["linear", "mlp"], key="probing_probe")
     step = middle.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
                                key="probing_step", help="Layer 0 (embeddings) and the last layer are always included.")
-    max_sentences = right.number_input("Sentences of the built-in corpus", 20, 2400, 600, step=100,
+    max_sentences = right.number_input("Sentences of the built-in corpus", 20, 5000, 600, step=100,
                                        key="probing_sentences")
+    corpus = left.selectbox("Built-in corpus", ["natural", "grammar"], key="probing_corpus",
+                            help="natural: hand-written sentences of many registers; grammar: grammar-made sentences.")
+    treebank = st.file_uploader("Score on a treebank (CoNLL-U, optional): gold tags, never trained on",
+                                type=["conllu"], key="probing_treebank")
     random_baseline = st.checkbox("Random-weights baseline (probes the same architecture with random weights)",
                                   value=True, key="probing_random")
     submitted = st.form_submit_button("Run the probes", type="primary")
@@ -60,10 +79,12 @@ uploaded = st.file_uploader("…or open a saved pos_probe.json (from `interp pro
                             key="probing_upload")
 
 layers = tuple(every_nth_layer(model.n_layers, int(step)))
-request = (loaded.key, probe, layers, int(max_sentences), bool(random_baseline))
+request = (loaded.key, probe, layers, int(max_sentences), bool(random_baseline), corpus,
+           None if treebank is None else treebank.getvalue())
 if submitted:
     result = _common.guarded(run_pos_probe, model, *request)
-    st.session_state["probing_result"] = None if result is None else (repr(request), result)
+    key = (*request[:-1], None if request[-1] is None else hashlib.sha256(request[-1]).hexdigest())
+    st.session_state["probing_result"] = None if result is None else (repr(key), result)
 if uploaded is not None:
     result = _common.guarded(load_saved, uploaded.getvalue(), hint="Upload a pos_probe.json written by interp.")
     st.session_state["probing_result"] = None if result is None else (f"upload:{uploaded.name}:{uploaded.size}", result)
@@ -81,6 +102,12 @@ _common.chart(result.plot())
 baselines = {"Best layer": f"{result.best_layer}", "Best accuracy": f"{result.accuracy.max():.3f}",
              **{name.replace("_", " ").capitalize(): "-" if value is None else f"{value:.3f}"
                 for name, value in result.baselines.items()}}
+if result.spacy_accuracy is not None:
+    baselines["spaCy vs gold"] = f"{result.spacy_accuracy:.3f}"
+if result.eval_accuracy is not None:
+    baselines["On the treebank"] = f"{result.eval_at_best:.3f}"
+    if result.eval_spacy_accuracy is not None:
+        baselines["spaCy on the treebank"] = f"{result.eval_spacy_accuracy:.3f}"
 for column, (label, value) in zip(st.columns(len(baselines)), baselines.items()):
     column.metric(label, value, border=True)
 with st.expander("Per-layer table"):

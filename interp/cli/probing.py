@@ -1,8 +1,11 @@
 """``interp probe pos``: the part-of-speech probing command (a thin shell over interp.probing).
 
-    interp probe pos --out results/pos                         # default model, built-in corpus, all layers
+    interp probe pos --out results/pos                         # default model, built-in natural corpus, all layers
     interp probe pos -m tiny-gpt2 --layers 0,1,2 --text my_sentences.txt --out /tmp/pos
     interp probe pos --layers 0:31:3 --probe mlp --out results/pos-mlp
+    interp probe pos --text en_ewt-ud-train.conllu --out results/pos-ewt      # a treebank: its gold tags
+    interp probe pos --eval en_ewt-ud-test.conllu --out results/pos-reach     # trained on the built-in corpus,
+                                                                              # scored on a treebank against gold
 
 Each run writes ``pos_probe.json`` (load it with ``interp.load_result``) and ``pos_probe.html`` into
 the output folder and prints the per-layer table and the baselines. ``app`` holds the command;
@@ -30,7 +33,15 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
         layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3 (layer 0 is always "
                                             "added).")] = "all",
         text: Annotated[Path | None, typer.Option("--text", "-t", help="UTF-8 file, one sentence per line "
-                                                  "(default: the built-in corpus).")] = None,
+                                                  "(tagged by spaCy), a tagged .jsonl corpus or a .conllu treebank "
+                                                  "(its own words and gold tags). Default: the built-in corpus.")
+                        ] = None,
+        corpus: Annotated[str, typer.Option("--corpus", help="The built-in corpus without --text: 'natural' "
+                                            "(hand-written varied English) or 'grammar' (grammar-made).")
+                          ] = "natural",
+        eval_text: Annotated[Path | None, typer.Option("--eval", help="Also score every layer's probe on these "
+                                                       "sentences, never trained on (same formats as --text; a "
+                                                       ".conllu treebank scores against gold).")] = None,
         probe: Annotated[str, typer.Option("--probe", help="'linear' or 'mlp'.")] = "linear",
         alignment: Annotated[str, typer.Option("--alignment", help="'last' sub-token of each word, or 'mean' of "
                                                "its sub-tokens.")] = "last",
@@ -40,25 +51,34 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
                                                       "the same architecture with random weights.")] = True,
         cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
                                                    "them.")] = None) -> None:
-    """Part-of-speech probes per layer, with control task, selectivity and baselines."""
+    """Part-of-speech probes per layer, with control task, selectivity and baselines (against gold for a treebank,
+    with spaCy's accuracy on the same words as the reference)."""
     from interp._validation import check_choice, parse_layers
     from interp.models.loading import load_model
-    from interp.probing.pos import ALIGNMENTS, pos_probe, read_text_file
+    from interp.probing.conllu import is_conllu_path, read_conllu
+    from interp.probing.pos import ALIGNMENTS, CORPORA, pos_probe, read_text_file
 
     # cheap checks first, so a typo fails before the model loads
     check_choice(probe, ("linear", "mlp"), name="--probe", where="interp probe pos")
     check_choice(alignment, tuple(ALIGNMENTS), name="--alignment", where="interp probe pos")
+    check_choice(corpus, tuple(CORPORA), name="--corpus", where="interp probe pos")
     layer_arg = parse_layers(layers, name="--layers", where="interp probe pos")
-    if text is not None:
-        read_text_file(text)  # FileNotFoundError or InvalidTextFileError for a missing or binary file
+    for path in (text, eval_text):  # a missing, binary or malformed file fails before the model loads
+        if path is not None:
+            read_conllu(path) if is_conllu_path(path) else read_text_file(path)
     loaded = load_model(model)
     with progress_bars() as bars:
-        result = pos_probe(loaded, text, layers=layer_arg, probe=probe, alignment=alignment,
+        result = pos_probe(loaded, text, corpus=corpus, eval_texts=eval_text, layers=layer_arg, probe=probe,
+                           alignment=alignment,
                            max_sentences=max_sentences, random_baseline=random_baseline, cache_dir=cache,
                            progress=progress_arg(pos_probe, bars))
     json_path, html_path = write_result(result, out_dir, "pos_probe")
     out.print(result.summary(), highlight=False)
     out.print(table(result.to_frame().to_dict(orient="records"), "Held-out accuracy by layer"))
     baselines = [{"baseline": k, "accuracy": "-" if v is None else v} for k, v in result.baselines.items()]
+    if result.spacy_accuracy is not None:
+        baselines.append({"baseline": "spaCy vs gold (reference)", "accuracy": result.spacy_accuracy})
+    if result.eval_spacy_accuracy is not None:
+        baselines.append({"baseline": "spaCy vs gold on --eval (reference)", "accuracy": result.eval_spacy_accuracy})
     out.print(table(baselines, "Baselines"))
     out.print(f"wrote {json_path} and {html_path}", highlight=False)

@@ -84,6 +84,9 @@ def _record(sentence: Any, path: Any, number: int) -> dict[str, Any]:
         if not isinstance(form, str) or not form.strip():
             raise _fail(path, number, f"a token has no form ({form!r}).")
         for word in words:
+            if word["upos"] in (None, "_", ""):
+                raise _fail(path, number, f"word {word['id']} ({word['form']!r}) has no UPOS tag ('_'); a gold "
+                                          "treebank tags every word.")
             if word["upos"] not in _UPOS:
                 raise _fail(path, number, f"word {word['id']} ({word['form']!r}) has UPOS {word['upos']!r}; "
                                           f"expected one of the 17 Universal POS tags ({', '.join(sorted(_UPOS))}).")
@@ -163,12 +166,16 @@ def read_conllu(path: str | os.PathLike, *, max_sentences: int | None = None) ->
     number = 0
     try:
         for number, sentence in enumerate(conllu.parse_incr(io.StringIO(text)), start=1):
+            if not len(sentence):
+                continue  # comment lines without tokens
             for token in sentence:
                 if len(token) < 10 or "upos" not in token:
                     raise _fail(path, number, f"the line of token {token.get('id')!r} has {len(token)} columns, not 10.")
             records.append(_record(sentence, path, number))
             if max_sentences is not None and len(records) >= max_sentences:
                 break
+    except InvalidTreebankError:
+        raise
     except ParseException as exc:
         raise _fail(path, number + 1, f"the conllu parser refused a line ({exc}).") from None
     except (ValueError, TypeError, KeyError) as exc:

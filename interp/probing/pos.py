@@ -553,6 +553,7 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
                                     f"Got {type(model).__name__} instead.")
     check_choice(probe, ("linear", "mlp"), name="probe", where=where)
     check_choice(alignment, tuple(ALIGNMENTS), name="alignment", where=where)
+    check_choice(corpus, tuple(CORPORA), name="corpus", where=where)
     if max_sentences is not None:
         check_int(max_sentences, name="max_sentences", where=where, low=MIN_SENTENCES)
     check_int(seed, name="seed", where=where)
