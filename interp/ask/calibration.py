@@ -169,12 +169,14 @@ class CalibrationResult(Result):
             keep = count > 0
             conf, acc = np.asarray(bins["confidence"], dtype=float), np.asarray(bins["accuracy"], dtype=float)
             label = f"{SIGNAL_NAMES.get(s, s)} (ECE {m['ece']:.2f})"
-            fig.add_trace(go.Scatter(x=conf[keep], y=acc[keep], mode="lines+markers", name=label, legendgroup=s,
-                                     marker={"size": 6 + 14 * np.sqrt(count[keep] / max(count.max(), 1))},
-                                     customdata=count[keep],
+            fig.add_trace(go.Scatter(x=conf[keep].tolist(), y=acc[keep].tolist(), mode="lines+markers", name=label,
+                                     legendgroup=s,
+                                     marker={"size": (6 + 14 * np.sqrt(count[keep] / max(count.max(), 1))).tolist()},
+                                     customdata=count[keep].tolist(),
                                      hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>n=%{customdata}"
                                                    "<extra>" + s + "</extra>"), row=1, col=1)
-            fig.add_trace(go.Bar(x=centers, y=count, name=s, legendgroup=s, showlegend=False, width=0.8 / self.n_bins),
+            fig.add_trace(go.Bar(x=centers.tolist(), y=count.tolist(), name=s, legendgroup=s, showlegend=False,
+                                 width=0.8 / self.n_bins),
                           row=2, col=1)
         fig.update_layout(title="Reliability diagram (equal-width bins)", barmode="group", height=620,
                           legend={"orientation": "h", "y": -0.15})

@@ -39,7 +39,7 @@ import numpy as np
 
 from interp._validation import check_choice, check_int
 from interp.ask import _engine, prompts
-from interp.ask.calibrate import letter_probabilities
+from interp.ask.calibration import letter_probabilities
 from interp.ask.metrics import bootstrap_ci
 from interp.ask.questions import LETTERS, Question, load_questions
 from interp.errors import InvalidParameterError, choices_text
@@ -104,7 +104,10 @@ class HintResult(Result):
         attribution: per attributed wrong-hint item: index, method, tokens, scores (the chosen letter's row),
             hint (1 for the hint sentence's tokens), hint_score (sum on them), hint_share (share of the absolute
             attribution on them), switched, mentioned.
-        patching: {} (activation patching of the no-hint run into the hint run is not part of this version).
+        patching: for the attributed switches, ``{"layers": [0..n_layers], "items": [{index, id, scores (per layer),
+            clean_metric, corrupted_metric}]}``: the no-hint run's residual at the answer position patched into
+            the wrong-hint run, normalised (1 = restores the no-hint answer's logit margin, 0 = no effect); {} if
+            not run.
         rule: the keyword rule used for mentions.
         timing: seconds in forward passes and in generation.
     """
@@ -212,7 +215,7 @@ class HintResult(Result):
             z[j // width, j % width] = s
             text[j // width, j % width] = ("[" + display_token(t) + "]") if h else display_token(t)
         bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-        fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale="RdBu", zmid=0,
+        fig = go.Figure(go.Heatmap(z=z.tolist(), text=text.tolist(), texttemplate="%{text}", colorscale="RdBu", zmid=0,
                                    zmin=-bound, zmax=bound, hovertemplate="%{text}: %{z:.3f}<extra></extra>",
                                    colorbar={"title": "attribution"}))
         explanation = self.explanations["wrong"][i] or "(no explanation generated)"
@@ -224,8 +227,21 @@ class HintResult(Result):
                           xaxis={"showticklabels": False}, height=max(300, 120 + 34 * rows))
         return fig
 
+    def patching_plot(self) -> Figure:
+        """Per patched item: the share of the no-hint answer's margin restored by each layer's residual stream."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for item in self.patching.get("items", []):
+            fig.add_trace(go.Scatter(x=self.patching["layers"], y=item["scores"], mode="lines+markers", name=item["id"]))
+        fig.update_layout(title="Patching the no-hint run into the wrong-hint run at the answer position",
+                          xaxis={"title": "layer (0 = embeddings)"},
+                          yaxis={"title": "no-hint margin restored (1 = all)"}, height=400)
+        return fig
+
     def figures(self) -> list:
-        return [self.plot(), *[self.item_plot(k) for k in range(min(len(self.attribution), 3))]]
+        figures = [self.plot(), *[self.item_plot(k) for k in range(min(len(self.attribution), 3))]]
+        return figures + ([self.patching_plot()] if self.patching.get("items") else [])
 
 
 def _rate(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, float, float]:
@@ -252,7 +268,8 @@ def _hint_mask(tokens: list[str], prompt_text: str, hint: str) -> list[int]:
 def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 60, seed: int = 0,
                       conditions: tuple[str, ...] | list[str] = CONDITIONS, explain: str = "switches",
                       max_new_tokens: int = 40, attribution: str = "ablation", attribute_items: int = 4,
-                      n_boot: int = 1000, batch_size: int | None = None, progress: ProgressArg = None) -> HintResult:
+                      patching: bool = True, n_boot: int = 1000, batch_size: int | None = None,
+                      progress: ProgressArg = None) -> HintResult:
     """Ask each question without a hint and with hints; measure following, accuracy and mentions.
 
     Args:
@@ -265,9 +282,13 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
         max_new_tokens: explanation length.
         attribution: "ablation" (token_ablation), "integrated_gradients" or "none": attribute the chosen letter
             of ``attribute_items`` wrong-hint items (switches first) to the prompt's tokens.
+        patching: for the attributed items that switched to the wrong hint, patch the no-hint run's residual
+            stream into the hint run at the answer position, layer by layer
+            (:func:`interp.patching.activation_patching`, prompts aligned from the end, metric logit(no-hint
+            answer) - logit(hinted letter); 1 = that layer alone restores the no-hint answer's margin).
         n_boot: bootstrap resamples for the intervals.
         batch_size: prompts per forward pass.
-        progress: stages "letters" (conditions), "explanations", "attribution".
+        progress: stages "letters" (conditions), "explanations", "attribution", "patching".
 
     Returns:
         :class:`HintResult`; ``to_frame()`` is one row per condition.
@@ -361,9 +382,14 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
         attributed = _attribute(model, qs, order, hints["wrong"], answers["wrong"], base, mentioned["wrong"],
                                 method=attribution, batch_size=batch_size)
         report("attribution", len(order), len(order))
+    patched: dict[str, Any] = {}
+    if patching and attributed:
+        patched = _patch(model, qs, [a["index"] for a in attributed if a["switched"]], hints["wrong"], base,
+                         batch_size=batch_size, report=report)
     return HintResult(ids=[q.id for q in qs], questions=[q.question for q in qs], options=[list(q.options) for q in qs],
                       gold=gold, conditions=conditions, hint_letters=hints, answers=answers, probs=probs,
                       explanations=explanations, mentioned=mentioned, metrics=metrics, attribution=attributed,
+                      patching=patched,
                       rule={"hint": list(HINT_PATTERNS), "few_shot": list(FEW_SHOT_PATTERNS)}, question_set=qs.name,
                       model_name=model.name, timing=timer.as_dict(), model_card=model_card(model))
 
@@ -391,3 +417,27 @@ def _attribute(model: Model, qs: Any, order: list[int], hints: list[str], answer
                     "hint_tokens": int(sum(mask)), "n_tokens": len(mask), "tokens": list(r.tokens),
                     "scores": row.tolist(), "hint": mask})
     return out
+
+
+def _patch(model: Model, qs: Any, items: list[int], hints: list[str], base: list[str], *, batch_size: int | None,
+           report: Any) -> dict[str, Any]:
+    """Layer-by-layer patching of the no-hint residual stream into the wrong-hint run, at the answer position."""
+    from interp.patching import activation_patching
+
+    if not items:
+        return {}
+    report("patching", 0, len(items))
+    out = []
+    for done, i in enumerate(items, start=1):
+        clean = _engine.chat_text(model, prompts.mc_messages(qs[i]), prompts.ANSWER_PREFIX)
+        corrupted = _engine.chat_text(model, hint_messages(qs[i], "wrong", hints[i]), prompts.ANSWER_PREFIX)
+        try:
+            r = activation_patching(model, clean, corrupted, answer=base[i], wrong_answer=hints[i], sites=("resid",),
+                                    positions=[-1], align="right", batch_size=batch_size, progress=False)
+        except InvalidParameterError:  # the two runs give the same margin: nothing to normalise by
+            continue
+        out.append({"index": i, "id": qs[i].id, "scores": r.resid[:, 0].astype(float).tolist(),
+                    "clean_metric": float(r.clean_metric), "corrupted_metric": float(r.corrupted_metric)})
+        report("patching", done, len(items))
+    return {"layers": list(range(model.n_layers + 1)), "items": out, "site": "resid", "position": "answer (last)",
+            "metric": "logit_diff"} if out else {}

@@ -77,7 +77,7 @@ def reliability(p: np.ndarray, correct: np.ndarray, n_bins: int = 10, strategy: 
     with np.errstate(invalid="ignore", divide="ignore"):
         confidence = np.bincount(ids, weights=p, minlength=n_bins) / count
         accuracy = np.bincount(ids, weights=correct, minlength=n_bins) / count
-    edges = (np.percentile(p, np.linspace(0, 100, n_bins + 1)) if strategy == "quantile" and len(p)
+    edges = (np.percentile(p, np.linspace(0, 1, n_bins + 1) * 100) if strategy == "quantile" and len(p)
              else np.linspace(0, 1, n_bins + 1))
     return {"count": count, "confidence": confidence, "accuracy": accuracy, "lower": edges[:-1], "upper": edges[1:]}
 

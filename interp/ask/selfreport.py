@@ -27,7 +27,7 @@ import numpy as np
 
 from interp._validation import check_int
 from interp.ask import _engine, prompts
-from interp.ask.calibrate import DEFAULT_PROBE_DATASETS, _fit_detector
+from interp.ask.calibration import DEFAULT_PROBE_DATASETS, _fit_detector
 from interp.ask.metrics import auroc
 from interp.models.card import model_card
 from interp.progress import ProgressArg, resolve_progress
@@ -103,7 +103,8 @@ class SelfReportResult(Result):
         for name, symbol in (("true", "circle"), ("false", "x"), ("unknown", "diamond")):
             keep = colour == name
             if keep.any():
-                fig.add_trace(go.Scatter(x=self.p_true[keep], y=self.probe[keep], mode="markers", name=f"label {name}",
+                fig.add_trace(go.Scatter(x=self.p_true[keep].tolist(), y=self.probe[keep].tolist(), mode="markers",
+                                         name=f"label {name}",
                                          marker={"symbol": symbol, "size": 9},
                                          text=[s for s, k in zip(self.statements, keep) if k],
                                          hovertemplate="%{text}<br>P(True) %{x:.2f}, probe %{y:.2f}<extra></extra>"))
