@@ -377,6 +377,24 @@ def test_maps_world_map_matches_the_library(open_page, tiny, explorer_cache):
     assert len(saved_files(explorer_cache, "world_map")) == 1
 
 
+def test_maps_world_map_mlp_probe_matches_the_library(open_page, tiny):
+    """The probe selector reaches world_map(probe="mlp"), and the map is drawn on the coastlines."""
+    at = open_page("maps")
+    at.number_input(key="maps_world_n").set_value(100)
+    at.number_input(key="maps_world_step").set_value(1)
+    at.checkbox(key="maps_world_random").set_value(False)
+    at.selectbox(key="maps_world_probe").set_value("mlp")
+    submit(at, "Draw the world map")
+    assert_no_failure(at)
+    from interp.projection import world_map
+
+    expected = world_map(tiny, n_places=100, prompt=at.text_input(key="maps_world_prompt").value, position="last",
+                         layers=LAYERS, random_baseline=False, probe="mlp", progress=False)
+    assert charts(at) == [figure_data(f) for f in expected.figures()]
+    assert expected.summary() in texts(at.caption) and "mlp probe" in expected.summary()
+    assert expected.plot().data[0].name == "coastlines"
+
+
 def test_maps_world_map_bad_prompt_and_uploads(open_page, tiny):
     at = open_page("maps")
     at.text_input(key="maps_world_prompt").set_value("The city of Paris")

@@ -3,7 +3,8 @@
 A thin shell over :mod:`interp.projection`: :func:`~interp.projection.project` for a scatter of
 your texts (or the built-in place list) at a layer with PCA, UMAP or t-SNE, and
 :func:`~interp.projection.world_map` for held-out R^2 of latitude and longitude per layer, the map
-of predictions and the PCA view (or a saved ``world_map.json``).
+of predictions on the shipped Natural Earth coastlines (nothing fetched) and the PCA view (or a
+saved ``world_map.json``).
 """
 
 import _common
@@ -25,15 +26,17 @@ def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], la
 
 
 def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
-                  random_baseline: bool) -> WorldMapResult:
+                  random_baseline: bool, probe: str = "ridge") -> WorldMapResult:
     """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
     layers = every_nth_layer(_model.n_layers, step)
-    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline)
+    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline) + ((probe,) if probe != "ridge"
+                                                                                       else ())
 
     def compute() -> WorldMapResult:
         with _common.progress_bar(f"World map of {n_places:,} places") as bar:
             return world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
-                             random_baseline=random_baseline, progress=_common.progress_arg(world_map, bar))
+                             random_baseline=random_baseline, probe=probe,
+                             progress=_common.progress_arg(world_map, bar))
 
     return _common.remembered("world_map", request, lambda: _common.disk_cached("world_map", request, compute))
 
@@ -83,15 +86,19 @@ with world_tab:
                                    help="Must contain {name}; must not contain the answer (no country).")
         position = right.selectbox("Position", ["last", "mean"], key="maps_world_position",
                                    help="Mean over the name's tokens, or the prompt's last token.")
-        step = st.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
-                               key="maps_world_step")
+        left, right = st.columns(2)
+        step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
+                                 key="maps_world_step")
+        probe = right.selectbox("Probe", ["ridge", "mlp"], key="maps_world_probe",
+                                help="ridge: linear (Gurnee & Tegmark's probe); mlp: one hidden layer, their nonlinear "
+                                     "comparison.")
         random_baseline = st.checkbox("Random-weights control", value=True, key="maps_world_random")
         run = st.form_submit_button("Draw the world map", type="primary")
     uploaded = st.file_uploader("…or open a saved world_map.json (from `interp map world --out DIR`)", type=["json"],
                                 key="maps_world_upload")
     if run:
         st.session_state["maps_world"] = _common.guarded(run_world_map, model, loaded.key, int(n_world), prompt,
-                                                         position, int(step), bool(random_baseline))
+                                                         position, int(step), bool(random_baseline), probe)
     if uploaded is not None:
         st.session_state["maps_world"] = _common.guarded(
             lambda data: WorldMapResult.from_json(data, source="the uploaded file"), uploaded.getvalue(),
