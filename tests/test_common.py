@@ -349,7 +349,42 @@ def _patching_cases() -> list[Case]:
     ]
 
 
-CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _patching_cases()}
+def _lens_cases() -> list[Case]:
+    lens = importlib.import_module("interp.lens")
+
+    def fitted(m):
+        return lens.fit_linear_lens(m, lens.lens_texts("fit", max_texts=20), save=False, progress=False)
+
+    columns = ("layer", "position", "input_token", "top_token", "top_prob", "entropy", "kl_to_final", "target_rank",
+               "target_prob")
+    return [
+        Case("lens.logit_lens", ("interp.lens.logit_lens", "interp.lens.read_lens"), "tiny-gpt2",
+             lambda m: lens.logit_lens(m, PROMPT, target=TARGET, top_k=3), lambda: lens.LensResult, columns,
+             rows=lambda r: len(r.layers) * len(r.input_tokens),
+             bad=(Bad("empty", lambda m: lens.logit_lens(m, ""), EmptyPromptError, _empty_prompt("logit_lens")),
+                  Bad("layer", lambda m: lens.logit_lens(m, PROMPT, layers=[9]), LayerIndexError,
+                      _layer("logit_lens", "layers") + " (negative counts from the end). Got 9 instead."),
+                  Bad("top_k", lambda m: lens.logit_lens(m, PROMPT, top_k=0), InvalidParameterError,
+                      "The 'top_k' parameter of logit_lens must be an int in [1, 51). Got 0 instead."))),
+        Case("lens.linear_lens", ("interp.lens.linear_lens",), "tiny-llama",
+             lambda m: lens.linear_lens(m, PROMPT, lens=fitted(m), target=" Paris", layers=[0, 2]),
+             lambda: lens.LensResult, columns, rows=lambda r: 2 * len(r.input_tokens),
+             bad=(Bad("lens", lambda m: lens.linear_lens(m, PROMPT, lens=3), InvalidParameterError,
+                      "The 'lens' parameter of linear_lens must be a LinearLens, a path or None. Got int instead."),
+                  Bad("layer", lambda m: lens.linear_lens(m, PROMPT, lens=fitted(m), layers=[9]), LayerIndexError,
+                      _layer("linear_lens", "layers") + " (negative counts from the end). Got 9 instead."))),
+        Case("lens.lens_divergence", ("interp.lens.lens_divergence",), "tiny-neox",
+             lambda m: lens.lens_divergence(m, lens.lens_texts("heldout", max_texts=10), lens=fitted(m), max_tokens=30,
+                                            progress=False),
+             lambda: lens.LensDivergenceResult, ("layer", "lens", "kl", "kl_sem", "top1_agreement"),
+             rows=lambda r: 2 * len(r.layers),
+             bad=(Bad("empty", lambda m: lens.lens_divergence(m, []), EmptyPromptError,
+                      "The 'texts' parameter of lens_divergence is an empty list"),)),
+    ]
+
+
+CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _patching_cases()
+         + _lens_cases()}
 BAD = [(name, bad) for name, case in CASES.items() for bad in case.bad]
 
 
@@ -401,6 +436,7 @@ def _analyses() -> set[str]:
     names = {c.__name__ for c in result_types()}
     found = set()
     for package in (interp, interp.attribution, interp.probing, interp.projection, interp.truth,
+                    importlib.import_module("interp.lens"),
                     importlib.import_module("interp.replication")):
         for attr in package.__all__:
             obj = getattr(package, attr)
