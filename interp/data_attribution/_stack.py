@@ -136,7 +136,7 @@ def hidden_states(top: torch.nn.Module, resid: torch.Tensor, mask: torch.Tensor)
 def pad_residuals(resid: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad (len_i, d) tensors to (batch, pos, d) with its (batch, pos) attention mask."""
     width = max(r.shape[0] for r in resid)
-    out = torch.zeros(len(resid), width, resid[0].shape[1])
+    out = torch.zeros(len(resid), width, resid[0].shape[1], dtype=resid[0].dtype)
     mask = torch.zeros(len(resid), width, dtype=torch.long)
     for i, r in enumerate(resid):
         out[i, :r.shape[0]] = r
@@ -157,7 +157,7 @@ def sequence_losses(top: torch.nn.Module, resid: list[torch.Tensor], ids: list[l
             targets.append(seq[t])
             owner.append(i)
     logits = top.get_output_embeddings()(hidden[torch.tensor(rows), torch.tensor(cols)])  # (n_scored, d_vocab)
-    nll = torch.nn.functional.cross_entropy(logits.float(), torch.tensor(targets), reduction="none")
+    nll = torch.nn.functional.cross_entropy(logits, torch.tensor(targets), reduction="none")
     owner_t = torch.tensor(owner)
-    counts = torch.bincount(owner_t, minlength=len(ids)).float()
-    return torch.zeros(len(ids)).index_add(0, owner_t, nll) / counts
+    counts = torch.bincount(owner_t, minlength=len(ids)).to(nll.dtype)
+    return torch.zeros(len(ids), dtype=nll.dtype).index_add(0, owner_t, nll) / counts

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from interp.data_attribution.finetune import FineTuneRun
 
 __all__ = ["METHODS", "TrainingAttributionResult", "attribute_training", "training_scores", "resolve_query",
-           "GradientStore"]
+           "GradientStore", "influence_scores"]
 
 METHODS = ("bm25", "grad_dot", "grad_cos", "tracin", "trackstar", "projected_if")
 GRADIENT_METHODS = METHODS[1:]
@@ -236,6 +236,15 @@ def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim:
     return _projected_if(train.double(), q.double()).numpy()
 
 
+def influence_scores(train_grads: torch.Tensor, query_grads: torch.Tensor, hessian: torch.Tensor) -> torch.Tensor:
+    """Influence-function scores ``q H^-1 g^T`` (Koh & Liang 2017): (n_queries, n_train) from (n_train, D) training
+    gradients, (n_queries, D) query gradients and a (D, D) positive-definite Hessian of the training objective.
+
+    For an objective ``(1/n) sum_i loss_i + regulariser`` at its minimum, removing example ``i`` changes the
+    query's loss by about ``+ score / n``: a positive score supports the query's target."""
+    return torch.linalg.solve(hessian, query_grads.T).T @ train_grads.T
+
+
 def _projected_if(g: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """``q (F + lambda I)^-1 g^T`` with ``F = g^T g / n``, through the n x n kernel when n < D (Woodbury):
     ``(F + lambda I)^-1 = (I - g^T (n lambda I + g g^T)^-1 g) / lambda``."""
@@ -245,8 +254,7 @@ def _projected_if(g: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         kernel = g @ g.T  # (n, n)
         s = q @ g.T  # (n_q, n)
         return (s - torch.linalg.solve(n * damping * torch.eye(n, dtype=g.dtype) + kernel, s.T).T @ kernel) / damping
-    fisher = g.T @ g / n
-    return torch.linalg.solve(fisher + damping * torch.eye(d, dtype=g.dtype), q.T).T @ g.T
+    return influence_scores(g, q, g.T @ g / n + damping * torch.eye(d, dtype=g.dtype))
 
 
 # --------------------------------------------------------------------------------------------- the result
