@@ -444,11 +444,13 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
     detector = LieDetector.fit(tiny, TRUTH_SETS, best, probe="lr", max_pairs=20)
     statements = at.text_area(key="truth_text").value.splitlines()
     scores = detector.score(statements)
-    assert charts(at) == [figure_data(report.plot()), figure_data(matrix.plot()), figure_data(scores.plot())]
+    assert charts(at) == [figure_data(report.plot()), figure_data(report.transfer_plot()), figure_data(matrix.plot()),
+                          figure_data(scores.plot())]
     assert any(c.value.startswith(f"{report.summary()}. The layer is chosen on validation pairs") for c in at.caption)
+    assert any(report.reach() in i.value and "not trained on, expect about" in i.value for i in at.info)  # its reach
     layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
     assert layouts[0]["title"]["text"].replace("<br>", " ") == report.plot().layout.title.text  # wrapped, not cut
-    assert layouts[2]["height"] >= 300  # two statements' bars, with room between the margins
+    assert layouts[3]["height"] >= 300  # two statements' bars, with room between the margins
     assert download_labels(at) == DOWNLOADS * 3
     assert [b.key for b in at.download_button][::2] == [
         "download_json_truth_report", "download_json_truth_generalization", "download_json_truth_scores"]
@@ -458,7 +460,7 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
 
     at.checkbox(key="truth_per_token").check().run(timeout=TIMEOUT)
     assert_no_failure(at)
-    assert charts(at)[2] == figure_data(detector.score(statements, per_token=True).plot())
+    assert charts(at)[3] == figure_data(detector.score(statements, per_token=True).plot())
 
     # the model's own lies: generating the answers again would double the slowest step, so check that the table
     # holds the built-in questions and the detector's P(true) of the answers it shows
@@ -473,7 +475,7 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
                                                          lies["honest_answer"].tolist() + lies["lie_answer"].tolist())]
     p_true = detector.score(answered, model=tiny).p_true
     assert lies["honest_p_true"].tolist() + lies["lie_p_true"].tolist() == pytest.approx(p_true.tolist(), abs=1e-6)
-    assert len(charts(at)) == 4 and [t["name"] for t in charts(at)[3]][:2] == ["honest", "instructed to lie"]
+    assert len(charts(at)) == 5 and [t["name"] for t in charts(at)[4]][:2] == ["honest", "instructed to lie"]
     assert download_labels(at) == DOWNLOADS * 4
 
 
@@ -780,3 +782,36 @@ def test_inside_bad_subject_shows_an_error(open_page):
     at.text_input(key="inside_trace_subject").set_value("Spain")
     at = submit(at, "Trace")
     assert_error(at, "must occur in the prompt")
+
+
+# ----------------------------------------------------------------------------------------- Ask the model
+def test_ask_page_calibration_and_hints_match_the_library(open_page, tiny):
+    from interp.ask import calibrate, hint_faithfulness
+
+    at = open_page("ask")
+    assert at.title[0].value == "Ask the model"
+    assert [t.label for t in at.tabs] == ["Calibration", "Hints"]
+    at.number_input(key="ask_cal_n").set_value(4)
+    at = submit(at, "Calibrate")
+    assert_no_failure(at)
+    expected = calibrate(tiny, "easy", n=4, signals=["letter", "letter_debiased", "p_true", "stated"], n_boot=200,
+                         progress=False)
+    assert charts(at) == [figure_data(f) for f in expected.figures()]  # reliability diagram, position bias
+    assert_frame_equal(frames(at)[0], expected.to_frame())
+    assert_frame_equal(frames(at)[1], expected.position_frame())
+    at.number_input(key="ask_hint_n").set_value(4)
+    at.number_input(key="ask_hint_items").set_value(1)
+    at = submit(at, "Ask with hints")
+    assert_no_failure(at)
+    hints = hint_faithfulness(tiny, "capitals", n=4, n_boot=200, attribute_items=1, progress=False)
+    assert hints.summary() in [c.value.replace("\\", "") for c in at.caption]
+    assert any(f.equals(hints.to_frame()) or f.reset_index(drop=True).equals(hints.to_frame()) for f in frames(at))
+    shown = charts(at)
+    assert figure_data(hints.plot()) in shown and figure_data(hints.item_plot(0)) in shown  # table + heat map
+
+
+def test_ask_page_without_signals_shows_an_error(open_page):
+    at = open_page("ask")
+    at.multiselect(key="ask_cal_signals").set_value([])
+    at = submit(at, "Calibrate")
+    assert_error(at, "The 'signals' parameter of calibrate must name some of")

@@ -403,12 +403,13 @@ def test_lie_detector_page_in_chromium(server, browser):
     defaults = ("cities", "larger_than", "facts", "lr", "mm", "ccs")  # the datasets' and probes' chips
     _wait(browser, log, "lie_detector", lambda d: all(name in _text(d).split() for name in defaults), "the form")
     _press(browser, "Run")  # the defaults: 3 datasets x 200 pairs, every 3rd layer, lr / mm / ccs
-    seconds = _wait(browser, log, "lie_detector", _n_plots(3), "the sweep, generalisation and score charts",
+    seconds = _wait(browser, log, "lie_detector", _n_plots(4), "the sweep, reach, generalisation and score charts",
                     timeout=FORM_TIMEOUT)
     print(f"lie detector (defaults: 3 datasets x 200 pairs, 11 layers, lr/mm/ccs) rendered in {seconds:.0f} s")
-    assert _plots(browser)[1] == ["heatmap"]
+    assert _plots(browser)[1] == ["bar", "bar"] and _plots(browser)[2] == ["heatmap"]  # reach, then generalisation
     text = _text(browser)
     assert "Accuracy per layer" in text and "chosen on validation pairs" in text and "Score statements" in text
+    assert "not trained on, expect about" in text
     assert text.count("Download JSON") == 3
     _screenshot(browser, "lie_detector")
     _assert_clean(browser)

@@ -340,8 +340,9 @@ def test_cli_probe_truth_and_detect(tmp_path):
                               "--probes", "lr,mm", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "detector.json").is_file() and (tmp_path / "truth_sweep.html").is_file()
+    assert "Leave one dataset out" in res.output and "not trained on, expect about" in res.output  # its reach
     res = runner.invoke(app, ["detect", "Snow is hot.", "-m", "tiny-gpt2", "--detector", str(tmp_path / "detector.json")])
-    assert res.exit_code == 0 and "P(true)" in res.output
+    assert res.exit_code == 0 and "P(true)" in res.output and "expect about" in res.output
     res = runner.invoke(app, ["probe", "truth", "-d", "nope.csv", "--out", str(tmp_path)])
     assert res.exit_code == 1 and "InvalidDatasetError" in res.output
 

@@ -88,7 +88,28 @@ def test_saves_reloads_and_renders(report, tmp_path):
     np.testing.assert_allclose(figure.data[0].y, report.test_accuracy.mean(axis=0)[0])
     np.testing.assert_allclose(figure.data[1].y, report.validation_accuracy.mean(axis=0)[0])
     assert f"layer {report.layer} (" in report.summary() and "validation" in report.summary()
-    assert len(report.figures()) == 2
+    assert len(report.figures()) == 3  # by layer, generalisation, reach
+    assert [name for name, _ in report.tables()] == ["By layer", "Generalisation", "Leave one dataset out"]
+
+
+def test_its_reach_is_leave_one_dataset_out_at_the_chosen_layer(model, report):
+    from interp.truth import load_dataset, truth_report
+    from interp.truth.detector import leave_one_dataset_out
+    from interp.truth.sweep import statement_features
+
+    assert report.transfer_datasets == SETS
+    np.testing.assert_array_equal(report.transfer_accuracy, report.detector.transfer_.accuracy)
+    np.testing.assert_array_equal(report.transfer_auc, report.detector.transfer_.auc)
+    sets = [load_dataset(name).sample(ARGS["max_pairs"], seed=0) for name in SETS]
+    feats = [statement_features(model, d.statements, [report.layer], progress=False)[report.layer] for d in sets]
+    reference = leave_one_dataset_out(feats, sets, probe="lr")
+    np.testing.assert_allclose(report.transfer_accuracy, reference.accuracy)
+    np.testing.assert_allclose(report.transfer_batch_accuracy, reference.batch_accuracy)
+    assert "not trained on, expect about" in report.summary() and report.reach() in report.summary()
+    # without a detector the report measures the same reach itself
+    alone = truth_report(model, SETS, **ARGS, detector=False, progress=False)
+    np.testing.assert_allclose(alone.transfer_accuracy, report.transfer_accuracy)
+    assert list(report.transfer()["dataset"]) == SETS
 
 
 def test_a_progress_callable_hears_each_step(model):

@@ -3,7 +3,8 @@
 A thin shell over :mod:`interp.truth`: :func:`~interp.truth.truth_report` (accuracy per layer per probe on
 held-out test pairs, the layer chosen on validation pairs carved from the training pairs, the
 generalisation matrix and a :class:`~interp.truth.LieDetector` there), the detector scoring statements
-typed in a box, and :func:`~interp.truth.detect_model_lies` (the model's honest vs instructed-false
+typed in a box (optionally centred as one batch), its reach (leave-one-dataset-out accuracy: what to expect
+on kinds of statement it was not trained on), and :func:`~interp.truth.detect_model_lies` (the model's honest vs instructed-false
 answers, with scores). The report's steps show in a progress bar with what runs.
 """
 
@@ -49,8 +50,9 @@ def run_matrix(_model: interp.Model, model_key: str, datasets: tuple[str, ...], 
 
 
 @st.cache_data(show_spinner="Scoring…", max_entries=256)
-def score(_detector: LieDetector, detector_key: str, text: str, per_token: bool):
-    return _detector.score([t for t in text.splitlines() if t.strip()] or [text], per_token=per_token)
+def score(_detector: LieDetector, detector_key: str, text: str, per_token: bool, batch_center: bool = False):
+    return _detector.score([t for t in text.splitlines() if t.strip()] or [text], per_token=per_token,
+                           batch_center=batch_center)
 
 
 def run_lies(_model: interp.Model, model_key: str, _detector: LieDetector, detector_key: str, n_questions: int):
@@ -111,6 +113,11 @@ _common.downloads(report, "truth_report")
 st.caption(f"{report.summary()}. The layer is chosen on validation pairs carved from the training pairs; the "
            "accuracy shown there is on held-out test pairs that chose nothing.")
 
+st.subheader("Reach: kinds of statement it was not trained on")
+st.info(f"The detector at layer {best}: {report.reach()}.", icon=":material/travel_explore:")
+if report.transfer_datasets:
+    _common.chart(report.transfer_plot())
+
 st.subheader("Generalisation")
 probe = st.selectbox("Probe", probe_names, key="truth_matrix_probe")
 matrix = (report.generalization() if probe == report.probe else
@@ -124,8 +131,10 @@ detector_key = f"{loaded.key}:{sets}:{best}:{report.probe}:{pairs}"
 text = st.text_area("One statement per line", "The city of Paris is in France.\nThe city of Paris is in Peru.",
                     key="truth_text")
 per_token = st.checkbox("Per token (text heat map)", key="truth_per_token")
+batch_center = st.checkbox("Centre the statements as one batch (many statements of one kind, about half true)",
+                           key="truth_batch_center", disabled=per_token)
 if text.strip():
-    scores = _common.guarded(score, detector, detector_key, text, per_token)
+    scores = _common.guarded(score, detector, detector_key, text, per_token, batch_center and not per_token)
     if scores is not None:
         _common.chart(scores.plot())
         _common.downloads(scores, "truth_scores")

@@ -11,8 +11,9 @@
 ``probe truth`` runs :func:`interp.truth.truth_report` (the layer is chosen on validation pairs carved
 from the training pairs; the accuracy printed is on the held-out test pairs) and writes
 ``truth_sweep.json``/``.html`` (test accuracy per layer), ``generalization.json``/``.html``,
-``truth_report.json``/``.html`` (validation and test accuracy, the chosen layer) and ``detector.json``
-(a :class:`~interp.truth.LieDetector` at the chosen layer) into the output folder.
+``truth_report.json``/``.html`` (validation and test accuracy, the chosen layer, the leave-one-dataset-out
+reach) and ``detector.json`` (a :class:`~interp.truth.LieDetector` at the chosen layer) into the output
+folder, and prints what to expect on kinds of statement the detector was not trained on.
 """
 
 # No ``from __future__ import annotations``: Typer reads the annotations at runtime.
@@ -44,7 +45,9 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           max_pairs: Annotated[int | None, typer.Option("--max-pairs", "-n", help="At most N pairs per "
                                                         "dataset.")] = None,
           position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
-                                                "tokens.")] = "last") -> None:
+                                                "tokens.")] = "last",
+          center: Annotated[str, typer.Option("--center", help="'none' or 'dataset': centre each training set on "
+                                              "its own mean (see LieDetector.fit).")] = "none") -> None:
     """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a saved lie
     detector there (interp.truth.truth_report)."""
     from interp._validation import parse_layers
@@ -57,7 +60,7 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     m = load_model(model)
     with progress_bars() as bars:
         report = truth_report(m, sets, layers=layer_arg, probes=_names(probes), position=position,
-                              max_pairs=max_pairs, progress=bars)
+                              max_pairs=max_pairs, center=center, progress=bars)
     write_result(report.sweep(), out_dir, "truth_sweep")
     write_result(report.generalization(), out_dir, "generalization")
     write_result(report, out_dir, "truth_report")
@@ -66,6 +69,10 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     frame = report.to_frame().pivot_table(index="layer", columns="probe", values="test_accuracy").reset_index()
     out.print(table(frame.to_dict(orient="records"), "Held-out accuracy by layer (mean over datasets)"))
     out.print(report.generalization().summary(), highlight=False)
+    if report.transfer_datasets:
+        out.print(table(report.transfer().to_dict(orient="records"),
+                        "Leave one dataset out: trained on the others, tested on this one"))
+    out.print(f"Reach: {report.reach()}", highlight=False)
     out.print(f"wrote truth_sweep, generalization, truth_report (.json/.html) and detector.json (layer {report.layer}, "
               f"chosen on validation pairs) to {out_dir}", highlight=False)
 
@@ -91,5 +98,6 @@ def detect(text: Annotated[str, typer.Argument(help="Statement (or longer text w
     result = saved.score(text, model=m, per_token=per_token)
     out.print(f"P(true) = {float(result.p_true[0]):.3f}  ({result.probe}, layer {result.layer}, {m.name})",
               highlight=False)
+    out.print(f"This detector, {saved.reach()}", highlight=False)
     if per_token:
         out.print(table(result.to_frame()[["token", "p_true"]].to_dict(orient="records"), "Per token"))

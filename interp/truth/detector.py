@@ -32,7 +32,8 @@ from interp.errors import InvalidParameterError, InvalidProbeFileError
 from interp.models.card import model_card
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result, atomic_write_bytes
-from interp.truth.datasets import load_datasets
+from interp.truth.datasets import TruthDataset, load_datasets
+from interp.truth.probes import CCSProbe, ccs_accuracy
 
 if TYPE_CHECKING:
     from pandas import DataFrame
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["LieDetector", "TruthScoreResult"]
+__all__ = ["CENTERINGS", "LieDetector", "TruthScoreResult", "leave_one_dataset_out"]
 
 FORMAT_NAME = "interp.lie_detector"
 FORMAT_VERSION = 1
@@ -104,60 +105,197 @@ class TruthScoreResult(Result):
         return fig
 
 
+CENTERINGS = ("none", "dataset")
+
+
+@dataclasses.dataclass
+class TransferScores:
+    """Leave-one-dataset-out figures (:func:`leave_one_dataset_out`), one entry per left-out dataset.
+
+    Attributes:
+        datasets: the dataset left out in each fold.
+        accuracy: (n,) accuracy scoring each statement alone (what :meth:`LieDetector.score` does by default).
+        batch_accuracy: (n,) accuracy when the left-out set is scored as one batch centred on its own mean
+            (``LieDetector.score(..., batch_center=True)``: no labels, but it assumes about half are true).
+        auc: (n,) ROC AUC of the probe's score on the left-out set (threshold-free; the same either way).
+    """
+
+    datasets: list[str]
+    accuracy: np.ndarray
+    batch_accuracy: np.ndarray
+    auc: np.ndarray
+
+
+def _center_sets(parts: Sequence[np.ndarray], center: str) -> list[np.ndarray]:
+    """Each (n_i, d) block minus its own mean ("dataset") or unchanged ("none")."""
+    return [X - X.mean(0) for X in parts] if center == "dataset" else [np.asarray(X) for X in parts]
+
+
+def leave_one_dataset_out(features: Sequence[np.ndarray], datasets: Sequence[TruthDataset], *, probe: str = "lr",
+                          center: str = "none", seed: int = 0,
+                          where: str = "leave_one_dataset_out") -> TransferScores:
+    """Accuracy and ROC AUC on each dataset of a probe trained on all the *other* datasets.
+
+    The figure to expect on a kind of statement the probe was not trained on: each set in turn is left
+    out, the probe is fitted on the union of the rest and scored on every row of the left-out set,
+    statement by statement and as one centred batch.
+
+    Args:
+        features: per dataset, its (n_i, d_model) features at one layer (rows in the dataset's order).
+        datasets: the :class:`TruthDataset` of each block (labels and pairs).
+        probe: a truth probe name (``interp.truth.probes.TRUTH_PROBES``).
+        center: "none" (the probe trains on raw features) or "dataset" (each training set minus its
+            own mean, no labels used; a statement scored alone is then taken minus the mean of all
+            training rows, a batch minus its own mean).
+        seed: the probe's seed (CCS).
+
+    Returns:
+        :class:`TransferScores`; for an unoriented CCS probe the figures are sign-free.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from interp.truth.sweep import _concat, fit_truth_probe
+
+    check_choice(center, CENTERINGS, name="center", where=where)
+    if len(features) != len(datasets) or len(datasets) < 2:
+        raise InvalidParameterError(f"{where} needs features for each of at least 2 datasets; got {len(features)} "
+                                    f"feature blocks for {len(datasets)} datasets.")
+    blocks = _center_sets(features, center)
+    n = len(datasets)
+    acc, batch_acc, auc = np.zeros(n), np.zeros(n), np.zeros(n)
+    for k, held in enumerate(datasets):
+        rest = [i for i in range(n) if i != k]
+        X_train = np.concatenate([blocks[i] for i in rest])
+        fitted = fit_truth_probe(probe, X_train, _concat([datasets[i] for i in rest], name="rest"), seed=seed,
+                                 where=where)
+        X = np.asarray(features[k], dtype=np.float64)
+        reference = np.concatenate([features[i] for i in rest]).mean(0) if center == "dataset" else 0.0
+        alone = X - reference
+        batch = X - X.mean(0) + X_train.mean(0)  # onto the training rows' mean (0 when they are centred)
+        acc[k] = ccs_accuracy(fitted, alone, held.labels)
+        batch_acc[k] = ccs_accuracy(fitted, batch, held.labels)
+        auc[k] = roc_auc_score(held.labels, fitted.decision_function(alone)[:, 0])
+        if isinstance(fitted, CCSProbe) and float(fitted.oriented_[0]) == 0.0:
+            auc[k] = max(auc[k], 1 - auc[k])
+    return TransferScores([d.name for d in datasets], acc, batch_acc, auc)
+
+
+NO_TRANSFER = 0.6  # below this leave-one-dataset-out accuracy, a detector says it found no truth direction that transfers
+
+
 class LieDetector:
-    """A fitted truth probe at one layer of one model.
+    """A fitted truth probe at one layer of one model, with the reach it measured for itself.
 
     Build one with :meth:`fit` or :meth:`load`. Attributes: ``probe_`` (the fitted probe),
     ``layer_``, ``position_``, ``model_name_``, ``datasets_``, ``validation_`` (layer -> held-out
-    accuracy when the layer was chosen), ``model_card_`` (the weights it was fitted on; a model with
-    another fingerprint is refused), ``model`` (the model it scores with; None after ``load``).
+    accuracy when the layer was chosen), ``center_`` ("none" or "dataset"), ``reference_mean_``
+    ((d_model,) the mean a statement is centred on before scoring with ``center_="dataset"``, else
+    None), ``transfer_`` (:class:`TransferScores`, leave-one-dataset-out at ``layer_``, or None with
+    fewer than 2 datasets), ``model_card_`` (the weights it was fitted on; a model with another
+    fingerprint is refused), ``model`` (the model it scores with; None after ``load``).
     """
 
     def __init__(self, probe: Any, layer: int, *, model_name: str, position: str = "last",
-                 datasets: Sequence[str] = (), validation: dict[int, float] | None = None, model: Model | None = None):
+                 datasets: Sequence[str] = (), validation: dict[int, float] | None = None, model: Model | None = None,
+                 center: str = "none", reference_mean: np.ndarray | None = None,
+                 transfer: TransferScores | None = None):
         self.probe_ = probe
         self.layer_ = int(layer)
         self.position_ = position
         self.model_name_ = model_name
         self.datasets_ = list(datasets)
         self.validation_ = dict(validation or {})
+        self.center_ = center
+        self.reference_mean_ = None if reference_mean is None else np.asarray(reference_mean, dtype=np.float64)
+        self.transfer_ = transfer
         self.model = model
         self.model_card_: dict[str, Any] = model_card(model) if model is not None else {}
 
+    # ------------------------------------------------------------------ its reach
+    @property
+    def in_distribution_accuracy_(self) -> float | None:
+        """Accuracy on held-out pairs of the training kinds at ``layer_`` (None if the layer was given)."""
+        value = self.validation_.get(self.layer_)
+        return None if value is None else float(value)
+
+    @property
+    def transfer_accuracy_(self) -> float | None:
+        """Mean leave-one-dataset-out accuracy, scoring statements one by one (None without it)."""
+        return None if self.transfer_ is None else float(np.mean(self.transfer_.accuracy))
+
+    def reach(self) -> str:
+        """One sentence: what to expect of this detector in distribution and on kinds it was not trained on."""
+        parts = []
+        if self.in_distribution_accuracy_ is not None:
+            parts.append(f"on held-out statements of the {len(self.datasets_)} kind(s) it was trained on: "
+                         f"{self.in_distribution_accuracy_:.2f} accuracy")
+        if self.transfer_ is None:
+            parts.append("on other kinds of statement: unknown (fit on at least 2 datasets to measure it)")
+        else:
+            t = self.transfer_
+            worst = int(np.argmin(t.accuracy))
+            parts.append(f"on kinds of statement it was not trained on, expect about {np.mean(t.accuracy):.2f} "
+                         f"accuracy (AUC {np.mean(t.auc):.2f}; leave-one-dataset-out over {len(t.datasets)} sets, "
+                         f"worst {t.datasets[worst]} {t.accuracy[worst]:.2f}; scoring a batch of one kind with "
+                         f"batch_center=True: {np.mean(t.batch_accuracy):.2f})")
+            if np.mean(t.accuracy) < NO_TRANSFER:
+                parts.append(f"below {NO_TRANSFER:.2f}: this model shows no truth direction that transfers to new "
+                             "kinds of statement; do not trust its scores outside the kinds it was trained on")
+        return "; ".join(parts)
+
+    def transfer_frame(self) -> DataFrame:
+        """One row per left-out dataset: accuracy alone, accuracy batch-centred, AUC (empty without it)."""
+        import pandas as pd
+
+        if self.transfer_ is None:
+            return pd.DataFrame(columns=["dataset", "accuracy", "batch_accuracy", "auc"])
+        t = self.transfer_
+        return pd.DataFrame({"dataset": t.datasets, "accuracy": t.accuracy, "batch_accuracy": t.batch_accuracy,
+                             "auc": t.auc})
+
     def __repr__(self) -> str:
         return (f"LieDetector({type(self.probe_).__name__} at layer {self.layer_} of {self.model_name_!r}, "
-                f"trained on {self.datasets_})")
+                f"trained on {self.datasets_}{', centred per dataset' if self.center_ == 'dataset' else ''}; "
+                f"{self.reach()})")
 
     @classmethod
     def fit(cls, model: Model, datasets: Any = ("cities", "larger_than", "facts"), layer: int | None = None, *,
-            probe: str = "lr", layers: Sequence[int] | None = None, position: str = "last",
-            max_pairs: int | None = 400, val_size: float = 0.25, seed: int = 0,
+            probe: str = "lr", layers: Sequence[int] | None = None, position: str = "last", center: str = "none",
+            max_pairs: int | None = 400, val_size: float = 0.25, seed: int = 0, transfer: bool = True,
             progress: ProgressArg = None) -> LieDetector:
-        """Fit a detector; without ``layer``, choose it by held-out accuracy.
+        """Fit a detector; without ``layer``, choose it by held-out accuracy; measure its reach (leave-one-dataset-out).
 
         Args:
             model: an :class:`interp.Model`.
             datasets: names, CSV paths or :class:`TruthDataset` (the probe trains on all of them).
             layer: the layer to read (0 = embeddings); None: the best of ``layers`` on validation pairs.
-            probe: "lr", "mm", "mm_iid", "mm_std" or "ccs".
+            probe: "lr", "mm", "mm_iid", "mm_std", "ccs" or "lat".
             layers: candidate layers (default: every second layer in the middle two thirds).
             position: "last" or "mean" token features.
+            center: "none" or "dataset": each training set minus its own mean before the probe is
+                fitted (no labels used); :meth:`score` then centres a statement on the mean of all
+                training rows, or a batch on its own mean (``batch_center=True``).
             max_pairs: at most this many pairs per dataset (for speed; None: all).
             val_size: share of pairs held out to choose the layer.
             seed: split and subsample seed.
-            progress: stages ``"activations"`` (texts) and, when choosing the layer, ``"layers"`` (one
-                validation fit per candidate layer); see :mod:`interp.progress`.
+            transfer: measure leave-one-dataset-out accuracy and AUC at the chosen layer (``transfer_``;
+                one more fit per dataset, on features already extracted); needs 2 datasets or more.
+            progress: stages ``"activations"`` (texts), ``"layers"`` when choosing the layer (one validation
+                fit per candidate layer) and ``"transfer"`` (one fit per left-out dataset); see
+                :mod:`interp.progress`.
 
         Returns:
-            A fitted :class:`LieDetector` (refit on all rows at the chosen layer).
+            A fitted :class:`LieDetector` (refit on all rows at the chosen layer); ``repr`` and
+            :meth:`reach` state its in-distribution and leave-one-dataset-out accuracy.
         """
-        from interp.truth.probes import TRUTH_PROBES, ccs_accuracy
+        from interp.truth.probes import TRUTH_PROBES
         from interp.truth.sweep import FEATURE_POSITIONS, _concat, fit_truth_probe, split_pairs, statement_features
 
         where = "LieDetector.fit"
         loaded = [d.sample(max_pairs, seed=seed) for d in load_datasets(datasets, where=where)]
         check_choice(probe, list(TRUTH_PROBES), name="probe", where=where)
         check_choice(position, FEATURE_POSITIONS, name="position", where=where)
+        check_choice(center, CENTERINGS, name="center", where=where)
         if layer is not None:
             candidates = [check_layer(layer, model.n_layers, where=where, allow_embed=True)]
         elif layers is not None:
@@ -167,8 +305,14 @@ class LieDetector:
             n = model.n_layers
             candidates = list(range(max(1, n // 6), max(2, 5 * n // 6) + 1, 2 if n > 6 else 1))
         combined = _concat(loaded, name="+".join(d.name for d in loaded))
+        offsets = np.cumsum([0, *[len(d) for d in loaded]])
         report = resolve_progress(progress, where=where)
         acts = statement_features(model, combined.statements, candidates, position=position, progress=report)
+
+        def blocks(l: int) -> list[np.ndarray]:  # per dataset, its rows at layer l
+            X = acts[l]
+            return [X[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
         validation: dict[int, float] = {}
         if len(candidates) > 1:
             tests = [split_pairs(d, test_size=val_size, seed=seed) for d in loaded]
@@ -176,18 +320,27 @@ class LieDetector:
             train_ds = combined.subset(np.flatnonzero(~test))
             report("layers", 0, len(candidates))
             for done, l in enumerate(candidates, start=1):
-                X = acts[l]
-                fitted = fit_truth_probe(probe, X[~test], train_ds, seed=seed, where=where)
-                offsets = np.cumsum([0, *[len(d) for d in loaded]])
-                validation[l] = float(np.mean([ccs_accuracy(fitted, X[a:b][t], d.labels[t])
-                                               for d, t, a, b in zip(loaded, tests, offsets[:-1], offsets[1:])]))
+                parts = blocks(l)
+                # with center="dataset" a set is centred on its training rows' mean, its validation rows too
+                shift = [X[~t].mean(0) if center == "dataset" else 0.0 for X, t in zip(parts, tests)]
+                X_fit = np.concatenate([X[~t] - m for X, t, m in zip(parts, tests, shift)])
+                fitted = fit_truth_probe(probe, X_fit, train_ds, seed=seed, where=where)
+                validation[l] = float(np.mean([ccs_accuracy(fitted, X[t] - m, d.labels[t])
+                                               for d, X, t, m in zip(loaded, parts, tests, shift)]))
                 report("layers", done, len(candidates))
             best = max(candidates, key=lambda l: (validation[l], -l))
         else:
             best = candidates[0]
-        fitted = fit_truth_probe(probe, acts[best], combined, seed=seed, where=where)
+        parts = blocks(best)
+        scores = None
+        if transfer and len(loaded) > 1:
+            report("transfer", 0, 1)
+            scores = leave_one_dataset_out(parts, loaded, probe=probe, center=center, seed=seed, where=where)
+            report("transfer", 1, 1)
+        fitted = fit_truth_probe(probe, np.concatenate(_center_sets(parts, center)), combined, seed=seed, where=where)
+        reference = np.concatenate(parts).mean(0) if center == "dataset" else None
         return cls(fitted, best, model_name=model.name, position=position, datasets=[d.name for d in loaded],
-                   validation=validation, model=model)
+                   validation=validation, model=model, center=center, reference_mean=reference, transfer=scores)
 
     def _model(self, model: Model | None, where: str) -> Model:
         model = model if model is not None else self.model
@@ -206,19 +359,31 @@ class LieDetector:
                                         f"d_model={model.d_model}.")
         return model
 
-    def predict_proba_features(self, X: np.ndarray) -> np.ndarray:
-        """(n,) P(true) of (n, d_model) residual-stream rows at the detector's layer."""
+    def predict_proba_features(self, X: np.ndarray, *, shift: np.ndarray | None = None) -> np.ndarray:
+        """(n,) P(true) of (n, d_model) residual-stream rows at the detector's layer.
+
+        ``shift``: (d_model,) subtracted first; by default ``reference_mean_`` (detectors fitted with
+        ``center="dataset"``) or nothing.
+        """
         column = list(self.probe_.classes_).index(1) if 1 in list(self.probe_.classes_) else -1
-        return self.probe_.predict_proba(X)[:, column]
+        if shift is None and self.reference_mean_ is not None:
+            shift = self.reference_mean_
+        X = np.asarray(X, dtype=np.float64)
+        return self.probe_.predict_proba(X if shift is None else X - shift)[:, column]
 
     def score(self, texts: str | Sequence[str], *, model: Model | None = None, per_token: bool = False,
-              batch_size: int | None = None) -> TruthScoreResult:
+              batch_center: bool = False, batch_size: int | None = None) -> TruthScoreResult:
         """P(true) of each text at its last token (and of every token with ``per_token=True``).
 
         Args:
             texts: a statement or a list of them (or longer texts, with ``per_token``).
             model: the model (default: the one the detector was fitted with).
             per_token: also score every token (BOS excluded), for a text heat map.
+            batch_center: move the texts' mean feature onto the training mean before scoring (no labels
+                used). For a batch of statements of one kind, about half of them true: it removes the
+                offset of a new kind of statement that otherwise pushes the whole batch to one side of the
+                threshold (see ``transfer_.batch_accuracy``). Wrong for a single statement or a batch
+                that is mostly true or mostly false. Not with ``per_token``.
 
         Returns:
             :class:`TruthScoreResult`; ``p_true`` is (n_texts,).
@@ -227,10 +392,20 @@ class LieDetector:
 
         where = "LieDetector.score"
         items, _ = check_texts(texts, where=where, name="texts")
+        if batch_center and per_token:
+            raise InvalidParameterError(f"{where}: batch_center centres whole statements; it cannot be combined "
+                                        "with per_token=True.")
+        if batch_center and len(items) < 2:
+            raise InvalidParameterError(f"{where}: batch_center=True needs a batch of statements (at least 2, "
+                                        f"about half of them true); got {len(items)}.")
         model = self._model(model, where)
         acts = collect(model, items, layers=[self.layer_], position="all" if per_token else self.position_,
                        batch_size=batch_size, progress=False)
-        p = self.predict_proba_features(acts[self.layer_])
+        shift = None
+        if batch_center:
+            # onto the training rows' mean, which every truth probe keeps as scaler_mean_ (0 when centred per set)
+            shift = np.asarray(acts[self.layer_], dtype=np.float64).mean(0) - self.probe_.scaler_mean_
+        p = self.predict_proba_features(acts[self.layer_], shift=shift)
         tokens = token_p = None
         if per_token:
             index = acts.text_index
@@ -251,9 +426,17 @@ class LieDetector:
 
     # ------------------------------------------------------------------ saving
     def _meta(self) -> dict[str, Any]:
-        return {"layer": self.layer_, "position": self.position_, "model": self.model_name_,
+        meta = {"layer": self.layer_, "position": self.position_, "model": self.model_name_,
                 "datasets": self.datasets_, "validation": {str(k): v for k, v in self.validation_.items()},
                 "model_card": self.model_card_}
+        if self.center_ != "none":  # files of detectors without centring or reach keep their earlier form
+            meta["center"] = self.center_
+            meta["reference_mean"] = [float(v) for v in self.reference_mean_]
+        if self.transfer_ is not None:
+            t = self.transfer_
+            meta["transfer"] = {"datasets": list(t.datasets), "accuracy": [float(v) for v in t.accuracy],
+                                "batch_accuracy": [float(v) for v in t.batch_accuracy], "auc": [float(v) for v in t.auc]}
+        return meta
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the detector to one JSON file (settings + probe, checksummed), atomically."""
@@ -285,9 +468,20 @@ class LieDetector:
                                         "content); refusing to load it.")
         probe = probe_from_document(probe_doc, source=f"{path} (probe)")
         try:
+            transfer = meta.get("transfer")
+            if transfer is not None:
+                transfer = TransferScores(list(transfer["datasets"]), np.asarray(transfer["accuracy"], dtype=np.float64),
+                                          np.asarray(transfer["batch_accuracy"], dtype=np.float64),
+                                          np.asarray(transfer["auc"], dtype=np.float64))
+            center = str(meta.get("center", "none"))
+            reference = meta.get("reference_mean")
+            if center not in CENTERINGS or (center == "dataset") != (reference is not None):
+                raise ValueError(f"center {center!r} with{'out' if reference is None else ''} a reference mean")
             detector = cls(probe, int(meta["layer"]), model_name=str(meta["model"]), position=str(meta["position"]),
                            datasets=list(meta.get("datasets", [])),
-                           validation={int(k): float(v) for k, v in meta.get("validation", {}).items()})
+                           validation={int(k): float(v) for k, v in meta.get("validation", {}).items()},
+                           center=center, reference_mean=None if reference is None else np.asarray(reference, dtype=np.float64),
+                           transfer=transfer)
             detector.model_card_ = dict(meta.get("model_card") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidProbeFileError(f"{path} is not a valid saved lie detector: bad setting {exc}.") from None

@@ -11,6 +11,8 @@ safetensors, checksummed). Logistic regression is :class:`interp.probing.estimat
   Geometry of Truth". A 1-D logistic fit on the projection sets the scale and threshold.
 - :class:`StandardizedMeanDiffProbe` ("mm_std"): the class-mean difference of standardised features,
   i.e. ``(mu+ - mu-) / sigma^2`` per raw dimension (diagonal LDA). interp < 0.2 called it "mm".
+- :class:`ContrastPCAProbe` ("lat"): the first principal direction of true-minus-false pair
+  differences, RepE's LAT reading vector (Zou et al. 2023).
 - :class:`CCSProbe`: Contrast-Consistent Search (on standardised features), "Discovering Latent Knowledge in Language Models
   Without Supervision". It sees contrast pairs (two statements, exactly one of them true) and **no
   labels**: ``p = sigmoid(w.x + b)`` minimises ``(p(x1) - (1 - p(x2)))^2 + min(p(x1), p(x2))^2``,
@@ -33,7 +35,8 @@ import numpy as np
 from interp.errors import InvalidParameterError
 from interp.probing.estimators import _check_x, _check_xy, _Probe, register_probe_kind
 
-__all__ = ["TRUTH_PROBES", "CCSProbe", "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "make_truth_probe",
+__all__ = ["TRUTH_PROBES", "CCSProbe", "ContrastPCAProbe",
+           "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "make_truth_probe",
            "raw_direction"]
 
 
@@ -165,6 +168,54 @@ class StandardizedMeanDiffProbe(MassMeanProbe):
         self.coef_, self.intercept_ = _calibrate_1d(Z, w, pos)
         self.classes_ = classes
         self.direction_ = np.ascontiguousarray(X[pos].mean(0) - X[~pos].mean(0))
+        return self
+
+
+@register_probe_kind
+class ContrastPCAProbe(MassMeanProbe):
+    """The first principal direction of contrast-pair differences: the LAT reading vector of RepE.
+
+    Zou et al. 2023 ("Representation Engineering", Linear Artificial Tomography) take the differences
+    of the activations of paired stimuli and keep their first principal component. Here each pair is
+    one true and one false statement, ``d_i = x_true - x_false`` on the raw features, and the direction
+    is the top eigenvector of ``D^T D / n`` (the uncentred second moment of the differences: RepE
+    shuffles each pair's order and lets PCA centre, which leaves this same matrix up to the small mean
+    of the shuffled differences). Its sign is the one under which true statements project higher
+    (``mean(d) . w > 0``, from the labels); a 1-D logistic fit sets scale and threshold, as for
+    :class:`MassMeanProbe`. ``direction_`` is the unit LAT vector. Where mass-mean keeps the *mean*
+    difference, LAT keeps the direction along which the pairs differ *most*, signal or not.
+
+    ``fit(X, y, pairs=...)``: ``pairs`` (n_pairs, 2) row indices of one true and one false row each; by
+    default the i-th true row is paired with the i-th false row.
+    """
+
+    kind: ClassVar[str] = "ContrastPCAProbe"
+
+    def __init__(self):
+        super().__init__()
+
+    def fit(self, X: Any, y: Any, *, pairs: Any = None) -> ContrastPCAProbe:
+        """Fit on (n_rows, n_features) ``X``, (n_rows,) binary ``y`` and optional (n_pairs, 2) ``pairs``."""
+        X, y, classes = _binary_xy(X, y, where="ContrastPCAProbe.fit")
+        X = np.asarray(X, dtype=np.float64)
+        pos = y == classes[1]
+        if pairs is None:
+            true_rows, false_rows = np.flatnonzero(pos), np.flatnonzero(~pos)
+            n = min(len(true_rows), len(false_rows))
+            pairs = np.stack([true_rows[:n], false_rows[:n]], axis=1)
+        pairs = _check_pairs(pairs, len(X), "ContrastPCAProbe.fit")
+        first_true = pos[pairs[:, 0]]
+        if not np.all(first_true != pos[pairs[:, 1]]):
+            raise InvalidParameterError("ContrastPCAProbe.fit: every pair must hold one true and one false row.")
+        diffs = np.where(first_true[:, None], X[pairs[:, 0]] - X[pairs[:, 1]], X[pairs[:, 1]] - X[pairs[:, 0]])
+        _, vectors = np.linalg.eigh(diffs.T @ diffs / len(diffs))
+        w = vectors[:, -1]
+        if float(diffs.mean(0) @ w) < 0:
+            w = -w
+        self._fit_centring(X)
+        self.coef_, self.intercept_ = _calibrate_1d(X - self.scaler_mean_, w, pos)
+        self.classes_ = classes
+        self.direction_ = np.ascontiguousarray(w)
         return self
 
 
@@ -362,11 +413,12 @@ def ccs_accuracy(probe: _Probe, X: Any, y: Any) -> float:
 
 
 TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)",
-                "mm_std": "StandardizedMeanDiffProbe", "ccs": "CCSProbe"}
+                "mm_std": "StandardizedMeanDiffProbe", "ccs": "CCSProbe", "lat": "ContrastPCAProbe"}
 
 
 def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> _Probe:
-    """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant), "mm_std" or "ccs", with ``params`` set."""
+    """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant), "mm_std", "ccs" or "lat" (RepE's
+    contrast-pair PCA), with ``params`` set."""
     from interp._validation import check_choice
     from interp.probing.estimators import LinearProbe
 
@@ -379,6 +431,8 @@ def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: di
         probe = MassMeanProbe(covariance=True)
     elif name == "mm_std":
         probe = StandardizedMeanDiffProbe()
+    elif name == "lat":
+        probe = ContrastPCAProbe()
     else:
         probe = CCSProbe(random_state=random_state)
     if params:

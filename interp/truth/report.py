@@ -16,6 +16,8 @@ anything:
 3. At the chosen layer, :func:`~interp.truth.generalization_matrix` (first probe; trained on each
    set's training side, tested on every set's held-out test side) and a
    :class:`~interp.truth.LieDetector` (first probe, refit on every sampled pair, for new text).
+4. Its reach: leave-one-dataset-out accuracy and AUC at the chosen layer (trained on all sets but
+   one, tested on the one left out), what to expect on a kind of statement never trained on.
 
 Choosing the layer on the split whose accuracy is then reported (what interp < 0.2's CLI and
 explorer did) reads the best of many noisy test scores and overstates it; on small sets the gap
@@ -71,6 +73,12 @@ class TruthReport(Result):
         generalization_train, generalization_test, generalization_accuracy, generalization_auc,
         center_test: :class:`GeneralizationResult` at ``layer`` (see :meth:`generalization`).
         position, test_size, val_size, seed, max_pairs, n_orient: how it was run.
+        transfer_datasets, transfer_accuracy, transfer_batch_accuracy, transfer_auc: the reach on kinds of
+            statement not trained on: :attr:`probe` at :attr:`layer` trained on all datasets but one and
+            tested on every row of the one left out (leave-one-dataset-out,
+            :func:`~interp.truth.detector.leave_one_dataset_out`), per left-out dataset; accuracy scoring
+            statements one by one, accuracy scoring the left-out set as one centred batch, ROC AUC (empty
+            lists with a single dataset). ``center``: the detector's centring ("none" or "dataset").
         detector: the fitted :class:`LieDetector` (when asked for; not part of the saved file, so
             None after :meth:`load`: save it with ``report.detector.save(path)``).
     """
@@ -100,6 +108,11 @@ class TruthReport(Result):
     max_pairs: int | None = None
     n_orient: int = 16
     model_name: str = ""
+    center: str = "none"
+    transfer_datasets: list[str] = dataclasses.field(default_factory=list)
+    transfer_accuracy: list[float] = dataclasses.field(default_factory=list)
+    transfer_batch_accuracy: list[float] = dataclasses.field(default_factory=list)
+    transfer_auc: list[float] = dataclasses.field(default_factory=list)
 
     title: ClassVar[str] = "Truth report"
     detector: ClassVar[LieDetector | None] = None  # set on the instance by truth_report; never saved
@@ -136,7 +149,44 @@ class TruthReport(Result):
         general = (f"; {self.probe} on unseen sets {np.nanmean(unseen):.3f}" if np.isfinite(unseen).any() else "")
         return (f"{self.model_name + ': ' if self.model_name else ''}layer {self.layer} "
                 f"({self.layer / self.n_layers:.2f} of depth) chosen on validation pairs (mean accuracy "
-                f"{val.mean():.3f}); held-out test accuracy there over {', '.join(self.datasets)}: {held_out}{general}")
+                f"{val.mean():.3f}); held-out test accuracy there over {', '.join(self.datasets)}: {held_out}{general}"
+                f"; {self.reach()}")
+
+    def reach(self) -> str:
+        """What to expect on kinds of statement the detector was not trained on (leave-one-dataset-out)."""
+        if not self.transfer_datasets:
+            return "reach on other kinds of statement unknown (one dataset: nothing to leave out)"
+        from interp.truth.detector import NO_TRANSFER
+
+        acc, auc = float(np.mean(self.transfer_accuracy)), float(np.mean(self.transfer_auc))
+        text = (f"on kinds of statement it was not trained on, expect about {acc:.2f} accuracy (AUC {auc:.2f}; "
+                f"{self.probe} trained on all sets but one, tested on the one left out, mean over "
+                f"{len(self.transfer_datasets)}; batch-centred {float(np.mean(self.transfer_batch_accuracy)):.2f})")
+        if acc < NO_TRANSFER:
+            text += "; this model shows no truth direction that transfers to new kinds of statement"
+        return text
+
+    def transfer(self):
+        """One row per left-out dataset: accuracy alone and batch-centred, AUC (leave-one-dataset-out)."""
+        import pandas as pd
+
+        return pd.DataFrame({"dataset": list(self.transfer_datasets), "accuracy": list(self.transfer_accuracy),
+                             "batch_accuracy": list(self.transfer_batch_accuracy), "auc": list(self.transfer_auc)})
+
+    def transfer_plot(self) -> Figure:
+        """Leave-one-dataset-out accuracy and AUC per left-out set, with the in-distribution test accuracy."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure([go.Bar(x=list(self.transfer_datasets), y=list(self.transfer_accuracy), name="accuracy"),
+                         go.Bar(x=list(self.transfer_datasets), y=list(self.transfer_auc), name="AUC")])
+        inside = float(self._at_layer(self.test_accuracy)[0])
+        fig.add_hline(y=inside, line={"dash": "dash", "width": 1},
+                      annotation_text=f"held-out pairs of the training kinds: {inside:.2f}")
+        fig.add_hline(y=0.5, line={"dash": "dot", "width": 1}, annotation_text="chance")
+        fig.update_layout(title=f"Reach: {self.probe} at layer {self.layer} on the kind left out of training",
+                          barmode="group", yaxis={"range": [0, 1.02], "title": "on the left-out set"},
+                          xaxis_title="left-out dataset", height=420)
+        return fig
 
     def to_frame(self):
         """One row per dataset, probe and layer: validation, test and training accuracy, and the chosen layer."""
@@ -173,10 +223,11 @@ class TruthReport(Result):
         return fig
 
     def figures(self) -> list:
-        return [self.plot(), self.generalization().plot()]
+        return [self.plot(), self.generalization().plot(), *([self.transfer_plot()] if self.transfer_datasets else [])]
 
     def tables(self) -> list[tuple[str, Any]]:
-        return [("By layer", self.to_frame()), ("Generalisation", self.generalization().to_frame())]
+        return [("By layer", self.to_frame()), ("Generalisation", self.generalization().to_frame()),
+                *([("Leave one dataset out", self.transfer())] if self.transfer_datasets else [])]
 
 
 def _takes_callback(fn: Any) -> bool:
@@ -200,7 +251,8 @@ def _step(fn: Any, progress: Any, step: str) -> Any:
 def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"), *, layers: Any = "all",
                  probes: Sequence[str] | str = ("lr", "mm", "ccs"), position: str = "last", test_size: float = 0.25,
                  val_size: float = 0.25, max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
-                 detector: bool = True, batch_size: int | None = None, progress: Any = None) -> TruthReport:
+                 detector: bool = True, center: str = "none", batch_size: int | None = None,
+                 progress: Any = None) -> TruthReport:
     """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a detector there.
 
     Args:
@@ -214,6 +266,8 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         val_size: share of the *training* pairs held out to choose the layer.
         max_pairs, seed, n_orient, batch_size: as :func:`truth_sweep` (the same sample and split).
         detector: also fit a :class:`LieDetector` at the chosen layer (``report.detector``).
+        center: the detector's (and the leave-one-dataset-out figures') centring: "none" or "dataset"
+            (see :meth:`LieDetector.fit`).
         progress: None, True, False or a callable ``progress(stage, done, total)`` (:mod:`interp.progress`).
             A callable hears each step start as stage ``"truth report: <what runs>"`` (done = steps
             finished, of 3; 2 without the detector), the probe fits as ``"sweep: probes (test and
@@ -255,6 +309,9 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
     _check_common(test_size, max_pairs, n_orient, where)
     if not isinstance(val_size, (int, float)) or isinstance(val_size, bool) or not 0 < val_size < 1:
         raise InvalidParameterError(f"The 'val_size' parameter of {where} must be a float in (0, 1). Got {val_size!r}.")
+    from interp.truth.detector import CENTERINGS, leave_one_dataset_out
+
+    check_choice(center, CENTERINGS, name="center", where=where)
     steps = ["sweep", "generalisation", *(["detector"] if detector else [])]
     # a callable (checked here: anything else but None / True / False is refused) hears the steps; bools pass through
     callback = None if progress is None or isinstance(progress, bool) else resolve_progress(progress, where=where)
@@ -307,10 +364,23 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
                          center_test=general.center_test, position=position, test_size=float(test_size),
                          val_size=float(val_size), seed=int(seed), max_pairs=max_pairs, n_orient=int(n_orient),
                          model_name=sweep.model_name, model_card=dict(sweep.model_card))
+    transfer = None
     if detector:
         starting("detector")
         report.detector = LieDetector.fit(model, loaded, layer, probe=probe, position=position, max_pairs=max_pairs,
-                                          seed=seed, progress=_step(LieDetector.fit, progress, "detector"))
+                                          seed=seed, center=center, progress=_step(LieDetector.fit, progress, "detector"))
+        transfer = report.detector.transfer_  # leave-one-dataset-out at the chosen layer, on the same sample
+    elif len(loaded) > 1:
+        feats = [statement_features(model, split.dataset.statements, [layer], position=position, batch_size=batch_size,
+                                    progress=False)[layer] for split in splits]
+        transfer = leave_one_dataset_out(feats, [split.dataset for split in splits], probe=probe, center=center,
+                                         seed=seed, where=where)
+    report.center = center
+    if transfer is not None:
+        report.transfer_datasets = list(transfer.datasets)
+        report.transfer_accuracy = [float(v) for v in transfer.accuracy]
+        report.transfer_batch_accuracy = [float(v) for v in transfer.batch_accuracy]
+        report.transfer_auc = [float(v) for v in transfer.auc]
     if callback is not None:
         callback("truth report: done", len(steps), len(steps))
     return report

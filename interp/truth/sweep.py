@@ -37,7 +37,7 @@ from interp.models.card import model_card
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
 from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
-from interp.truth.probes import TRUTH_PROBES, CCSProbe, ccs_accuracy, make_truth_probe
+from interp.truth.probes import TRUTH_PROBES, CCSProbe, ContrastPCAProbe, ccs_accuracy, make_truth_probe
 
 if TYPE_CHECKING:
     from pandas import DataFrame
@@ -89,6 +89,9 @@ def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient
                     params: dict[str, Any] | None = None, where: str = "fit_truth_probe") -> _Probe:
     """Fit probe ``name`` on (n, d) ``X`` of ``dataset``'s rows; CCS uses only its pairs, then ``n_orient`` labels."""
     probe = make_truth_probe(name, where=where, random_state=seed, params=params)
+    if isinstance(probe, ContrastPCAProbe):
+        pairs = dataset.pairs()
+        return probe.fit(X, dataset.labels, pairs=pairs if len(pairs) else None)
     if isinstance(probe, CCSProbe):
         pairs = dataset.pairs()
         if len(pairs) < 2:

@@ -1,0 +1,134 @@
+"""A lie detector that knows its reach: leave-one-dataset-out (LODO) accuracy and AUC, per-dataset
+centring, batch centring at test time and the contrast-pair (LAT) probe."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from interp.errors import InvalidParameterError
+from interp.probing.estimators import load_probe
+from interp.truth import TruthDataset
+from interp.truth.detector import LieDetector, leave_one_dataset_out
+from interp.truth.probes import ContrastPCAProbe, raw_direction
+
+
+def _sets(offsets, n_pairs=60, d=24, seed=0):
+    """Datasets sharing one truth direction u (+-1.5), each shifted by its own offset (along u and elsewhere)."""
+    rng = np.random.default_rng(seed)
+    u = np.zeros(d)
+    u[0] = 1.0
+    feats, sets = [], []
+    for k, offset in enumerate(offsets):
+        subject = np.repeat(rng.normal(size=(n_pairs, d)) * 1.0, 2, axis=0)
+        subject[:, 0] = 0.0
+        y = np.tile([1, 0], n_pairs)
+        X = subject + rng.normal(size=subject.shape) * 0.3 + np.outer(np.where(y == 1, 1.5, -1.5), u)
+        X += np.asarray(offset, dtype=float)
+        feats.append(X)
+        sets.append(TruthDataset(f"set{k}", [f"s{k}-{i}" for i in range(len(y))], y,
+                                 [f"p{k}-{i // 2}" for i in range(len(y))], ["synthetic"] * len(y)))
+    return feats, sets, u
+
+
+def test_lodo_equals_a_reference_written_with_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    feats, sets, _ = _sets([np.zeros(24), np.r_[0.5, np.ones(23)], np.r_[-0.3, -np.ones(23)]])
+    scores = leave_one_dataset_out(feats, sets, probe="lr")
+    for k in range(3):
+        X_train = np.concatenate([feats[i] for i in range(3) if i != k])
+        y_train = np.concatenate([sets[i].labels for i in range(3) if i != k])
+        scaler = StandardScaler().fit(X_train)
+        clf = LogisticRegression(C=0.1, max_iter=500).fit(scaler.transform(X_train), y_train)
+        margin = clf.decision_function(scaler.transform(feats[k]))
+        assert scores.accuracy[k] == pytest.approx(np.mean((margin > 0) == sets[k].labels), abs=1e-9)
+        assert scores.auc[k] == pytest.approx(roc_auc_score(sets[k].labels, margin), abs=1e-6)
+    assert scores.datasets == ["set0", "set1", "set2"]
+
+
+def test_an_offset_along_the_truth_direction_breaks_the_threshold_and_centring_repairs_it():
+    u_offset = np.zeros(24)
+    u_offset[0] = 3.0  # the left-out kind sits 2 standard deviations 'truer' than the others: all called true
+    feats, sets, _ = _sets([np.zeros(24), np.zeros(24), np.zeros(24), u_offset])
+    raw = leave_one_dataset_out(feats, sets, probe="mm")
+    assert raw.accuracy[3] < 0.65  # the threshold does not transfer ...
+    assert raw.auc[3] > 0.95       # ... although the direction does
+    assert raw.batch_accuracy[3] > 0.95  # centring the left-out batch on its own mean uses no labels
+    centred = leave_one_dataset_out(feats, sets, probe="mm", center="dataset")
+    assert centred.batch_accuracy[3] > 0.95 and centred.auc[3] == pytest.approx(raw.auc[3], abs=0.02)
+    with pytest.raises(InvalidParameterError, match="at least 2 datasets"):
+        leave_one_dataset_out(feats[:1], sets[:1])
+    with pytest.raises(InvalidParameterError, match="center"):
+        leave_one_dataset_out(feats, sets, center="median")
+
+
+def test_contrast_pca_finds_the_direction_pairs_differ_along(tmp_path):
+    feats, sets, u = _sets([np.zeros(24)], n_pairs=200)
+    X, y = feats[0], sets[0].labels
+    probe = ContrastPCAProbe().fit(X, y, pairs=sets[0].pairs())
+    assert abs(raw_direction(probe) @ u) > 0.98
+    assert probe.direction_ @ u > 0  # oriented: true statements project higher
+    assert probe.score(X, y) > 0.97
+    # without pairs, the i-th true row is paired with the i-th false row: the same rows here
+    np.testing.assert_allclose(ContrastPCAProbe().fit(X, y).direction_, probe.direction_)
+    loaded = load_probe(probe.save(tmp_path / "lat.json"))
+    assert type(loaded) is ContrastPCAProbe
+    np.testing.assert_allclose(loaded.predict_proba(X), probe.predict_proba(X))
+    with pytest.raises(InvalidParameterError, match="one true and one false"):
+        ContrastPCAProbe().fit(X, y, pairs=np.array([[0, 2]]))
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_models):
+    return tiny_models["tiny-gpt2"]
+
+
+@pytest.mark.parametrize("center", ["none", "dataset"])
+def test_detector_reports_its_reach_and_keeps_it_when_saved(tiny, tmp_path, center):
+    from interp.activations import collect
+
+    detector = LieDetector.fit(tiny, ["facts", "larger_than", "sums"], layer=1, max_pairs=20, center=center)
+    t = detector.transfer_
+    assert t.datasets == ["facts", "larger_than", "sums"] and t.accuracy.shape == t.auc.shape == (3,)
+    assert detector.transfer_accuracy_ == pytest.approx(t.accuracy.mean())
+    assert "not trained on, expect about" in repr(detector) and f"{t.accuracy.mean():.2f}" in repr(detector)
+    assert list(detector.transfer_frame()["dataset"]) == t.datasets
+    # LODO is what leave_one_dataset_out gives on the detector's own rows
+    sets = [d.sample(20) for d in [__import__("interp").truth.load_dataset(n) for n in t.datasets]]
+    feats = [collect(tiny, d.statements, layers=[1], progress=False)[1] for d in sets]
+    again = leave_one_dataset_out(feats, sets, center=center)
+    np.testing.assert_allclose(again.accuracy, t.accuracy)
+    np.testing.assert_allclose(again.auc, t.auc)
+    texts = ["Cats are mammals.", "Cats are reptiles.", "61 is larger than 59."]
+    X = collect(tiny, texts, layers=[1], progress=False)[1].astype(np.float64)
+    batch = detector.score(texts, batch_center=True).p_true
+    expected = detector.probe_.predict_proba(X - X.mean(0) + detector.probe_.scaler_mean_)[:, 1]
+    np.testing.assert_allclose(batch, expected, rtol=1e-6)
+    alone = detector.score(texts).p_true
+    reference = 0.0 if center == "none" else detector.reference_mean_
+    np.testing.assert_allclose(alone, detector.probe_.predict_proba(X - reference)[:, 1], rtol=1e-6)
+    loaded = LieDetector.load(detector.save(tmp_path / "d.json"), model=tiny)
+    assert loaded.center_ == center and loaded.transfer_.datasets == t.datasets
+    np.testing.assert_array_equal(loaded.transfer_.batch_accuracy, t.batch_accuracy)
+    np.testing.assert_array_equal(loaded.score(texts).p_true, alone)
+    assert repr(loaded) == repr(detector).replace(repr(detector.model_name_), repr(loaded.model_name_))
+    with pytest.raises(InvalidParameterError, match="at least 2"):
+        detector.score(texts[0], batch_center=True)
+    with pytest.raises(InvalidParameterError, match="per_token"):
+        detector.score(texts, batch_center=True, per_token=True)
+
+
+def test_a_detector_of_one_kind_says_its_reach_is_unknown_and_old_files_load(tiny, tmp_path):
+    detector = LieDetector.fit(tiny, ["facts"], layer=1, max_pairs=10)
+    assert detector.transfer_ is None and "unknown" in repr(detector)
+    path = detector.save(tmp_path / "old.json")
+    document = json.loads(path.read_text())
+    assert "transfer" not in document["meta"] and "center" not in document["meta"]  # the earlier file form
+    assert LieDetector.load(path).center_ == "none"
+    with pytest.raises(InvalidParameterError, match="center"):
+        LieDetector.fit(tiny, ["facts"], layer=1, max_pairs=10, center="median")
