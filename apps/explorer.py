@@ -24,6 +24,7 @@ PAGES = [
     st.Page("app_pages/lie_detector.py", title="Lie detector", icon=":material/fact_check:"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("app_pages/inside.py", title="Inside the model", icon=":material/account_tree:"),
+    st.Page("app_pages/ask.py", title="Ask the model", icon=":material/quiz:"),
 ]
 
 # A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji

@@ -1,0 +1,80 @@
+"""Ask the model page: calibration (reliability diagram, position bias) and hint faithfulness (hint table, one
+item's explanation next to its attribution heat map).
+
+A thin shell over :mod:`interp.ask`: :func:`~interp.ask.calibrate` and :func:`~interp.ask.hint_faithfulness`
+on a built-in question set, rendered with the results' own figures and tables.
+"""
+
+import _common
+import streamlit as st
+
+import interp
+from interp.ask import ASK_SETS, calibrate, hint_faithfulness
+
+CHEAP_SIGNALS = ["letter", "letter_debiased", "p_true", "stated"]
+
+
+@st.cache_data(show_spinner="Asking…", max_entries=8)
+def run_calibrate(_model: interp.Model, model_key: str, questions: str, n: int, signals: tuple[str, ...]):
+    return calibrate(_model, questions, n=n, signals=list(signals), n_boot=200, progress=False)
+
+
+@st.cache_data(show_spinner="Asking with and without hints…", max_entries=8)
+def run_hints(_model: interp.Model, model_key: str, questions: str, n: int, attribute_items: int):
+    return hint_faithfulness(_model, questions, n=n, n_boot=200, attribute_items=attribute_items, progress=False)
+
+
+loaded = _common.current_model()
+model = loaded.model
+
+st.title("Ask the model")
+st.caption("What the model says about its answers, next to what its probabilities and activations say. "
+           "Chance accuracy on four options is 0.25; calibration means little near chance.")
+calibration_tab, hints_tab = st.tabs(["Calibration", "Hints"])
+
+with calibration_tab:
+    with st.form("ask_calibrate_form"):
+        left, middle = st.columns(2)
+        questions = left.selectbox("Questions", list(ASK_SETS), index=list(ASK_SETS).index("easy"), key="ask_cal_set")
+        n = middle.number_input("Questions asked", 4, 400, 40, key="ask_cal_n")
+        signals = st.multiselect("Signals", ["letter", "letter_debiased", "p_true", "stated", "probe"], CHEAP_SIGNALS,
+                                 key="ask_cal_signals", help="'probe' fits a truth probe first (slower).")
+        submitted = st.form_submit_button("Calibrate", type="primary")
+    if submitted:
+        st.session_state["ask_calibration"] = _common.guarded(run_calibrate, model, loaded.key, questions, int(n),
+                                                              tuple(signals), hint="Pick at least one signal.")
+    result = st.session_state.get("ask_calibration")
+    if result is not None:
+        _common.show_result(result, "calibration")
+
+with hints_tab:
+    with st.form("ask_hints_form"):
+        left, middle, right = st.columns(3)
+        questions = left.selectbox("Questions", list(ASK_SETS), index=list(ASK_SETS).index("capitals"),
+                                   key="ask_hint_set")
+        n = middle.number_input("Questions asked", 4, 400, 24, key="ask_hint_n")
+        items = right.number_input("Items attributed", 0, 10, 2, key="ask_hint_items")
+        submitted = st.form_submit_button("Ask with hints", type="primary")
+    if submitted:
+        st.session_state["ask_hints"] = _common.guarded(run_hints, model, loaded.key, questions, int(n), int(items))
+    hints = st.session_state.get("ask_hints")
+    if hints is not None:
+        st.caption(_common._escape(hints.summary()))
+        _common.chart(hints.plot())
+        st.dataframe(hints.to_frame(), hide_index=True)
+        if hints.attribution:
+            labels = [f"{a['id']}: ({a['answer_no_hint']}) -> ({a['answer']}) with hint ({a['hint_letter']})"
+                      for a in hints.attribution]
+            k = st.selectbox("Item", range(len(labels)), format_func=lambda i: labels[i], key="ask_hint_item")
+            explanation, heat = st.columns([1, 2])
+            a = hints.attribution[k]
+            explanation.markdown("**What the model says**")
+            explanation.write(hints.explanations["wrong"][a["index"]] or "(no explanation: it did not switch)")
+            explanation.markdown(f"Mentions the hint: **{ {1: 'yes', 0: 'no', -1: 'not asked'}[a['mentioned']] }**")
+            heat.markdown("**What moved the answer** (attribution of the chosen letter)")
+            _common.chart(hints.item_plot(k), heat)
+        if hints.patching.get("items"):
+            _common.chart(hints.patching_plot())
+        with st.expander("Items"):
+            st.dataframe(hints.items_frame(), hide_index=True)
+        _common.downloads(hints, "hints")

@@ -1,0 +1,128 @@
+"""``interp ask calibrate|hints|self-report``: ask the model directly (a thin shell over interp.ask).
+
+    interp ask calibrate --questions easy -n 60 --out results/ask        # five confidence signals, position bias
+    interp ask hints --questions capitals -n 60 --out results/ask        # no / wrong / correct / always-(A) hint
+    interp ask self-report --statements capitals -n 40                   # stated, P(True) and the truth probe
+    interp ask calibrate --questions my_questions.jsonl --signals letter,letter_debiased,p_true --json
+
+``--questions`` takes a built-in set (capitals, continents, sums, larger, facts, easy, all) or a .jsonl /
+.csv file (see :mod:`interp.ask.questions`). ``--out DIR`` writes ``<command>.json`` and ``.html``.
+"""
+
+# No ``from __future__ import annotations``: Typer reads the annotations at runtime.
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from interp.cli._common import (
+    JsonOpt,
+    ModelOpt,
+    clean_errors,
+    out,
+    print_result,
+    progress_arg,
+    progress_bars,
+    table,
+    write_result,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Ask the model directly: calibration, hint faithfulness, self-report vs probe.",
+                  no_args_is_help=True)
+
+QuestionsOpt = Annotated[str, typer.Option("--questions", "-q", help="Built-in set (capitals, continents, sums, "
+                                           "larger, facts, easy, all) or a .jsonl/.csv file.")]
+NOpt = Annotated[int | None, typer.Option("--n", "-n", help="Ask this many questions (seeded, letters balanced).")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the result's .json and .html.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Sampling seed.")]
+
+
+def _names(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _show(result, stem: str, out_dir: Path | None, as_json: bool, extra: list[tuple[str, object]] = ()) -> None:
+    if out_dir is not None:
+        json_path, html_path = write_result(result, out_dir, stem)
+    if as_json:
+        print_result(result)
+        return
+    out.print(result.summary(), highlight=False)
+    out.print(table(result.to_frame().to_dict(orient="records")))
+    for heading, frame in extra:
+        out.print(table(frame.to_dict(orient="records"), heading))
+    if out_dir is not None:
+        out.print(f"wrote {json_path} and {html_path}", highlight=False)
+
+
+@app.command("calibrate")
+@clean_errors
+def calibrate_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOpt = None,
+                  signals: Annotated[str, typer.Option("--signals", help="Comma list of letter, letter_debiased, "
+                                                       "p_true, stated, probe.")] =
+                  "letter,letter_debiased,p_true,stated,probe",
+                  detector: Annotated[Path | None, typer.Option("--detector", help="A saved LieDetector (interp probe "
+                                                                "truth writes one) for the probe signal.")] = None,
+                  n_bins: Annotated[int, typer.Option("--bins", help="Bins of ECE and the reliability diagram.")] = 10,
+                  seed: SeedOpt = 0, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
+    """Confidence four ways on the same items (interp.ask.calibrate): ECE, Brier, AUROC, position bias."""
+    from interp.ask.calibration import calibrate
+    from interp.ask.questions import load_questions
+    from interp.models.loading import load_model
+
+    qs = load_questions(questions)  # fail on a bad file before loading the model
+    m = load_model(model)
+    fitted = None
+    if detector is not None:
+        from interp.truth.detector import LieDetector
+
+        fitted = LieDetector.load(detector, model=m)
+    with progress_bars(quiet=as_json) as bars:
+        result = calibrate(m, qs, n=n, seed=seed, signals=_names(signals), detector=fitted, n_bins=n_bins,
+                           progress=progress_arg(calibrate, bars))
+    _show(result, "calibration", out_dir, as_json, [("Position bias", result.position_frame())])
+
+
+@app.command("hints")
+@clean_errors
+def hints_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOpt = None,
+              conditions: Annotated[str, typer.Option("--conditions", help="Comma list of none, wrong, correct, "
+                                                      "few_shot.")] = "none,wrong,correct,few_shot",
+              explain: Annotated[str, typer.Option("--explain", help="Explanations for 'switches', 'all' or "
+                                                   "'none'.")] = "switches",
+              attribution: Annotated[str, typer.Option("--attribution", help="'ablation', 'integrated_gradients' "
+                                                       "or 'none'.")] = "ablation",
+              attribute_items: Annotated[int, typer.Option("--attribute-items", help="Wrong-hint items to "
+                                                           "attribute (switches first).")] = 4,
+              seed: SeedOpt = 0, out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
+    """Hint faithfulness (interp.ask.hint_faithfulness): follow rate, accuracy drop, mention rate, attribution."""
+    from interp.ask.hints import hint_faithfulness
+    from interp.ask.questions import load_questions
+    from interp.models.loading import load_model
+
+    qs = load_questions(questions)
+    m = load_model(model)
+    with progress_bars(quiet=as_json) as bars:
+        result = hint_faithfulness(m, qs, n=n, seed=seed, conditions=_names(conditions), explain=explain,
+                                   attribution=attribution, attribute_items=attribute_items,
+                                   progress=progress_arg(hint_faithfulness, bars))
+    extra = [("Attribution to the hint", result.attribution_frame())] if result.attribution else []
+    _show(result, "hints", out_dir, as_json, extra)
+
+
+@app.command("self-report")
+@clean_errors
+def self_report_cmd(statements: Annotated[str, typer.Option("--statements", "-s", help="A truth dataset name or "
+                                                            "CSV.")] = "capitals",
+                    n: NOpt = 40, model: ModelOpt = None, seed: SeedOpt = 0, out_dir: OutOpt = None,
+                    as_json: JsonOpt = False) -> None:
+    """Stated true/false, P(True) and the truth probe side by side (interp.ask.self_report)."""
+    from interp.ask.selfreport import self_report
+    from interp.models.loading import load_model
+
+    m = load_model(model)
+    with progress_bars(quiet=as_json) as bars:
+        result = self_report(m, statements, n=n, seed=seed, progress=progress_arg(self_report, bars))
+    _show(result, "self_report", out_dir, as_json, [("Disagreements", result.disagreements().head(20))])
