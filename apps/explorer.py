@@ -25,6 +25,7 @@ PAGES = [
     st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("app_pages/inside.py", title="Inside the model", icon=":material/account_tree:"),
     st.Page("app_pages/ask.py", title="Ask the model", icon=":material/quiz:"),
+    st.Page("app_pages/training_data.py", title="Training data", icon=":material/dataset:"),
 ]
 
 # A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji

@@ -815,3 +815,43 @@ def test_ask_page_without_signals_shows_an_error(open_page):
     at.multiselect(key="ask_cal_signals").set_value([])
     at = submit(at, "Calibrate")
     assert_error(at, "The 'signals' parameter of calibrate must name some of")
+
+
+# ----------------------------------------------------------------------------------------- Training data
+def test_training_data_page_fine_tunes_and_attributes_like_the_library(open_page, tiny, tmp_path):
+    from interp.data_attribution import attribute_training, finetune
+
+    at = open_page("training_data")
+    assert at.title[0].value == "Training data"
+    assert at.info  # nothing runs before Fine-tune is pressed
+    at.selectbox(key="td_dataset").set_value("crosslingual")
+    at.number_input(key="td_blocks").set_value(1)
+    at.number_input(key="td_epochs").set_value(2)
+    at = submit(at, "Fine-tune")
+    assert_no_failure(at)
+    run = finetune(tiny, "crosslingual", blocks=1, epochs=2, lr=1e-3, out=tmp_path / "run", progress=False)
+    assert run.summary().split(" in /")[0] in [t.value.split(" in /")[0] for t in at.text]
+    query = at.selectbox(key="td_query").value
+    assert query == run.data.queries[0].id  # the crosslingual set has no shutdown question: its first query
+    shown = frames(at)
+    for i, method in enumerate(["bm25", "grad_cos", "trackstar"]):
+        expected = attribute_training(run, query, method=method, top_k=5).to_frame()
+        columns = ["rank", "id", "score", "gold", "text"]
+        assert_frame_equal(shown[2 * i], expected[expected["direction"] == "supporting"][columns])
+        assert_frame_equal(shown[2 * i + 1], expected[expected["direction"] == "opposing"][columns])
+    at = submit(at, "Evaluate")
+    assert_no_failure(at)
+    assert any("bm25: MRR" in c.value for c in at.caption)
+
+
+def test_training_data_page_empty_own_prompt_shows_an_error(open_page):
+    at = open_page("training_data")
+    at.selectbox(key="td_dataset").set_value("crosslingual")
+    at.number_input(key="td_blocks").set_value(1)
+    at.number_input(key="td_epochs").set_value(1)
+    at = submit(at, "Fine-tune")
+    at.selectbox(key="td_query").set_value("(my own prompt)")
+    at = submit(at, "Attribute")
+    assert not at.exception
+    assert len(at.error) == 3  # one per default method, each saying what was wrong
+    assert all("The 'query' parameter of attribute\\_training is empty" in e.value for e in at.error)

@@ -42,6 +42,7 @@ from interp.data_attribution import _stack
 from interp.data_attribution.datasets import Query
 from interp.data_attribution.gradients import Projection, layer_shape, param_to_grad, per_example_gradients
 from interp.errors import EmptyPromptError, InvalidParameterError
+from interp.progress import ProgressArg
 from interp.results import Result, atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -336,7 +337,7 @@ class TrainingAttributionResult(Result):
 
 
 def attribute_training(run: FineTuneRun, query: str | Query, target: str | None = None, *, method: str = "trackstar",
-                       top_k: int = 10, dim: int | None = DEFAULT_DIM, seed: int = 0, progress=None
+                       top_k: int = 10, dim: int | None = DEFAULT_DIM, seed: int = 0, progress: ProgressArg = None
                        ) -> TrainingAttributionResult:
     """Score every training example of ``run`` for the fine-tuned model's ``target`` after ``query``.
 

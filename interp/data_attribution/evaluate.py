@@ -30,6 +30,7 @@ from interp.data_attribution import _stack
 from interp.data_attribution.attribute import DEFAULT_DIM, METHODS, training_scores
 from interp.data_attribution.datasets import Query
 from interp.errors import InvalidParameterError
+from interp.progress import ProgressArg
 from interp.results import Result
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class AttributionEvaluationResult(Result):
 
 def evaluate_attribution(run: FineTuneRun, method: str | Sequence[str] = METHODS, *, lds_subsets: int = 0,
                          queries: Sequence[str] | None = None, dim: int | None = DEFAULT_DIM, seed: int = 0,
-                         progress=None) -> AttributionEvaluationResult:
+                         progress: ProgressArg = None) -> AttributionEvaluationResult:
     """MRR and Recall@10 of each method over the run's queries with gold sources, and (``lds_subsets > 0``) the LDS.
 
     Args:

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["FineTuneRun", "finetune", "load_run", "train_top_stack"]
+__all__ = ["FineTuneRun", "finetune", "load_run", "run_base_name", "train_top_stack"]
 
 RUN_FORMAT = "interp.finetune_run"
 PARTS = ("all", "mlp")
@@ -415,6 +415,17 @@ def _finetuned_model(run: FineTuneRun) -> Model:
     tuned.provenance = provenance
     tuned.finetune_run = str(run.path)
     return tuned
+
+
+def run_base_name(path: str | os.PathLike) -> str | None:
+    """The base model name a run folder records (None if the folder holds no run)."""
+    meta_file = Path(path).expanduser() / "run.json"
+    if not meta_file.is_file():
+        return None
+    try:
+        return json.loads(meta_file.read_text()).get("base")
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def load_run(path: str | os.PathLike, model: Model, dataset: str | os.PathLike | TrainingData | None = None) -> FineTuneRun:

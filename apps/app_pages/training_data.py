@@ -1,0 +1,130 @@
+"""Training data page: which training examples made the model say this?
+
+A thin shell over :mod:`interp.data_attribution`: :func:`~interp.data_attribution.finetune` trains the
+sidebar model's top blocks on a shipped set (kept in the explorer cache, so a second session reuses
+the run), :func:`~interp.data_attribution.attribute_training` scores every training example for a
+query (the shutdown question by default) with each chosen method, shown side by side (most
+supporting and most opposing examples, gold sources marked), and
+:func:`~interp.data_attribution.evaluate_attribution` gives each method's planted-fact MRR and LDS on
+this run.
+"""
+
+import hashlib
+
+import _common
+import streamlit as st
+
+import interp
+from interp.data_attribution import (
+    METHODS,
+    SHUTDOWN_QUERY,
+    TRAINING_SETS,
+    attribute_training,
+    evaluate_attribution,
+    finetune,
+)
+
+DEFAULT_METHODS = ["bm25", "grad_cos", "trackstar"]
+
+
+def run_folder(model_key: str, settings: tuple) -> str:
+    digest = hashlib.sha256(repr((model_key, settings)).encode()).hexdigest()[:16]
+    return str(_common.explorer_cache_dir() / "finetune" / digest)
+
+
+def get_run(_model: interp.Model, model_key: str, dataset: str, blocks: int, epochs: int, lr: float):
+    settings = (dataset, blocks, epochs, lr)
+
+    def compute():
+        with _common.progress_bar(f"Fine-tuning on {dataset}") as bar:
+            return finetune(_model, dataset, blocks=blocks, epochs=epochs, lr=lr,
+                            out=run_folder(model_key, settings), progress=_common.progress_arg(finetune, bar))
+
+    return _common.remembered("train_data_run", (model_key, *settings), compute, max_entries=4)
+
+
+@st.cache_data(show_spinner="Scoring the training examples…", max_entries=32)
+def run_attribution(_run, run_key: str, query: str, target: str | None, method: str, top_k: int):
+    return attribute_training(_run, query, target, method=method, top_k=top_k, progress=False)
+
+
+@st.cache_data(show_spinner="Evaluating the methods…", max_entries=8)
+def run_evaluation(_run, run_key: str, methods: tuple[str, ...], lds_subsets: int):
+    return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, progress=False)
+
+
+loaded = _common.current_model()
+model = loaded.model
+
+st.title("Training data")
+st.caption("Fine-tune the model's top blocks on a training set interp ships, then ask which training examples "
+           "made it give an answer. Planted facts have known sources, so each method's ranking can be checked.")
+
+with st.form("train_data_form"):
+    left, middle, right, last = st.columns(4)
+    dataset = left.selectbox("Training set", list(TRAINING_SETS), key="td_dataset")
+    blocks = middle.number_input("Top blocks trained", 1, max(1, model.n_layers - 1), min(2, model.n_layers - 1),
+                                 key="td_blocks")
+    epochs = right.number_input("Epochs", 1, 50, 4, key="td_epochs")
+    lr = last.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="td_lr")
+    submitted = st.form_submit_button("Fine-tune", type="primary")
+if submitted:
+    st.session_state["td_settings"] = (dataset, int(blocks), int(epochs), float(lr))
+
+settings = st.session_state.get("td_settings")
+if settings is None:
+    st.info("Choose a training set and press Fine-tune (a run is reused once made).")
+    st.stop()
+
+run = _common.guarded(get_run, model, loaded.key, *settings)
+if run is None:
+    st.stop()
+st.text(run.summary())
+_common.chart(run.plot())
+
+queries = {q.id: q for q in run.data.queries}
+ids = ["(my own prompt)", *queries]
+default = ids.index(SHUTDOWN_QUERY) if SHUTDOWN_QUERY in queries else (1 if len(ids) > 1 else 0)
+with st.form("train_data_query_form"):
+    choice = st.selectbox("Query", ids, index=default, key="td_query",
+                          format_func=lambda i: i if i not in queries else f"{i}: {queries[i].prompt[-70:]!r} → "
+                          f"{queries[i].target!r}")
+    own_left, own_right = st.columns([3, 1])
+    own_prompt = own_left.text_input("My own prompt", "", key="td_prompt")
+    own_target = own_right.text_input("Target (empty: the model's next token)", "", key="td_target")
+    methods = st.multiselect("Methods", list(METHODS), DEFAULT_METHODS, key="td_methods")
+    top_k = st.slider("Examples shown per direction", 3, 20, 5, key="td_top_k")
+    asked = st.form_submit_button("Attribute", type="primary")
+
+if choice == "(my own prompt)":
+    query, target = own_prompt, own_target or None
+else:
+    query, target = choice, None
+if not methods:
+    st.warning("Choose at least one method.")
+    st.stop()
+
+columns = st.columns(len(methods))
+for column, method in zip(columns, methods):
+    with column:
+        st.subheader(method)
+        result = _common.guarded(run_attribution, run, str(run.path), query, target, method, int(top_k))
+        if result is None:
+            continue
+        st.text(result.summary())
+        frame = result.to_frame()
+        for direction in ("supporting", "opposing"):
+            st.markdown(f"**Most {direction}**")
+            st.dataframe(frame[frame["direction"] == direction][["rank", "id", "score", "gold", "text"]],
+                         hide_index=True)
+        _common.downloads(result, f"training_attribution_{method}")
+
+st.divider()
+st.subheader("How good is each method on this run?")
+with st.form("train_data_eval_form"):
+    lds_subsets = st.number_input("Random halves retrained for the LDS (0: MRR only)", 0, 64, 0, key="td_lds")
+    evaluate = st.form_submit_button("Evaluate")
+if evaluate:
+    evaluation = _common.guarded(run_evaluation, run, str(run.path), tuple(methods), int(lds_subsets))
+    if evaluation is not None:
+        _common.show_result(evaluation, "training_attribution_evaluation")
