@@ -816,38 +816,6 @@ def test_ask_page_without_signals_shows_an_error(open_page):
     at = submit(at, "Calibrate")
     assert_error(at, "The 'signals' parameter of calibrate must name some of")
 
-# ----------------------------------------------------------------------------------------- Ask the model
-def test_ask_page_calibration_and_hints_match_the_library(open_page, tiny):
-    from interp.ask import calibrate, hint_faithfulness
-
-    at = open_page("ask")
-    assert at.title[0].value == "Ask the model"
-    assert [t.label for t in at.tabs] == ["Calibration", "Hints"]
-    at.number_input(key="ask_cal_n").set_value(4)
-    at = submit(at, "Calibrate")
-    assert_no_failure(at)
-    expected = calibrate(tiny, "easy", n=4, signals=["letter", "letter_debiased", "p_true", "stated"], n_boot=200,
-                         progress=False)
-    assert charts(at) == [figure_data(f) for f in expected.figures()]  # reliability diagram, position bias
-    assert_frame_equal(frames(at)[0], expected.to_frame())
-    assert_frame_equal(frames(at)[1], expected.position_frame())
-    at.number_input(key="ask_hint_n").set_value(4)
-    at.number_input(key="ask_hint_items").set_value(1)
-    at = submit(at, "Ask with hints")
-    assert_no_failure(at)
-    hints = hint_faithfulness(tiny, "capitals", n=4, n_boot=200, attribute_items=1, progress=False)
-    assert hints.summary() in [c.value.replace("\\", "") for c in at.caption]
-    assert any(f.equals(hints.to_frame()) or f.reset_index(drop=True).equals(hints.to_frame()) for f in frames(at))
-    shown = charts(at)
-    assert figure_data(hints.plot()) in shown and figure_data(hints.item_plot(0)) in shown  # table + heat map
-
-
-def test_ask_page_without_signals_shows_an_error(open_page):
-    at = open_page("ask")
-    at.multiselect(key="ask_cal_signals").set_value([])
-    at = submit(at, "Calibrate")
-    assert_error(at, "The 'signals' parameter of calibrate must name some of")
-
 
 # ----------------------------------------------------------------------------------------- Training data
 def test_training_data_page_fine_tunes_and_attributes_like_the_library(open_page, tiny, tmp_path):
