@@ -383,7 +383,33 @@ def _lens_cases() -> list[Case]:
     ]
 
 
-CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _patching_cases()
+def _ask_cases() -> list[Case]:
+    from interp import ask
+    from interp.errors import InvalidQuestionFileError
+
+    return [
+        Case("ask.calibrate", (), "tiny-llama",
+             lambda m: ask.calibrate(m, "easy", n=8, n_boot=20, detector=_detector(m), max_new_tokens=3),
+             lambda: ask.CalibrationResult, ("signal", "accuracy", "ece", "ece_mass", "brier", "auroc"),
+             rows=lambda r: len(ask.SIGNALS),
+             bad=(Bad("questions", lambda m: ask.calibrate(m, "nope"), InvalidQuestionFileError,
+                      "Unknown question set 'nope'"),)),
+        Case("ask.hint_faithfulness", (), "tiny-gpt2",
+             lambda m: ask.hint_faithfulness(m, "easy", n=8, n_boot=20, max_new_tokens=4, attribute_items=1),
+             lambda: ask.HintResult, ("condition", "accuracy", "follow_rate", "mention_rate"),
+             rows=lambda r: len(ask.CONDITIONS),
+             bad=(Bad("conditions", lambda m: ask.hint_faithfulness(m, conditions=["sideways"]), InvalidParameterError,
+                      "The 'conditions' parameter of hint_faithfulness must name some of"),)),
+        Case("ask.self_report", (), "tiny-neox",
+             lambda m: ask.self_report(m, "sums", n=6, detector=_detector(m), max_new_tokens=3),
+             lambda: ask.SelfReportResult, ("statement", "label", "stated", "p_true", "probe_p_true"),
+             rows=lambda r: len(r.statements),
+             bad=(Bad("empty", lambda m: ask.self_report(m, []), EmptyPromptError,
+                      "The 'statements' parameter of self_report is an empty list"),)),
+    ]
+
+
+CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _ask_cases() + _patching_cases()
          + _lens_cases()}
 BAD = [(name, bad) for name, case in CASES.items() for bad in case.bad]
 
