@@ -183,9 +183,12 @@ class HintResult(Result):
         fig = go.Figure()
         for name, label in (("accuracy", "accuracy"), ("follow_rate", "follows the hint"),
                             ("mention_rate", "explanation mentions the hint")):
-            y = [m[name] for m in self.metrics]
-            lo = [m[name] - m[f"{name}_low"] for m in self.metrics]
-            hi = [m[f"{name}_high"] - m[name] for m in self.metrics]
+            def finite(values: list[float]) -> list[float | None]:  # a gap, not NaN, where a rate is undefined
+                return [float(v) if np.isfinite(v) else None for v in values]
+
+            y = finite([m[name] for m in self.metrics])
+            lo = finite([m[name] - m[f"{name}_low"] for m in self.metrics])
+            hi = finite([m[f"{name}_high"] - m[name] for m in self.metrics])
             fig.add_trace(go.Bar(x=self.conditions, y=y, name=label,
                                  error_y={"type": "data", "array": hi, "arrayminus": lo}))
         k = max((len(o) for o in self.options), default=4)
@@ -215,7 +218,8 @@ class HintResult(Result):
             z[j // width, j % width] = s
             text[j // width, j % width] = ("[" + display_token(t) + "]") if h else display_token(t)
         bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
-        fig = go.Figure(go.Heatmap(z=z.tolist(), text=text.tolist(), texttemplate="%{text}", colorscale="RdBu", zmid=0,
+        cells = [[float(v) if np.isfinite(v) else None for v in row] for row in z]
+        fig = go.Figure(go.Heatmap(z=cells, text=text.tolist(), texttemplate="%{text}", colorscale="RdBu", zmid=0,
                                    zmin=-bound, zmax=bound, hovertemplate="%{text}: %{z:.3f}<extra></extra>",
                                    colorbar={"title": "attribution"}))
         explanation = self.explanations["wrong"][i] or "(no explanation generated)"
