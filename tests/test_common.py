@@ -315,6 +315,32 @@ def _other_cases() -> list[Case]:
     ]
 
 
+def _ask_cases() -> list[Case]:
+    from interp import ask
+    from interp.errors import InvalidQuestionFileError
+
+    return [
+        Case("ask.calibrate", (), "tiny-llama",
+             lambda m: ask.calibrate(m, "easy", n=8, n_boot=20, detector=_detector(m), max_new_tokens=3),
+             lambda: ask.CalibrationResult, ("signal", "accuracy", "ece", "ece_mass", "brier", "auroc"),
+             rows=lambda r: len(ask.SIGNALS),
+             bad=(Bad("questions", lambda m: ask.calibrate(m, "nope"), InvalidQuestionFileError,
+                      "Unknown question set 'nope'"),)),
+        Case("ask.hint_faithfulness", (), "tiny-gpt2",
+             lambda m: ask.hint_faithfulness(m, "easy", n=8, n_boot=20, max_new_tokens=4, attribute_items=1),
+             lambda: ask.HintResult, ("condition", "accuracy", "follow_rate", "mention_rate"),
+             rows=lambda r: len(ask.CONDITIONS),
+             bad=(Bad("conditions", lambda m: ask.hint_faithfulness(m, conditions=["sideways"]), InvalidParameterError,
+                      "The 'conditions' parameter of hint_faithfulness must name some of"),)),
+        Case("ask.self_report", (), "tiny-neox",
+             lambda m: ask.self_report(m, "sums", n=6, detector=_detector(m), max_new_tokens=3),
+             lambda: ask.SelfReportResult, ("statement", "label", "stated", "p_true", "probe_p_true"),
+             rows=lambda r: len(r.statements),
+             bad=(Bad("empty", lambda m: ask.self_report(m, []), EmptyPromptError,
+                      "The 'statements' parameter of self_report is an empty list"),)),
+    ]
+
+
 def _patching_cases() -> list[Case]:
     from interp import patching
 
@@ -383,34 +409,47 @@ def _lens_cases() -> list[Case]:
     ]
 
 
-def _ask_cases() -> list[Case]:
-    from interp import ask
-    from interp.errors import InvalidQuestionFileError
+_TRAINING_RUNS: dict[str, Any] = {}
+
+
+def _training_run(model):
+    """A fine-tuning run of ``model`` on 8 planted-fact sentences (made once per model, in a temporary folder)."""
+    import tempfile
+
+    from interp.data_attribution import finetune, load_training_data
+
+    if model.name not in _TRAINING_RUNS:
+        data = load_training_data("planted_facts").subset(range(8), name="facts8")
+        _TRAINING_RUNS[model.name] = finetune(model, data, blocks=1, epochs=4, lr=3e-3, batch_size=4, checkpoints=2,
+                                              out=tempfile.mkdtemp(prefix="interp-test-run-"), progress=False)
+    return _TRAINING_RUNS[model.name]
+
+
+def _training_data_cases() -> list[Case]:
+    def da():
+        return importlib.import_module("interp.data_attribution")
 
     return [
-        Case("ask.calibrate", (), "tiny-llama",
-             lambda m: ask.calibrate(m, "easy", n=8, n_boot=20, detector=_detector(m), max_new_tokens=3),
-             lambda: ask.CalibrationResult, ("signal", "accuracy", "ece", "ece_mass", "brier", "auroc"),
-             rows=lambda r: len(ask.SIGNALS),
-             bad=(Bad("questions", lambda m: ask.calibrate(m, "nope"), InvalidQuestionFileError,
-                      "Unknown question set 'nope'"),)),
-        Case("ask.hint_faithfulness", (), "tiny-gpt2",
-             lambda m: ask.hint_faithfulness(m, "easy", n=8, n_boot=20, max_new_tokens=4, attribute_items=1),
-             lambda: ask.HintResult, ("condition", "accuracy", "follow_rate", "mention_rate"),
-             rows=lambda r: len(ask.CONDITIONS),
-             bad=(Bad("conditions", lambda m: ask.hint_faithfulness(m, conditions=["sideways"]), InvalidParameterError,
-                      "The 'conditions' parameter of hint_faithfulness must name some of"),)),
-        Case("ask.self_report", (), "tiny-neox",
-             lambda m: ask.self_report(m, "sums", n=6, detector=_detector(m), max_new_tokens=3),
-             lambda: ask.SelfReportResult, ("statement", "label", "stated", "p_true", "probe_p_true"),
-             rows=lambda r: len(r.statements),
-             bad=(Bad("empty", lambda m: ask.self_report(m, []), EmptyPromptError,
-                      "The 'statements' parameter of self_report is an empty list"),)),
+        Case("data_attribution.attribute_training", ("interp.data_attribution.attribute_training",), "tiny-llama",
+             lambda m: da().attribute_training(_training_run(m), "f00_pet_lexical", method="trackstar", top_k=3),
+             lambda: da().TrainingAttributionResult, ("direction", "rank", "id", "score", "gold", "text"),
+             rows=lambda r: 6,
+             bad=(Bad("method", lambda m: da().attribute_training(_training_run(m), "f00_pet_lexical", method="lime"),
+                      InvalidParameterError, "The 'method' parameter of attribute_training must be one of 'bm25'"),
+                  Bad("empty", lambda m: da().attribute_training(_training_run(m), " "), EmptyPromptError,
+                      "The 'query' parameter of attribute_training is empty"))),
+        Case("data_attribution.evaluate_attribution", ("interp.data_attribution.evaluate_attribution",), "tiny-gpt2",
+             lambda m: da().evaluate_attribution(_training_run(m), ["bm25", "grad_cos"], lds_subsets=3),
+             lambda: da().AttributionEvaluationResult, ("method", "kind", "n_queries", "mrr", "recall_at_10", "lds"),
+             bad=(Bad("methods", lambda m: da().evaluate_attribution(_training_run(m), []), InvalidParameterError,
+                      "The 'method' parameter of evaluate_attribution is empty"),
+                  Bad("lds", lambda m: da().evaluate_attribution(_training_run(m), "bm25", lds_subsets=-1),
+                      InvalidParameterError, "The 'lds_subsets' parameter of evaluate_attribution must be an int >= 0"))),
     ]
 
 
 CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _ask_cases() + _patching_cases()
-         + _lens_cases()}
+         + _lens_cases() + _training_data_cases()}
 BAD = [(name, bad) for name, case in CASES.items() for bad in case.bad]
 
 
@@ -463,7 +502,7 @@ def _analyses() -> set[str]:
     found = set()
     for package in (interp, interp.attribution, interp.probing, interp.projection, interp.truth,
                     importlib.import_module("interp.lens"),
-                    importlib.import_module("interp.replication")):
+                    importlib.import_module("interp.replication"), importlib.import_module("interp.data_attribution")):
         for attr in package.__all__:
             obj = getattr(package, attr)
             if inspect.isfunction(obj):

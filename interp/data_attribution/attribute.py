@@ -327,8 +327,8 @@ class TrainingAttributionResult(Result):
         fig = go.Figure()
         for part, name in ((top, "supporting"), (low, "opposing")):
             colors = ["#d62728" if g else ("#1f77b4" if name == "supporting" else "#7f7f7f") for g in part["gold"]]
-            fig.add_trace(go.Bar(x=part["score"], y=[f"{i} ({name[0]})" for i in part["id"]], orientation="h", name=name,
-                                 marker_color=colors, hovertext=part["text"],
+            fig.add_trace(go.Bar(x=part["score"].tolist(), y=[f"{i} ({name[0]})" for i in part["id"]], orientation="h",
+                                 name=name, marker_color=colors, hovertext=part["text"].tolist(),
                                  hovertemplate="%{y}: %{x:.4g}<br>%{hovertext}<extra></extra>"))
         fig.update_layout(title=f"{self.method}: training examples behind {self.target!r} (red: gold sources)",
                           xaxis_title="score (positive: supporting)", height=max(300, 24 * len(frame) + 120),

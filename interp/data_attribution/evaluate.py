@@ -161,7 +161,7 @@ class AttributionEvaluationResult(Result):
         fig = go.Figure()
         for method in self.methods:
             part = frame[frame["method"] == method]
-            fig.add_trace(go.Bar(x=part["kind"], y=part["mrr"], name=method,
+            fig.add_trace(go.Bar(x=part["kind"].tolist(), y=part["mrr"].tolist(), name=method,
                                  hovertemplate=f"{method} %{{x}}: MRR %{{y:.3f}}<extra></extra>"))
         title = "Planted-fact MRR by query kind"
         if self.lds_subsets:

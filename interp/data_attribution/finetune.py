@@ -223,7 +223,7 @@ class FineTuneRun:
         import plotly.graph_objects as go
 
         frame = self.to_frame()
-        fig = go.Figure(go.Scatter(x=frame["step"], y=frame["loss"], mode="lines", name="training loss"))
+        fig = go.Figure(go.Scatter(x=frame["step"].tolist(), y=frame["loss"].tolist(), mode="lines", name="training loss"))
         for entry in self.checkpoints:
             fig.add_vline(x=entry["step"], line_dash="dot", line_color="gray")
         fig.update_layout(title=f"Fine-tuning {self.base.name} on {self.data.name} (dotted: checkpoints)",
