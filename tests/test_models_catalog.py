@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -183,3 +184,26 @@ def test_top_next_tokens_computes_only_the_last_positions_logits(tiny_models, mo
     assert top.probs[0] == pytest.approx(float(expected.max()), rel=1e-5)
     with pytest.raises(InvalidParameterError):
         model.top_next_tokens("Hello", k=0)
+
+
+def test_attribution_scoring_keeps_its_logits_within_the_byte_budget(tiny_models, monkeypatch):
+    """Many short ablation variants: rows x target positions x d_vocab x 4 bytes stay within the budget."""
+    from interp.attribution import token_ablation
+
+    model = tiny_models["tiny-gpt2"]
+    prompts = ["The cat sat on the mat", "A dog ran far away", "Birds sing at dawn"]
+    whole = token_ablation(model, prompts, " and")
+    rows_cap = 3
+    monkeypatch.setattr(model_module, "LOGITS_BYTES_PER_BATCH", 4 * model.d_vocab * rows_cap)
+    rows = []
+    forward = model.bridge.forward
+
+    def spy(tokens, *args, **kwargs):
+        rows.append(tokens.shape[0])
+        return forward(tokens, *args, **kwargs)
+
+    monkeypatch.setattr(model.bridge, "forward", spy)
+    split = token_ablation(model, prompts, " and")
+    assert rows and max(rows) <= rows_cap and sum(rows) > rows_cap
+    for a, b in zip(whole, split):
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)

@@ -307,8 +307,16 @@ def forward_logits(model: Any, tokens: torch.Tensor, mask: torch.Tensor | None, 
 def last_logits(model: Any, seqs: list[list[int]], ks: list[int], *, batch_size: int | None, where: str,
                 budget: int = TOKENS_PER_BATCH) -> Iterator[tuple[list[int], torch.Tensor]]:
     """Yield ``(group, logits)`` with logits (len(group), max k, d_vocab) float32 on CPU: the last
-    ``max(ks[i] for i in group)`` positions of each (left-padded) sequence of the group."""
+    ``max(ks[i] for i in group)`` positions of each (left-padded) sequence of the group.
+
+    By default a group also keeps its logits within ``LOGITS_BYTES_PER_BATCH`` (rows x k x d_vocab x 4 bytes),
+    which only a large vocabulary reaches (Gemma 3's 262,144 tokens: 1,024 rows of one position)."""
     groups = plan_batches([len(s) for s in seqs], batch_size, budget=budget, where=where)
+    if batch_size is None and groups:
+        from interp.models import model as model_module
+
+        rows = max(1, model_module.LOGITS_BYTES_PER_BATCH // (4 * model.d_vocab * max(1, max(ks))))
+        groups = [group[i:i + rows] for group in groups for i in range(0, len(group), rows)]
 
     def run(group: list[int]) -> torch.Tensor:
         tokens, mask = pad_left(model, [seqs[i] for i in group])
