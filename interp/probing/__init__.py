@@ -7,7 +7,9 @@
   :class:`ProbeSweepResult` (accuracy, control accuracy and selectivity by layer);
 - :func:`control_task` makes Hewitt & Liang's control labels; :func:`majority_baseline` and
   :func:`word_type_baseline` are the lookup baselines;
-- :func:`pos_probe` ties it together for part of speech and returns a :class:`POSProbeResult`.
+- :func:`pos_probe` ties it together for part of speech and returns a :class:`POSProbeResult`; it reads
+  the built-in natural or grammar corpus, your sentences, or a CoNLL-U treebank (:func:`read_conllu`,
+  gold tags).
 
 Activations come from :func:`interp.activations.collect`. Names load on first use (this package
 imports no heavy dependency by itself).
@@ -39,6 +41,7 @@ _LAZY = {
     "load_corpus": "interp.probing.pos",
     "read_text_file": "interp.probing.pos",
     "tag_sentences": "interp.probing.pos",
+    "read_conllu": "interp.probing.conllu",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)
