@@ -107,6 +107,7 @@ class GradientStore:
         self.shapes = [layer_shape(m) for _, m in layers]
         self.projection = Projection.draw(self.shapes, dim, seed)
         self.folder = run.path / "gradients" / f"k{dim if dim is not None else 'full'}-s{seed}"
+        self._queries: dict[tuple, tuple] = {}  # query gradients already computed, by checkpoint and queries
 
     def _correction(self, top: torch.nn.Module, c: int) -> list[torch.Tensor]:
         moments = self.run.second_moments(c)
@@ -121,9 +122,17 @@ class GradientStore:
         """(n_queries, D) projected gradients of each query's target loss at checkpoint ``c`` (and corrected ones),
         plus each query's loss there."""
         run = self.run
+        key = (c % len(run.checkpoints), tuple((q.prompt, q.target) for q in queries))
+        held = self._queries.get(key)
+        if held is not None and (held[1] is not None or not corrected):
+            return held
         encoded = _stack.encode_pairs(run.base, [(q.prompt, q.target) for q in queries], where="attribute_training")
         resid = _stack.residuals(run.base, encoded, run.first_block)
-        return self._gradients(c, resid, encoded, corrected=corrected, batch_size=batch_size)
+        # the final checkpoint's query gradients are computed corrected too, so the next method reuses them
+        out = self._gradients(c, resid, encoded, corrected=corrected or key[0] == len(run.checkpoints) - 1,
+                              batch_size=batch_size)
+        self._queries[key] = out
+        return out
 
     def _gradients(self, c: int, resid: list[torch.Tensor], encoded: _stack.Encoded, *, corrected: bool,
                    batch_size: int, top: torch.nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray]:
@@ -211,12 +220,15 @@ def _bm25(run: FineTuneRun, queries: list[Query]) -> np.ndarray:
 
 
 def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim: int | None = DEFAULT_DIM, seed: int = 0,
-                    progress=None) -> np.ndarray:
-    """(n_queries, n_train) scores of every training example for every query with one method (see the module docstring)."""
+                    progress=None, store: GradientStore | None = None) -> np.ndarray:
+    """(n_queries, n_train) scores of every training example for every query with one method (see the module docstring).
+
+    ``store``: a :class:`GradientStore` of this run, dimension and seed to reuse (it keeps query gradients too)."""
     check_choice(method, METHODS, name="method", where="attribute_training")
     if method == "bm25":
         return _bm25(run, queries)
-    store = GradientStore(run, dim=dim, seed=seed)
+    if store is None:
+        store = GradientStore(run, dim=dim, seed=seed)
     last = len(run.checkpoints) - 1
     if method == "tracin":
         total = np.zeros((len(queries), len(run.data)))

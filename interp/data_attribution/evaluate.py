@@ -27,7 +27,7 @@ import torch
 
 from interp._validation import check_choice, check_int
 from interp.data_attribution import _stack
-from interp.data_attribution.attribute import DEFAULT_DIM, METHODS, training_scores
+from interp.data_attribution.attribute import DEFAULT_DIM, METHODS, GradientStore, training_scores
 from interp.data_attribution.datasets import Query
 from interp.errors import InvalidParameterError
 from interp.progress import ProgressArg
@@ -107,7 +107,8 @@ class AttributionEvaluationResult(Result):
         lds_query_ids: the queries the LDS was measured on.
         lds: (n_methods, n_lds_queries) Spearman per query (NaN where a query's loss did not vary).
         lds_subsets: how many random halves were retrained (0: no LDS).
-        seconds: (n_methods,) wall time of each method's scores for all queries (gradients included).
+        seconds: (n_methods,) wall time of each method's scores for all queries (the training gradients and the
+            query gradients a method computes first are counted for it; later methods reuse them).
         run: the run folder, dataset name and fine-tuned model name.
     """
 
@@ -209,9 +210,10 @@ def evaluate_attribution(run: FineTuneRun, method: str | Sequence[str] = METHODS
     recall = np.zeros((len(methods), len(pool)))
     all_scores = []
     seconds = np.zeros(len(methods))
+    store = GradientStore(run, dim=dim, seed=seed)  # shared: the query gradients are computed once for all methods
     for i, m in enumerate(methods):
         t0 = time.perf_counter()
-        scores = training_scores(run, pool, m, dim=dim, seed=seed, progress=report)
+        scores = training_scores(run, pool, m, dim=dim, seed=seed, progress=report, store=store)
         seconds[i] = time.perf_counter() - t0
         all_scores.append(scores)
         for j, q in enumerate(pool):
