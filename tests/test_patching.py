@@ -195,6 +195,25 @@ def test_attribution_patching_agrees_with_exact_patching(tiny_model):
     np.testing.assert_allclose(estimates[zero], 0.0, atol=1e-6)
 
 
+def test_ig_with_one_step_is_atp_at_the_clean_run(tiny_models):
+    """method="ig" with steps=1 takes the gradient at the clean input: exactly AtP of the swapped pair."""
+    model = tiny_models["tiny-gpt2"]
+    ig = attribution_patching(model, CLEAN, CORRUPTED, method="ig", steps=1, verify_top_k=0, **KW)
+    swapped = attribution_patching(model, CORRUPTED, CLEAN, verify_top_k=0, **KW)
+    for site in ig.sites:
+        np.testing.assert_allclose(getattr(ig, site), getattr(swapped, site), atol=1e-5, err_msg=site)
+    exact = activation_patching(model, CLEAN, CORRUPTED, **KW)
+    five = attribution_patching(model, CLEAN, CORRUPTED, method="ig", steps=5, verify_top_k=0, **KW)
+    atp = attribution_patching(model, CLEAN, CORRUPTED, verify_top_k=0, **KW)
+
+    def flat(r):
+        return np.concatenate([getattr(r, s).ravel() for s in r.sites])
+
+    assert pearson(flat(five), flat(exact)) > pearson(flat(atp), flat(exact))  # measured 0.999 vs 0.962
+    with pytest.raises(InvalidParameterError, match="must be the same length"):
+        attribution_patching(model, CLEAN, "Hint: Rome. " + CORRUPTED, align="right", method="ig", **KW)
+
+
 # ----------------------------------------------------------------------------------------- the default model
 CAPITALS = [("France", " Paris", "Italy", " Rome"), ("Germany", " Berlin", "Spain", " Madrid"),
             ("Japan", " Tokyo", "Russia", " Moscow")]
@@ -223,7 +242,7 @@ def test_default_model_attribution_matches_exact_patching(default_model):
     for clean_c, clean_a, corr_c, corr_a in CAPITALS:
         args = (f"The capital of {clean_c} is", f"The capital of {corr_c} is")
         kw = {"answer": clean_a, "wrong_answer": corr_a, "sites": ("attn", "mlp"), "positions": [4, 5]}
-        atp = attribution_patching(default_model, *args, verify_top_k=0, **kw)
+        atp = attribution_patching(default_model, *args, method="ig", verify_top_k=0, **kw)
         exact = activation_patching(default_model, *args, **kw)
         est = np.concatenate([atp.attn.ravel(), atp.mlp.ravel()])
         val = np.concatenate([exact.attn.ravel(), exact.mlp.ravel()])
