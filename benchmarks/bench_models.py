@@ -32,9 +32,9 @@ PARIS = "The Eiffel Tower is located in the city of"
 def settings(full: bool) -> dict[str, Any]:
     if full:
         return {"depths": None, "truth_pairs": 400, "pos_sentences": 1200, "places": 3000, "steer_pairs": 200,
-                "ig_steps": 50, "lie_questions": None}
-    return {"depths": 6, "truth_pairs": 200, "pos_sentences": 300, "places": 1000, "steer_pairs": 100,
-            "ig_steps": 16, "lie_questions": 12}
+                "ig_steps": 50, "lie_questions": None, "ask_questions": 60}
+    return {"depths": 4, "truth_pairs": 120, "pos_sentences": 150, "places": 600, "steer_pairs": 60,
+            "ig_steps": 8, "lie_questions": 6, "ask_questions": 12}
 
 
 # ----------------------------------------------------------------------------- child: one model
@@ -57,7 +57,7 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     out["load_rss_mib"] = rss_mib() - before
     out["n_layers"], out["d_vocab"] = model.n_layers, model.d_vocab
     out["n_params"] = int(sum(p.numel() for p in model.bridge.original_model.parameters()))
-    # the same relative depths on both models: every layer, or 0, 1/6, ..., 1 of the way through
+    # the same relative depths on both models: every layer, or 0, 1/4, ..., 1 of the way through
     probed = (list(range(model.n_layers + 1)) if cfg["depths"] is None
               else sorted({round(k * model.n_layers / cfg["depths"]) for k in range(cfg["depths"] + 1)}))
     out["layers"] = probed
@@ -108,14 +108,33 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         from interp.truth import steer_truth
 
         layer = round(model.n_layers * 0.4)
-        result = steer_truth(model, "cities", layer=layer, alphas=(-2, 0, 2), max_pairs=cfg["steer_pairs"], n_test=40)
-        return {"P(true) shift, alpha -2 -> +2": float(result.p_true[2].mean() - result.p_true[0].mean())}
+        result = steer_truth(model, "cities", layer=layer, alphas=(-2, 2), max_pairs=cfg["steer_pairs"], n_test=20)
+        return {"P(true) shift, alpha -2 -> +2": float(result.p_true[1].mean() - result.p_true[0].mean())}
 
     def lies() -> dict[str, Any]:
-        from interp.truth import detect_model_lies
+        from interp.truth import LieDetector, detect_model_lies
 
-        result = detect_model_lies(model, max_questions=cfg["lie_questions"], progress=False)
-        return {"lie AUC": float(result.auc)}
+        model.require_chat_template("detect_model_lies", why="it asks the model in chat form")  # before fitting
+        detector = LieDetector.fit(model, ["cities", "facts"], layer=round(model.n_layers * 0.4),
+                                   max_pairs=cfg["truth_pairs"], transfer=False, progress=False)
+        result = detect_model_lies(model, detector=detector, max_questions=cfg["lie_questions"], progress=False)
+        return {"lie AUC": float(result.auc), "lie AUC in the chat": float(result.auc_in_context)}
+
+    def lens() -> dict[str, Any]:
+        from interp.lens import logit_lens
+
+        result = logit_lens(model, PARIS, target=" Paris")
+        rank = result.target_rank[:, -1]  # (n_read,) at the last position
+        first = next((layer for layer, r in zip(result.layers, rank) if r == 1), None)
+        return {"' Paris' top-1 from depth": first / model.n_layers if first is not None else float("nan"),
+                "' Paris' rank at half depth": int(rank[len(rank) // 2])}
+
+    def ask() -> dict[str, Any]:
+        from interp.ask import calibrate
+
+        result = calibrate(model, n=cfg["ask_questions"], signals=("letter",), progress=False)
+        metrics = result.metrics[list(result.signals).index("letter")]
+        return {"MC accuracy": float(metrics["accuracy"]), "ECE (letter prob)": float(metrics["ece"])}
 
     def pos() -> dict[str, Any]:
         from interp.probing import pos_probe
@@ -135,8 +154,9 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         return {"world R2 lat": float(result.r2_lat[best]), "world R2 lon": float(result.r2_lon[best]),
                 "world best depth": result.layers[best] / model.n_layers}
 
-    for label, fn in (("next token", top), ("attribution", attribution), ("truth sweep", truth),
-                      ("steering", steering), ("model lies", lies), ("POS probe", pos), ("world map", world)):
+    for label, fn in (("next token", top), ("attribution", attribution), ("logit lens", lens), ("truth sweep", truth),
+                      ("steering", steering), ("model lies", lies), ("ask (calibration)", ask), ("POS probe", pos),
+                      ("world map", world)):
         run(label, fn)
     out["peak_rss_mib"] = rss_mib()
     return out
@@ -154,23 +174,28 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="the README's settings (much longer)")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--json", help="also write the raw figures to this file")
+    parser.add_argument("--parallel", action="store_true", help="measure the models at the same time (noisier timings)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cfg = settings(args.full)
     if args.child:
         print(json.dumps(measure(args.child, cfg)))
         return
-    results = []
-    for name in args.models:
-        command = [sys.executable, __file__, "--child", name] + (["--full"] if args.full else [])
-        done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    commands = [[sys.executable, __file__, "--child", name] + (["--full"] if args.full else []) for name in args.models]
+    if args.parallel:  # one process per model at once: less wall time, timings and ratios noisier
+        children = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True) for c in commands]
+        outputs = [child.communicate()[0] for child in children]
+        if any(child.returncode for child in children):
+            raise SystemExit(f"a model's run failed: {[child.returncode for child in children]}")
+    else:
+        outputs = [subprocess.run(c, stdout=subprocess.PIPE, text=True, check=True).stdout for c in commands]
+    results = [json.loads(out.strip().splitlines()[-1]) for out in outputs]
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"settings": cfg, "results": results}, handle, indent=1)
     names = [r["model"] for r in results]
     width = max(34, *(len(n) + 2 for n in names))
-    print(f"settings: {'full' if args.full else 'quick'} {cfg}")
+    print(f"settings: {'full' if args.full else 'quick'}{', models measured in parallel' if args.parallel else ''} {cfg}")
     print(f"{'':<34}" + "".join(f"{n:>{width}}" for n in names) + ("   ratio" if len(results) == 2 else ""))
 
     def row(label: str, values: list[Any], ratio: bool = False) -> None:

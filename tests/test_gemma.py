@@ -135,6 +135,11 @@ def test_chat_only_analyses_refuse_the_base_model(gemma_model):
         attribute(gemma_model, "Name the capital of France.", method="ablation", chat=True)
     with pytest.raises(NoChatTemplateError, match="detect_model_lies needs a model with a chat template"):
         detect_model_lies(gemma_model, max_questions=2, progress=False)
+    from interp.ask import calibrate, hint_faithfulness, self_report
+
+    for ask in (calibrate, hint_faithfulness, self_report):  # interp.ask asks in chat form
+        with pytest.raises(NoChatTemplateError, match=f"{ask.__name__} asks the model in chat form"):
+            ask(gemma_model, n=2, progress=False)
 
 
 def test_collect_equals_run_with_cache(gemma_model):
