@@ -35,11 +35,11 @@ def run_tracing(_model: interp.Model, model_key: str, prompt: str, subject: str,
 
 @st.cache_data(show_spinner="Attribution patching, then checking its top cells exactly…", max_entries=16)
 def run_atp(_model: interp.Model, model_key: str, clean: str, corrupted: str, answer: str, wrong: str | None,
-            sites: tuple, metric: str, align: str | None, top_k: int):
+            sites: tuple, metric: str, align: str | None, top_k: int, method: str):
     from interp.patching import attribution_patching
 
     return attribution_patching(_model, clean, corrupted, answer=answer, wrong_answer=wrong, sites=sites,
-                                metric=metric, align=align, verify_top_k=top_k, progress=False)
+                                metric=metric, align=align, verify_top_k=top_k, method=method, progress=False)
 
 
 def _pair_form(prefix: str, label: str, *, default_sites: list[str], extra: bool = False):
@@ -56,10 +56,16 @@ def _pair_form(prefix: str, label: str, *, default_sites: list[str], extra: bool
         align = al.radio("Align positions", ["same length", "right", "left"], horizontal=True, key=f"{prefix}_align",
                          help="For prompts of different lengths: 'right' lines the last tokens up.")
         sites = st.multiselect("Sites", list(SITES), default=default_sites, key=f"{prefix}_sites")
-        top_k = st.number_input("Cells to verify by exact patching", 0, 50, 10, key=f"{prefix}_top") if extra else 0
+        top_k, method = 0, "atp"
+        if extra:
+            left, right = st.columns(2)
+            top_k = left.number_input("Cells to verify by exact patching", 0, 50, 10, key=f"{prefix}_top")
+            method = right.radio("Estimate", ["atp", "ig"], horizontal=True, key=f"{prefix}_method",
+                                 help="atp: one gradient at the corrupted run (Nanda 2023). ig: gradients averaged "
+                                      "over inputs interpolated from corrupted to clean (EAP-IG; same-length prompts).")
         submitted = st.form_submit_button(label, type="primary")
     return submitted, clean, corrupted, answer, (wrong or None), metric, (None if align == "same length" else align), \
-        tuple(SITES[s] for s in sites), int(top_k)
+        tuple(SITES[s] for s in sites), int(top_k), method
 
 
 loaded = _common.current_model()
@@ -82,7 +88,7 @@ with patch_tab:
     st.caption("Each cell: the corrupted prompt run with one clean activation patched in (residual stream at a "
                "layer and position, a block's attention or MLP output, one head's output). 1 = the clean "
                "answer fully restored, 0 = no change.")
-    submitted, clean, corrupted, answer, wrong, metric, align, sites, _ = _pair_form(
+    submitted, clean, corrupted, answer, wrong, metric, align, sites, _, _ = _pair_form(
         "inside_patch", "Patch", default_sites=["residual stream", "attention output", "MLP output"])
     if submitted or st.session_state.get("inside_patch_done"):
         st.session_state["inside_patch_done"] = True
@@ -113,10 +119,11 @@ with trace_tab:
 with atp_tab:
     st.caption("Attribution patching (Nanda 2023): every cell estimated from one backward pass; the cells with the "
                "largest estimates are then re-run by exact patching to show how far the estimate holds.")
-    submitted, clean, corrupted, answer, wrong, metric, align, sites, top_k = _pair_form(
+    submitted, clean, corrupted, answer, wrong, metric, align, sites, top_k, method = _pair_form(
         "inside_atp", "Estimate and verify", default_sites=["attention output", "MLP output", "heads"], extra=True)
     if submitted or st.session_state.get("inside_atp_done"):
         st.session_state["inside_atp_done"] = True
-        atp = _common.guarded(run_atp, model, loaded.key, clean, corrupted, answer, wrong, sites, metric, align, top_k)
+        atp = _common.guarded(run_atp, model, loaded.key, clean, corrupted, answer, wrong, sites, metric, align, top_k,
+                              method)
         if atp is not None:
             _common.show_result(atp, "attribution_patching")

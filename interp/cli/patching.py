@@ -98,6 +98,9 @@ def atp_command(
         answer: AnswerOpt, wrong: WrongOpt = None, model: ModelOpt = None,
         sites: SitesOpt = "resid,attn,mlp,head", metric: MetricOpt = "logit_diff", align: AlignOpt = None,
         verify: Annotated[int, typer.Option("--verify", help="Re-run this many top cells by exact patching.")] = 10,
+        method: Annotated[str, typer.Option("--method", help="atp (one gradient) or ig (gradients along "
+                                            "interpolated inputs, EAP-IG).")] = "atp",
+        steps: Annotated[int, typer.Option("--steps", help="Interpolation steps of --method ig.")] = 5,
         top: TopOpt = 15, save: SaveOpt = None, as_json: JsonOpt = False) -> None:
     """Attribution patching: every cell estimated from gradients, the top ones verified by exact patching."""
     from interp.models.loading import load_model
@@ -107,6 +110,7 @@ def atp_command(
     with progress_bars(quiet=as_json) as bars:
         result = attribution_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong,
                                       sites=_sites(sites), metric=metric, align=align, verify_top_k=verify,
+                                      method=method, steps=steps,
                                       progress=progress_arg(attribution_patching, bars))
     _finish(result, result.to_frame(), "estimate", top, "Largest estimates", save, as_json)
     if not as_json and result.verified:
