@@ -56,8 +56,8 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["ATTRIBUTION_PROMPTS", "FINDINGS", "TRUTH_DATASETS", "Finding", "ReplicationResult", "replicate",
-           "replication_table"]
+__all__ = ["ATTRIBUTION_PROMPTS", "FINDINGS", "SETTINGS", "TRUTH_DATASETS", "Finding", "ReplicationResult",
+           "all_findings", "replicate", "replication_table"]
 
 #: Marks & Tegmark's kinds of statement, as interp's built-in sets (cities and their negations, numbers,
 #: Spanish-English translations, companies).
@@ -130,6 +130,11 @@ FINDINGS: tuple[Finding, ...] = (
             "MLP minus linear selectivity, same layer", "< 0", lambda v, _: v < 0),
 )
 
+#: The sample sizes of the quick and the full settings (pairs per truth set, places, POS sentences, prompts,
+#: integration steps of integrated gradients; quick mode also probes every few layers only).
+SETTINGS = {True: {"truth_pairs": 30, "places": 400, "pos_sentences": 150, "prompts": 2, "ig_steps": 16},
+            False: {"truth_pairs": 400, "places": 3000, "pos_sentences": None, "prompts": len(ATTRIBUTION_PROMPTS),
+                    "ig_steps": 50}}
 N_RANDOM_RANKINGS = 4  # random rankings per prompt averaged into the ERASER reference
 _ERASER_METHODS = ("ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout")
 
@@ -251,7 +256,7 @@ def _truth(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float
 
     datasets = [d for d in TRUTH_DATASETS if d in DATASETS]
     report = truth_report(model, datasets, layers=_layers(model.n_layers, quick), probes=["mm"],
-                          max_pairs=40 if quick else 400, seed=seed, detector=False, progress=progress)
+                          max_pairs=SETTINGS[quick]["truth_pairs"], seed=seed, detector=False, progress=progress)
     i = report.layers.index(report.layer)
     return {"truth_accuracy": float(report.test_accuracy[:, 0, i].mean()),
             "truth_depth": report.layer / report.n_layers,
@@ -261,7 +266,7 @@ def _truth(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float
 def _space(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
     from interp.projection import world_map
 
-    n_places = 600 if quick else 3000
+    n_places = SETTINGS[quick]["places"]
     ridge = world_map(model, n_places=n_places, layers=_layers(model.n_layers, quick), seed=seed,
                       random_baseline=False, progress=progress)
     i = ridge.best_index
@@ -278,7 +283,7 @@ def _space(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float
 def _pos(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
     from interp.probing import pos_probe
 
-    n = 300 if quick else None
+    n = SETTINGS[quick]["pos_sentences"]
     linear = pos_probe(model, layers=_layers(model.n_layers, quick), probe="linear", max_sentences=n, seed=seed,
                        random_baseline=False, progress=progress)
     best = linear.best_layer
@@ -293,12 +298,12 @@ def _pos(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
 def _eraser(model: Any, quick: bool, seed: int) -> dict[str, float]:
     from interp.attribution import compare_methods, faithfulness, token_ablation
 
-    prompts = ATTRIBUTION_PROMPTS[:2] if quick else ATTRIBUTION_PROMPTS
+    prompts = ATTRIBUTION_PROMPTS[:SETTINGS[quick]["prompts"]]
     rng = np.random.default_rng(seed)
     comp: dict[str, list[float]] = {m: [] for m in (*_ERASER_METHODS, "random")}
     suff: dict[str, list[float]] = {m: [] for m in (*_ERASER_METHODS, "random")}
     for prompt, target in prompts:
-        table = compare_methods(model, prompt, target, methods=list(_ERASER_METHODS), n_steps=16 if quick else 50)
+        table = compare_methods(model, prompt, target, methods=list(_ERASER_METHODS), n_steps=SETTINGS[quick]["ig_steps"])
         # the reference a faithful method must beat: random rankings of the same units (the mean of a few)
         base = token_ablation(model, prompt, target)
         random_faith = [faithfulness(model, prompt, dataclasses.replace(
@@ -368,8 +373,9 @@ def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PART
     values = np.array([[measured.get(f.key, np.nan) for f in findings]], dtype=np.float64)
     verdict = np.array([[-1 if not np.isfinite(v) or f.holds is None else int(bool(f.holds(float(v), measured)))
                          for f, v in zip(findings, values[0])]], dtype=np.int8)
-    detail = (f"{model.name}: {model.n_layers} layers, {'quick' if quick else 'full'} settings, parts "
-              f"{', '.join(parts)}, seed {seed}")
+    sizes = ", ".join(f"{k} {v if v is not None else 'all'}" for k, v in SETTINGS[quick].items())
+    detail = (f"{model.name}: {model.n_layers} layers, {'quick' if quick else 'full'} settings ({sizes}; layers "
+              f"{_layers(model.n_layers, quick)}), parts {', '.join(parts)}, seed {seed}")
     return ReplicationResult(keys=[f.key for f in findings], papers=[f.paper for f in findings],
                              paper_models=[f.paper_model for f in findings], claims=[f.claim for f in findings],
                              quantities=[f.quantity for f in findings], criteria=[f.criterion for f in findings],
