@@ -132,3 +132,20 @@ def test_a_detector_of_one_kind_says_its_reach_is_unknown_and_old_files_load(tin
     assert LieDetector.load(path).center_ == "none"
     with pytest.raises(InvalidParameterError, match="center"):
         LieDetector.fit(tiny, ["facts"], layer=1, max_pairs=10, center="median")
+
+
+@pytest.mark.slow
+def test_default_model_detector_says_its_reach_is_far_below_its_in_distribution_accuracy(default_model):
+    """SmolLM2-135M reads truth within a kind (held-out pairs ~0.8) but shows no direction that transfers to a
+    kind left out of training (leave-one-dataset-out ~0.5, benchmarks/bench_lie_detector.py): the detector
+    must say so itself, and its estimate must match a kind it never saw (Q&A-style facts) within 0.15."""
+    from interp.truth import load_dataset
+
+    detector = LieDetector.fit(default_model, ["cities", "capitals", "smaller_than", "everyday"], 16, max_pairs=60)
+    assert detector.in_distribution_accuracy_ >= 0.7, detector.validation_
+    assert detector.transfer_accuracy_ < 0.62, detector.transfer_frame()
+    assert "no truth direction that transfers" in repr(detector)
+    qa = load_dataset("qa_facts")
+    p = detector.score(qa.statements).p_true
+    unseen = float(np.mean((p > 0.5) == qa.labels))
+    assert abs(unseen - detector.transfer_accuracy_) <= 0.15, (unseen, detector.transfer_frame())

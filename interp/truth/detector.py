@@ -314,11 +314,13 @@ class LieDetector:
             return [X[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
         validation: dict[int, float] = {}
-        if len(candidates) > 1:
-            tests = [split_pairs(d, test_size=val_size, seed=seed) for d in loaded]
+        choosing = len(candidates) > 1  # with a given layer, its validation accuracy is still measured (silently)
+        tests = [split_pairs(d, test_size=val_size, seed=seed) for d in loaded]
+        if all(t.any() and (~t).any() for t in tests):
             test = np.concatenate(tests)
             train_ds = combined.subset(np.flatnonzero(~test))
-            report("layers", 0, len(candidates))
+            if choosing:
+                report("layers", 0, len(candidates))
             for done, l in enumerate(candidates, start=1):
                 parts = blocks(l)
                 # with center="dataset" a set is centred on its training rows' mean, its validation rows too
@@ -327,10 +329,9 @@ class LieDetector:
                 fitted = fit_truth_probe(probe, X_fit, train_ds, seed=seed, where=where)
                 validation[l] = float(np.mean([ccs_accuracy(fitted, X[t] - m, d.labels[t])
                                                for d, X, t, m in zip(loaded, parts, tests, shift)]))
-                report("layers", done, len(candidates))
-            best = max(candidates, key=lambda l: (validation[l], -l))
-        else:
-            best = candidates[0]
+                if choosing:
+                    report("layers", done, len(candidates))
+        best = max(candidates, key=lambda l: (validation.get(l, 0.0), -l)) if choosing else candidates[0]
         parts = blocks(best)
         scores = None
         if transfer and len(loaded) > 1:
