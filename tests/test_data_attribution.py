@@ -292,3 +292,26 @@ def test_default_model_planted_sources_rank_top_3_for_most_lexical_queries(defau
     for method in ("grad_cos", "trackstar"):
         top3 = float(np.mean(1 / ev.reciprocal_rank[ev.methods.index(method)] <= 3))
         assert top3 >= 0.8, (method, top3)
+
+
+# ----------------------------------------------------------------------------------------- kronfluence (optional)
+def test_ekfac_without_kronfluence_is_a_named_error(tiny_run):
+    import importlib.util
+
+    from interp.errors import MissingExtraError
+
+    if importlib.util.find_spec("kronfluence") is not None:
+        pytest.skip("kronfluence is installed")
+    with pytest.raises(MissingExtraError, match="pip install --no-deps kronfluence"):
+        attribute_training(tiny_run, tiny_run.data.queries[0].id, method="ekfac")
+
+
+def test_grad_dot_equals_kronfluence_identity_scores(tiny_run):
+    pytest.importorskip("kronfluence")
+    from interp.data_attribution._kronfluence import kronfluence_scores
+    from interp.data_attribution.attribute import training_scores
+
+    queries = tiny_run.data.queries[:6]
+    ours = training_scores(tiny_run, queries, "grad_dot", dim=None)
+    theirs = kronfluence_scores(tiny_run, queries, strategy="identity")
+    assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(theirs).max()

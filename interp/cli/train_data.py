@@ -72,7 +72,7 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
                   target: Annotated[str | None, typer.Option("--target", "-t", help="The continuation attributed "
                                                              "(default: the query's, or the model's top token).")] = None,
                   method: Annotated[str, typer.Option("--method", help="bm25, grad_dot, grad_cos, tracin, trackstar "
-                                                      "or projected_if.")] = "trackstar",
+                                                      "projected_if or ekfac (kronfluence, optional).")] = "trackstar",
                   top_k: Annotated[int, typer.Option("--top-k", "-k")] = 10,
                   model: ModelOpt = None, dataset: DatasetOpt = None, json: JsonOpt = False, save: SaveOpt = None) -> None:
     """The training examples that most support and most oppose a query's output."""

@@ -17,6 +17,10 @@ A score says how much training on an example raises the probability of the query
   ``g_q^T (F + lambda I)^-1 g_z``, with ``F`` the training gradients' empirical Fisher (the
   Gauss-Newton Hessian of this loss) and damping ``lambda = 0.1 * mean(diag F)``, as LoGra does
   without its PCA initialisation.
+- ``ekfac``: EK-FAC influence (Grosse et al. 2023) computed by kronfluence on the exact (unprojected)
+  gradients of the trained layers, empirical Fisher; optional (kronfluence is installed with
+  ``pip install --no-deps kronfluence==1.0.1 einconv opt_einsum``, its requirements would replace torch),
+  a named :class:`~interp.errors.MissingExtraError` without it. It refits its factors on every call.
 
 The training set's projected gradients are computed once per run and checkpoint, in shards saved to
 ``<run>/gradients/`` (safetensors, resumable: finished shards are kept), so a new query costs its own
@@ -54,8 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["METHODS", "TrainingAttributionResult", "attribute_training", "training_scores", "resolve_query",
            "GradientStore", "influence_scores"]
 
-METHODS = ("bm25", "grad_dot", "grad_cos", "tracin", "trackstar", "projected_if")
-GRADIENT_METHODS = METHODS[1:]
+METHODS = ("bm25", "grad_dot", "grad_cos", "tracin", "trackstar", "projected_if", "ekfac")
 DEFAULT_DIM = 32  # per side of each layer's Kronecker projection: 32 x 32 = 1024 numbers per layer
 SHARD = 64  # training examples per gradient shard
 EPS = 1e-8
@@ -227,6 +230,10 @@ def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim:
     check_choice(method, METHODS, name="method", where="attribute_training")
     if method == "bm25":
         return _bm25(run, queries)
+    if method == "ekfac":
+        from interp.data_attribution._kronfluence import kronfluence_scores
+
+        return kronfluence_scores(run, queries, strategy="ekfac")
     if store is None:
         store = GradientStore(run, dim=dim, seed=seed)
     last = len(run.checkpoints) - 1
