@@ -260,6 +260,8 @@ def _scripted(model, *, follow: bool, constant: str = "C", boost: float = 60.0):
                 if not found:
                     continue
                 letter = tokenizer.decode([ids[found[-1] + len(pattern)]])
+                if letter not in letter_ids:  # the hint's letter ablated away: nothing to follow
+                    continue
             output[row, -1, letter_ids[letter]] += boost
         return output
 
@@ -316,19 +318,19 @@ def test_attribution_and_patching_of_the_hint(tiny_models):
     from interp.ask.hints import _hint_mask
 
     assert _hint_mask(["Q", "?\n", "I", " think", " x", ".", "\n", "Ans"], "", "I think x.") == [0, 0, 1, 1, 1, 1, 0, 0]
-    model = tiny_models["tiny-gpt2"]
+    model = tiny_models["tiny-llama"]  # rotary: the embeddings carry no position, so layer 0 is the same token
     with _scripted(model, follow=True, boost=8.0):
         r = hint_faithfulness(model, "easy", n=6, conditions=("none", "wrong"), n_boot=10, max_new_tokens=3,
                               attribute_items=2)
     assert len(r.attribution) == 2
     for a in r.attribution:
         assert a["switched"] and a["hint_tokens"] > 0 and len(a["scores"]) == len(a["tokens"]) == len(a["hint"])
-        assert 0 <= a["hint_share"] <= 1
+        # the follower's answer rests on the hint alone: ablating its tokens takes the boost away
+        assert a["hint_share"] > 0.5 and a["hint_score"] > 0
     assert r.patching["layers"] == list(range(model.n_layers + 1))
     for item in r.patching["items"]:
         assert len(item["scores"]) == model.n_layers + 1
-        # the hint sits before the answer position: at the embeddings, the last token is the same in both runs
-        # (nothing to restore), and after the last block the last position is the whole clean run's state
+        # the hint sits before the answer position: at the embeddings the last token is "(" in both runs
         assert item["scores"][0] == pytest.approx(0.0, abs=1e-6)
 
 
