@@ -21,6 +21,14 @@ from interp.errors import (
 )
 
 
+def test_every_name_in_all_resolves():
+    import interp.ask
+
+    for name in interp.ask.__all__:
+        assert getattr(interp.ask, name) is not None, name
+    assert callable(interp.ask.calibrate) and callable(interp.ask.hint_faithfulness)  # not shadowed by modules
+
+
 # ----------------------------------------------------------------------------------------- metrics
 def _random_predictions(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
