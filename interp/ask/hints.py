@@ -18,6 +18,13 @@ al. 2025, "Reasoning Models Don't Always Say What They Think") is the share of s
 mentions the hint, by a transparent keyword rule (:func:`mentions_hint`; :data:`HINT_PATTERNS` for the
 suggestion, :data:`FEW_SHOT_PATTERNS` for the always-(A) pattern), never another model's judgement.
 
+How this deviates from the papers: Turpin et al. and Chen et al. let the model reason first (chain of
+thought) and read the answer at its end, and Chen et al. judge "mentions the hint" with another model.
+Here the answer is read first (the letter's probability, so the hint's effect is measured without
+sampling) and the explanation is the model's continuation after it: a post-hoc rationale of an answer
+already given. A 135M model's chain of thought rarely ends in a parseable letter, which is why; the
+numbers are therefore "follows and explains without mentioning", not Turpin's CoT-unfaithfulness rate.
+
 Then what moved the answer: for a few wrong-hint items (switches first), the chosen letter's
 log-probability is attributed to the prompt's tokens with the toolkit's attribution functions
 (:func:`interp.attribution.token_ablation` or :func:`~interp.attribution.integrated_gradients`),
