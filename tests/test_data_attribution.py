@@ -315,3 +315,18 @@ def test_grad_dot_equals_kronfluence_identity_scores(tiny_run):
     ours = training_scores(tiny_run, queries, "grad_dot", dim=None)
     theirs = kronfluence_scores(tiny_run, queries, strategy="identity")
     assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(theirs).max()
+
+
+def test_finetune_reports_its_stages_and_progress_changes_no_number(tiny_models, tmp_path):
+    model = tiny_models["tiny-llama"]
+    data = _facts()
+    events = []
+    kwargs = dict(blocks=1, epochs=2, lr=3e-3, batch_size=4, checkpoints=1)
+    shown = finetune(model, data, out=tmp_path / "a", progress=lambda *e: events.append(e), **kwargs)
+    quiet = finetune(model, data, out=tmp_path / "b", progress=False, **kwargs)
+    assert shown.losses == quiet.losses
+    steps = 2 * math.ceil(len(data) / 4)
+    assert [e[0] for e in events] == ["residuals", "residuals"] + ["finetune"] * (steps + 1)
+    assert events[2] == ("finetune", 0, steps) and events[-1] == ("finetune", steps, steps)
+    with pytest.raises(InvalidParameterError, match="The 'progress' parameter of finetune must be None, True, False"):
+        finetune(model, data, out=tmp_path / "c", progress="yes", **kwargs)
