@@ -187,3 +187,24 @@ def test_projection_runs(gemma_model):
 
     result = project(gemma_model, ["cat", "dog", "Paris", "Tokyo", "red", "blue"], layer=9, method="pca")
     assert result.to_frame().shape[0] == 6 and np.all(np.isfinite(result.coords))
+
+
+def test_logit_lens_reads_paris_only_in_the_late_layers(gemma_model):
+    from interp.lens import logit_lens
+
+    result = logit_lens(gemma_model, "The Eiffel Tower is located in the city of", target=" Paris", layers=[0, 9, 18])
+    rank = result.target_rank[:, -1]  # (3,) at the last position
+    assert rank[-1] == 1 and rank[0] > 100  # the final layer is the model's own prediction
+
+
+def test_activation_patching_is_normalised_to_the_clean_run(gemma_model):
+    from interp.patching import activation_patching
+
+    result = activation_patching(gemma_model, "The capital of France is", "The capital of Italy is", answer=" Paris",
+                                 wrong_answer=" Rome", sites=["resid"], progress=False)
+    assert result.clean_metric > 0 > result.corrupted_metric
+    # the final residual at the last position is all the logits read: patching it restores the clean run exactly
+    assert result.resid[-1, -1] == pytest.approx(1.0, abs=1e-3)
+    # so does the embedding of the only token that differs
+    italy = result.positions.index(result.corrupted_tokens.index(" Italy"))
+    assert result.resid[0, italy] == pytest.approx(1.0, abs=1e-3)
