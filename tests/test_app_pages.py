@@ -493,13 +493,13 @@ def test_lie_detector_does_not_mix_models(open_page):
     at = open_page("lie_detector")
     run_sweep(at, probes=["mm"])
     assert_no_failure(at)
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4  # accuracy by layer, reach, generalisation, scores
     at.sidebar.selectbox[0].set_value("tiny-llama").run(timeout=TIMEOUT)
     assert_no_failure(at)
     assert not at.get("plotly_chart") and any("probed tiny-gpt2" in i.value for i in at.info)
     at.sidebar.selectbox[0].set_value("tiny-gpt2").run(timeout=TIMEOUT)  # its own sweep is still there
     assert_no_failure(at)
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4
 
 
 def test_lie_detector_second_session_reuses_the_probes_from_disk(open_page, explorer_cache, monkeypatch):

@@ -7,8 +7,10 @@
   kind of statement, test on another);
 - :func:`truth_report`: the pipeline (sweep, the layer chosen on validation pairs, generalisation and
   a detector there; the accuracy it reports is on test pairs it never chose with);
-- :class:`LieDetector` (fit, score statements or every token of a text, save/load) and
-  :func:`detect_model_lies` (the model's own honest vs instructed-false answers);
+- :class:`LieDetector` (fit, score statements or every token of a text, save/load; it states its reach:
+  in-distribution accuracy next to :func:`leave_one_dataset_out` accuracy and AUC, what to expect on a
+  kind of statement it was not trained on) and :func:`detect_model_lies` (the model's own honest vs
+  instructed-false answers);
 - :func:`steer_truth`: add the mass-mean truth direction during the forward pass.
 
 Names load on first use.
@@ -40,6 +42,9 @@ _LAZY = {
     "TruthReport": "interp.truth.report",
     "LieDetector": "interp.truth.detector",
     "TruthScoreResult": "interp.truth.detector",
+    "leave_one_dataset_out": "interp.truth.detector",
+    "TransferScores": "interp.truth.detector",
+    "ContrastPCAProbe": "interp.truth.probes",
     "detect_model_lies": "interp.truth.lies",
     "LieDetectionResult": "interp.truth.lies",
     "load_questions": "interp.truth.lies",

@@ -4,7 +4,23 @@
 :mod:`interp.truth.probes`) on the last-token residual of labelled statements; without ``layer`` it
 picks the layer whose held-out (by contrast pair) accuracy, averaged over the datasets, is highest.
 :meth:`LieDetector.score` gives P(true) of each statement, or with ``per_token=True`` of every token
-of a longer text (a text heat map). The experiment on the model's own answers,
+of a longer text (a text heat map).
+
+**Its reach.** Accuracy on held-out pairs of the kinds it was trained on says little about a kind it
+never saw: :meth:`LieDetector.fit` also measures :func:`leave_one_dataset_out` at the chosen layer
+(trained on all its datasets but one, tested on every row of the one left out), and ``repr`` /
+:meth:`LieDetector.reach` say "on kinds of statement it was not trained on, expect about X". Below
+``NO_TRANSFER`` (0.6) it says that the model shows no truth direction that transfers. Measured on
+SmolLM2-135M (``benchmarks/bench_lie_detector.py``, 15 development sets, layer 16): logistic
+regression 0.53 (AUC 0.53), the covariance-corrected mass-mean ("mm_iid") 0.53, mass-mean 0.51,
+RepE's contrast-pair direction ("lat") 0.49; per-dataset centring (``center="dataset"``) and
+centring a batch at test time (``batch_center=True``, label-free, the mean threshold: a median
+threshold is the same up to the skew of the scores) change these by at most 0.01; the last token
+before the full stop and the mean over tokens do no better for mass-mean. Marks & Tegmark saw
+transfer only from 13B parameters on; a 135M model has no truth direction that transfers, and
+its detector says so.
+
+The experiment on the model's own answers,
 :func:`~interp.truth.lies.detect_model_lies`, lives in :mod:`interp.truth.lies`.
 
 A detector saves to one JSON file: its settings plus the probe in :mod:`interp.probing.estimators`'s format,
@@ -233,11 +249,12 @@ class LieDetector:
             parts.append("on other kinds of statement: unknown (fit on at least 2 datasets to measure it)")
         else:
             t = self.transfer_
-            worst = int(np.argmin(t.accuracy))
+            worst, best = int(np.argmin(t.accuracy)), int(np.argmax(t.accuracy))
             parts.append(f"on kinds of statement it was not trained on, expect about {np.mean(t.accuracy):.2f} "
                          f"accuracy (AUC {np.mean(t.auc):.2f}; leave-one-dataset-out over {len(t.datasets)} sets, "
-                         f"worst {t.datasets[worst]} {t.accuracy[worst]:.2f}; scoring a batch of one kind with "
-                         f"batch_center=True: {np.mean(t.batch_accuracy):.2f})")
+                         f"from {t.accuracy[worst]:.2f} on {t.datasets[worst]} to {t.accuracy[best]:.2f} on "
+                         f"{t.datasets[best]}; scoring a batch of one kind with batch_center=True: "
+                         f"{np.mean(t.batch_accuracy):.2f})")
             if np.mean(t.accuracy) < NO_TRANSFER:
                 parts.append(f"below {NO_TRANSFER:.2f}: this model shows no truth direction that transfers to new "
                              "kinds of statement; do not trust its scores outside the kinds it was trained on")

@@ -161,7 +161,8 @@ class TruthReport(Result):
         acc, auc = float(np.mean(self.transfer_accuracy)), float(np.mean(self.transfer_auc))
         text = (f"on kinds of statement it was not trained on, expect about {acc:.2f} accuracy (AUC {auc:.2f}; "
                 f"{self.probe} trained on all sets but one, tested on the one left out, mean over "
-                f"{len(self.transfer_datasets)}; batch-centred {float(np.mean(self.transfer_batch_accuracy)):.2f})")
+                f"{len(self.transfer_datasets)}, from {min(self.transfer_accuracy):.2f} to "
+                f"{max(self.transfer_accuracy):.2f}; batch-centred {float(np.mean(self.transfer_batch_accuracy)):.2f})")
         if acc < NO_TRANSFER:
             text += "; this model shows no truth direction that transfers to new kinds of statement"
         return text
