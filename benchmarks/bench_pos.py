@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--layers", default="0:31:3")
     parser.add_argument("--max-sentences", type=int, default=None, help="sentences of each corpus (default: all)")
     parser.add_argument("--no-silver", action="store_true")
+    parser.add_argument("--corpora", default="grammar,natural", help="which built-in corpora, comma-separated")
     parser.add_argument("--model", default=None)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/interp-bench-pos"), help="activations, reused")
     args = parser.parse_args()
@@ -78,7 +79,7 @@ def main() -> None:
               "descriptions (spaCy's tags)", flush=True)
     gold = args.treebank[0] if args.treebank else None
     rows = []
-    for corpus in ("grammar", "natural"):
+    for corpus in args.corpora.split(","):
         r = pos_probe(model, corpus=corpus, eval_texts=gold, layers=layers, max_sentences=args.max_sentences,
                       random_baseline=False, cache_dir=args.cache / corpus, progress=False)
         i = r.layers.index(r.best_layer)
