@@ -43,14 +43,16 @@ def _names(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-def _show(result, stem: str, out_dir: Path | None, as_json: bool, extra: list[tuple[str, object]] = ()) -> None:
+def _show(result, stem: str, out_dir: Path | None, as_json: bool, extra: list[tuple[str, object]] = (),
+          columns: list[str] | None = None) -> None:
     if out_dir is not None:
         json_path, html_path = write_result(result, out_dir, stem)
     if as_json:
         print_result(result)
         return
     out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records")))
+    frame = result.to_frame()
+    out.print(table(frame[[c for c in columns if c in frame.columns] if columns else frame.columns].to_dict(orient="records")))
     for heading, frame in extra:
         out.print(table(frame.to_dict(orient="records"), heading))
     if out_dir is not None:
@@ -82,7 +84,8 @@ def calibrate_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOp
     with progress_bars(quiet=as_json) as bars:
         result = calibrate(m, qs, n=n, seed=seed, signals=_names(signals), detector=fitted, n_bins=n_bins,
                            progress=progress_arg(calibrate, bars))
-    _show(result, "calibration", out_dir, as_json, [("Position bias", result.position_frame())])
+    _show(result, "calibration", out_dir, as_json, [("Position bias", result.position_frame())],
+          columns=["signal", "n", "accuracy", "ece", "ece_mass", "brier", "auroc", "auroc_low", "auroc_high"])
 
 
 @app.command("hints")
@@ -109,7 +112,8 @@ def hints_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOpt = 
                                    attribution=attribution, attribute_items=attribute_items,
                                    progress=progress_arg(hint_faithfulness, bars))
     extra = [("Attribution to the hint", result.attribution_frame())] if result.attribution else []
-    _show(result, "hints", out_dir, as_json, extra)
+    _show(result, "hints", out_dir, as_json, extra,
+          columns=["condition", "accuracy", "accuracy_drop", "eligible", "follow_rate", "switches", "mention_rate"])
 
 
 @app.command("self-report")
