@@ -96,9 +96,10 @@ def test_notebook_runs_in_quick_mode(tmp_path):
     (kernels / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "interp venv", "language": "python"}))
-    manager = KernelManager(kernel_name="interp-venv",
+    manager = KernelManager(kernel_name="interp-venv",  # its ports are on 127.0.0.1
                             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
-    client = nbclient.NotebookClient(nb, km=manager, timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(nb, km=manager, timeout=600, startup_timeout=300,  # a busy CI machine
+                                     resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     last = json.loads(nb.cells[-1].outputs[0]["text"])
     assert last["python"] == sys.executable
