@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from interp._validation import check_int, check_texts
+from interp.errors import InvalidParameterError
 from interp.layers import layer_hook_name
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
@@ -127,6 +128,11 @@ def lens_divergence(model: Model, texts: str | Sequence[str], *, lens: LinearLen
     items, _ = check_texts(texts, where=where, name="texts")
     check_int(max_tokens, name="max_tokens", where=where, low=1)
     if lens is not None:
+        from interp.lens.linear import LinearLens
+
+        if not isinstance(lens, LinearLens):
+            raise InvalidParameterError(f"The 'lens' parameter of {where} must be a fitted LinearLens or None. "
+                                        f"Got {type(lens).__name__} instead.")
         lens.check_model(model, where=where)
     report = resolve_progress(progress, where=where)
     n = model.n_layers
@@ -135,8 +141,6 @@ def lens_divergence(model: Model, texts: str | Sequence[str], *, lens: LinearLen
     # the sample: (text, position) pairs over positions 1..len-1 of every text
     pairs = [(i, p) for i, length in enumerate(lengths) for p in range(1, length)]
     if not pairs:
-        from interp.errors import InvalidParameterError
-
         raise InvalidParameterError(f"The 'texts' given to {where} have no token after their first; give longer texts.")
     rng = np.random.default_rng(seed)
     chosen = sorted(pairs[k] for k in rng.choice(len(pairs), size=min(max_tokens, len(pairs)), replace=False))
