@@ -181,6 +181,6 @@ def test_default_model_reads_part_of_speech(default_model):
     assert r.accuracy[best] > r.baselines["random_weights"]
     assert r.selectivity[best] > 0 and r.selectivity.max() > 0
     assert r.accuracy[best] > r.baselines["layer0"]
-    assert r.eval_at_best >= 0.85 and r.eval_accuracy[0] < r.eval_at_best  # transfers, beyond the embeddings
+    assert r.eval_at_best >= 0.80 and r.eval_accuracy[0] < r.eval_at_best  # transfers, beyond the embeddings
     frame = r.predict("The old man walked his dog to the park yesterday.")
     assert (frame["predicted"] == frame["spacy"]).mean() >= 0.8
