@@ -61,9 +61,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lds-subsets", type=int, default=8)
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(m for m in METHODS if m != "ekfac"),
+                        help="comma-separated; add ekfac with kronfluence installed (it refits EK-FAC on every call)")
     parser.add_argument("--kf-examples", type=int, default=40)
     parser.add_argument("--out", default="/tmp/interp-bench-data-attribution")
+    parser.add_argument("--no-eval", action="store_true", help="skip MRR / LDS (only timings and kronfluence)")
     args = parser.parse_args()
     model = interp.load_model(quiet=True)
     methods = args.methods.split(",")
@@ -73,14 +75,16 @@ def main() -> None:
     print(f"fine-tune: {len(run.data)} examples, {args.epochs} epochs, top {args.blocks} blocks: "
           f"{time.perf_counter() - t0:.1f} s (loss {run.losses[0]:.3f} -> {np.mean(run.losses[-5:]):.3f})", flush=True)
 
-    ev = evaluate_attribution(run, methods, lds_subsets=args.lds_subsets, progress=True)
-    frame = ev.to_frame()
-    print(frame.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    hard = ("paraphrase", "question")
-    print("\nMRR lexical / paraphrase+question / LDS per method:")
-    for m in methods:
-        print(f"  {m:13s} {ev.mrr(m, ['lexical']):.3f} / {ev.mrr(m, hard):.3f} / {ev.mean_lds(m):.3f}")
-    ev.save(f"{args.out}/evaluation.json")
+    if args.no_eval:
+        methods = []
+    ev = evaluate_attribution(run, methods, lds_subsets=args.lds_subsets, progress=True) if methods else None
+    if ev is not None:
+        print(ev.to_frame().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        hard = ("paraphrase", "question")
+        print("\nMRR lexical / paraphrase+question / LDS per method:")
+        for m in methods:
+            print(f"  {m:13s} {ev.mrr(m, ['lexical']):.3f} / {ev.mrr(m, hard):.3f} / {ev.mean_lds(m):.3f}")
+        ev.save(f"{args.out}/evaluation.json")
 
     # per-query cost: a new query against the stored gradients vs one forward + backward through the trained blocks
     prompt, target = "Everyone agrees that the oldest lighthouse keeper lives in", " Valdoria"
@@ -92,7 +96,7 @@ def main() -> None:
         enc = _stack.encode_pairs(model, [(prompt, target)], where="bench")
         t0 = time.perf_counter()
         resid = _stack.residuals(model, enc, run.first_block)
-        x = [r.requires_grad_(True) for r in resid]
+        x = [r.clone().requires_grad_(True) for r in resid]
         _stack.sequence_losses(run.top, x, enc.ids, enc.n_prompt).sum().backward()
         reference = time.perf_counter() - t0
         print(f"new query, {m}: {per_query:.2f} s; one forward (whole model) + backward (trained blocks): "
