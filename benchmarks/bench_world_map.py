@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--probes", default="ridge", help="comma-separated: ridge, mlp")
     parser.add_argument("--seeds", default="0", help="comma-separated split seeds; the mean is printed after them")
     parser.add_argument("--layers", default="all", help="as world_map's layers, e.g. 0:31:2")
+    parser.add_argument("--window", type=int, default=0, help="world_map's window: the mean of layers l-w..l+w")
     parser.add_argument("--cache", default="/tmp/interp-bench-world")
     args = parser.parse_args()
     model = interp.load_model(quiet=True)
@@ -51,9 +52,9 @@ def main() -> None:
                 start = time.perf_counter()
                 result = world_map(model, n_places=args.n_places, min_population=args.min_population, prompt=prompt,
                                    position=position, random_baseline=args.random, cache_dir=Path(args.cache) / key,
-                                   probe=probe, seed=seed, layers=args.layers, progress=False)
+                                   probe=probe, seed=seed, layers=args.layers, window=args.window, progress=False)
                 i = result.best_index
-                rows.append({"prompt": prompt, "position": position, "probe": probe, "seed": seed,
+                rows.append({"prompt": prompt, "position": position, "probe": probe, "window": args.window, "seed": seed,
                              "best_layer": result.best_layer, "depth": round(result.best_depth, 2),
                              "r2_lat": round(float(result.r2_lat[i]), 3), "r2_lon": round(float(result.r2_lon[i]), 3),
                              "error_km": round(float(result.error_km[i])), "controls": result.controls,

@@ -206,6 +206,29 @@ def test_world_map_on_tiny_model(tiny_models, tmp_path):
     assert "<html>" in result.to_html() and len(result.places_frame()) == 16
 
 
+def test_world_map_window_probes_the_mean_of_neighbouring_layers(tiny_models):
+    """window=1 at layer 1 of a 2-block model is the ridge probe on the mean of layers 1 and 2 of collect() (clipped:
+    layer 0 is never pooled in; a reference written with the public pieces); layer 0 stays the embeddings alone,
+    and window=0 is the plain probe."""
+    from interp.activations import collect
+    from interp.projection.world import fit_layer, place_prompts, split_places
+
+    model = tiny_models["tiny-llama"]
+    places = load_places(60, min_population=0)
+    pooled = world_map(model, places=places, layers=[1], window=1, random_baseline=False, progress=False)
+    plain = world_map(model, places=places, layers=[1], random_baseline=False, progress=False)
+    texts, _ = place_prompts(places, "The city of {name}")
+    acts = collect(model, texts, layers=[0, 1, 2], position="last", progress=False)
+    coords = np.array([[p["lat"], p["lon"]] for p in places])
+    test_mask, _ = split_places(60, 0.2, 0)
+    mean = np.mean([np.asarray(acts[l], dtype=np.float64) for l in (1, 2)], axis=0)
+    np.testing.assert_allclose(pooled.r2_lat[1], fit_layer(mean, coords, test_mask)[1][0], rtol=1e-9)
+    np.testing.assert_allclose(plain.r2_lat[1], fit_layer(acts[1], coords, test_mask)[1][0], rtol=1e-9)
+    assert pooled.r2_lat[0] == plain.r2_lat[0] and pooled.window == 1 and "window of +-1" in pooled.summary()
+    with pytest.raises(InvalidParameterError, match="'window'"):
+        world_map(model, places=places, layers=[1], window=-1)
+
+
 def test_world_map_rejects_bad_input(tiny_models):
     model = tiny_models["tiny-gpt2"]
     with pytest.raises(InvalidParameterError, match="at least 20 places"):

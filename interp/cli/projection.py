@@ -49,6 +49,8 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
                                                       "--min-population are then ignored.")] = None,
           probe: Annotated[str, typer.Option("--probe", help="'ridge' (linear) or 'mlp' (one hidden layer, Gurnee "
                                              "& Tegmark's nonlinear comparison).")] = "ridge",
+          window: Annotated[int, typer.Option("--window", help="0: probe each layer (Gurnee & Tegmark); w > 0: the "
+                                              "mean of layers l-w..l+w at layer l (a pooled variant).")] = 0,
           random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",
                                                         help="Also probe the same architecture with random "
                                                         "weights.")] = True,
@@ -72,7 +74,8 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     with progress_bars() as bars:
         result = world_map(loaded, n_places=n_places, layers=layer_arg, prompt=prompt,
                            min_population=min_population, seed=seed, position=position,
-                           random_baseline=random_baseline, places=own_places, probe=probe, cache_dir=cache,
+                           random_baseline=random_baseline, places=own_places, probe=probe, window=window,
+                           cache_dir=cache,
                            progress=progress_arg(world_map, bars))
     json_path, html_path = write_result(result, out_dir, "world_map")
     out.print(result.summary(), highlight=False)
