@@ -45,6 +45,10 @@ def kronfluence_check(model, n_examples: int, out: str) -> None:
     t0 = time.perf_counter()
     theirs = kronfluence_scores(run, queries, strategy="identity")
     kf_s = time.perf_counter() - t0
+    wide = kronfluence_scores(run, queries, strategy="identity", float64=True)
+    print(f"kronfluence identity float32 vs float64: max relative difference "
+          f"{np.abs(theirs - wide).max() / np.abs(wide).max():.2e}; grad_dot (float32) vs kronfluence float64: "
+          f"{np.abs(ours - wide).max() / np.abs(wide).max():.2e}")
     rel = np.abs(ours - theirs).max() / np.abs(theirs).max()
     print(f"kronfluence identity vs grad_dot (exact gradients of the top block's MLP, {n_examples} examples x "
           f"{len(queries)} queries): max relative difference {rel:.2e} (target 1e-4); kronfluence {kf_s:.1f} s, "

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from interp.data_attribution.finetune import FineTuneRun
 
 
-def kronfluence_scores(run: FineTuneRun, queries: list[Query], *, strategy: str = "ekfac", batch_size: int = 8
-                       ) -> np.ndarray:
-    """(n_queries, n_train) kronfluence pairwise scores (``strategy``: "ekfac", "kfac", "diagonal" or "identity")."""
+def kronfluence_scores(run: FineTuneRun, queries: list[Query], *, strategy: str = "ekfac", batch_size: int = 8,
+                       float64: bool = False) -> np.ndarray:
+    """(n_queries, n_train) kronfluence pairwise scores (``strategy``: "ekfac", "kfac", "diagonal" or "identity");
+    ``float64``: kronfluence's per-sample gradients, preconditioning and scores in float64 (float32 by default)."""
     try:
         from kronfluence.analyzer import Analyzer, prepare_model
         from kronfluence.arguments import FactorArguments, ScoreArguments
@@ -75,8 +76,11 @@ def kronfluence_scores(run: FineTuneRun, queries: list[Query], *, strategy: str 
     factor_args = FactorArguments(strategy=strategy, use_empirical_fisher=True)
     analyzer.fit_all_factors(factors_name=strategy, dataset=train_items, per_device_batch_size=batch_size,
                              factor_args=factor_args, overwrite_output_dir=True)
+    wide = {"per_sample_gradient_dtype": torch.float64, "precondition_dtype": torch.float64,
+            "score_dtype": torch.float64} if float64 else {}
+    score_args = ScoreArguments(**wide)
     analyzer.compute_pairwise_scores(scores_name=strategy, factors_name=strategy, query_dataset=query_items,
                                      train_dataset=train_items, per_device_query_batch_size=batch_size,
-                                     per_device_train_batch_size=batch_size, score_args=ScoreArguments(),
+                                     per_device_train_batch_size=batch_size, score_args=score_args,
                                      overwrite_output_dir=True)
     return analyzer.load_pairwise_scores(strategy)["all_modules"].double().numpy()
