@@ -300,7 +300,7 @@ class PatchingResult(Result):
 def check_baselines(pair: PreparedPair, clean_metric: float, corrupted_metric: float, metric: str, *,
                     where: str) -> None:
     """Raise if the clean and corrupted runs give the same metric (nothing to normalise by)."""
-    if not abs(clean_metric - corrupted_metric) > 1e-6 * max(1.0, abs(clean_metric)):
+    if not abs(clean_metric - corrupted_metric) > 1e-6 * max(abs(clean_metric), abs(corrupted_metric)):
         raise InvalidParameterError(
             f"{where}: the pair {pair.clean!r} / {pair.corrupted!r} gives the same {metric} on the clean and the "
             f"corrupted prompt ({clean_metric:.6g}), so patching has nothing to normalise by. Choose prompts that "
