@@ -61,7 +61,8 @@ def finetune_cmd(dataset: Annotated[str, typer.Argument(help="'shipped', 'plante
         run = finetune(loaded, dataset, blocks=blocks, part=part, epochs=epochs, lr=lr, batch_size=batch_size,
                        checkpoints=checkpoints, seed=seed, out=out_dir, progress=progress_arg(finetune, bars))
     out.print(run.summary(), highlight=False)
-    out.print(f"fine-tuning took {run.seconds:.1f} s; run folder {run.path}", highlight=False)
+    done = f"fine-tuning took {run.seconds:.1f} s" if run.seconds else "reused the finished run"
+    out.print(f"{done}; run folder {run.path}", highlight=False)
 
 
 @app.command("attribute")
