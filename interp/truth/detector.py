@@ -15,8 +15,11 @@ SmolLM2-135M (``benchmarks/bench_lie_detector.py``, 15 development sets, layer 1
 regression 0.53 (AUC 0.53), the covariance-corrected mass-mean ("mm_iid") 0.53, mass-mean 0.51,
 RepE's contrast-pair direction ("lat") 0.49; per-dataset centring (``center="dataset"``) and
 centring a batch at test time (``batch_center=True``, label-free, the mean threshold: a median
-threshold is the same up to the skew of the scores) change these by at most 0.01; the last token
-before the full stop and the mean over tokens do no better for mass-mean. Marks & Tegmark saw
+threshold is the same up to the skew of the scores) change these by at most 0.01; other layers
+(lr at 12: 0.47, at 20: 0.51) and other positions (lr on the mean over tokens 0.49, on the token
+before the full stop 0.47; mass-mean likewise) do no better. Training on the union of many kinds
+does help a little: the 3-set default (cities, larger_than, facts) scores 0.49 on the 15 other
+sets, mostly because it inverts every negated set. Marks & Tegmark saw
 transfer only from 13B parameters on; a 135M model has no truth direction that transfers, and
 its detector says so.
 
