@@ -41,7 +41,7 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma list of built-in sets or CSV "
                                                 "paths.")] = "cities,larger_than,facts",
           layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3.")] = "all",
-          probes: Annotated[str, typer.Option("--probes", help="Comma list of lr, mm, mm_iid, mm_std, ccs.")] = "lr,mm,ccs",
+          probes: Annotated[str, typer.Option("--probes", help="Comma list of lr, mm, mm_iid, mm_std, ccs, lat.")] = "lr,mm,ccs",
           max_pairs: Annotated[int | None, typer.Option("--max-pairs", "-n", help="At most N pairs per "
                                                         "dataset.")] = None,
           position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
