@@ -10,6 +10,11 @@
 3. The rank of " Paris" by layer after "The capital of France is", for both lenses.
 
 Run: ``nice -n 10 .venv/bin/python benchmarks/bench_lens.py --max-texts 1500 --max-tokens 300 --save``
+
+Measured on 2026-12-01 (2 CPU cores shared with ~20 other processes; the evaluation with 100 tokens per set):
+fit 17,382 tokens in 3,507 s, 0.97x plain forward passes over the same tokens; mean KL over layers 0-29,
+logit -> linear: 15.92 -> 0.83 nats (held-out shipped text), 16.82 -> 2.54 (scikit-learn prose), lower at every
+layer; " Paris" first from layer 28 (logit) and 24 (linear).
 """
 
 from __future__ import annotations
