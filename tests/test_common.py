@@ -320,19 +320,19 @@ def _ask_cases() -> list[Case]:
     from interp.errors import InvalidQuestionFileError
 
     return [
-        Case("ask.calibrate", (), "tiny-llama",
+        Case("ask.calibrate", ("interp.ask.calibrate",), "tiny-llama",
              lambda m: ask.calibrate(m, "easy", n=8, n_boot=20, detector=_detector(m), max_new_tokens=3),
              lambda: ask.CalibrationResult, ("signal", "accuracy", "ece", "ece_mass", "brier", "auroc"),
              rows=lambda r: len(ask.SIGNALS),
              bad=(Bad("questions", lambda m: ask.calibrate(m, "nope"), InvalidQuestionFileError,
                       "Unknown question set 'nope'"),)),
-        Case("ask.hint_faithfulness", (), "tiny-gpt2",
+        Case("ask.hint_faithfulness", ("interp.ask.hint_faithfulness",), "tiny-gpt2",
              lambda m: ask.hint_faithfulness(m, "easy", n=8, n_boot=20, max_new_tokens=4, attribute_items=1),
              lambda: ask.HintResult, ("condition", "accuracy", "follow_rate", "mention_rate"),
              rows=lambda r: len(ask.CONDITIONS),
              bad=(Bad("conditions", lambda m: ask.hint_faithfulness(m, conditions=["sideways"]), InvalidParameterError,
                       "The 'conditions' parameter of hint_faithfulness must name some of"),)),
-        Case("ask.self_report", (), "tiny-neox",
+        Case("ask.self_report", ("interp.ask.self_report",), "tiny-neox",
              lambda m: ask.self_report(m, "sums", n=6, detector=_detector(m), max_new_tokens=3),
              lambda: ask.SelfReportResult, ("statement", "label", "stated", "p_true", "probe_p_true"),
              rows=lambda r: len(r.statements),
@@ -347,7 +347,7 @@ def _patching_cases() -> list[Case]:
     pair = ("The capital of France is", "The capital of Italy is")
     kw = {"answer": " Paris", "wrong_answer": " Rome"}
     return [
-        Case("patching.activation_patching", (), "tiny-llama",
+        Case("patching.activation_patching", ("interp.patching.activation_patching",), "tiny-llama",
              lambda m: patching.activation_patching(m, *pair, sites=("resid", "head"), **kw),
              lambda: patching.PatchingResult, ("site", "layer", "position", "token", "head", "value"),
              rows=lambda r: r.resid.size + r.head.size,
@@ -355,7 +355,7 @@ def _patching_cases() -> list[Case]:
                       InvalidParameterError, "The 'sites' parameter of activation_patching must be one of"),
                   Bad("lengths", lambda m: patching.activation_patching(m, pair[0], "Hint: Rome. " + pair[1], **kw),
                       InvalidParameterError, "differ in length"))),
-        Case("patching.causal_tracing", (), "tiny-gpt2",
+        Case("patching.causal_tracing", ("interp.patching.causal_tracing",), "tiny-gpt2",
              lambda m: patching.causal_tracing(m, pair[0], "France", samples=2),
              lambda: patching.CausalTraceResult,
              ("kind", "layer", "position", "token", "is_subject", "prob", "indirect_effect"),
@@ -364,7 +364,7 @@ def _patching_cases() -> list[Case]:
                       "The 'subject' parameter of causal_tracing must occur in the prompt"),
                   Bad("samples", lambda m: patching.causal_tracing(m, pair[0], "France", samples=0),
                       InvalidParameterError, "The 'samples' parameter of causal_tracing must be an int >= 1"))),
-        Case("patching.attribution_patching", (), "tiny-neox",
+        Case("patching.attribution_patching", ("interp.patching.attribution_patching",), "tiny-neox",
              lambda m: patching.attribution_patching(m, *pair, verify_top_k=3, **kw),
              lambda: patching.AttributionPatchingResult, ("site", "layer", "position", "token", "head", "estimate"),
              rows=lambda r: sum(getattr(r, s).size for s in r.sites),
@@ -501,7 +501,8 @@ def _analyses() -> set[str]:
     names = {c.__name__ for c in result_types()}
     found = set()
     for package in (interp, interp.attribution, interp.probing, interp.projection, interp.truth,
-                    importlib.import_module("interp.lens"),
+                    importlib.import_module("interp.lens"), importlib.import_module("interp.patching"),
+                    importlib.import_module("interp.ask"),
                     importlib.import_module("interp.replication"), importlib.import_module("interp.data_attribution")):
         for attr in package.__all__:
             obj = getattr(package, attr)
