@@ -439,7 +439,9 @@ def test_sidebar_links_reach_every_page(server, browser):
     _wait(browser, log, "nav", lambda d: _title(d) == "SmolLM2-135M-Instruct-Q4_1", "the Model page")
     expected = {"Model": ("/", "SmolLM2-135M-Instruct-Q4_1"), "Attribution": ("/attribution", "Attribution"),
                 "Probing": ("/probing", "Part-of-speech probes"), "Maps": ("/maps", "Maps of representation space"),
-                "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results")}
+                "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results"),
+                "Inside the model": ("/inside", "Inside the model"), "Ask the model": ("/ask", "Ask the model"),
+                "Training data": ("/training_data", "Training data")}
     links = browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
     assert [link.text.splitlines()[-1] for link in links] == list(expected)  # the icon's ligature comes first
     for name, (path, title) in reversed(expected.items()):  # end on the Model page
