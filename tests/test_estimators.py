@@ -33,6 +33,7 @@ INSTANCES = {
     "MLPProbe": [{"hidden_size": 8, "max_iter": 100}],
     "MassMeanProbe": [{}, {"covariance": True}],
     "StandardizedMeanDiffProbe": [{}],
+    "ContrastPCAProbe": [{}],
     "CCSProbe": [{"n_restarts": 2, "n_steps": 20}],
 }
 
