@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from interp.attribution._core import pad_left  # (batch, pos) left-padded ids and mask, shared with attribution
 from interp.errors import InvalidParameterError, NoChatTemplateError, PromptTooLongError
 from interp.models.model import plan_batches
 
@@ -70,16 +71,6 @@ def single_token(model: Model, text: str, *, where: str) -> int:
     return int(ids[0])
 
 
-def _pad_left(model: Model, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    tokens = torch.full((len(seqs), width), model.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        tokens[i, width - len(s):] = torch.tensor(list(s), dtype=torch.long)
-        mask[i, width - len(s):] = 1
-    return tokens, mask
-
-
 def _keeps_one(model: Model) -> dict[str, Any]:
     forward = type(model.bridge.original_model).forward
     try:
@@ -102,7 +93,7 @@ def next_token_logprobs(model: Model, seqs: Sequence[Sequence[int]], token_ids: 
     start = time.perf_counter()
     with model.lock, torch.inference_mode():
         for group in groups:
-            tokens, mask = _pad_left(model, [seqs[i] for i in group])
+            tokens, mask = pad_left(model, [seqs[i] for i in group])
             kwargs = {"attention_mask": mask.to(model.device)} if not bool(mask.all()) else {}
             logits = model.bridge(tokens.to(model.device), **kwargs, **keep)[:, -1].float().cpu()  # (b, d_vocab)
             logp = torch.log_softmax(logits, dim=-1).double().numpy()
@@ -141,7 +132,7 @@ def generate(model: Model, seqs: Sequence[Sequence[int]], *, max_new_tokens: int
     with model.lock, torch.inference_mode():
         for b in range(0, len(order), batch_size):
             group = order[b:b + batch_size]
-            tokens, mask = _pad_left(model, [seqs[i] for i in group])
+            tokens, mask = pad_left(model, [seqs[i] for i in group])
             result = hf.generate(tokens.to(model.device), attention_mask=mask.to(model.device),
                                  max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops,
                                  pad_token_id=model.pad_token_id, temperature=None, top_p=None, top_k=None)
