@@ -172,18 +172,21 @@ def test_chat_template_wraps_the_prompt(app):
 @pytest.mark.parametrize("page", sorted(p.name for p in (APPS / "app_pages").glob("*.py") if not p.name.startswith("_")))
 def test_every_page_is_registered_and_runs(app, page):
     """Every script in apps/app_pages/ is a page of the explorer and runs on tiny-gpt2 (``_name.py`` files are
-    parts a page imports, e.g. ``_inside_lens.py``, not pages)."""
+    parts a page imports; they live in apps/, next to _common.py, where Streamlit finds them)."""
     app.switch_page(f"app_pages/{page}").run(timeout=TIMEOUT)
     assert_no_failure(app)
     assert app.sidebar.selectbox[0].value == "tiny-gpt2"  # the shared picker is drawn on every page
 
 
 def test_the_default_models_first_build_says_what_it_does(monkeypatch, tmp_path):
+    import importlib.util
     import sys
 
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "apps"))
-    sys.modules.pop("_common", None)
-    import _common
+    # the module itself, loaded from its file (no folder is put on sys.path)
+    spec = importlib.util.spec_from_file_location("_common_under_test", APPS / "_common.py")
+    _common = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, _common)  # its dataclasses look their module up there
+    spec.loader.exec_module(_common)
 
     monkeypatch.setenv("INTERP_CACHE", str(tmp_path))  # an empty cache: the next load builds it
     assert "Building SmolLM2-135M-Instruct-Q4_1 from its GGUF file" in _common._loading_message("default")

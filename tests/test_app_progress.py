@@ -3,6 +3,7 @@ library's progress(stage, done, total) protocol."""
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -12,8 +13,13 @@ APPS = Path(__file__).resolve().parents[1] / "apps"
 
 
 def _run(tmp_path: Path, body: str) -> AppTest:
-    script = tmp_path / "page.py"
-    script.write_text(f"import sys\nsys.path.insert(0, {str(APPS)!r})\nimport _common\n" + textwrap.dedent(body))
+    """Run ``body`` as a script that sits beside ``_common.py`` in a copy of apps/: Streamlit puts a script's own
+    folder on sys.path, as it does for the real explorer (no folder is added by hand)."""
+    apps = tmp_path / "apps"
+    if not apps.exists():
+        shutil.copytree(APPS, apps, ignore=shutil.ignore_patterns("__pycache__"))
+    script = apps / "_test_page.py"
+    script.write_text("import _common\n" + textwrap.dedent(body))
     return AppTest.from_file(str(script), default_timeout=30).run()
 
 

@@ -1,4 +1,4 @@
-"""End to end: the explorer served by `streamlit run`, driven by headless Chromium through Selenium.
+"""End to end: the explorer served by `interp explore` (a real Streamlit server), driven by headless Chromium through Selenium.
 
 One server (a free loopback port, the real default model SmolLM2-135M-Instruct-Q4_1, a fresh explorer
 cache, ``INTERP_RUNS_DIR`` pointing at a folder where this test saved a real result) and one browser
@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "apps" / "explorer.py"
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -87,7 +86,7 @@ def runs_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, runs_dir):
-    """`streamlit run apps/explorer.py` on a free loopback port, with the default model; always stopped."""
+    """`interp explore` on a free loopback port, with the default model; always stopped (its process group)."""
     for path in (CHROMIUM, CHROMEDRIVER):  # no browser, no point in starting the server
         if not path.exists():
             pytest.skip(f"{path} is missing: install chromium and chromium-driver (`make browser-deps`)")
@@ -97,9 +96,8 @@ def server(tmp_path_factory, runs_dir):
     env = {k: v for k, v in os.environ.items() if k != "INTERP_MODEL"}
     env["INTERP_EXPLORER_CACHE"] = str(tmp / "explorer-cache")  # empty: every probe is trained here, in the test
     env["INTERP_RUNS_DIR"] = str(runs_dir)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    # as users start it: the `interp explore` command of this environment (it runs `streamlit run` on the explorer)
+    command = [str(Path(sys.executable).parent / "interp"), "explore", "--port", str(port), "--host", "127.0.0.1"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # its own process group: killed whole below
@@ -412,6 +410,22 @@ def test_lie_detector_page_in_chromium(server, browser):
     assert "not trained on, expect about" in text
     assert text.count("Download JSON") == 3
     _screenshot(browser, "lie_detector")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+
+
+def test_inside_page_lens_tab_in_chromium(server, browser):
+    """Inside the model -> Lens, in the real server: the tab draws its form (it was 'not available' when the page's
+    part could not be imported) and reads the logit lens of the default prompt into the layers x positions grid."""
+    url, log = server
+    _open(browser, url, "inside", log, "Inside the model")
+    _wait(browser, log, "inside", lambda d: "Read the lens" in _text(d), "the Lens tab's form")
+    assert "not available" not in _text(browser)
+    _press(browser, "Read the lens")
+    _wait(browser, log, "inside-lens", _n_plots(1), "the lens grid")
+    assert _plots(browser)[0][0] == "heatmap", _plots(browser)
+    assert "Logit lens of SmolLM2-135M-Instruct-Q4_1" in _text(browser)
+    _screenshot(browser, "inside-lens")
     _assert_clean(browser)
     _assert_offline(browser, url)
 

@@ -209,27 +209,31 @@ def test_cli_lens_and_lens_fit(tiny_models, tmp_path, monkeypatch):
 
 
 def test_explorer_tab(tiny_models, tmp_path, monkeypatch):
-    """render_lens on the tiny GPT-2: the logit lens, then the linear lens once one is fitted."""
+    """The Lens tab of the real explorer (apps/explorer.py -> Inside the model), as Streamlit runs it: no folder
+    is put on sys.path by hand, so a page importing a part Streamlit cannot find fails here. The logit lens,
+    then the linear lens once one is fitted."""
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("INTERP_CACHE", str(tmp_path))
-    apps = Path(__file__).resolve().parents[1] / "apps"
-    script = tmp_path / "tab.py"
-    script.write_text(f"import sys\nsys.path[:0] = [{str(apps)!r}, {str(apps / 'app_pages')!r}]\n"
-                      "import _common\nfrom _inside_lens import render_lens\n"
-                      "render_lens(_common.load_model('tiny-gpt2'))\n")
-    at = AppTest.from_file(str(script), default_timeout=120).run()
+    monkeypatch.setenv("INTERP_MODEL", "tiny-gpt2")
+    explorer = Path(__file__).resolve().parents[1] / "apps" / "explorer.py"
+    at = AppTest.from_file(str(explorer), default_timeout=120).run()
+    at.switch_page("app_pages/inside.py").run()
     assert not at.exception, at.exception
-    at.button[0].click().run()
+    assert not [i.value for i in at.info if "not available" in i.value]
+    assert at.tabs[0].label == "Lens"
+    lens = at.tabs[0]
+    lens.button[0].click().run()  # "Read the lens"
     assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
     assert any("Logit lens of tiny-gpt2" in c.value for c in at.caption)
-    at.radio[0].set_value("Linear lens")
-    at.button[0].click().run()
+    at.radio(key="inside_lens_kind").set_value("Linear lens")
+    at.tabs[0].button[0].click().run()
     assert any("No linear lens is fitted" in i.value for i in at.info)
     fit_linear_lens(tiny_models["tiny-gpt2"], max_texts=20, progress=False)
-    at.button[0].click().run()
+    at.tabs[0].button[0].click().run()
     assert not at.exception, at.exception
     assert any("Linear lens of tiny-gpt2" in c.value for c in at.caption)
 

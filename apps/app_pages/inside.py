@@ -9,6 +9,7 @@ library function (cached, the model passed as ``_model``) and renders ``result.p
 
 import _common
 import streamlit as st
+from _inside_lens import render_lens  # apps/_inside_lens.py: apps/ is on sys.path when Streamlit runs a page
 
 import interp
 
@@ -77,12 +78,7 @@ lens_tab, patch_tab, trace_tab, atp_tab = st.tabs(["Lens", "Activation patching"
                                                     "Attribution patching"])
 
 with lens_tab:
-    try:
-        from _inside_lens import render_lens
-    except ImportError as exc:  # pragma: no cover - the lens tab ships with interp.lens
-        st.info(f"The lens tab is not available in this build ({exc}).")
-    else:
-        render_lens(loaded)
+    render_lens(loaded)
 
 with patch_tab:
     st.caption("Each cell: the corrupted prompt run with one clean activation patched in (residual stream at a "
