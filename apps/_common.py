@@ -221,8 +221,11 @@ def chart(figure: Any, where: Any = None, *, title_chars: int = TITLE_CHARS) -> 
 
 
 def show_result(result: Any, stem: str, *, tables: bool = True) -> None:
-    """A result the same way on every page: its summary, every figure, its tables (folded) and downloads."""
-    st.caption(_escape(result.summary()))
+    """A result the same way on every page: its caveats (when its number means nothing, or a trap), its summary,
+    every figure, its tables (folded) and downloads."""
+    for caveat in result.caveats():
+        st.warning(_escape(caveat), icon=":material/warning:")
+    st.caption(_escape(result.plain_summary()))
     for figure in result.figures():
         chart(figure)
     if tables:

@@ -203,6 +203,9 @@ class Result:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _register(cls)
+        own = cls.__dict__.get("summary")
+        if own is not None and not getattr(own, "_leads_with_caveats", False):
+            cls.summary = _leading_with_caveats(own)  # every summary() leads with the result's caveats()
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -227,8 +230,21 @@ class Result:
                                   cells={"values": [frame[c].tolist() for c in frame.columns]}))
 
     def summary(self) -> str:
-        """One line that says what this result is; shown above tables and plots."""
+        """One line that says what this result is; shown above tables and plots. It leads with
+        :meth:`caveats` when there are any (every subclass's ``summary`` does: the base wraps it)."""
         return self.title
+
+    def caveats(self) -> list[str]:
+        """Sentences saying when this result's headline number means nothing, or what to do instead: accuracy
+        at chance level, no lies produced, a baseline not beaten, an interval that holds 0, a known trap of the
+        method. Empty when the number stands. ``summary()``, the CLI and the explorer lead with them.
+        Subclasses override this."""
+        return []
+
+    def plain_summary(self) -> str:
+        """:meth:`summary` without the caveats in front (for a page that shows the caveats in their own box)."""
+        method = type(self).summary
+        return getattr(method, "__wrapped__", method)(self)
 
     def figures(self) -> list:
         """Every figure that shows this result, main one first (the HTML export and the explorer show them all).
@@ -363,7 +379,7 @@ class Result:
         # plotly.js goes into every output: a notebook's outputs are cleared, re-run and reordered
         # independently, so one that relied on an earlier output's copy would draw nothing (no CDN here)
         figure = self.plot().to_html(full_html=False, include_plotlyjs=True)
-        return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(self.summary())}"
+        return (f"<div><b>{html.escape(type(self).__name__)}</b>: {html.escape(self.plain_summary())}{_caveats_html(self)}"
                 f"{figure}<details><summary>table</summary>{self._table_html()}</details></div>")
 
     def to_html(self, path: str | os.PathLike | None = None) -> str:
@@ -377,12 +393,30 @@ class Result:
             f"<title>{html.escape(type(self).__name__)}</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
             "td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-            f"<h2>{html.escape(self.title)}</h2><p>{html.escape(self.summary())}</p>"
+            f"<h2>{html.escape(self.title)}</h2>{_caveats_html(self)}<p>{html.escape(self.plain_summary())}</p>"
             f"{figures}{tables}</body></html>"
         )
         if path is not None:
             atomic_write_bytes(path, page.encode("utf-8"))
         return page
+
+
+def _leading_with_caveats(summary: Any) -> Any:
+    """Wrap a subclass's ``summary`` so that its text follows the result's caveats (each once)."""
+    import functools
+
+    @functools.wraps(summary)
+    def wrapped(self: Result) -> str:
+        text = summary(self)
+        lead = [c for c in self.caveats() if c and c not in text]
+        return " ".join([*lead, text]) if lead else text
+
+    wrapped._leads_with_caveats = True
+    return wrapped
+
+
+def _caveats_html(result: Result) -> str:
+    return "".join(f"<p class='interp-caveat' style='color:#8a4b00'><b>Caveat:</b> {html.escape(c)}</p>" for c in result.caveats())
 
 
 def _frame_html(frame: Any, max_rows: int) -> str:

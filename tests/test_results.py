@@ -257,3 +257,33 @@ def test_a_class_defined_again_replaces_itself():
 
     first, second = make(), make()
     assert Result.from_json(second().to_json()).__class__ is second and first.kind == second.kind == "Again"
+
+
+def test_summary_leads_with_caveats_and_plain_summary_does_not():
+    """A result whose number means nothing says so first, in summary(), the notebook view and the HTML page."""
+    import dataclasses
+
+    from interp.results import Result
+
+    @dataclasses.dataclass(eq=False)
+    class _Rate(Result):
+        accuracy: float = 0.25
+        chance: float = 0.25
+
+        def summary(self) -> str:
+            return f"accuracy {self.accuracy:.2f}"
+
+        def caveats(self) -> list[str]:
+            return ["At chance level: the accuracy does not exceed guessing."] if self.accuracy <= self.chance else []
+
+    @dataclasses.dataclass(eq=False)
+    class _Child(_Rate):
+        def summary(self) -> str:
+            return super().summary() + " (child)"
+
+    at_chance, fine = _Rate(), _Rate(accuracy=0.9)
+    assert at_chance.summary() == "At chance level: the accuracy does not exceed guessing. accuracy 0.25"
+    assert at_chance.plain_summary() == "accuracy 0.25" and fine.summary() == "accuracy 0.90"
+    assert _Child().summary().count("At chance level") == 1  # once, though both summaries are wrapped
+    assert "interp-caveat" in at_chance._repr_html_() and "interp-caveat" in at_chance.to_html()
+    assert "interp-caveat" not in fine.to_html()
