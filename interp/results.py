@@ -416,7 +416,8 @@ def _leading_with_caveats(summary: Any) -> Any:
 
 
 def _caveats_html(result: Result) -> str:
-    return "".join(f"<p class='interp-caveat' style='color:#8a4b00'><b>Caveat:</b> {html.escape(c)}</p>" for c in result.caveats())
+    return "".join(f"<p class='interp-caveat' style='color:#8a4b00'><b>Caveat:</b> {html.escape(c)}</p>"
+                   for c in result.caveats())
 
 
 def _frame_html(frame: Any, max_rows: int) -> str:
