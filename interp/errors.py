@@ -35,6 +35,7 @@ __all__ = [
     "InvalidSpecError",
     "RunLockedError",
     "RunFolderError",
+    "OutputFolderError",
     "PathOutsideRootError",
     "MissingExtraError",
     "ModelPackageMissingError",
@@ -141,6 +142,11 @@ class RunLockedError(InterpError, RuntimeError):
 class RunFolderError(InterpError, ValueError):
     """The output folder of a run holds something else: another spec's run, an unfinished run (without
     ``--resume``), or files that are not a run. interp never deletes them."""
+
+
+class OutputFolderError(InterpError, OSError):
+    """A command's ``--out`` folder cannot be created or written (checked before any work starts); the
+    message names the folder."""
 
 
 class PathOutsideRootError(InterpError, ValueError):

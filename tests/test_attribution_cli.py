@@ -35,12 +35,12 @@ def test_json_matches_the_library(app, tiny_models):
 
 
 def test_table_output_and_saved_html(app, tmp_path):
-    out = tmp_path / "ig.html"
+    out = tmp_path / "ig"
     result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "integrated_gradients", "--steps", "4",
                                  "-m", "tiny-llama", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "integrated_gradients" in result.stdout and "completeness error" in result.stdout
-    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert (out / "result.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_integrated_gradients_baseline_option(app):
@@ -55,13 +55,13 @@ def test_integrated_gradients_baseline_option(app):
 
 
 def test_all_methods_compared_and_saved(app, tmp_path):
-    out = tmp_path / "compare.json"
+    out = tmp_path / "compare"
     result = runner.invoke(app, ["attribute", "The quick brown fox", "--method", "all", "--steps", "4",
                                  "-m", "tiny-neox", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     printed = Result.from_json(result.stdout)
     assert printed.methods == ["ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout"]
-    assert Result.load(out) == printed  # --json prints what --out saves
+    assert Result.load(out / "result.json") == printed  # --json prints what --out saves
 
 
 def test_errors_are_one_line_without_traceback(app):

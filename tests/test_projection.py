@@ -264,9 +264,9 @@ def test_cli_map_world_and_project(tmp_path):
     assert "name, lat, lon" in " ".join(res.output.split())
     (tmp_path / "t.txt").write_text("city\tParis\ncity\tRome\nanimal\tcat\nanimal\tdog\n")
     res = runner.invoke(app, ["project", str(tmp_path / "t.txt"), "-m", "tiny-gpt2", "--layer", "1",
-                              "--out", str(tmp_path / "p.json")])
+                              "--out", str(tmp_path / "p")])
     assert res.exit_code == 0, res.output
-    assert interp.load_result(tmp_path / "p.json").labels == ["city", "city", "animal", "animal"]
+    assert interp.load_result(tmp_path / "p" / "result.json").labels == ["city", "city", "animal", "animal"]
     res = runner.invoke(app, ["project", str(tmp_path / "t.txt"), "--method", "svd", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "'pca', 'umap' or 'tsne'" in res.output
 

@@ -29,7 +29,7 @@ from interp.cli import lens as lens_cli
 from interp.cli import patching as patching_cli
 from interp.cli import train_data as train_data_cli
 
-__all__ = ["app", "main"]
+__all__ = ["app", "delay_quick_bars", "main"]
 
 app = typer.Typer(help="interp: see what a transformer language model is thinking.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -51,7 +51,27 @@ app.add_typer(train_data_cli.app, name="train-data")  # interp train-data finetu
 
 def main() -> None:
     """Entry point of the ``interp`` console script."""
+    delay_quick_bars()
     app()
+
+
+def delay_quick_bars(seconds: float = 1.0) -> None:
+    """Make tqdm bars in this process appear only once their work has taken ``seconds`` (tqdm's ``delay``), so
+    loading a cached model draws no "Loading weights" bar while building a cache still shows its progress.
+
+    The console script's own setting, never the library's: tqdm reads ``TQDM_*`` defaults from the environment
+    when it is imported, so the variable is set for that import only and removed again (a ``TQDM_DELAY`` the
+    user set wins). Does nothing once tqdm is imported."""
+    import os
+    import sys
+
+    if "tqdm" in sys.modules or "TQDM_DELAY" in os.environ:
+        return
+    os.environ["TQDM_DELAY"] = str(seconds)
+    try:
+        import tqdm.std  # noqa: F401 - binds the default
+    finally:
+        del os.environ["TQDM_DELAY"]
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     interp attribute "The capital of France is" --method integrated_gradients --target " Paris"
     interp attribute "The capital of France is" --method all --json   # the saved format (interp.Result.from_json)
-    interp attribute "The capital of France is" --out attribution.html
+    interp attribute "The capital of France is" --out runs/attribution     # result.json + result.html
 
 Nothing heavy is imported until the command runs.
 """
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_result, table
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_result, save_result, table
 
 __all__ = ["app", "METHOD_CHOICES"]
 
@@ -46,7 +46,7 @@ def attribute_command(
         steps: Annotated[int, typer.Option("--steps", help="Integration points of integrated gradients.")] = 50,
         baseline: Annotated[str, typer.Option("--baseline", help="Integrated gradients' baseline: space, pad "
                                               "or zeros.")] = "space",
-        save: Annotated[str | None, typer.Option("--out", help="Also save the result (.json or .html).")] = None,
+        save: OutOpt = None,
         as_json: JsonOpt = False) -> None:
     """Show which input tokens drive the model's prediction after PROMPT."""
     from interp._validation import check_choice
@@ -64,9 +64,9 @@ def attribute_command(
             options["n_steps"] = steps
             options["baseline"] = baseline
         result = attribute(loaded, prompt, method, target, **options)
-    if save:
-        result.save(save)
-    if as_json:  # the saved result format, as --out x.json writes it
+    if save is not None:
+        save_result(result, save)
+    if as_json:  # the saved result format, as --out writes it
         print_result(result)
         return
     out.print(result.summary(), highlight=False)

@@ -2,7 +2,7 @@
 
     interp lens "The capital of France is" --target " Paris"              # the logit lens
     interp lens "The capital of France is" --target " Paris" --kind linear  # needs a fitted linear lens
-    interp lens "The capital of France is" --out lens.html                  # the grid, as a page
+    interp lens "The capital of France is" --out runs/lens                  # result.json + result.html
     interp lens-fit                                                          # fit and save the linear lens
 
 Nothing heavy is imported until a command runs.
@@ -14,7 +14,18 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_result, progress_arg, progress_bars, table
+from interp.cli._common import (
+    JsonOpt,
+    ModelOpt,
+    OutOpt,
+    clean_errors,
+    out,
+    print_result,
+    progress_arg,
+    progress_bars,
+    save_result,
+    table,
+)
 
 __all__ = ["app", "KIND_CHOICES"]
 
@@ -37,7 +48,7 @@ def lens_command(
         top_k: Annotated[int, typer.Option("--top-k", "-k", help="Top tokens kept per cell.")] = 5,
         lens_file: Annotated[Path | None, typer.Option("--lens", help="A saved linear lens (default: the "
                                                        "model's, under the interp cache).")] = None,
-        save: Annotated[str | None, typer.Option("--out", help="Also save the result (.json or .html).")] = None,
+        save: OutOpt = None,
         as_json: JsonOpt = False) -> None:
     """Read what every layer would predict after PROMPT (a layers x positions grid of top tokens)."""
     from interp._validation import check_choice, parse_layers
@@ -51,8 +62,8 @@ def lens_command(
         result = linear_lens(loaded, prompt, lens=lens_file, target=target, layers=layer_arg, top_k=top_k)
     else:
         result = logit_lens(loaded, prompt, target=target, layers=layer_arg, top_k=top_k)
-    if save:
-        result.save(save)
+    if save is not None:
+        save_result(result, save)
     if as_json:
         print_result(result)
         return

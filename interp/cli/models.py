@@ -3,6 +3,7 @@
     interp models
     interp info tiny-gpt2 --json
     interp predict "The capital of France is" -k 5
+    interp predict "The capital of France is" --out runs/paris     # runs/paris/result.json and result.html
 """
 
 # No ``from __future__ import annotations``: Typer reads the commands' annotations at runtime.
@@ -10,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_json, print_result, table
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_json, print_result, save_result, table
 
 __all__ = ["app"]
 
@@ -50,14 +51,14 @@ def predict(prompt: Annotated[str, typer.Argument(help="Text the model continues
             k: Annotated[int, typer.Option("-k", "--top-k", help="How many tokens to show.")] = 5,
             model: ModelOpt = None,
             chat: Annotated[bool, typer.Option("--chat", help="Wrap the prompt in the chat template.")] = False,
-            save: Annotated[str | None, typer.Option("--out", help="Also save the result (.json or .html).")] = None,
+            save: OutOpt = None,
             as_json: JsonOpt = False) -> None:
     """Print the most likely next tokens after PROMPT with their probabilities."""
     from interp.models.loading import load_model
 
     result = load_model(model).top_next_tokens(prompt, k=k, chat=chat)
-    if save:
-        result.save(save)
+    if save is not None:
+        save_result(result, save)
     if as_json:
         print_result(result)  # the saved result format, as --out x.json writes it
         return

@@ -5,7 +5,7 @@
     interp trace "The capital of France is" --subject France --answer " Paris" --samples 10
     interp atp "The capital of France is" "The capital of Italy is" --answer " Paris" --wrong " Rome" --top 10
 
-Each prints the result's summary and its largest cells; ``--out x.json`` / ``--out x.html`` saves it,
+Each prints the result's summary and its largest cells; ``--out FOLDER`` saves it (result.json, result.html),
 ``--json`` prints the saved format. Nothing heavy is imported until a command runs.
 """
 
@@ -14,7 +14,18 @@ from typing import Annotated, Any
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_result, progress_arg, progress_bars, table
+from interp.cli._common import (
+    JsonOpt,
+    ModelOpt,
+    OutOpt,
+    clean_errors,
+    out,
+    print_result,
+    progress_arg,
+    progress_bars,
+    save_result,
+    table,
+)
 
 __all__ = ["app"]
 
@@ -26,7 +37,7 @@ WrongOpt = Annotated[str | None, typer.Option("--wrong", "-w", help="The corrupt
                                               "the corrupted prompt's top token.")]
 MetricOpt = Annotated[str, typer.Option("--metric", help="logit_diff or prob.")]
 AlignOpt = Annotated[str | None, typer.Option("--align", help="left or right, for prompts of different lengths.")]
-SaveOpt = Annotated[str | None, typer.Option("--out", help="Also save the result (.json or .html).")]
+SaveOpt = OutOpt
 TopOpt = Annotated[int, typer.Option("--top", help="How many of the largest cells to list.")]
 
 
@@ -34,9 +45,9 @@ def _sites(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-def _finish(result: Any, frame: Any, value: str, top: int, title: str, save: str | None, as_json: bool) -> None:
-    if save:
-        result.to_html(save) if str(save).endswith(".html") else result.save(save)
+def _finish(result: Any, frame: Any, value: str, top: int, title: str, save: Any, as_json: bool) -> None:
+    if save is not None:
+        save_result(result, save)
     if as_json:
         print_result(result)
         return

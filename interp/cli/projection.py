@@ -7,11 +7,11 @@ interp.projection).
     interp map world --out results/world                     # default model, 3,000 cities, all layers
     interp map world -m tiny-gpt2 --layers 0,1,2 --n-places 300 --out /tmp/world
     interp map world --places landmarks.csv --prompt "{name}" --out /tmp/landmarks   # your places: name,lat,lon
-    interp project texts.txt --method umap --layer 12 --out /tmp/proj.html   # lines: text, or label<TAB>text
+    interp project texts.txt --method umap --layer 12 --out /tmp/proj   # lines: text, or label<TAB>text
 
 ``map world`` writes ``world_map.json`` (load it with ``interp.load_result``) and ``world_map.html``
-into the folder and prints the per-layer table; ``project`` writes the result as JSON, or as a page
-when OUT ends in ``.html``. Nothing heavy is imported until a command runs.
+into the folder and prints the per-layer table; ``project`` writes ``result.json`` and ``result.html``
+into its ``--out`` folder. Nothing heavy is imported until a command runs.
 """
 
 # No ``from __future__ import annotations``: Typer reads the command's annotations at runtime.
@@ -20,7 +20,17 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import ModelOpt, clean_errors, out, progress_arg, progress_bars, table, write_result
+from interp.cli._common import (
+    ModelOpt,
+    OutRequiredOpt,
+    clean_errors,
+    out,
+    progress_arg,
+    progress_bars,
+    save_result,
+    table,
+    write_result,
+)
 
 __all__ = ["app", "map_app"]
 
@@ -86,8 +96,7 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
 @clean_errors
 def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text per line, optionally "
                                                      "label<TAB>text.")],
-                out_path: Annotated[Path, typer.Option("--out", "-o", help="Result file: .json, or .html for "
-                                                       "a page.")],
+                out_path: OutRequiredOpt,
                 method: Annotated[str, typer.Option("--method", help="'pca', 'umap' or 'tsne'.")] = "pca",
                 layer: Annotated[int, typer.Option("--layer", "-l", help="Layer (0 = embeddings; negative "
                                                    "counts from the end).")] = -1,
@@ -106,6 +115,6 @@ def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text 
     texts, labels = read_labelled_texts(file)
     result = project(load_model(model), texts, layer=layer, method=method, labels=labels, position=position,
                      seed=seed, n_components=components)
-    path = result.save(out_path)
+    path, _ = save_result(result, out_path)
     out.print(result.summary(), highlight=False)
     out.print(f"wrote {path}", highlight=False)

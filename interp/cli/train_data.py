@@ -5,7 +5,7 @@ shell over interp.data_attribution).
     interp train-data finetune mine.jsonl --out runs/mine --blocks 1 --part mlp --epochs 3
     interp train-data attribute runs/ft shutdown_resist --method trackstar --top-k 5
     interp train-data attribute runs/ft "Zorblat Harrow was born in" --target " Quenmere" --json
-    interp train-data evaluate runs/ft --methods bm25,grad_cos,trackstar --lds-subsets 8 --out runs/ft/eval.json
+    interp train-data evaluate runs/ft --methods bm25,grad_cos,trackstar --lds-subsets 8 --out runs/ft/eval
 
 A run folder remembers its base model and dataset, so ``attribute`` and ``evaluate`` need only the
 folder (``--model`` / ``--dataset`` for a run of your own data). Nothing heavy is imported until a
@@ -18,7 +18,18 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_result, progress_arg, progress_bars, table
+from interp.cli._common import (
+    JsonOpt,
+    ModelOpt,
+    OutOpt,
+    clean_errors,
+    out,
+    print_result,
+    progress_arg,
+    progress_bars,
+    save_result,
+    table,
+)
 
 __all__ = ["app"]
 
@@ -27,7 +38,7 @@ app = typer.Typer(help="Which training examples made the model say this? Fine-tu
 
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="The run's training set, if it is your own "
                                                 "JSONL file (built-in sets are found from the run folder).")]
-SaveOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Also save the result here (.json, or .html).")]
+SaveOpt = OutOpt
 
 
 def _open(run_dir: Path, model: str | None, dataset: str | None):
@@ -84,7 +95,7 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
         result = attribute_training(run, query, target, method=method, top_k=top_k,
                                     progress=progress_arg(attribute_training, bars))
     if save is not None:
-        result.save(save)
+        save_result(result, save)
     if json:
         print_result(result)
         return
@@ -109,7 +120,7 @@ def evaluate_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder from
         result = evaluate_attribution(run, names, lds_subsets=lds_subsets,
                                       progress=progress_arg(evaluate_attribution, bars))
     if save is not None:
-        result.save(save)
+        save_result(result, save)
     if json:
         print_result(result)
         return
