@@ -224,3 +224,58 @@ def test_list_models_lists_default_and_tiny():
     assert {"SmolLM2-135M-Instruct-Q4_1", "tiny-gpt2", "tiny-llama", "tiny-neox"} <= set(names)
     assert "Q4_1" in names["SmolLM2-135M-Instruct-Q4_1"]["description"]
     assert names["tiny-gpt2"]["available"]
+
+
+# ----------------------------------------------------------------------------- the weights fingerprint, cached
+def test_weight_fingerprint_is_kept_in_the_cache_manifest_until_the_file_changes(tmp_path):
+    import json
+    import os
+
+    from interp.models import _cache
+
+    (tmp_path / _cache.MANIFEST).write_text(json.dumps({"format": _cache.CACHE_FORMAT, "files": {}}))
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"x" * 64)
+    assert _cache.cached_fingerprint(tmp_path, "float32") is None
+    assert _cache.store_fingerprint(tmp_path, "float32", "sha256:abc")
+    assert _cache.cached_fingerprint(tmp_path, "float32") == "sha256:abc"
+    assert _cache.cached_fingerprint(tmp_path, "bfloat16") is None  # another dtype hashes other bytes
+    assert json.loads((tmp_path / _cache.MANIFEST).read_text())["files"] == {}  # the rest of the manifest kept
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: same size, new mtime
+    assert _cache.cached_fingerprint(tmp_path, "float32") is None
+    assert _cache.store_fingerprint(tmp_path, "float32", "sha256:def")
+    with open(weights, "ab") as handle:  # rewritten in place: the size changes
+        handle.write(b"y")
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert _cache.cached_fingerprint(tmp_path, "float32") is None
+
+
+def test_weights_fingerprint_stores_itself_for_a_cached_model_and_is_read_back(tmp_path):
+    import json
+
+    from interp.models import _cache
+    from interp.models.card import weights_fingerprint
+
+    (tmp_path / _cache.MANIFEST).write_text(json.dumps({"format": _cache.CACHE_FORMAT, "files": {}}))
+    (tmp_path / "model.safetensors").write_bytes(b"x" * 64)
+    model = interp.load_model("tiny-gpt2", quiet=True)
+    model._fingerprint_cache = (tmp_path, "float32")
+    computed = weights_fingerprint(model)
+    assert computed.startswith("sha256:") and _cache.cached_fingerprint(tmp_path, "float32") == computed
+    fresh = interp.load_model("tiny-gpt2", quiet=True)
+    assert weights_fingerprint(fresh) == computed  # the stored value is the hash of these weights
+
+
+@pytest.mark.slow
+def test_default_model_reads_its_fingerprint_from_the_cache(default_model):
+    from interp.models import _cache
+    from interp.models.card import weights_fingerprint
+
+    expected = weights_fingerprint(default_model)  # computed (or read) once
+    directory, dtype = default_model._fingerprint_cache
+    assert _cache.cached_fingerprint(directory, dtype) == expected
+    again = interp.load_model(quiet=True)
+    assert again._weights_fingerprint == expected  # known at load, not hashed again
+    del again._weights_fingerprint
+    assert weights_fingerprint(again) == expected  # and equal to hashing the loaded weights

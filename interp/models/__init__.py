@@ -1,6 +1,14 @@
-"""Loading models and the hooked :class:`Model` wrapper (imports torch: import it lazily)."""
+"""Loading models and the :class:`Model` wrapper (``import interp.models`` stays light: torch loads with the model)."""
 
-from interp.models.loading import list_models, load_model
-from interp.models.model import ActivationCache, Model, TokenBatch, TopTokensResult
+from interp._lazy import lazy_exports
 
-__all__ = ["load_model", "list_models", "Model", "TokenBatch", "ActivationCache", "TopTokensResult"]
+_LAZY = {
+    "list_models": "interp.models.loading",
+    "load_model": "interp.models.loading",
+    "ActivationCache": "interp.models.model",
+    "Model": "interp.models.model",
+    "TokenBatch": "interp.models.model",
+    "TopTokensResult": "interp.models.model",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

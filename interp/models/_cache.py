@@ -71,6 +71,45 @@ def read_manifest(directory: Path) -> dict:
     return manifest if isinstance(manifest, dict) else {}
 
 
+def _weights_stamp(directory: Path) -> dict[str, int] | None:
+    """Size and modification time (ns) of the cache's weight file, or None if it cannot be read."""
+    try:
+        stat = (directory / "model.safetensors").stat()
+    except OSError:
+        return None
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def cached_fingerprint(directory: Path, dtype: str) -> str | None:
+    """The weights fingerprint (:func:`interp.models.card.weights_fingerprint`) of the cache in ``directory``
+    loaded in ``dtype``, as its manifest recorded it, or None when it has none for the weight file as it is now
+    (another size or modification time than when it was recorded: the file changed, so it is computed again)."""
+    stamp = _weights_stamp(directory)
+    entry = read_manifest(directory).get("fingerprints", {}).get(dtype)
+    if stamp is None or not isinstance(entry, dict) or {k: entry.get(k) for k in stamp} != stamp:
+        return None
+    value = entry.get("value")
+    return value if isinstance(value, str) and value.startswith("sha256:") else None
+
+
+def store_fingerprint(directory: Path, dtype: str, value: str) -> bool:
+    """Record ``value`` in the manifest of the cache in ``directory`` (atomically), keyed by ``dtype`` and the weight
+    file's size and modification time; False when it could not be written (a read-only cache: it is recomputed)."""
+    stamp = _weights_stamp(directory)
+    manifest = read_manifest(directory)
+    if stamp is None or not manifest:
+        return False
+    manifest["fingerprints"] = {**(manifest.get("fingerprints") or {}), dtype: {**stamp, "value": value}}
+    tmp = directory / f".{MANIFEST}.{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, directory / MANIFEST)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False
+    return True
+
+
 def gguf_quantization(gguf: Path) -> str:
     """The GGUF file's quantization type from its header (e.g. "Q4_1", "Q4_K_M"), via the ``gguf`` library."""
     from gguf import GGUFReader, LlamaFileType

@@ -45,6 +45,11 @@ def weights_fingerprint(model: Any) -> str:  # an interp Model (model.py imports
                 digest.update(memoryview(tensor.view(torch.uint8).reshape(-1).numpy()))
         value = f"sha256:{digest.hexdigest()}"
         model._weights_fingerprint = value
+        cache = getattr(model, "_fingerprint_cache", None)  # (cache folder, dtype) of a packaged model
+        if cache is not None:
+            from interp.models._cache import store_fingerprint
+
+            store_fingerprint(*cache, value)
     return value
 
 
