@@ -46,11 +46,14 @@ SCRIPT = textwrap.dedent("""
     import plotly.subplots, plotly.tools, scipy.special, scipy.stats, torch.optim
     before = snapshot()
     import interp
-    from interp.truth import truth_sweep
-    from interp.truth.probes import CCSProbe
 
     model = interp.load_model("tiny-gpt2", quiet=True)
     model.logits("Hello world")
+    from interp.ask.metrics import auroc  # scikit-learn's first import comes from a call, not a module import
+    auroc(np.array([0.2, 0.9, 0.4]), np.array([0, 1, 1]))
+    from interp.truth import truth_sweep
+    from interp.truth.probes import CCSProbe
+
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 8))
     CCSProbe(n_restarts=2, n_steps=20).fit(X)

@@ -100,8 +100,9 @@ def brier(p: np.ndarray, correct: np.ndarray) -> float:
 
 def auroc(p: np.ndarray, correct: np.ndarray) -> float:
     """ROC AUC of the confidence for telling right answers from wrong ones; NaN with only one class."""
-    from sklearn.metrics import roc_auc_score
+    from interp._imports import import_preserving_state
 
+    roc_auc_score = import_preserving_state("sklearn.metrics").roc_auc_score  # its first import sets KMP_* variables
     p, correct = _check(p, correct, "auroc")
     if len(np.unique(correct)) < 2:
         return float("nan")
