@@ -118,3 +118,95 @@ def test_world_map(gpt2):
     assert with_cb == world_map(gpt2, progress=False, **kwargs)
     _check(events, ["activations", "layers"])
     assert events[-1] == ("layers", 3, 3)  # layer 0 is added as a baseline
+
+
+# ----------------------------------------------------------------------------- the default bar, by environment
+class _FakeKernelShell:
+    kernel = object()  # what a Jupyter kernel's shell has and the IPython terminal lacks
+
+
+def _fake_ipython(shell):
+    import types
+
+    module = types.ModuleType("IPython")
+    module.get_ipython = lambda: shell
+    return module
+
+
+@pytest.fixture
+def screens(capsys, monkeypatch):
+    """stdout and stderr as buffers that are no terminal (as in a notebook kernel or a batch job): ``screens()``
+    returns what was written to each."""
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    return lambda: tuple(capsys.readouterr())
+
+
+def test_default_progress_in_a_notebook_without_widgets_is_a_text_bar_on_stdout(screens, monkeypatch):
+    import sys
+
+    from interp import progress
+
+    monkeypatch.setitem(sys.modules, "IPython", _fake_ipython(_FakeKernelShell()))
+    monkeypatch.setattr(progress, "_has_widgets", lambda: False)
+    callback = progress.resolve_progress(None, where="test")
+    assert isinstance(callback, progress.TqdmProgress)
+    for done in range(5):
+        callback("probes", done, 4)
+    out, err = screens()
+    assert "probes" in out and "4/4" in out and err == ""
+
+
+def test_default_progress_in_a_notebook_with_widgets_is_a_notebook_bar(screens, monkeypatch):
+    import sys
+    import types
+
+    from interp import progress
+
+    made = []
+
+    class FakeNotebookBar:  # stands in for tqdm.notebook.tqdm (ipywidgets is not installed here)
+        def __init__(self, **kwargs):
+            self.kwargs, self.n, self.total = kwargs, 0, kwargs["total"]
+            made.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setitem(sys.modules, "IPython", _fake_ipython(_FakeKernelShell()))
+    monkeypatch.setitem(sys.modules, "tqdm.notebook", types.SimpleNamespace(tqdm=FakeNotebookBar))
+    monkeypatch.setattr(progress, "_has_widgets", lambda: True)
+    callback = progress.resolve_progress(None, where="test")
+    for done in range(5):
+        callback("probes", done, 4)
+    assert len(made) == 1 and made[0].kwargs["desc"] == "probes" and made[0].n == 4 and made[0].closed
+
+
+def test_default_progress_is_silent_when_not_interactive_or_asked(screens, monkeypatch):
+    import sys
+
+    from interp import progress
+
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert progress.resolve_progress(None, where="test") is progress._silent  # a script piped to a file
+    monkeypatch.setitem(sys.modules, "IPython", _fake_ipython(None))  # IPython imported, no shell running
+    assert progress.resolve_progress(None, where="test") is progress._silent
+    monkeypatch.setitem(sys.modules, "IPython", _fake_ipython(_FakeKernelShell()))
+    assert progress.resolve_progress(False, where="test") is progress._silent  # asked for silence
+    assert screens() == ("", "")
+
+
+def test_bar_rate_is_measured_from_the_steps(screens, monkeypatch):
+    """The bar advances through tqdm.update (so its rate and time left come from the steps done), not by setting n."""
+    from interp import progress
+
+    callback = progress.TqdmProgress(leave=True)  # no notebook here: a bar on stderr
+    callback("probes", 0, 10)
+    bar = callback._bar
+    bar._time = lambda: bar.start_t + 2.0  # two seconds after the start
+    callback("probes", 2, 10)
+    info = bar.format_dict
+    assert info["n"] == 2 and info["rate"] is not None and info["rate"] > 0
+    callback("probes", 10, 10)
