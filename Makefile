@@ -49,7 +49,10 @@ test-fast: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -ra -m "not slow and not wheel"
 
+# The headline figures, each with its reference, the machine and its load (benchmarks/_harness.py); one JSON
+# record per script in benchmarks/results/. Run on a quiet machine: a loaded run is marked "not for the README".
 bench: setup
+	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_load.py
 
 # Re-pin constraints.txt to what is installed now (after upgrading on purpose and passing make test).

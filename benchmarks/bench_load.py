@@ -1,62 +1,60 @@
-"""Load times of the default model: first build (GGUF de-quantization) vs cached safetensors reload.
+"""Load time of the default model once its libraries are imported, against a plain Hugging Face load of the same
+cached files (tokenizer + ``from_pretrained``), and the imports against the floor ``import torch``.
 
-Prints each figure and ratios against a plain Hugging Face ``from_pretrained`` of the same cached
-files measured in the same run. Imports are timed separately (a fresh interpreter) and excluded from
-the load figures. Run: ``.venv/bin/python benchmarks/bench_load.py``.
+The load figure excludes the imports (they are timed in fresh processes); the target is <= 1.5 s. ``--build``
+also times the first build (GGUF de-quantization into a temporary cache, ~20 s). Through the harness: the
+figures, their references and ratios, the machine, its load and a JSON record in benchmarks/results/.
+
+Run: ``.venv/bin/python benchmarks/bench_load.py [--build] [--out PATH]``.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-
-def fresh_import_seconds(code: str) -> float:
-    out = subprocess.run([sys.executable, "-c", f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"],
-                         capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+from _harness import fresh_process_seconds, run, seconds
 
 
-def main() -> None:
-    print(f"import interp (lazy):            {fresh_import_seconds('import interp'):.2f} s")
-    print(f"import interp.cli:               {fresh_import_seconds('import interp.cli'):.2f} s")
-    heavy = fresh_import_seconds('import torch, transformers, transformer_lens.model_bridge')
-    print(f"import torch+transformers+TL:    {heavy:.2f} s")
+def main(bench) -> None:
+    py = sys.executable
+    floor = fresh_process_seconds([py, "-c", "import torch"])
+    bench.figure("import interp (lazy, fresh process)", fresh_process_seconds([py, "-c", "import interp"]),
+                 reference=fresh_process_seconds([py, "-c", "pass"]), reference_label="python -c pass")
+    bench.figure("import torch+transformers+bridge", fresh_process_seconds(
+        [py, "-c", "import torch, transformers.modeling_utils, transformer_lens.model_bridge"]),
+        reference=floor, reference_label="import torch")
 
-    import torch  # noqa: F401  (imports excluded from the timings below)
-    import transformer_lens.model_bridge  # noqa: F401
-    from transformers import AutoModelForCausalLM
+    import transformer_lens.model_bridge  # noqa: F401  (imports excluded from the timings below)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     import interp
     from interp.models import _cache
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["INTERP_CACHE"] = tmp
-        start = time.perf_counter()
-        interp.load_model(quiet=True)
-        first = time.perf_counter() - start
-        cached = []
-        for _ in range(3):
-            start = time.perf_counter()
-            model = interp.load_model(quiet=True)
-            cached.append(time.perf_counter() - start)
-        hf = []
-        for _ in range(3):
-            start = time.perf_counter()
-            AutoModelForCausalLM.from_pretrained(str(_cache.default_model_dir()), attn_implementation="eager")
-            hf.append(time.perf_counter() - start)
-        assert " Paris" in model.top_next_tokens("The capital of France is", k=3).tokens
-    first_cached, hf_median = statistics.median(cached), statistics.median(hf)
-    print(f"first load (GGUF build + load):  {first:.2f} s")
-    print(f"cached load (median of 3):       {first_cached:.2f} s   (target <= 3 s)")
-    print(f"plain HF from_pretrained:        {hf_median:.2f} s   (reference, same files)")
-    print(f"ratio first / cached:            {first / first_cached:.1f}x")
-    print(f"ratio cached / plain HF:         {first_cached / hf_median:.2f}x  (overhead of tokenizer + TransformerBridge)")
+    interp.load_model(quiet=True)  # builds the user cache if it is missing (not timed)
+    directory = str(_cache.default_model_dir())
+    ours = seconds(lambda: interp.load_model(quiet=True))
+    plain = seconds(lambda: (AutoTokenizer.from_pretrained(directory),
+                             AutoModelForCausalLM.from_pretrained(directory, attn_implementation="eager")))
+    bench.figure("cached load_model() after imports", ours, reference=plain,
+                 reference_label="HF tokenizer + from_pretrained", target=1.5)
+    if "--build" in sys.argv:
+        with tempfile.TemporaryDirectory() as tmp:
+            previous = os.environ.get("INTERP_CACHE")
+            os.environ["INTERP_CACHE"] = tmp  # a script's own process: a fresh cache folder for the build
+            try:
+                start = time.perf_counter()
+                interp.load_model(quiet=True)
+                first = time.perf_counter() - start
+            finally:
+                if previous is None:
+                    del os.environ["INTERP_CACHE"]
+                else:
+                    os.environ["INTERP_CACHE"] = previous
+        bench.figure("first load (GGUF build + load)", first, reference=ours, reference_label="cached load")
 
 
 if __name__ == "__main__":
-    main()
+    run("load", main)
