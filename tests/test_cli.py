@@ -139,6 +139,17 @@ def test_tables_fit_80_columns_without_cutting_numbers_or_names():
     assert "(1/2)" in text  # the wide table went in parts
 
 
+def test_summary_lines_are_not_broken_by_newlines_on_a_narrow_screen(tiny_models, monkeypatch):
+    from interp.cli import _common
+
+    monkeypatch.setattr(_common.out, "_width", 40)
+    prompt = "Hello world, this prompt is longer than the screen is wide"
+    result = runner.invoke(app, ["predict", prompt, "-m", "tiny-gpt2", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    summary = tiny_models["tiny-gpt2"].top_next_tokens(prompt, k=2).summary()
+    assert summary in result.stdout.splitlines()  # one line, whole, for the terminal to wrap
+
+
 def test_models_table_shows_whole_names_at_80_columns(monkeypatch):
     from interp.cli import _common
 

@@ -24,7 +24,7 @@ __all__ = ["JsonOpt", "ModelOpt", "OutOpt", "OutRequiredOpt", "RichProgress", "c
            "out", "print_json", "print_result", "progress_arg", "progress_bars", "save_result", "table",
            "takes_progress_callback", "write_result"]
 
-out = Console()
+out = Console(soft_wrap=True)  # text lines are never broken by hard newlines (the terminal wraps them); tables fit
 err = Console(stderr=True)
 
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name or path; default SmolLM2-135M-Instruct-Q4_1.")]
