@@ -52,12 +52,13 @@ def test_every_nth_layer():
             every_nth_layer(n_layers, step)
 
 
-def test_the_cli_reads_layers_with_it():
+def test_the_cli_reads_layers_with_it(tmp_path):
     from typer.testing import CliRunner
 
     from interp.cli import app
 
-    result = CliRunner().invoke(app, ["probe", "pos", "-m", "tiny-gpt2", "--layers", "0-2", "--out", "/nonexistent/x"])
+    # a writable --out: an unwritable one fails first, before any work (OutputFolderError)
+    result = CliRunner().invoke(app, ["probe", "pos", "-m", "tiny-gpt2", "--layers", "0-2", "--out", str(tmp_path / "x")])
     assert result.exit_code == 1
     assert "The '--layers' parameter of interp probe pos must be 'all'" in " ".join(result.stderr.split())
 
