@@ -15,8 +15,12 @@ JSON, the consoles) and imports none of them; one module per command group expor
 
 Adding a command: a module here whose ``app = typer.Typer()`` holds the command (options from
 ``_common``; the body parses input, calls one library function and prints ``result.summary()`` /
-``table(result.to_frame()...)``, or ``print_result(result)`` for ``--json``), and one
-``app.add_typer(...)`` line below.
+``table(result.to_frame()...)``, or ``print_result(result)`` for ``--json``; ``--out`` is ``OutOpt``, a folder
+written by ``save_result(result, out)`` and checked before any work), and one ``app.add_typer(...)`` line below.
+
+Start-up: ``interp --help`` imports no torch, transformers, scikit-learn, scipy, plotly or pandas (a test checks
+it); a command imports what it needs inside its function. A warm process is not built in: notebooks, the
+explorer (``interp explore``) and ``interp run SPEC.toml`` already keep one model loaded across many calls.
 """
 
 from __future__ import annotations
