@@ -97,7 +97,10 @@ def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient
         if len(pairs) < 2:
             raise InvalidParameterError(f"{where}: CCS needs contrast pairs (rows sharing a pair_id, one true and one "
                                         f"false); dataset {dataset.name!r} has {len(pairs)}.")
-        probe.fit(X, pairs=pairs)
+        # the true statement comes first in every pair of interp's datasets: a random (seeded) order per pair
+        # makes CCS's sides label-free, as its per-side normalisation needs (see CCSProbe)
+        swap = np.random.default_rng([seed, 1]).random(len(pairs)) < 0.5
+        probe.fit(X, pairs=np.where(swap[:, None], pairs[:, ::-1], pairs))
         if n_orient > 0:
             order = np.random.default_rng(seed).permutation(len(X))
             rows = order[:n_orient]
