@@ -6,7 +6,9 @@ Geometry of Truth") and Burns et al. 2022 ("Discovering Latent Knowledge ... Wit
 tokens) at every layer, splits each dataset **by contrast pair** (a pair is never on both sides, and a
 held-out statement that also occurs in training is dropped), fits logistic regression ("lr"),
 mass-mean ("mm", and "mm_iid", its covariance variant) and CCS ("ccs", no labels) probes on the
-training side and reports held-out accuracy. CCS's sign is set with ``n_orient`` labelled training
+training side and reports held-out accuracy with its 95% Wilson interval over the test statements.
+CCS (Burns et al.: each side of the pairs normalised on its own) gets every pair in a random, seeded
+order, so that its sides do not follow the label; its sign is set with ``n_orient`` labelled training
 rows after it is trained (only the sign: the direction is found without labels).
 
 :func:`generalization_matrix` trains on each dataset (or union of datasets, ``"cities+facts"``) at one
