@@ -185,7 +185,6 @@ def test_ccs_normalises_each_side_and_finds_truth_not_the_side_token():
     old = PairDiffProbe(n_restarts=4, n_steps=400).fit(X, pairs=pairs)
     assert _cos(old, c) > 0.9 > 0.3 > _cos(old, t), (_cos(old, c), _cos(old, t))
     # the pair score of Burns et al.: (p(x+) + 1 - p(x-)) / 2, by hand
-    p = ccs.predict_proba  # noqa: F841 (single statements use the pooled normalisation)
     a = (X[pairs[:, 0]] - ccs.side_mean_[0]) / ccs.side_scale_[0]
     b = (X[pairs[:, 1]] - ccs.side_mean_[1]) / ccs.side_scale_[1]
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
