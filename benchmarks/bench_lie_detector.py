@@ -11,7 +11,9 @@ Three tables:
 3. **the check**: the chosen method (``--probe``, ``--center``, ``--position``, ``--layer``) trained on
    all development sets, its LODO estimate next to its accuracy on the held-out sets
    (``--held-out``: translations_fr, neg_companies and qa_facts, the last a hand-written set in a
-   question-and-answer style) -- the sets no method was chosen on.
+   question-and-answer style) -- the sets no method was chosen on; the LODO figure pooled with its
+   Wilson interval, and LODO with each fold choosing its own layer among ``--layers`` on its
+   training sets' validation pairs (what ``LieDetector.fit`` reports when it chooses the layer).
 
 Features are extracted once per set (``--max-pairs`` pairs, seed 0) at every layer asked for, at the
 last token, the token before it ("prev": the last word before the full stop) and the mean over tokens;
@@ -148,6 +150,11 @@ def main() -> None:
                                  center=args.center)
     for name, acc, batch, auc in zip(dev, lodo.accuracy, lodo.batch_accuracy, lodo.auc):
         print(f"  LODO {name:20s} accuracy {acc:.3f}  batch {batch:.3f}  AUC {auc:.3f}")
+    print(f"  LODO pooled over {int(lodo.n.sum())} left-out statements: {lodo.accuracy_interval().format()} (95 % Wilson)")
+    folds = leave_one_dataset_out({l: [data[n][1][f"{args.position}{l}"] for n in dev] for l in layers},
+                                  [data[n][0] for n in dev], probe=args.probe, center=args.center)
+    print(f"  LODO with each fold choosing its layer among {layers} on its own training sets: "
+          f"{folds.accuracy_interval().format()} (layers chosen: {sorted(set(folds.layers.tolist()))})")
     rows = _fit_and_test([(data[n][0], data[n][1][key]) for n in dev], [(data[n][0], data[n][1][key]) for n in held],
                          args.probe, args.center)
     for name, (acc, batch, auc) in zip(held, rows):

@@ -35,6 +35,7 @@ INSTANCES = {
     "StandardizedMeanDiffProbe": [{}],
     "ContrastPCAProbe": [{}],
     "CCSProbe": [{"n_restarts": 2, "n_steps": 20}],
+    "PairDiffProbe": [{"n_restarts": 2, "n_steps": 20}],
 }
 
 
@@ -62,7 +63,7 @@ CCS_UNSUPERVISED = "CCS is unsupervised: it ignores y, so classes_ is always [0,
 def expected_failures(estimator) -> dict[str, str]:
     """check name -> why it does not apply to this probe (strict xfails)."""
     failures = {"check_classifiers_train": BINARY_DECISION, "check_dtype_object": OBJECT_DTYPE}
-    if type(estimator).__name__ == "CCSProbe":
+    if type(estimator).__name__ in ("CCSProbe", "PairDiffProbe"):
         failures.update({name: CCS_PAIRS for name in (
             "check_estimators_overwrite_params", "check_estimators_fit_returns_self", "check_readonly_memmap_input",
             "check_n_features_in_after_fitting", "check_fit2d_1sample")})

@@ -12,7 +12,15 @@ import pytest
 from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.probing.estimators import LinearProbe, load_probe
 from interp.truth.datasets import DATASETS, TruthDataset, load_dataset
-from interp.truth.probes import CCSProbe, MassMeanProbe, StandardizedMeanDiffProbe, ccs_accuracy, raw_direction
+from interp.truth.probes import (
+    CCSProbe,
+    MassMeanProbe,
+    PairDiffProbe,
+    StandardizedMeanDiffProbe,
+    ccs_accuracy,
+    ccs_pair_accuracy,
+    raw_direction,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "probes" / "truth"))  # the generator
 import generate
@@ -36,12 +44,20 @@ def planted():
     return X, y, u_raw
 
 
+def _label_free_pairs(n_pairs: int, seed: int = 0) -> np.ndarray:
+    """Rows (2i, 2i+1) as pairs, each in a random order: CCS's sides must not follow the label."""
+    pairs = np.arange(2 * n_pairs).reshape(-1, 2)
+    swap = np.random.default_rng(seed).random(n_pairs) < 0.5
+    return np.where(swap[:, None], pairs[:, ::-1], pairs)
+
+
 @pytest.mark.parametrize("probe", [LinearProbe(C=10.0, max_iter=1000), MassMeanProbe(covariance=True),
                                    StandardizedMeanDiffProbe(), CCSProbe(n_restarts=3, n_steps=200)],
                          ids=["lr", "mm_iid", "mm_std", "ccs"])
 def test_probes_find_the_planted_direction(planted, probe):
     X, y, u = planted
-    fitted = probe.fit(X) if isinstance(probe, CCSProbe) else probe.fit(X, y)  # CCS sees no labels
+    # CCS sees no labels
+    fitted = probe.fit(X, pairs=_label_free_pairs(len(X) // 2)) if isinstance(probe, CCSProbe) else probe.fit(X, y)
     # compare in the space where the data are isotropic around the signal: undo the blown-up dimension
     w = raw_direction(fitted) * np.r_[50.0, np.ones(len(u) - 1)]
     cosine = abs(w @ u) / np.linalg.norm(w)
@@ -53,7 +69,7 @@ def test_accuracy_is_only_sign_free_for_an_unoriented_ccs_probe(planted):
     X, y, _ = planted
     lr = LinearProbe().fit(X, y)
     assert ccs_accuracy(lr, X, 1 - y) < 0.1  # a supervised probe that is wrong stays wrong
-    ccs = CCSProbe(n_restarts=2, n_steps=100).fit(X)
+    ccs = CCSProbe(n_restarts=2, n_steps=100).fit(X, pairs=_label_free_pairs(len(X) // 2))
     assert ccs_accuracy(ccs, X, y) == ccs_accuracy(ccs, X, 1 - y) > 0.9
     ccs.orient(X[:16], y[:16])
     assert ccs_accuracy(ccs, X, 1 - y) < 0.1
@@ -123,13 +139,99 @@ def test_a_pre_0_2_mass_mean_file_loads_as_the_standardised_probe(planted, tmp_p
 
 def test_ccs_uses_no_labels_and_orient_only_flips_the_sign(planted):
     X, y, _ = planted
-    a = CCSProbe(n_restarts=3, n_steps=200).fit(X, y)
-    b = CCSProbe(n_restarts=3, n_steps=200).fit(X, 1 - y)  # labels are ignored
+    pairs = _label_free_pairs(len(X) // 2)
+    a = CCSProbe(n_restarts=3, n_steps=200).fit(X, y, pairs=pairs)
+    b = CCSProbe(n_restarts=3, n_steps=200).fit(X, 1 - y, pairs=pairs)  # labels are ignored
     np.testing.assert_array_equal(a.coef_, b.coef_)
     before = a.coef_.copy()
     a.orient(X[:16], y[:16])
     np.testing.assert_allclose(np.abs(a.coef_), np.abs(before))
     assert a.score(X, y) > 0.95
+
+
+def _template_pairs(seed=0, n_pairs=300, d=32, offset=6.0, signal=1.5):
+    """Burns et al.'s setting: each pair is one statement read with a "True" side and a "False" side. The two
+    sides differ by a constant vector ``c`` (the token), and by +-``signal`` along the truth direction ``t``
+    (whether the statement is true: the "True" side is the true one for half the pairs)."""
+    rng = np.random.default_rng(seed)
+    t, c = np.eye(d)[0], np.eye(d)[1]
+    rot, _ = np.linalg.qr(rng.normal(size=(d, d)))  # not axis-aligned
+    t, c = rot @ t, rot @ c
+    subject = rng.normal(size=(n_pairs, d))
+    first_true = rng.random(n_pairs) < 0.5
+    s = np.where(first_true, 1.0, -1.0)[:, None]
+    plus = subject + offset * c / 2 + signal * s * t + 0.3 * rng.normal(size=(n_pairs, d))
+    minus = subject - offset * c / 2 - signal * s * t + 0.3 * rng.normal(size=(n_pairs, d))
+    X = np.empty((2 * n_pairs, d))
+    X[0::2], X[1::2] = plus, minus
+    y = np.empty(2 * n_pairs, dtype=int)
+    y[0::2], y[1::2] = first_true, ~first_true
+    return X, y, np.arange(2 * n_pairs).reshape(-1, 2), t, c
+
+
+def _cos(probe, direction):
+    w = raw_direction(probe)
+    return abs(float(w @ direction)) / float(np.linalg.norm(direction))
+
+
+def test_ccs_normalises_each_side_and_finds_truth_not_the_side_token():
+    """Burns et al. normalise the "+" and "-" sides each on its own: the constant token vector between the sides
+    is removed and CCS finds the truth direction. Centring each pair on its own mean (interp < 0.3's "CCS",
+    now PairDiffProbe) leaves the token vector as the largest pair difference, and follows it."""
+    X, y, pairs, t, c = _template_pairs()
+    ccs = CCSProbe(n_restarts=4, n_steps=400).fit(X, pairs=pairs)
+    assert _cos(ccs, t) >= 0.9, _cos(ccs, t)
+    assert ccs_pair_accuracy(ccs, X, pairs, y) > 0.95
+    old = PairDiffProbe(n_restarts=4, n_steps=400).fit(X, pairs=pairs)
+    assert _cos(old, c) > 0.9 > 0.3 > _cos(old, t), (_cos(old, c), _cos(old, t))
+    # the pair score of Burns et al.: (p(x+) + 1 - p(x-)) / 2, by hand
+    a = (X[pairs[:, 0]] - ccs.side_mean_[0]) / ccs.side_scale_[0]
+    b = (X[pairs[:, 1]] - ccs.side_mean_[1]) / ccs.side_scale_[1]
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    hand = (sig(a @ ccs.coef_[0] + ccs.intercept_[0]) + 1 - sig(b @ ccs.coef_[0] + ccs.intercept_[0])) / 2
+    np.testing.assert_allclose(ccs.pair_proba(X, pairs), hand, rtol=1e-12)
+    np.testing.assert_allclose(ccs.side_mean_[0], X[pairs[:, 0]].mean(0))
+    np.testing.assert_allclose(ccs.side_scale_[1], X[pairs[:, 1]].std(0))
+
+
+def test_ccs_consistency_term_is_not_trivially_zero():
+    """With each pair centred on its mean the sides are a and -a, and at bias 0 the consistency term is 0 for
+    every w; Burns et al.'s per-side normalisation leaves it something to fit."""
+    X, y, pairs, t, c = _template_pairs(seed=1)
+    ccs = CCSProbe(n_restarts=2, n_steps=300).fit(X, pairs=pairs)
+    terms = ccs.loss_terms(X, pairs)
+    assert terms["consistency"] > 1e-5 and terms["consistency"] + terms["confidence"] == pytest.approx(ccs.loss_, rel=1e-3)
+    a, b = ccs._sides(X, pairs, fit=False)
+    assert np.abs(a + b).mean() > 0.1  # not mirror images
+    zero_bias = CCSProbe(n_restarts=1, n_steps=1).fit(X, pairs=pairs)
+    zero_bias.coef_ = np.random.default_rng(0).normal(size=(1, X.shape[1]))
+    zero_bias.intercept_ = np.zeros(1)
+    assert zero_bias.loss_terms(X, pairs)["consistency"] > 1e-3  # any w with bias 0: not satisfied for free
+    old = PairDiffProbe(n_restarts=1, n_steps=1).fit(X, pairs=pairs)
+    old.coef_, old.intercept_ = zero_bias.coef_, np.zeros(1)
+    assert old.loss_terms(X, pairs)["consistency"] < 1e-20  # the old variant: satisfied for free
+
+
+def test_a_pre_0_3_ccs_file_loads_as_the_pair_difference_probe(planted, tmp_path):
+    from interp.errors import LegacyFileWarning
+    from interp.probing.estimators import _checksum
+
+    X, y, _ = planted
+    old = PairDiffProbe(n_restarts=2, n_steps=50).fit(X)
+    document = old.to_document()
+    document["kind"] = "CCSProbe"  # what interp < 0.3 wrote for this probe (with its 'center' parameter)
+    blob = __import__("base64").b64decode(document["arrays"])
+    document["sha256"] = _checksum("CCSProbe", document["params"], document["classes"], blob)
+    path = tmp_path / "old_ccs.json"
+    path.write_text(json.dumps(document))
+    with pytest.warns(LegacyFileWarning, match="PairDiffProbe"):
+        loaded = load_probe(path)
+    assert type(loaded) is PairDiffProbe and loaded.center == "pair"
+    np.testing.assert_array_equal(loaded.predict_proba(X), old.predict_proba(X))
+    fresh = CCSProbe(n_restarts=2, n_steps=50).fit(X)
+    again = load_probe(fresh.save(tmp_path / "new.json"))
+    assert type(again) is CCSProbe
+    np.testing.assert_array_equal(again.side_mean_, fresh.side_mean_)
 
 
 def test_truth_probes_follow_the_probe_contract(tmp_path, planted):
@@ -140,7 +242,8 @@ def test_truth_probes_follow_the_probe_contract(tmp_path, planted):
         CCSProbe().predict(X)
     with pytest.raises(InvalidParameterError, match="pairs"):
         CCSProbe().fit(X[:3])
-    for probe in (MassMeanProbe(covariance=True).fit(X, y), CCSProbe(n_restarts=2, n_steps=50).fit(X)):
+    for probe in (MassMeanProbe(covariance=True).fit(X, y), CCSProbe(n_restarts=2, n_steps=50).fit(X),
+                  PairDiffProbe(n_restarts=2, n_steps=50).fit(X)):
         path = probe.save(tmp_path / f"{probe.kind}.json")
         loaded = load_probe(path)
         assert type(loaded) is type(probe)

@@ -92,7 +92,7 @@ def test_saves_reloads_and_renders(report, tmp_path):
     assert [name for name, _ in report.tables()] == ["By layer", "Generalisation", "Leave one dataset out"]
 
 
-def test_its_reach_is_leave_one_dataset_out_at_the_chosen_layer(model, report):
+def test_its_reach_is_leave_one_dataset_out_with_a_layer_chosen_inside_each_fold(model, report):
     from interp.truth import load_dataset, truth_report
     from interp.truth.detector import leave_one_dataset_out
     from interp.truth.sweep import statement_features
@@ -101,8 +101,9 @@ def test_its_reach_is_leave_one_dataset_out_at_the_chosen_layer(model, report):
     np.testing.assert_array_equal(report.transfer_accuracy, report.detector.transfer_.accuracy)
     np.testing.assert_array_equal(report.transfer_auc, report.detector.transfer_.auc)
     sets = [load_dataset(name).sample(ARGS["max_pairs"], seed=0) for name in SETS]
-    feats = [statement_features(model, d.statements, [report.layer], progress=False)[report.layer] for d in sets]
-    reference = leave_one_dataset_out(feats, sets, probe="lr")
+    acts = [statement_features(model, d.statements, ARGS["layers"], progress=False) for d in sets]
+    reference = leave_one_dataset_out({l: [a[l] for a in acts] for l in ARGS["layers"]}, sets, probe="lr")
+    assert report.transfer_layers == list(reference.layers) and report.transfer_n == [len(d) for d in sets]
     np.testing.assert_allclose(report.transfer_accuracy, reference.accuracy)
     np.testing.assert_allclose(report.transfer_batch_accuracy, reference.batch_accuracy)
     assert "not trained on, expect about" in report.summary() and report.reach() in report.summary()
@@ -110,6 +111,74 @@ def test_its_reach_is_leave_one_dataset_out_at_the_chosen_layer(model, report):
     alone = truth_report(model, SETS, **ARGS, detector=False, progress=False)
     np.testing.assert_allclose(alone.transfer_accuracy, report.transfer_accuracy)
     assert list(report.transfer()["dataset"]) == SETS
+
+
+def test_accuracies_carry_wilson_intervals_and_probes_are_compared_on_the_same_pairs(report, tmp_path):
+    from interp.results import load_result
+    from interp.stats import paired_difference, proportion_interval
+
+    frame = report.to_frame()
+    for row in frame.itertuples():
+        ci = proportion_interval(round(row.test_accuracy * row.n_test), row.n_test)
+        assert (row.test_accuracy_low, row.test_accuracy_high) == pytest.approx((ci.low, ci.high))
+    c = report.layers.index(report.layer)
+    n = sum(report.n_test)
+    for b, probe in enumerate(report.probes):
+        # the per-statement outcomes behind the comparisons are the sweep's accuracy at the chosen layer
+        right = np.asarray(report.chosen_correct[b])
+        assert right.shape == (n,) and right.sum() == round(float(np.sum(report.test_accuracy[:, b, c] * report.n_test)))
+        assert report.test_interval(probe) == proportion_interval(int(right.sum()), n)
+        assert report.test_interval(probe).format() in report.summary()
+    [comparison] = report.comparisons()
+    expected = paired_difference(np.asarray(report.chosen_correct[0], float), np.asarray(report.chosen_correct[1], float),
+                                 names=("lr", "mm"), clusters=report.chosen_pair_ids)
+    assert comparison.difference == expected.difference and comparison.sentence() in report.summary()
+    assert ("within noise" in comparison.sentence()) == comparison.within_noise
+    assert any("No ranking between lr and mm" in c for c in report.caveats()) == comparison.within_noise
+    for probe in report.probes:
+        held = report.test_interval(probe).holds(0.5)
+        assert any(c.startswith(f"{probe} at layer") and "holds chance" in c for c in report.caveats()) == held
+    g = report.generalization().to_frame()
+    ci = proportion_interval(round(g.accuracy[0] * report.generalization_n_test[0]), report.generalization_n_test[0])
+    assert (g.accuracy_low[0], g.accuracy_high[0]) == pytest.approx((ci.low, ci.high))
+    t = report.transfer()
+    assert (t.accuracy_low <= t.accuracy).all() and (t.accuracy <= t.accuracy_high).all()
+    assert report.plot().data[0].error_y.array is not None and report.transfer_plot().data[0].error_y.array is not None
+    assert report.sweep().plot().data[0].error_y.array is not None
+    again = load_result(report.save(tmp_path / "r.json"))
+    assert again.chosen_correct == report.chosen_correct and again.comparisons()[0].difference == comparison.difference
+    assert again.caveats() == report.caveats()
+
+
+def _sweep(accuracy, n_test):
+    from interp.truth import TruthSweepResult
+
+    acc = np.asarray(accuracy, dtype=float).reshape(1, 1, -1)
+    return TruthSweepResult(datasets=["a"], probes=["lr"], layers=list(range(acc.shape[2])), n_layers=4, accuracy=acc,
+                            train_accuracy=acc, n_train=[100], n_test=[n_test])
+
+
+def test_caveats_say_when_an_accuracy_interval_holds_chance():
+    chance = _sweep([0.56], 50)  # 28 of 50: Wilson [0.42, 0.69]
+    assert any("holds chance" in c for c in chance.caveats()) and chance.caveats()[0] in chance.summary()
+    assert not any("holds chance" in c for c in _sweep([0.9], 200).caveats())
+    assert "winner's curse" in " ".join(_sweep([0.6, 0.9], 200).caveats())  # a best of several layers
+    assert not any("winner" in c for c in _sweep([0.9], 200).caveats())
+    frame = _sweep([0.56], 50).to_frame()
+    z, p, n = 1.959964, 0.56, 50  # Wilson by hand
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert (frame.accuracy_low[0], frame.accuracy_high[0]) == pytest.approx((centre - half, centre + half), abs=1e-6)
+
+
+def test_report_caveats_say_when_the_reach_is_clearly_below_in_distribution(report):
+    import dataclasses
+
+    far = dataclasses.replace(report, test_accuracy=np.full_like(report.test_accuracy, 0.95),
+                              transfer_accuracy=[0.5] * len(report.transfer_datasets))
+    assert any("clearly below the in-distribution" in c for c in far.caveats())
+    assert any("at or near chance" in c for c in far.caveats())
+    near = dataclasses.replace(far, transfer_accuracy=[0.95] * len(report.transfer_datasets))
+    assert not any("clearly below" in c or "near chance" in c for c in near.caveats())
 
 
 def test_a_progress_callable_hears_each_step(model):

@@ -149,3 +149,70 @@ def test_default_model_detector_says_its_reach_is_far_below_its_in_distribution_
     p = detector.score(qa.statements).p_true
     unseen = float(np.mean((p > 0.5) == qa.labels))
     assert abs(unseen - detector.transfer_accuracy_) <= 0.15, (unseen, detector.transfer_frame())
+
+
+# ----------------------------------------------------------------------------- no leakage into the reach
+def _layered_sets(truth_layers, n_pairs=50, d=16, seed=0):
+    """Datasets whose truth direction shows at one layer only (layer 1 or 2); the other layer is noise."""
+    rng = np.random.default_rng(seed)
+    by_layer = {1: [], 2: []}
+    sets = []
+    for k, at in enumerate(truth_layers):
+        y = np.tile([1, 0], n_pairs)
+        for layer in (1, 2):
+            X = rng.normal(size=(2 * n_pairs, d))
+            if layer == at:
+                X[:, 0] += np.where(y == 1, 2.0, -2.0)
+            by_layer[layer].append(X)
+        sets.append(TruthDataset(f"set{k}", [f"s{k}-{i}" for i in range(len(y))], y,
+                                 [f"p{k}-{i // 2}" for i in range(len(y))], ["synthetic"] * len(y)))
+    return by_layer, sets
+
+
+def test_each_fold_chooses_its_layer_without_the_left_out_set():
+    """Two sets read truth at layer 1, two at layer 2: the fold leaving out a layer-1 set is trained on more
+    layer-2 sets and must choose layer 2 (and vice versa). One layer chosen on every set (interp < 0.3) let the
+    left-out set vote; here the left-out set's features cannot change its fold's layer."""
+    from interp.truth.detector import choose_layer
+
+    by_layer, sets = _layered_sets([1, 1, 2, 2])
+    scores = leave_one_dataset_out(by_layer, sets, probe="mm", seed=0)
+    assert list(scores.layers) == [2, 2, 1, 1]  # the folds do not share one layer
+    for k in range(len(sets)):
+        rest = [i for i in range(len(sets)) if i != k]
+        layer, _ = choose_layer({l: [f[i] for i in rest] for l, f in by_layer.items()}, [sets[i] for i in rest],
+                                probe="mm", seed=0)
+        assert scores.layers[k] == layer
+        # the left-out set's own features at either layer do not move its fold's layer
+        flipped = {l: [(-f[i] if i == k else f[i]) for i in range(len(sets))] for l, f in by_layer.items()}
+        assert leave_one_dataset_out(flipped, sets, probe="mm").layers[k] == layer
+    assert list(scores.n) == [len(s) for s in sets]
+    pooled = scores.accuracy_interval()
+    assert pooled.n == sum(len(s) for s in sets) and pooled.low < pooled.estimate < pooled.high
+
+
+def test_detector_in_distribution_accuracy_is_on_test_pairs_that_chose_nothing(tiny):
+    """The layer is chosen on validation pairs carved from the training side; in_distribution_ is scored on
+    the test pairs (a reference computed by hand), which share no pair with the rows that chose the layer."""
+    from interp.activations import collect
+    from interp.truth import load_dataset
+    from interp.truth.detector import choose_layer
+    from interp.truth.sweep import _concat, fit_truth_probe, split_pairs
+
+    names, layers = ["facts", "larger_than"], [1, 2]
+    detector = LieDetector.fit(tiny, names, layers=layers, max_pairs=24, probe="mm", transfer=False)
+    sets = [load_dataset(n).sample(24, seed=0) for n in names]
+    tests = [split_pairs(d, test_size=0.25, seed=0) for d in sets]
+    trains = [d.subset(np.flatnonzero(~t)) for d, t in zip(sets, tests)]
+    acts = [collect(tiny, d.statements, layers=layers, progress=False) for d in sets]
+    layer, validation = choose_layer({l: [a[l][~t] for a, t in zip(acts, tests)] for l in layers}, trains, probe="mm")
+    assert detector.layer_ == layer and detector.validation_ == pytest.approx(validation)
+    for d, t in zip(sets, tests):  # the test pairs are disjoint from every pair that fitted or validated
+        assert not {d.pair_ids[i] for i in np.flatnonzero(t)} & {d.pair_ids[i] for i in np.flatnonzero(~t)}
+    fitted = fit_truth_probe("mm", np.concatenate([a[layer][~t] for a, t in zip(acts, tests)]), _concat(trains, name="t"))
+    correct = sum(int(np.sum(fitted.predict(a[layer][t]) == d.labels[t])) for a, d, t in zip(acts, sets, tests))
+    n = int(sum(t.sum() for t in tests))
+    assert detector.in_distribution_ == {"accuracy": pytest.approx(correct / n), "n": n}
+    inside = detector.in_distribution_interval()
+    assert inside.n == n and inside.low <= correct / n <= inside.high
+    assert f"{inside.format(2)}" in detector.reach()

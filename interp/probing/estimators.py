@@ -410,7 +410,7 @@ def register_probe_kind(cls: type[_Probe]) -> type[_Probe]:
 
 # kinds defined in other modules, imported when a file names them
 _KIND_MODULES = {"MassMeanProbe": "interp.truth.probes", "StandardizedMeanDiffProbe": "interp.truth.probes",
-                "CCSProbe": "interp.truth.probes"}
+                "CCSProbe": "interp.truth.probes", "PairDiffProbe": "interp.truth.probes"}
 
 
 def probe_from_document(document: Any, *, source: str = "<document>") -> _Probe:

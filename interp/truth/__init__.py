@@ -2,7 +2,8 @@
 
 - datasets: :func:`load_dataset` (built-in ``DATASETS`` in ``interp/data/truth/``, or your CSV);
 - probes: :class:`~interp.probing.estimators.LinearProbe` (LR), :class:`MassMeanProbe` (MM, and its covariance
-  variant) and :class:`CCSProbe` (unsupervised, Burns et al. 2022), all saved as interp probes;
+  variant) and :class:`CCSProbe` (unsupervised, Burns et al. 2022;
+  :class:`PairDiffProbe` is interp < 0.3's pair-centred variant), all saved as interp probes;
 - :func:`truth_sweep` (accuracy per layer per probe), :func:`generalization_matrix` (train on one
   kind of statement, test on another);
 - :func:`truth_report`: the pipeline (sweep, the layer chosen on validation pairs, generalisation and
@@ -33,6 +34,8 @@ _LAZY = {
     "DATASETS": "interp.truth.datasets",
     "MassMeanProbe": "interp.truth.probes",
     "CCSProbe": "interp.truth.probes",
+    "PairDiffProbe": "interp.truth.probes",
+    "ccs_pair_accuracy": "interp.truth.probes",
     "ccs_accuracy": "interp.truth.probes",
     "truth_sweep": "interp.truth.sweep",
     "TruthSweepResult": "interp.truth.sweep",

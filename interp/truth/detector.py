@@ -2,13 +2,15 @@
 
 :meth:`LieDetector.fit` fits a truth probe (logistic regression by default, see
 :mod:`interp.truth.probes`) on the last-token residual of labelled statements; without ``layer`` it
-picks the layer whose held-out (by contrast pair) accuracy, averaged over the datasets, is highest.
+picks the layer whose validation (by contrast pair) accuracy, averaged over the datasets, is highest,
+and reports its in-distribution accuracy on test pairs that chose nothing (with a Wilson interval).
 :meth:`LieDetector.score` gives P(true) of each statement, or with ``per_token=True`` of every token
 of a longer text (a text heat map).
 
 **Its reach.** Accuracy on held-out pairs of the kinds it was trained on says little about a kind it
-never saw: :meth:`LieDetector.fit` also measures :func:`leave_one_dataset_out` at the chosen layer
-(trained on all its datasets but one, tested on every row of the one left out), and ``repr`` /
+never saw: :meth:`LieDetector.fit` also measures :func:`leave_one_dataset_out` (trained on all its
+datasets but one, tested on every row of the one left out; each fold chooses its own layer on the
+validation pairs of its training sets, so the left-out set never helps choose), and ``repr`` /
 :meth:`LieDetector.reach` say "on kinds of statement it was not trained on, expect about X". Below
 ``NO_TRANSFER`` (0.6) it says that the model shows no truth direction that transfers. Measured on
 SmolLM2-135M (``benchmarks/bench_lie_detector.py``, 15 development sets, layer 16): logistic
@@ -40,7 +42,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -51,6 +53,7 @@ from interp.errors import InvalidParameterError, InvalidProbeFileError
 from interp.models.card import model_card
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result, atomic_write_bytes
+from interp.stats import Interval
 from interp.truth.datasets import TruthDataset, load_datasets
 from interp.truth.probes import CCSProbe, ccs_accuracy
 
@@ -60,7 +63,7 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["CENTERINGS", "LieDetector", "TruthScoreResult", "leave_one_dataset_out"]
+__all__ = ["CENTERINGS", "LieDetector", "TransferScores", "TruthScoreResult", "choose_layer", "leave_one_dataset_out"]
 
 FORMAT_NAME = "interp.lie_detector"
 FORMAT_VERSION = 1
@@ -143,6 +146,64 @@ class TransferScores:
     accuracy: np.ndarray
     batch_accuracy: np.ndarray
     auc: np.ndarray
+    layers: np.ndarray | None = None
+    n: np.ndarray | None = None
+
+    def accuracy_interval(self, k: int | None = None) -> Interval:
+        """Wilson interval of the accuracy on the left-out rows: of fold ``k``, or pooled over every fold."""
+        from interp.stats import proportion_interval
+
+        if self.n is None:
+            return Interval(float(np.mean(self.accuracy) if k is None else self.accuracy[k]), float("nan"),
+                            float("nan"))
+        n = self.n.astype(int)
+        if k is not None:
+            return proportion_interval(int(round(self.accuracy[k] * n[k])), int(n[k]))
+        return proportion_interval(int(round(float(np.sum(self.accuracy * n)))), int(n.sum()))
+
+
+def _validation_accuracy(blocks: Sequence[np.ndarray], datasets: Sequence[TruthDataset], val: Sequence[np.ndarray], *,
+                         probe: str, center: str, seed: int, where: str) -> float:
+    """Mean accuracy over datasets on their ``val`` rows of ``probe`` fitted on every other row of ``blocks``."""
+    from interp.truth.sweep import _concat, fit_truth_probe
+
+    # with center="dataset" a set is centred on its fitting rows' mean, its validation rows too
+    shift = [X[~v].mean(0) if center == "dataset" else 0.0 for X, v in zip(blocks, val)]
+    X_fit = np.concatenate([X[~v] - m for X, v, m in zip(blocks, val, shift)])
+    fit_ds = _concat([d.subset(np.flatnonzero(~v)) for d, v in zip(datasets, val)], name="fit")
+    fitted = fit_truth_probe(probe, X_fit, fit_ds, seed=seed, where=where)
+    return float(np.mean([ccs_accuracy(fitted, X[v] - m, d.labels[v])
+                          for d, X, v, m in zip(datasets, blocks, val, shift)]))
+
+
+def choose_layer(features: Mapping[int, Sequence[np.ndarray]], datasets: Sequence[TruthDataset], *, probe: str = "lr",
+                 center: str = "none", val_size: float = 0.25, seed: int = 0, where: str = "choose_layer",
+                 on_layer: Any = None) -> tuple[int, dict[int, float]]:
+    """The layer whose validation accuracy (mean over ``datasets``) is best; ties go to the lower layer.
+
+    Each dataset's validation pairs (:func:`interp.truth.sweep.split_pairs` with ``val_size``) are scored by
+    the probe fitted on every other row of every dataset. Only the rows given here are read.
+
+    Args:
+        features: layer -> per dataset, its (n_i, d_model) rows at that layer.
+        datasets: the :class:`TruthDataset` of each block.
+        on_layer: called as ``on_layer(done, total)`` after each layer's validation fit (progress).
+
+    Returns:
+        ``(layer, {layer: validation accuracy})``; with one layer it is returned (its accuracy measured).
+    """
+    from interp.truth.sweep import split_pairs
+
+    val = [split_pairs(d, test_size=val_size, seed=seed) for d in datasets]
+    if not all(v.any() and (~v).any() for v in val):
+        first = min(features)
+        return first, {}
+    scores = {}
+    for done, (l, blocks) in enumerate(features.items(), start=1):
+        scores[int(l)] = _validation_accuracy(blocks, datasets, val, probe=probe, center=center, seed=seed, where=where)
+        if on_layer is not None:
+            on_layer(done, len(features))
+    return max(scores, key=lambda l: (scores[l], -l)), scores
 
 
 def _center_sets(parts: Sequence[np.ndarray], center: str) -> list[np.ndarray]:
@@ -150,45 +211,59 @@ def _center_sets(parts: Sequence[np.ndarray], center: str) -> list[np.ndarray]:
     return [X - X.mean(0) for X in parts] if center == "dataset" else [np.asarray(X) for X in parts]
 
 
-def leave_one_dataset_out(features: Sequence[np.ndarray], datasets: Sequence[TruthDataset], *, probe: str = "lr",
-                          center: str = "none", seed: int = 0,
-                          where: str = "leave_one_dataset_out") -> TransferScores:
+def leave_one_dataset_out(features: Sequence[np.ndarray] | Mapping[int, Sequence[np.ndarray]],
+                          datasets: Sequence[TruthDataset], *, probe: str = "lr", center: str = "none", seed: int = 0,
+                          val_size: float = 0.25, where: str = "leave_one_dataset_out") -> TransferScores:
     """Accuracy and ROC AUC on each dataset of a probe trained on all the *other* datasets.
 
     The figure to expect on a kind of statement the probe was not trained on: each set in turn is left
     out, the probe is fitted on the union of the rest and scored on every row of the left-out set,
-    statement by statement and as one centred batch.
+    statement by statement and as one centred batch. Given features at several layers, **each fold
+    chooses its own layer** (:func:`choose_layer` on the validation pairs of its training sets only):
+    the left-out set never helps choose the layer it is scored at.
 
     Args:
-        features: per dataset, its (n_i, d_model) features at one layer (rows in the dataset's order).
+        features: per dataset, its (n_i, d_model) features at one layer (rows in the dataset's order); or
+            layer -> such a list, to choose the layer inside each fold.
         datasets: the :class:`TruthDataset` of each block (labels and pairs).
         probe: a truth probe name (``interp.truth.probes.TRUTH_PROBES``).
         center: "none" (the probe trains on raw features) or "dataset" (each training set minus its
             own mean, no labels used; a statement scored alone is then taken minus the mean of all
             training rows, a batch minus its own mean).
-        seed: the probe's seed (CCS).
+        seed: the probe's seed (CCS) and the validation split's.
+        val_size: share of each training set's pairs that chooses the fold's layer (several layers only).
 
     Returns:
-        :class:`TransferScores`; for an unoriented CCS probe the figures are sign-free.
+        :class:`TransferScores` (``layers``: each fold's layer; ``n``: rows per left-out set); for an
+        unoriented CCS probe the figures are sign-free.
     """
     from sklearn.metrics import roc_auc_score
 
     from interp.truth.sweep import _concat, fit_truth_probe
 
     check_choice(center, CENTERINGS, name="center", where=where)
-    if len(features) != len(datasets) or len(datasets) < 2:
-        raise InvalidParameterError(f"{where} needs features for each of at least 2 datasets; got {len(features)} "
-                                    f"feature blocks for {len(datasets)} datasets.")
-    blocks = _center_sets(features, center)
+    by_layer = dict(features) if isinstance(features, Mapping) else {-1: list(features)}
+    if not by_layer or any(len(f) != len(datasets) for f in by_layer.values()) or len(datasets) < 2:
+        raise InvalidParameterError(f"{where} needs features for each of at least 2 datasets; got "
+                                    f"{[len(f) for f in by_layer.values()]} feature blocks for {len(datasets)} datasets.")
     n = len(datasets)
-    acc, batch_acc, auc = np.zeros(n), np.zeros(n), np.zeros(n)
+    acc, batch_acc, auc, chosen = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64)
     for k, held in enumerate(datasets):
         rest = [i for i in range(n) if i != k]
-        X_train = np.concatenate([blocks[i] for i in rest])
+        if len(by_layer) > 1:  # the fold's own layer, on its training sets' validation pairs
+            layer, _ = choose_layer({l: [f[i] for i in rest] for l, f in by_layer.items()},
+                                    [datasets[i] for i in rest], probe=probe, center=center, val_size=val_size,
+                                    seed=seed, where=where)
+        else:
+            layer = next(iter(by_layer))
+        chosen[k] = layer
+        feats = by_layer[layer]
+        blocks = _center_sets([feats[i] for i in rest], center)
+        X_train = np.concatenate(blocks)
         fitted = fit_truth_probe(probe, X_train, _concat([datasets[i] for i in rest], name="rest"), seed=seed,
                                  where=where)
-        X = np.asarray(features[k], dtype=np.float64)
-        reference = np.concatenate([features[i] for i in rest]).mean(0) if center == "dataset" else 0.0
+        X = np.asarray(feats[k], dtype=np.float64)
+        reference = np.concatenate([feats[i] for i in rest]).mean(0) if center == "dataset" else 0.0
         alone = X - reference
         batch = X - X.mean(0) + X_train.mean(0)  # onto the training rows' mean (0 when they are centred)
         acc[k] = ccs_accuracy(fitted, alone, held.labels)
@@ -196,7 +271,8 @@ def leave_one_dataset_out(features: Sequence[np.ndarray], datasets: Sequence[Tru
         auc[k] = roc_auc_score(held.labels, fitted.decision_function(alone)[:, 0])
         if isinstance(fitted, CCSProbe) and float(fitted.oriented_[0]) == 0.0:
             auc[k] = max(auc[k], 1 - auc[k])
-    return TransferScores([d.name for d in datasets], acc, batch_acc, auc)
+    return TransferScores([d.name for d in datasets], acc, batch_acc, auc,
+                          layers=None if -1 in by_layer else chosen, n=np.array([len(d) for d in datasets]))
 
 
 NO_TRANSFER = 0.6  # below this leave-one-dataset-out accuracy, a detector says it found no truth direction that transfers
@@ -206,18 +282,20 @@ class LieDetector:
     """A fitted truth probe at one layer of one model, with the reach it measured for itself.
 
     Build one with :meth:`fit` or :meth:`load`. Attributes: ``probe_`` (the fitted probe),
-    ``layer_``, ``position_``, ``model_name_``, ``datasets_``, ``validation_`` (layer -> held-out
-    accuracy when the layer was chosen), ``center_`` ("none" or "dataset"), ``reference_mean_``
+    ``layer_``, ``position_``, ``model_name_``, ``datasets_``, ``validation_`` (layer -> accuracy on the
+    validation pairs that chose the layer), ``in_distribution_`` (``{"accuracy", "n"}``: accuracy on test
+    pairs of the training kinds that chose nothing, over ``n`` test statements; None for a detector saved
+    by interp < 0.3), ``center_`` ("none" or "dataset"), ``reference_mean_``
     ((d_model,) the mean a statement is centred on before scoring with ``center_="dataset"``, else
-    None), ``transfer_`` (:class:`TransferScores`, leave-one-dataset-out at ``layer_``, or None with
-    fewer than 2 datasets), ``model_card_`` (the weights it was fitted on; a model with another
-    fingerprint is refused), ``model`` (the model it scores with; None after ``load``).
+    None), ``transfer_`` (:class:`TransferScores`, leave-one-dataset-out, each fold at the layer it chose
+    on its own training sets, or None with fewer than 2 datasets), ``model_card_`` (the weights it was
+    fitted on; a model with another fingerprint is refused), ``model`` (the model it scores with; None after ``load``).
     """
 
     def __init__(self, probe: Any, layer: int, *, model_name: str, position: str = "last",
                  datasets: Sequence[str] = (), validation: dict[int, float] | None = None, model: Model | None = None,
                  center: str = "none", reference_mean: np.ndarray | None = None,
-                 transfer: TransferScores | None = None):
+                 transfer: TransferScores | None = None, in_distribution: dict[str, float] | None = None):
         self.probe_ = probe
         self.layer_ = int(layer)
         self.position_ = position
@@ -227,15 +305,29 @@ class LieDetector:
         self.center_ = center
         self.reference_mean_ = None if reference_mean is None else np.asarray(reference_mean, dtype=np.float64)
         self.transfer_ = transfer
+        self.in_distribution_ = None if in_distribution is None else {"accuracy": float(in_distribution["accuracy"]),
+                                                                      "n": int(in_distribution["n"])}
         self.model = model
         self.model_card_: dict[str, Any] = model_card(model) if model is not None else {}
 
     # ------------------------------------------------------------------ its reach
     @property
     def in_distribution_accuracy_(self) -> float | None:
-        """Accuracy on held-out pairs of the training kinds at ``layer_`` (None if the layer was given)."""
-        value = self.validation_.get(self.layer_)
-        return None if value is None else float(value)
+        """Accuracy at ``layer_`` on test pairs of the training kinds that chose nothing (None if unmeasured)."""
+        return None if self.in_distribution_ is None else float(self.in_distribution_["accuracy"])
+
+    def in_distribution_interval(self) -> Interval | None:
+        """Wilson interval of :attr:`in_distribution_accuracy_` over its test statements (None if unmeasured)."""
+        from interp.stats import proportion_interval
+
+        if self.in_distribution_ is None:
+            return None
+        n = int(self.in_distribution_["n"])
+        return proportion_interval(int(round(self.in_distribution_["accuracy"] * n)), n)
+
+    def transfer_interval(self) -> Interval | None:
+        """Wilson interval of the leave-one-dataset-out accuracy, pooled over every left-out row (None without it)."""
+        return None if self.transfer_ is None else self.transfer_.accuracy_interval()
 
     @property
     def transfer_accuracy_(self) -> float | None:
@@ -245,19 +337,25 @@ class LieDetector:
     def reach(self) -> str:
         """One sentence: what to expect of this detector in distribution and on kinds it was not trained on."""
         parts = []
-        if self.in_distribution_accuracy_ is not None:
-            parts.append(f"on held-out statements of the {len(self.datasets_)} kind(s) it was trained on: "
-                         f"{self.in_distribution_accuracy_:.2f} accuracy")
+        inside = self.in_distribution_interval()
+        if inside is not None:
+            parts.append(f"on held-out test statements of the {len(self.datasets_)} kind(s) it was trained on "
+                         f"(they chose nothing): {inside.format(2)} accuracy (95% interval, {inside.n} statements)")
         if self.transfer_ is None:
             parts.append("on other kinds of statement: unknown (fit on at least 2 datasets to measure it)")
         else:
             t = self.transfer_
             worst, best = int(np.argmin(t.accuracy)), int(np.argmax(t.accuracy))
-            parts.append(f"on kinds of statement it was not trained on, expect about {np.mean(t.accuracy):.2f} "
-                         f"accuracy (AUC {np.mean(t.auc):.2f}; leave-one-dataset-out over {len(t.datasets)} sets, "
+            pooled = t.accuracy_interval()
+            folds = ("" if t.layers is None else
+                     f", each fold at the layer it chose on its own training sets ({sorted({int(v) for v in t.layers})})")
+            parts.append(f"on kinds of statement it was not trained on, expect about {pooled.format(2)} "
+                         f"accuracy (AUC {np.mean(t.auc):.2f}; leave-one-dataset-out over {len(t.datasets)} sets{folds}, "
                          f"from {t.accuracy[worst]:.2f} on {t.datasets[worst]} to {t.accuracy[best]:.2f} on "
                          f"{t.datasets[best]}; scoring a batch of one kind with batch_center=True: "
                          f"{np.mean(t.batch_accuracy):.2f})")
+            if pooled.holds(0.5):
+                parts.append("its interval holds chance (0.5)")
             if np.mean(t.accuracy) < NO_TRANSFER:
                 parts.append(f"below {NO_TRANSFER:.2f}: this model shows no truth direction that transfers to new "
                              "kinds of statement; do not trust its scores outside the kinds it was trained on")
@@ -267,11 +365,16 @@ class LieDetector:
         """One row per left-out dataset: accuracy alone, accuracy batch-centred, AUC (empty without it)."""
         import pandas as pd
 
+        columns = ["dataset", "layer", "n", "accuracy", "accuracy_low", "accuracy_high", "batch_accuracy", "auc"]
         if self.transfer_ is None:
-            return pd.DataFrame(columns=["dataset", "accuracy", "batch_accuracy", "auc"])
+            return pd.DataFrame(columns=columns)
         t = self.transfer_
-        return pd.DataFrame({"dataset": t.datasets, "accuracy": t.accuracy, "batch_accuracy": t.batch_accuracy,
-                             "auc": t.auc})
+        bounds = [t.accuracy_interval(k) for k in range(len(t.datasets))]
+        layers = t.layers if t.layers is not None else [self.layer_] * len(t.datasets)
+        return pd.DataFrame({"dataset": t.datasets, "layer": [int(v) for v in layers],
+                             "n": [i.n for i in bounds], "accuracy": t.accuracy,
+                             "accuracy_low": [i.low for i in bounds], "accuracy_high": [i.high for i in bounds],
+                             "batch_accuracy": t.batch_accuracy, "auc": t.auc})
 
     def __repr__(self) -> str:
         return (f"LieDetector({type(self.probe_).__name__} at layer {self.layer_} of {self.model_name_!r}, "
@@ -281,7 +384,8 @@ class LieDetector:
     @classmethod
     def fit(cls, model: Model, datasets: Any = ("cities", "larger_than", "facts"), layer: int | None = None, *,
             probe: str = "lr", layers: Sequence[int] | None = None, position: str = "last", center: str = "none",
-            max_pairs: int | None = 400, val_size: float = 0.25, seed: int = 0, transfer: bool = True,
+            max_pairs: int | None = 400, val_size: float = 0.25, test_size: float = 0.25, seed: int = 0,
+            transfer: bool = True,
             progress: ProgressArg = None) -> LieDetector:
         """Fit a detector; without ``layer``, choose it by held-out accuracy; measure its reach (leave-one-dataset-out).
 
@@ -296,10 +400,14 @@ class LieDetector:
                 fitted (no labels used); :meth:`score` then centres a statement on the mean of all
                 training rows, or a batch on its own mean (``batch_center=True``).
             max_pairs: at most this many pairs per dataset (for speed; None: all).
-            val_size: share of pairs held out to choose the layer.
+            test_size: share of each dataset's pairs held out as test pairs: they choose nothing, and score
+                ``in_distribution_`` (the probe fitted on the other rows, at the chosen layer).
+            val_size: share of the remaining (training) pairs that choose the layer.
             seed: split and subsample seed.
-            transfer: measure leave-one-dataset-out accuracy and AUC at the chosen layer (``transfer_``;
-                one more fit per dataset, on features already extracted); needs 2 datasets or more.
+            transfer: measure leave-one-dataset-out accuracy and AUC (``transfer_``; each fold chooses its
+                layer among the candidates on its own training sets' validation pairs, so the left-out set
+                never helps choose; one fit per fold and candidate layer, on features already extracted);
+                needs 2 datasets or more.
             progress: stages ``"activations"`` (texts), ``"layers"`` when choosing the layer (one validation
                 fit per candidate layer) and ``"transfer"`` (one fit per left-out dataset); see
                 :mod:`interp.progress`.
@@ -309,13 +417,23 @@ class LieDetector:
             :meth:`reach` state its in-distribution and leave-one-dataset-out accuracy.
         """
         from interp.truth.probes import TRUTH_PROBES
-        from interp.truth.sweep import FEATURE_POSITIONS, _concat, fit_truth_probe, split_pairs, statement_features
+        from interp.truth.sweep import (
+            FEATURE_POSITIONS,
+            _check_common,
+            _concat,
+            fit_truth_probe,
+            split_pairs,
+            statement_features,
+        )
 
         where = "LieDetector.fit"
         loaded = [d.sample(max_pairs, seed=seed) for d in load_datasets(datasets, where=where)]
         check_choice(probe, list(TRUTH_PROBES), name="probe", where=where)
         check_choice(position, FEATURE_POSITIONS, name="position", where=where)
         check_choice(center, CENTERINGS, name="center", where=where)
+        _check_common(test_size, max_pairs, 0, where)
+        if not isinstance(val_size, (int, float)) or isinstance(val_size, bool) or not 0 < val_size < 1:
+            raise InvalidParameterError(f"The 'val_size' parameter of {where} must be a float in (0, 1). Got {val_size!r}.")
         if layer is not None:
             candidates = [check_layer(layer, model.n_layers, where=where, allow_embed=True)]
         elif layers is not None:
@@ -333,35 +451,40 @@ class LieDetector:
             X = acts[l]
             return [X[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
-        validation: dict[int, float] = {}
-        choosing = len(candidates) > 1  # with a given layer, its validation accuracy is still measured (silently)
-        tests = [split_pairs(d, test_size=val_size, seed=seed) for d in loaded]
-        if all(t.any() and (~t).any() for t in tests):
-            test = np.concatenate(tests)
-            train_ds = combined.subset(np.flatnonzero(~test))
-            if choosing:
-                report("layers", 0, len(candidates))
-            for done, l in enumerate(candidates, start=1):
-                parts = blocks(l)
-                # with center="dataset" a set is centred on its training rows' mean, its validation rows too
-                shift = [X[~t].mean(0) if center == "dataset" else 0.0 for X, t in zip(parts, tests)]
-                X_fit = np.concatenate([X[~t] - m for X, t, m in zip(parts, tests, shift)])
-                fitted = fit_truth_probe(probe, X_fit, train_ds, seed=seed, where=where)
-                validation[l] = float(np.mean([ccs_accuracy(fitted, X[t] - m, d.labels[t])
-                                               for d, X, t, m in zip(loaded, parts, tests, shift)]))
-                if choosing:
-                    report("layers", done, len(candidates))
-        best = max(candidates, key=lambda l: (validation.get(l, 0.0), -l)) if choosing else candidates[0]
+        # three sides per dataset: test pairs (score in_distribution_, choose nothing), and the training side,
+        # whose validation pairs choose the layer (choose_layer splits it again)
+        tests = [split_pairs(d, test_size=test_size, seed=seed) for d in loaded]
+        splittable = all(t.any() and (~t).any() for t in tests)
+        trains = [d.subset(np.flatnonzero(~t)) for d, t in zip(loaded, tests)] if splittable else loaded
+        choosing = len(candidates) > 1
+        if choosing:
+            report("layers", 0, len(candidates))
+        best, validation = choose_layer({l: [X[~t] for X, t in zip(blocks(l), tests)] if splittable else blocks(l)
+                                         for l in candidates}, trains, probe=probe, center=center, val_size=val_size,
+                                        seed=seed, where=where,
+                                        on_layer=(lambda done, total: report("layers", done, total)) if choosing else None)
+        best = best if choosing else candidates[0]
         parts = blocks(best)
+        in_distribution = None
+        if splittable:
+            shift = [X[~t].mean(0) if center == "dataset" else 0.0 for X, t in zip(parts, tests)]
+            fitted = fit_truth_probe(probe, np.concatenate([X[~t] - m for X, t, m in zip(parts, tests, shift)]),
+                                     _concat(trains, name="train"), seed=seed, where=where)
+            correct = sum(ccs_accuracy(fitted, X[t] - m, d.labels[t]) * int(t.sum())
+                          for d, X, t, m in zip(loaded, parts, tests, shift))
+            n_test = int(sum(int(t.sum()) for t in tests))
+            in_distribution = {"accuracy": float(round(correct) / n_test), "n": n_test}
         scores = None
         if transfer and len(loaded) > 1:
             report("transfer", 0, 1)
-            scores = leave_one_dataset_out(parts, loaded, probe=probe, center=center, seed=seed, where=where)
+            scores = leave_one_dataset_out({l: blocks(l) for l in candidates} if choosing else parts, loaded,
+                                           probe=probe, center=center, seed=seed, val_size=val_size, where=where)
             report("transfer", 1, 1)
         fitted = fit_truth_probe(probe, np.concatenate(_center_sets(parts, center)), combined, seed=seed, where=where)
         reference = np.concatenate(parts).mean(0) if center == "dataset" else None
         return cls(fitted, best, model_name=model.name, position=position, datasets=[d.name for d in loaded],
-                   validation=validation, model=model, center=center, reference_mean=reference, transfer=scores)
+                   validation=validation, model=model, center=center, reference_mean=reference, transfer=scores,
+                   in_distribution=in_distribution)
 
     def _model(self, model: Model | None, where: str) -> Model:
         model = model if model is not None else self.model
@@ -457,6 +580,12 @@ class LieDetector:
             t = self.transfer_
             meta["transfer"] = {"datasets": list(t.datasets), "accuracy": [float(v) for v in t.accuracy],
                                 "batch_accuracy": [float(v) for v in t.batch_accuracy], "auc": [float(v) for v in t.auc]}
+            if t.layers is not None:
+                meta["transfer"]["layers"] = [int(v) for v in t.layers]
+            if t.n is not None:
+                meta["transfer"]["n"] = [int(v) for v in t.n]
+        if self.in_distribution_ is not None:
+            meta["in_distribution"] = dict(self.in_distribution_)
         return meta
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -493,7 +622,10 @@ class LieDetector:
             if transfer is not None:
                 transfer = TransferScores(list(transfer["datasets"]), np.asarray(transfer["accuracy"], dtype=np.float64),
                                           np.asarray(transfer["batch_accuracy"], dtype=np.float64),
-                                          np.asarray(transfer["auc"], dtype=np.float64))
+                                          np.asarray(transfer["auc"], dtype=np.float64),
+                                          layers=None if "layers" not in transfer else np.asarray(transfer["layers"],
+                                                                                                  dtype=np.int64),
+                                          n=None if "n" not in transfer else np.asarray(transfer["n"], dtype=np.int64))
             center = str(meta.get("center", "none"))
             reference = meta.get("reference_mean")
             if center not in CENTERINGS or (center == "dataset") != (reference is not None):
@@ -502,7 +634,7 @@ class LieDetector:
                            datasets=list(meta.get("datasets", [])),
                            validation={int(k): float(v) for k, v in meta.get("validation", {}).items()},
                            center=center, reference_mean=None if reference is None else np.asarray(reference, dtype=np.float64),
-                           transfer=transfer)
+                           transfer=transfer, in_distribution=meta.get("in_distribution"))
             detector.model_card_ = dict(meta.get("model_card") or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidProbeFileError(f"{path} is not a valid saved lie detector: bad setting {exc}.") from None

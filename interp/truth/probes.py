@@ -13,12 +13,16 @@ safetensors, checksummed). Logistic regression is :class:`interp.probing.estimat
   i.e. ``(mu+ - mu-) / sigma^2`` per raw dimension (diagonal LDA). interp < 0.2 called it "mm".
 - :class:`ContrastPCAProbe` ("lat"): the first principal direction of true-minus-false pair
   differences, RepE's LAT reading vector (Zou et al. 2023).
-- :class:`CCSProbe`: Contrast-Consistent Search (on standardised features), "Discovering Latent Knowledge in Language Models
-  Without Supervision". It sees contrast pairs (two statements, exactly one of them true) and **no
-  labels**: ``p = sigmoid(w.x + b)`` minimises ``(p(x1) - (1 - p(x2)))^2 + min(p(x1), p(x2))^2``,
-  several random restarts, the lowest loss wins. Which side is "true" is unknown to it: report
-  ``max(acc, 1 - acc)`` as the paper does (:func:`ccs_accuracy`), or call :meth:`CCSProbe.orient`
-  with a few labelled rows after training (it only flips the sign).
+- :class:`CCSProbe` ("ccs"): Contrast-Consistent Search as Burns et al. 2022, "Discovering Latent Knowledge
+  in Language Models Without Supervision". It sees contrast pairs (two statements, exactly one of them
+  true) and **no labels**; each side of the pairs is normalised across the dataset on its own, then
+  ``p = sigmoid(w.x + b)`` minimises ``(p(x+) - (1 - p(x-)))^2 + min(p(x+), p(x-))^2``,
+  several random restarts, the lowest loss wins; a pair is scored together, ``(p(x+) + 1 - p(x-)) / 2``.
+  Which side is "true" is unknown to it: report ``max(acc, 1 - acc)`` as the paper does
+  (:func:`ccs_accuracy`), or call :meth:`CCSProbe.orient` with a few labelled rows after training (it
+  only flips the sign).
+- :class:`PairDiffProbe`: interp < 0.3's "CCSProbe", which centred each pair on its own mean: the same
+  loss on pair differences, a LAT-like direction (not in ``TRUTH_PROBES``; old files load as it).
 
 Example:
     >>> MassMeanProbe().fit(X, y).score(X_test, y_test)
@@ -35,8 +39,8 @@ import numpy as np
 from interp.errors import InvalidParameterError
 from interp.probing.estimators import _check_x, _check_xy, _Probe, register_probe_kind
 
-__all__ = ["TRUTH_PROBES", "CCSProbe", "ContrastPCAProbe",
-           "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "make_truth_probe",
+__all__ = ["TRUTH_PROBES", "CCSProbe", "ContrastPCAProbe", "PairDiffProbe",
+           "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "ccs_pair_accuracy", "make_truth_probe",
            "raw_direction"]
 
 
@@ -266,35 +270,96 @@ def _check_pairs(pairs: Any, n_rows: int, where: str) -> np.ndarray:
 
 @register_probe_kind
 class CCSProbe(_Probe):
-    """Contrast-Consistent Search: an unsupervised linear probe trained on contrast pairs.
+    """Contrast-Consistent Search as Burns et al. 2022 define it: an unsupervised probe on contrast pairs.
+
+    Each pair is two rows, a "+" side and a "-" side (in the paper the same question answered "Yes" and
+    "No"), exactly one of them true. Each side is normalised **on its own across the dataset**
+    (``x+ <- (x+ - mean(x+)) / std(x+)``, ``x- <- (x- - mean(x-)) / std(x-)``, per feature), which removes
+    what every "+" row shares (the "Yes" token) so the probe cannot separate the sides by it. Then
+    ``p = sigmoid(w.x + b)`` minimises ``(p(x+) - (1 - p(x-)))^2 + min(p(x+), p(x-))^2`` over the pairs
+    (several random restarts, the lowest loss kept), and a pair is scored together:
+    ``p~ = (p(x+) + 1 - p(x-)) / 2`` is the probability that its "+" side is the true one
+    (:meth:`pair_proba`). Which side is "true" is unknown to it: report ``max(acc, 1 - acc)`` as the
+    paper does (:func:`ccs_accuracy`, :func:`ccs_pair_accuracy`), or call :meth:`orient` with a few
+    labelled rows (it only flips the sign).
+
+    **The side must not follow the label.** If column 0 of ``pairs`` always held the true statement,
+    normalising each side would subtract the class means and erase the truth signal. interp's truth
+    datasets list the true statement first, so :func:`interp.truth.sweep.fit_truth_probe` gives CCS
+    each pair in a random (seeded) order: a label-free side.
+
+    A single statement (``predict_proba``) is normalised with the mean of the two sides' means and the
+    root-mean of their variances (``scaler_mean_``, ``scaler_scale_``): with sides drawn at random the
+    two normalisations agree; with template sides ("Yes"/"No") score pairs with :meth:`pair_proba`.
 
     Args:
         n_restarts: random initialisations; the one with the lowest final loss is kept.
         n_steps: full-batch Adam steps per restart.
         lr: Adam's learning rate.
         weight_decay: Adam's L2 penalty.
-        center: ``"pair"`` subtracts each pair's mean from its two rows before training (what the
-            two statements share, the subject, carries no truth; Burns et al. subtract each side's
-            mean instead, which needs a fixed "yes"/"no" side), or ``"none"``.
         random_state: seed of the initialisations.
 
     Attributes (after ``fit``):
         classes_: ``[0, 1]``; class 1 is whichever side CCS called "true" (see :meth:`orient`).
-        coef_: (1, n_features); intercept_: (1,); scaler_mean_, scaler_scale_: (n_features,).
+        coef_: (1, n_features); intercept_: (1,).
+        side_mean_, side_scale_: (2, n_features) each side's normalisation ("+" first).
+        scaler_mean_, scaler_scale_: (n_features,) the pooled normalisation of a single statement.
         loss_: the kept restart's final loss; oriented_: 1.0 if :meth:`orient` ran, else 0.0.
     """
 
     kind: ClassVar[str] = "CCSProbe"
-    _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "coef_", "intercept_", "oriented_")
+    _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "side_mean_", "side_scale_", "coef_",
+                                               "intercept_", "oriented_")
 
     def __init__(self, n_restarts: int = 10, n_steps: int = 400, lr: float = 1e-2, weight_decay: float = 1e-2,
-                 center: str = "pair", random_state: int = 0):
+                 random_state: int = 0):
         self.n_restarts = n_restarts
         self.n_steps = n_steps
         self.lr = lr
         self.weight_decay = weight_decay
-        self.center = center
         self.random_state = random_state
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], classes: list[Any], arrays: dict[str, np.ndarray],
+                   *, source: str = "<state>") -> _Probe:
+        """Rebuild a fitted probe; a "CCSProbe" saved by interp < 0.3 (a ``center`` parameter, each pair
+        centred on its own mean) loads as the :class:`PairDiffProbe` it really was, with a warning."""
+        if cls is CCSProbe and "center" in params:
+            import warnings
+
+            from interp.errors import LegacyFileWarning
+
+            warnings.warn(f"{source} holds a 'CCSProbe' saved by interp < 0.3, which centred each pair on its own "
+                          "mean (a LAT-like direction of the pair differences, not Burns et al.'s CCS); it loads as "
+                          "PairDiffProbe, with the same predictions.", LegacyFileWarning, stacklevel=3)
+            cls = PairDiffProbe
+        return _Probe.from_state.__func__(cls, params, classes, arrays, source=source)
+
+    def _check_settings(self, where: str) -> None:
+        for name in ("n_restarts", "n_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InvalidParameterError(f"The '{name}' parameter of {type(self).__name__} must be an int >= 1. "
+                                            f"Got {value!r}.")
+
+    def _sides(self, Z: np.ndarray, pairs: np.ndarray, *, fit: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The two sides of each pair, each normalised on its own (fitted on the training pairs)."""
+        a, b = Z[pairs[:, 0]], Z[pairs[:, 1]]
+        if fit:
+            means = np.stack([a.mean(0), b.mean(0)])
+            scales = np.stack([a.std(0), b.std(0)])
+            scales[scales <= 1e-12 * max(1.0, float(np.abs(means).max(initial=0.0)))] = 1.0
+            self.side_mean_ = np.ascontiguousarray(means)
+            self.side_scale_ = np.ascontiguousarray(scales)
+        return (a - self.side_mean_[0]) / self.side_scale_[0], (b - self.side_mean_[1]) / self.side_scale_[1]
+
+    def _prepare(self, X: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The training sides (float64) and the pooled normalisation of a single statement."""
+        a, b = self._sides(X, pairs, fit=True)
+        self.scaler_mean_ = np.ascontiguousarray(self.side_mean_.mean(0))
+        self.scaler_scale_ = np.ascontiguousarray(np.sqrt((self.side_scale_ ** 2).mean(0)))
+        self.n_features_in_ = X.shape[1]
+        return a, b
 
     def fit(self, X: Any, y: Any = None, *, pairs: Any = None) -> CCSProbe:
         """Fit on contrast pairs of rows of (n_rows, n_features) ``X``; ``y`` is ignored (no labels used).
@@ -302,35 +367,50 @@ class CCSProbe(_Probe):
         Args:
             X: (n_rows, n_features) features.
             y: ignored; accepted so scikit-learn tools can call ``fit(X, y)``.
-            pairs: (n_pairs, 2) row indices of the two statements of each pair; by default rows
-                (0, 1), (2, 3), ...
+            pairs: (n_pairs, 2) row indices, the "+" side first; by default rows (0, 1), (2, 3), ...
+                The side must not follow the label (see the class docstring).
         """
-        import torch
-
-        where = "CCSProbe.fit"
+        where = f"{type(self).__name__}.fit"
         X = _check_x(X, where=where)
-        if self.center not in ("pair", "none"):
-            raise InvalidParameterError(f"The 'center' parameter of CCSProbe must be 'pair' or 'none'. Got {self.center!r}.")
+        self._check_settings(where)
         pairs = _check_pairs(pairs, len(X), where)
-        Z = self._fit_scaler(np.asarray(X, dtype=np.float64))
-        a, b = Z[pairs[:, 0]], Z[pairs[:, 1]]
-        if self.center == "pair":
-            mid = (a + b) / 2
-            a, b = a - mid, b - mid
-        gen = torch.Generator().manual_seed(int(self.random_state))
-        d, r = Z.shape[1], int(self.n_restarts)
+        a, b = self._prepare(np.asarray(X, dtype=np.float64), pairs)
+        rng = np.random.default_rng(int(self.random_state))
+        d, r = X.shape[1], int(self.n_restarts)
+        w0 = rng.normal(size=(d, r)).astype(np.float32) / np.float32(d ** 0.5)  # (d, r) one column per restart
         # all restarts train at once, as columns: Adam and weight decay act per entry, so they stay independent
-        w0 = (torch.randn(d, r, generator=gen) / d ** 0.5).numpy()  # (d, r) torch's seeded draw, as before
         w, bias, losses = _ccs_adam(a.astype(np.float32), b.astype(np.float32), w0, n_steps=int(self.n_steps),
                                     lr=float(self.lr), weight_decay=float(self.weight_decay))
         k = int(np.argmin(losses))
-        best = (float(losses[k]), w[:, k].astype(np.float64), bias[k:k + 1].astype(np.float64))
-        self.loss_ = best[0]
+        self.loss_ = float(losses[k])
         self.classes_ = np.array([0, 1])
-        self.coef_ = np.ascontiguousarray(best[1][None, :])
-        self.intercept_ = np.ascontiguousarray(best[2])
+        self.coef_ = np.ascontiguousarray(w[:, k].astype(np.float64)[None, :])
+        self.intercept_ = np.ascontiguousarray(bias[k:k + 1].astype(np.float64))
         self.oriented_ = np.zeros(1)
         return self
+
+    def pair_proba(self, X: Any, pairs: Any) -> np.ndarray:
+        """(n_pairs,) ``p~ = (p(x+) + 1 - p(x-)) / 2``: the probability that each pair's "+" side (column 0
+        of ``pairs``) is the true one, each side normalised as in training (Burns et al.'s pair score)."""
+        self._check_fitted("pair_proba")
+        where = f"{type(self).__name__}.pair_proba"
+        X = _check_x(X, where=where)
+        pairs = _check_pairs(pairs, len(X), where)
+        a, b = self._sides(np.asarray(X, dtype=np.float64), pairs, fit=False)
+        p_a, p_b = _sigmoid(self._logits(a)[:, 0]), _sigmoid(self._logits(b)[:, 0])
+        return (p_a + 1.0 - p_b) / 2.0
+
+    def loss_terms(self, X: Any, pairs: Any = None) -> dict[str, float]:
+        """The CCS loss's two terms at the fitted weights on these pairs: ``consistency`` (mean of
+        ``(p(x+) - (1 - p(x-)))^2``) and ``confidence`` (mean of ``min(p(x+), p(x-))^2``)."""
+        self._check_fitted("loss_terms")
+        where = f"{type(self).__name__}.loss_terms"
+        X = _check_x(X, where=where)
+        pairs = _check_pairs(pairs, len(X), where)
+        a, b = self._sides(np.asarray(X, dtype=np.float64), pairs, fit=False)
+        p_a, p_b = _sigmoid(self._logits(a)[:, 0]), _sigmoid(self._logits(b)[:, 0])
+        return {"consistency": float(np.mean((p_a - (1 - p_b)) ** 2)),
+                "confidence": float(np.mean(np.minimum(p_a, p_b) ** 2))}
 
     def orient(self, X: Any, y: Any) -> CCSProbe:
         """Flip the sign if class 1 is more often wrong than right on a few labelled rows (0/1 labels).
@@ -338,7 +418,7 @@ class CCSProbe(_Probe):
         Only the sign changes: the direction was found without labels. Returns ``self``.
         """
         self._check_fitted("orient")
-        X, y = _check_xy(X, y, where="CCSProbe.orient")
+        X, y = _check_xy(X, y, where=f"{type(self).__name__}.orient")
         if float(np.mean(self.predict(X) == np.asarray(y).astype(int))) < 0.5:
             self.coef_ = -self.coef_
             self.intercept_ = -self.intercept_
@@ -352,7 +432,50 @@ class CCSProbe(_Probe):
         problem = super()._shape_problem()
         if not problem and self.oriented_.shape != (1,):
             problem = "oriented_ must be (1,)"
+        if not problem and "side_mean_" in self._array_names:
+            d = self.n_features_in_
+            if self.side_mean_.shape != (2, d) or self.side_scale_.shape != (2, d) or not (self.side_scale_ > 0).all():
+                problem = f"side_mean_ {self.side_mean_.shape} / side_scale_ must be (2, {d}), the scales positive"
         return problem
+
+
+@register_probe_kind
+class PairDiffProbe(CCSProbe):
+    """CCS's loss on each pair's difference: a LAT-like direction, **not** Burns et al.'s CCS.
+
+    interp < 0.3 called this "CCSProbe". It standardises the features over all rows, then subtracts each
+    pair's mean from its two rows (``center="pair"``), so the sides become ``a`` and ``-a`` with
+    ``a = (x1 - x2) / 2``. With bias 0 the consistency term ``(p(a) - (1 - p(-a)))^2`` is then zero for
+    every ``w``, and the fit reduces to making ``|w . (x1 - x2)|`` large for every pair: the direction
+    along which the pairs differ most, as RepE's LAT (:class:`ContrastPCAProbe`), signal or not. Where
+    the two sides also differ by a constant vector (a "True"/"False" token), it follows that vector.
+    ``center="none"`` skips the pair centring (each side standardised with the pooled statistics).
+    Kept for comparison and so that old files load; use :class:`CCSProbe` for CCS.
+    """
+
+    kind: ClassVar[str] = "PairDiffProbe"
+    _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "coef_", "intercept_", "oriented_")
+
+    def __init__(self, n_restarts: int = 10, n_steps: int = 400, lr: float = 1e-2, weight_decay: float = 1e-2,
+                 center: str = "pair", random_state: int = 0):
+        super().__init__(n_restarts=n_restarts, n_steps=n_steps, lr=lr, weight_decay=weight_decay,
+                         random_state=random_state)
+        self.center = center
+
+    def _sides(self, Z: np.ndarray, pairs: np.ndarray, *, fit: bool) -> tuple[np.ndarray, np.ndarray]:
+        Z = (Z - self.scaler_mean_) / self.scaler_scale_
+        a, b = Z[pairs[:, 0]], Z[pairs[:, 1]]
+        if self.center == "pair":
+            mid = (a + b) / 2
+            a, b = a - mid, b - mid
+        return a, b
+
+    def _prepare(self, X: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.center not in ("pair", "none"):
+            raise InvalidParameterError(f"The 'center' parameter of PairDiffProbe must be 'pair' or 'none'. "
+                                        f"Got {self.center!r}.")
+        self._fit_scaler(X)
+        return self._sides(X, pairs, fit=True)
 
 
 def _ccs_loss(p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
@@ -410,6 +533,15 @@ def ccs_accuracy(probe: _Probe, X: Any, y: Any) -> float:
     if isinstance(probe, CCSProbe) and float(probe.oriented_[0]) == 0.0:
         return max(acc, 1.0 - acc)
     return acc  # supervised probes, and an oriented CCS probe: plain accuracy
+
+
+def ccs_pair_accuracy(probe: CCSProbe, X: Any, pairs: Any, y: Any) -> float:
+    """Share of pairs whose true side CCS's pair score ``p~`` (:meth:`CCSProbe.pair_proba`) picks; up to the
+    sign (``max(acc, 1 - acc)``) for a probe not yet oriented. ``y``: (n_rows,) 0/1 labels of ``X``'s rows."""
+    pairs = np.asarray(pairs)
+    first_true = np.asarray(y).astype(int)[pairs[:, 0]] == 1
+    acc = float(np.mean((probe.pair_proba(X, pairs) > 0.5) == first_true))
+    return max(acc, 1.0 - acc) if float(probe.oriented_[0]) == 0.0 else acc
 
 
 TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)",

@@ -6,7 +6,9 @@ Geometry of Truth") and Burns et al. 2022 ("Discovering Latent Knowledge ... Wit
 tokens) at every layer, splits each dataset **by contrast pair** (a pair is never on both sides, and a
 held-out statement that also occurs in training is dropped), fits logistic regression ("lr"),
 mass-mean ("mm", and "mm_iid", its covariance variant) and CCS ("ccs", no labels) probes on the
-training side and reports held-out accuracy. CCS's sign is set with ``n_orient`` labelled training
+training side and reports held-out accuracy with its 95% Wilson interval over the test statements.
+CCS (Burns et al.: each side of the pairs normalised on its own) gets every pair in a random, seeded
+order, so that its sides do not follow the label; its sign is set with ``n_orient`` labelled training
 rows after it is trained (only the sign: the direction is found without labels).
 
 :func:`generalization_matrix` trains on each dataset (or union of datasets, ``"cities+facts"``) at one
@@ -36,6 +38,7 @@ from interp.errors import InvalidParameterError
 from interp.models.card import model_card
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
+from interp.stats import Interval
 from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
 from interp.truth.probes import TRUTH_PROBES, CCSProbe, ContrastPCAProbe, ccs_accuracy, make_truth_probe
 
@@ -56,6 +59,7 @@ __all__ = [
     "assemble_truth_sweep",
     "fit_truth_probe",
     "generalization_matrix",
+    "pooled_interval",
     "score_truth_probe",
     "split_pairs",
     "statement_features",
@@ -97,7 +101,10 @@ def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient
         if len(pairs) < 2:
             raise InvalidParameterError(f"{where}: CCS needs contrast pairs (rows sharing a pair_id, one true and one "
                                         f"false); dataset {dataset.name!r} has {len(pairs)}.")
-        probe.fit(X, pairs=pairs)
+        # the true statement comes first in every pair of interp's datasets: a random (seeded) order per pair
+        # makes CCS's sides label-free, as its per-side normalisation needs (see CCSProbe)
+        swap = np.random.default_rng([seed, 1]).random(len(pairs)) < 0.5
+        probe.fit(X, pairs=np.where(swap[:, None], pairs[:, ::-1], pairs))
         if n_orient > 0:
             order = np.random.default_rng(seed).permutation(len(X))
             rows = order[:n_orient]
@@ -111,6 +118,23 @@ def fit_truth_probe(name: str, X: np.ndarray, dataset: TruthDataset, *, n_orient
 
 def _score(probe, X: np.ndarray, y: np.ndarray) -> float:
     return ccs_accuracy(probe, X, y)
+
+
+def pooled_interval(accuracy: Any, n: Any) -> Interval:
+    """Wilson interval of the accuracy over every test statement of several sets: ``accuracy[i]`` was
+    measured on ``n[i]`` statements (whole contrast pairs held out), so ``accuracy[i] * n[i]`` were right."""
+    from interp.stats import proportion_interval
+
+    acc, counts = np.atleast_1d(np.asarray(accuracy, dtype=np.float64)), np.atleast_1d(np.asarray(n, dtype=np.int64))
+    if len(counts) != len(acc) or not len(acc) or not np.isfinite(acc).all():
+        return Interval(float(np.nanmean(acc)) if len(acc) else float("nan"), float("nan"), float("nan"))
+    return proportion_interval(int(round(float(np.sum(acc * counts)))), int(counts.sum()))
+
+
+def _error_bars(intervals: Sequence[Interval]) -> dict[str, Any]:
+    """plotly ``error_y`` of intervals around their estimates."""
+    return {"type": "data", "symmetric": False, "array": [i.high - i.estimate for i in intervals],
+            "arrayminus": [i.estimate - i.low for i in intervals], "thickness": 1}
 
 
 # ----------------------------------------------------------------------------- the sweep's building blocks
@@ -226,22 +250,53 @@ class TruthSweepResult(Result):
         """:meth:`best_layer` as a fraction of depth (layer / n_layers)."""
         return self.best_layer(probe, dataset) / self.n_layers
 
+    def accuracy_interval(self, probe: str, layer: int, dataset: str | None = None) -> Interval:
+        """Wilson interval of ``probe``'s held-out accuracy at ``layer``, over the test statements of one
+        dataset or of all of them pooled."""
+        b = self.probes.index(check_choice(probe, self.probes, name="probe", where="accuracy_interval"))
+        c = self.layers.index(int(layer))
+        rows = range(len(self.datasets)) if dataset is None else [self.datasets.index(
+            check_choice(dataset, self.datasets, name="dataset", where="accuracy_interval"))]
+        return pooled_interval([self.accuracy[a, b, c] for a in rows], [self.n_test[a] for a in rows])
+
+    def _best(self, b: int) -> int:
+        """Index of the layer where probe ``b``'s pooled held-out accuracy is highest."""
+        return int(np.argmax([self.accuracy_interval(self.probes[b], l).estimate for l in self.layers]))
+
     def summary(self) -> str:
         parts = []
-        mean = self.mean_accuracy()
         for j, p in enumerate(self.probes):
-            i = int(np.argmax(mean[j]))
-            parts.append(f"{p} {mean[j, i]:.3f} at layer {self.layers[i]} ({self.layers[i] / self.n_layers:.2f} of depth)")
-        return (f"{self.model_name + ': ' if self.model_name else ''}best held-out accuracy over "
-                f"{', '.join(self.datasets)}: " + "; ".join(parts))
+            i = self._best(j)
+            parts.append(f"{p} {self.accuracy_interval(p, self.layers[i]).format()} at layer {self.layers[i]} "
+                         f"({self.layers[i] / self.n_layers:.2f} of depth)")
+        return (f"{self.model_name + ': ' if self.model_name else ''}best held-out accuracy (95% Wilson interval over "
+                f"{sum(self.n_test)} test statements) over {', '.join(self.datasets)}: " + "; ".join(parts))
+
+    def caveats(self) -> list[str]:
+        out = []
+        for j, p in enumerate(self.probes):
+            i = self._best(j)
+            ci = self.accuracy_interval(p, self.layers[i])
+            if ci.holds(0.5):
+                out.append(f"{p}: even its best layer's accuracy {ci.format()} holds chance (0.5); it reads no truth here.")
+        if len(self.layers) > 1:
+            out.append(f"The best layer is the highest of {len(self.layers)} noisy test accuracies (a winner's curse): "
+                       "its figure overstates what a layer chosen in advance would give. truth_report chooses the "
+                       "layer on validation pairs and reports the test pairs.")
+        return out
 
     def to_frame(self) -> DataFrame:
         import pandas as pd
 
-        rows = [{"dataset": d, "probe": p, "layer": l, "depth_fraction": l / self.n_layers,
-                 "accuracy": float(self.accuracy[a, b, c]), "train_accuracy": float(self.train_accuracy[a, b, c])}
-                for a, d in enumerate(self.datasets) for b, p in enumerate(self.probes)
-                for c, l in enumerate(self.layers)]
+        rows = []
+        for a, d in enumerate(self.datasets):
+            for b, p in enumerate(self.probes):
+                for c, l in enumerate(self.layers):
+                    ci = pooled_interval(self.accuracy[a, b, c], self.n_test[a])
+                    rows.append({"dataset": d, "probe": p, "layer": l, "depth_fraction": l / self.n_layers,
+                                 "accuracy": float(self.accuracy[a, b, c]), "accuracy_low": ci.low,
+                                 "accuracy_high": ci.high, "n_test": int(self.n_test[a]),
+                                 "train_accuracy": float(self.train_accuracy[a, b, c])})
         return pd.DataFrame(rows)
 
     def plot(self) -> Figure:
@@ -253,14 +308,15 @@ class TruthSweepResult(Result):
         dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
         for b, p in enumerate(self.probes):
             for a, d in enumerate(self.datasets):
+                bars = [pooled_interval(self.accuracy[a, b, c], self.n_test[a]) for c in range(len(self.layers))]
                 fig.add_trace(go.Scatter(x=self.layers, y=self.accuracy[a, b], mode="lines+markers",
-                                         name=f"{p} / {d}", line={"color": colours[b % len(colours)],
-                                                                  "dash": dashes[a % len(dashes)]}))
+                                         name=f"{p} / {d}", error_y=_error_bars(bars),
+                                         line={"color": colours[b % len(colours)], "dash": dashes[a % len(dashes)]}))
         fig.add_hline(y=0.5, line={"dash": "dot", "width": 1}, annotation_text="chance")
         fig.update_layout(title=f"Truth probes: held-out accuracy by layer (best layer {self.best_layer()}, "
                                 f"{self.best_layer_fraction():.2f} of depth)",
                           xaxis_title=f"layer (0 = embeddings, {self.n_layers} = last)",
-                          yaxis_title="held-out accuracy", yaxis={"range": [0.3, 1.02]}, height=450,
+                          yaxis_title="held-out accuracy (95% Wilson interval)", yaxis={"range": [0.3, 1.02]}, height=450,
                           legend={"orientation": "h", "y": -0.2})
         return fig
 
@@ -352,8 +408,30 @@ class GeneralizationResult(Result):
     max_pairs: int | None = None
     center_test: bool = True
     model_name: str = ""
+    n_test: list[int] = dataclasses.field(default_factory=list)
 
     title: ClassVar[str] = "Truth probe generalisation"
+
+    def accuracy_interval(self, i: int, j: int) -> Interval:
+        """Wilson interval of ``accuracy[i, j]`` over test set ``j``'s held-out statements."""
+        return pooled_interval(self.accuracy[i, j], self.n_test[j] if self.n_test else [])
+
+    def unseen_interval(self, i: int) -> Interval:
+        """Wilson interval of row ``i``'s accuracy pooled over the test sets it was not trained on."""
+        seen = set(self.train[i].split("+"))
+        cols = [j for j, t in enumerate(self.test) if t not in seen]
+        if not cols:
+            return Interval(float("nan"), float("nan"), float("nan"))
+        return pooled_interval(self.accuracy[i, cols], [self.n_test[j] for j in cols] if self.n_test else [])
+
+    def caveats(self) -> list[str]:
+        out = []
+        for i, row in enumerate(self.train):
+            ci = self.unseen_interval(i)
+            if np.isfinite(ci.estimate) and ci.holds(0.5):
+                out.append(f"Trained on {row}: accuracy on the sets it did not see, {ci.format()}, holds chance (0.5); "
+                           "its direction does not transfer.")
+        return out
 
     def unseen_accuracy(self) -> np.ndarray:
         """(n_train,) mean accuracy over the test sets that are not part of the row's training sets."""
@@ -368,22 +446,30 @@ class GeneralizationResult(Result):
         unseen = self.unseen_accuracy()
         best = int(np.nanargmax(unseen)) if np.isfinite(unseen).any() else 0
         return (f"{self.model_name + ': ' if self.model_name else ''}{self.probe} at layer {self.layer}: mean accuracy "
-                f"on unseen sets {np.nanmean(unseen):.3f} (best: trained on {self.train[best]}, {unseen[best]:.3f})")
+                f"on unseen sets {np.nanmean(unseen):.3f} (best: trained on {self.train[best]}, "
+                f"{self.unseen_interval(best).format()}, 95% Wilson interval over its unseen test statements)")
 
     def to_frame(self) -> DataFrame:
         import pandas as pd
 
-        return pd.DataFrame([{"train": r, "test": t, "accuracy": float(self.accuracy[i, j]),
-                              "auc": float(self.auc[i, j]), "seen": t in r.split("+")}
-                             for i, r in enumerate(self.train) for j, t in enumerate(self.test)])
+        rows = []
+        for i, r in enumerate(self.train):
+            for j, t in enumerate(self.test):
+                ci = self.accuracy_interval(i, j)
+                rows.append({"train": r, "test": t, "accuracy": float(self.accuracy[i, j]), "accuracy_low": ci.low,
+                             "accuracy_high": ci.high, "auc": float(self.auc[i, j]), "seen": t in r.split("+")})
+        return pd.DataFrame(rows)
 
     def plot(self) -> Figure:
         import plotly.graph_objects as go
 
+        text = [[self.accuracy_interval(i, j).format(2).replace(" [", "<br>[") for j in range(len(self.test))]
+                for i in range(len(self.train))]
         fig = go.Figure(go.Heatmap(z=self.accuracy, x=self.test, y=self.train, zmin=0.0, zmax=1.0,
-                                   colorscale="RdBu", text=np.round(self.accuracy, 2), texttemplate="%{text}",
+                                   colorscale="RdBu", text=text, texttemplate="%{text}",
                                    colorbar={"title": "accuracy"}))
-        fig.update_layout(title=f"Generalisation: {self.probe} at layer {self.layer}, held-out accuracy",
+        fig.update_layout(title=f"Generalisation: {self.probe} at layer {self.layer}, held-out accuracy "
+                                "[95% Wilson interval]",
                           xaxis_title="tested on", yaxis_title="trained on",
                           yaxis={"autorange": "reversed"}, height=150 + 45 * len(self.train))
         return fig
@@ -435,7 +521,7 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
         for name in str(row).split("+"):
             if name not in by_name:
                 by_name[name] = load_dataset(name)
-    features: dict[str, tuple[TruthDataset, np.ndarray, np.ndarray]] = {}
+    features: dict[str, tuple[TruthDataset, np.ndarray, np.ndarray]] = {}  # (sample, (n, d) rows, test mask)
     report = resolve_progress(progress, where=where)
     for name, full in by_name.items():
         ds = full.sample(max_pairs, seed=seed)
@@ -464,6 +550,7 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
         report("probes", i + 1, len(rows))
     return GeneralizationResult(train=[str(r) for r in rows], test=[d.name for d in loaded], accuracy=acc, auc=auc,
                                 center_test=bool(center_test), layer=layer,
+                                n_test=[int(features[d.name][2].sum()) for d in loaded],
                                 probe=probe, n_layers=int(model.n_layers), position=position,
                                 test_size=float(test_size), seed=int(seed), max_pairs=max_pairs,
                                 model_name=str(model.name), model_card=model_card(model))
