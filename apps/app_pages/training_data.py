@@ -23,6 +23,7 @@ from interp.data_attribution import (
     evaluate_attribution,
     finetune,
 )
+from interp.data_attribution.attribute import one_line
 
 DEFAULT_METHODS = ["bm25", "grad_cos", "trackstar"]
 
@@ -87,7 +88,7 @@ ids = ["(my own prompt)", *queries]
 default = ids.index(SHUTDOWN_QUERY) if SHUTDOWN_QUERY in queries else (1 if len(ids) > 1 else 0)
 with st.form("train_data_query_form"):
     choice = st.selectbox("Query", ids, index=default, key="td_query",
-                          format_func=lambda i: i if i not in queries else f"{i}: {queries[i].prompt[-70:]!r} → "
+                          format_func=lambda i: i if i not in queries else f"{i}: {one_line(queries[i].prompt, 70)} → "
                           f"{queries[i].target!r}")
     own_left, own_right = st.columns([3, 1])
     own_prompt = own_left.text_input("My own prompt", "", key="td_prompt")
@@ -115,14 +116,18 @@ for column, method in zip(columns, methods):
         frame = result.to_frame()
         for direction in ("supporting", "opposing"):
             st.markdown(f"**Most {direction}**")
-            st.dataframe(frame[frame["direction"] == direction][["rank", "id", "score", "gold", "text"]],
-                         hide_index=True)
+            rows = frame[frame["direction"] == direction][["rank", "id", "score", "gold", "text"]]
+            if rows.empty:  # BM25 scores word overlap (>= 0): no example opposes
+                st.caption(f"{method} has no opposing direction: its scores are word overlap, never below 0.")
+                continue
+            st.dataframe(rows, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
         _common.downloads(result, f"training_attribution_{method}")
 
 st.divider()
 st.subheader("How good is each method on this run?")
 with st.form("train_data_eval_form"):
-    lds_subsets = st.number_input("Random halves retrained for the LDS (0: MRR only)", 0, 64, 0, key="td_lds")
+    lds_subsets = st.number_input("Random halves retrained for the LDS (0: none; 32 or more to rank methods)", 0, 64,
+                                  0, key="td_lds")
     evaluate = st.form_submit_button("Evaluate")
 if evaluate:
     evaluation = _common.guarded(run_evaluation, run, str(run.path), tuple(methods), int(lds_subsets))

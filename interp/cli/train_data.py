@@ -72,8 +72,9 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
                                                        "prompt.")] = "shutdown_resist",
                   target: Annotated[str | None, typer.Option("--target", "-t", help="The continuation attributed "
                                                              "(default: the query's, or the model's top token).")] = None,
-                  method: Annotated[str, typer.Option("--method", help="bm25, grad_dot, grad_cos, tracin, trackstar "
-                                                      "projected_if or ekfac (kronfluence, optional).")] = "trackstar",
+                  method: Annotated[str, typer.Option("--method", help="bm25, grad_dot, grad_cos, tracin_sgd, "
+                                                      "tracin_adam, trackstar, projected_if or ekfac (kronfluence, "
+                                                      "optional).")] = "trackstar",
                   top_k: Annotated[int, typer.Option("--top-k", "-k")] = 10,
                   model: ModelOpt = None, dataset: DatasetOpt = None, json: JsonOpt = False, save: SaveOpt = None) -> None:
     """The training examples that most support and most oppose a query's output."""
@@ -89,24 +90,37 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
         print_result(result)
         return
     out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().drop(columns=["group"]).to_dict(orient="records"), f"{method} scores"))
+    print_examples(result.to_frame())
+
+
+def print_examples(frame) -> None:
+    """Each direction's rows, one line per example with its full text (a table would squeeze the text to a
+    few words per line in an 80-column terminal)."""
+    for direction in frame["direction"].unique():
+        out.print(f"\nMost {direction}:  rank  id  score  gold  text", highlight=False)
+        for row in frame[frame["direction"] == direction].itertuples():
+            out.print(f"{row.rank:>4}  {row.id}  {row.score:+.4g}  {'gold' if row.gold else '-'}  {row.text}",
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("evaluate")
 @clean_errors
 def evaluate_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder from 'interp train-data finetune'.")],
                  methods: Annotated[str, typer.Option("--methods", help="Comma-separated methods.")] =
-                 "bm25,grad_dot,grad_cos,tracin,trackstar,projected_if",
+                 "bm25,grad_dot,grad_cos,tracin_sgd,tracin_adam,trackstar,projected_if",
                  lds_subsets: Annotated[int, typer.Option("--lds-subsets", help="Random halves retrained for the "
-                                                          "LDS (0: no LDS).")] = 0,
+                                                          "LDS (0: no LDS; 32 or more to rank methods).")] = 0,
+                 tail_patch_k: Annotated[int | None, typer.Option("--tail-patch-k", help="Top examples one "
+                                                                  "tail-patch step trains on (default: the run's "
+                                                                  "batch size; 0: skip).")] = None,
                  model: ModelOpt = None, dataset: DatasetOpt = None, json: JsonOpt = False, save: SaveOpt = None) -> None:
-    """Planted-fact MRR and Recall@10 per method and query kind, and the linear datamodeling score."""
+    """Planted-fact MRR, tail-patch score and LDS per method, with intervals and paired differences."""
     from interp.data_attribution import evaluate_attribution
 
     run = _open(run_dir, model, dataset)
     names = [m.strip() for m in methods.split(",") if m.strip()]
     with progress_bars(quiet=json) as bars:
-        result = evaluate_attribution(run, names, lds_subsets=lds_subsets,
+        result = evaluate_attribution(run, names, lds_subsets=lds_subsets, tail_patch_k=tail_patch_k,
                                       progress=progress_arg(evaluate_attribution, bars))
     if save is not None:
         result.save(save)
@@ -114,4 +128,11 @@ def evaluate_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder from
         print_result(result)
         return
     out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Attribution quality"))
+    columns = ["method", "kind", "n_queries", "mrr", "mrr_low", "mrr_high", "tail_patch", "tail_patch_low",
+               "tail_patch_high", "lds", "lds_low", "lds_high"]
+    frame = result.to_frame()
+    out.print(table(frame[frame["kind"] == result.kinds()[0]][columns].to_dict(orient="records"),
+                    f"Attribution quality on {result.kinds()[0]} queries (95% intervals; all kinds: --json or --out)"))
+    if len(result.comparisons):
+        pairs = result.comparisons_frame()
+        out.print(table(pairs.to_dict(orient="records"), "Paired differences (a - b on the same queries)"))
