@@ -474,3 +474,18 @@ def test_finetune_reports_its_stages_and_progress_changes_no_number(tiny_models,
     assert events[2] == ("finetune", 0, steps) and events[-1] == ("finetune", steps, steps)
     with pytest.raises(InvalidParameterError, match="The 'progress' parameter of finetune must be None, True, False"):
         finetune(model, data, out=tmp_path / "c", progress="yes", **kwargs)
+
+
+def test_ekfac_scores_do_not_depend_on_how_the_examples_are_padded_into_batches(tiny_run):
+    """With the padding mask, kronfluence's covariances see only real tokens: batches of 1 (no padding) and of 8
+    (right-padded to the longest) give the same EK-FAC scores; and the damping is kronfluence's heuristic."""
+    pytest.importorskip("kronfluence")
+    from kronfluence.arguments import ScoreArguments
+
+    from interp.data_attribution._kronfluence import damping_field, kronfluence_scores
+
+    assert damping_field(ScoreArguments) in {"damping_factor", "damping"}
+    queries = tiny_run.data.queries[:4]
+    one = kronfluence_scores(tiny_run, queries, strategy="ekfac", batch_size=1, float64=True)
+    eight = kronfluence_scores(tiny_run, queries, strategy="ekfac", batch_size=8, float64=True)
+    np.testing.assert_allclose(one, eight, rtol=1e-4, atol=1e-6 * np.abs(one).max())

@@ -5,8 +5,9 @@ sidebar model's top blocks on a shipped set (kept in the explorer cache, so a se
 the run), :func:`~interp.data_attribution.attribute_training` scores every training example for a
 query (the shutdown question by default) with each chosen method, shown side by side (most
 supporting and most opposing examples, gold sources marked), and
-:func:`~interp.data_attribution.evaluate_attribution` gives each method's planted-fact MRR and LDS on
-this run.
+:func:`~interp.data_attribution.evaluate_attribution` gives each method's planted-fact MRR, tail-patch
+score and LDS on this run, with intervals (BM25 has no opposing direction: its opposing table is replaced
+by a note).
 """
 
 import hashlib

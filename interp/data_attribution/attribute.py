@@ -114,7 +114,8 @@ class GradientStore:
     """The run's per-example projected training gradients, by checkpoint, computed once and kept in shards.
 
     ``<run>/gradients/k{dim}-s{seed}/ckpt-{c}/shard-{i}.safetensors`` holds ``raw`` (n_shard, D) and,
-    for the final checkpoint, ``corrected`` (TrackStar's optimizer-corrected gradients).
+    for the final checkpoint (and every checkpoint once ``tracin_adam`` asked), ``corrected`` (the gradients
+    divided by AdamW's ``sqrt(v) + eps`` at that checkpoint, then projected).
     """
 
     def __init__(self, run: FineTuneRun, *, dim: int | None = DEFAULT_DIM, seed: int = 0, shard_size: int = SHARD):
