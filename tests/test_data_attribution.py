@@ -489,3 +489,18 @@ def test_ekfac_scores_do_not_depend_on_how_the_examples_are_padded_into_batches(
     one = kronfluence_scores(tiny_run, queries, strategy="ekfac", batch_size=1, float64=True)
     eight = kronfluence_scores(tiny_run, queries, strategy="ekfac", batch_size=8, float64=True)
     np.testing.assert_allclose(one, eight, rtol=1e-4, atol=1e-6 * np.abs(one).max())
+
+
+def test_cli_evaluate_prints_intervals_paired_differences_and_leads_with_non_self_queries(tiny_run, monkeypatch):
+    from typer.testing import CliRunner
+
+    import interp.cli.train_data as cli
+
+    monkeypatch.setattr(cli, "_open", lambda *a: tiny_run)
+    result = CliRunner().invoke(cli.app, ["evaluate", "unused", "--methods", "bm25,grad_cos"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "own_text queries left out" in result.output and "all_but_own_text" in result.output
+    ev = evaluate_attribution(tiny_run, ["bm25", "grad_cos"], progress=False)
+    assert f"  all_but_own_text ({len(ev._columns('all_but_own_text'))} queries): bm25 " \
+           f"{ev.interval('mrr', 'bm25').format()}" in result.output
+    assert "Paired differences" in result.output and "tail_patch: grad_cos - random = " in result.output

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_result, progress_arg, progress_bars, table
+from interp.cli._common import JsonOpt, ModelOpt, clean_errors, out, print_result, progress_arg, progress_bars
 
 __all__ = ["app"]
 
@@ -89,7 +89,7 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
     if json:
         print_result(result)
         return
-    out.print(result.summary(), highlight=False)
+    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
     print_examples(result.to_frame())
 
 
@@ -127,12 +127,22 @@ def evaluate_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder from
     if json:
         print_result(result)
         return
-    out.print(result.summary(), highlight=False)
-    columns = ["method", "kind", "n_queries", "mrr", "mrr_low", "mrr_high", "tail_patch", "tail_patch_low",
-               "tail_patch_high", "lds", "lds_low", "lds_high"]
-    frame = result.to_frame()
-    out.print(table(frame[frame["kind"] == result.kinds()[0]][columns].to_dict(orient="records"),
-                    f"Attribution quality on {result.kinds()[0]} queries (95% intervals; all kinds: --json or --out)"))
-    if len(result.comparisons):
-        pairs = result.comparisons_frame()
-        out.print(table(pairs.to_dict(orient="records"), "Paired differences (a - b on the same queries)"))
+    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    print_evaluation(result)
+
+
+def print_evaluation(result) -> None:
+    """MRR by query kind and the paired differences, one line each with their intervals (a 12-column table
+    would be squeezed to unreadable cells in an 80-column terminal); every column: --json or --out."""
+    out.print("\nMRR by query kind (95% intervals; own_text is self-retrieval):", highlight=False)
+    for kind in result.kinds():
+        parts = [f"{m} {i.format()}" for m in result.methods if (i := result.interval("mrr", m, kind)) is not None]
+        n = len(result._columns(kind))
+        out.print(f"  {kind} ({n} queries): " + "; ".join(parts), highlight=False, markup=False, soft_wrap=True)
+    if result.comparisons:
+        out.print("\nPaired differences (a - b on the same queries, all but own_text):", highlight=False)
+        for c in result.comparisons:
+            d = c["difference"]
+            verdict = "within noise" if c["within_noise"] else "differs"
+            out.print(f"  {c['metric']}: {c['name_a']} - {c['name_b']} = {d['estimate']:+.3f} "
+                      f"[{d['low']:+.3f}, {d['high']:+.3f}], {verdict}", highlight=False, markup=False, soft_wrap=True)
