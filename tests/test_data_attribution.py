@@ -428,11 +428,11 @@ def test_user_jsonl_and_bad_inputs(tmp_path, tiny_models, tiny_run):
 
 # ----------------------------------------------------------------------------------------- the real model
 @pytest.mark.slow
-def test_default_model_planted_sources_rank_top_3_for_most_lexical_queries(default_model, tmp_path):
+def test_default_model_planted_sources_rank_top_3_for_most_own_text_queries(default_model, tmp_path):
     data = load_training_data("planted_facts").subset(range(60), name="planted_facts[60]")
     run = finetune(default_model, data, blocks=2, epochs=3, lr=1e-3, checkpoints=1, out=tmp_path, progress=False)
-    lexical = [q.id for q in data.queries if q.kind == "own_text"]
-    ev = evaluate_attribution(run, ["grad_cos", "trackstar"], queries=lexical, progress=False)
+    own_text = [q.id for q in data.queries if q.kind == "own_text"]
+    ev = evaluate_attribution(run, ["grad_cos", "trackstar"], queries=own_text, tail_patch_k=0, progress=False)
     for method in ("grad_cos", "trackstar"):
         top3 = float(np.mean(1 / ev.reciprocal_rank[ev.methods.index(method)] <= 3))
         assert top3 >= 0.8, (method, top3)
