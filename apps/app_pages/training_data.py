@@ -51,8 +51,8 @@ def run_attribution(_run, run_key: str, query: str, target: str | None, method: 
 
 
 @st.cache_data(show_spinner="Evaluating the methods…", max_entries=8)
-def run_evaluation(_run, run_key: str, methods: tuple[str, ...], lds_subsets: int):
-    return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, progress=False)
+def run_evaluation(_run, run_key: str, methods: tuple[str, ...], lds_subsets: int, tail_patch_k: int):
+    return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, tail_patch_k=tail_patch_k, progress=False)
 
 
 loaded = _common.current_model()
@@ -129,8 +129,11 @@ st.subheader("How good is each method on this run?")
 with st.form("train_data_eval_form"):
     lds_subsets = st.number_input("Random halves retrained for the LDS (0: none; 32 or more to rank methods)", 0, 64,
                                   0, key="td_lds")
+    tail_patch_k = st.number_input("Top examples one tail-patch step trains on (0: no tail-patch score)", 0, 64,
+                                   int(run.config.batch_size), key="td_tail_k")
     evaluate = st.form_submit_button("Evaluate")
 if evaluate:
-    evaluation = _common.guarded(run_evaluation, run, str(run.path), tuple(methods), int(lds_subsets))
+    evaluation = _common.guarded(run_evaluation, run, str(run.path), tuple(methods), int(lds_subsets),
+                                 int(tail_patch_k))
     if evaluation is not None:
         _common.show_result(evaluation, "training_attribution_evaluation")
