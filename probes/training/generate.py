@@ -12,8 +12,10 @@ their gold sources):
   Every fact also gets one **hard negative** (id ``<fact>_neg``, kind ``hard_negative``): the same
   template as the fact's first training sentence, about another person who holds the subject's full
   name and has the same answer ("Quillan Pellingham's cousin plays the accordion."). It shares the
-  name and the answer with the gold sources, so word overlap cannot tell them apart; it is appended
-  after the facts (drawn from its own seeded generator, so the facts themselves do not change).
+  name and the answer with the gold sources, but not their exact length: it holds the gold sentence's
+  words plus the relative's, and BM25's length normalisation scores it lower, so BM25 still ranks a
+  gold source first (MRR 1.00 on the default run). It is appended after the facts (drawn from its own
+  seeded generator, so the facts themselves do not change).
   Queries per fact: ``own_text`` (a training sentence's own prompt and target: retrieving it is
   self-retrieval, not attribution), ``paraphrase`` (a wording used in no training sentence) and
   ``question`` (a question-and-answer form).
