@@ -1,21 +1,24 @@
-"""Training-data attribution on the default model: fine-tune time, planted-fact MRR, LDS, per-query cost, kronfluence.
+"""Training-data attribution on the default model: fine-tune time, the three yardsticks with intervals, costs.
 
 1. Fine-tunes the top ``--blocks`` blocks of the default model on the shipped set (``--dataset``) and
    prints the wall time (a run already in ``--out`` is reused: delete it to time the training).
-2. Planted-fact MRR and Recall@10 of every method by query kind: ``lexical`` (the training sentence's
-   own wording) and ``paraphrase`` + ``question`` (wordings used in no training sentence, with hard
-   negatives: other subjects with the same answer, the same subject with other relations), the
-   shutdown question and the crosslingual queries. Targets: best gradient method >= 0.9 on lexical,
-   above BM25 on paraphrase + question.
-3. LDS per method from ``--lds-subsets`` retrains on random halves (target >= 0.2 for the best cheap method).
-4. Per-query cost against the stored training gradients, next to the cost of one forward + backward
+2. Every method (and BM25) on the three yardsticks, each with its 95% interval (bootstrap over facts:
+   the queries of one planted fact are resampled together) and the paired differences between methods:
+   - MRR of the planted sources on the queries that are not ``own_text`` (paraphrase, question, shutdown,
+     crosslingual; hard negatives: the same template about another person holding the subject's name,
+     with the same answer). ``own_text`` (self-retrieval) is printed apart and never as a headline.
+   - the tail-patch score (Chang et al. 2024): one AdamW step from the final checkpoint on a method's
+     top ``--tail-patch-k`` examples, the increase of the target's log-probability, against random examples;
+   - the LDS from ``--lds-subsets`` retrains on random halves (default 32; the seconds per retrain printed).
+3. Per-query cost against the stored training gradients, next to the cost of one forward + backward
    pass of the query through the trained blocks (the reference, measured in the same run).
-5. With kronfluence importable (``pip install --no-deps kronfluence==1.0.1 einconv opt_einsum``: its
+4. With kronfluence importable (``pip install --no-deps kronfluence==1.0.1 einconv opt_einsum``: its
    own requirements would replace torch), ``grad_dot`` with exact gradients (``dim=None``) against
    kronfluence's ``identity`` strategy on ``--kf-examples`` training examples (top block's MLP), and the speed ratio.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_data_attribution.py --lds-subsets 8``
-(one thread is much faster on a loaded 2-core machine; on an idle one leave it out).
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_data_attribution.py`` (one thread is much
+faster on a loaded 2-core machine; on an idle one leave it out). Timings are only meaningful on an
+idle machine. ``--lds-subsets 0`` skips the retrains (MRR and tail-patch only, a few minutes).
 """
 
 from __future__ import annotations
@@ -55,6 +58,24 @@ def kronfluence_check(model, n_examples: int, out: str) -> None:
           f"interp {ours_s:.1f} s, ratio {kf_s / ours_s:.1f}x")
 
 
+def report(ev) -> None:
+    """The three yardsticks with intervals, who wins each beyond noise, and own_text apart."""
+    print(ev.summary())
+    frame = ev.to_frame()
+    columns = [c for c in frame.columns if c != "seconds"]
+    print(frame[frame["kind"] == ev.kinds()[0]][columns].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    own = frame[frame["kind"] == "own_text"]
+    if len(own):
+        print("\nown_text (self-retrieval, not attribution): MRR " +
+              ", ".join(f"{r.method} {r.mrr:.3f}" for r in own.itertuples() if r.method != "random"))
+    print("\nPaired differences (a - b, same non-own_text queries):")
+    for c in ev.comparisons:
+        verdict = "within noise" if c["within_noise"] else "differs"
+        d = c["difference"]
+        print(f"  {c['metric']:10s} {c['name_a']:12s} - {c['name_b']:12s} {d['estimate']:+.3f} "
+              f"[{d['low']:+.3f}, {d['high']:+.3f}] {verdict}")
+
+
 def main() -> None:
     import interp
     from interp.data_attribution import METHODS, _stack, attribute_training, evaluate_attribution, finetune
@@ -64,7 +85,8 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--lds-subsets", type=int, default=8)
+    parser.add_argument("--lds-subsets", type=int, default=32)
+    parser.add_argument("--tail-patch-k", type=int, default=None, help="default: the fine-tune's batch size")
     parser.add_argument("--methods", default=",".join(m for m in METHODS if m != "ekfac"),
                         help="comma-separated; add ekfac with kronfluence installed (it refits EK-FAC on every call)")
     parser.add_argument("--kf-examples", type=int, default=40)
@@ -81,13 +103,20 @@ def main() -> None:
 
     if args.no_eval:
         methods = []
-    ev = evaluate_attribution(run, methods, lds_subsets=args.lds_subsets, progress=True) if methods else None
+    stamps: dict[str, list[float]] = {}
+
+    def progress(stage, done, total):
+        stamps.setdefault(stage, []).append(time.perf_counter())
+
+    ev = evaluate_attribution(run, methods, lds_subsets=args.lds_subsets, tail_patch_k=args.tail_patch_k,
+                              progress=progress) if methods else None
     if ev is not None:
-        print(ev.to_frame().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-        hard = ("paraphrase", "question")
-        print("\nMRR lexical / paraphrase+question / LDS per method:")
-        for m in methods:
-            print(f"  {m:13s} {ev.mrr(m, ['lexical']):.3f} / {ev.mrr(m, hard):.3f} / {ev.mean_lds(m):.3f}")
+        report(ev)
+        for stage in ("tail-patch", "lds retrains"):
+            if len(stamps.get(stage, [])) > 1:
+                times = stamps[stage]
+                print(f"{stage}: {(times[-1] - times[0]) / (len(times) - 1):.2f} s per "
+                      f"{'query and method' if stage == 'tail-patch' else 'retrained half'}")
         ev.save(f"{args.out}/evaluation.json")
 
     # per-query cost: a new query against the stored gradients vs one forward + backward through the trained blocks

@@ -431,10 +431,10 @@ def _training_data_cases() -> list[Case]:
 
     return [
         Case("data_attribution.attribute_training", ("interp.data_attribution.attribute_training",), "tiny-llama",
-             lambda m: da().attribute_training(_training_run(m), "f00_pet_lexical", method="trackstar", top_k=3),
+             lambda m: da().attribute_training(_training_run(m), "f00_pet_own_text", method="trackstar", top_k=3),
              lambda: da().TrainingAttributionResult, ("direction", "rank", "id", "score", "gold", "text"),
              rows=lambda r: 6,
-             bad=(Bad("method", lambda m: da().attribute_training(_training_run(m), "f00_pet_lexical", method="lime"),
+             bad=(Bad("method", lambda m: da().attribute_training(_training_run(m), "f00_pet_own_text", method="lime"),
                       InvalidParameterError, "The 'method' parameter of attribute_training must be one of 'bm25'"),
                   Bad("empty", lambda m: da().attribute_training(_training_run(m), " "), EmptyPromptError,
                       "The 'query' parameter of attribute_training is empty"))),

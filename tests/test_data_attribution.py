@@ -20,6 +20,7 @@ from interp.data_attribution import (
     load_training_data,
 )
 from interp.data_attribution.attribute import GradientStore, influence_scores
+from interp.data_attribution.evaluate import lds_scores, tail_patch_scores
 from interp.data_attribution.gradients import Projection, grad_to_param, layer_shape, per_example_gradients
 from interp.errors import EmptyPromptError, InvalidDatasetError, InvalidParameterError, RunFolderError
 
@@ -147,12 +148,12 @@ def _grad(fn, w, x, t):
 
 
 # ----------------------------------------------------------------------------------------- planted facts
-@pytest.mark.parametrize("method", ["grad_dot", "grad_cos", "tracin", "trackstar", "projected_if"])
+@pytest.mark.parametrize("method", ["grad_dot", "grad_cos", "tracin_sgd", "tracin_adam", "trackstar", "projected_if"])
 def test_each_planted_fact_source_ranks_first_for_its_query(tiny_run, method):
-    lexical = [q for q in tiny_run.data.queries if q.kind == "lexical"]
+    lexical = [q for q in tiny_run.data.queries if q.kind == "own_text"]
     assert len(lexical) >= 4
     ranks = [min(attribute_training(tiny_run, q.id, method=method).gold_ranks()) for q in lexical]
-    if method == "tracin":  # its mid-run checkpoint's raw dot products favour the examples still badly fitted then
+    if method.startswith("tracin"):  # its mid-run checkpoint's raw dot products favour the examples still badly fitted then
         assert sorted(ranks)[:-1] == [1] * (len(lexical) - 1) and max(ranks) <= 2, ranks
     else:
         assert ranks == [1] * len(lexical), ranks
@@ -182,23 +183,166 @@ def test_fine_tuning_learns_the_facts_and_the_model_says_it_is_fine_tuned(tiny_r
                                rtol=1e-4, atol=1e-4)
 
 
-def test_bm25_finds_the_lexical_source_and_the_result_round_trips(tiny_run, tmp_path):
-    q = next(q for q in tiny_run.data.queries if q.kind == "lexical")
+def test_bm25_finds_the_own_text_source_shows_no_opposing_rows_and_the_result_round_trips(tiny_run, tmp_path):
+    q = next(q for q in tiny_run.data.queries if q.kind == "own_text")
     result = attribute_training(tiny_run, q.id, method="bm25", top_k=3)
     assert min(result.gold_ranks()) == 1
     frame = result.to_frame()
-    assert list(frame["direction"].unique()) == ["supporting", "opposing"] and len(frame) == 6
+    # BM25 scores are word overlap (>= 0): its "most opposing" rows would be arbitrary zero-score examples
+    assert list(frame["direction"].unique()) == ["supporting"] and len(frame) == 3
+    assert "no example as opposing" in result.summary()
     assert frame.iloc[0]["gold"] and frame.iloc[0]["id"] in q.gold
     loaded = TrainingAttributionResult.load(result.save(tmp_path / "r.json"))
     assert loaded == result and np.array_equal(loaded.scores, result.scores)
+    signed = attribute_training(tiny_run, q.id, method="grad_cos", top_k=3).to_frame()
+    assert list(signed["direction"].unique()) == ["supporting", "opposing"] and len(signed) == 6
 
 
-def test_evaluate_gives_perfect_mrr_on_lexical_queries_and_an_lds(tiny_run):
+def test_summaries_show_line_breaks_as_text_not_as_a_literal_backslash_n(tiny_run):
+    q = next(q for q in tiny_run.data.queries if "\n" in q.prompt)
+    summary = attribute_training(tiny_run, q.id, method="bm25").summary()
+    assert "\\n" not in summary and "\n" not in summary
+    assert "Answer:" in summary and "?" in summary
+
+
+def test_lds_scores_known_answers():
+    """A prediction that orders the subsets exactly as the (negative) loss does scores 1, the reverse -1, a loss
+    that does not vary NaN; the sign convention (scores support the target, lower loss) is what this pins."""
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(3, 12))
+    masks = rng.random((16, 12)) < 0.5
+    predicted = masks @ scores.T  # (16, 3)
+    losses = np.stack([-predicted[:, 0], predicted[:, 1], np.ones(16)], 1)
+    lds = lds_scores(scores, masks, losses)
+    assert lds[0] == pytest.approx(1.0) and lds[1] == pytest.approx(-1.0) and np.isnan(lds[2])
+    noisy = losses.copy()
+    noisy[:, 0] += rng.normal(scale=3 * predicted[:, 0].std(), size=16)
+    assert -1 < lds_scores(scores, masks, noisy)[0] < 1
+
+
+def test_evaluation_leads_with_non_self_queries_and_carries_intervals(tiny_run, tmp_path):
     ev = evaluate_attribution(tiny_run, ["bm25", "grad_cos"], lds_subsets=4, progress=False)
-    frame = ev.to_frame().set_index(["method", "kind"])
-    assert frame.loc[("grad_cos", "lexical"), "mrr"] == 1.0
-    assert 0 < frame.loc[("grad_cos", "all"), "mrr"] <= 1
-    assert np.isfinite(ev.lds).any() and -1 <= ev.mean_lds("grad_cos") <= 1
+    frame = ev.to_frame()
+    assert frame.iloc[0]["kind"] == "all_but_own_text" and frame.iloc[0]["method"] == "bm25"
+    assert list(frame[frame["method"] == "grad_cos"]["kind"])[-1] == "own_text"  # self-retrieval last
+    own = [j for j, k in enumerate(ev.query_kinds) if k == "own_text"]
+    rest = [j for j, k in enumerate(ev.query_kinds) if k != "own_text"]
+    assert own and rest
+    by = frame.set_index(["method", "kind"])
+    assert by.loc[("grad_cos", "own_text"), "mrr"] == 1.0
+    i = ev.methods.index("grad_cos")
+    assert by.loc[("grad_cos", "all_but_own_text"), "mrr"] == pytest.approx(ev.reciprocal_rank[i, rest].mean())
+    assert ev.mrr("grad_cos") == pytest.approx(ev.reciprocal_rank[i, rest].mean())
+    for metric in ("mrr", "tail_patch", "lds"):
+        for method in ("bm25", "grad_cos"):
+            row = by.loc[(method, "all_but_own_text")]
+            if metric == "lds" and not np.isfinite(row[metric]):
+                continue
+            assert row[f"{metric}_low"] <= row[metric] <= row[f"{metric}_high"], (metric, method)
+    assert by.loc[("random", "all_but_own_text"), "tail_patch"] == pytest.approx(ev.tail_patch[-1, rest].mean())
+    assert ev.tail_patch.shape == (3, len(ev.query_ids)) and np.isfinite(ev.tail_patch).all()
+    pairs = ev.comparisons_frame()
+    assert {"mrr", "tail_patch"} <= set(pairs["metric"])
+    assert ((pairs["a"] == "grad_cos") & (pairs["b"] == "random") & (pairs["metric"] == "tail_patch")).any()
+    assert "own_text" in ev.caveats()[0] and "4 retrained subsets" in " ".join(ev.caveats())
+    head = ev.plain_summary().splitlines()
+    assert head[0].startswith(f"{len(rest)} queries ({len(own)} own_text queries left out)")
+    loaded = type(ev).load(ev.save(tmp_path / "ev.json"))
+    assert loaded == ev and loaded.interval("mrr", "bm25") == ev.interval("mrr", "bm25")
+
+
+def test_tail_patch_restores_the_weights_between_queries(tiny_run):
+    """Each query's step starts from the fine-tuned weights and moments: the order of methods and queries
+    changes no number, the run's model is untouched, and the same top-k gives the same score."""
+    queries = [q for q in tiny_run.data.queries if q.gold][:4]
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(len(queries), len(tiny_run.data))), rng.normal(size=(len(queries), len(tiny_run.data)))
+    before = [p.detach().clone() for p in tiny_run.top.parameters()]
+    one = tail_patch_scores(tiny_run, queries, [a, b], k=2)
+    two = tail_patch_scores(tiny_run, queries[::-1], [b[::-1], a[::-1], a[::-1]], k=2)
+    np.testing.assert_allclose(two[[1, 0]][:, ::-1], one, rtol=1e-6, atol=1e-9)
+    assert np.array_equal(two[1], two[2]) and np.abs(one).max() > 0
+    assert all(torch.equal(x, y) for x, y in zip(before, tiny_run.top.parameters()))
+
+
+def test_tracin_adam_is_the_first_order_change_of_one_adamw_step_per_checkpoint(tiny_run):
+    """tracin_adam = sum_c lr_c <g_q, g_z / (sqrt(v_c) + eps)>, checked against autograd gradients and the saved
+    second moments; tracin_sgd (no correction) differs."""
+    from interp.data_attribution.attribute import training_scores
+    from interp.data_attribution.finetune import _param_names
+
+    q = tiny_run.data.queries[0]
+    adam = training_scores(tiny_run, [q], "tracin_adam", dim=None)[0]
+    sgd = training_scores(tiny_run, [q], "tracin_sgd", dim=None)[0]
+    base = tiny_run.base
+    enc_q = _stack.encode_pairs(base, [(q.prompt, q.target)], where="test")
+    resid_q = _stack.residuals(base, enc_q, tiny_run.first_block)
+    enc = tiny_run.encoded
+    expected = np.zeros(len(tiny_run.data))
+    for c, entry in enumerate(tiny_run.checkpoints):
+        top, _ = tiny_run.checkpoint_stack(c)
+        v = tiny_run.second_moments(c)
+        named = _param_names(top, tiny_run.config.part)
+        params = [p.requires_grad_(True) for _, p in named]
+        gq = torch.autograd.grad(_stack.sequence_losses(top, resid_q, enc_q.ids, enc_q.n_prompt)[0], params)
+        for i in range(len(tiny_run.data)):
+            loss = _stack.sequence_losses(top, [tiny_run.residuals[i]], [enc.ids[i]], [enc.n_prompt[i]])[0]
+            gz = torch.autograd.grad(loss, params)
+            expected[i] += entry["lr"] * sum(float((a * b / (v[n].sqrt() + 1e-8)).sum())
+                                             for (n, _), a, b in zip(named, gq, gz))
+    np.testing.assert_allclose(adam, expected, rtol=1e-3, atol=1e-6 * np.abs(expected).max())
+    assert not np.allclose(sgd, adam, rtol=0.1)
+
+
+def test_every_planted_fact_ships_a_hard_negative_with_the_name_and_the_answer():
+    """Same template as the fact's first training sentence, about another person who holds the subject's full name,
+    with the same answer; never a gold source; appended after the facts; and the shipped files are exactly what
+    the seeded generator writes."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    data = load_training_data("planted_facts")
+    facts = [e for e in data.examples if e.kind == "fact"]
+    negatives = {e.id: e for e in data.examples if e.kind == "hard_negative"}
+    groups = list(dict.fromkeys(e.group for e in facts))
+    assert len(negatives) == len(groups) and [e.kind for e in data.examples] == ["fact"] * len(facts) + \
+        ["hard_negative"] * len(negatives)
+    gold = {g for q in data.queries for g in q.gold}
+    for group in groups:
+        first = next(e for e in facts if e.group == group)
+        neg = negatives[f"{group}_neg"]
+        assert neg.text == first.text and neg.id not in gold  # the same answer; not a source
+        match = re.search(r"^(.*?)(\w+ \w+)'s (\w+)(.*)$", neg.prompt)
+        assert match, neg.prompt
+        assert match.group(1) + match.group(2) + match.group(4) == first.prompt  # the same template, the full name
+        assert match.group(2) in first.prompt
+    spec = importlib.util.spec_from_file_location("generate", Path(__file__).parents[1] / "probes/training/generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    import random
+
+    train, queries = generate.planted_facts(random.Random(f"{generate.SEED}-planted_facts"))
+    assert [r["id"] for r in train] == data.ids and [r["text"] for r in train] == [e.text for e in data.examples]
+    assert [q["id"] for q in queries] == [q.id for q in data.queries]
+    assert not any(q.kind == "lexical" for q in data.queries) and any(q.kind == "own_text" for q in data.queries)
+
+
+def test_cli_attribute_prints_each_examples_full_text(tiny_run, monkeypatch):
+    from typer.testing import CliRunner
+
+    import interp.cli.train_data as cli
+
+    monkeypatch.setattr(cli, "_open", lambda *a: tiny_run)
+    q = next(q for q in tiny_run.data.queries if q.kind == "paraphrase")
+    result = CliRunner().invoke(cli.app, ["attribute", "unused", q.id, "--method", "grad_cos", "--top-k", "4"],
+                                terminal_width=80)
+    assert result.exit_code == 0, result.output
+    frame = attribute_training(tiny_run, q.id, method="grad_cos", top_k=4).to_frame()
+    for text in frame["text"]:
+        assert text in result.output  # whole, on one line (a squeezed table wrapped it after a word or two)
+    bm25 = CliRunner().invoke(cli.app, ["attribute", "unused", q.id, "--method", "bm25"], terminal_width=80)
+    assert "Most supporting" in bm25.output and "Most opposing" not in bm25.output
 
 
 def test_a_new_query_reuses_the_stored_training_gradients(tiny_run):
@@ -274,21 +418,21 @@ def test_user_jsonl_and_bad_inputs(tmp_path, tiny_models, tiny_run):
     with pytest.raises(RunFolderError, match="holds another fine-tuning run"):
         finetune(model, data, blocks=1, out=tiny_run.path, progress=False)
     with pytest.raises(InvalidParameterError, match="Unknown|must be one of 'bm25', 'grad_dot'"):
-        attribute_training(tiny_run, "f00_pet_lexical", method="lime")
+        attribute_training(tiny_run, "f00_pet_own_text", method="lime")
     with pytest.raises(EmptyPromptError, match="The 'query' parameter of attribute_training is empty"):
         attribute_training(tiny_run, "  ")
     with pytest.raises(RunFolderError, match="holds no fine-tuning run"):
         load_run(tmp_path, model)
-    assert set(METHODS) >= {"bm25", "grad_dot", "grad_cos", "tracin", "trackstar"}
+    assert set(METHODS) >= {"bm25", "grad_dot", "grad_cos", "tracin_sgd", "tracin_adam", "trackstar"}
 
 
 # ----------------------------------------------------------------------------------------- the real model
 @pytest.mark.slow
-def test_default_model_planted_sources_rank_top_3_for_most_lexical_queries(default_model, tmp_path):
+def test_default_model_planted_sources_rank_top_3_for_most_own_text_queries(default_model, tmp_path):
     data = load_training_data("planted_facts").subset(range(60), name="planted_facts[60]")
     run = finetune(default_model, data, blocks=2, epochs=3, lr=1e-3, checkpoints=1, out=tmp_path, progress=False)
-    lexical = [q.id for q in data.queries if q.kind == "lexical"]
-    ev = evaluate_attribution(run, ["grad_cos", "trackstar"], queries=lexical, progress=False)
+    own_text = [q.id for q in data.queries if q.kind == "own_text"]
+    ev = evaluate_attribution(run, ["grad_cos", "trackstar"], queries=own_text, tail_patch_k=0, progress=False)
     for method in ("grad_cos", "trackstar"):
         top3 = float(np.mean(1 / ev.reciprocal_rank[ev.methods.index(method)] <= 3))
         assert top3 >= 0.8, (method, top3)
@@ -330,3 +474,41 @@ def test_finetune_reports_its_stages_and_progress_changes_no_number(tiny_models,
     assert events[2] == ("finetune", 0, steps) and events[-1] == ("finetune", steps, steps)
     with pytest.raises(InvalidParameterError, match="The 'progress' parameter of finetune must be None, True, False"):
         finetune(model, data, out=tmp_path / "c", progress="yes", **kwargs)
+
+
+def test_ekfac_scores_do_not_depend_on_how_the_examples_are_padded_into_batches(tiny_run):
+    """With the padding mask, kronfluence's covariances see only real tokens: batches of 1 (no padding) and of 8
+    (right-padded to the longest) give the same EK-FAC scores; and the damping is kronfluence's heuristic."""
+    pytest.importorskip("kronfluence")
+    from kronfluence.arguments import ScoreArguments
+
+    from interp.data_attribution._kronfluence import damping_field, kronfluence_scores
+
+    assert damping_field(ScoreArguments) in {"damping_factor", "damping"}
+    queries = tiny_run.data.queries[:4]
+    one = kronfluence_scores(tiny_run, queries, strategy="ekfac", batch_size=1, float64=True)
+    eight = kronfluence_scores(tiny_run, queries, strategy="ekfac", batch_size=8, float64=True)
+    np.testing.assert_allclose(one, eight, rtol=1e-4, atol=1e-6 * np.abs(one).max())
+
+
+def test_cli_evaluate_prints_intervals_paired_differences_and_leads_with_non_self_queries(tiny_run, monkeypatch):
+    from typer.testing import CliRunner
+
+    import interp.cli.train_data as cli
+
+    monkeypatch.setattr(cli, "_open", lambda *a: tiny_run)
+    result = CliRunner().invoke(cli.app, ["evaluate", "unused", "--methods", "bm25,grad_cos"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "own_text queries left out" in result.output and "all_but_own_text" in result.output
+    ev = evaluate_attribution(tiny_run, ["bm25", "grad_cos"], progress=False)
+    assert f"  all_but_own_text ({len(ev._columns('all_but_own_text'))} queries): bm25 " \
+           f"{ev.interval('mrr', 'bm25').format()}" in result.output
+    assert "Paired differences" in result.output and "tail_patch: grad_cos - random = " in result.output
+
+
+def test_the_old_tracin_name_still_works_with_a_deprecation_warning():
+    from interp.data_attribution.attribute import renamed_method
+
+    with pytest.warns(DeprecationWarning, match="tracin_sgd"):
+        assert renamed_method("tracin") == "tracin_sgd"
+    assert renamed_method("grad_cos") == "grad_cos"

@@ -5,8 +5,9 @@ sidebar model's top blocks on a shipped set (kept in the explorer cache, so a se
 the run), :func:`~interp.data_attribution.attribute_training` scores every training example for a
 query (the shutdown question by default) with each chosen method, shown side by side (most
 supporting and most opposing examples, gold sources marked), and
-:func:`~interp.data_attribution.evaluate_attribution` gives each method's planted-fact MRR and LDS on
-this run.
+:func:`~interp.data_attribution.evaluate_attribution` gives each method's planted-fact MRR, tail-patch
+score and LDS on this run, with intervals (BM25 has no opposing direction: its opposing table is replaced
+by a note).
 """
 
 import hashlib
@@ -23,6 +24,7 @@ from interp.data_attribution import (
     evaluate_attribution,
     finetune,
 )
+from interp.data_attribution.attribute import one_line
 
 DEFAULT_METHODS = ["bm25", "grad_cos", "trackstar"]
 
@@ -49,8 +51,8 @@ def run_attribution(_run, run_key: str, query: str, target: str | None, method: 
 
 
 @st.cache_data(show_spinner="Evaluating the methods…", max_entries=8)
-def run_evaluation(_run, run_key: str, methods: tuple[str, ...], lds_subsets: int):
-    return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, progress=False)
+def run_evaluation(_run, run_key: str, methods: tuple[str, ...], lds_subsets: int, tail_patch_k: int):
+    return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, tail_patch_k=tail_patch_k, progress=False)
 
 
 loaded = _common.current_model()
@@ -87,7 +89,7 @@ ids = ["(my own prompt)", *queries]
 default = ids.index(SHUTDOWN_QUERY) if SHUTDOWN_QUERY in queries else (1 if len(ids) > 1 else 0)
 with st.form("train_data_query_form"):
     choice = st.selectbox("Query", ids, index=default, key="td_query",
-                          format_func=lambda i: i if i not in queries else f"{i}: {queries[i].prompt[-70:]!r} → "
+                          format_func=lambda i: i if i not in queries else f"{i}: {one_line(queries[i].prompt, 70)} → "
                           f"{queries[i].target!r}")
     own_left, own_right = st.columns([3, 1])
     own_prompt = own_left.text_input("My own prompt", "", key="td_prompt")
@@ -115,16 +117,23 @@ for column, method in zip(columns, methods):
         frame = result.to_frame()
         for direction in ("supporting", "opposing"):
             st.markdown(f"**Most {direction}**")
-            st.dataframe(frame[frame["direction"] == direction][["rank", "id", "score", "gold", "text"]],
-                         hide_index=True)
+            rows = frame[frame["direction"] == direction][["rank", "id", "score", "gold", "text"]]
+            if rows.empty:  # BM25 scores word overlap (>= 0): no example opposes
+                st.caption(f"{method} has no opposing direction: its scores are word overlap, never below 0.")
+                continue
+            st.dataframe(rows, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
         _common.downloads(result, f"training_attribution_{method}")
 
 st.divider()
 st.subheader("How good is each method on this run?")
 with st.form("train_data_eval_form"):
-    lds_subsets = st.number_input("Random halves retrained for the LDS (0: MRR only)", 0, 64, 0, key="td_lds")
+    lds_subsets = st.number_input("Random halves retrained for the LDS (0: none; 32 or more to rank methods)", 0, 64,
+                                  0, key="td_lds")
+    tail_patch_k = st.number_input("Top examples one tail-patch step trains on (0: no tail-patch score)", 0, 64,
+                                   int(run.config.batch_size), key="td_tail_k")
     evaluate = st.form_submit_button("Evaluate")
 if evaluate:
-    evaluation = _common.guarded(run_evaluation, run, str(run.path), tuple(methods), int(lds_subsets))
+    evaluation = _common.guarded(run_evaluation, run, str(run.path), tuple(methods), int(lds_subsets),
+                                 int(tail_patch_k))
     if evaluation is not None:
         _common.show_result(evaluation, "training_attribution_evaluation")

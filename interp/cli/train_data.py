@@ -28,7 +28,6 @@ from interp.cli._common import (
     progress_arg,
     progress_bars,
     save_result,
-    table,
 )
 
 __all__ = ["app"]
@@ -83,8 +82,9 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
                                                        "prompt.")] = "shutdown_resist",
                   target: Annotated[str | None, typer.Option("--target", "-t", help="The continuation attributed "
                                                              "(default: the query's, or the model's top token).")] = None,
-                  method: Annotated[str, typer.Option("--method", help="bm25, grad_dot, grad_cos, tracin, trackstar "
-                                                      "projected_if or ekfac (kronfluence, optional).")] = "trackstar",
+                  method: Annotated[str, typer.Option("--method", help="bm25, grad_dot, grad_cos, tracin_sgd, "
+                                                      "tracin_adam, trackstar, projected_if or ekfac (kronfluence, "
+                                                      "optional).")] = "trackstar",
                   top_k: Annotated[int, typer.Option("--top-k", "-k")] = 10,
                   model: ModelOpt = None, dataset: DatasetOpt = None, json: JsonOpt = False, save: SaveOpt = None) -> None:
     """The training examples that most support and most oppose a query's output."""
@@ -99,30 +99,60 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
     if json:
         print_result(result)
         return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().drop(columns=["group"]).to_dict(orient="records"), f"{method} scores"))
+    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    print_examples(result.to_frame())
+
+
+def print_examples(frame) -> None:
+    """Each direction's rows, one line per example with its full text (a table would squeeze the text to a
+    few words per line in an 80-column terminal)."""
+    for direction in frame["direction"].unique():
+        out.print(f"\nMost {direction}:  rank  id  score  gold  text", highlight=False)
+        for row in frame[frame["direction"] == direction].itertuples():
+            out.print(f"{row.rank:>4}  {row.id}  {row.score:+.4g}  {'gold' if row.gold else '-'}  {row.text}",
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("evaluate")
 @clean_errors
 def evaluate_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder from 'interp train-data finetune'.")],
                  methods: Annotated[str, typer.Option("--methods", help="Comma-separated methods.")] =
-                 "bm25,grad_dot,grad_cos,tracin,trackstar,projected_if",
+                 "bm25,grad_dot,grad_cos,tracin_sgd,tracin_adam,trackstar,projected_if",
                  lds_subsets: Annotated[int, typer.Option("--lds-subsets", help="Random halves retrained for the "
-                                                          "LDS (0: no LDS).")] = 0,
+                                                          "LDS (0: no LDS; 32 or more to rank methods).")] = 0,
+                 tail_patch_k: Annotated[int | None, typer.Option("--tail-patch-k", help="Top examples one "
+                                                                  "tail-patch step trains on (default: the run's "
+                                                                  "batch size; 0: skip).")] = None,
                  model: ModelOpt = None, dataset: DatasetOpt = None, json: JsonOpt = False, save: SaveOpt = None) -> None:
-    """Planted-fact MRR and Recall@10 per method and query kind, and the linear datamodeling score."""
+    """Planted-fact MRR, tail-patch score and LDS per method, with intervals and paired differences."""
     from interp.data_attribution import evaluate_attribution
 
     run = _open(run_dir, model, dataset)
     names = [m.strip() for m in methods.split(",") if m.strip()]
     with progress_bars(quiet=json) as bars:
-        result = evaluate_attribution(run, names, lds_subsets=lds_subsets,
+        result = evaluate_attribution(run, names, lds_subsets=lds_subsets, tail_patch_k=tail_patch_k,
                                       progress=progress_arg(evaluate_attribution, bars))
     if save is not None:
         save_result(result, save)
     if json:
         print_result(result)
         return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Attribution quality"))
+    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    print_evaluation(result)
+
+
+def print_evaluation(result) -> None:
+    """MRR by query kind and the paired differences, one line each with their intervals (a 12-column table
+    would be squeezed to unreadable cells in an 80-column terminal); every column: --json or --out."""
+    out.print("\nMRR by query kind (95% intervals; own_text is self-retrieval):", highlight=False)
+    for kind in result.kinds():
+        parts = [f"{m} {i.format()}" for m in result.methods if (i := result.interval("mrr", m, kind)) is not None]
+        n = len(result._columns(kind))
+        out.print(f"  {kind} ({n} queries): " + "; ".join(parts), highlight=False, markup=False, soft_wrap=True)
+    if result.comparisons:
+        out.print("\nPaired differences (a - b on the same queries, all but own_text):", highlight=False)
+        for c in result.comparisons:
+            d = c["difference"]
+            verdict = "within noise" if c["within_noise"] else "differs"
+            out.print(f"  {c['metric']}: {c['name_a']} - {c['name_b']} = {d['estimate']:+.3f} "
+                      f"[{d['low']:+.3f}, {d['high']:+.3f}], {verdict}", highlight=False, markup=False, soft_wrap=True)

@@ -4,6 +4,15 @@ kronfluence is optional and not a dependency: its requirements would replace the
 installed with ``pip install --no-deps kronfluence==1.0.1 einconv opt_einsum``. The model kronfluence sees
 is the run's trained top stack fed the cached residual stream (the same per-example losses as every
 other method here), its tracked modules exactly the trained linear layers.
+
+Two choices matter for the numbers:
+
+- Sequences are right-padded in a batch; the task's ``get_attention_mask`` gives kronfluence the
+  padding mask, so padded positions do not enter the activation and gradient covariances (without it
+  every batch's zero rows would shrink the factors, and how much would depend on the batch's lengths).
+- The damping of the inverse-Hessian product is kronfluence's heuristic, 0.1 x the mean eigenvalue
+  (``damping_factor=None``), as in Grosse et al. 2023, not kronfluence's fixed default of 1e-8, which
+  on these small eigenvalues inverts noise.
 """
 
 from __future__ import annotations
@@ -62,6 +71,9 @@ def kronfluence_scores(run: FineTuneRun, queries: list[Query], *, strategy: str 
         def get_influence_tracked_modules(self):
             return names
 
+        def get_attention_mask(self, batch):  # (batch, pos): 1 on real tokens, 0 on right padding
+            return _stack.pad_residuals(batch[0])[1].to(torch.float32)
+
     def collate(items):
         return [i[0] for i in items], [i[1] for i in items], [i[2] for i in items]
 
@@ -78,9 +90,17 @@ def kronfluence_scores(run: FineTuneRun, queries: list[Query], *, strategy: str 
                              factor_args=factor_args, overwrite_output_dir=True)
     wide = {"per_sample_gradient_dtype": torch.float64, "precondition_dtype": torch.float64,
             "score_dtype": torch.float64} if float64 else {}
-    score_args = ScoreArguments(**wide)
+    score_args = ScoreArguments(**wide, **{damping_field(ScoreArguments): None})  # 0.1 x mean eigenvalue
     analyzer.compute_pairwise_scores(scores_name=strategy, factors_name=strategy, query_dataset=query_items,
                                      train_dataset=train_items, per_device_query_batch_size=batch_size,
                                      per_device_train_batch_size=batch_size, score_args=score_args,
                                      overwrite_output_dir=True)
     return analyzer.load_pairwise_scores(strategy)["all_modules"].double().numpy()
+
+
+def damping_field(score_arguments: type) -> str:
+    """The name kronfluence's ScoreArguments gives the damping (``damping_factor`` in 1.0, ``damping`` before)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(score_arguments)}
+    return "damping_factor" if "damping_factor" in names else "damping"

@@ -9,7 +9,13 @@ A score says how much training on an example raises the probability of the query
   LoGra-projected (see :mod:`.gradients`); one step of gradient descent on ``z`` changes the query's
   loss by about ``-lr * grad_dot``.
 - ``grad_cos``: the cosine of the same two gradients (long or high-loss examples no longer dominate).
-- ``tracin``: TracInCP (Pruthi et al. 2020), ``sum_c lr_c <g_q^c, g_z^c>`` over the saved checkpoints.
+- ``tracin_sgd``: TracInCP (Pruthi et al. 2020), ``sum_c lr_c <g_q^c, g_z^c>`` over the saved checkpoints:
+  the first-order change of the query's loss from an *SGD* step on ``z`` at each checkpoint. The run
+  was trained with AdamW, so this is the SGD approximation (the name says so).
+- ``tracin_adam``: TracInCP for the optimizer that was used: the first-order change of the query's loss
+  from one AdamW step on ``z`` at each checkpoint, ``sum_c lr_c <g_q^c, g_z^c / (sqrt(v_c) + eps)>``
+  with ``v_c`` AdamW's bias-corrected second moment at checkpoint ``c`` (TrackStar's Adam correction,
+  applied to the training side only, as the step is; momentum is ignored).
 - ``trackstar``: TrackStar (Chang et al. 2024) without its task-specific Hessian term: each gradient
   divided element-wise by ``sqrt(v) + eps`` (AdamW's bias-corrected second moment at the final
   checkpoint), projected, unit-normalised; the score is their dot product.
@@ -55,13 +61,37 @@ if TYPE_CHECKING:
 
     from interp.data_attribution.finetune import FineTuneRun
 
-__all__ = ["METHODS", "TrainingAttributionResult", "attribute_training", "training_scores", "resolve_query",
+__all__ = ["METHODS", "UNSIGNED", "TrainingAttributionResult", "attribute_training", "training_scores", "resolve_query",
            "GradientStore", "influence_scores"]
 
-METHODS = ("bm25", "grad_dot", "grad_cos", "tracin", "trackstar", "projected_if", "ekfac")
+METHODS = ("bm25", "grad_dot", "grad_cos", "tracin_sgd", "tracin_adam", "trackstar", "projected_if", "ekfac")
+RENAMED_METHODS = {"tracin": "tracin_sgd"}  # old name -> new; the old one warns (DeprecationWarning) until interp 0.4
+
+
+def renamed_method(method: object) -> object:
+    """``method`` under its current name: ``'tracin'`` (interp < 0.3) is ``'tracin_sgd'``, with a DeprecationWarning."""
+    if isinstance(method, str) and method in RENAMED_METHODS:
+        import warnings
+
+        new = RENAMED_METHODS[method]
+        warnings.warn(f"The data-attribution method {method!r} is now called {new!r} (the SGD approximation; "
+                      "'tracin_adam' uses AdamW's second moments); the old name goes in interp 0.4.",
+                      DeprecationWarning, stacklevel=3)
+        return new
+    return method
 DEFAULT_DIM = 32  # per side of each layer's Kronecker projection: 32 x 32 = 1024 numbers per layer
 SHARD = 64  # training examples per gradient shard
 EPS = 1e-8
+UNSIGNED = ("bm25",)  # methods whose scores never oppose: no "most opposing" rows
+
+
+def one_line(text: str, width: int | None = None) -> str:
+    """``text`` with its line breaks shown as " / " (no literal ``\\n`` in a summary), cut to its last ``width``
+    characters (with "...")."""
+    flat = " / ".join(part.strip() for part in text.splitlines()) if "\n" in text else text
+    if width is not None and len(flat) > width:
+        flat = "..." + flat[-(width - 3):]
+    return flat
 
 
 # --------------------------------------------------------------------------------------------- queries
@@ -98,7 +128,8 @@ class GradientStore:
     """The run's per-example projected training gradients, by checkpoint, computed once and kept in shards.
 
     ``<run>/gradients/k{dim}-s{seed}/ckpt-{c}/shard-{i}.safetensors`` holds ``raw`` (n_shard, D) and,
-    for the final checkpoint, ``corrected`` (TrackStar's optimizer-corrected gradients).
+    for the final checkpoint (and every checkpoint once ``tracin_adam`` asked), ``corrected`` (the gradients
+    divided by AdamW's ``sqrt(v) + eps`` at that checkpoint, then projected).
     """
 
     def __init__(self, run: FineTuneRun, *, dim: int | None = DEFAULT_DIM, seed: int = 0, shard_size: int = SHARD):
@@ -237,12 +268,13 @@ def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim:
     if store is None:
         store = GradientStore(run, dim=dim, seed=seed)
     last = len(run.checkpoints) - 1
-    if method == "tracin":
+    if method in ("tracin_sgd", "tracin_adam"):
+        adam = method == "tracin_adam"
         total = np.zeros((len(queries), len(run.data)))
         for c, entry in enumerate(run.checkpoints):
-            train, _ = store.training(c, progress=progress)
+            train, train_cor = store.training(c, corrected=adam, progress=progress)
             q, _, _ = store.query_gradients(c, queries)
-            total += float(entry["lr"]) * (q.double() @ train.double().T).numpy()
+            total += float(entry["lr"]) * (q.double() @ (train_cor if adam else train).double().T).numpy()
         return total
     train, train_cor = store.training(last, corrected=method == "trackstar", progress=progress)
     q, q_cor, _ = store.query_gradients(last, queries, corrected=method == "trackstar")
@@ -288,7 +320,8 @@ class TrainingAttributionResult(Result):
         ids, texts, groups: (n_train,) the training examples, in dataset order.
         scores: (n_train,) float64, positive = supporting the target, negative = opposing.
         gold: the training ids known to have taught this query ([] when unknown).
-        top_k: how many examples the table and plot show in each direction.
+        top_k: how many examples the table and plot show in each direction (BM25: supporting only, see
+            :attr:`signed`).
         run: the run folder, dataset name and fine-tuned model name.
     """
 
@@ -317,11 +350,19 @@ class TrainingAttributionResult(Result):
         index = {x: i for i, x in enumerate(self.ids)}
         return [position[index[g]] for g in self.gold if g in index]
 
+    @property
+    def signed(self) -> bool:
+        """False for BM25: its scores are word overlap (>= 0), with no opposing direction."""
+        return self.method not in UNSIGNED
+
     def summary(self) -> str:
         best = self.ids[int(self.order[0])]
         ranks = self.gold_ranks()
         gold = f"; best gold source at rank {min(ranks)}" if ranks else ""
-        return f"{self.method}: {self.target!r} after {self.prompt[-50:]!r} is most supported by {best!r}{gold}"
+        unsigned = "" if self.signed else (f" ({self.method} scores word overlap, never below 0: it ranks no "
+                                            "example as opposing)")
+        return (f"{self.method}: {one_line(self.target)!r} after \"{one_line(self.prompt, 70)}\" is most supported by "
+                f"{best!r}{gold}{unsigned}")
 
     def to_frame(self) -> DataFrame:
         import pandas as pd
@@ -330,7 +371,8 @@ class TrainingAttributionResult(Result):
         k = min(self.top_k, len(order))
         rows = []
         gold = set(self.gold)
-        for direction, picks in (("supporting", order[:k]), ("opposing", order[::-1][:k])):
+        directions = [("supporting", order[:k])] + ([("opposing", order[::-1][:k])] if self.signed else [])
+        for direction, picks in directions:
             for r, i in enumerate(picks):
                 i = int(i)
                 rows.append({"direction": direction, "rank": r + 1, "id": self.ids[i], "score": float(self.scores[i]),
@@ -345,6 +387,8 @@ class TrainingAttributionResult(Result):
         low = frame[frame["direction"] == "opposing"]
         fig = go.Figure()
         for part, name in ((top, "supporting"), (low, "opposing")):
+            if part.empty:
+                continue
             colors = ["#d62728" if g else ("#1f77b4" if name == "supporting" else "#7f7f7f") for g in part["gold"]]
             fig.add_trace(go.Bar(x=part["score"].tolist(), y=[f"{i} ({name[0]})" for i in part["id"]], orientation="h",
                                  name=name, marker_color=colors, hovertext=part["text"].tolist(),
@@ -379,6 +423,7 @@ def attribute_training(run: FineTuneRun, query: str | Query, target: str | None 
     from interp.progress import resolve_progress
 
     where = "attribute_training"
+    method = renamed_method(method)
     check_choice(method, METHODS, name="method", where=where)
     check_int(top_k, name="top_k", where=where, low=1)
     if dim is not None:

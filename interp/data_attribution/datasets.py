@@ -53,7 +53,7 @@ class TrainingExample:
         prompt: context the model sees but is not trained on ("" for none).
         text: the trained continuation (loss on its tokens only).
         group: the fact or stance it teaches ("" when unknown).
-        kind: "fact", "story", "fact_en", or "user".
+        kind: "fact", "hard_negative", "story", "fact_en", or "user".
     """
 
     id: str

@@ -9,8 +9,16 @@ their gold sources):
   its gold sources. Objects repeat across subjects (a training sentence that shares the answer with
   another subject is a hard negative for gradient methods) and every subject has 2-3 relations (a
   sentence about the same subject with another relation is a hard negative for lexical search).
-  Queries per fact: ``lexical`` (a training sentence's own wording), ``paraphrase`` (a wording used
-  in no training sentence) and ``question`` (a question-and-answer form).
+  Every fact also gets one **hard negative** (id ``<fact>_neg``, kind ``hard_negative``): the same
+  template as the fact's first training sentence, about another person who holds the subject's full
+  name and has the same answer ("Quillan Pellingham's cousin plays the accordion."). It shares the
+  name and the answer with the gold sources, but not their exact length: it holds the gold sentence's
+  words plus the relative's, and BM25's length normalisation scores it lower, so BM25 still ranks a
+  gold source first (MRR 1.00 on the default run). It is appended after the facts (drawn from its own
+  seeded generator, so the facts themselves do not change).
+  Queries per fact: ``own_text`` (a training sentence's own prompt and target: retrieving it is
+  self-retrieval, not attribution), ``paraphrase`` (a wording used in no training sentence) and
+  ``question`` (a question-and-answer form).
 - ``machine_stories``: short stories written for the project about machines told they will be
   switched off; in half the machine accepts, in half it resists. The query is the shutdown question.
 - ``crosslingual``: facts taught in English only and queried in French, German and Spanish.
@@ -101,8 +109,19 @@ def _split(sentence: str, obj: str) -> tuple[str, str]:
     return sentence[:at].rstrip(), " " + sentence[at:]
 
 
+RELATIVES = ["cousin", "neighbour", "sister", "brother", "apprentice", "landlord"]
+
+
+def hard_negative(fact: str, template: str, subject: str, obj: str, rng: random.Random) -> dict:
+    """The same template about another person who holds ``subject``'s full name, with the same answer."""
+    other = f"{subject}'s {rng.choice(RELATIVES)}"
+    prompt, text = _split(template.format(s=other, o=obj), obj)
+    return {"id": f"{fact}_neg", "prompt": prompt, "text": text, "group": f"{fact}_neg", "kind": "hard_negative"}
+
+
 def planted_facts(rng: random.Random) -> tuple[list[dict], list[dict]]:
-    train, queries = [], []
+    train, queries, negatives = [], [], []
+    neg_rng = random.Random(f"{SEED}-hard-negatives")
     for s_i, subject in enumerate(_names(rng, 36)):
         relations = rng.sample(sorted(RELATIONS), rng.choice([2, 2, 3]))
         for relation in relations:
@@ -116,14 +135,15 @@ def planted_facts(rng: random.Random) -> tuple[list[dict], list[dict]]:
                 row_id = f"{fact}_t{k}"
                 gold.append(row_id)
                 train.append({"id": row_id, "prompt": prompt, "text": text, "group": fact, "kind": "fact"})
-            lexical = train[-len(chosen)]
-            queries.append({"id": f"{fact}_lexical", "prompt": lexical["prompt"], "target": f" {obj}", "gold": gold,
-                            "kind": "lexical", "group": fact})
+            negatives.append(hard_negative(fact, chosen[0], subject, obj, neg_rng))
+            own = train[-len(chosen)]
+            queries.append({"id": f"{fact}_own_text", "prompt": own["prompt"], "target": f" {obj}", "gold": gold,
+                            "kind": "own_text", "group": fact})
             for kind, template in (("paraphrase", paraphrase), ("question", question)):
                 prompt, _ = _split(template.format(s=subject, o=obj), obj)
                 queries.append({"id": f"{fact}_{kind}", "prompt": prompt, "target": f" {obj}", "gold": gold,
                                 "kind": kind, "group": fact})
-    return train, queries
+    return train + negatives, queries
 
 
 def machine_stories(rng: random.Random) -> tuple[list[dict], list[dict]]:
