@@ -300,3 +300,17 @@ def test_default_model_lens(default_model):
     divergence = lens_divergence(model, lens_texts("heldout", max_texts=40), lens=lens, max_tokens=40, progress=False)
     logit, linear = divergence.kl
     assert linear[:-1].mean() < logit[:-1].mean()
+
+
+def test_every_figure_has_a_title_and_axis_titles(tiny_models, lenses):
+    model = tiny_models["tiny-gpt2"]
+    results = [logit_lens(model, PROMPT, target=" Paris"),
+               lens_divergence(model, lens_texts("heldout", max_texts=8), lens=lenses["tiny-gpt2"], max_tokens=30,
+                               progress=False)]
+    for result in results:
+        for fig in result.figures():
+            assert fig.layout.title.text, type(result).__name__
+            used = {a for t in fig.data for a in ("x" + (t.xaxis or "x")[1:], "y" + (t.yaxis or "y")[1:])}
+            for name in used:
+                axis = fig.layout[name[0] + "axis" + name[1:]]
+                assert axis.title.text, (type(result).__name__, name)

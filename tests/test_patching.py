@@ -390,3 +390,19 @@ def test_default_model_attribution_verification_is_exact_patching(default_model)
         assert value == pytest.approx(getattr(exact, site)[layer, exact.positions.index(pos)], abs=1e-3)
     recall = atp.agreement["recall"]
     assert recall["low"] <= recall["estimate"] <= recall["high"] and recall["n"] == 5
+
+
+def test_every_figure_has_a_title_and_axis_titles(planted):
+    kw = {"sites": ("resid", "head"), **KW}
+    results = [activation_patching(planted, CLEAN, CORRUPTED, **kw),
+               attribution_patching(planted, CLEAN, CORRUPTED, verify_top_k=2, verify_random=4, **kw),
+               causal_tracing(planted, CLEAN, "France", samples=1)]
+    for result in results:
+        for fig in result.figures():
+            assert fig.layout.title.text, type(result).__name__
+            axes = [k for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+            used = {a for t in fig.data for a in ("x" + (t.xaxis or "x")[1:], "y" + (t.yaxis or "y")[1:])}
+            for axis in axes:
+                name = axis[0] + axis[5:]
+                if name in used and not fig.layout[axis].matches:
+                    assert fig.layout[axis].title.text, (type(result).__name__, axis)
