@@ -406,3 +406,22 @@ def test_every_figure_has_a_title_and_axis_titles(planted):
                 name = axis[0] + axis[5:]
                 if name in used and not fig.layout[axis].matches:
                     assert fig.layout[axis].title.text, (type(result).__name__, axis)
+
+
+def test_cli_atp_reports_agreement_only_when_it_means_something(tiny_models):
+    from typer.testing import CliRunner
+
+    from interp.cli import app
+
+    runner = CliRunner()
+    base = ["atp", CLEAN, CORRUPTED, "--answer", " Paris", "--wrong", " Rome", "--model", "tiny-gpt2"]
+    few = runner.invoke(app, [*base, "--verify", "2", "--random", "0"])
+    assert few.exit_code == 0, few.output
+    text = " ".join(few.output.split())
+    assert "Only 2 cells were verified" in text and "Pearson [" not in text and "Pearson 0" not in text
+    assert "Only the estimate's own top cells were verified" in text
+    many = runner.invoke(app, [*base, "--verify", "3", "--random", "12", "--sites", "resid,mlp"])
+    assert many.exit_code == 0, many.output
+    text = " ".join(many.output.split())
+    assert "recall of the exact top 3" in text and "12 random cells" in text
+    assert "Agreement with exact patching" in text and "missed_share" in text

@@ -216,11 +216,14 @@ class AttributionPatchingResult(Result):
             return ["Nothing was verified by exact patching (verify_top_k=0, verify_random=0): the estimates are "
                     "unchecked first-order approximations."]
         n = k + r
-        if np.isnan(self._interval("pearson").estimate):
+        if n < 4:
+            notes.append(f"Only {n} cells were verified: too few for a Pearson correlation or a sign agreement, so "
+                         "none is reported. Verify more cells (verify_top_k, verify_random).")
+        elif np.isnan(self._interval("pearson").estimate):
             notes.append(f"The {n} verified cells' exact values barely vary (std {self.agreement['spread']:.3f} < "
-                         f"{MIN_SPREAD} of the clean-corrupted difference{', or fewer than 4 cells' if n < 4 else ''}): "
-                         "a Pearson correlation or sign agreement over them would mean nothing, so none is reported. "
-                         "Add random cells (verify_random) to check the estimate where effects differ.")
+                         f"{MIN_SPREAD} of the clean-corrupted difference): a Pearson correlation or sign agreement "
+                         "over them would mean nothing, so none is reported. Add random cells (verify_random) to "
+                         "check the estimate where effects differ.")
         if not r:
             notes.append("Only the estimate's own top cells were verified: a large cell the estimate missed cannot show "
                          "up. Pass verify_random > 0 to check a random sample of the other cells.")
