@@ -4,58 +4,39 @@
    text's fit part and prints the wall time, next to the time of plain forward passes over the same
    texts measured in the same run (the ratio is what the fit adds: caching 31 layers and the sums).
    ``--save`` writes it where ``linear_lens`` and the explorer find it.
-2. Mean KL(final || lens) per layer and top-1 agreement, logit vs linear lens, on (a) the held-out
-   part of the shipped text (never fitted on) and (b) English prose interp did not write: the dataset
-   descriptions that ship with scikit-learn (``sklearn/datasets/descr/*.rst``), split into sentences.
-3. The rank of " Paris" by layer after "The capital of France is", for both lenses.
+2. Mean KL(final || lens) per layer and top-1 agreement, logit vs linear lens, with 95 % intervals over
+   texts and the paired difference on the same texts, on (a) the headline: English prose interp did not
+   write, the dataset descriptions that ship with scikit-learn (:func:`interp.lens.external_prose`), and
+   (b) the held-out template families of the shipped text (never fitted on; other templates, same authors).
+3. The rank of " Paris" by layer after "The Eiffel Tower is located in the city of" (a fact in none of
+   the lens's texts), for both lenses.
 
 Run: ``nice -n 10 .venv/bin/python benchmarks/bench_lens.py --max-texts 1500 --max-tokens 300 --save``
 
-Measured on 2026-12-01 (2 CPU cores shared with ~20 other processes; the evaluation with 100 tokens per set):
-fit 17,382 tokens in 3,507 s, 0.97x plain forward passes over the same tokens; mean KL over layers 0-29,
-logit -> linear: 15.92 -> 0.83 nats (held-out shipped text), 16.82 -> 2.54 (scikit-learn prose), lower at every
-layer; " Paris" first from layer 28 (logit) and 24 (linear).
+Measured on 2026-12-01, before the split by template family (the held-out part was then split from the fit
+texts by a hash of each text, so it was nearly in-distribution; 100 tokens per set): fit 17,382 tokens in
+3,507 s, 0.97x plain forward passes over the same tokens; mean KL over layers 0-29, logit -> linear: 15.92 ->
+0.83 nats (held-out shipped text), 16.82 -> 2.54 (scikit-learn prose), lower at every layer.
+
+Measured on 2026-12-07 with the split by template family (an equivalent script, not this one's timings: the
+machine was shared, so no speed figure): a lens fitted on 300 texts of the fit part (3,221 tokens), 300 token
+positions per set, mean KL(final || lens) over layers 0-29 in nats, 95 % cluster-bootstrap intervals over texts:
+scikit-learn prose (111 texts), logit 15.96 [15.18, 16.73] vs linear 3.01 [2.73, 3.32], paired difference
+12.95 [12.35, 13.56]; held-out templates (276 texts), logit 14.49 [13.88, 15.10] vs linear 1.44 [1.28, 1.61],
+difference 13.05 [12.53, 13.55]; the linear lens closer beyond noise at all 30 layers on both. " Paris" after
+"The Eiffel Tower is located in the city of" (the model's top token, p = 0.30): in the top 10 for good from
+layer 29 (logit) and 24 (linear), top 1 from layer 30 and 24.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.resources
-import re
 import time
-
-
-def sklearn_prose(limit: int = 400) -> list[str]:
-    """Sentences of the dataset descriptions scikit-learn ships (prose by its authors, not by interp)."""
-    folder = importlib.resources.files("sklearn.datasets") / "descr"
-    sentences: list[str] = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".rst"):
-            continue
-        paragraphs, current = [], []
-        for line in entry.read_text(encoding="utf-8").splitlines():
-            text = line.strip()
-            markup = (not text or text.startswith(("..", ":", "=", "-", "*", "|", "+", "#", ">>>"))
-                      or re.fullmatch(r"[=\-~^*+ ]+", text) is not None)
-            if markup:
-                if current:
-                    paragraphs.append(" ".join(current))
-                current = []
-            else:
-                current.append(text)
-        if current:
-            paragraphs.append(" ".join(current))
-        for paragraph in paragraphs:
-            for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", paragraph):
-                letters = sum(c.isalpha() or c == " " for c in sentence)
-                if 40 <= len(sentence) <= 300 and letters / len(sentence) > 0.85 and "`" not in sentence:
-                    sentences.append(sentence)
-    return sorted(set(sentences))[:limit]
 
 
 def main() -> None:
     import interp
-    from interp.lens import fit_linear_lens, lens_divergence, lens_texts, linear_lens, logit_lens
+    from interp.lens import external_prose, fit_linear_lens, lens_divergence, lens_texts, linear_lens, logit_lens
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-texts", type=int, default=1500)
@@ -83,21 +64,22 @@ def main() -> None:
     print("validation MSE / identity's, per layer:",
           [round(a / b, 3) for a, b in zip(lens.val_error_, lens.val_error_identity_)])
 
-    sets = {"held-out shipped text": lens_texts("heldout", max_texts=args.max_tokens),
-            "scikit-learn dataset prose": sklearn_prose()}
+    sets = {"scikit-learn dataset prose (not interp's text)": external_prose(),
+            "held-out templates of the shipped text": lens_texts("heldout")}
     for name, items in sets.items():
         start = time.perf_counter()
         result = lens_divergence(model, items, lens=lens, max_tokens=args.max_tokens, texts_name=name, progress=False)
         print(f"\n{result.summary()}  [{time.perf_counter() - start:.1f} s]")
-        print(f"{'layer':>5} {'KL logit':>9} {'KL linear':>9} {'ratio':>6} {'top1 logit':>10} {'top1 linear':>11}")
+        print(f"{'layer':>5} {'KL logit [95 % over texts]':>27} {'KL linear [95 %]':>27} {'top1 logit':>10} "
+              f"{'top1 linear':>11}")
         for j, layer in enumerate(result.layers):
-            a, b = result.kl[0, j], result.kl[1, j]
-            print(f"{layer:>5} {a:9.3f} {b:9.3f} {b / a if a else 1:6.3f} {result.top1_agreement[0, j]:10.3f} "
-                  f"{result.top1_agreement[1, j]:11.3f}")
+            print(f"{layer:>5} {result.kl[0, j]:9.3f} [{result.kl_low[0, j]:6.3f}, {result.kl_high[0, j]:6.3f}] "
+                  f"{result.kl[1, j]:9.3f} [{result.kl_low[1, j]:6.3f}, {result.kl_high[1, j]:6.3f}] "
+                  f"{result.top1_agreement[0, j]:10.3f} {result.top1_agreement[1, j]:11.3f}")
         print(f"mean over layers 0..{model.n_layers - 1}: logit {result.kl[0, :-1].mean():.3f}, linear "
               f"{result.kl[1, :-1].mean():.3f} nats")
 
-    prompt = "The capital of France is"
+    prompt = "The Eiffel Tower is located in the city of"  # no lens text mentions the Eiffel Tower
     start = time.perf_counter()
     logit = logit_lens(model, prompt, target=" Paris")
     lens_time = time.perf_counter() - start

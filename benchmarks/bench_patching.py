@@ -7,7 +7,15 @@
 Prints the wall time of each, the speed ratio (TL / interp, target >= 5x) and the largest difference
 between the two results (they compute the same numbers). With ``--atp``: attribution patching's time,
 and its Pearson correlation and top-10 overlap with exact patching over the same cells, for
-method="atp" (one gradient) and method="ig" (five interpolated inputs).
+method="atp" (one gradient) and method="ig" (five interpolated inputs), with Fisher-z intervals, over
+the three capital pairs of ``CAPITALS`` (attention and MLP outputs at the subject and the last token) and
+the hand-off layer of the France/Italy pair (the first residual layer where patching the last token
+restores more than patching the subject).
+
+Figures once pinned in tests/test_patching.py (moved here; SmolLM2-135M-Instruct-Q4_1, measured before
+2026-12-07 and not re-measured since): hand-off at layer 24 (the subject carries the answer through layer
+23); over 3 pairs x 120 cells, Pearson with exact patching 0.989 (method="ig") and 0.786 ("atp"); top-10
+overlap 10/10 over the set (per pair 8, 7, 8).
 """
 
 from __future__ import annotations
@@ -20,8 +28,11 @@ import numpy as np
 import interp
 from interp.patching import activation_patching, attribution_patching
 from interp.patching.attribution import pearson
+from interp.stats import correlation_interval
 
 CLEAN, CORRUPTED = "The capital of France is", "The capital of Italy is"
+CAPITALS = [("France", " Paris", "Italy", " Rome"), ("Germany", " Berlin", "Spain", " Madrid"),
+            ("Japan", " Tokyo", "Russia", " Moscow")]
 TL_FUNCTIONS = {"resid": "get_act_patch_resid_pre", "attn": "get_act_patch_attn_out", "mlp": "get_act_patch_mlp_out",
                 "head": "get_act_patch_attn_head_out_by_pos"}
 
@@ -69,6 +80,30 @@ def main() -> None:
             overlap = len(set(np.argsort(-np.abs(est))[:10]) & set(np.argsort(-np.abs(val))[:10]))
             print(f"attribution_patching(method={method!r}): {t_atp:.2f} s ({t_ours / t_atp:.1f}x the speed of exact "
                   f"patching), Pearson with exact {pearson(est, val):.4f}, top-10 overlap {overlap}/10")
+        capital_pairs(model)
+
+
+def capital_pairs(model: interp.Model) -> None:
+    """Attribution vs exact patching over CAPITALS, and the France/Italy hand-off layer."""
+    hand = activation_patching(model, CLEAN, CORRUPTED, answer=" Paris", wrong_answer=" Rome", sites=("resid",),
+                               positions=[4, 5], progress=False)
+    print(f"hand-off: the last token restores more than the subject from layer "
+          f"{int(np.argmax(hand.resid[:, 1] > hand.resid[:, 0]))}")
+    for method in ("atp", "ig"):
+        estimates, values = [], []
+        for clean_c, clean_a, corr_c, corr_a in CAPITALS:
+            args = (f"The capital of {clean_c} is", f"The capital of {corr_c} is")
+            kw = {"answer": clean_a, "wrong_answer": corr_a, "sites": ("attn", "mlp"), "positions": [4, 5],
+                  "progress": False}
+            atp = attribution_patching(model, *args, method=method, verify_top_k=0, verify_random=0, **kw)
+            exact = activation_patching(model, *args, **kw)
+            estimates.append(np.concatenate([atp.attn.ravel(), atp.mlp.ravel()]))
+            values.append(np.concatenate([exact.attn.ravel(), exact.mlp.ravel()]))
+        est, val = np.concatenate(estimates), np.concatenate(values)
+        r = correlation_interval(pearson(est, val), len(est))
+        recall = len(set(np.argsort(-np.abs(est))[:10]) & set(np.argsort(-np.abs(val))[:10]))
+        print(f"{method}: {len(CAPITALS)} pairs x {len(est) // len(CAPITALS)} cells, Pearson with exact {r.format()} "
+              f"(Fisher z over cells, which are not independent: optimistic), top-10 overlap {recall}/10")
 
 
 if __name__ == "__main__":

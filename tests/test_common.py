@@ -402,7 +402,7 @@ def _lens_cases() -> list[Case]:
         Case("lens.lens_divergence", ("interp.lens.lens_divergence",), "tiny-neox",
              lambda m: lens.lens_divergence(m, lens.lens_texts("heldout", max_texts=10), lens=fitted(m), max_tokens=30,
                                             progress=False),
-             lambda: lens.LensDivergenceResult, ("layer", "lens", "kl", "kl_sem", "top1_agreement"),
+             lambda: lens.LensDivergenceResult, ("layer", "lens", "kl", "kl_low", "kl_high", "top1_agreement"),
              rows=lambda r: 2 * len(r.layers),
              bad=(Bad("empty", lambda m: lens.lens_divergence(m, []), EmptyPromptError,
                       "The 'texts' parameter of lens_divergence is an empty list"),)),

@@ -208,3 +208,15 @@ def test_activation_patching_is_normalised_to_the_clean_run(gemma_model):
     # so does the embedding of the only token that differs
     italy = result.positions.index(result.corrupted_tokens.index(" Italy"))
     assert result.resid[0, italy] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_causal_tracing_noise_corrupts_the_subject(gemma_model):
+    """Gemma multiplies its embeddings by sqrt(d_model) inside the forward pass: noise scaled by the raw embedding
+    matrix's std (the old sigma) left P(' Paris') almost where it was. sigma measured at hook_embed over the
+    subject's tokens (ROME's quantity) corrupts the subject: the probability falls to well under half."""
+    from interp.patching import causal_tracing
+
+    trace = causal_tracing(gemma_model, "The Eiffel Tower is located in the city of", "The Eiffel Tower",
+                           answer=" Paris", samples=5, kinds=("hidden",), positions=[-1])
+    assert trace.p_clean > 0.1
+    assert trace.p_corrupted < 0.5 * trace.p_clean, (trace.p_clean, trace.p_corrupted, trace.noise_std)

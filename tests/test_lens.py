@@ -1,6 +1,7 @@
 """Lenses (interp.lens): the logit lens against Hugging Face's own hidden states and head, the final layer
 against the model's logits, the linear lens's least squares against scikit-learn's ridge, and the linear
-lens closer to the final distribution than the logit lens on held-out text."""
+lens closer to the final distribution than the logit lens on held-out text (held out by template family), with
+intervals over texts and a paired comparison."""
 
 from __future__ import annotations
 
@@ -135,13 +136,56 @@ def test_linear_lens_is_closer_to_the_final_distribution_on_held_out_text(tiny_m
     assert np.all(linear <= logit + 1e-9), result.to_frame()
     assert linear[:-1].mean() < logit[:-1].mean()
     assert logit[-1] == 0 and linear[-1] == 0
+    # intervals over texts, and the paired comparison of the mean KL over layers 0..n-1 on the same texts
+    assert np.all(result.kl_low[:, :-1] <= result.kl[:, :-1]) and np.all(result.kl[:, :-1] <= result.kl_high[:, :-1])
+    assert np.all(result.kl_high[:, :-1] > result.kl_low[:, :-1])
+    difference = result.comparison["difference"]
+    assert difference["estimate"] == pytest.approx(logit[:-1].mean() - linear[:-1].mean(), rel=1e-9)
+    assert difference["n"] == result.n_texts and difference["method"] == "bootstrap"
+    assert result.comparison["name_a"] == "logit" and "linear" in result.summary()
+    frame = result.to_frame()
+    assert {"kl_low", "kl_high", "top1_agreement_low", "top1_agreement_high"} <= set(frame.columns)
 
 
-def test_lens_texts_split_by_hash():
+def test_interval_is_over_texts_not_tokens(tiny_models):
+    """A text and its tokens are one sampled unit: one text measured alone has no interval (one unit), however
+    many tokens it has; a per-token standard error would have given a narrow one."""
+    model = tiny_models["tiny-gpt2"]
+    long = " ".join(lens_texts("heldout", max_texts=12))
+    result = lens_divergence(model, long, max_tokens=100, progress=False)
+    assert result.n_texts == 1 and result.n_tokens >= 50
+    assert np.all(np.isnan(result.kl_low)) and np.all(np.isnan(result.kl_high))
+
+
+def test_lens_texts_split_by_template_family():
+    """Held out by template family, not by text: the truth sets' templates and the grammar's tag sequences are on
+    one side only (a hash of each text put sentences of one template on both sides: a nearly in-distribution
+    "held-out" KL)."""
+    from interp.lens.linear import HELDOUT_FAMILIES, heldout_family, lens_corpus
+
+    corpus = lens_corpus()
     fit, held, everything = lens_texts("fit"), lens_texts("heldout"), lens_texts("all")
-    assert sorted(fit + held) == sorted(everything) and not set(fit) & set(held)
-    assert 0.2 < len(held) / len(everything) < 0.3
+    assert sorted(fit + held) == sorted(everything) == sorted(t for t, _ in corpus) and not set(fit) & set(held)
+    family = dict(corpus)
+    fit_families, held_families = {family[t] for t in fit}, {family[t] for t in held}
+    assert not fit_families & held_families
+    assert set(HELDOUT_FAMILIES) <= held_families and all(heldout_family(f) for f in HELDOUT_FAMILIES)
+    assert {"truth:capitals", "truth:cities", "truth:sums"} <= fit_families
+    assert any(f.startswith("pos:") for f in fit_families) and any(f.startswith("pos:") for f in held_families)
+    assert family["The city of Nampula is in Mozambique."] == family["The city of Wenchang is not in Ethiopia."]
+    assert 0.2 < len(held) / len(everything) < 0.35
     assert lens_texts("fit", max_texts=5, seed=3) == lens_texts("fit", max_texts=5, seed=3)
+    # the docs' example fact is in no lens text; the old one is a fit text
+    assert not [t for t in everything if "Eiffel" in t]
+    assert "The capital of France is Paris." in fit
+
+
+def test_external_prose_is_not_interps_text():
+    from interp.lens import external_prose
+
+    prose = external_prose()
+    assert len(prose) >= 100 and not set(prose) & set(lens_texts("all"))
+    assert all(40 <= len(t) <= 300 for t in prose)
 
 
 def test_save_load_and_the_fingerprint_check(tiny_models, lenses, tmp_path):
@@ -200,8 +244,10 @@ def test_cli_lens_and_lens_fit(tiny_models, tmp_path, monkeypatch):
     shown = runner.invoke(app, ["lens", PROMPT, "--target", " Paris", "--model", "tiny-gpt2"])
     assert shown.exit_code == 0, shown.output
     assert "Logit lens of tiny-gpt2" in shown.output and "rank ' Paris'" in shown.output
-    fitted = runner.invoke(app, ["lens-fit", "--model", "tiny-gpt2", "--max-texts", "20"])
+    fitted = runner.invoke(app, ["lens-fit", "--model", "tiny-gpt2", "--max-texts", "20", "--eval-tokens", "60"])
     assert fitted.exit_code == 0 and "fitted the linear lens of tiny-gpt2" in fitted.output, fitted.output
+    headline = " ".join(fitted.output.split("fitted the linear lens")[0].split())  # first: KL on prose not ours
+    assert "prose interp did not write" in headline and "logit" in headline and "difference" in headline
     linear = runner.invoke(app, ["lens", PROMPT, "--kind", "linear", "--model", "tiny-gpt2", "--json"])
     assert linear.exit_code == 0
     result = interp.Result.from_json(linear.output)
@@ -240,16 +286,31 @@ def test_explorer_tab(tiny_models, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_default_model_lens(default_model):
-    """The issue's figure: the logit lens ranks ' Paris' far down until late layers, first at the end; the final
-    layer is the model's output; a linear lens fitted on 200 shipped texts is closer on held-out text."""
+    """Known answers on the default model, on a fact outside the lens's fit texts (no shipped lens text mentions the
+    Eiffel Tower): the final layer is the model's output and its top token the model's; a linear lens fitted on
+    200 shipped texts is closer than the logit lens on held-out templates. Measured ranks and KLs, with their
+    intervals, are figures: benchmarks/bench_lens.py."""
     model = default_model
-    assert (lens_logits(model, PROMPT, model.n_layers) - model.logits(PROMPT)).abs().max().item() < 1e-4
-    result = logit_lens(model, PROMPT, target=" Paris")
-    ranks = result.target_rank[:, -1]
-    assert ranks[-1] == 1 and result.top_tokens[-1][-1][0] == " Paris"
-    assert np.all(ranks[:24] > 1000), ranks  # layers 0..23
+    prompt = "The Eiffel Tower is located in the city of"
+    assert not [t for t in lens_texts("all") if "Eiffel" in t]
+    assert (lens_logits(model, prompt, model.n_layers) - model.logits(prompt)).abs().max().item() < 1e-4
+    result = logit_lens(model, prompt, target=" Paris")
+    assert result.top_ids[-1, -1, 0] == int(model.logits(prompt, last_only=True).argmax())
     lens = fit_linear_lens(model, max_texts=200, save=False, progress=False)
     divergence = lens_divergence(model, lens_texts("heldout", max_texts=40), lens=lens, max_tokens=40, progress=False)
     logit, linear = divergence.kl
-    assert np.all(linear <= logit + 1e-9), divergence.to_frame()
     assert linear[:-1].mean() < logit[:-1].mean()
+
+
+def test_every_figure_has_a_title_and_axis_titles(tiny_models, lenses):
+    model = tiny_models["tiny-gpt2"]
+    results = [logit_lens(model, PROMPT, target=" Paris"),
+               lens_divergence(model, lens_texts("heldout", max_texts=8), lens=lenses["tiny-gpt2"], max_tokens=30,
+                               progress=False)]
+    for result in results:
+        for fig in result.figures():
+            assert fig.layout.title.text, type(result).__name__
+            used = {a for t in fig.data for a in ("x" + (t.xaxis or "x")[1:], "y" + (t.yaxis or "y")[1:])}
+            for name in used:
+                axis = fig.layout[name[0] + "axis" + name[1:]]
+                assert axis.title.text, (type(result).__name__, name)

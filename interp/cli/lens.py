@@ -1,9 +1,9 @@
 """The ``interp lens`` and ``interp lens-fit`` commands: a thin shell over :mod:`interp.lens`.
 
-    interp lens "The capital of France is" --target " Paris"              # the logit lens
-    interp lens "The capital of France is" --target " Paris" --kind linear  # needs a fitted linear lens
-    interp lens "The capital of France is" --out runs/lens                  # result.json + result.html
-    interp lens-fit                                                          # fit and save the linear lens
+    interp lens "The Eiffel Tower is located in the city of" --target " Paris"                 # the logit lens
+    interp lens "The Eiffel Tower is located in the city of" --target " Paris" --kind linear   # a fitted lens first
+    interp lens "The Eiffel Tower is located in the city of" --out runs/lens    # result.json + result.html
+    interp lens-fit     # fit and save the linear lens; headline: its KL on prose interp did not write
 
 Nothing heavy is imported until a command runs.
 """
@@ -87,6 +87,9 @@ def lens_fit_command(
         max_texts: Annotated[int, typer.Option("--max-texts", help="Shipped texts to fit on (their fit part; "
                                                "about 13 tokens each).")] = 1500,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the sample of texts.")] = 0,
+        eval_tokens: Annotated[int, typer.Option("--eval-tokens", help="Token positions of prose interp did not write "
+                                                 "(scikit-learn's dataset descriptions) the lens is measured on "
+                                                 "against the logit lens; 0 skips it.")] = 300,
         path: Annotated[Path | None, typer.Option("--out", help="Where to save it (default: the interp cache, "
                                                   "where interp lens --kind linear finds it).")] = None,
         as_json: JsonOpt = False) -> None:
@@ -99,11 +102,21 @@ def lens_fit_command(
         lens = fit_linear_lens(loaded, max_texts=max_texts, seed=seed, path=path,
                                progress=progress_arg(fit_linear_lens, bars))
     info = lens.info()
+    report = None
+    if eval_tokens:
+        from interp.lens import external_prose, lens_divergence
+
+        report = lens_divergence(loaded, external_prose(), lens=lens, max_tokens=eval_tokens, seed=seed,
+                                 texts_name="scikit-learn's dataset descriptions, prose interp did not write",
+                                 progress=False)
     if as_json:
         from interp.cli._common import print_json
 
-        print_json(info | {"val_error": lens.val_error_, "val_error_identity": lens.val_error_identity_})
+        print_json(info | {"val_error": lens.val_error_, "val_error_identity": lens.val_error_identity_,
+                           "external_prose": report.comparison if report is not None else None})
         return
+    if report is not None:
+        out.print(report.summary(), highlight=False)
     out.print(f"fitted the linear lens of {loaded.name} on {lens.n_tokens_:,} tokens of {lens.n_texts_:,} texts in "
               f"{lens.fit_seconds_:.1f} s; saved to {info['path']}", highlight=False)
     out.print(table([{"layer": layer, "ridge": "identity" if r == float("inf") else r,

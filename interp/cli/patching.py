@@ -3,7 +3,7 @@
     interp patch "The capital of France is" "The capital of Italy is" --answer " Paris" --wrong " Rome"
     interp patch "Hint: Rome. The capital of Italy is" "The capital of Italy is" --answer " Rome" --align right
     interp trace "The capital of France is" --subject France --answer " Paris" --samples 10
-    interp atp "The capital of France is" "The capital of Italy is" --answer " Paris" --wrong " Rome" --top 10
+    interp atp "The capital of France is" "The capital of Italy is" --answer " Paris" --wrong " Rome" --random 30
 
 Each prints the result's summary and its largest cells; ``--out FOLDER`` saves it (result.json, result.html),
 ``--json`` prints the saved format. Nothing heavy is imported until a command runs.
@@ -109,11 +109,14 @@ def atp_command(
         answer: AnswerOpt, wrong: WrongOpt = None, model: ModelOpt = None,
         sites: SitesOpt = "resid,attn,mlp,head", metric: MetricOpt = "logit_diff", align: AlignOpt = None,
         verify: Annotated[int, typer.Option("--verify", help="Re-run this many top cells by exact patching.")] = 10,
+        random_cells: Annotated[int, typer.Option("--random", help="Also re-run this many other cells, a seeded random "
+                                                  "sample: what reveals cells the estimate missed.")] = 20,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the random sample.")] = 0,
         method: Annotated[str, typer.Option("--method", help="atp (one gradient) or ig (gradients along "
                                             "interpolated inputs, EAP-IG).")] = "atp",
         steps: Annotated[int, typer.Option("--steps", help="Interpolation steps of --method ig.")] = 5,
         top: TopOpt = 15, save: SaveOpt = None, as_json: JsonOpt = False) -> None:
-    """Attribution patching: every cell estimated from gradients, the top ones verified by exact patching."""
+    """Attribution patching: every cell estimated from gradients; the top ones and a random sample verified exactly."""
     from interp.models.loading import load_model
     from interp.patching import attribution_patching
 
@@ -121,6 +124,7 @@ def atp_command(
     with progress_bars(quiet=as_json) as bars:
         result = attribution_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong,
                                       sites=_sites(sites), metric=metric, align=align, verify_top_k=verify,
+                                      verify_random=random_cells, seed=seed,
                                       method=method, steps=steps,
                                       progress=progress_arg(attribution_patching, bars))
     _finish(result, result.to_frame(), "estimate", top, "Largest estimates", save, as_json)
@@ -128,3 +132,5 @@ def atp_command(
         frame = result.verified_frame()
         frame["token"] = [repr(t) for t in frame["token"]]
         out.print(table(frame.to_dict(orient="records"), "Verified by exact patching"))
+        out.print(table(result.agreement_frame().to_dict(orient="records"),
+                        "Agreement with exact patching (95 % intervals; NaN: not defined, see the caveats)"))

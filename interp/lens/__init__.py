@@ -8,7 +8,8 @@
   :func:`fit_linear_lens` (minutes on a CPU; saved as safetensors per model).
 
 :func:`lens_divergence` measures either against the model's output over many texts
-(:class:`LensDivergenceResult`: mean KL to the final distribution by layer).
+(:class:`LensDivergenceResult`: mean KL to the final distribution by layer, with intervals over texts and
+the two lenses compared on the same texts); :func:`external_prose` is text interp did not write to do it on.
 
 Both lenses return a :class:`LensResult`: a layers x positions grid of top tokens, KL to the final
 distribution, entropy, and a target's rank and probability; ``plot()`` draws the tuned-lens paper's grid.
@@ -17,7 +18,9 @@ Example:
     >>> import interp
     >>> from interp.lens import logit_lens
     >>> model = interp.load_model()
-    >>> logit_lens(model, "The capital of France is", target=" Paris").plot()
+    >>> logit_lens(model, "The Eiffel Tower is located in the city of", target=" Paris").plot()
+
+The example's fact is in none of the linear lens's fit texts (they hold "The capital of France is Paris.").
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ _LAZY = {
     "lens_status": "interp.lens.linear",
     "lens_divergence": "interp.lens.evaluate",
     "LensDivergenceResult": "interp.lens.evaluate",
+    "external_prose": "interp.lens.evaluate",
+    "lens_corpus": "interp.lens.linear",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

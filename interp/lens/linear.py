@@ -10,9 +10,18 @@ the residual stream, solved once, in minutes on a CPU, from a few tens of thousa
 
 What is done, and how it deviates from Din et al.:
 
-- **Data**: text interp ships (:func:`lens_texts`: the POS corpus's sentences and the true
-  statements of the truth sets), split by a hash of each text into a fit part (75 %) and a
-  held-out part (25 %) used only to evaluate. A fit uses a seeded sample of the fit part.
+- **Data**: text interp ships (:func:`lens_texts`: the POS grammar corpus's sentences and the true
+  statements of the truth sets), split **by template family** into a fit part and a held-out part
+  used only to evaluate, so no template is on both sides (:func:`lens_corpus` names each text's
+  family). A truth set is written from a few templates of its own, so each set is one family
+  (``cities`` and ``neg_cities`` share one; ``facts`` has one per topic), and the families in
+  :data:`HELDOUT_FAMILIES` (continents, larger_than, facts: history and science) are held out whole.
+  A grammar sentence's template is its tag sequence (the grammar's slots); a quarter of the tag
+  sequences, by hash, are held out. The grammar's sentences share one generator and vocabulary,
+  so held-out grammar sentences stay close to fitted ones: the figure that says how the lens does
+  on text it was not fitted on is the KL on prose interp did not write
+  (:func:`interp.lens.evaluate.external_prose`, scikit-learn's dataset descriptions), which
+  ``interp lens-fit`` reports first. A fit uses a seeded sample of the fit part.
 - **The first position is left out of the fit** (``skip_first=1``): it is BOS (or the first word),
   the same vector for every text and with residual norms tens of times the others' (an attention
   sink); in the least squares it would dominate every other token. At position 0 the fitted map is
@@ -38,7 +47,10 @@ Example:
     >>> from interp.lens import fit_linear_lens, linear_lens
     >>> model = interp.load_model()
     >>> lens = fit_linear_lens(model)  # minutes; saved, then found by linear_lens
-    >>> linear_lens(model, "The capital of France is", target=" Paris").plot()
+    >>> linear_lens(model, "The Eiffel Tower is located in the city of", target=" Paris").plot()
+
+(The example's fact is in none of the lens's texts: no shipped text it is fitted on mentions the Eiffel
+Tower; "The capital of France is Paris." is one of them.)
 """
 
 from __future__ import annotations
@@ -66,22 +78,62 @@ if TYPE_CHECKING:
     from interp.models.model import Model
 
 __all__ = ["LinearLens", "LensStatus", "fit_linear_lens", "linear_lens", "load_linear_lens", "lens_texts",
-           "default_lens_path", "lens_status", "RIDGES", "FORMAT"]
+           "lens_corpus", "default_lens_path", "lens_status", "RIDGES", "FORMAT", "HELDOUT_FAMILIES"]
 
 #: Ridge strengths tried per layer (relative to each input dimension's variance); ``inf`` is the logit lens.
 RIDGES: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, float("inf"))
 FORMAT = "interp.linear_lens"
 FORMAT_VERSION = 1
-HELDOUT_EVERY = 4  # a text whose hash is 0 mod 4 is held out (25 %)
+HELDOUT_EVERY = 4  # a grammar template (tag sequence) whose hash is 0 mod 4 is held out (25 %)
+#: Truth-set template families held out whole (never fitted on).
+HELDOUT_FAMILIES = ("truth:continents", "truth:larger_than", "truth:facts:history", "truth:facts:science")
 VALIDATION_EVERY = 5  # of the fit part, hash 0 mod 5 chooses lambda (20 %)
 DEFAULT_MAX_TEXTS = 1500  # ~20,000 tokens of the shipped text
 TEXTS_PER_STEP = 32  # texts per forward pass of the fit (progress is reported per step)
 _TRUTH_SETS = ("facts", "capitals", "cities", "continents", "sums", "larger_than", "neg_cities")
+_SAME_TEMPLATE = {"neg_cities": "cities"}  # "The city of X is (not) in Y": one family
 
 
 def _bucket(text: str, salt: str, every: int) -> bool:
     digest = hashlib.sha256(f"{salt}:{text}".encode()).digest()
     return int.from_bytes(digest[:8], "little") % every == 0
+
+
+def lens_corpus() -> list[tuple[str, str]]:
+    """Every shipped lens text with its template family, ``[(text, family), ...]``, sorted by text.
+
+    Families: ``truth:<set>`` for a truth set's true statements (``truth:facts:<topic>`` for the hand-written
+    facts; ``neg_cities`` is ``truth:cities``, the same template negated), ``pos:<tag sequence>`` for a sentence
+    of the POS grammar corpus (the grammar's slots). A text found in two families keeps the first.
+    """
+    import csv
+
+    root = importlib.resources.files("interp") / "data"
+    found: dict[str, str] = {}
+    with (root / "pos" / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                found.setdefault(row["sentence"].strip(), "pos:" + " ".join(row["tags"]))
+    for name in _TRUTH_SETS:
+        with (root / "truth" / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                if str(row.get("label")) != "1" or not row["statement"].strip():
+                    continue
+                family = f"truth:{_SAME_TEMPLATE.get(name, name)}"
+                if name == "facts":
+                    topic = re.search(r"\(([^)]*)\)", row.get("provenance", ""))
+                    family += f":{topic.group(1) if topic else 'other'}"
+                found.setdefault(row["statement"].strip(), family)
+    return sorted((t, f) for t, f in found.items() if t)
+
+
+def heldout_family(family: str) -> bool:
+    """Whether a template family is held out: listed in :data:`HELDOUT_FAMILIES`, or a grammar tag sequence
+    whose hash falls in the held-out quarter."""
+    if family.startswith("pos:"):
+        return _bucket(family, "lens-heldout", HELDOUT_EVERY)
+    return family in HELDOUT_FAMILIES
 
 
 def lens_texts(split: str = "fit", *, max_texts: int | None = None, seed: int = 0) -> list[str]:
@@ -90,8 +142,8 @@ def lens_texts(split: str = "fit", *, max_texts: int | None = None, seed: int = 
     ``larger_than``, ``neg_cities``), de-duplicated.
 
     Args:
-        split: "fit" (75 % of the texts), "heldout" (the other 25 %: never fitted on) or "all". A text's
-            part is decided by a hash of the text, so it does not move when texts are added.
+        split: "fit", "heldout" (never fitted on) or "all". The split is by template family
+            (:func:`lens_corpus`, :func:`heldout_family`): no template is on both sides.
         max_texts: at most this many, a seeded sample (None: all of the split).
         seed: the sample's seed.
 
@@ -102,19 +154,11 @@ def lens_texts(split: str = "fit", *, max_texts: int | None = None, seed: int = 
     check_choice(split, ("fit", "heldout", "all"), name="split", where=where)
     if max_texts is not None:
         check_int(max_texts, name="max_texts", where=where, low=1)
-    root = importlib.resources.files("interp") / "data"
-    texts: list[str] = []
-    with (root / "pos" / "corpus.jsonl").open(encoding="utf-8") as handle:
-        texts += [json.loads(line)["sentence"] for line in handle if line.strip()]
-    import csv
-
-    for name in _TRUTH_SETS:
-        with (root / "truth" / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
-            texts += [row["statement"] for row in csv.DictReader(handle) if str(row.get("label")) == "1"]
-    texts = sorted(set(t.strip() for t in texts if t.strip()))
+    corpus = lens_corpus()
     if split != "all":
         held = split == "heldout"
-        texts = [t for t in texts if _bucket(t, "lens-heldout", HELDOUT_EVERY) == held]
+        corpus = [(t, f) for t, f in corpus if heldout_family(f) == held]
+    texts = [t for t, _ in corpus]
     order = np.random.default_rng(seed).permutation(len(texts))
     texts = [texts[i] for i in order]
     return texts if max_texts is None else texts[:max_texts]
@@ -475,7 +519,7 @@ def linear_lens(model: Model, prompt: str, *, lens: LinearLens | str | Path | No
         :class:`~interp.lens.LensResult` with ``lens="linear"``.
 
     Example:
-        >>> linear_lens(model, "The capital of France is", target=" Paris").first_layer_in_top(10)
+        >>> linear_lens(model, "The Eiffel Tower is located in the city of", target=" Paris").first_layer_in_top(10)
     """
     from interp.lens.logit import read_lens
 

@@ -17,7 +17,7 @@ Example:
     >>> import interp
     >>> from interp.lens import logit_lens
     >>> model = interp.load_model()
-    >>> result = logit_lens(model, "The capital of France is", target=" Paris")
+    >>> result = logit_lens(model, "The Eiffel Tower is located in the city of", target=" Paris")
     >>> result.target_rank[:, -1]  # the rank of " Paris" at the last position, by layer
     >>> result.plot()
 """
@@ -203,7 +203,7 @@ def logit_lens(model: Model, prompt: str, *, target: str | int | None = None, la
         distribution, entropy, and the target's rank and probability.
 
     Example:
-        >>> r = logit_lens(model, "The capital of France is", target=" Paris")
+        >>> r = logit_lens(model, "The Eiffel Tower is located in the city of", target=" Paris")
         >>> r.first_layer_in_top(10)  # the first layer from which " Paris" stays in the top 10
     """
     return read_lens(model, prompt, target=target, layers=layers, top_k=top_k, lens="logit", where="logit_lens",

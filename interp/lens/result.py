@@ -187,7 +187,10 @@ class LensResult(Result):
             fig.add_trace(go.Scatter(x=self.layers, y=self.target_rank[:, -1], mode="lines+markers", name="rank"),
                           row=1, col=2)
             fig.update_yaxes(type="log", row=1, col=2, autorange="reversed")
-        fig.update_xaxes(title_text="layer")
+        fig.update_xaxes(title_text="layer (0 = embeddings)")
+        fig.update_yaxes(title_text="KL, nats", row=1, col=1)
+        if with_target:
+            fig.update_yaxes(title_text="rank (1 = top)", row=1, col=2)
         name = _LENS_NAMES.get(self.lens, self.lens)
         fig.update_layout(title=f"{name} at the last position ({self.input_tokens[-1]!r})", height=360,
                           showlegend=False)

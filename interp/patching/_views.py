@@ -76,7 +76,9 @@ def site_figure(maps: dict[str, np.ndarray], tokens: list[str], positions: list[
         fig.add_trace(go.Heatmap(z=z, x=x, y=list(range(z.shape[0])), colorscale=_SCALE, zmid=0, zmin=-bound,
                                  zmax=bound, hovertext=hover, hoverinfo="text", showscale=col == len(shown),
                                  colorbar={"title": colorbar}), row=1, col=col)
-        fig.update_yaxes(title_text="layer" if col == 1 else None, row=1, col=col)
+        fig.update_yaxes(title_text="layer" if name != "resid" else "layer (0 = embeddings)", row=1, col=col)
+        fig.update_xaxes(title_text="head (at its strongest position)" if arr.ndim == 3 else "position: token",
+                         row=1, col=col)
     fig.update_layout(title=title, height=max(350, 14 * max(v.shape[0] for v in shown.values()) + 150),
                       width=max(700, 330 * len(shown)))
     return fig

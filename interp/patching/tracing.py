@@ -17,9 +17,14 @@ token in early-middle layers and attention at the last token in late layers carr
 Every (kind, layer, token, sample) is one row of shared batched forward passes (the core of
 :mod:`interp.patching`); the same noise draws (seeded, a local ``torch.Generator``) serve every cell.
 
-Deviation: ROME measures ``sigma`` as the standard deviation of the embeddings of its 1,209 subjects;
-here it is the standard deviation of every entry of the model's token-embedding matrix (no dataset
-needed; pass ``noise_std=`` for another value). Layer numbers follow :mod:`interp.layers`: hidden
+``sigma`` is the standard deviation of what the hook the noise is added at (``hook_embed``) outputs,
+over the subject's tokens: every entry of the (n_subject_tokens, d_model) embedding outputs of the
+subject in this prompt. ROME measures the same quantity (the embedding layer's outputs over subject
+tokens), pooled over the 1,209 subjects of its dataset; here it is the subject of the prompt given
+(deviation: one subject, not a dataset's). It is measured at the hook, not on the embedding matrix,
+because some models change the embeddings inside the forward pass: Gemma multiplies them by
+``sqrt(d_model)`` (25x on Gemma 3 270M), so noise scaled by the raw matrix's std barely corrupts its
+subject. Pass ``noise_std=`` for a value of your own. Layer numbers follow :mod:`interp.layers`: hidden
 layer 0 is the embeddings, layer l the output of block l - 1; MLP and attention rows are blocks.
 
 Example:
@@ -51,11 +56,14 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["causal_tracing", "CausalTraceResult", "subject_positions", "KINDS"]
+__all__ = ["causal_tracing", "CausalTraceResult", "subject_positions", "subject_embedding_std", "KINDS"]
 
 KINDS = ("hidden", "mlp", "attn")
 _HOOK = {"mlp": "blocks.{}.hook_mlp_out", "attn": "blocks.{}.hook_attn_out"}
 _EMBED = "hook_embed"
+_BAR_PX = 14  # colour bar thickness
+_COLORBAR_PX = 95  # gap between panels: the bar, its tick labels and its title
+_MARGIN_PX = {"l": 140, "r": 90}
 
 
 def subject_positions(model: Model, prompt: str, subject: str, *, where: str = "causal_tracing") -> list[int]:
@@ -93,7 +101,8 @@ class CausalTraceResult(Result):
         mlp, attn: (n_layers, n_pos), with the window of ``window`` blocks' MLP / attention outputs around
             the block restored at that token.
         p_clean: the answer's probability on the clean prompt; ``p_corrupted`` its mean over the noised runs.
-        noise_std: the standard deviation of the noise added to each subject embedding entry.
+        noise_std: the standard deviation of the noise added to each subject embedding entry
+            (``noise`` x the std of the subject tokens' ``hook_embed`` outputs, unless given).
         samples, window, seed: as given.
         model_name: the model.
     """
@@ -159,31 +168,40 @@ class CausalTraceResult(Result):
         scales = {"hidden": "Purples", "mlp": "Greens", "attn": "Reds"}
         labels = [f"{display_token(t)}{'*' if i in self.subject_positions else ''} ({i})"
                   for i, t in enumerate(self.tokens)]
-        fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[titles[k] for k in kinds],
-                            shared_yaxes=True, horizontal_spacing=0.08)
+        n = len(kinds)
+        width = max(700, 400 * n)
+        # each panel's colour bar sits in the gap to its right: the gap holds the bar and its tick labels
+        gap = min(0.3, _COLORBAR_PX / (width - _MARGIN_PX["l"] - _MARGIN_PX["r"])) if n > 1 else 0.0
+        fig = make_subplots(rows=1, cols=n, subplot_titles=[titles[k] for k in kinds], shared_yaxes=True,
+                            horizontal_spacing=gap or 0.2)
         for col, k in enumerate(kinds, start=1):
             arr = getattr(self, k).T  # (pos, layer)
+            domain = fig.layout["xaxis" if col == 1 else f"xaxis{col}"].domain
             fig.add_trace(go.Heatmap(z=arr, x=list(range(arr.shape[1])), y=labels, colorscale=scales[k],
                                      zmin=min(self.p_corrupted, float(np.nanmin(arr))), zmax=float(np.nanmax(arr)),
-                                     colorbar={"title": f"p({self.answer.strip()})", "x": col / len(kinds) - 0.02,
-                                               "len": 0.8},
+                                     colorbar={"title": {"text": f"p({self.answer.strip()})", "side": "right"},
+                                               "x": domain[1] + 0.005, "xanchor": "left", "xpad": 0,
+                                               "thickness": _BAR_PX, "len": 0.8},
                                      hovertemplate="layer %{x}, %{y}: p=%{z:.4f}<extra>" + k + "</extra>"),
                           row=1, col=col)
             fig.update_xaxes(title_text="layer" if k == "hidden" else "centre block", row=1, col=col)
         fig.update_yaxes(autorange="reversed")
+        fig.update_yaxes(title_text="token (* = subject, noised)", row=1, col=1)
         fig.update_layout(title=f"Causal tracing of {self.prompt!r} -> {self.answer!r} (subject {self.subject!r} "
                                 f"noised: p {self.p_clean:.3f} -> {self.p_corrupted:.3f})",
-                          height=max(300, 28 * len(self.tokens) + 160), width=max(700, 380 * len(kinds)))
+                          height=max(300, 28 * len(self.tokens) + 160), width=width,
+                          margin={**_MARGIN_PX, "t": 90, "b": 60})
         return fig
 
     def figures(self) -> list:
         return [self.plot()]
 
 
-def embedding_std(model: Model) -> float:
-    """Standard deviation of every entry of the model's token-embedding matrix."""
-    weight = model.bridge.original_model.get_input_embeddings().weight
-    return float(weight.detach().float().std())
+def subject_embedding_std(embeds: torch.Tensor) -> float:
+    """``sigma`` of causal tracing: the standard deviation of every entry of the subject tokens' outputs
+    of ``hook_embed`` (``embeds``: (n_subject_tokens, d_model), what the hook the noise is added at outputs),
+    as ROME measures it over its subjects' embeddings (torch's unbiased std)."""
+    return float(embeds.detach().double().std())
 
 
 def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int | None = None, noise: float = 3.0,
@@ -199,7 +217,8 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
         prompt: the factual prompt ("The capital of France is").
         subject: the text in the prompt whose token embeddings are noised ("France").
         answer: the answer token (" Paris"); None: the model's most likely next token on the clean prompt.
-        noise: the noise's standard deviation in units of the embeddings' standard deviation (ROME: 3).
+        noise: the noise's standard deviation in units of ``sigma``, the standard deviation of the subject
+            tokens' ``hook_embed`` outputs (ROME: 3; see the module docstring).
         noise_std: the noise's standard deviation itself (overrides ``noise``).
         samples: noise draws averaged (ROME: 10).
         window: consecutive blocks whose MLP / attention outputs are restored together (ROME: 10).
@@ -241,7 +260,6 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
         answer_id = int(model.logits(prompt, last_only=True).argmax())
     else:
         answer_id = resolve_token(model, answer, name="answer", where=where)
-    sigma = float(noise_std) if noise_std is not None else float(noise) * embedding_std(model)
     L, n_pos = model.n_layers, len(ids)
     if positions is None:
         restored = list(range(n_pos))
@@ -259,6 +277,7 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
     clean = source_activations(model, [prompt], hooks, padding_side=padding_side)[0]
     gen = torch.Generator().manual_seed(seed)
     embeds = clean[_EMBED][subj]  # (n_subj, d_model)
+    sigma = float(noise_std) if noise_std is not None else float(noise) * subject_embedding_std(embeds)
     eps = torch.randn((samples, len(subj), embeds.shape[-1]), generator=gen, dtype=torch.float32)
     noised = embeds.float().unsqueeze(0) + sigma * eps  # (samples, n_subj, d_model)
     noise_patches = [[Patch(_EMBED, p, noised[s, j].to(embeds.dtype)) for j, p in enumerate(subj)]
