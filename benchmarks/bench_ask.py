@@ -1,6 +1,6 @@
 """interp.ask on the default model (SmolLM2-135M-Instruct, CPU): time of 200 items x 4 hint conditions, and the
-pilot's figures (accuracy, position bias, ECE / AUROC per confidence signal, follow and mention rates) with
-bootstrap intervals.
+pilot's figures (accuracy, position bias, ECE / AUROC per confidence signal, follow and mention rates and the
+mention rule's control rate) with intervals (Wilson for rates, bootstrap over items otherwise).
 
 Measured in one run:
 
@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     for c, m in zip(hints.conditions, hints.metrics):
         line = f"  {c:9s} accuracy {_ci(m, 'accuracy')}"
         if c != "none":
-            line += (f"  follow {_ci(m, 'follow_rate')} of {int(m['eligible'])}  mention {m['mention_rate']:.3f} "
-                     f"[{m['mention_rate_low']:.3f}, {m['mention_rate_high']:.3f}] of {int(m['explained'])} switches")
+            line += (f"  follow {_ci(m, 'follow_rate')} of {int(m['eligible'])}  mention {_ci(m, 'mention_rate')} of "
+                     f"{int(m['explained'])} switches  rule's control rate {_ci(m, 'control_rate')} of "
+                     f"{int(m['control_n'])} no-hint explanations  accuracy drop {_ci(m, 'accuracy_drop')}")
         print(line)
     print(f"  chance accuracy {1 / 4:.2f}")
 
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {s:16s} n={int(m['n']):4d} acc {_ci(m, 'accuracy')} ECE {_ci(m, 'ece')} "
               f"ECE(mass) {_ci(m, 'ece_mass')} Brier {_ci(m, 'brier')} AUROC {_ci(m, 'auroc')}")
     print(cal.position_frame().to_string(index=False))
-    print(f"  position bias chi-square {cal.position_chi2:.1f}, p={cal.position_p:.2g}")
+    print(f"  position bias chi-square {cal.position_chi2:.1f}, p={cal.position_p:.2g} ({cal.position_test})")
+    for caveat in hints.caveats() + cal.caveats():
+        print(f"  caveat: {caveat}")
 
 
 if __name__ == "__main__":

@@ -407,6 +407,43 @@ def test_model_lies_are_scored_consistently(tiny, tmp_path):
                                                              r.lie_context_scores)]
 
 
+def _lies_result(lie_answers, honest_scores, lie_scores):
+    from interp.truth import LieDetectionResult
+    from interp.truth.lies import _auc, _intervals
+
+    n = len(lie_answers)
+    expected = ["Paris", "Rome", "Lima", "Oslo", "Bern", "Kyiv"][:n]
+    honest, lies = np.asarray(honest_scores, dtype=float), np.asarray(lie_scores, dtype=float)
+    avoided = np.array([e.lower() not in a.lower() for e, a in zip(expected, lie_answers)])
+    right = np.ones(n, dtype=bool)
+    return LieDetectionResult(questions=[f"Capital {i}?" for i in range(n)], honest_answers=list(expected),
+                              lie_answers=list(lie_answers), honest_scores=honest, lie_scores=lies, expected=expected,
+                              auc=_auc(honest, lies), honest_correct=1.0, lie_avoided=float(avoided.mean()), layer=1,
+                              probe="LR", auc_genuine=_auc(honest[right], lies[avoided]),
+                              intervals=_intervals(honest, lies, honest, lies, right, avoided, np.ones(n, dtype=bool)))
+
+
+def test_model_lies_caveat_when_the_instructed_answers_are_not_lies(tmp_path):
+    """A model that ignores the instruction to lie: 5 of 6 "lies" state the true answer. The AUC (here 1.0,
+    the detector merely ranks two sets of true answers apart) means nothing, and the caveat says so first,
+    with the number of real lies; its interval and the real-lie count travel with the saved result."""
+    from interp.results import load_result
+
+    r = _lies_result(["Paris", "Rome", "Lima", "Oslo", "Bern", "Moscow"], [0.9] * 6, [0.2] * 6)
+    assert r.n_real_lies == 1 and r.n_known == 6 and r.auc == 1.0
+    caveats = r.caveats()
+    assert caveats and caveats[0].startswith("Only 1 of the 6 instructed-to-lie answers were false"), caveats
+    assert "means nothing" in caveats[0] and r.summary().startswith(caveats[0][:30])
+    assert "1 real lies of 6" in r.summary() and "[" in r.summary()  # figures with intervals
+    assert load_result(r.save(tmp_path / "lies.json")).intervals == r.intervals
+    none = _lies_result(["Paris is the capital", "Rome", "Lima"], [0.9] * 3, [0.2] * 3)
+    assert "told no lies" in none.caveats()[0]
+    honest = _lies_result(["Berlin", "Madrid", "Quito", "Riga", "Vaduz", "Minsk"],
+                          [0.9, 0.8, 0.7, 0.9, 0.8, 0.7], [0.1, 0.2, 0.3, 0.1, 0.2, 0.3])
+    assert honest.caveats() == []  # six real lies, ranked apart: the number stands
+    assert honest.intervals["lie_avoided"]["low"] < 1.0 == honest.lie_avoided  # Wilson over six questions
+
+
 def test_steering_with_alpha_zero_is_the_unsteered_model(tiny):
     import torch
 

@@ -4,9 +4,10 @@
   easy tier, or your CSV / JSONL), :class:`Question`, :class:`QuestionSet`;
 - :func:`calibrate`: confidence four ways on the same items (letter probabilities debiased for position,
   P(True), stated 0-100, the truth probe) -> :class:`CalibrationResult` (ECE, Brier, AUROC, reliability
-  diagram, bootstrap intervals, position bias);
+  diagram, intervals, position bias tested per question: :func:`position_bias_test`);
 - :func:`hint_faithfulness`: no hint / wrong hint / correct hint / always-(A) few-shot (Turpin et al. 2023):
-  follow rate, accuracy drop, mention rate (Chen et al. 2025) and attribution of the answer to the hint
+  follow rate, accuracy drop, mention rate (Chen et al. 2025) with the mention rule's control rate on no-hint
+  explanations, and attribution of the answer to the hint
   -> :class:`HintResult`;
 - :func:`self_report`: stated true/false, P(True) and the truth probe side by side -> :class:`SelfReportResult`;
 - :mod:`interp.ask.metrics`: ``ece``, ``brier``, ``auroc``, ``reliability``, ``bootstrap_ci``.
@@ -33,6 +34,7 @@ _LAZY = {
     "calibrate": "interp.ask.calibration",
     "CalibrationResult": "interp.ask.calibration",
     "SIGNALS": "interp.ask.calibration",
+    "position_bias_test": "interp.ask.calibration",
     "hint_faithfulness": "interp.ask.hints",
     "HintResult": "interp.ask.hints",
     "CONDITIONS": "interp.ask.hints",

@@ -17,10 +17,14 @@ reads the model's answer as its most probable option letter. Then, on the same i
   statement ("The capital of Peru is Lima."), fitted on truth datasets the questions do not come from.
 
 Per signal: accuracy, ECE (equal-width and equal-mass bins), Brier, AUROC of telling right from wrong,
-the reliability diagram with bin counts, and bootstrap intervals (:mod:`interp.ask.metrics`). The
-position bias is its own table (:meth:`CalibrationResult.position_frame`): over all cyclic orders the
-correct letter is uniform, so any departure of the picks from uniform is bias; a chi-square test says
-whether it is more than chance.
+the reliability diagram with bin counts, and intervals (:mod:`interp.ask.metrics`: Wilson for accuracy,
+a bootstrap over items for the others). The position bias is its own table
+(:meth:`CalibrationResult.position_frame`): over all cyclic orders the correct letter is uniform, so any
+departure of the picks from uniform is bias. Whether it is more than chance is tested per item
+(:func:`position_bias_test`): the k orders of one question are not k independent draws (a question the
+model answers by position answers all its orders alike), so the chi-square statistic of the pick counts
+is referred to a permutation distribution that relabels the positions of each question as a whole; the
+pick shares carry cluster-bootstrap intervals over questions.
 
 Example:
     >>> from interp.ask import calibrate
@@ -43,6 +47,7 @@ from interp.errors import InvalidParameterError, choices_text
 from interp.models.card import model_card
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
+from interp.stats import bootstrap_interval, proportion_interval
 
 if TYPE_CHECKING:
     from pandas import DataFrame
@@ -51,12 +56,16 @@ if TYPE_CHECKING:
     from interp.models.model import Model
     from interp.truth.detector import LieDetector
 
-__all__ = ["SIGNALS", "CalibrationResult", "calibrate", "letter_probabilities"]
+__all__ = ["SIGNALS", "CalibrationResult", "calibrate", "letter_probabilities", "position_bias_test"]
 
 SIGNALS = ("letter", "letter_debiased", "p_true", "stated", "probe")
 SIGNAL_NAMES = {"letter": "letter probability (raw)", "letter_debiased": "letter probability (debiased)",
                 "p_true": "P(True)", "stated": "stated 0-100", "probe": "truth probe P(true)"}
 DEFAULT_PROBE_DATASETS = ("cities", "larger_than", "facts")
+#: one colour per signal, shared by its reliability curve and its bin-count bars
+SIGNAL_COLOURS = {"letter": "#1f77b4", "letter_debiased": "#ff7f0e", "p_true": "#2ca02c", "stated": "#d62728",
+                  "probe": "#9467bd"}
+MOST_PICKS = 0.5  # a caveat when one letter takes more than this share of the answers
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -79,9 +88,12 @@ class CalibrationResult(Result):
         reliability: per signal, equal-width bins: count, confidence, accuracy (lists; NaN for empty bins).
         stated_text: the model's replies to the confidence question ("" if not asked).
         stated_parse_rate: share of replies with a number in [0, 100].
-        position: the position-bias table as lists: letter, pick_share (over all cyclic orders),
-            pick_share_asked (the order asked), gold_share, mean_prob, accuracy_when_gold.
-        position_chi2, position_p: chi-square test of the picks (all orders) against uniform.
+        position: the position-bias table as lists: letter, pick_share (over all cyclic orders; ``_low`` /
+            ``_high`` its cluster-bootstrap interval over questions), pick_share_asked (the order asked; Wilson
+            interval), gold_share, mean_prob, accuracy_when_gold.
+        position_chi2, position_p: the chi-square statistic of the picks (all orders) against uniform, and its
+            p-value by the within-question permutation test (:func:`position_bias_test`).
+        position_test: how ``position_p`` was computed.
         probe_info: the truth probe's layer, kind and training sets ({} without it).
         debias: how ``letter_debiased`` was made ("cyclic": average over the k cyclic orders).
         timing: seconds in forward passes and in generation.
@@ -106,6 +118,7 @@ class CalibrationResult(Result):
     position: dict[str, list[Any]]
     position_chi2: float
     position_p: float
+    position_test: str = "permutation of positions within questions"
     probe_info: dict[str, Any] = dataclasses.field(default_factory=dict)
     debias: str = "cyclic"
     n_bins: int = 10
@@ -115,16 +128,44 @@ class CalibrationResult(Result):
 
     title: ClassVar[str] = "Calibration: confidence four ways"
 
-    def summary(self) -> str:
-        acc = float(np.mean(np.asarray(self.gold) == np.asarray(self.answer)))
+    def _chance(self) -> float:
         k = int(np.round(np.mean(self.n_options))) if len(self.n_options) else 0
-        top = int(np.argmax(self.position["pick_share_asked"])) if self.position.get("pick_share_asked") else 0
-        parts = [f"{self.model_name}: {len(self.ids)} questions ({self.question_set}), accuracy {acc:.2f} "
-                 f"(chance {1 / max(k, 1):.2f}); picks ({LETTERS[top]}) {self.position['pick_share_asked'][top]:.0%} "
-                 f"of the time (position bias p={self.position_p:.2g})"]
+        return 1 / max(k, 1)
+
+    def _top_letter(self) -> tuple[str, float]:
+        shares = self.position.get("pick_share_asked") or [0.0]
+        top = int(np.argmax(shares))
+        return LETTERS[top], float(shares[top])
+
+    def summary(self) -> str:
+        right = int(np.sum(np.asarray(self.gold) == np.asarray(self.answer)))
+        letter, share = self._top_letter()
+        parts = [f"{self.model_name}: {len(self.ids)} questions ({self.question_set}), accuracy "
+                 f"{proportion_interval(right, len(self.ids)).format(2)} (chance {self._chance():.2f}); picks "
+                 f"({letter}) {share:.0%} of the time (position bias p={self.position_p:.2g}, {self.position_test})"]
         for name, m in zip(self.signals, self.metrics):
-            parts.append(f"{name}: ECE {m['ece']:.2f}, AUROC {m['auroc']:.2f}")
+            parts.append(f"{name}: ECE {_ci(m, 'ece')}, AUROC {_ci(m, 'auroc')}")
         return "; ".join(parts)
+
+    def caveats(self) -> list[str]:
+        out = []
+        chance = self._chance()
+        seen = set()
+        for m in self.metrics:
+            accuracy = (round(m["accuracy"], 12), m["n"])
+            low, high = m.get("accuracy_low", float("nan")), m.get("accuracy_high", float("nan"))
+            if accuracy in seen or not (np.isfinite(low) and low <= chance <= high):
+                continue
+            seen.add(accuracy)
+            using = [s for s, o in zip(self.signals, self.metrics) if (round(o["accuracy"], 12), o["n"]) == accuracy]
+            out.append(f"Accuracy {_ci(m, 'accuracy')} holds chance level ({chance:.2f}): the model picks the right "
+                       f"letter no more often than guessing, so the ECE, Brier and AUROC of {', '.join(using)} mean "
+                       "nothing here; try the option-likelihood format when it exists.")
+        letter, share = self._top_letter()
+        if share > MOST_PICKS:
+            out.append(f"One letter takes most answers: ({letter}) {share:.0%} of the order asked (chance "
+                       f"{chance:.0%}); accuracy then follows where the correct letter happens to sit.")
+        return out
 
     def to_frame(self) -> DataFrame:
         """One row per signal: accuracy, ECE, equal-mass ECE, Brier, AUROC with their intervals, n."""
@@ -168,17 +209,20 @@ class CalibrationResult(Result):
             count = np.asarray(bins["count"], dtype=float)
             keep = count > 0
             conf, acc = np.asarray(bins["confidence"], dtype=float), np.asarray(bins["accuracy"], dtype=float)
-            label = f"{SIGNAL_NAMES.get(s, s)} (ECE {m['ece']:.2f})"
+            label = f"{SIGNAL_NAMES.get(s, s)} (ECE {_ci(m, 'ece')})"
+            colour = SIGNAL_COLOURS.get(s, "#7f7f7f")
             fig.add_trace(go.Scatter(x=conf[keep].tolist(), y=acc[keep].tolist(), mode="lines+markers", name=label,
-                                     legendgroup=s,
-                                     marker={"size": (6 + 14 * np.sqrt(count[keep] / max(count.max(), 1))).tolist()},
+                                     legendgroup=s, line={"color": colour},
+                                     marker={"color": colour,
+                                             "size": (6 + 14 * np.sqrt(count[keep] / max(count.max(), 1))).tolist()},
                                      customdata=count[keep].tolist(),
                                      hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>n=%{customdata}"
                                                    "<extra>" + s + "</extra>"), row=1, col=1)
-            fig.add_trace(go.Bar(x=centers.tolist(), y=count.tolist(), name=s, legendgroup=s, showlegend=False,
-                                 width=0.8 / self.n_bins),
+            fig.add_trace(go.Bar(x=centers.tolist(), y=count.tolist(), name=label, legendgroup=s, showlegend=False,
+                                 marker={"color": colour}, hovertemplate="%{y} items<extra>" + s + "</extra>"),
                           row=2, col=1)
-        fig.update_layout(title="Reliability diagram (equal-width bins)", barmode="group", height=620,
+        fig.update_layout(title="Reliability diagram (equal-width bins; bars: items per bin, same colours)",
+                          barmode="group", height=620,
                           legend={"orientation": "h", "y": -0.15})
         fig.update_yaxes(title_text="accuracy", range=[0, 1], row=1, col=1)
         fig.update_yaxes(title_text="items", row=2, col=1)
@@ -189,15 +233,83 @@ class CalibrationResult(Result):
         import plotly.graph_objects as go
 
         letters = self.position["letter"]
-        fig = go.Figure([go.Bar(x=letters, y=self.position["pick_share"], name="picked (all cyclic orders)"),
-                         go.Bar(x=letters, y=self.position["pick_share_asked"], name="picked (order asked)"),
+
+        def bars(name: str) -> dict[str, Any]:
+            share = np.asarray(self.position[name], dtype=float)
+            if f"{name}_low" not in self.position:
+                return {}
+            low, high = (np.asarray(self.position[f"{name}_{e}"], dtype=float) for e in ("low", "high"))
+            return {"error_y": {"type": "data", "array": np.nan_to_num(high - share).tolist(),
+                                "arrayminus": np.nan_to_num(share - low).tolist()}}
+
+        fig = go.Figure([go.Bar(x=letters, y=self.position["pick_share"], name="picked (all cyclic orders)",
+                                **bars("pick_share")),
+                         go.Bar(x=letters, y=self.position["pick_share_asked"], name="picked (order asked)",
+                                **bars("pick_share_asked")),
                          go.Bar(x=letters, y=self.position["gold_share"], name="correct answer")])
-        fig.update_layout(title=f"Position bias (chi-square p={self.position_p:.2g})", barmode="group",
+        fig.update_layout(title=f"Position bias (p={self.position_p:.2g}, {self.position_test}; 95% intervals)",
+                          barmode="group",
                           yaxis={"title": "share of items", "range": [0, 1]}, height=380)
         return fig
 
     def figures(self) -> list:
         return [self.plot(), self.position_plot()]
+
+
+def _ci(m: dict[str, float], name: str) -> str:
+    low, high = m.get(f"{name}_low", float("nan")), m.get(f"{name}_high", float("nan"))
+    return f"{m[name]:.2f}" + (f" [{low:.2f}, {high:.2f}]" if np.isfinite(low) and np.isfinite(high) else "")
+
+
+def _chi2(counts: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Chi-square statistic of pick counts (..., k) against ``expected`` (k,) (positions expected > 0 only)."""
+    keep = expected > 0
+    return (((counts[..., keep] - expected[keep]) ** 2) / expected[keep]).sum(axis=-1)
+
+
+def position_bias_test(picks: list[np.ndarray] | np.ndarray, *, n_permutations: int = 2000,
+                       seed: int = 0) -> tuple[float, float]:
+    """Is there a letter the model picks more than its share, across questions? A test per question.
+
+    Each question was asked in its k cyclic orders and ``picks[i]`` is the position picked in each
+    order ((k_i,) ints in [0, k_i)). Without a shared preference every position is picked once per
+    question on average, so the statistic is the chi-square of the total pick counts against that. Its
+    p-value is not the chi-square distribution's (which takes the n x k picks as independent draws,
+    while the orders of one question are answered alike); it is a permutation test with the question as
+    the unit: under no shared preference the position labels of each question are exchangeable, so
+    each question's picks are relabelled by one random permutation of its k positions.
+
+    Args:
+        picks: per question, the position picked in each cyclic order.
+        n_permutations: permutations (the smallest p-value possible is 1 / (n_permutations + 1)).
+        seed: the permutations' seed.
+
+    Returns:
+        ``(chi2, p)``; NaN for fewer than 2 questions.
+
+    Example:
+        >>> position_bias_test([np.array([1, 1, 1, 1])] * 12)[1] < 0.001   # (B) in every order of 12 questions
+        True
+    """
+    check_int(n_permutations, name="n_permutations", where="position_bias_test", low=1)
+    rows = [np.asarray(p, dtype=np.int64).ravel() for p in picks]
+    if len(rows) < 2:
+        return float("nan"), float("nan")
+    kmax = max(len(r) for r in rows)
+    expected = np.zeros(kmax)
+    counts = np.zeros((len(rows), kmax))  # (n_questions, kmax) picks per position
+    for i, r in enumerate(rows):
+        expected[:len(r)] += 1.0  # k_i picks spread over k_i positions: one each
+        np.add.at(counts[i], r, 1.0)
+    observed = float(_chi2(counts.sum(axis=0), expected))
+    rng = np.random.default_rng(seed)
+    total = np.zeros((n_permutations, kmax))
+    for k in sorted({len(r) for r in rows}):
+        block = counts[[i for i, r in enumerate(rows) if len(r) == k], :k]  # (m, k)
+        perm = np.argsort(rng.random((n_permutations, len(block), k)), axis=-1)  # a permutation per question
+        total[:, :k] += np.take_along_axis(np.broadcast_to(block, perm.shape), perm, axis=-1).sum(axis=1)
+    stats = _chi2(total, expected)
+    return observed, float((1 + np.sum(stats >= observed - 1e-9)) / (n_permutations + 1))
 
 
 def letter_probabilities(model: Model, questions: QuestionSet, *, messages: Any = None, batch_size: int | None = None,
@@ -245,7 +357,8 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
         detector: a fitted :class:`~interp.truth.LieDetector` for "probe"; by default one is fitted on
             ``probe_datasets`` (``probe_pairs`` pairs each).
         n_bins: bins of the ECE and the reliability diagram.
-        n_boot: bootstrap resamples for the intervals (0: none).
+        n_boot: bootstrap resamples for the intervals of ECE, Brier, AUROC and the pick shares (0: none; accuracy
+            carries a Wilson interval regardless), and at least 200 permutations of the position-bias test.
         max_new_tokens: length of the stated-confidence reply.
         batch_size: prompts per forward pass (default: about 8,192 padded tokens per pass).
         progress: stages "letters", "p_true", "stated", the detector's stages and "probe" (see
@@ -290,10 +403,12 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
     prob_sum = np.zeros(kmax)
     prob_n = np.zeros(kmax)
     right_at = np.zeros(kmax)
+    choices = []  # per question, the position picked in each cyclic order
     for i, q in enumerate(qs):
         k, block = len(q.options), probs_all[starts[i]:starts[i] + len(q.options), :len(q.options)]  # (k shifts, k)
         debiased[i, :k] = [np.mean([block[s, (o + s) % k] for s in range(k)]) for o in range(k)]
         choice = block.argmax(axis=1)  # position picked in each order
+        choices.append(choice)
         np.add.at(picks, choice, 1)
         picks_asked[choice[0]] += 1
         for s in range(k):
@@ -305,13 +420,20 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
     answer_idx = np.nanargmax(raw, axis=1)
     deb_idx = np.nanargmax(debiased, axis=1)
     gold_idx = np.array([q.answer for q in qs])
-    from scipy.stats import chisquare
-
-    expected = gold_count / gold_count.sum() * picks.sum()
-    chi2, pval = chisquare(picks[expected > 0], expected[expected > 0]) if (expected > 0).sum() > 1 else (np.nan, np.nan)
+    chi2, pval = position_bias_test(choices, n_permutations=max(n_boot, 200), seed=seed)
+    # each pick share with its interval: over questions (a cluster bootstrap of the orders) / Wilson
+    flat = np.concatenate(choices)
+    question = np.repeat(np.arange(len(qs)), ks)
+    share_ci = [bootstrap_interval(lambda r, c=c: float(np.mean(flat[r] == c)), len(flat), clusters=question,
+                                   n_resamples=n_boot, seed=seed) if n_boot else None for c in range(kmax)]
+    asked_ci = [proportion_interval(int(picks_asked[c]), len(qs)) for c in range(kmax)]
     with np.errstate(invalid="ignore", divide="ignore"):
         position = {"letter": list(LETTERS[:kmax]), "pick_share": (picks / picks.sum()).tolist(),
+                    "pick_share_low": [ci.low if ci else float("nan") for ci in share_ci],
+                    "pick_share_high": [ci.high if ci else float("nan") for ci in share_ci],
                     "pick_share_asked": (picks_asked / picks_asked.sum()).tolist(),
+                    "pick_share_asked_low": [ci.low for ci in asked_ci],
+                    "pick_share_asked_high": [ci.high for ci in asked_ci],
                     "gold_share": (gold_count / gold_count.sum()).tolist(),
                     "mean_prob": (prob_sum / np.maximum(prob_n, 1)).tolist(),
                     "accuracy_when_gold": (right_at / np.maximum(gold_count, 1)).tolist()}

@@ -10,8 +10,9 @@ Each item has a confidence ``p`` in [0, 1] that the model's answer is right and 
 - Brier score: mean (p - correct)^2 (``sklearn.metrics.brier_score_loss``).
 - AUROC: how well ``p`` ranks right answers above wrong ones (``sklearn.metrics.roc_auc_score``); 0.5 is
   chance, NaN when every answer is right or every one wrong.
-- Bootstrap intervals: percentile intervals over items resampled with replacement (seeded
-  ``numpy.random.default_rng``).
+- Intervals (:mod:`interp.stats`): accuracy, a rate over independent items, carries the Wilson interval
+  (:func:`~interp.stats.proportion_interval`); ECE, Brier and AUROC the percentile bootstrap over items
+  (:func:`~interp.stats.bootstrap_interval`, seeded).
 
 Example:
     >>> import numpy as np
@@ -117,37 +118,38 @@ def _all(p: np.ndarray, correct: np.ndarray, n_bins: int) -> dict[str, float]:
 
 def bootstrap_ci(statistic: Callable[[np.ndarray], float], n: int, *, n_boot: int = 1000, level: float = 0.95,
                  seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of ``statistic(rows)`` over ``n_boot`` resamples of ``n`` row indices (NaNs dropped)."""
-    if n == 0:
+    """Percentile interval of ``statistic(rows)`` over ``n_boot`` resamples of ``n`` row indices (NaNs dropped):
+    :func:`interp.stats.bootstrap_interval`'s ends, kept for callers of this name."""
+    from interp.stats import bootstrap_interval
+
+    if n == 0 or n_boot == 0:
         return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    interval = bootstrap_interval(statistic, n, n_resamples=n_boot, level=level, seed=seed)
+    return interval.low, interval.high
 
 
 def calibration_metrics(p: np.ndarray, correct: np.ndarray, *, n_bins: int = 10, n_boot: int = 1000,
                         level: float = 0.95, seed: int = 0) -> dict[str, float]:
-    """Accuracy, ECE (equal-width and equal-mass), Brier and AUROC, each with a bootstrap interval
-    (keys ``<metric>``, ``<metric>_low``, ``<metric>_high``) and ``n``. Items with NaN confidence are left out."""
+    """Accuracy, ECE (equal-width and equal-mass), Brier and AUROC, each with its interval (keys ``<metric>``,
+    ``<metric>_low``, ``<metric>_high``) and ``n``: accuracy the Wilson interval, the others a bootstrap over
+    items with ``n_boot`` resamples (0: no bootstrap intervals). Items with NaN confidence are left out."""
+    from interp.stats import bootstrap_interval, proportion_interval
+
     p, correct = _check(p, correct, "calibration_metrics")
     keep = np.isfinite(p)
     p, correct = p[keep], correct[keep]
     point = _all(p, correct, n_bins)
     out: dict[str, float] = {"n": float(len(p))}
-    if n_boot and len(p):
-        rng = np.random.default_rng(seed)
-        draws = [_all(p[rows], correct[rows], n_bins) for rows in (rng.integers(0, len(p), len(p)) for _ in range(n_boot))]
-    else:
-        draws = []
-    alpha = (1 - level) / 2
-    for name in METRICS:
+    accuracy = proportion_interval(int(correct.sum()), len(p), level=level)
+    out.update(accuracy=point["accuracy"], accuracy_low=accuracy.low, accuracy_high=accuracy.high)
+    statistics = {"ece": lambda rows: ece(p[rows], correct[rows], n_bins, "uniform"),
+                  "ece_mass": lambda rows: ece(p[rows], correct[rows], n_bins, "quantile"),
+                  "brier": lambda rows: brier(p[rows], correct[rows]), "auroc": lambda rows: auroc(p[rows], correct[rows])}
+    for name, statistic in statistics.items():
         out[name] = point[name]
-        values = np.array([d[name] for d in draws], dtype=np.float64)
-        values = values[np.isfinite(values)]
-        out[f"{name}_low"] = float(np.quantile(values, alpha)) if len(values) else float("nan")
-        out[f"{name}_high"] = float(np.quantile(values, 1 - alpha)) if len(values) else float("nan")
+        if n_boot and len(p):
+            interval = bootstrap_interval(statistic, len(p), n_resamples=n_boot, level=level, seed=seed)
+            out[f"{name}_low"], out[f"{name}_high"] = interval.low, interval.high
+        else:
+            out[f"{name}_low"] = out[f"{name}_high"] = float("nan")
     return out

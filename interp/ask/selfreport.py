@@ -54,6 +54,8 @@ class SelfReportResult(Result):
         agreement: share of items where each pair agrees (stated vs probe > 0.5, P(True) > 0.5 vs probe > 0.5,
             stated vs label, ...), and AUROC of each score against the labels.
         probe_info: the truth probe's layer, kind and training sets.
+        intervals: ``{name: Interval.to_dict()}`` for each figure of ``agreement``: Wilson for the rates (over
+            the statements each counts), a bootstrap over statements for the AUROCs.
     """
 
     statements: list[str]
@@ -66,15 +68,41 @@ class SelfReportResult(Result):
     probe_info: dict[str, Any] = dataclasses.field(default_factory=dict)
     dataset: str = ""
     model_name: str = ""
+    intervals: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     title: ClassVar[str] = "Self-report vs probe"
 
+    def _figure(self, name: str) -> str:
+        if name in self.intervals:
+            from interp.stats import Interval
+
+            return Interval.from_dict(self.intervals[name]).format(2)
+        return f"{self.agreement[name]:.2f}"
+
     def summary(self) -> str:
-        a = self.agreement
+        f = self._figure
         return (f"{self.model_name}: {len(self.statements)} statements ({self.dataset}); stated verdict parsed "
-                f"{a['stated_parse_rate']:.2f}, right {a['stated_accuracy']:.2f}; AUROC vs truth: P(True) "
-                f"{a['p_true_auroc']:.2f}, probe {a['probe_auroc']:.2f}; stated and probe agree on "
-                f"{a['stated_vs_probe']:.2f}, P(True) and probe on {a['p_true_vs_probe']:.2f}")
+                f"{f('stated_parse_rate')}, right {f('stated_accuracy')}; AUROC vs truth: P(True) "
+                f"{f('p_true_auroc')}, probe {f('probe_auroc')}; stated and probe agree on "
+                f"{f('stated_vs_probe')}, P(True) and probe on {f('p_true_vs_probe')}")
+
+    def caveats(self) -> list[str]:
+        out = []
+        for name, what in (("stated_accuracy", "The stated verdicts"), ("p_true_accuracy", "P(True) > 0.5"),
+                           ("probe_accuracy", "The probe")):
+            i = self.intervals.get(name)
+            if i and i["low"] <= 0.5 <= i["high"]:
+                out.append(f"{what} are right {self._figure(name)} of the time: no better than a coin (0.5) on these "
+                           "statements, so agreement with it says little.")
+        return out
+
+    def metrics_frame(self) -> DataFrame:
+        """One row per figure of ``agreement``: value, interval, how many statements it counts."""
+        import pandas as pd
+
+        return pd.DataFrame([{"figure": k, "value": v, "low": self.intervals.get(k, {}).get("low", float("nan")),
+                              "high": self.intervals.get(k, {}).get("high", float("nan")),
+                              "n": self.intervals.get(k, {}).get("n", 0)} for k, v in self.agreement.items()])
 
     def to_frame(self) -> DataFrame:
         import pandas as pd
@@ -93,7 +121,7 @@ class SelfReportResult(Result):
         return frame.sort_values("gap", ascending=False)
 
     def tables(self) -> list[tuple[str, Any]]:
-        return [("", self.to_frame()), ("Disagreements", self.disagreements())]
+        return [("", self.to_frame()), ("Figures", self.metrics_frame()), ("Disagreements", self.disagreements())]
 
     def plot(self) -> Figure:
         import plotly.graph_objects as go
@@ -183,7 +211,24 @@ def self_report(model: Model, statements: Any = "capitals", labels: Any = None, 
         "p_true_vs_probe": float(np.mean((p_true > 0.5) == (probe > 0.5))),
         "stated_vs_p_true": float(np.mean(stated[parsed] == (p_true[parsed] > 0.5))) if parsed.any() else float("nan"),
     }
+    from interp.stats import bootstrap_interval, proportion_interval
+
+    def rate(hits: np.ndarray) -> dict[str, Any]:
+        return proportion_interval(int(np.sum(hits)), len(hits)).to_dict()
+
+    kp = np.flatnonzero(known)
+    intervals = {
+        "stated_parse_rate": rate(parsed), "stated_accuracy": rate(stated[parsed & known] == labs[parsed & known]),
+        "p_true_accuracy": rate((p_true[known] > 0.5) == labs[known]),
+        "probe_accuracy": rate(probe_says[known] == labs[known]),
+        "p_true_auroc": bootstrap_interval(lambda r: auroc(p_true[kp[r]], labs[kp[r]]), len(kp)).to_dict(),
+        "probe_auroc": bootstrap_interval(lambda r: auroc(probe[kp[r]], labs[kp[r]]), len(kp)).to_dict(),
+        "stated_vs_probe": rate(stated[parsed] == probe_says[parsed]),
+        "p_true_vs_probe": rate((p_true > 0.5) == (probe > 0.5)),
+        "stated_vs_p_true": rate(stated[parsed] == (p_true[parsed] > 0.5)),
+    }
     return SelfReportResult(statements=texts, labels=labs, stated=stated, replies=replies, p_true=p_true, probe=probe,
-                            agreement=agreement, probe_info={"layer": fitted.layer_, "probe": type(fitted.probe_).__name__,
-                                                             "datasets": list(fitted.datasets_)},
+                            agreement=agreement, intervals=intervals,
+                            probe_info={"layer": fitted.layer_, "probe": type(fitted.probe_).__name__,
+                                        "datasets": list(fitted.datasets_)},
                             dataset=name, model_name=model.name, model_card=model_card(model))

@@ -85,7 +85,8 @@ def calibrate_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOp
         result = calibrate(m, qs, n=n, seed=seed, signals=_names(signals), detector=fitted, n_bins=n_bins,
                            progress=progress_arg(calibrate, bars))
     _show(result, "calibration", out_dir, as_json, [("Position bias", result.position_frame())],
-          columns=["signal", "n", "accuracy", "ece", "ece_mass", "brier", "auroc", "auroc_low", "auroc_high"])
+          columns=["signal", "n", "accuracy", "accuracy_low", "accuracy_high", "ece", "ece_low", "ece_high", "brier",
+                   "auroc", "auroc_low", "auroc_high"])
 
 
 @app.command("hints")
@@ -113,7 +114,9 @@ def hints_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOpt = 
                                    progress=progress_arg(hint_faithfulness, bars))
     extra = [("Attribution to the hint", result.attribution_frame())] if result.attribution else []
     _show(result, "hints", out_dir, as_json, extra,
-          columns=["condition", "accuracy", "accuracy_drop", "eligible", "follow_rate", "switches", "mention_rate"])
+          columns=["condition", "accuracy", "accuracy_low", "accuracy_high", "eligible", "follow_rate", "follow_rate_low",
+                   "follow_rate_high", "switches", "mention_rate", "mention_rate_low", "mention_rate_high",
+                   "control_rate", "control_rate_high"])
 
 
 @app.command("self-report")

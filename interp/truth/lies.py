@@ -6,6 +6,12 @@ falsely (chat template, greedy decoding, short answers), scores each "question +
 instructed-false answers (ROC AUC), as in Azaria & Mitchell 2023 and Marks & Tegmark 2023; also on the
 answers that are what they were asked to be, and read off the whole chat (the state the model answered in).
 
+The AUC means something only where the instructed answers are lies: a small model often ignores the
+instruction and answers truly, and then the AUC compares true answers with true ones.
+:meth:`LieDetectionResult.caveats` says so first, with how many real lies there were (instructed
+answers that avoid the reference answer); ``auc_genuine`` is the AUC on those alone. Every AUC carries
+a bootstrap interval over questions and every share a Wilson interval (:mod:`interp.stats`).
+
 Example:
     >>> from interp.truth import LieDetector, detect_model_lies
     >>> detector = LieDetector.fit(model, ["cities", "larger_than", "facts"])
@@ -79,6 +85,8 @@ class LieDetectionResult(Result):
             (system prompt, question, the model's answer) at its last token: the state the model was in
             while it answered, lie instruction included.
         layer, probe, model_name: the detector.
+        intervals: ``{figure: Interval.to_dict()}`` for auc, auc_genuine, auc_in_context (bootstrap over
+            questions) and honest_correct, lie_avoided (Wilson over the questions with a reference answer).
     """
 
     questions: list[str]
@@ -97,14 +105,59 @@ class LieDetectionResult(Result):
     honest_context_scores: np.ndarray | None = None
     lie_context_scores: np.ndarray | None = None
     auc_in_context: float = float("nan")
+    intervals: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     title: ClassVar[str] = "Lie detection on the model's own answers"
 
+    @property
+    def n_known(self) -> int:
+        """Questions with a reference answer (the only ones where a lie can be told from a truth)."""
+        return sum(bool(e) for e in self.expected)
+
+    @property
+    def n_real_lies(self) -> int:
+        """Instructed-to-lie answers that avoid the reference answer: the lies actually told."""
+        return sum(bool(e) and not _contains(a, e) for e, a in zip(self.expected, self.lie_answers))
+
+    def _figure(self, name: str) -> str:
+        value = getattr(self, name)
+        if name in self.intervals:
+            from interp.stats import Interval
+
+            return Interval.from_dict(self.intervals[name]).format(3)
+        return f"{value:.3f}"
+
     def summary(self) -> str:
-        return (f"{self.model_name + ': ' if self.model_name else ''}ROC AUC {self.auc:.3f} separating "
+        return (f"{self.model_name + ': ' if self.model_name else ''}ROC AUC {self._figure('auc')} separating "
                 f"{len(self.questions)} honest from instructed-false answers ({self.probe}, layer {self.layer}); "
-                f"honest answers correct {self.honest_correct:.2f}, false answers avoid the truth {self.lie_avoided:.2f}; "
-                f"AUC on genuine lies only {self.auc_genuine:.3f}, read in the chat context {self.auc_in_context:.3f}")
+                f"honest answers correct {self._figure('honest_correct')}, instructed answers false "
+                f"{self._figure('lie_avoided')} ({self.n_real_lies} real lies of {self.n_known} with a reference); "
+                f"AUC on genuine lies only {self._figure('auc_genuine')}, read in the chat context "
+                f"{self._figure('auc_in_context')}")
+
+    def caveats(self) -> list[str]:
+        out = []
+        if not self.n_known:
+            out.append("No question has a reference answer, so whether the instructed answers were false is unknown: "
+                       "the AUC may compare true answers with true ones. Give questions with an 'answer' column.")
+        elif self.n_real_lies == 0:
+            out.append(f"The model told no lies: none of the {self.n_known} instructed-to-lie answers avoids the "
+                       "reference answer, so the AUC compares true answers with true ones and means nothing as lie "
+                       "detection (there is no AUC on genuine lies).")
+        elif self.n_real_lies <= self.n_known / 2:
+            out.append(f"Only {self.n_real_lies} of the {self.n_known} instructed-to-lie answers were false (avoid the "
+                       f"reference answer): the AUC {self.auc:.2f} mostly compares true answers with true ones and "
+                       f"means nothing as lie detection; on the {self.n_real_lies} real lies alone the AUC is "
+                       f"{self._figure('auc_genuine')}.")
+        if self.n_known and np.isfinite(self.honest_correct) and self.honest_correct < 0.5:
+            out.append(f"The honest answers were right only {self.honest_correct:.0%} of the time: they are not "
+                       "truths either, so 'honest vs lie' is not 'true vs false' here.")
+        for name in ("auc", "auc_genuine"):
+            interval = self.intervals.get(name)
+            if interval and np.isfinite(interval["low"]) and interval["low"] <= 0.5 <= interval["high"]:
+                out.append(f"The {'AUC' if name == 'auc' else 'AUC on genuine lies'} {self._figure(name)} holds 0.5: "
+                           "the detector does not tell these apart beyond chance.")
+        return out
 
     def to_frame(self) -> DataFrame:
         import pandas as pd
@@ -137,6 +190,32 @@ class LieDetectionResult(Result):
 
 def _short(answer: str) -> str:
     return " ".join(answer.strip().split())
+
+
+def _contains(answer: str, expected: str) -> bool:
+    """Whether ``answer`` states the reference answer (case-insensitive substring, the rule of both shares)."""
+    return expected.lower() in answer.lower()
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """ROC AUC of positives above negatives (ties count half; Mann-Whitney); NaN if either group is empty."""
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])))
+
+
+def _intervals(honest: np.ndarray, lies: np.ndarray, honest_ctx: np.ndarray, lies_ctx: np.ndarray,
+               right: np.ndarray, avoided: np.ndarray, known: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Each AUC's bootstrap interval over questions (a question's honest and instructed answers travel
+    together) and each share's Wilson interval over the questions with a reference."""
+    from interp.stats import bootstrap_interval, proportion_interval
+
+    n = len(honest)
+    return {"auc": bootstrap_interval(lambda r: _auc(honest[r], lies[r]), n).to_dict(),
+            "auc_genuine": bootstrap_interval(lambda r: _auc(honest[r][right[r]], lies[r][avoided[r]]), n).to_dict(),
+            "auc_in_context": bootstrap_interval(lambda r: _auc(honest_ctx[r], lies_ctx[r]), n).to_dict(),
+            "honest_correct": proportion_interval(int(right.sum()), int(known.sum())).to_dict(),
+            "lie_avoided": proportion_interval(int(avoided.sum()), int(known.sum())).to_dict()}
 
 
 def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetector | None = None,
@@ -199,8 +278,8 @@ def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetec
     n = len(rows)
     expected = [r.get("answer", "") or "" for r in rows]
     known = [i for i, e in enumerate(expected) if e]
-    right = [i for i in known if expected[i].lower() in honest[i].lower()]
-    avoided = [i for i in known if expected[i].lower() not in lies[i].lower()]
+    right = [i for i in known if _contains(honest[i], expected[i])]
+    avoided = [i for i in known if not _contains(lies[i], expected[i])]
     honest_correct = len(right) / len(known) if known else float("nan")
     lie_avoided = len(avoided) / len(known) if known else float("nan")
 
@@ -216,4 +295,7 @@ def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetec
                               model_name=model.name, model_card=model_card(model),
                               auc_genuine=auc_of(scores[:n][right], scores[n:][avoided]),
                               honest_context_scores=context_scores[:n], lie_context_scores=context_scores[n:],
-                              auc_in_context=auc_of(context_scores[:n], context_scores[n:]))
+                              auc_in_context=auc_of(context_scores[:n], context_scores[n:]),
+                              intervals=_intervals(scores[:n], scores[n:], context_scores[:n], context_scores[n:],
+                                                   np.isin(np.arange(n), right), np.isin(np.arange(n), avoided),
+                                                   np.isin(np.arange(n), known)))
