@@ -232,3 +232,9 @@ def test_selectivity_holding_zero_is_a_caveat(tiny_result):
     strong = dataclasses.replace(tiny_result, selectivity_low=np.abs(low) + 0.01,
                                  accuracy_low=np.full(len(low), 0.999))
     assert not strong.caveats()
+
+
+def test_every_pos_figure_has_a_title_and_axis_titles(tiny_result):
+    for fig in tiny_result.figures():
+        assert fig.layout.title.text
+        assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

@@ -322,3 +322,13 @@ def test_world_map_not_beating_a_control_is_a_caveat(tiny_models):
     controls["shuffled"]["best_minus_control"] = {"difference": {"estimate": 0.3, "low": 0.2, "high": 0.4},
                                                   "within_noise": False}
     assert not any("shuffled" in c for c in dataclasses.replace(result, controls=controls).caveats())
+
+
+def test_every_map_figure_has_a_title_and_axis_titles(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    result = world_map(model, places=load_places(60, min_population=0), layers=[1], position="mean",
+                       random_baseline=False)
+    figures = [*result.figures(), project(model, ["a cat", "a dog", "the sun", "the moon"], layer=1).plot()]
+    for fig in figures:
+        assert fig.layout.title.text
+        assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
