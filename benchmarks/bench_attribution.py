@@ -155,6 +155,7 @@ def eraser(model=None, n_steps: int = 16, n_random: int = 10) -> None:
             suff.setdefault(name, []).append(float(s))
         trap += table.ablation_last_token_top
         disagree += bool(table.disagreements())
+        print(f"  {prompt!r}: " + ", ".join(f"{k} {v[-1]:.3g}" for k, v in comp.items()), flush=True)
     n = len(ATTRIBUTION_PROMPTS)
     print(f"\nERASER on {model.name}, {n} prompts ({n_random} random orders each; intervals over prompts)")
     print(f"  {'method':22s} {'comprehensiveness':>30s} {'minus random':>30s} {'sufficiency':>30s}")
