@@ -723,3 +723,15 @@ def test_default_model_chat_reports_the_user_turn(default_model):
     assert "".join(result.tokens) == user and result.prompt == default_model.chat_prompt(user)
     assert set(result.segment_scores) == {"system", "user", "assistant"}
     assert result.segment_scores["user"][0] == pytest.approx(float(result.total.sum()), abs=1e-4)
+
+
+def test_fractions_removing_the_same_tokens_are_one_item_of_the_interval():
+    """On a 5-token prompt 1%, 5% and 10% all remove one token: the bootstrap must not count them three times."""
+    from interp.attribution.evaluation import aopc_statistics
+
+    comp = np.array([[0.5, 0.5, 0.5, 0.6, 0.7]])
+    rand = np.array([[0.1, 0.1, 0.1, 0.2, 0.3]])
+    intervals, versus = aopc_statistics(comp, comp, rand, rand, ["m"], counts=[1, 1, 1, 1, 3])
+    assert intervals["comprehensiveness"]["m"]["n"] == 2
+    assert versus["comprehensiveness"]["m"]["difference"]["n"] == 2
+    assert aopc_statistics(comp, comp, rand, rand, ["m"])[0]["comprehensiveness"]["m"]["n"] == 5

@@ -136,13 +136,16 @@ def _fraction_values(plan: _Plan, values: dict[tuple[int, ...], float]) -> tuple
 
 
 def aopc_statistics(comprehensiveness: np.ndarray, sufficiency: np.ndarray, random_comprehensiveness: np.ndarray,
-                    random_sufficiency: np.ndarray, names: Sequence[str]) -> tuple[dict, dict]:
+                    random_sufficiency: np.ndarray, names: Sequence[str],
+                    counts: Sequence[int] | None = None) -> tuple[dict, dict]:
     """Intervals of each method's AOPC and its paired difference from the random-ranking baseline.
 
     Args:
         comprehensiveness, sufficiency: (n_methods, n_fractions) per method and ablation fraction.
         random_comprehensiveness, random_sufficiency: (n_random, n_fractions) per random order.
         names: the methods' names.
+        counts: (n_fractions,) units each fraction removes; fractions that remove the same number of units (1%,
+            5% and 10% of a short prompt are all one token) are one item of the bootstrap, not several.
 
     Returns:
         ``(intervals, versus_random)``: ``intervals[metric][name]`` an :class:`~interp.stats.Interval` dict of
@@ -157,9 +160,9 @@ def aopc_statistics(comprehensiveness: np.ndarray, sufficiency: np.ndarray, rand
     for metric, table, rand in (("comprehensiveness", comprehensiveness, random_comprehensiveness),
                                 ("sufficiency", sufficiency, random_sufficiency)):
         baseline = np.asarray(rand, dtype=np.float64).mean(axis=0)
-        intervals[metric] = {name: mean_interval(row).to_dict() for name, row in zip(names, table)}
-        intervals[metric]["random"] = mean_interval(baseline).to_dict()
-        versus[metric] = {name: paired_difference(row, baseline, names=(name, "random")).to_dict()
+        intervals[metric] = {name: mean_interval(row, clusters=counts).to_dict() for name, row in zip(names, table)}
+        intervals[metric]["random"] = mean_interval(baseline, clusters=counts).to_dict()
+        versus[metric] = {name: paired_difference(row, baseline, names=(name, "random"), clusters=counts).to_dict()
                           for name, row in zip(names, table)}
     return intervals, versus
 
@@ -172,7 +175,8 @@ def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: Attribu
     comp, suff = _fraction_values(plan, values)
     random_comp = np.array([c for c, _ in random]).reshape(len(random), len(fractions))
     random_suff = np.array([s for _, s in random]).reshape(len(random), len(fractions))
-    intervals, versus = aopc_statistics(comp[None], suff[None], random_comp, random_suff, [result.method])
+    intervals, versus = aopc_statistics(comp[None], suff[None], random_comp, random_suff, [result.method],
+                                        counts=plan.counts)
     x = np.array(plan.curve, dtype=np.float64) / max(plan.n, 1)
     deletion = np.array([plan.value(values, c, remove_top=True) for c in plan.curve])
     insertion = np.array([plan.value(values, c, remove_top=False) for c in plan.curve])
@@ -322,7 +326,7 @@ def compare_methods(model: Model, prompt: str, target: str | None = None, *, met
     comp_by_fraction = np.stack([f.comprehensiveness for f in faith])
     suff_by_fraction = np.stack([f.sufficiency for f in faith])
     intervals, versus = aopc_statistics(comp_by_fraction, suff_by_fraction, faith[0].random_comprehensiveness,
-                                        faith[0].random_sufficiency, names)
+                                        faith[0].random_sufficiency, names, counts=plans[0].counts)
     return MethodComparisonResult(
         prompt=results[0].prompt, target=results[0].target, metric=faith[0].metric, tokens=results[0].tokens,
         methods=names, scores=totals, comprehensiveness=np.array([f.aopc_comprehensiveness for f in faith]),
@@ -335,4 +339,5 @@ def compare_methods(model: Model, prompt: str, target: str | None = None, *, met
         ablation_last_token_top=bool(any(r.last_token_ranked_first() for r in results)),
         metadata={"unit": unit, "chat": chat, "n_steps": n_steps, "fractions": fractions,
                   "replace_with": faith[0].metadata["replace_with"], "n_random": n_random,
+                  "counts": [int(c) for c in plans[0].counts],
                   "random_seed": random_seed})

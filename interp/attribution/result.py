@@ -570,13 +570,14 @@ class MethodComparisonResult(Result):
             return out
         rows = self.comprehensiveness_by_fraction
         lead = int(order[0])
+        counts = self.metadata.get("counts")  # fractions removing as many units are one item
         if len(order) > 1:
             out["runner_up"] = self.methods[int(order[1])]
-            out["versus_runner_up"] = paired_difference(rows[lead], rows[int(order[1])],
+            out["versus_runner_up"] = paired_difference(rows[lead], rows[int(order[1])], clusters=counts,
                                                         names=(out["leader"], out["runner_up"]))
         if self.random_comprehensiveness is not None:
             out["versus_random"] = paired_difference(rows[lead], self.random_comprehensiveness.mean(axis=0),
-                                                     names=(out["leader"], "random"))
+                                                     clusters=counts, names=(out["leader"], "random"))
         beats = [c for c in (out["versus_runner_up"], out["versus_random"]) if c is not None]
         if beats and all(c.larger == out["leader"] for c in beats):
             out["best"] = out["leader"]
@@ -630,7 +631,7 @@ class MethodComparisonResult(Result):
         rank = self.ranking()
         n_fractions = len(self.metadata.get("fractions", [])) or self.comprehensiveness_by_fraction.shape[1]
         text = (f"{head}. Comprehensiveness AOPC (higher = more faithful; intervals over the {n_fractions} ablation "
-                f"fractions of this one prompt): {listed}. ")
+                f"fractions of this one prompt, those removing as many tokens counted once): {listed}. ")
         if rank["best"] is not None:
             text += (f"Most comprehensive: {rank['best']} ("
                      + "; ".join(_sentence(c) for c in (rank["versus_runner_up"], rank["versus_random"]) if c)
