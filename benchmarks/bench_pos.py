@@ -11,7 +11,8 @@ layer, on sentences it never saw:
   learns spaCy can at best match spaCy there).
 
 Printed side by side per corpus: held-out accuracy on the corpus itself, its selectivity (Hewitt &
-Liang control task), the accuracy on gold and silver, and spaCy on gold. No timings.
+Liang control task), each with its 95% interval (cluster bootstrap over held-out sentences), the accuracy on
+gold and silver, and spaCy on gold. No timings.
 
     .venv/bin/python benchmarks/bench_pos.py --treebank en_ewt-ud-test.conllu
     .venv/bin/python benchmarks/bench_pos.py --layers 0:31:3 --max-sentences 1000 --no-silver
@@ -84,7 +85,7 @@ def main() -> None:
                       random_baseline=False, cache_dir=args.cache / corpus, progress=False)
         i = r.layers.index(r.best_layer)
         row = {"corpus": corpus, "sentences": r.n_sentences, "best layer": r.best_layer,
-               "own held-out": float(r.accuracy[i]), "selectivity": float(r.selectivity[i]),
+               "own held-out": r.interval("accuracy").format(), "selectivity": r.interval("selectivity").format(),
                "word-type baseline": r.baselines["word_type"]}
         if gold is not None:
             row.update({"gold words": r.eval_n_words, "probe vs gold": r.eval_at_best,

@@ -5,7 +5,8 @@ Every configuration uses the same places (the ``--n-places`` most populous citie
 in the choice named: the prompt template, the position (the prompt's last token, or the mean over
 the name's tokens) and the probe (``--probes ridge,mlp``: linear, or Gurnee & Tegmark's nonlinear
 comparison). Each row prints the best layer (and its fraction of depth), held-out R^2 of latitude and
-longitude, mean great-circle error, the controls (layer 0, shuffled coordinates and, with ``--random``,
+longitude with 95% intervals (bootstrap over held-out places), mean great-circle error, the controls (each with
+the best layer's paired difference from it) (layer 0, shuffled coordinates and, with ``--random``,
 random weights at the best layer) and the wall time, for each split seed of ``--seeds`` and then their
 mean (a choice is kept only if it helps on several splits). Activations are cached under ``--cache`` so a
 re-run (or another seed, or another probe) only refits the probes.
@@ -57,6 +58,8 @@ def main() -> None:
                 rows.append({"prompt": prompt, "position": position, "probe": probe, "window": args.window, "seed": seed,
                              "best_layer": result.best_layer, "depth": round(result.best_depth, 2),
                              "r2_lat": round(float(result.r2_lat[i]), 3), "r2_lon": round(float(result.r2_lon[i]), 3),
+                             "r2_lat_95": [round(float(result.r2_lat_low[i]), 3), round(float(result.r2_lat_high[i]), 3)],
+                             "r2_lon_95": [round(float(result.r2_lon_low[i]), 3), round(float(result.r2_lon_high[i]), 3)],
                              "error_km": round(float(result.error_km[i])), "controls": result.controls,
                              "seconds": round(time.perf_counter() - start, 1)})
                 print(json.dumps(rows[-1]), flush=True)

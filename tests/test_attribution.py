@@ -29,6 +29,7 @@ from interp.attribution import (
     compare_methods,
     faithfulness,
     gradient_saliency,
+    integrated_gradients,
     token_ablation,
 )
 from interp.attribution.ablation import ablate
@@ -387,7 +388,9 @@ def test_compare_methods_table(tiny_models, tmp_path):
     comparison = compare_methods(model, PROMPT, " dog", n_steps=8)
     assert comparison.methods == list(METHODS)
     frame = comparison.to_frame()
-    assert len(frame) == 5 and {"comprehensiveness", "sufficiency", "rho_rollout"} <= set(frame.columns)
+    assert len(frame) == 6 and list(frame["method"]) == [*METHODS, "random"]  # the random-ranking baseline row
+    assert {"comprehensiveness", "comprehensiveness_low", "comprehensiveness_high", "sufficiency_low",
+            "sufficiency_high", "comprehensiveness_vs_random_low", "rho_rollout"} <= set(frame.columns)
     np.testing.assert_allclose(np.diag(comparison.correlation), 1.0)
     np.testing.assert_allclose(comparison.correlation, comparison.correlation.T)
     ablation = token_ablation(model, PROMPT, " dog")
@@ -396,8 +399,183 @@ def test_compare_methods_table(tiny_models, tmp_path):
     fig = comparison.plot()  # correlation heat map, AOPC bars, the normalised scores of each method
     assert [t.type for t in fig.data] == ["heatmap", "bar", "bar", "heatmap"]
     np.testing.assert_array_equal(fig.data[0].z, comparison.correlation)
-    assert list(fig.data[1].y) == list(comparison.comprehensiveness) and list(fig.data[2].y) == list(comparison.sufficiency)
+    assert list(fig.data[1].x) == [*METHODS, "random"]
+    np.testing.assert_allclose(fig.data[1].y, frame["comprehensiveness"])
+    np.testing.assert_allclose(fig.data[2].y, frame["sufficiency"])
+    np.testing.assert_allclose(np.asarray(fig.data[1].y) + fig.data[1].error_y.array, frame["comprehensiveness_high"])
     np.testing.assert_allclose(np.abs(fig.data[3].z).max(axis=1), 1.0)  # each method's row scaled to max |score| 1
+
+
+def test_random_baseline_equals_faithfulness_of_the_seeded_random_orders(tiny_models):
+    """The random row is ERASER's random-ranking baseline: the same comprehensiveness of seeded random orders."""
+    model = tiny_models["tiny-gpt2"]
+    ablation = token_ablation(model, PROMPT, " dog")
+    faith = faithfulness(model, PROMPT, ablation, metric="logprob", n_random=3, random_seed=7)
+    assert faith.random_comprehensiveness.shape == (3, len(faith.fractions))
+    rng = np.random.default_rng(7)
+    for k in range(3):
+        order = rng.permutation(len(ablation.tokens)).astype(np.float32)
+        as_result = AttributionResult(**{**ablation.__dict__, "scores": order[None]})
+        expected = faithfulness(model, PROMPT, as_result, metric="logprob", n_random=1)
+        np.testing.assert_allclose(faith.random_comprehensiveness[k], expected.comprehensiveness, atol=1e-6)
+        np.testing.assert_allclose(faith.random_sufficiency[k], expected.sufficiency, atol=1e-6)
+    intervals = faith.intervals["comprehensiveness"]
+    assert intervals["low"] <= faith.aopc_comprehensiveness <= intervals["high"]
+    assert intervals["estimate"] == pytest.approx(faith.aopc_comprehensiveness)
+    difference = faith.versus_random["comprehensiveness"]["difference"]["estimate"]
+    assert difference == pytest.approx(faith.aopc_comprehensiveness - faith.random_comprehensiveness.mean())
+    comparison = compare_methods(model, PROMPT, " dog", methods=["ablation", "gradient"], metric="logprob",
+                                 n_random=3, random_seed=7)
+    np.testing.assert_allclose(comparison.random_comprehensiveness, faith.random_comprehensiveness, atol=1e-6)
+    assert "random" in comparison.summary()
+
+
+def _comparison(comp_by_fraction, random_by_fraction, correlation=None, tokens=8, names=None):
+    comp = np.asarray(comp_by_fraction, dtype=np.float64)
+    rand = np.asarray(random_by_fraction, dtype=np.float64)
+    names = names or [f"m{i}" for i in range(len(comp))]
+    from interp.attribution.evaluation import aopc_statistics
+
+    intervals, versus = aopc_statistics(comp, -comp, rand, -rand, names)
+    n = len(names)
+    return attribution.MethodComparisonResult(
+        prompt="p", target=" t", metric="prob", tokens=[f"t{i}" for i in range(tokens)], methods=names,
+        scores=np.ones((n, tokens)), comprehensiveness=comp.mean(1), sufficiency=-comp.mean(1),
+        deletion_auc=np.zeros(n), insertion_auc=np.zeros(n),
+        correlation=np.eye(n) if correlation is None else np.asarray(correlation, dtype=np.float64),
+        seconds=np.zeros(n), model_name="toy", comprehensiveness_by_fraction=comp, sufficiency_by_fraction=-comp,
+        random_comprehensiveness=rand, random_sufficiency=-rand, intervals=intervals, versus_random=versus,
+        metadata={"fractions": [0.01, 0.05, 0.1, 0.2, 0.5]})
+
+
+def test_a_lead_of_0_0005_is_not_crowned():
+    """The old summary named the most comprehensive method by any margin; a lead the fractions do not support,
+    or one that does not beat random orders, is now 'within noise' and no method is named best."""
+    noise = np.array([0.02, -0.015, 0.01, -0.02, 0.0045])
+    close = _comparison([[0.3, 0.4, 0.5, 0.6, 0.7], np.array([0.3, 0.4, 0.5, 0.6, 0.7]) + noise],
+                        [[0.1, 0.15, 0.2, 0.25, 0.3]] * 3)
+    rank = close.ranking()
+    assert rank["best"] is None and rank["versus_runner_up"].within_noise
+    assert abs(close.comprehensiveness[1] - close.comprehensiveness[0]) < 0.001
+    assert "No method is the most comprehensive beyond noise" in close.summary()
+    assert "within noise" in close.summary() and "Most comprehensive" not in close.summary()
+    clear = _comparison([[0.3, 0.4, 0.5, 0.6, 0.7], [0.1, 0.12, 0.2, 0.22, 0.3]], [[0.0, 0.01, 0.02, 0.03, 0.04]] * 3)
+    assert clear.ranking()["best"] == "m0" and "Most comprehensive: m0" in clear.summary()
+    assert not any("No method removes" in c for c in clear.caveats())
+
+
+def test_no_method_beating_random_is_a_caveat():
+    worse = _comparison([[0.1, 0.1, 0.2, 0.2, 0.3], [0.0, 0.1, 0.1, 0.2, 0.2]], [[0.2, 0.3, 0.3, 0.4, 0.5]] * 3)
+    assert worse.ranking()["best"] is None
+    assert any("No method removes more of the prediction than random orders" in c for c in worse.caveats())
+    assert worse.summary().startswith(worse.caveats()[0][:40])
+    frame = worse.to_frame()
+    assert (frame.loc[frame.method != "random", "comprehensiveness_vs_random_high"] < 0).all()
+
+
+def test_methods_that_disagree_in_rank_are_flagged():
+    anti = _comparison([[0.3, 0.4, 0.5, 0.6, 0.7], [0.1, 0.12, 0.2, 0.22, 0.3]], [[0.0] * 5] * 3,
+                       correlation=[[1.0, -0.9], [-0.9, 1.0]], tokens=12)
+    (note,) = [c for c in anti.caveats() if "disagree" in c]
+    assert "m0 vs m1 -0.90 [" in note and "Faithfulness" in note
+    agree = _comparison([[0.3, 0.4, 0.5, 0.6, 0.7], [0.1, 0.12, 0.2, 0.22, 0.3]], [[0.0] * 5] * 3,
+                        correlation=[[1.0, 0.8], [0.8, 1.0]], tokens=12)
+    assert not [c for c in agree.caveats() if "disagree" in c]
+
+
+def _ablation(scores, method="ablation"):
+    n = len(scores)
+    return AttributionResult(prompt="a b c", tokens=[f"w{i}" for i in range(n)],
+                             scores=np.asarray([scores], dtype=np.float32), method=method, target=" d",
+                             target_tokens=[" d"], metric="logprob", input_ids=np.arange(n + 1),
+                             positions=[[i + 1] for i in range(n)])  # position 0 is BOS
+
+
+def test_ablation_ranking_the_last_token_first_is_a_caveat(tiny_models):
+    """Ablating the position the target is predicted from scores it first (+16 on the real model); that is
+    flagged with what to do instead. The same ranking from integrated gradients is not a trap."""
+    trap = _ablation([0.1, 0.2, 16.1])
+    assert trap.last_token_ranked_first()
+    (note,) = trap.caveats()
+    assert "last token 'w2' first" in note and "integrated_gradients" in note and "replace_with" in note
+    assert trap.summary().startswith("Ablation ranks the last token")
+    assert not _ablation([0.1, 16.1, 0.2]).caveats()
+    assert not _ablation([0.1, 0.2, 16.1], method="integrated_gradients").caveats()
+    model = tiny_models["tiny-gpt2"]
+    real = token_ablation(model, PROMPT, " dog")
+    last = [i for i, p in enumerate(real.positions) if len(real.input_ids) - 1 in p]
+    assert real.last_token_ranked_first() == (int(np.argmax(real.total)) in last)
+
+
+def test_integrated_gradients_completeness_is_a_readable_figure(tiny_models):
+    result = integrated_gradients(tiny_models["tiny-gpt2"], PROMPT, TARGET, n_steps=8)
+    check = result.completeness()
+    worst = max(result.metadata["completeness_relative"])
+    assert f"{worst:.1%}" in check and "2 target token(s)" in check and "8 steps" in check
+    assert "Completeness: " in result.summary() and "[" not in check
+    assert token_ablation(tiny_models["tiny-gpt2"], PROMPT, TARGET).completeness() is None
+    unconverged = AttributionResult(**{**result.__dict__, "metadata": {**result.metadata,
+                                                                        "completeness_relative": [0.4, 0.01]}})
+    assert any("raise n_steps" in c for c in unconverged.caveats()) and "not converged" in unconverged.completeness()
+
+
+# ----------------------------------------------------------------------------------------- figures
+def _titled(fig):
+    """Every visible axis of ``fig`` has a title, and so does the figure."""
+    assert fig.layout.title.text
+    for name in dir(fig.layout):
+        if name.startswith(("xaxis", "yaxis")):
+            axis = fig.layout[name]
+            if axis.visible is not False:
+                assert axis.title.text, (fig.layout.title.text, name)
+
+
+def test_every_attribution_figure_has_a_title_and_axis_titles(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    result = token_ablation(model, PROMPT, " dog")
+    faith = faithfulness(model, PROMPT, result, n_random=2)
+    for fig in (result.plot(), attention_maps(model, PROMPT).plot(), faith.plot(),
+                compare_methods(model, PROMPT, " dog", methods=["ablation", "rollout"], n_random=2).plot()):
+        _titled(fig)
+    per_fraction = faith.plot()
+    assert per_fraction.layout.xaxis2.title.text and per_fraction.layout.yaxis2.title.text  # ERASER per fraction
+    assert any(t.name and t.name.startswith("random orders") for t in per_fraction.data)
+
+
+def test_attention_grid_is_labelled_with_the_tokens(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    maps = attention_maps(model, PROMPT)
+    fig = maps.plot(layers=[maps.layers[0]], heads=[0, 1])
+    shown = [attribution.result.display_token(t) for t in maps.tokens]
+    assert list(fig.layout.xaxis.ticktext) == shown * 2  # each head's block of keys
+    assert list(fig.layout.yaxis.ticktext) == shown  # the layer's block of queries
+    assert {a.text for a in fig.layout.annotations} >= {"H0", "H1", f"L{maps.layers[0]}"}
+
+
+def test_method_names_do_not_overlap_the_comparison_heat_maps():
+    """At 1200 px, every axis labelled with method names has room for them: either the left margin (its plot
+    starts at the figure's left edge) or a gap to the plot beside it wide enough for the longest name."""
+    names = ["ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout"]
+    comparison = _comparison([[0.3, 0.4, 0.5, 0.6, 0.7]] * 5, [[0.0] * 5] * 3, names=names)
+    fig = comparison.plot()
+    width = 1200
+    plot_width = width - fig.layout.margin.l - fig.layout.margin.r
+    needed = 7 * max(len(n) for n in names)  # ~7 px per character at plotly's 12 px font
+    assert fig.layout.margin.l >= needed
+    for trace in fig.data:
+        if trace.type != "heatmap":
+            continue
+        yaxis = fig.layout["yaxis" + trace.yaxis[1:]]
+        xaxis = fig.layout["xaxis" + trace.xaxis[1:]]
+        start = xaxis.domain[0]
+        if start > 0:
+            ends = [fig.layout[a].domain[1] for a in dir(fig.layout) if a.startswith("xaxis")
+                    and fig.layout[a].domain is not None and fig.layout[a].domain[1] <= start
+                    and set(fig.layout["y" + a[1:]].domain) & set(yaxis.domain) != set()]
+            gap = (start - max(ends, default=0.0)) * plot_width
+            assert gap >= needed, (trace.yaxis, gap)
+        if list(trace.x) == names:
+            assert xaxis.tickangle not in (None, 0)  # rotated, so neighbouring names do not collide
 
 
 # ----------------------------------------------------------------------------------------- common checks
@@ -545,3 +723,15 @@ def test_default_model_chat_reports_the_user_turn(default_model):
     assert "".join(result.tokens) == user and result.prompt == default_model.chat_prompt(user)
     assert set(result.segment_scores) == {"system", "user", "assistant"}
     assert result.segment_scores["user"][0] == pytest.approx(float(result.total.sum()), abs=1e-4)
+
+
+def test_fractions_removing_the_same_tokens_are_one_item_of_the_interval():
+    """On a 5-token prompt 1%, 5% and 10% all remove one token: the bootstrap must not count them three times."""
+    from interp.attribution.evaluation import aopc_statistics
+
+    comp = np.array([[0.5, 0.5, 0.5, 0.6, 0.7]])
+    rand = np.array([[0.1, 0.1, 0.1, 0.2, 0.3]])
+    intervals, versus = aopc_statistics(comp, comp, rand, rand, ["m"], counts=[1, 1, 1, 1, 3])
+    assert intervals["comprehensiveness"]["m"]["n"] == 2
+    assert versus["comprehensiveness"]["m"]["difference"]["n"] == 2
+    assert aopc_statistics(comp, comp, rand, rand, ["m"])[0]["comprehensiveness"]["m"]["n"] == 5

@@ -200,8 +200,9 @@ def _attribution_cases() -> list[Case]:
         Case("attribution.compare_methods", ("interp.attribution.compare_methods",), "tiny-neox",
              lambda m: _attribution().compare_methods(m, PROMPT, " dog", n_steps=4),
              lambda: _attribution().MethodComparisonResult,
-             ("method", "comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc"),
-             rows=lambda r: len(r.methods),
+             ("method", "comprehensiveness", "comprehensiveness_low", "comprehensiveness_high", "sufficiency",
+              "deletion_auc", "insertion_auc"),
+             rows=lambda r: len(r.methods) + 1,  # and the random-ranking baseline
              bad=(Bad("empty prompt", lambda m: _attribution().compare_methods(m, ""), EmptyPromptError,
                       _empty_prompt("compare_methods")),
                   Bad("method", lambda m: _attribution().compare_methods(m, PROMPT, methods=["ablation", "nope"]),

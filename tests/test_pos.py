@@ -184,3 +184,57 @@ def test_default_model_reads_part_of_speech(default_model):
     assert r.eval_at_best >= 0.80 and r.eval_accuracy[0] < r.eval_at_best  # transfers, beyond the embeddings
     frame = r.predict("The old man walked his dog to the park yesterday.")
     assert (frame["predicted"] == frame["spacy"]).mean() >= 0.8
+
+
+# ----------------------------------------------------------------------------------------- intervals
+def test_pos_accuracy_and_selectivity_carry_intervals(tiny_result, tmp_path):
+    r = tiny_result
+    frame = r.to_frame()
+    for name in ("accuracy", "control_accuracy", "selectivity"):
+        low, high = frame[f"{name}_low"].to_numpy(), frame[f"{name}_high"].to_numpy()
+        assert np.all(low <= frame[name].to_numpy() + 1e-12) and np.all(frame[name].to_numpy() <= high + 1e-12)
+        assert np.all(high - low > 0)  # words were sampled: the figure could have come out otherwise
+    i = r.layers.index(r.best_layer)
+    assert f"accuracy {r.accuracy[i]:.3f} [{r.accuracy_low[i]:.3f}, {r.accuracy_high[i]:.3f}]" in r.summary()
+    assert "bootstrap over the held-out sentences" in r.summary()
+    fig = r.plot()
+    bars = {t.name: t.error_y for t in fig.data if t.name in ("LinearProbe accuracy", "selectivity")}
+    np.testing.assert_allclose(np.asarray(bars["selectivity"].array), r.selectivity_high - r.selectivity)
+    np.testing.assert_allclose(np.asarray(bars["LinearProbe accuracy"].arrayminus), r.accuracy - r.accuracy_low)
+    assert Result.load(r.save(tmp_path / "pos.json")).selectivity_low.tolist() == r.selectivity_low.tolist()
+
+
+def test_intervals_resample_whole_sentences_and_share_resamples():
+    from interp.probing.sweep import layer_intervals
+
+    rng = np.random.default_rng(0)
+    sentence_right = rng.random(40) < 0.7  # a sentence is all right or all wrong: its words are not independent
+    groups = np.repeat(np.arange(40), 10)
+    correct = np.repeat(sentence_right, 10)
+    clustered = layer_intervals(correct, correct, groups)
+    as_words = layer_intervals(correct, correct, np.arange(400))
+    assert clustered["accuracy_high"] - clustered["accuracy_low"] > 2 * (as_words["accuracy_high"] - as_words["accuracy_low"])
+    # selectivity of a probe equal to its control is 0 on every resample only if all three use the same resamples
+    assert clustered["selectivity_low"] == clustered["selectivity_high"] == 0.0
+    assert layer_intervals(np.ones(50, bool), None, np.arange(50) // 5) == {"accuracy_low": 1.0, "accuracy_high": 1.0}
+
+
+def test_selectivity_holding_zero_is_a_caveat(tiny_result):
+    import dataclasses
+
+    layer = tiny_result.best_selectivity_layer
+    i = tiny_result.layers.index(layer)
+    low = tiny_result.selectivity_low.copy()
+    low[i] = -0.01
+    weak = dataclasses.replace(tiny_result, selectivity_low=low)
+    assert any(f"at layer {layer} (its best) holds 0" in c for c in weak.caveats())
+    assert weak.summary().startswith("Selectivity")
+    strong = dataclasses.replace(tiny_result, selectivity_low=np.abs(low) + 0.01,
+                                 accuracy_low=np.full(len(low), 0.999))
+    assert not strong.caveats()
+
+
+def test_every_pos_figure_has_a_title_and_axis_titles(tiny_result):
+    for fig in tiny_result.figures():
+        assert fig.layout.title.text
+        assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

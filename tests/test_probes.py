@@ -204,7 +204,9 @@ def test_sweep_finds_the_layer_with_the_signal_and_splits_by_group():
     assert not train_groups & test_groups and result.n_test_groups == 24
     np.testing.assert_array_equal(result.probe_at(1).predict(X), LinearProbe().fit(
         X[~result.test_mask], y[~result.test_mask]).predict(X))  # float32 weights: same decisions here
-    assert list(result.to_frame().columns) == ["layer", "accuracy", "train_accuracy", "control_accuracy", "selectivity"]
+    assert list(result.to_frame().columns) == ["layer", "accuracy", "train_accuracy", "accuracy_low", "accuracy_high",
+                                               "control_accuracy", "control_accuracy_low", "control_accuracy_high",
+                                               "selectivity", "selectivity_low", "selectivity_high"]
     assert len(result.plot().data) == 3
 
 

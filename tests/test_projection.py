@@ -279,3 +279,56 @@ def test_world_map_default_model_beats_controls(default_model):
     assert result.best_layer > 0
     assert result.r2_lon[i] > result.controls["shuffled"]["r2_lon"] + 0.2
     assert result.error_km[i] < result.baseline_error_km
+
+
+def test_world_map_r2_carries_intervals_over_held_out_places(tiny_models):
+    """Each layer's held-out R^2 has a bootstrap interval over the held-out places, and each control a paired
+    difference from the best layer on the same places (in summary, frame and plot)."""
+    from interp.projection.world import best_minus_control, r2_intervals
+
+    model = tiny_models["tiny-gpt2"]
+    result = world_map(model, places=load_places(80, min_population=0), layers=[1, 2], seed=0, position="mean")
+    frame = result.to_frame()
+    for name in ("r2_lat", "r2_lon", "r2_mean"):
+        assert np.all(frame[f"{name}_low"] <= frame[name] + 1e-9) and np.all(frame[name] <= frame[f"{name}_high"] + 1e-9)
+        assert np.all(frame[f"{name}_high"] > frame[f"{name}_low"])
+    for name in ("layer0", "shuffled", "random_weights"):
+        control = result.controls[name]
+        assert control["r2_mean"]["estimate"] == pytest.approx((control["r2_lat"] + control["r2_lon"]) / 2)
+        diff = control["best_minus_control"]["difference"]
+        i = result.best_index
+        assert diff["estimate"] == pytest.approx((result.r2_lat[i] + result.r2_lon[i]) / 2 - control["r2_mean"]["estimate"])
+    assert "minus each control's: layer0" in result.summary()
+    fig = result.plot_layers()
+    np.testing.assert_allclose(np.asarray(fig.data[0].error_y.array), result.r2_lat_high - result.r2_lat)
+    # known answers: perfect predictions have R^2 1 on every resample; a control identical to the best layer differs by 0
+    y = np.random.default_rng(0).normal(size=(30, 2))
+    assert r2_intervals(y, y)["r2_mean"].low == 1.0
+    same = best_minus_control(y, y + 0.1, y + 0.1, "same")
+    assert same["difference"]["low"] == same["difference"]["high"] == 0.0 and same["within_noise"]
+
+
+def test_world_map_not_beating_a_control_is_a_caveat(tiny_models):
+    import dataclasses
+
+    model = tiny_models["tiny-gpt2"]
+    result = world_map(model, places=load_places(80, min_population=0), layers=[1, 2], seed=0, position="mean",
+                       random_baseline=False)
+    controls = {k: (dict(v) if v else v) for k, v in result.controls.items()}
+    controls["shuffled"] = {**controls["shuffled"], "best_minus_control": {
+        "difference": {"estimate": 0.01, "low": -0.05, "high": 0.07}, "within_noise": True}}
+    weak = dataclasses.replace(result, controls=controls)
+    assert any("a probe fitted to shuffled coordinates" in c for c in weak.caveats())
+    controls["shuffled"]["best_minus_control"] = {"difference": {"estimate": 0.3, "low": 0.2, "high": 0.4},
+                                                  "within_noise": False}
+    assert not any("shuffled" in c for c in dataclasses.replace(result, controls=controls).caveats())
+
+
+def test_every_map_figure_has_a_title_and_axis_titles(tiny_models):
+    model = tiny_models["tiny-gpt2"]
+    result = world_map(model, places=load_places(60, min_population=0), layers=[1], position="mean",
+                       random_baseline=False)
+    figures = [*result.figures(), project(model, ["a cat", "a dog", "the sun", "the moon"], layer=1).plot()]
+    for fig in figures:
+        assert fig.layout.title.text
+        assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

@@ -55,6 +55,7 @@ __all__ = ["faithfulness", "compare_methods", "FRACTIONS"]
 
 FRACTIONS = (0.01, 0.05, 0.1, 0.2, 0.5)
 MAX_CURVE_POINTS = 51
+N_RANDOM = 10  # seeded random orders of the random-ranking baseline
 
 
 class _Plan:
@@ -118,12 +119,64 @@ def _score_plans(model: Any, plans: list[_Plan], metric: str, batch_size: int | 
     return out
 
 
-def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: AttributionResult, metric: str,
-              fractions: list[float], replacement: int | None, model: Any) -> FaithfulnessResult:
+def _random_plans(prep: Prepared, fractions: Sequence[float], replacement: int | None, n_random: int,
+                  seed: int) -> list[_Plan]:
+    """The random-ranking baseline: ``n_random`` seeded random orders of the units (no curves, only the fractions)."""
+    rng = np.random.default_rng(seed)
+    n = len(prep.units)
+    return [_Plan(prep, rng.permutation(n).astype(np.float64), fractions, replacement, 2) for _ in range(n_random)]
+
+
+def _fraction_values(plan: _Plan, values: dict[tuple[int, ...], float]) -> tuple[np.ndarray, np.ndarray]:
+    """(n_fractions,) comprehensiveness and sufficiency of one plan."""
     full = values[()]
-    empty = values[tuple(sorted(plan.order))]
     comp = np.array([full - plan.value(values, c, remove_top=True) for c in plan.counts])
     suff = np.array([full - plan.value(values, c, remove_top=False) for c in plan.counts])
+    return comp, suff
+
+
+def aopc_statistics(comprehensiveness: np.ndarray, sufficiency: np.ndarray, random_comprehensiveness: np.ndarray,
+                    random_sufficiency: np.ndarray, names: Sequence[str],
+                    counts: Sequence[int] | None = None) -> tuple[dict, dict]:
+    """Intervals of each method's AOPC and its paired difference from the random-ranking baseline.
+
+    Args:
+        comprehensiveness, sufficiency: (n_methods, n_fractions) per method and ablation fraction.
+        random_comprehensiveness, random_sufficiency: (n_random, n_fractions) per random order.
+        names: the methods' names.
+        counts: (n_fractions,) units each fraction removes; fractions that remove the same number of units (1%,
+            5% and 10% of a short prompt are all one token) are one item of the bootstrap, not several.
+
+    Returns:
+        ``(intervals, versus_random)``: ``intervals[metric][name]`` an :class:`~interp.stats.Interval` dict of
+        the AOPC (the mean over fractions; bootstrap over the fractions, the items sampled on one prompt),
+        ``"random"`` among the names (the random orders averaged per fraction); ``versus_random[metric][name]``
+        the :class:`~interp.stats.Comparison` dict of ``method - random`` over the same fractions.
+    """
+    from interp.stats import mean_interval, paired_difference
+
+    intervals: dict[str, dict[str, Any]] = {}
+    versus: dict[str, dict[str, Any]] = {}
+    for metric, table, rand in (("comprehensiveness", comprehensiveness, random_comprehensiveness),
+                                ("sufficiency", sufficiency, random_sufficiency)):
+        baseline = np.asarray(rand, dtype=np.float64).mean(axis=0)
+        intervals[metric] = {name: mean_interval(row, clusters=counts).to_dict() for name, row in zip(names, table)}
+        intervals[metric]["random"] = mean_interval(baseline, clusters=counts).to_dict()
+        versus[metric] = {name: paired_difference(row, baseline, names=(name, "random"), clusters=counts).to_dict()
+                          for name, row in zip(names, table)}
+    return intervals, versus
+
+
+def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: AttributionResult, metric: str,
+              fractions: list[float], replacement: int | None, model: Any,
+              random: list[tuple[np.ndarray, np.ndarray]], random_seed: int) -> FaithfulnessResult:
+    full = values[()]
+    empty = values[tuple(sorted(plan.order))]
+    comp, suff = _fraction_values(plan, values)
+    random_comp = np.array([c for c, _ in random]).reshape(len(random), len(fractions))
+    random_suff = np.array([s for _, s in random]).reshape(len(random), len(fractions))
+    intervals, versus = aopc_statistics(comp[None], suff[None], random_comp, random_suff, [result.method],
+                                        counts=plan.counts)
     x = np.array(plan.curve, dtype=np.float64) / max(plan.n, 1)
     deletion = np.array([plan.value(values, c, remove_top=True) for c in plan.curve])
     insertion = np.array([plan.value(values, c, remove_top=False) for c in plan.curve])
@@ -136,14 +189,19 @@ def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: Attribu
         deletion_auc=float(np.trapezoid(deletion, x)) if len(x) > 1 else float(deletion[0]),
         insertion_auc=float(np.trapezoid(insertion, x)) if len(x) > 1 else float(insertion[0]),
         full_value=float(full), empty_value=float(empty), model_name=model.name, model_card=model_card(model),
+        random_comprehensiveness=random_comp, random_sufficiency=random_suff,
+        intervals={m: v[result.method] for m, v in intervals.items()},
+        random_intervals={m: v["random"] for m, v in intervals.items()},
+        versus_random={m: v[result.method] for m, v in versus.items()},
         metadata={"replace_with": None if replacement is None else model.ids_to_str([replacement])[0],
-                  "n_units": plan.n},
+                  "n_units": plan.n, "n_random": len(random), "random_seed": random_seed},
     )
 
 
 def faithfulness(model: Model, prompt: str, result: AttributionResult, *,
                  fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
-                 max_curve_points: int = MAX_CURVE_POINTS, batch_size: int | None = None) -> FaithfulnessResult:
+                 max_curve_points: int = MAX_CURVE_POINTS, n_random: int = N_RANDOM, random_seed: int = 0,
+                 batch_size: int | None = None) -> FaithfulnessResult:
     """ERASER comprehensiveness / sufficiency (AOPC) and deletion / insertion curves of an attribution.
 
     Args:
@@ -158,10 +216,14 @@ def faithfulness(model: Model, prompt: str, result: AttributionResult, *,
         replace_with: how a unit is removed: None deletes it (default), anything else replaces each
             of its tokens as in :func:`~interp.attribution.token_ablation`.
         max_curve_points: points of each curve (every count 0..n when n_units < this).
+        n_random: seeded random orders of the units scored the same way (the random-ranking baseline an
+            attribution has to beat, as in ERASER's follow-ups); at least 1.
+        random_seed: their seed.
         batch_size: sequences per forward pass (default: a token budget).
 
     Returns:
-        :class:`FaithfulnessResult`.
+        :class:`FaithfulnessResult`, with the AOPC intervals (over the fractions) and the paired difference
+        from the random orders.
 
     Example:
         >>> r = gradient_saliency(model, "The capital of France is", " Paris")
@@ -170,6 +232,8 @@ def faithfulness(model: Model, prompt: str, result: AttributionResult, *,
     where = "faithfulness"
     (text,), _ = check_texts(prompt, where=where)
     fractions = _check(metric, fractions, max_curve_points, where)
+    check_int(n_random, name="n_random", where=where, low=1)
+    check_int(random_seed, name="random_seed", where=where, low=0)
     if not isinstance(result, AttributionResult):
         raise InvalidParameterError(f"The 'result' parameter of {where} must be an AttributionResult. "
                                     f"Got {type(result).__name__} instead.")
@@ -181,8 +245,10 @@ def faithfulness(model: Model, prompt: str, result: AttributionResult, *,
     replacement = resolve_replacement(model, replace_with, where=where)
     prep = prepared_from_result(model, result, where=where)
     plan = _Plan(prep, result.total, fractions, replacement, max_curve_points)
-    (values,) = _score_plans(model, [plan], metric, batch_size, where)
-    return _assemble(plan, values, result, metric, fractions, replacement, model)
+    randoms = _random_plans(prep, fractions, replacement, n_random, random_seed)
+    values, *random_values = _score_plans(model, [plan, *randoms], metric, batch_size, where)
+    random = [_fraction_values(p, v) for p, v in zip(randoms, random_values)]
+    return _assemble(plan, values, result, metric, fractions, replacement, model, random, random_seed)
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -196,6 +262,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 def compare_methods(model: Model, prompt: str, target: str | None = None, *, methods: Sequence[str] | None = None,
                     unit: str = "token", chat: bool = False, system: str | None = None, n_steps: int = 50,
                     fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
+                    n_random: int = N_RANDOM, random_seed: int = 0,
                     batch_size: int | None = None) -> MethodComparisonResult:
     """Run every attribution method on one prompt; compare faithfulness and rank agreement.
 
@@ -206,12 +273,15 @@ def compare_methods(model: Model, prompt: str, target: str | None = None, *, met
         methods: names from :data:`interp.attribution.METHODS` (all of them by default).
         unit, chat, system: as in :func:`~interp.attribution.token_ablation`.
         n_steps: integration points of integrated gradients.
-        fractions, metric, replace_with: as in :func:`faithfulness`.
+        fractions, metric, replace_with, n_random, random_seed: as in :func:`faithfulness`; the random
+            orders are one baseline row ("random") every method is compared with.
         batch_size: as in the methods.
 
     Returns:
         :class:`MethodComparisonResult`: per method, ERASER comprehensiveness and sufficiency
-        (AOPC), deletion / insertion AUC, seconds, and the Spearman correlation matrix.
+        (AOPC, per fraction and their mean with an interval over the fractions), the random-ranking
+        baseline, paired differences (method vs random, best vs runner-up), deletion / insertion AUC,
+        seconds, and the Spearman correlation matrix with Fisher-z intervals.
 
     Example:
         >>> compare_methods(model, "The capital of France is", " Paris").to_frame()
@@ -222,6 +292,8 @@ def compare_methods(model: Model, prompt: str, target: str | None = None, *, met
     (text,), _ = check_texts(prompt, where=where)
     check_common(metric="logprob", unit=unit, chat=chat, where=where)
     fractions = _check(metric, fractions, MAX_CURVE_POINTS, where)
+    check_int(n_random, name="n_random", where=where, low=1)
+    check_int(random_seed, name="random_seed", where=where, low=0)
     names = list(METHODS) if methods is None else [check_method(m, where=where) for m in methods]
     if not names:
         raise InvalidParameterError(f"The 'methods' parameter of {where} is empty: name at least one of "
@@ -244,15 +316,28 @@ def compare_methods(model: Model, prompt: str, target: str | None = None, *, met
     replacement = resolve_replacement(model, replace_with, where=where)
     plans = [_Plan(prepared_from_result(model, r, where=where), r.total, fractions, replacement, MAX_CURVE_POINTS)
              for r in results]
-    faith = [_assemble(p, v, r, metric, fractions, replacement, model)
-             for p, v, r in zip(plans, _score_plans(model, plans, metric, batch_size, where), results)]
+    randoms = _random_plans(plans[0].prep, fractions, replacement, n_random, random_seed)
+    scored = _score_plans(model, [*plans, *randoms], metric, batch_size, where)
+    random = [_fraction_values(p, v) for p, v in zip(randoms, scored[len(plans):])]
+    faith = [_assemble(p, v, r, metric, fractions, replacement, model, random, random_seed)
+             for p, v, r in zip(plans, scored[:len(plans)], results)]
     totals = np.stack([r.total for r in results]).astype(np.float64)
     corr = np.array([[_spearman(a, b) for b in totals] for a in totals])
+    comp_by_fraction = np.stack([f.comprehensiveness for f in faith])
+    suff_by_fraction = np.stack([f.sufficiency for f in faith])
+    intervals, versus = aopc_statistics(comp_by_fraction, suff_by_fraction, faith[0].random_comprehensiveness,
+                                        faith[0].random_sufficiency, names, counts=plans[0].counts)
     return MethodComparisonResult(
         prompt=results[0].prompt, target=results[0].target, metric=faith[0].metric, tokens=results[0].tokens,
         methods=names, scores=totals, comprehensiveness=np.array([f.aopc_comprehensiveness for f in faith]),
         sufficiency=np.array([f.aopc_sufficiency for f in faith]),
         deletion_auc=np.array([f.deletion_auc for f in faith]), insertion_auc=np.array([f.insertion_auc for f in faith]),
         correlation=corr, seconds=np.array(seconds), model_name=model.name, model_card=model_card(model),
+        comprehensiveness_by_fraction=comp_by_fraction, sufficiency_by_fraction=suff_by_fraction,
+        random_comprehensiveness=faith[0].random_comprehensiveness, random_sufficiency=faith[0].random_sufficiency,
+        intervals=intervals, versus_random=versus,
+        ablation_last_token_top=bool(any(r.last_token_ranked_first() for r in results)),
         metadata={"unit": unit, "chat": chat, "n_steps": n_steps, "fractions": fractions,
-                  "replace_with": faith[0].metadata["replace_with"]})
+                  "replace_with": faith[0].metadata["replace_with"], "n_random": n_random,
+                  "counts": [int(c) for c in plans[0].counts],
+                  "random_seed": random_seed})

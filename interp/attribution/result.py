@@ -30,6 +30,7 @@ __all__ = ["AttributionResult", "AttentionResult", "FaithfulnessResult", "Method
            "rollout_matrix"]
 
 _SCALE = "RdBu_r"  # diverging: blue = against the target, red = for it; zero is white
+DISAGREEMENT = 0.3  # a rank correlation below this says two methods do not agree on the tokens' order
 
 
 def display_token(token: str) -> str:
@@ -51,6 +52,27 @@ def rollout_matrix(patterns: np.ndarray) -> np.ndarray:
         a /= a.sum(axis=-1, keepdims=True)
         rollout = a @ rollout
     return rollout
+
+
+def _interval(data: dict[str, Any]):
+    from interp.stats import Interval
+
+    return Interval.from_dict(data)
+
+
+def _fmt(interval: Any) -> str:
+    """An interval (or its dict) to 3 significant digits: attribution metrics span 1e-6 (a probability on a
+    random model) to tens of nats, so a fixed number of decimals would print zeros."""
+    i = _interval(interval) if isinstance(interval, dict) else interval
+    if not (np.isfinite(i.low) and np.isfinite(i.high)):
+        return f"{i.estimate:.3g}"
+    return f"{i.estimate:.3g} [{i.low:.3g}, {i.high:.3g}]"
+
+
+def _sentence(c: Any) -> str:
+    """:meth:`interp.stats.Comparison.sentence` with :func:`_fmt`'s significant digits."""
+    verdict = "within noise" if c.within_noise else f"{c.larger} is larger"
+    return f"{c.name_a} {_fmt(c.a)} vs {c.name_b} {_fmt(c.b)}: difference {_fmt(c.difference)}, {verdict}"
 
 
 def _unique_labels(tokens: list[str]) -> list[str]:
@@ -114,10 +136,50 @@ class AttributionResult(Result):
         order = np.argsort(-self.total, kind="stable")[:k]
         return [(self.tokens[i], float(self.total[i])) for i in order]
 
+    def last_token_ranked_first(self) -> bool:
+        """True for an ablation whose top-scored unit holds the position the target is predicted from (the prompt's
+        last token): removing it changes what is being predicted, not which evidence supports it."""
+        if self.method != "ablation" or not self.positions or not len(self.input_ids) or not len(self.tokens):
+            return False
+        top = int(np.argmax(self.total))
+        return (len(self.input_ids) - 1) in self.positions[top]
+
+    def completeness(self) -> str | None:
+        """Integrated gradients' completeness check as a sentence (None for the other methods): the largest
+        relative gap between the scores' sum and ``f(x) - f(baseline)`` over the target tokens."""
+        relative = self.metadata.get("completeness_relative")
+        if not relative:
+            return None
+        worst = float(np.max(relative))
+        absolute = float(np.max(self.metadata.get("completeness_error", [float("nan")])))
+        verdict = ("the scores add up to the prediction's change" if worst <= 0.05 else
+                   "the integral has not converged: raise n_steps before reading the scores")
+        return (f"completeness: the scores' sum misses f(input) - f(baseline) by at most {worst:.1%} "
+                f"({absolute:.3g} {self.metric}) over {len(relative)} target token(s) with "
+                f"{self.metadata.get('n_steps', '?')} steps; {verdict}")
+
+    def caveats(self) -> list[str]:
+        notes = []
+        if self.last_token_ranked_first():
+            top = int(np.argmax(self.total))
+            notes.append(
+                f"Ablation ranks the last token {self.tokens[top]!r} first ({float(self.total[top]):+.3g} "
+                f"{self.metric}): the target is predicted from that position, so removing it changes what is being "
+                "predicted, not which evidence supports the target. Its score is not comparable with the others'. "
+                "Read only the earlier tokens, ablate with replace_with= a neutral token, or use "
+                "integrated_gradients; faithfulness() checks a ranking against the model.")
+        relative = self.metadata.get("completeness_relative")
+        if relative and float(np.max(relative)) > 0.05:
+            notes.append(f"Integrated gradients has not converged (completeness off by up to {float(np.max(relative)):.0%}"
+                         "): raise n_steps before trusting the scores.")
+        return notes
+
     def summary(self) -> str:
         top = ", ".join(f"{t!r} ({s:+.3g})" for t, s in self.top(3))
-        return (f"{self.method} attribution of {self.target!r} ({self.metric}) on {self.model_name or 'a model'}: "
+        text = (f"{self.method} attribution of {self.target!r} ({self.metric}) on {self.model_name or 'a model'}: "
                 f"most supportive {top}")
+        check = self.completeness()
+        return text if check is None else f"{text}. {check[0].upper()}{check[1:]}."
 
     def to_frame(self) -> DataFrame:
         """Tidy frame, one row per (target token, unit): position, token, score, target, target_index."""
@@ -172,6 +234,7 @@ class AttributionResult(Result):
         fig.update_xaxes(tickvals=list(range(n)), ticktext=[display_token(t) for t in self.tokens], tickangle=-45,
                          row=2, col=1)
         fig.update_yaxes(title_text=f"score ({self.metric})", row=2, col=1)
+        fig.update_xaxes(title_text="input token", row=2, col=1)
         fig.update_layout(title=f"{self.method}: attribution of {which} on {self.model_name}",
                           height=260 + 40 * rows + 260, margin={"l": 40, "r": 20})
         return fig
@@ -275,14 +338,28 @@ class AttentionResult(Result):
                                    hovertemplate="L%{customdata[0]}H%{customdata[1]} query %{customdata[2]} → key "
                                                  "%{customdata[3]}: %{z:.3f}<extra></extra>",
                                    colorbar={"title": "attention"}))
-        fig.update_xaxes(tickvals=[c * size + (n - 1) / 2 for c in range(len(head_idx))],
-                         ticktext=[f"H{h}" for h in head_idx], side="top")
-        fig.update_yaxes(tickvals=[r * size + (n - 1) / 2 for r in range(len(layer_idx))],
-                         ticktext=[f"L{self.layers[li]}" for li in layer_idx], autorange="reversed")
+        shown = [display_token(t) for t in self.tokens]
+        # token labels on both axes, repeated under every head (keys) and beside every layer (queries); with
+        # more than ~40 ticks per axis every k-th token is labelled so they stay legible
+        step_x = max(1, math.ceil(n * len(head_idx) / 60))
+        step_y = max(1, math.ceil(n * len(layer_idx) / 60))
+        fig.update_xaxes(tickvals=[c * size + k for c in range(len(head_idx)) for k in range(0, n, step_x)],
+                         ticktext=[shown[k] for _ in head_idx for k in range(0, n, step_x)], tickangle=-60,
+                         tickfont={"size": 9}, title_text="key token (one block per head)")
+        fig.update_yaxes(tickvals=[r * size + k for r in range(len(layer_idx)) for k in range(0, n, step_y)],
+                         ticktext=[shown[k] for _ in layer_idx for k in range(0, n, step_y)], tickfont={"size": 9},
+                         autorange="reversed", title_text="query token (one block per layer)")
+        for c, h in enumerate(head_idx):  # the head above each column of blocks, the layer left of each row
+            fig.add_annotation(x=c * size + (n - 1) / 2, y=1.0, yref="paper", yanchor="bottom", text=f"H{h}",
+                               showarrow=False)
+        for r, li in enumerate(layer_idx):
+            fig.add_annotation(x=1.0, xref="paper", xanchor="left", y=r * size + (n - 1) / 2, text=f"L{self.layers[li]}",
+                               showarrow=False)
         cell = max(2, min(24, 600 // max(1, n)))
         fig.update_layout(title=f"Attention patterns of {self.model_name} (rows: query, columns: key)",
-                          height=min(4000, 120 + len(layer_idx) * size * cell // 2),
-                          width=min(2400, 150 + len(head_idx) * size * cell // 2), plot_bgcolor="white")
+                          height=min(4000, 220 + len(layer_idx) * size * cell // 2),
+                          width=min(2400, 250 + len(head_idx) * size * cell // 2), plot_bgcolor="white",
+                          margin={"t": 90, "r": 60})
         return fig
 
 
@@ -306,6 +383,13 @@ class FaithfulnessResult(Result):
         deletion_curve, insertion_curve: (n_points,) f at each point.
         deletion_auc, insertion_auc: areas under the curves (trapezoid rule over [0, 1]).
         full_value: f on the unchanged prompt; empty_value: f with every unit removed.
+        random_comprehensiveness, random_sufficiency: (n_random, n_fractions) the same figures for seeded random
+            orders of the units (the random-ranking baseline); None in files saved before it existed.
+        intervals: ``{"comprehensiveness": Interval dict, "sufficiency": ...}`` of the AOPCs, a bootstrap over the
+            fractions (the items sampled on one prompt); random_intervals: the same for the random orders'
+            per-fraction mean.
+        versus_random: ``{"comprehensiveness": Comparison dict, "sufficiency": ...}``, method - random over the
+            same fractions (:func:`interp.stats.paired_difference`).
     """
 
     prompt: str
@@ -327,20 +411,63 @@ class FaithfulnessResult(Result):
     empty_value: float
     model_name: str = ""
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    random_comprehensiveness: np.ndarray | None = None
+    random_sufficiency: np.ndarray | None = None
+    intervals: dict[str, Any] = dataclasses.field(default_factory=dict)
+    random_intervals: dict[str, Any] = dataclasses.field(default_factory=dict)
+    versus_random: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     title: ClassVar[str] = "Faithfulness"
 
+    def beats_random(self, metric: str = "comprehensiveness") -> bool | None:
+        """True if the attribution's AOPC beats the random orders beyond noise (comprehensiveness higher,
+        sufficiency lower), False if not, None without the baseline."""
+        c = self.versus_random.get(metric)
+        if not c:
+            return None
+        diff = c["difference"]
+        better = diff["low"] > 0 if metric == "comprehensiveness" else diff["high"] < 0
+        return bool(better)
+
+    def caveats(self) -> list[str]:
+        notes = []
+        if self.beats_random("comprehensiveness") is False:
+            d = _fmt(self.versus_random["comprehensiveness"]["difference"])
+            notes.append(f"{self.method}'s ranking removes no more of the prediction than random orders of the tokens "
+                         f"(comprehensiveness minus random {d} over {len(self.fractions)} fractions): this "
+                         "prompt does not show the attribution to be faithful.")
+        return notes
+
     def summary(self) -> str:
-        return (f"{self.method} on {self.model_name}: comprehensiveness {self.aopc_comprehensiveness:+.3g}, "
-                f"sufficiency {self.aopc_sufficiency:+.3g}, deletion AUC {self.deletion_auc:.3g}, "
-                f"insertion AUC {self.insertion_auc:.3g} ({self.metric} of {self.target!r})")
+        comp = _fmt(self.intervals["comprehensiveness"]) if self.intervals else f"{self.aopc_comprehensiveness:+.3g}"
+        suff = _fmt(self.intervals["sufficiency"]) if self.intervals else f"{self.aopc_sufficiency:+.3g}"
+        text = (f"{self.method} on {self.model_name}: comprehensiveness {comp}, sufficiency {suff}, deletion AUC "
+                f"{self.deletion_auc:.3g}, insertion AUC {self.insertion_auc:.3g} ({self.metric} of {self.target!r})")
+        if self.random_intervals:
+            c = self.versus_random["comprehensiveness"]
+            verdict = "within noise" if c["within_noise"] else ("beats random" if self.beats_random() else
+                                                                 "worse than random")
+            text += (f"; {self.metadata.get('n_random', '')} random orders: comprehensiveness "
+                     f"{_fmt(self.random_intervals['comprehensiveness'])}, sufficiency "
+                     f"{_fmt(self.random_intervals['sufficiency'])}; difference in comprehensiveness "
+                     f"{_fmt(c['difference'])}, {verdict} (intervals over the "
+                     f"{len(self.fractions)} ablation fractions of this prompt)")
+        return text
 
     def to_frame(self) -> DataFrame:
-        """One row per fraction: fraction, count, comprehensiveness, sufficiency."""
+        """One row per fraction: fraction, count, comprehensiveness, sufficiency, and the random orders' mean with
+        ``_low`` / ``_high`` (the 2.5% and 97.5% quantiles over the orders)."""
         import pandas as pd
 
-        return pd.DataFrame({"fraction": self.fractions, "count": self.counts,
-                             "comprehensiveness": self.comprehensiveness, "sufficiency": self.sufficiency})
+        frame = pd.DataFrame({"fraction": self.fractions, "count": self.counts,
+                              "comprehensiveness": self.comprehensiveness, "sufficiency": self.sufficiency})
+        for name, table in (("random_comprehensiveness", self.random_comprehensiveness),
+                            ("random_sufficiency", self.random_sufficiency)):
+            if table is not None:
+                frame[name] = table.mean(axis=0)
+                frame[f"{name}_low"] = np.quantile(table, 0.025, axis=0)
+                frame[f"{name}_high"] = np.quantile(table, 0.975, axis=0)
+        return frame
 
     def plot(self) -> Figure:
         import plotly.graph_objects as go
@@ -352,17 +479,29 @@ class FaithfulnessResult(Result):
         fig.add_trace(go.Scatter(x=self.curve_fractions, y=self.insertion_curve, mode="lines+markers",
                                  name=f"insertion (AUC {self.insertion_auc:.3g})"), row=1, col=1)
         labels = [f"{f:.0%}" for f in self.fractions]
-        fig.add_trace(go.Bar(x=labels, y=self.comprehensiveness, name="comprehensiveness"), row=1, col=2)
-        fig.add_trace(go.Bar(x=labels, y=self.sufficiency, name="sufficiency"), row=1, col=2)
+        fig.add_trace(go.Bar(x=labels, y=self.comprehensiveness, name="comprehensiveness ↑"), row=1, col=2)
+        fig.add_trace(go.Bar(x=labels, y=self.sufficiency, name="sufficiency ↓"), row=1, col=2)
+        frame = self.to_frame()
+        for name in ("comprehensiveness", "sufficiency"):
+            if f"random_{name}" in frame:
+                mean = frame[f"random_{name}"].to_numpy()
+                fig.add_trace(go.Scatter(
+                    x=labels, y=mean, mode="markers", marker={"symbol": "line-ew-open", "size": 14},
+                    name=f"random orders: {name} (95% of orders)",
+                    error_y={"type": "data", "symmetric": False, "array": frame[f"random_{name}_high"] - mean,
+                             "arrayminus": mean - frame[f"random_{name}_low"]}), row=1, col=2)
         fig.update_xaxes(title_text="fraction of tokens removed / inserted", row=1, col=1)
         fig.update_yaxes(title_text=self.metric, row=1, col=1)
+        fig.update_xaxes(title_text="top-k fraction of tokens removed (comp.) / kept (suff.)", row=1, col=2)
+        fig.update_yaxes(title_text=f"drop in {self.metric}", row=1, col=2)
         fig.update_layout(title=f"Faithfulness of {self.method} for {self.target!r}", barmode="group", height=420)
         return fig
 
 
 @dataclasses.dataclass(eq=False)
 class MethodComparisonResult(Result):
-    """Every attribution method on one prompt: faithfulness per method and their rank agreement.
+    """Every attribution method on one prompt: faithfulness per method, the random-ranking baseline, and the
+    methods' rank agreement.
 
     Attributes:
         prompt, target, metric, model_name: shared by every method.
@@ -374,6 +513,16 @@ class MethodComparisonResult(Result):
         correlation: (n_methods, n_methods) Spearman rank correlation between the methods' scores
             (NaN where a method gave every unit the same score).
         seconds: (n_methods,) wall time of each method's attribution.
+        comprehensiveness_by_fraction, sufficiency_by_fraction: (n_methods, n_fractions) per ablation fraction.
+        random_comprehensiveness, random_sufficiency: (n_random, n_fractions) seeded random orders of the units
+            (the baseline a method has to beat).
+        intervals: ``intervals[metric][method or "random"]``, an Interval dict of the AOPC over the fractions.
+        versus_random: ``versus_random[metric][method]``, the Comparison dict of method - random over the same
+            fractions (:func:`interp.stats.paired_difference`).
+        ablation_last_token_top: ablation ranked the prompt's last token first (see
+            :meth:`AttributionResult.caveats`).
+
+    The fields after ``seconds`` are None / empty in files saved before the random baseline existed.
     """
 
     prompt: str
@@ -390,15 +539,113 @@ class MethodComparisonResult(Result):
     seconds: np.ndarray
     model_name: str = ""
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    comprehensiveness_by_fraction: np.ndarray | None = None
+    sufficiency_by_fraction: np.ndarray | None = None
+    random_comprehensiveness: np.ndarray | None = None
+    random_sufficiency: np.ndarray | None = None
+    intervals: dict[str, Any] = dataclasses.field(default_factory=dict)
+    versus_random: dict[str, Any] = dataclasses.field(default_factory=dict)
+    ablation_last_token_top: bool = False
 
     title: ClassVar[str] = "Attribution methods compared"
 
+    def ranking(self) -> dict[str, Any]:
+        """The most comprehensive method and whether the data support it.
+
+        Returns:
+            ``{"best": name or None, "leader": the highest AOPC, "runner_up": name or None,
+            "versus_runner_up": Comparison or None, "versus_random": Comparison or None}``; ``best`` is set only
+            when the leader's paired difference (over the same fractions) from the runner-up and from the random
+            orders both exclude 0 in its favour.
+        """
+        from interp.stats import paired_difference
+
+        out: dict[str, Any] = {"best": None, "leader": None, "runner_up": None, "versus_runner_up": None,
+                               "versus_random": None}
+        if not len(self.methods):
+            return out
+        order = np.argsort(-np.nan_to_num(self.comprehensiveness, nan=-np.inf), kind="stable")
+        out["leader"] = self.methods[int(order[0])]
+        if self.comprehensiveness_by_fraction is None:
+            return out
+        rows = self.comprehensiveness_by_fraction
+        lead = int(order[0])
+        counts = self.metadata.get("counts")  # fractions removing as many units are one item
+        if len(order) > 1:
+            out["runner_up"] = self.methods[int(order[1])]
+            out["versus_runner_up"] = paired_difference(rows[lead], rows[int(order[1])], clusters=counts,
+                                                        names=(out["leader"], out["runner_up"]))
+        if self.random_comprehensiveness is not None:
+            out["versus_random"] = paired_difference(rows[lead], self.random_comprehensiveness.mean(axis=0),
+                                                     clusters=counts, names=(out["leader"], "random"))
+        beats = [c for c in (out["versus_runner_up"], out["versus_random"]) if c is not None]
+        if beats and all(c.larger == out["leader"] for c in beats):
+            out["best"] = out["leader"]
+        return out
+
+    def correlation_intervals(self) -> dict[tuple[str, str], Any]:
+        """``{(method a, method b): Interval}`` of each pair's Spearman correlation over the units (Fisher z)."""
+        from interp.stats import correlation_interval
+
+        n = len(self.tokens)
+        return {(a, b): correlation_interval(float(self.correlation[i, j]), n, kind="spearman")
+                for i, a in enumerate(self.methods) for j, b in enumerate(self.methods) if i < j}
+
+    def disagreements(self) -> list[tuple[str, str, Any]]:
+        """Pairs of methods whose rankings disagree: a Spearman correlation near or below 0 (under 0.3), each with
+        its interval (which on a short prompt is wide: a few tokens cannot show agreement either)."""
+        return [(a, b, interval) for (a, b), interval in self.correlation_intervals().items()
+                if np.isfinite(interval.estimate) and interval.estimate < DISAGREEMENT]
+
+    def _beats_random(self, name: str) -> bool:
+        c = self.versus_random.get("comprehensiveness", {}).get(name)
+        return bool(c) and c["difference"]["low"] > 0
+
+    def caveats(self) -> list[str]:
+        notes = []
+        if self.versus_random and not any(self._beats_random(m) for m in self.methods):
+            notes.append("No method removes more of the prediction than random orders of the tokens "
+                         "(every comprehensiveness minus random holds 0 or is negative): on this prompt the "
+                         "faithfulness numbers do not show any attribution to be faithful, so none is the best.")
+        pairs = self.disagreements()
+        if pairs:
+            worst = sorted(pairs, key=lambda p: p[2].estimate)[:3]
+            listed = "; ".join(f"{a} vs {b} {interval.format(2)}" for a, b, interval in worst)
+            more = f" (and {len(pairs) - 3} more pairs)" if len(pairs) > 3 else ""
+            notes.append(f"The methods disagree on which tokens matter (Spearman correlation over {len(self.tokens)} "
+                         f"tokens: {listed}{more}): they cannot all be right. Faithfulness (comprehensiveness "
+                         "against random orders) is the figure checked against the model's own output; trust the "
+                         "ranking that beats random there, not the agreement between methods.")
+        if self.ablation_last_token_top:
+            notes.append("Ablation ranks the prompt's last token first: removing the position the target is "
+                         "predicted from changes what is predicted (see the ablation result's caveat); compare the "
+                         "earlier tokens only, or ablate with replace_with= a neutral token.")
+        return notes
+
     def summary(self) -> str:
-        best = self.methods[int(np.nanargmax(self.comprehensiveness))] if len(self.methods) else "-"
-        return (f"{len(self.methods)} methods on {self.model_name} for {self.target!r}: most comprehensive {best}")
+        head = f"{len(self.methods)} methods on {self.model_name} for {self.target!r}"
+        if not self.intervals:
+            return f"{head}: most comprehensive {self.ranking()['leader'] or '-'}"
+        comp = self.intervals["comprehensiveness"]
+        listed = ", ".join(f"{m} {_fmt(comp[m])}" for m in [*self.methods, "random"])
+        rank = self.ranking()
+        n_fractions = len(self.metadata.get("fractions", [])) or self.comprehensiveness_by_fraction.shape[1]
+        text = (f"{head}. Comprehensiveness AOPC (higher = more faithful; intervals over the {n_fractions} ablation "
+                f"fractions of this one prompt, those removing as many tokens counted once): {listed}. ")
+        if rank["best"] is not None:
+            text += (f"Most comprehensive: {rank['best']} ("
+                     + "; ".join(_sentence(c) for c in (rank["versus_runner_up"], rank["versus_random"]) if c)
+                     + ").")
+        else:
+            reasons = [_sentence(c) for c in (rank["versus_runner_up"], rank["versus_random"])
+                       if c is not None and c.larger != rank["leader"]]
+            text += f"No method is the most comprehensive beyond noise ({'; '.join(reasons)})."
+        return text
 
     def to_frame(self) -> DataFrame:
-        """One row per method: faithfulness columns, then ``rho_<method>`` rank correlations."""
+        """One row per method, then a "random" row (the random orders): AOPC columns with ``_low`` / ``_high``
+        (over the fractions), ``comprehensiveness_vs_random`` with its interval, deletion / insertion AUC,
+        seconds, then ``rho_<method>`` rank correlations."""
         import pandas as pd
 
         frame = pd.DataFrame({"method": self.methods, "comprehensiveness": self.comprehensiveness,
@@ -406,7 +653,25 @@ class MethodComparisonResult(Result):
                               "insertion_auc": self.insertion_auc, "seconds": self.seconds})
         for j, name in enumerate(self.methods):
             frame[f"rho_{name}"] = self.correlation[:, j]
-        return frame
+        if not self.intervals:
+            return frame
+        row: dict[str, Any] = {"method": "random"}
+        for metric, table in (("comprehensiveness", self.random_comprehensiveness),
+                              ("sufficiency", self.random_sufficiency)):
+            row[metric] = float(table.mean())
+        frame = pd.concat([frame, pd.DataFrame([row])], ignore_index=True)
+        names = [*self.methods, "random"]
+        for metric in ("comprehensiveness", "sufficiency"):
+            frame[f"{metric}_low"] = [self.intervals[metric][m]["low"] for m in names]
+            frame[f"{metric}_high"] = [self.intervals[metric][m]["high"] for m in names]
+            versus = self.versus_random[metric]
+            for key, suffix in (("estimate", ""), ("low", "_low"), ("high", "_high")):
+                frame[f"{metric}_vs_random{suffix}"] = [versus[m]["difference"][key] if m in versus else np.nan
+                                                       for m in names]
+        first = ["method", "comprehensiveness", "comprehensiveness_low", "comprehensiveness_high",
+                 "comprehensiveness_vs_random", "comprehensiveness_vs_random_low", "comprehensiveness_vs_random_high",
+                 "sufficiency", "sufficiency_low", "sufficiency_high"]
+        return frame[first + [c for c in frame.columns if c not in first]]
 
     def scores_frame(self) -> DataFrame:
         """Wide frame: one row per unit, one column of scores per method."""
@@ -418,21 +683,45 @@ class MethodComparisonResult(Result):
         return frame
 
     def plot(self) -> Figure:
+        """Rank correlations (top left), AOPC bars with their intervals and the random orders (top right), and
+        every method's scores (bottom, full width, so the method names have the left margin to themselves)."""
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        fig = make_subplots(rows=1, cols=3, column_widths=[0.3, 0.3, 0.4],
-                            subplot_titles=("Spearman rank correlation", "ERASER AOPC", "scores (max-abs normalised)"))
+        fig = make_subplots(rows=2, cols=2, column_widths=[0.42, 0.58], row_heights=[0.55, 0.45],
+                            horizontal_spacing=0.22, vertical_spacing=0.22,
+                            specs=[[{}, {}], [{"colspan": 2}, None]],
+                            subplot_titles=("Spearman rank correlation between methods",
+                                            "ERASER AOPC (bars: 95% interval over fractions)",
+                                            "scores per token (each method max-abs normalised)"))
         fig.add_trace(go.Heatmap(z=self.correlation, x=self.methods, y=self.methods, zmin=-1, zmax=1, zmid=0,
                                  colorscale=_SCALE, texttemplate="%{z:.2f}", showscale=False), row=1, col=1)
-        fig.update_yaxes(autorange="reversed", row=1, col=1)
-        fig.add_trace(go.Bar(x=self.methods, y=self.comprehensiveness, name="comprehensiveness ↑"), row=1, col=2)
-        fig.add_trace(go.Bar(x=self.methods, y=self.sufficiency, name="sufficiency ↓"), row=1, col=2)
+        fig.update_yaxes(autorange="reversed", title_text="method", row=1, col=1)
+        fig.update_xaxes(tickangle=-35, title_text="method", row=1, col=1)
+        names = list(self.methods)
+        for metric, values, label in (("comprehensiveness", self.comprehensiveness, "comprehensiveness ↑"),
+                                      ("sufficiency", self.sufficiency, "sufficiency ↓")):
+            y = list(values)
+            error = None
+            if self.intervals:
+                y.append(float(self.intervals[metric]["random"]["estimate"]))
+                lows = np.array([self.intervals[metric][m]["low"] for m in [*names, "random"]])
+                highs = np.array([self.intervals[metric][m]["high"] for m in [*names, "random"]])
+                error = {"type": "data", "symmetric": False, "array": highs - np.array(y),
+                         "arrayminus": np.array(y) - lows}
+            fig.add_trace(go.Bar(x=names + (["random"] if self.intervals else []), y=y, name=label, error_y=error),
+                          row=1, col=2)
+        fig.update_xaxes(tickangle=-35, title_text="method", row=1, col=2)
+        fig.update_yaxes(title_text=f"AOPC ({self.metric})", row=1, col=2)
         scale = np.abs(self.scores).max(axis=1, keepdims=True)
         normalised = np.divide(self.scores, scale, out=np.zeros_like(self.scores, dtype=np.float64), where=scale > 0)
         fig.add_trace(go.Heatmap(z=normalised, x=_unique_labels(self.tokens), y=self.methods, zmid=0, zmin=-1, zmax=1,
-                                 colorscale=_SCALE, colorbar={"title": "score"}), row=1, col=3)
-        fig.update_yaxes(autorange="reversed", row=1, col=3)
+                                 colorscale=_SCALE, colorbar={"title": "score", "len": 0.4, "y": 0.2}), row=2, col=1)
+        fig.update_yaxes(autorange="reversed", title_text="method", row=2, col=1)
+        fig.update_xaxes(tickangle=-45, title_text="input token", row=2, col=1)
+        fig.update_xaxes(automargin=True)
+        fig.update_yaxes(automargin=True)
         fig.update_layout(title=f"Attribution methods for {self.target!r} on {self.model_name}", barmode="group",
-                          height=460)
+                          height=820, width=1200, margin={"l": 170, "r": 40, "t": 90, "b": 90},
+                          legend={"orientation": "h", "y": 1.06, "x": 0.55})
         return fig

@@ -80,5 +80,6 @@ def attribute_command(
         if result.segment_scores:
             out.print(table([{"segment": k, "score": float(sum(v))} for k, v in result.segment_scores.items()],
                              "Chat segments"))
-        if "completeness_error" in result.metadata:
-            out.print(f"completeness error: {result.metadata['completeness_error']}", highlight=False)
+        check = result.completeness()
+        if check is not None:
+            out.print(check, highlight=False)

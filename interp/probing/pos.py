@@ -353,18 +353,18 @@ class POSProbeResult(ProbeSweepResult):
         return None if self.eval_accuracy is None else float(self.eval_accuracy[self.layers.index(self.best_layer)])
 
     def summary(self) -> str:
-        i = self.layers.index(self.best_layer)
         against = "gold" if self.tag_source == "gold" else "spaCy's tags"
         parts = [f"{self.model_name}: {self.probe} POS probe best at layer {self.best_layer} "
-                 f"(accuracy {float(self.accuracy[i]):.3f} against {against}"]
+                 f"(accuracy {self.interval('accuracy').format()} against {against}"]
         if self.spacy_accuracy is not None:
             parts.append(f", spaCy {self.spacy_accuracy:.3f} on the same words")
         if self.selectivity is not None:
-            parts.append(f"; selectivity {float(self.selectivity[i]):.3f}, peaking at layer "
-                         f"{self.best_selectivity_layer} ({float(np.max(self.selectivity)):.3f})")
+            parts.append(f"; selectivity {self.interval('selectivity').format()}, peaking at layer "
+                         f"{self.best_selectivity_layer} "
+                         f"({self.interval('selectivity', self.best_selectivity_layer).format()})")
         base = ", ".join(f"{k} {v:.3f}" for k, v in self.baselines.items() if v is not None)
         text = "".join(parts) + (f"). Baselines: {base}. {self.n_test} held-out words in {self.n_test_groups} "
-                                 f"sentences of {self.corpus}.")
+                                 f"sentences of {self.corpus} (95% intervals: bootstrap over the held-out sentences).")
         if self.eval_accuracy is not None:
             against = "gold" if self.eval_tag_source == "gold" else "spaCy's tags"
             text += (f" Not trained on {self.eval_corpus} ({self.eval_n_words} words in {self.eval_n_sentences} "

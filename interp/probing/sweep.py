@@ -40,6 +40,36 @@ if TYPE_CHECKING:
 __all__ = ["probe_layers", "ProbeSweepResult", "split_by_group"]
 
 _WEIGHTS = ("scaler_mean", "scaler_scale", "hidden_coef", "hidden_intercept", "coef", "intercept")
+_INTERVALS = ("accuracy_low", "accuracy_high", "control_accuracy_low", "control_accuracy_high", "selectivity_low",
+              "selectivity_high")
+
+
+def layer_intervals(correct: np.ndarray, control_correct: np.ndarray | None, groups: np.ndarray) -> dict[str, float]:
+    """95% intervals of one layer's held-out accuracy, control accuracy and selectivity.
+
+    Args:
+        correct: (n_test,) 1 where the task probe is right on a held-out row.
+        control_correct: (n_test,) the same for the control probe, or None.
+        groups: (n_test,) each row's group (sentence): whole groups are resampled
+            (:func:`interp.stats.bootstrap_interval` with ``clusters``); the three figures use the same
+            resamples (one seed), so selectivity's interval is that of the paired difference.
+
+    Returns:
+        ``{"accuracy_low": ..., "accuracy_high": ..., ...}`` (the control and selectivity keys only with a control).
+    """
+    from interp.stats import bootstrap_interval
+
+    correct = np.asarray(correct, dtype=np.float64)
+    n = len(correct)
+    acc = bootstrap_interval(lambda rows: float(correct[rows].mean()), n, clusters=groups)
+    out = {"accuracy_low": acc.low, "accuracy_high": acc.high}
+    if control_correct is not None:
+        control = np.asarray(control_correct, dtype=np.float64)
+        ctl = bootstrap_interval(lambda rows: float(control[rows].mean()), n, clusters=groups)
+        sel = bootstrap_interval(lambda rows: float(correct[rows].mean() - control[rows].mean()), n, clusters=groups)
+        out.update(control_accuracy_low=ctl.low, control_accuracy_high=ctl.high, selectivity_low=sel.low,
+                   selectivity_high=sel.high)
+    return out
 
 
 def split_by_group(groups: Any, *, test_size: float = 0.2, seed: int = 0, where: str = "split_by_group") -> np.ndarray:
@@ -80,6 +110,10 @@ class ProbeSweepResult(Result):
         intercept: (n_layers, n_out); hidden_coef: (n_layers, hidden, d) and hidden_intercept:
             (n_layers, hidden) for MLP probes, else None. ``probe_at(layer)`` rebuilds a probe.
         model_name: the model the activations came from.
+        accuracy_low, accuracy_high, control_accuracy_low, control_accuracy_high, selectivity_low,
+            selectivity_high: (n_layers,) 95% intervals, a bootstrap over the held-out groups (whole sentences:
+            the words of one sentence are not independent); selectivity's from the same resamples as its two
+            accuracies. None in files saved before they existed.
     """
 
     layers: list[int]
@@ -105,6 +139,12 @@ class ProbeSweepResult(Result):
     hidden_coef: np.ndarray | None = None
     hidden_intercept: np.ndarray | None = None
     model_name: str = ""
+    accuracy_low: np.ndarray | None = None
+    accuracy_high: np.ndarray | None = None
+    control_accuracy_low: np.ndarray | None = None
+    control_accuracy_high: np.ndarray | None = None
+    selectivity_low: np.ndarray | None = None
+    selectivity_high: np.ndarray | None = None
 
     title: ClassVar[str] = "Probe accuracy by layer"
 
@@ -159,26 +199,72 @@ class ProbeSweepResult(Result):
 
         fields = {f.name: getattr(first, f.name) for f in dataclasses.fields(first)}
         fields["layers"] = layers
-        for name in ("accuracy", "train_accuracy", "control_accuracy", "selectivity", *_WEIGHTS):
+        for name in ("accuracy", "train_accuracy", "control_accuracy", "selectivity", *_WEIGHTS, *_INTERVALS):
             fields[name] = join(name)
         return type(first)(**fields)
 
+    def interval(self, name: str, layer: int | None = None) -> Any:
+        """:class:`interp.stats.Interval` of ``name`` ("accuracy", "control_accuracy" or "selectivity") at ``layer``
+        (default: the best layer); its ends are NaN in files saved without intervals."""
+        from interp.stats import Interval
+
+        i = self._index(self.best_layer if layer is None else layer)
+        values = getattr(self, name)
+        low, high = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
+        return Interval(float(values[i]), float("nan") if low is None else float(low[i]),
+                        float("nan") if high is None else float(high[i]), n=self.n_test_groups,
+                        method="cluster bootstrap")
+
+    def caveats(self) -> list[str]:
+        notes = []
+        if self.accuracy_low is None:
+            return notes
+        acc = self.interval("accuracy")
+        if not acc.above(self.majority_accuracy):
+            notes.append(f"The best layer's accuracy {acc.format()} does not lie above the majority baseline "
+                         f"({self.majority_accuracy:.3f}): the probe reads nothing beyond the most frequent label.")
+        if self.selectivity is not None:
+            layer = self.best_selectivity_layer
+            sel = self.interval("selectivity", layer)
+            if not sel.above(0.0):
+                notes.append(f"Selectivity {sel.format()} at layer {layer} (its best) holds 0: the probe does no better "
+                             "on the task than on the control task of random labels per word type, so its accuracy "
+                             "may come from memorising words rather than from the representation.")
+        return notes
+
     def summary(self) -> str:
         text = (f"{self.model_name + ': ' if self.model_name else ''}{self.probe} best at layer {self.best_layer} "
-                f"(accuracy {float(np.max(self.accuracy)):.3f}; majority {self.majority_accuracy:.3f})")
+                f"(accuracy {self.interval('accuracy').format()}; majority {self.majority_accuracy:.3f})")
         if self.selectivity is not None:
-            i = int(np.argmax(self.selectivity))
-            text += f", selectivity peaks at layer {self.layers[i]} ({float(self.selectivity[i]):.3f})"
-        return text + f"; {self.n_test} held-out rows from {self.n_test_groups} groups"
+            layer = self.best_selectivity_layer
+            text += f", selectivity peaks at layer {layer} ({self.interval('selectivity', layer).format()})"
+        return text + (f"; {self.n_test} held-out rows from {self.n_test_groups} groups (intervals: bootstrap over "
+                       "the held-out groups)")
 
     def to_frame(self) -> DataFrame:
+        """One row per layer: accuracy, train_accuracy, control_accuracy, selectivity, each held-out figure with
+        ``_low`` / ``_high`` (95%, bootstrap over held-out groups) when the result has them."""
         import pandas as pd
 
         frame = pd.DataFrame({"layer": self.layers, "accuracy": self.accuracy, "train_accuracy": self.train_accuracy})
+        if self.accuracy_low is not None:
+            frame["accuracy_low"], frame["accuracy_high"] = self.accuracy_low, self.accuracy_high
         if self.control_accuracy is not None:
             frame["control_accuracy"] = self.control_accuracy
+            if self.control_accuracy_low is not None:
+                frame["control_accuracy_low"] = self.control_accuracy_low
+                frame["control_accuracy_high"] = self.control_accuracy_high
             frame["selectivity"] = self.selectivity
+            if self.selectivity_low is not None:
+                frame["selectivity_low"], frame["selectivity_high"] = self.selectivity_low, self.selectivity_high
         return frame
+
+    def _band(self, name: str) -> dict[str, Any] | None:
+        low, high = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
+        if low is None:
+            return None
+        values = getattr(self, name)
+        return {"type": "data", "symmetric": False, "array": high - values, "arrayminus": values - low}
 
     def _baselines(self) -> dict[str, float]:
         return {"majority": self.majority_accuracy}
@@ -187,19 +273,23 @@ class ProbeSweepResult(Result):
         import plotly.graph_objects as go
 
         fig = go.Figure()
-        fig.add_trace(go.Scatter(x=self.layers, y=self.accuracy, mode="lines+markers", name=f"{self.probe} accuracy"))
+        fig.add_trace(go.Scatter(x=self.layers, y=self.accuracy, mode="lines+markers", name=f"{self.probe} accuracy",
+                                 error_y=self._band("accuracy")))
         if self.control_accuracy is not None:
             fig.add_trace(go.Scatter(x=self.layers, y=self.control_accuracy, mode="lines+markers", name="control accuracy",
-                                     line={"dash": "dash"}))
-            fig.add_trace(go.Scatter(x=self.layers, y=self.selectivity, mode="lines+markers", name="selectivity"))
+                                     line={"dash": "dash"}, error_y=self._band("control_accuracy")))
+            fig.add_trace(go.Scatter(x=self.layers, y=self.selectivity, mode="lines+markers", name="selectivity",
+                                     error_y=self._band("selectivity")))
         for i, (name, value) in enumerate(self._baselines().items()):
             if value is not None:
                 fig.add_hline(y=value, line={"dash": "dot", "width": 1}, annotation_text=f"{name} {value:.3f}",
                               annotation_position="bottom right" if i % 2 else "top right")
-        low = 0.0 if self.selectivity is None else min(0.0, float(np.nanmin(self.selectivity)) - 0.05)
+        lowest = self.selectivity if self.selectivity_low is None else self.selectivity_low
+        low = 0.0 if self.selectivity is None else min(0.0, float(np.nanmin(lowest)) - 0.05)
         fig.update_layout(title=f"{self.model_name + ': ' if self.model_name else ''}{self.probe} probe accuracy by layer",
                           xaxis_title="layer (0 = embeddings)",
-                          yaxis_title="held-out accuracy", yaxis={"range": [low, 1.02]},
+                          yaxis_title="held-out accuracy (bars: 95% interval over held-out sentences)",
+                          yaxis={"range": [low, 1.02]},
                           legend={"orientation": "h", "y": -0.2}, height=450)
         return fig
 
@@ -287,16 +377,22 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
     report = resolve_progress(progress, where=where)
     report("probes", 0, len(layers))
     accuracy, train_accuracy, control_accuracy, weights = [], [], [], {name: [] for name in _WEIGHTS}
+    intervals: dict[str, list[float]] = {name: [] for name in _INTERVALS}
     for done, layer in enumerate(layers, start=1):
         X = np.asarray(source[layer], dtype=np.float32)
         fitted = clone(template).fit(X[train], labels[train])
-        accuracy.append(fitted.score(X[test_mask], labels[test_mask]))
+        correct = fitted.predict(X[test_mask]) == labels[test_mask]
+        accuracy.append(float(correct.mean()))
         train_accuracy.append(fitted.score(X[train], labels[train]))
         for name, array in fitted.state_arrays().items():
             weights[name.rstrip("_")].append(array.astype(np.float32))
+        control_correct = None
         if control_labels is not None:
             control_probe = clone(template).fit(X[train], control_labels[train])
-            control_accuracy.append(control_probe.score(X[test_mask], control_labels[test_mask]))
+            control_correct = control_probe.predict(X[test_mask]) == control_labels[test_mask]
+            control_accuracy.append(float(control_correct.mean()))
+        for name, value in layer_intervals(correct, control_correct, groups[test_mask]).items():
+            intervals[name].append(value)
         del X
         report("probes", done, len(layers))
     accuracy_arr = np.asarray(accuracy, dtype=np.float64)
@@ -310,6 +406,7 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
         n_train=int(train.sum()), n_test=int(test_mask.sum()), n_train_groups=len(np.unique(groups[train])),
         n_test_groups=len(np.unique(groups[test_mask])), test_size=float(test_size), seed=int(seed),
         test_mask=test_mask, model_name=str(getattr(acts, "model_name", "")),
+        **{name: (np.asarray(values, dtype=np.float64) if values else None) for name, values in intervals.items()},
         model_card=dict(getattr(acts, "model_card", None) or {}),
         **{name: (np.stack(values) if values else None) for name, values in weights.items()})
 

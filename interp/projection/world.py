@@ -288,6 +288,11 @@ class WorldMapResult(Result):
         controls: held-out figures of the controls: ``{"layer0": {...}, "random_weights": {...},
             "shuffled": {...}}``, each ``{"r2_lat", "r2_lon", "error_km"}`` (random weights: None
             when it could not be built); the random-weights and shuffled controls are at the best layer.
+            With intervals each also holds ``"r2_mean"`` (an Interval dict of its mean R^2) and
+            ``"best_minus_control"`` (a Comparison dict: the best layer's mean R^2 minus the control's, a paired
+            bootstrap over the same held-out places).
+        r2_lat_low, r2_lat_high, r2_lon_low, r2_lon_high, r2_mean_low, r2_mean_high: (n_layers,) 95% intervals
+            of the held-out R^2, a bootstrap over the held-out places; None in files saved before them.
         baseline_error_km: mean error of always answering the training places' mean position.
         prompt, position, seed, test_size, min_population, probe: how it was run ("ridge" or "mlp").
         window: 0, or the half-width of the window of layers averaged into each probed layer (layer 0 excepted).
@@ -320,8 +325,36 @@ class WorldMapResult(Result):
     n_model_layers: int = 0
     probe: str = "ridge"
     window: int = 0
+    r2_lat_low: np.ndarray | None = None
+    r2_lat_high: np.ndarray | None = None
+    r2_lon_low: np.ndarray | None = None
+    r2_lon_high: np.ndarray | None = None
+    r2_mean_low: np.ndarray | None = None
+    r2_mean_high: np.ndarray | None = None
 
     title: ClassVar[str] = "World map"
+
+    def _r2(self, name: str, i: int) -> str:
+        value = float(getattr(self, name)[i]) if name != "r2_mean" else float((self.r2_lat[i] + self.r2_lon[i]) / 2)
+        low = getattr(self, f"{name}_low")
+        if low is None:
+            return f"{value:.2f}"
+        return f"{value:.2f} [{float(low[i]):.2f}, {float(getattr(self, f'{name}_high')[i]):.2f}]"
+
+    def caveats(self) -> list[str]:
+        notes = []
+        names = {"layer0": "the token embeddings (layer 0)", "shuffled": "a probe fitted to shuffled coordinates",
+                 "random_weights": "the same architecture with random weights"}
+        for name, values in self.controls.items():
+            if not values or "best_minus_control" not in values or (name == "layer0" and self.best_layer == 0):
+                continue
+            diff = values["best_minus_control"]
+            if diff["within_noise"] or diff["difference"]["estimate"] <= 0:
+                d = diff["difference"]
+                notes.append(f"The best layer's mean held-out R^2 is not above that of {names.get(name, name)} "
+                             f"(difference {d['estimate']:.2f} [{d['low']:.2f}, {d['high']:.2f}] over the held-out "
+                             "places): the map is not shown to come from the model's processing.")
+        return notes
 
     @property
     def best_index(self) -> int:
@@ -337,22 +370,35 @@ class WorldMapResult(Result):
         c = self.controls
         rw = c.get("random_weights")
         rw_text = "n/a" if rw is None else f"R^2 {rw['r2_lat']:.2f}/{rw['r2_lon']:.2f}"
+        versus = "; ".join(f"{k.replace('_', ' ')} {v['best_minus_control']['difference']['estimate']:+.2f} "
+                           f"[{v['best_minus_control']['difference']['low']:+.2f}, "
+                           f"{v['best_minus_control']['difference']['high']:+.2f}]"
+                           for k, v in c.items() if v and "best_minus_control" in v)
+        versus = f" Best layer's mean R^2 minus each control's: {versus} (bootstrap over held-out places)." if versus else ""
         return (f"{self.model_name}: best layer {self.best_layer} ({self.best_depth:.0%} of depth), held-out R^2 "
-                f"lat {self.r2_lat[i]:.2f}, lon {self.r2_lon[i]:.2f}, mean error {self.error_km[i]:,.0f} km "
+                f"lat {self._r2('r2_lat', i)}, lon {self._r2('r2_lon', i)}, mean error {self.error_km[i]:,.0f} km "
                 f"({int(self.test_mask.sum())} held-out of {len(self.names)} places; predicting the mean: "
                 f"{self.baseline_error_km:,.0f} km). Controls: layer 0 R^2 {c['layer0']['r2_lat']:.2f}/"
                 f"{c['layer0']['r2_lon']:.2f}, random weights {rw_text}, shuffled coordinates R^2 "
                 f"{c['shuffled']['r2_lat']:.2f}/{c['shuffled']['r2_lon']:.2f}. Prompt {self.prompt!r}, "
                 f"position {self.position!r}, {self.probe} probe"
-                + (f", layers averaged over a window of +-{self.window}." if self.window else "."))
+                + (f", layers averaged over a window of +-{self.window}." if self.window else ".") + versus)
 
     def to_frame(self) -> DataFrame:
-        """One row per layer: layer, depth, r2_lat, r2_lon, error_km, alpha."""
+        """One row per layer: layer, depth, r2_lat, r2_lon, error_km, alpha, and (when the result has them)
+        ``r2_lat_low`` / ``_high``, ``r2_lon_low`` / ``_high``, ``r2_mean`` with ``_low`` / ``_high`` (95%, a
+        bootstrap over the held-out places)."""
         import pandas as pd
 
-        return pd.DataFrame({"layer": self.layers, "depth": np.asarray(self.layers) / max(self.n_model_layers, 1),
-                             "r2_lat": self.r2_lat, "r2_lon": self.r2_lon, "error_km": self.error_km,
-                             "alpha": self.alpha})
+        frame = pd.DataFrame({"layer": self.layers, "depth": np.asarray(self.layers) / max(self.n_model_layers, 1),
+                              "r2_lat": self.r2_lat, "r2_lon": self.r2_lon, "error_km": self.error_km,
+                              "alpha": self.alpha})
+        if self.r2_lat_low is not None:
+            for name in ("r2_lat", "r2_lon"):
+                frame[f"{name}_low"], frame[f"{name}_high"] = getattr(self, f"{name}_low"), getattr(self, f"{name}_high")
+            frame["r2_mean"] = (self.r2_lat + self.r2_lon) / 2
+            frame["r2_mean_low"], frame["r2_mean_high"] = self.r2_mean_low, self.r2_mean_high
+        return frame
 
     def places_frame(self) -> DataFrame:
         """One row per held-out place: name, country, continent, true and predicted lat/lon, error_km."""
@@ -405,18 +451,35 @@ class WorldMapResult(Result):
         """Held-out R^2 of latitude and longitude by layer, with the controls as dashed lines."""
         import plotly.graph_objects as go
 
+        def band(name: str) -> dict[str, Any] | None:
+            low = getattr(self, f"{name}_low")
+            if low is None:
+                return None
+            values = getattr(self, name)
+            return {"type": "data", "symmetric": False, "array": getattr(self, f"{name}_high") - values,
+                    "arrayminus": values - low}
+
         fig = go.Figure()
-        fig.add_trace(go.Scatter(x=self.layers, y=self.r2_lat, mode="lines+markers", name="R^2 latitude"))
-        fig.add_trace(go.Scatter(x=self.layers, y=self.r2_lon, mode="lines+markers", name="R^2 longitude"))
+        fig.add_trace(go.Scatter(x=self.layers, y=self.r2_lat, mode="lines+markers", name="R^2 latitude",
+                                 error_y=band("r2_lat")))
+        fig.add_trace(go.Scatter(x=self.layers, y=self.r2_lon, mode="lines+markers", name="R^2 longitude",
+                                 error_y=band("r2_lon")))
         colors = {"random_weights": "firebrick", "shuffled": "grey"}
         for name, values in self.controls.items():
             if values is None or name == "layer0":
                 continue
             mean = (values["r2_lat"] + values["r2_lon"]) / 2
-            fig.add_hline(y=mean, line={"dash": "dash", "color": colors.get(name, "black")},
-                          annotation_text=f"{name.replace('_', ' ')} (mean R^2 {mean:.2f})")
+            text = f"{name.replace('_', ' ')} (mean R^2 {mean:.2f}"
+            interval = values.get("r2_mean")
+            if interval:
+                fig.add_hrect(y0=interval["low"], y1=interval["high"], line_width=0, opacity=0.12,
+                              fillcolor=colors.get(name, "black"))
+                text += f" [{interval['low']:.2f}, {interval['high']:.2f}]"
+            fig.add_hline(y=mean, line={"dash": "dash", "color": colors.get(name, "black")}, annotation_text=text + ")")
         fig.update_layout(title=f"Linear world map by layer ({self.model_name}; layer 0 = token embeddings)",
-                          xaxis_title="layer", yaxis_title="held-out R^2", height=420, width=900)
+                          xaxis_title="layer",
+                          yaxis_title="held-out R^2 (bars and bands: 95% interval over held-out places)",
+                          height=420, width=900)
         return fig
 
     def plot_pca(self) -> Figure:
@@ -525,10 +588,11 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
         random_model = _random_model(model)
         if random_model is not None:
             random_acts = _activations(random_model, texts, spans, pooled[best], position, batch_size, None, report)
-            random_control = _figures(coords, test_mask,
-                                      *fit_layer(_pool(random_acts, pooled[best]), coords, test_mask, probe, seed)[:2])
+            random_fit = fit_layer(_pool(random_acts, pooled[best]), coords, test_mask, probe, seed)
+            random_control = _figures(coords, test_mask, *random_fit[:2])
     return assemble_world_map(fits, features[best], inputs.places, coords, test_mask, inputs.control_rng(),
                               random_control=random_control, probe=probe, window=window,
+                              random_predicted=None if random_control is None else random_fit[0],
                               prompt=prompt, position=position, seed=seed, test_size=test_size,
                               min_population=min_population, model_name=model.name, n_model_layers=model.n_layers,
                               model_card=card_of(model))
@@ -629,24 +693,73 @@ def _figures(coords: np.ndarray, test_mask: np.ndarray, predicted: np.ndarray, s
     return {"r2_lat": float(scores[0]), "r2_lon": float(scores[1]), "error_km": float(err)}
 
 
+def _r2_rows(y: np.ndarray, predicted: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(2,) R^2 of latitude and longitude on the held-out ``rows`` (sklearn's r2_score, for a resample)."""
+    yt, yp = y[rows], predicted[rows]
+    total = ((yt - yt.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1 - ((yt - yp) ** 2).sum(axis=0) / total
+
+
+def r2_intervals(y: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """95% intervals of held-out R^2 (latitude, longitude, their mean) by a bootstrap over the held-out places.
+
+    Args:
+        y: (n_test, 2) true coordinates; predicted: (n_test, 2) a probe's predictions for them.
+
+    Returns:
+        ``{"r2_lat": Interval, "r2_lon": Interval, "r2_mean": Interval}`` (:class:`interp.stats.Interval`).
+    """
+    from interp.stats import bootstrap_interval
+
+    n = len(y)
+    return {"r2_lat": bootstrap_interval(lambda rows: float(_r2_rows(y, predicted, rows)[0]), n),
+            "r2_lon": bootstrap_interval(lambda rows: float(_r2_rows(y, predicted, rows)[1]), n),
+            "r2_mean": bootstrap_interval(lambda rows: float(_r2_rows(y, predicted, rows).mean()), n)}
+
+
+def _mean_r2(table: np.ndarray) -> float:
+    """Mean R^2 of latitude and longitude of (n, 4) rows ``[true lat, true lon, predicted lat, predicted lon]``."""
+    return float(_r2_rows(table[:, :2], table[:, 2:], np.arange(len(table))).mean())
+
+
+def best_minus_control(y: np.ndarray, best: np.ndarray, control: np.ndarray, name: str) -> dict[str, Any]:
+    """The best layer's mean held-out R^2 minus a control's (:func:`interp.stats.paired_difference`: both on the
+    same resampled held-out places), as a Comparison dict."""
+    from interp.stats import paired_difference
+
+    return paired_difference(np.hstack([y, best]), np.hstack([y, control]), statistic=_mean_r2,
+                             names=("best layer", name)).to_dict()
+
+
 def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Sequence[dict[str, Any]],
                        coords: np.ndarray, test_mask: np.ndarray, rng: np.random.Generator, *,
-                       random_control: dict[str, float] | None = None, prompt: str, position: str, seed: int,
+                       random_control: dict[str, float] | None = None, random_predicted: np.ndarray | None = None,
+                       prompt: str, position: str, seed: int,
                        test_size: float, min_population: int, model_name: str,
                        n_model_layers: int, model_card: dict | None = None, probe: str = "ridge",
                        window: int = 0) -> WorldMapResult:
     """The :class:`WorldMapResult` of per-layer fits (layer -> :func:`fit_layer`'s output, layer 0 first),
-    the best layer's (n_places, d) activations ``x_best`` and the split of :func:`split_places`."""
+    the best layer's (n_places, d) activations ``x_best`` and the split of :func:`split_places`;
+    ``random_predicted`` (n_test, 2) is the random-weights control's predictions (for its intervals)."""
     wanted = list(fits)
     r2_arr = np.array([fits[l][1] for l in wanted])  # (n_layers, 2)
     best = best_layer(fits)
     train = ~test_mask
+    y_test = coords[test_mask]
     controls: dict[str, Any] = {"layer0": _figures(coords, test_mask, fits[wanted[0]][0], fits[wanted[0]][1])}
     shuffled_y = coords[train][rng.permutation(int(train.sum()))]
-    controls["shuffled"] = _figures(coords, test_mask,
-                                    *_fit_score(x_best[train], shuffled_y, x_best[test_mask], coords[test_mask],
-                                                probe, seed)[:2])
-    controls["random_weights"] = random_control
+    shuffled = _fit_score(x_best[train], shuffled_y, x_best[test_mask], coords[test_mask], probe, seed)
+    controls["shuffled"] = _figures(coords, test_mask, *shuffled[:2])
+    controls["random_weights"] = None if random_control is None else dict(random_control)
+    intervals = [r2_intervals(y_test, np.asarray(fits[l][0])) for l in wanted]
+    for name, predicted in (("layer0", fits[wanted[0]][0]), ("shuffled", shuffled[0]),
+                            ("random_weights", random_predicted)):
+        if controls[name] is None or predicted is None:
+            continue
+        controls[name]["r2_mean"] = r2_intervals(y_test, np.asarray(predicted))["r2_mean"].to_dict()
+        controls[name]["best_minus_control"] = best_minus_control(y_test, np.asarray(fits[best][0]),
+                                                                  np.asarray(predicted), name)
     mean_position = coords[train].mean(axis=0)
     baseline = float(haversine_km(coords[test_mask, 0], coords[test_mask, 1], mean_position[0],
                                   mean_position[1]).mean())
@@ -666,7 +779,9 @@ def assemble_world_map(fits: dict[int, tuple], x_best: np.ndarray, places: Seque
         pred_lon=fits[best][0][:, 1].copy(), pca=pca.astype(np.float32), controls=controls,
         baseline_error_km=baseline, prompt=prompt, position=position, seed=seed, test_size=test_size,
         min_population=min_population, model_name=model_name, n_model_layers=n_model_layers, probe=probe,
-        window=window, model_card=model_card or {})
+        window=window, model_card=model_card or {},
+        **{f"{name}_{end}": np.array([getattr(i[name], end) for i in intervals])
+           for name in ("r2_lat", "r2_lon", "r2_mean") for end in ("low", "high")})
 
 
 def _random_model(model: Any):
