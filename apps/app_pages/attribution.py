@@ -59,7 +59,7 @@ target = target_text if target_text else None
 options: dict = {"unit": unit, "chat": chat}
 n_steps = 50
 if method in ("integrated_gradients", COMPARE):
-    n_steps = st.slider("Integration steps", 4, 128, 32, key="attr_steps")
+    n_steps = st.slider("Integration steps", 4, 128, 50, key="attr_steps")  # the library's and the CLI's default
 if method == "integrated_gradients":
     options["n_steps"] = n_steps
     options["baseline"] = st.radio("Baseline", ["space", "pad", "zeros"], horizontal=True, key="attr_baseline")

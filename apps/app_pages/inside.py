@@ -74,6 +74,7 @@ model = loaded.model
 
 st.title("Inside the model")
 st.caption("Where inside the forward pass the answer forms, and which components carry it.")
+_common.defaults_note("inside")
 lens_tab, patch_tab, trace_tab, atp_tab = st.tabs(["Lens", "Activation patching", "Causal tracing",
                                                     "Attribution patching"])
 

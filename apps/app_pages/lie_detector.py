@@ -72,6 +72,7 @@ st.caption("Truth probes read whether a statement is true from the residual stre
            "covariance variant; mm_std the standardised difference) and CCS (Burns et al. 2022, no labels). "
            "Accuracy is on held-out contrast pairs.")
 
+_common.defaults_note("lie_detector")
 with st.form("truth_form"):
     left, middle, right = st.columns([5, 4, 3])  # room for the three default datasets' chips
     datasets = left.multiselect("Datasets", list(DATASETS), default=["cities", "larger_than", "facts"],

@@ -51,6 +51,7 @@ loaded = _common.current_model()
 model = loaded.model
 
 st.title("Maps of representation space")
+_common.defaults_note("maps")
 scatter_tab, world_tab = st.tabs(["Scatter", "World map"])
 
 with scatter_tab:

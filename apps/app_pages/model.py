@@ -45,6 +45,7 @@ with st.expander("Model card"):
 
 # ---------------------------------------------------------------- top next tokens
 st.header("Top next tokens")
+_common.defaults_note("model")
 prompt_col, k_col, chat_col = st.columns([6, 3, 2], vertical_alignment="bottom", gap="medium")
 prompt = prompt_col.text_input("Prompt", value=DEFAULT_PROMPT, key="model_prompt")
 k = k_col.slider("Number of tokens (k)", 1, min(50, model.d_vocab), 10, key="model_k")

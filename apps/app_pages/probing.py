@@ -61,6 +61,7 @@ st.caption("A probe per layer learns each word's spaCy tag from the residual str
            "whose patterns a probe can learn instead of English. Upload a CoNLL-U treebank to see how the probes do "
            "on real text against gold tags, next to spaCy on the same words.")
 
+_common.defaults_note("probing")
 with st.form("probing_form"):
     left, middle, right = st.columns(3)
     probe = left.selectbox("Probe", ["linear", "mlp"], key="probing_probe")

@@ -62,6 +62,7 @@ st.title("Training data")
 st.caption("Fine-tune the model's top blocks on a training set interp ships, then ask which training examples "
            "made it give an answer. Planted facts have known sources, so each method's ranking can be checked.")
 
+_common.defaults_note("training_data")
 with st.form("train_data_form"):
     left, middle, right, last = st.columns(4)
     dataset = left.selectbox("Training set", list(TRAINING_SETS), key="td_dataset")
