@@ -512,3 +512,17 @@ def test_the_old_tracin_name_still_works_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="tracin_sgd"):
         assert renamed_method("tracin") == "tracin_sgd"
     assert renamed_method("grad_cos") == "grad_cos"
+
+
+def test_finetune_after_a_gradient_pass_on_the_same_model(tmp_path):
+    """Integrated gradients leaves the bridge's cached attention pattern inside an autograd graph; fine-tuning (which
+    copies the model) used to fail there with torch's 'Only Tensors created explicitly by the user' error."""
+    import interp
+    from interp.attribution import attribute
+    from interp.data_attribution.finetune import deepcopy_module
+
+    model = interp.load_model("tiny-gpt2", quiet=True)
+    attribute(model, "The capital of France is", "integrated_gradients", n_steps=4)
+    copied = deepcopy_module(model.bridge)
+    for (name, a), (_, b) in zip(model.bridge.named_parameters(), copied.named_parameters()):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr(), name

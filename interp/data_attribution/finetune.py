@@ -191,7 +191,7 @@ class FineTuneRun:
         from safetensors.torch import load_file
 
         tensors = load_file(self.path / self.checkpoints[c]["file"])
-        top = copy.deepcopy(self._top)
+        top = deepcopy_module(self._top)
         _load_params(top, self.config.part, tensors)
         return top, tensors
 
@@ -387,6 +387,19 @@ def finetune(model: Model, dataset: str | os.PathLike | TrainingData = "shipped"
     return run
 
 
+def deepcopy_module(module: torch.nn.Module) -> torch.nn.Module:
+    """``copy.deepcopy(module)``, also after a gradient pass. TransformerLens's bridge keeps the last attention
+    pattern on each attention module (``_pattern``); after a forward with gradients (integrated gradients,
+    attribution patching) that tensor is part of the autograd graph, and torch refuses to deep-copy non-leaf
+    tensors. Such cached tensors are copied detached (their values, without the graph)."""
+    memo: dict[int, Any] = {}
+    for sub in module.modules():
+        for value in vars(sub).values():
+            if isinstance(value, torch.Tensor) and value.grad_fn is not None:
+                memo[id(value)] = value.detach().clone()
+    return copy.deepcopy(module, memo)
+
+
 def _base_card(model: Model) -> dict:
     from interp.models.card import model_card
 
@@ -399,7 +412,7 @@ def _finetuned_model(run: FineTuneRun) -> Model:
 
     base = run.base
     with base.lock:
-        bridge = copy.deepcopy(base.bridge)
+        bridge = deepcopy_module(base.bridge)
     target = _stack._original_params(bridge)
     with torch.no_grad():
         for name, p in _param_names(run.top, run.config.part):
