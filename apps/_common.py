@@ -248,12 +248,22 @@ def chart(figure: Any, where: Any = None, *, title_chars: int = TITLE_CHARS) -> 
     (st if where is None else where).plotly_chart(figure)
 
 
+def show_caveats(result: Any) -> None:
+    """Each of the result's caveats (when its number means nothing, or a known trap) in a warning box."""
+    for caveat in result.caveats():
+        st.warning(_escape(caveat), icon=":material/warning:")
+
+
+def show_summary(result: Any, suffix: str = "") -> None:
+    """The result's caveats in warning boxes, then its summary (without them) as a caption."""
+    show_caveats(result)
+    st.caption(_escape(result.plain_summary() + suffix))
+
+
 def show_result(result: Any, stem: str, *, tables: bool = True) -> None:
     """A result the same way on every page: its caveats (when its number means nothing, or a trap), its summary,
     every figure, its tables (folded) and downloads."""
-    for caveat in result.caveats():
-        st.warning(_escape(caveat), icon=":material/warning:")
-    st.caption(_escape(result.plain_summary()))
+    show_summary(result)
     for figure in result.figures():
         chart(figure)
     if tables:

@@ -64,6 +64,19 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+def captions(at: AppTest) -> list[str]:
+    """The captions as a reader sees them (the page escapes Markdown: an interval's '[' is shown as written)."""
+    return [c.value.replace("\\", "") for c in at.caption]
+
+
+def assert_summary_shown(at: AppTest, result) -> None:
+    """The page shows the result's summary as a caption and each of its caveats in a warning box."""
+    assert result.plain_summary() in captions(at), (result.plain_summary(), captions(at))
+    warnings = [w.value.replace("\\", "") for w in at.warning]
+    for caveat in result.caveats():
+        assert caveat in warnings, (caveat, warnings)
+
+
 def assert_no_failure(at: AppTest) -> None:
     assert not at.exception, f"the app raised: {texts(at.exception)}"
     assert not at.error, f"the app shows errors: {texts(at.error)}"
@@ -123,7 +136,7 @@ def test_attribution_default_prompt_matches_the_library(open_page, tiny):
     (table,) = frames(at)
     assert_frame_equal(table, expected.to_frame())
     assert charts(at) == [figure_data(expected.plot())]
-    assert expected.summary() in texts(at.caption)
+    assert_summary_shown(at, expected)
     assert download_labels(at) == DOWNLOADS
 
 
@@ -225,7 +238,7 @@ def test_probing_runs_the_probes_and_matches_the_library(open_page, tiny, pos_re
     assert any("Run the probes" in i.value for i in at.info) and not at.get("plotly_chart")
     run_probes(at)
     assert_no_failure(at)
-    assert pos_result.summary() in texts(at.caption)
+    assert_summary_shown(at, pos_result)
     assert charts(at) == [figure_data(pos_result.plot()), figure_data(pos_result.plot_confusion())]
     layer_table, tag_table, sentence_table = frames(at)
     assert_frame_equal(layer_table, pos_result.to_frame())
@@ -256,8 +269,8 @@ def test_probing_opens_a_saved_result_and_rejects_a_corrupt_one(open_page, tiny,
     # a result of another model is still shown, but the sentence box says to pick that model first
     at.sidebar.selectbox[0].set_value("tiny-llama").run(timeout=TIMEOUT)
     assert_no_failure(at)
-    (warning,) = at.warning
-    assert "computed on tiny-gpt2" in warning.value and len(at.dataframe) == 2
+    (warning,) = [w for w in at.warning if "computed on tiny-gpt2" in w.value]  # besides the result's caveats
+    assert len(at.warning) == 1 + len(pos_result.caveats()) and len(at.dataframe) == 2
 
 
 def test_probing_empty_sentence_shows_an_error(open_page, pos_result):
@@ -309,7 +322,7 @@ def test_maps_scatter_of_my_texts_matches_the_library(open_page, tiny):
     expected = project(tiny, [t for _, t in pairs], layer=tiny.n_layers // 2, method="pca",
                        labels=[label for label, _ in pairs], n_components=2, seed=0)
     assert charts(at) == [figure_data(f) for f in expected.figures()]
-    assert expected.summary() in texts(at.caption)
+    assert_summary_shown(at, expected)
     assert_frame_equal(frames(at)[0], expected.to_frame())
     assert download_labels(at) == DOWNLOADS
 
@@ -372,7 +385,7 @@ def test_maps_world_map_matches_the_library(open_page, tiny, explorer_cache):
     assert len(at.get("plotly_chart")) >= 2
     for shown, (_, frame) in zip(frames(at), expected.tables(), strict=True):
         assert_frame_equal(shown, frame)
-    assert expected.summary() in texts(at.caption)
+    assert_summary_shown(at, expected)
     assert download_labels(at) == DOWNLOADS
     assert len(saved_files(explorer_cache, "world_map")) == 1
 
@@ -391,7 +404,7 @@ def test_maps_world_map_mlp_probe_matches_the_library(open_page, tiny):
     expected = world_map(tiny, n_places=100, prompt=at.text_input(key="maps_world_prompt").value, position="last",
                          layers=LAYERS, random_baseline=False, probe="mlp", progress=False)
     assert charts(at) == [figure_data(f) for f in expected.figures()]
-    assert expected.summary() in texts(at.caption) and "mlp probe" in expected.summary()
+    assert expected.plain_summary() in captions(at) and "mlp probe" in expected.summary()
     assert expected.plot().data[0].name == "coastlines"
 
 
@@ -446,7 +459,7 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
     scores = detector.score(statements)
     assert charts(at) == [figure_data(report.plot()), figure_data(report.transfer_plot()), figure_data(matrix.plot()),
                           figure_data(scores.plot())]
-    assert any(c.value.startswith(f"{report.summary()}. The layer is chosen on validation pairs") for c in at.caption)
+    assert any(c.startswith(f"{report.plain_summary()}. The layer is chosen on validation pairs") for c in captions(at))
     assert any(report.reach() in i.value and "not trained on, expect about" in i.value for i in at.info)  # its reach
     layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
     assert layouts[0]["title"]["text"].replace("<br>", " ") == report.plot().layout.title.text  # wrapped, not cut
@@ -567,7 +580,7 @@ def test_runs_lists_and_shows_saved_results(open_page, runs_folder):
         assert_no_failure(at)
         assert at.subheader[-1].value == result.title
         assert charts(at) == [figure_data(f) for f in result.figures()]
-        assert result.summary().replace("_", "\\_") in texts(at.caption) or result.summary() in texts(at.caption)
+        assert_summary_shown(at, result)
         assert_frame_equal(frames(at)[0], result.to_frame())
         assert download_labels(at) == DOWNLOADS
         assert [b.key for b in at.download_button] == [f"download_json_{Path(name).stem}",
@@ -759,7 +772,7 @@ def test_inside_patching_tabs_match_the_library(open_page, tiny):
     assert_no_failure(at)
     patched = activation_patching(tiny, "The capital of France is", "The capital of Italy is", answer=" Paris",
                                   wrong_answer=" Rome", sites=("resid", "attn", "mlp"), progress=False)
-    assert patched.summary() in [c.value.replace("\\", "") for c in at.caption]
+    assert_summary_shown(at, patched)
     shown = [f for f in frames(at) if "value" in f.columns]
     assert_frame_equal(shown[0], patched.to_frame())
     assert [figure_data(f) for f in patched.figures()] == [c for c in charts(at) if c in
@@ -805,7 +818,7 @@ def test_ask_page_calibration_and_hints_match_the_library(open_page, tiny):
     at = submit(at, "Ask with hints")
     assert_no_failure(at)
     hints = hint_faithfulness(tiny, "capitals", n=4, n_boot=200, attribute_items=1, progress=False)
-    assert hints.summary() in [c.value.replace("\\", "") for c in at.caption]
+    assert_summary_shown(at, hints)
     assert any(f.equals(hints.to_frame()) or f.reset_index(drop=True).equals(hints.to_frame()) for f in frames(at))
     shown = charts(at)
     assert figure_data(hints.plot()) in shown and figure_data(hints.item_plot(0)) in shown  # table + heat map

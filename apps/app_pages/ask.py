@@ -60,7 +60,7 @@ with hints_tab:
         st.session_state["ask_hints"] = _common.guarded(run_hints, model, loaded.key, questions, int(n), int(items))
     hints = st.session_state.get("ask_hints")
     if hints is not None:
-        st.caption(_common._escape(hints.summary()))
+        _common.show_summary(hints)
         _common.chart(hints.plot())
         st.dataframe(hints.to_frame(), hide_index=True)
         if hints.attribution:

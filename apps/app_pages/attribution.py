@@ -70,7 +70,7 @@ if method == "ablation":
 if method == COMPARE:
     comparison = _common.guarded(run_compare, model, loaded.key, prompt, target, unit, chat, n_steps)
     if comparison is not None:
-        st.caption(comparison.summary())
+        _common.show_summary(comparison)
         _common.chart(comparison.plot())
         st.dataframe(comparison.to_frame(), hide_index=True)
         with st.expander("Scores of every method"):
@@ -79,7 +79,7 @@ if method == COMPARE:
 else:
     result = _common.guarded(run_method, model, loaded.key, prompt, method, target, options)
     if result is not None:
-        st.caption(result.summary())
+        _common.show_summary(result)
         if "completeness_error" in result.metadata:
             st.caption(f"Completeness error (sum of attributions vs f(input) - f(baseline)): "
                        f"{result.metadata['completeness_error']}")
@@ -92,7 +92,7 @@ else:
             key = f"{method}|{target}|{sorted(options.items())}"
             faith = _common.guarded(run_faithfulness, model, loaded.key, prompt, result, key)
             if faith is not None:
-                st.caption(faith.summary())
+                _common.show_summary(faith)
                 _common.chart(faith.plot())
                 st.dataframe(faith.to_frame(), hide_index=True)
                 _common.downloads(faith, f"faithfulness_{method}")
@@ -100,7 +100,7 @@ else:
 if st.toggle("Attention patterns (every layer and head)", key="attr_attention"):
     maps = _common.guarded(run_attention, model, loaded.key, prompt, chat)
     if maps is not None:
-        st.caption(maps.summary())
+        _common.show_summary(maps)
         _common.chart(maps.plot())
         st.dataframe(maps.to_frame(), hide_index=True)
         _common.downloads(maps, "attention")

@@ -111,8 +111,8 @@ best = report.layer
 st.subheader("Accuracy per layer")
 _common.chart(report.plot())
 _common.downloads(report, "truth_report")
-st.caption(f"{report.summary()}. The layer is chosen on validation pairs carved from the training pairs; the "
-           "accuracy shown there is on held-out test pairs that chose nothing.")
+_common.show_summary(report, ". The layer is chosen on validation pairs carved from the training pairs; the "
+                     "accuracy shown there is on held-out test pairs that chose nothing.")
 
 st.subheader("Reach: kinds of statement it was not trained on")
 st.info(f"The detector at layer {best}: {report.reach()}.", icon=":material/travel_explore:")

@@ -55,7 +55,7 @@ chat = chat_col.checkbox("Chat template", key="model_chat", disabled=not model.i
 
 result = _common.guarded(top_next_tokens, model, loaded.key, prompt, k, chat)
 if result is not None:
-    st.caption(result.summary())
+    _common.show_summary(result)
     chart, table = st.columns([3, 2])
     _common.chart(result.plot(), chart, title_chars=60)
     frame = result.to_frame()

@@ -98,7 +98,7 @@ if current is None:
 result_key, result = current
 
 st.subheader("Accuracy and selectivity by layer")
-st.caption(result.summary())
+_common.show_summary(result)
 _common.chart(result.plot())
 baselines = {"Best layer": f"{result.best_layer}", "Best accuracy": f"{result.accuracy.max():.3f}",
              **{name.replace("_", " ").capitalize(): "-" if value is None else f"{value:.3f}"
