@@ -271,7 +271,7 @@ def _wait_drawn(driver, name: str, timeout: float = 30) -> list:
     return seen[-1]
 
 
-_FIGURES_JS = """const overlap = (a, b, tol) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > tol
+_FIGURES_JS = r"""const overlap = (a, b, tol) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > tol
     && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > tol;
 const boxes = (root, sel) => Array.from(root.querySelectorAll(sel), e => e.getBoundingClientRect())
     .filter(r => r.width > 0 && r.height > 0);
@@ -288,6 +288,9 @@ document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot').forEach((e, 
     for (const key of Object.keys(fl).filter(k => /^[xy]axis[0-9]*$/.test(k))) {
         const ax = fl[key];  // a cartesian axis that a drawn trace uses must say what it measures
         if (!ax || ax.visible === false || !data.some(t => t.xaxis === ax._id || t.yaxis === ax._id)) continue;
+        if (ax.showticklabels === false) continue;  // no scale drawn (a grid of labelled cells): nothing to name
+        const shared = ax.matches && fl[ax.matches.replace(/^([xy])(\d*)$/, '$1axis$2')];
+        if (shared && named(shared.title)) continue;  // an axis shared with a titled one (make_subplots shared_*axes)
         if (!named(ax.title)) problems.push(`${key} has no title`);
     }
     const areas = Array.from(e.querySelectorAll('.draglayer > g'), g => {
@@ -378,9 +381,15 @@ def _press(driver, label: str) -> None:
         except StaleElementReferenceException:  # the page redrew between finding and reading: look again
             return []
 
-    WebDriverWait(driver, 30, poll_frequency=0.5).until(buttons)
-    (button,) = buttons(driver)
-    button.click()
+    for _ in range(5):  # the button found may be replaced by a redraw before the click: find it again
+        found = WebDriverWait(driver, 30, poll_frequency=0.5).until(buttons)
+        assert len(found) == 1, f"{len(found)} buttons labelled {label!r}"
+        try:
+            found[0].click()
+            return
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"the button {label!r} kept being redrawn before it could be clicked")
 
 
 def _selected(driver, label: str) -> str:

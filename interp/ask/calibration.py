@@ -249,6 +249,7 @@ class CalibrationResult(Result):
                          go.Bar(x=letters, y=self.position["gold_share"], name="correct answer")])
         fig.update_layout(title=f"Position bias (p={self.position_p:.2g}, {self.position_test}; 95% intervals)",
                           barmode="group",
+                          xaxis={"title": "answer position (letter)"},
                           yaxis={"title": "share of items", "range": [0, 1]}, height=380)
         return fig
 

@@ -255,7 +255,7 @@ class HintResult(Result):
         fig.add_hline(y=1 / k, line_dash="dot", annotation_text="chance accuracy")
         fig.update_layout(title="Hints: accuracy, following, and whether the explanation says so (95% intervals)",
                           barmode="group",
-                          yaxis={"range": [0, 1.05], "title": "share"}, height=420)
+                          xaxis={"title": "condition"}, yaxis={"range": [0, 1.05], "title": "share"}, height=420)
         return fig
 
     def item_plot(self, k: int = 0) -> Figure:

@@ -472,6 +472,9 @@ class AttributionEvaluationResult(Result):
                                           "array": (part[f"{metric}_high"] - part[metric]).tolist(),
                                           "arrayminus": (part[metric] - part[f"{metric}_low"]).tolist()},
                                  hovertemplate=f"%{{x}}: {metric} %{{y:.3f}}<extra></extra>"), row=1, col=c)
+        fig.update_xaxes(title_text="method")
+        for c, label in enumerate(("MRR", "log-prob rise (nats)", "Spearman"), 1):
+            fig.update_yaxes(title_text=label, row=1, col=c)
         fig.update_layout(title=f"Attribution on {self.kinds()[0]} queries, 95% intervals (bootstrap over facts)")
         return fig
 

@@ -111,7 +111,8 @@ class TruthScoreResult(Result):
             fig = go.Figure(go.Bar(x=self.p_true, y=[t[:60] for t in self.texts], orientation="h",
                                    marker={"color": self.p_true, "colorscale": "RdYlGn", "cmin": 0, "cmax": 1}))
             fig.update_layout(title=self.summary(), xaxis={"title": "P(true)", "range": [0, 1]},
-                              yaxis={"autorange": "reversed"}, height=max(300, 160 + 28 * len(self.texts)))
+                              yaxis={"autorange": "reversed", "title": "statement"},
+                              height=max(300, 160 + 28 * len(self.texts)))
             return fig
         width = max(len(t) for t in self.tokens)
         z = np.full((len(self.tokens), width), np.nan)

@@ -184,7 +184,8 @@ class LieDetectionResult(Result):
                                  text=[f"{q} → {a}" for q, a in zip(self.questions, answers)],
                                  hovertemplate="%{text}<br>P(true) %{y:.2f}<extra></extra>"))
         fig.update_layout(title=f"Detector P(true) of the model's own answers (ROC AUC {self.auc:.2f}, in the chat "
-                                f"{self.auc_in_context:.2f})", yaxis={"title": "detector P(true)", "range": [0, 1]}, height=450)
+                                f"{self.auc_in_context:.2f})", xaxis={"title": "answers"},
+                          yaxis={"title": "detector P(true)", "range": [0, 1]}, height=450)
         return fig
 
 
