@@ -43,7 +43,7 @@ lint: setup
 
 test: setup browser-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=25
 
 test-fast: setup
 	$(BIN)/ruff check .
