@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 TINY = ("tiny-gpt2", "tiny-llama", "tiny-neox")
+APPS = Path(__file__).resolve().parents[1] / "apps"
+
+
+def load_app_common(name: str = "_interp_tests_app_common"):
+    """The explorer's apps/_common.py, loaded from its file under a private module name, so that no folder goes on
+    sys.path (the pages import it as Streamlit runs them: from apps/, the entrypoint's folder)."""
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, APPS / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def app_common():
+    """apps/_common.py as a module (see :func:`load_app_common`)."""
+    return load_app_common()
 
 
 @pytest.fixture(scope="session")

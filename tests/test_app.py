@@ -178,16 +178,8 @@ def test_every_page_is_registered_and_runs(app, page):
     assert app.sidebar.selectbox[0].value == "tiny-gpt2"  # the shared picker is drawn on every page
 
 
-def test_the_default_models_first_build_says_what_it_does(monkeypatch, tmp_path):
-    import importlib.util
-    import sys
-
-    # the module itself, loaded from its file (no folder is put on sys.path)
-    spec = importlib.util.spec_from_file_location("_common_under_test", APPS / "_common.py")
-    _common = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, _common)  # its dataclasses look their module up there
-    spec.loader.exec_module(_common)
-
+def test_the_default_models_first_build_says_what_it_does(app_common, monkeypatch, tmp_path):
+    _common = app_common
     monkeypatch.setenv("INTERP_CACHE", str(tmp_path))  # an empty cache: the next load builds it
     assert "Building SmolLM2-135M-Instruct-Q4_1 from its GGUF file" in _common._loading_message("default")
     assert _common._loading_message("tiny-gpt2") == "Loading tiny-gpt2…"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ SITES = {"residual stream": "resid", "attention output": "attn", "MLP output": "
 DEEP_LAYERS = 20
 
 
-def _common_module():
-    """apps/_common.py loaded from its file under a private name (no folder goes on sys.path)."""
-    spec = importlib.util.spec_from_file_location("_appfig_common_under_test", APPS / "_common.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _library(path: str, param: str):
@@ -223,9 +215,10 @@ def _page_defaults(monkeypatch, tmp_path, model: str) -> dict[tuple[str, str], o
     return values, notes
 
 
-def test_page_defaults_are_the_library_and_cli_defaults_or_a_listed_difference(model_choice, monkeypatch, tmp_path):
+def test_page_defaults_are_the_library_and_cli_defaults_or_a_listed_difference(model_choice, app_common, monkeypatch,
+                                                                               tmp_path):
     model, n_layers = model_choice
-    listed = _common_module().DEFAULTS_DIFFER
+    listed = app_common.DEFAULTS_DIFFER
     values, notes = _page_defaults(monkeypatch, tmp_path, model)
     unlisted, stale = [], []
     for page, _, key, convert, library, cli in ROWS:

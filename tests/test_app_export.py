@@ -7,9 +7,7 @@ Skipped, saying what to install, where kaleido >= 1 or a Chrome / Chromium is mi
 
 from __future__ import annotations
 
-import importlib.util
 import struct
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,18 +20,11 @@ APPS = Path(__file__).resolve().parents[1] / "apps"
 TIMEOUT = 120
 
 
-def _common_module():
-    """apps/_common.py loaded from its file under a private name (no folder goes on sys.path)."""
-    spec = importlib.util.spec_from_file_location("_appfig_common_export", APPS / "_common.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
-def common():
-    module = _common_module()
+def common(app_common):
+    module = app_common
     if not module.image_export_available():
         pytest.skip("no static image exporter: kaleido >= 1 (pip install 'interp[export]') and a Chrome or Chromium "
                     "on PATH (apt install chromium) are needed")
