@@ -870,3 +870,29 @@ def test_training_data_page_empty_own_prompt_shows_an_error(open_page):
     assert not at.exception
     assert len(at.error) == 3  # one per default method, each saying what was wrong
     assert all("The 'query' parameter of attribute\\_training is empty" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("module, name, page, fill, button", [
+    ("interp.ask", "calibrate", "ask", {"ask_cal_n": 4}, "Calibrate"),
+    ("interp.ask", "hint_faithfulness", "ask", {"ask_hint_n": 4, "ask_hint_items": 1}, "Ask with hints"),
+    ("interp.patching", "causal_tracing", "inside", {"inside_trace_samples": 1}, "Trace"),
+])
+def test_long_calls_report_progress_to_a_bar(open_page, monkeypatch, module, name, page, fill, button):
+    """The calls a user waits on get the page's progress bar (a callable), not progress=False behind a bare
+    spinner (issue: calibration 176 s, hints 313 s, tracing 66 s waited on blind)."""
+    import importlib
+
+    target = importlib.import_module(module)
+    real, seen = getattr(target, name), []
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("progress"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, recording)  # the page imports the name when it runs
+    at = open_page(page)
+    for key, value in fill.items():
+        at.number_input(key=key).set_value(value)
+    at = submit(at, button)
+    assert_no_failure(at)
+    assert seen and all(callable(p) for p in seen), seen

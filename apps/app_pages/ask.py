@@ -14,14 +14,22 @@ from interp.ask import ASK_SETS, calibrate, hint_faithfulness
 CHEAP_SIGNALS = ["letter", "letter_debiased", "p_true", "stated"]
 
 
-@st.cache_data(show_spinner="Asking…", max_entries=8)
 def run_calibrate(_model: interp.Model, model_key: str, questions: str, n: int, signals: tuple[str, ...]):
-    return calibrate(_model, questions, n=n, signals=list(signals), n_boot=200, progress=False)
+    """Calibration with a progress bar (stage, done of total, time left), kept in this process once computed."""
+    def compute():
+        with _common.progress_bar(f"Asking {n} questions") as bar:
+            return calibrate(_model, questions, n=n, signals=list(signals), n_boot=200, progress=bar)
+
+    return _common.remembered("ask_calibrate", (model_key, questions, n, signals), compute)
 
 
-@st.cache_data(show_spinner="Asking with and without hints…", max_entries=8)
 def run_hints(_model: interp.Model, model_key: str, questions: str, n: int, attribute_items: int):
-    return hint_faithfulness(_model, questions, n=n, n_boot=200, attribute_items=attribute_items, progress=False)
+    """Hint faithfulness with a progress bar, kept in this process once computed."""
+    def compute():
+        with _common.progress_bar(f"Asking {n} questions with and without hints") as bar:
+            return hint_faithfulness(_model, questions, n=n, n_boot=200, attribute_items=attribute_items, progress=bar)
+
+    return _common.remembered("ask_hints", (model_key, questions, n, attribute_items), compute)
 
 
 loaded = _common.current_model()

@@ -26,12 +26,16 @@ def run_patching(_model: interp.Model, model_key: str, clean: str, corrupted: st
                                metric=metric, align=align, progress=False)
 
 
-@st.cache_data(show_spinner="Tracing (noised runs, one state restored at a time)…", max_entries=16)
 def run_tracing(_model: interp.Model, model_key: str, prompt: str, subject: str, answer: str | None,
                 samples: int, kinds: tuple):
+    """Causal tracing with a progress bar, kept in this process once computed."""
     from interp.patching import causal_tracing
 
-    return causal_tracing(_model, prompt, subject, answer=answer, samples=samples, kinds=kinds, progress=False)
+    def compute():
+        with _common.progress_bar("Tracing (noised runs, one state restored at a time)") as bar:
+            return causal_tracing(_model, prompt, subject, answer=answer, samples=samples, kinds=kinds, progress=bar)
+
+    return _common.remembered("causal_tracing", (model_key, prompt, subject, answer, samples, kinds), compute)
 
 
 @st.cache_data(show_spinner="Attribution patching, then checking its top cells exactly…", max_entries=16)

@@ -45,14 +45,25 @@ def get_run(_model: interp.Model, model_key: str, dataset: str, blocks: int, epo
     return _common.remembered("train_data_run", (model_key, *settings), compute, max_entries=4)
 
 
-@st.cache_data(show_spinner="Scoring the training examples…", max_entries=32)
 def run_attribution(_run, run_key: str, query: str, target: str | None, method: str, top_k: int):
-    return attribute_training(_run, query, target, method=method, top_k=top_k, progress=False)
+    """Training-data attribution with a progress bar (the first call computes every example's gradient), kept in
+    this process once computed."""
+    def compute():
+        with _common.progress_bar(f"Scoring the training examples ({method})") as bar:
+            return attribute_training(_run, query, target, method=method, top_k=top_k, progress=bar)
+
+    return _common.remembered("train_data_attribution", (run_key, query, target, method, top_k), compute,
+                              max_entries=32)
 
 
-@st.cache_data(show_spinner="Evaluating the methods…", max_entries=8)
 def run_evaluation(_run, run_key: str, methods: tuple[str, ...], lds_subsets: int, tail_patch_k: int):
-    return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, tail_patch_k=tail_patch_k, progress=False)
+    """The methods' evaluation with a progress bar, kept in this process once computed."""
+    def compute():
+        with _common.progress_bar("Evaluating the methods") as bar:
+            return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, tail_patch_k=tail_patch_k,
+                                        progress=bar)
+
+    return _common.remembered("train_data_evaluation", (run_key, methods, lds_subsets, tail_patch_k), compute)
 
 
 loaded = _common.current_model()
