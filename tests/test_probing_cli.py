@@ -55,3 +55,19 @@ def test_errors_are_one_line(app, tmp_path, args, name):
     assert result.exit_code == 1
     assert name in result.stderr and "Traceback" not in result.output + result.stderr
 
+
+
+@pytest.mark.parametrize("command, quick", [
+    (["probe", "pos"], ["--layers", "0:31:3"]),
+    (["probe", "truth"], ["--max-pairs", "20"]),
+    (["map", "world"], ["--n-places", "300"]),
+])
+def test_commands_whose_defaults_take_minutes_say_so_first(app, tmp_path, command, quick):
+    """With the defaults, the command says how long they take and what a quick look is, before any work (the model
+    name below does not exist, so nothing runs after the notice); with a smaller setting it does not."""
+    args = [*command, "--out", str(tmp_path / "o"), "-m", str(tmp_path / "no-such-model")]
+    slow = runner.invoke(app, args)
+    text = slow.output + (slow.stderr if slow.stderr_bytes is not None else "")
+    assert slow.exit_code != 0 and "For a quick look:" in text and "minutes" in text, text
+    fast = runner.invoke(app, [*args, *quick])
+    assert "For a quick look:" not in fast.output + (fast.stderr if fast.stderr_bytes is not None else "")

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["JsonOpt", "ModelOpt", "OutOpt", "OutRequiredOpt", "RichProgress", "check_out_folder", "clean_errors", "err",
+           "long_run_notice",
            "out", "print_json", "print_result", "progress_arg", "progress_bars", "save_result", "table",
            "takes_progress_callback", "write_result"]
 
@@ -243,3 +244,21 @@ def progress_arg(fn: Callable[..., Any], bars: Any) -> Any:
     if bars is None or isinstance(bars, bool):
         return bars
     return bars if takes_progress_callback(fn) else None
+
+
+# How long each command's defaults take on the default model on a 2-core CPU (measured on a partly shared machine,
+# interp 0.2), and a quick setting; printed before the work starts when the defaults are in force.
+LONG_DEFAULTS = {
+    "interp probe pos": ("every layer over the whole built-in corpus", "about 11 minutes",
+                         "--layers 0:31:3 --max-sentences 300"),
+    "interp probe truth": ("every layer of three statement sets", "about 8 minutes", "--layers 0:31:3 --max-pairs 150"),
+    "interp map world": ("every layer over 3,000 places", "about 4 minutes", "--layers 0:31:5 --n-places 500"),
+}
+
+
+def long_run_notice(command: str) -> None:
+    """Say up front (on stderr) that ``command``'s defaults take minutes, and how to take a quick look instead."""
+    what, how_long, quick = LONG_DEFAULTS[command]
+    err.print(f"{command} with its defaults runs {what}: {how_long} for SmolLM2-135M on a 2-core CPU (a bar shows the "
+              f"time left as it goes). For a quick look: {quick}.", highlight=False, markup=False, soft_wrap=True)
+

@@ -19,7 +19,16 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import ModelOpt, clean_errors, out, progress_arg, progress_bars, table, write_result
+from interp.cli._common import (
+    ModelOpt,
+    clean_errors,
+    long_run_notice,
+    out,
+    progress_arg,
+    progress_bars,
+    table,
+    write_result,
+)
 
 __all__ = ["app"]
 
@@ -66,6 +75,8 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
     for path in (text, eval_text):  # a missing, binary or malformed file fails before the model loads
         if path is not None:
             read_conllu(path) if is_conllu_path(path) else read_text_file(path)
+    if layers == "all" and max_sentences is None and text is None:
+        long_run_notice("interp probe pos")
     loaded = load_model(model)
     with progress_bars() as bars:
         result = pos_probe(loaded, text, corpus=corpus, eval_texts=eval_text, layers=layer_arg, probe=probe,

@@ -24,6 +24,7 @@ from interp.cli._common import (
     ModelOpt,
     OutRequiredOpt,
     clean_errors,
+    long_run_notice,
     out,
     progress_arg,
     progress_bars,
@@ -80,6 +81,8 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     check_choice(probe, PROBES, name="--probe", where="interp map world")
     layer_arg = parse_layers(layers, name="--layers", where="interp map world")
     own_places = read_places(places) if places is not None else None
+    if layers == "all" and n_places >= 3000 and places is None:
+        long_run_notice("interp map world")
     loaded = load_model(model)
     with progress_bars() as bars:
         result = world_map(loaded, n_places=n_places, layers=layer_arg, prompt=prompt,

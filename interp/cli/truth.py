@@ -22,7 +22,16 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import ModelOpt, clean_errors, out, progress_arg, progress_bars, table, write_result
+from interp.cli._common import (
+    ModelOpt,
+    clean_errors,
+    long_run_notice,
+    out,
+    progress_arg,
+    progress_bars,
+    table,
+    write_result,
+)
 
 __all__ = ["app", "probe_app"]
 
@@ -57,6 +66,8 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
 
     sets = load_datasets(_names(datasets), where="interp probe truth")  # fail on a bad CSV before loading
     layer_arg = parse_layers(layers, name="--layers", where="interp probe truth")
+    if layers == "all" and max_pairs is None:
+        long_run_notice("interp probe truth")
     m = load_model(model)
     with progress_bars() as bars:
         report = truth_report(m, sets, layers=layer_arg, probes=_names(probes), position=position,
