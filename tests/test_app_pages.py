@@ -490,6 +490,10 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
     assert lies["honest_p_true"].tolist() + lies["lie_p_true"].tolist() == pytest.approx(p_true.tolist(), abs=1e-6)
     assert len(charts(at)) == 5 and [t["name"] for t in charts(at)[4]][:2] == ["honest", "instructed to lie"]
     assert download_labels(at) == DOWNLOADS * 4
+    # the result's caveats lead (on a random model: its honest answers are not truths, and the AUC holds 0.5)
+    warnings = [w.value.replace("\\", "") for w in at.warning]
+    assert any("honest answers were right only" in w or "holds 0.5" in w or "told no lies" in w for w in warnings), warnings
+    assert any("honest from instructed-false answers" in c for c in captions(at))  # and its summary
 
 
 def test_lie_detector_without_datasets_or_probes_shows_an_error(open_page):

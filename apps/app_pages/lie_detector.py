@@ -146,6 +146,7 @@ if st.button("Ask honestly and instructed to lie", key="truth_ask"):
     lies = _common.guarded(run_lies, model, loaded.key, detector, detector_key, int(n_questions),
                            hint="This needs an instruct model with a chat template.")
     if lies is not None:
+        _common.show_summary(lies)  # first: when the instructed answers were no lies, the AUC means nothing
         _common.chart(lies.plot())
         st.dataframe(lies.to_frame(), hide_index=True)
         _common.downloads(lies, "model_lies")
