@@ -50,7 +50,7 @@ def restore_environ(snapshot: dict[str, str]) -> None:
         del os.environ[key]
     for key, value in snapshot.items():
         if os.environ.get(key) != value:
-            os.environ[key] = value
+            os.environ[key] = value  # process-state: ok - puts back the snapshot taken before a library's import
 
 
 def import_preserving_state(name: str) -> ModuleType:

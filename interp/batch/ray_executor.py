@@ -97,7 +97,8 @@ class _ModelWorker:
     def __init__(self, state: dict[str, Any], threads: int):
         import torch
 
-        torch.set_num_threads(threads)  # the CPUs Ray gave this actor, so workers do not oversubscribe cores
+        # process-state: ok - a Ray actor's own worker process, which interp starts and owns: the CPUs Ray gave it
+        torch.set_num_threads(threads)  # so workers do not oversubscribe cores
         self.ctx = RunContext.from_state(state)
         self.ctx.on_texts = self._count
         self._progress: tuple[str, int] = ("", 0)

@@ -71,7 +71,7 @@ def delay_quick_bars(seconds: float = 1.0) -> None:
 
     if "tqdm" in sys.modules or "TQDM_DELAY" in os.environ:
         return
-    os.environ["TQDM_DELAY"] = str(seconds)
+    os.environ["TQDM_DELAY"] = str(seconds)  # process-state: ok - the console script only, removed in finally below
     try:
         import tqdm.std  # noqa: F401 - binds the default
     finally:
