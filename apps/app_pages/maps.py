@@ -36,7 +36,7 @@ def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: s
         with _common.progress_bar(f"World map of {n_places:,} places") as bar:
             return world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
                              random_baseline=random_baseline, probe=probe,
-                             progress=_common.progress_arg(world_map, bar))
+                             progress=bar)
 
     return _common.remembered("world_map", request, lambda: _common.disk_cached("world_map", request, compute))
 

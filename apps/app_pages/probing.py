@@ -36,7 +36,7 @@ def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tupl
                 eval_texts.write_bytes(treebank)
             return pos_probe(_model, corpus=corpus, eval_texts=eval_texts, layers=list(layers), probe=probe,
                              max_sentences=max_sentences, random_baseline=random_baseline,
-                             progress=_common.progress_arg(pos_probe, bar))
+                             progress=bar)
 
     return _common.remembered("pos_probe", request, lambda: _common.disk_cached("pos_probe", request, compute))
 
