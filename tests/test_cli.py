@@ -187,7 +187,7 @@ def test_rich_progress_draws_one_bar_per_stage():
 
     from rich.console import Console
 
-    from interp.cli._common import RichProgress, progress_arg
+    from interp.cli._common import RichProgress
 
     screen = io.StringIO()
     with RichProgress(Console(file=screen, force_terminal=True, width=100, color_system=None)) as bars:
@@ -197,10 +197,3 @@ def test_rich_progress_draws_one_bar_per_stage():
         tasks = [(t.description, t.completed, t.total) for t in bars._bars.tasks]
     assert tasks == [("activations", 4, 4), ("probes", 1, 2)]
     assert "probes" in screen.getvalue() and "4/4" in screen.getvalue()
-
-    def takes_bools(*, progress: bool | None = None): ...
-
-    def takes_callables(*, progress: "ProgressArg" = None): ...  # noqa: F821 - read as text, never resolved
-
-    assert progress_arg(takes_bools, bars) is None and progress_arg(takes_callables, bars) is bars
-    assert progress_arg(takes_callables, False) is False

@@ -52,7 +52,7 @@ from interp.data_attribution import _stack
 from interp.data_attribution.datasets import Query
 from interp.data_attribution.gradients import Projection, layer_shape, param_to_grad, per_example_gradients
 from interp.errors import EmptyPromptError, InvalidParameterError
-from interp.progress import ProgressArg
+from interp.progress import ProgressArg, ProgressCallback
 from interp.results import Result, atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -193,7 +193,8 @@ class GradientStore:
         raw = torch.cat(raws)
         return raw, (torch.cat(cors) if cors else None), torch.cat(losses).numpy()
 
-    def training(self, c: int, *, corrected: bool = False, progress=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def training(self, c: int, *, corrected: bool = False, progress: ProgressCallback | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(n_train, D) projected training gradients at checkpoint ``c`` (computed and saved on first use)."""
         from safetensors.torch import load_file, save_file
 
@@ -254,7 +255,7 @@ def _bm25(run: FineTuneRun, queries: list[Query]) -> np.ndarray:
 
 
 def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim: int | None = DEFAULT_DIM, seed: int = 0,
-                    progress=None, store: GradientStore | None = None) -> np.ndarray:
+                    progress: ProgressCallback | None = None, store: GradientStore | None = None) -> np.ndarray:
     """(n_queries, n_train) scores of every training example for every query with one method (see the module docstring).
 
     ``store``: a :class:`GradientStore` of this run, dimension and seed to reuse (it keeps query gradients too)."""

@@ -36,7 +36,7 @@ from interp._validation import check_choice, check_int
 from interp.data_attribution import _stack
 from interp.data_attribution.datasets import TrainingData, load_training_data
 from interp.errors import InvalidParameterError, RunFolderError
-from interp.progress import ProgressArg, resolve_progress
+from interp.progress import ProgressArg, ProgressCallback, resolve_progress
 from interp.results import atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ def _checkpoint_steps(n_steps: int, k: int) -> list[int]:
 
 def train_top_stack(top: torch.nn.Module, layers: list[tuple[str, torch.nn.Module]], resid: list[torch.Tensor],
                     ids: list[list[int]], n_prompt: list[int], config: FineTuneConfig, *,
-                    on_checkpoint=None, start: dict | None = None, progress=None, stage: str = "finetune",
+                    on_checkpoint=None, start: dict | None = None, progress: ProgressCallback | None = None,
+                    stage: str = "finetune",
                     subset: np.ndarray | None = None, losses: list[float] | None = None) -> list[float]:
     """Train the ``layers`` of ``top`` in place with AdamW (see the module docstring); return the loss of every step.
 
