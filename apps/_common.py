@@ -278,6 +278,9 @@ def show_result(result: Any, stem: str, *, tables: bool = True) -> None:
 # signature default and the CLI option's default; tests/test_app_defaults.py compares them and fails on a difference
 # not listed here. Each page shows its rows with defaults_note().
 DEFAULTS_DIFFER: dict[tuple[str, str], tuple[str, str]] = {
+    ("replication", "replication_quick"): (
+        "Quick settings", "on here, off in replicate() and `interp replicate` (--quick): the full settings take tens of "
+        "minutes on a CPU, more than a page should wait for; untick it to get the CLI's numbers."),
     ("model", "model_k"): (
         "Number of tokens (k)", "10 here and in Model.top_next_tokens; `interp predict` prints 5 rows (-k 5) to fit a "
         "terminal."),
