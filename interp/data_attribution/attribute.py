@@ -65,19 +65,17 @@ __all__ = ["METHODS", "UNSIGNED", "TrainingAttributionResult", "attribute_traini
            "GradientStore", "influence_scores"]
 
 METHODS = ("bm25", "grad_dot", "grad_cos", "tracin_sgd", "tracin_adam", "trackstar", "projected_if", "ekfac")
-RENAMED_METHODS = {"tracin": "tracin_sgd"}  # old name -> new; the old one warns (DeprecationWarning) until interp 0.4
+RENAMED_METHODS = {"tracin": "tracin_sgd"}  # old name -> new; the old one warns (see interp._deprecations)
 
 
 def renamed_method(method: object) -> object:
-    """``method`` under its current name: ``'tracin'`` (interp < 0.3) is ``'tracin_sgd'``, with a DeprecationWarning."""
+    """``method`` under its current name: ``'tracin'`` (interp < 0.2) is ``'tracin_sgd'``, with an
+    :class:`~interp.errors.InterpDeprecationWarning` (removed in interp 0.3: :data:`interp._deprecations.DEPRECATIONS`)."""
     if isinstance(method, str) and method in RENAMED_METHODS:
-        import warnings
+        from interp._deprecations import warn
 
-        new = RENAMED_METHODS[method]
-        warnings.warn(f"The data-attribution method {method!r} is now called {new!r} (the SGD approximation; "
-                      "'tracin_adam' uses AdamW's second moments); the old name goes in interp 0.4.",
-                      DeprecationWarning, stacklevel=3)
-        return new
+        warn("attribute_training(method='tracin')", stacklevel=3)
+        return RENAMED_METHODS[method]
     return method
 DEFAULT_DIM = 32  # per side of each layer's Kronecker projection: 32 x 32 = 1024 numbers per layer
 SHARD = 64  # training examples per gradient shard
