@@ -117,6 +117,26 @@ def test_every_out_option_is_checked_before_the_command_runs():
     assert missing == []
 
 
+def test_every_command_that_makes_a_result_takes_json_and_an_out_folder():
+    """--json on every command but `explore` (which serves the app); --out is the shared folder option (result.json +
+    result.html) everywhere except where the folder is not a result's: a fine-tuning run, a batch run, a lens file."""
+    import typer.main
+
+    from interp.cli._common import _out_parameters
+
+    not_results = {"explore"}
+    own_folders = {"finetune", "run", "lens-fit"}  # --out is the run folder / the lens file, not a result's folder
+    no_json, other_out = [], []
+    for command in typer.main.get_command(app).commands.values():
+        for sub in getattr(command, "commands", {command.name: command}).values():
+            options = {o for p in sub.params for o in p.opts}
+            if sub.name not in not_results and "--json" not in options:
+                no_json.append(sub.name)
+            if "--out" in options and sub.name not in own_folders and [f for _, f in _out_parameters(sub.callback)] != [True]:
+                other_out.append(sub.name)
+    assert no_json == [] and other_out == []
+
+
 def test_tables_fit_80_columns_without_cutting_numbers_or_names():
     import io
 
