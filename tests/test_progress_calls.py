@@ -222,7 +222,8 @@ def _public_callables():
     import interp
 
     for info in pkgutil.walk_packages(interp.__path__, "interp."):
-        if info.name.startswith("interp.cli") or any(part.startswith("_") for part in info.name.split(".")):
+        if (info.name.startswith("interp.cli") or info.name == "interp.probes"  # the shells; a deprecated alias
+                or any(part.startswith("_") for part in info.name.split("."))):
             continue
         try:
             module = importlib.import_module(info.name)
