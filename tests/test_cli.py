@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -217,3 +218,18 @@ def test_rich_progress_draws_one_bar_per_stage():
         tasks = [(t.description, t.completed, t.total) for t in bars._bars.tasks]
     assert tasks == [("activations", 4, 4), ("probes", 1, 2)]
     assert "probes" in screen.getvalue() and "4/4" in screen.getvalue()
+
+
+def test_ask_calibrate_prints_json_and_saves_the_out_folder(tmp_path):
+    """The ask commands go through the same show(): --out FOLDER gets result.json + result.html, --json prints the same
+    result in its saved format and nothing else."""
+    import interp
+
+    args = ["ask", "calibrate", "-m", "tiny-gpt2", "-n", "6", "--signals", "letter"]
+    saved = runner.invoke(app, [*args, "--out", str(tmp_path / "cal")])
+    assert saved.exit_code == 0, saved.output
+    assert (tmp_path / "cal" / "result.html").is_file() and "wrote" in saved.stdout
+    printed = runner.invoke(app, [*args, "--json"])
+    assert printed.exit_code == 0, printed.output
+    again, first = interp.Result.from_json(printed.stdout), interp.load_result(tmp_path / "cal" / "result.json")
+    pd.testing.assert_frame_equal(again.to_frame(), first.to_frame())  # the same numbers (the timings differ)
