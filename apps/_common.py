@@ -25,7 +25,6 @@ import collections
 import contextlib
 import dataclasses
 import hashlib
-import inspect
 import logging
 import os
 import re
@@ -42,7 +41,7 @@ from interp.errors import InterpError
 
 __all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
            "chart", "show_result", "disk_cached", "explorer_cache_dir", "StreamlitProgress", "progress_bar",
-           "progress_arg", "remembered", "DEFAULTS_DIFFER", "defaults_note", "image_export_available",
+           "remembered", "DEFAULTS_DIFFER", "defaults_note", "image_export_available",
            "figure_image"]
 
 T = TypeVar("T")
@@ -279,6 +278,9 @@ def show_result(result: Any, stem: str, *, tables: bool = True) -> None:
 # signature default and the CLI option's default; tests/test_app_defaults.py compares them and fails on a difference
 # not listed here. Each page shows its rows with defaults_note().
 DEFAULTS_DIFFER: dict[tuple[str, str], tuple[str, str]] = {
+    ("replication", "replication_quick"): (
+        "Quick settings", "on here, off in replicate() and `interp replicate` (--quick): the full settings take tens of "
+        "minutes on a CPU, more than a page should wait for; untick it to get the CLI's numbers."),
     ("model", "model_k"): (
         "Number of tokens (k)", "10 here and in Model.top_next_tokens; `interp predict` prints 5 rows (-k 5) to fit a "
         "terminal."),
@@ -395,22 +397,13 @@ class StreamlitProgress:
 @contextlib.contextmanager
 def progress_bar(what: str, where: Any = None) -> Iterator[StreamlitProgress]:
     """A :class:`StreamlitProgress` shown while the block runs (``what``: e.g. "Running the truth report"),
-    removed after it."""
+    removed after it. Pass it as ``progress=`` to any long library call: every one takes a callable
+    (:mod:`interp.progress`)."""
     bar = StreamlitProgress(what, where)
     try:
         yield bar
     finally:
         bar.clear()
-
-
-def progress_arg(fn: Callable[..., Any], bar: Any) -> Any:
-    """What to pass as ``fn(progress=...)``: ``bar`` where ``fn``'s ``progress`` takes a callable (its annotation
-    names one), else False (no terminal bars from the server)."""
-    try:
-        annotation = str(inspect.signature(fn).parameters["progress"].annotation)
-    except (KeyError, TypeError, ValueError):
-        return False
-    return bar if any(w in annotation for w in ("Callable", "ProgressArg", "ProgressCallback")) else False
 
 
 @st.cache_resource(show_spinner=False)

@@ -36,7 +36,7 @@ def _fit(model: interp.Model) -> None:
     from interp.lens import fit_linear_lens
 
     with _common.progress_bar("Fitting the linear lens") as bar:
-        fit_linear_lens(model, progress=_common.progress_arg(fit_linear_lens, bar))
+        fit_linear_lens(model, progress=bar)
 
 
 def render_lens(model: Any) -> None:

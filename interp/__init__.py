@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from interp._lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
@@ -31,7 +31,8 @@ _LAZY = {
     "load_result": "interp.results",
     "run_spec": "interp.batch.runner",
 }
-_SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing", "projection",
+# (the deprecated interp.probes is not among them: ``import interp.probes`` still works, with a warning, until 0.3)
+_SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probing", "projection",
                "truth", "batch", "lens", "patching", "data_attribution", "ask", "replication",
                "stats")
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 __all__ = [
     "InterpError",
     "InvalidParameterError",
+    "InterpDeprecationWarning",
     "EmptyPromptError",
     "PromptTooLongError",
     "UnknownModelError",
@@ -190,6 +191,11 @@ class InvalidLetterError(InvalidParameterError):
 
 class CacheRebuiltWarning(UserWarning):
     """The on-disk model cache was incomplete or corrupt and is being rebuilt."""
+
+
+class InterpDeprecationWarning(DeprecationWarning):
+    """A deprecated interp name was used (a moved module, a renamed function, parameter or value): it still works
+    for one release. Every one is listed, with the release that removes it, in :data:`interp._deprecations.DEPRECATIONS`."""
 
 
 class LegacyFileWarning(UserWarning):

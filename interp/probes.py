@@ -9,11 +9,9 @@ rename load unchanged.
 from __future__ import annotations
 
 import sys
-import warnings
 
+from interp._deprecations import warn
 from interp.probing import estimators as _estimators
 
-warnings.warn("interp.probes is renamed interp.probing.estimators; import LinearProbe, MLPProbe, load_probe, ... "
-              "from there (or from interp.probing). interp.probes goes away in interp 0.3.",
-              DeprecationWarning, stacklevel=2)
+warn("interp.probes", stacklevel=1)  # the message and the release that removes it: interp._deprecations
 sys.modules[__name__] = _estimators

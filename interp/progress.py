@@ -14,6 +14,11 @@ is called with ``done=0`` when a stage starts and again as units finish. The she
 - any callable: the CLI passes a rich bar (:func:`interp.cli` commands), the explorer one that
   drives ``st.progress`` with the stage's name, a test a list's ``append``.
 
+Every long call's ``progress`` parameter is annotated :data:`ProgressArg` (the values above); a building block
+that is handed an already-resolved callback (``training_scores``, ``train_top_stack``, ...) takes
+``ProgressCallback | None``. Either way a callable is always accepted, so a shell passes its bar to any long call
+as it is and never inspects the function first (a test checks both).
+
 A bar's rate and time left are measured from the steps done so far (tqdm's moving average), never
 guessed in advance. Progress never changes a number: the same call gives the same result with or without it.
 

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["ATTRIBUTION_PROMPTS", "FINDINGS", "SETTINGS", "TRUTH_DATASETS", "Finding", "ReplicationResult",
+__all__ = ["ATTRIBUTION_PROMPTS", "FINDINGS", "PARTS", "SETTINGS", "TRUTH_DATASETS", "Finding", "ReplicationResult",
            "all_findings", "replicate", "replication_table"]
 
 #: Marks & Tegmark's kinds of statement, as interp's built-in sets (cities and their negations, numbers,
@@ -198,6 +198,24 @@ class ReplicationResult(Result):
             parts.append(f"{m}: {int((self.reproduces[i] == 1).sum())} of {int(measured.sum())} findings reproduce")
         return "; ".join(parts) + (" (quick settings)" if self.quick else "")
 
+    def caveats(self) -> list[str]:
+        """What the table cannot say: single values near a threshold, interp's reading of the claims, the quick
+        settings, findings not measured, and the scale of the papers' models."""
+        out = ["Each value is one measurement with no interval (one seed, one sample): a value near its criterion's "
+               "threshold can go either way on another sample, so read a narrow yes or no as undecided.",
+               "The criteria are interp's reading of each paper's claim, not the papers' own numbers; the papers "
+               "measured models of 94M to 70B parameters, so a finding that does not reproduce on a small model "
+               "may be one of scale rather than a failed method."]
+        if self.quick:
+            out.append("Quick settings: small samples and every few layers, so the figures are noisier than a full "
+                       "run's (quick=False) and a best layer can be missed between the layers probed.")
+        for model, values in zip(self.models, self.values):
+            missing = int((~np.isfinite(values)).sum())
+            if missing > 0:
+                out.append(f"{missing} finding(s) were not measured on {model} (their part was not run): "
+                           f"n/a is no verdict.")
+        return out
+
     def to_frame(self) -> DataFrame:
         """One row per finding: paper, paper_model, claim, measured, criterion, and per model its value and
         whether it reproduces (columns ``<model>`` and ``<model> reproduces``)."""
@@ -321,7 +339,9 @@ def _eraser(model: Any, quick: bool, seed: int) -> dict[str, float]:
     return out
 
 
-_PARTS = ("truth", "space", "pos", "attribution")
+#: The parts :func:`replicate` can run, one per paper.
+PARTS = ("truth", "space", "pos", "attribution")
+_PARTS = PARTS
 
 
 def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PARTS, seed: int = 0,

@@ -14,7 +14,7 @@ The saved file is plain JSON. Scalar and list fields are stored as JSON; every :
 field is stored in one safetensors blob, base64-encoded inside the same JSON file::
 
     {"format": "interp.result", "schema_version": 1, "kind": "TopTokensResult",
-     "interp_version": "0.1.0", "fields": {...}, "arrays": {"encoding": "safetensors+base64", "data": "..."}}
+     "interp_version": "0.2.0", "fields": {...}, "arrays": {"encoding": "safetensors+base64", "data": "..."}}
 
 The ``kind`` is the result type's registered name (:attr:`Result.kind`, the class name unless the class
 sets another), not its module path, so moving a class to another module does not orphan saved files.

@@ -256,7 +256,7 @@ def test_probing_opens_a_saved_result_and_rejects_a_corrupt_one(open_page, tiny,
     corrupt = b'{"format": "interp.result", "kind"'
     at.file_uploader(key="probing_upload").set_value(("bad.json", corrupt, "application/json"))
     at.run(timeout=TIMEOUT)
-    assert_error(at, "the uploaded file", "Upload a pos_probe.json")
+    assert_error(at, "the uploaded file", "Upload the result.json that `interp probe pos --out DIR` wrote")
     assert not at.get("plotly_chart") and not at.download_button
 
     at.file_uploader(key="probing_upload").set_value(upload("pos_probe.json", pos_result))
@@ -417,7 +417,7 @@ def test_maps_world_map_bad_prompt_and_uploads(open_page, tiny):
 
     at.file_uploader(key="maps_world_upload").set_value(("world_map.json", b"not json at all", "application/json"))
     at.run(timeout=TIMEOUT)
-    assert_error(at, "the uploaded file", "Upload a world_map.json")
+    assert_error(at, "the uploaded file", "Upload the result.json that `interp map world --out DIR` wrote")
 
     from interp.projection import world_map
 

@@ -47,15 +47,3 @@ def test_an_unknown_total_and_the_bar_gone_after_the_block(tmp_path):
         bar("activations", 3, None)
         """)
     assert at.get("progress")[0].proto.text == "Probing: activations" and at.get("progress")[0].proto.value == 0
-
-
-def test_progress_arg_passes_the_bar_only_where_a_callable_is_taken(tmp_path):
-    at = _run(tmp_path, """
-        import streamlit as st
-        def takes_bools(*, progress: bool | None = None): ...
-        def takes_callables(*, progress: "ProgressArg" = None): ...
-        def takes_none(): ...
-        bar = object()
-        st.write(str([_common.progress_arg(f, bar) is bar for f in (takes_bools, takes_callables, takes_none)]))
-        """)
-    assert at.markdown[0].value == "[False, True, False]"

@@ -327,7 +327,7 @@ def test_attention_rows_are_causal_distributions(tiny_model):
     rollout = maps.rollout()
     np.testing.assert_allclose(rollout.sum(-1), 1.0, atol=1e-9)
     assert np.all(np.triu(rollout, k=1) == 0)
-    assert len(attention_maps(tiny_model, PROMPT, layers=[-1]).layers) == 1
+    assert len(attention_maps(tiny_model, PROMPT, blocks=[-1]).layers) == 1
     fig = maps.plot()
     assert len(fig.data) == 1
 

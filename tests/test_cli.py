@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -117,6 +118,26 @@ def test_every_out_option_is_checked_before_the_command_runs():
     assert missing == []
 
 
+def test_every_command_that_makes_a_result_takes_json_and_an_out_folder():
+    """--json on every command but `explore` (which serves the app); --out is the shared folder option (result.json +
+    result.html) everywhere except where the folder is not a result's: a fine-tuning run, a batch run, a lens file."""
+    import typer.main
+
+    from interp.cli._common import _out_parameters
+
+    not_results = {"explore"}
+    own_folders = {"finetune", "run", "lens-fit"}  # --out is the run folder / the lens file, not a result's folder
+    no_json, other_out = [], []
+    for command in typer.main.get_command(app).commands.values():
+        for sub in getattr(command, "commands", {command.name: command}).values():
+            options = {o for p in sub.params for o in p.opts}
+            if sub.name not in not_results and "--json" not in options:
+                no_json.append(sub.name)
+            if "--out" in options and sub.name not in own_folders and [f for _, f in _out_parameters(sub.callback)] != [True]:
+                other_out.append(sub.name)
+    assert no_json == [] and other_out == []
+
+
 def test_tables_fit_80_columns_without_cutting_numbers_or_names():
     import io
 
@@ -187,7 +208,7 @@ def test_rich_progress_draws_one_bar_per_stage():
 
     from rich.console import Console
 
-    from interp.cli._common import RichProgress, progress_arg
+    from interp.cli._common import RichProgress
 
     screen = io.StringIO()
     with RichProgress(Console(file=screen, force_terminal=True, width=100, color_system=None)) as bars:
@@ -198,9 +219,17 @@ def test_rich_progress_draws_one_bar_per_stage():
     assert tasks == [("activations", 4, 4), ("probes", 1, 2)]
     assert "probes" in screen.getvalue() and "4/4" in screen.getvalue()
 
-    def takes_bools(*, progress: bool | None = None): ...
 
-    def takes_callables(*, progress: "ProgressArg" = None): ...  # noqa: F821 - read as text, never resolved
+def test_ask_calibrate_prints_json_and_saves_the_out_folder(tmp_path):
+    """The ask commands go through the same show(): --out FOLDER gets result.json + result.html, --json prints the same
+    result in its saved format and nothing else."""
+    import interp
 
-    assert progress_arg(takes_bools, bars) is None and progress_arg(takes_callables, bars) is bars
-    assert progress_arg(takes_callables, False) is False
+    args = ["ask", "calibrate", "-m", "tiny-gpt2", "-n", "6", "--signals", "letter"]
+    saved = runner.invoke(app, [*args, "--out", str(tmp_path / "cal")])
+    assert saved.exit_code == 0, saved.output
+    assert (tmp_path / "cal" / "result.html").is_file() and "wrote" in saved.stdout
+    printed = runner.invoke(app, [*args, "--json"])
+    assert printed.exit_code == 0, printed.output
+    again, first = interp.Result.from_json(printed.stdout), interp.load_result(tmp_path / "cal" / "result.json")
+    pd.testing.assert_frame_equal(again.to_frame(), first.to_frame())  # the same numbers (the timings differ)

@@ -526,3 +526,18 @@ def test_finetune_after_a_gradient_pass_on_the_same_model(tmp_path):
     copied = deepcopy_module(model.bridge)
     for (name, a), (_, b) in zip(model.bridge.named_parameters(), copied.named_parameters()):
         assert torch.equal(a, b) and a.data_ptr() != b.data_ptr(), name
+
+
+def test_run_fingerprint_names_the_run_finetune_makes(tiny_models, tiny_run):
+    """run_fingerprint is the fingerprint finetune records for (and checks against) a run folder, so a shell that keeps
+    runs in its own folder (the explorer's training-data page) finds a run again exactly when finetune reuses it."""
+    from interp.data_attribution import run_fingerprint
+
+    model = tiny_models["tiny-llama"]
+    settings = dict(blocks=1, epochs=20, lr=3e-3, batch_size=4, checkpoints=2)
+    key = run_fingerprint(model, _facts(), **settings)
+    assert key == tiny_run.meta["fingerprint"] and len(key) == 16
+    assert run_fingerprint(model, _facts(), **{**settings, "seed": 1}) != key
+    assert run_fingerprint(model, _facts(), **{**settings, "lr": 1e-3}) != key
+    with pytest.raises(InvalidParameterError, match="The 'blocks' parameter of run_fingerprint"):
+        run_fingerprint(model, _facts(), blocks=0)

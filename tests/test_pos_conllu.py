@@ -169,7 +169,7 @@ def test_cli_trains_on_a_treebank_and_scores_another(tiny_models, records, write
     result = CliRunner().invoke(app, ["probe", "pos", "-m", "tiny-gpt2", "--layers", "1", "--text", str(train),
                                       "--eval", str(test), "--out", str(tmp_path / "o"), "--no-random-baseline"])
     assert result.exit_code == 0, result.output
-    saved = Result.load(tmp_path / "o" / "pos_probe.json")
+    saved = Result.load(tmp_path / "o" / "result.json")
     assert saved.tag_source == "gold" and saved.spacy_accuracy == 1.0 and saved.eval_corpus == str(test)
     assert "spaCy vs gold on --eval (reference)" in result.stdout
     bad = write(_line(1, "Dogs", "NOUNS") + "\n\n", "bad.conllu")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -26,18 +27,23 @@ def test_probe_pos_writes_json_and_html(app, tmp_path):
                                  "--out", str(out), "--no-random-baseline"])
     assert result.exit_code == 0, result.output
     assert "Held-out accuracy by layer" in result.stdout and "word_type" in result.stdout
-    saved = Result.load(out / "pos_probe.json")
+    saved = Result.load(out / "result.json")
     assert saved.layers == [0, 1, 2] and saved.n_sentences == 16 and saved.model_name == "tiny-gpt2"
-    assert "<html>" in (out / "pos_probe.html").read_text()[:200].lower()
+    assert "<html>" in (out / "result.html").read_text()[:200].lower()
 
 
 def test_probe_pos_builtin_corpus_subset(app, tmp_path):
     result = runner.invoke(app, ["probe", "pos", "-m", "tiny-llama", "--layers", "0:3:2", "-n", "40",
                                  "--alignment", "mean", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    saved = Result.load(tmp_path / "pos_probe.json")
+    saved = Result.load(tmp_path / "result.json")
     assert saved.layers == [0, 2] and saved.probe == "LinearProbe" and saved.alignment == "mean"
     assert saved.n_sentences == 40 and saved.baselines["random_weights"] is not None
+    as_json = runner.invoke(app, ["probe", "pos", "-m", "tiny-llama", "--layers", "0:3:2", "-n", "40",
+                                  "--alignment", "mean", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    printed = Result.from_json(as_json.stdout)  # the saved format and nothing else on stdout
+    assert printed.layers == saved.layers and np.array_equal(printed.accuracy, saved.accuracy)
 
 
 @pytest.mark.parametrize("args, name", [

@@ -210,3 +210,82 @@ def test_bar_rate_is_measured_from_the_steps(screens, monkeypatch):
     info = bar.format_dict
     assert info["n"] == 2 and info["rate"] is not None and info["rate"] > 0
     callback("probes", 10, 10)
+
+
+def _public_callables():
+    """(where, callable) for every public function and public method of a public class in interp's modules (their
+    ``__all__``), private modules and the shells left out."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import interp
+
+    for info in pkgutil.walk_packages(interp.__path__, "interp."):
+        if (info.name.startswith("interp.cli") or info.name == "interp.probes"  # the shells; a deprecated alias
+                or any(part.startswith("_") for part in info.name.split("."))):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # an optional extra (ray, kronfluence) that is not installed
+            continue
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name, None)
+            if inspect.isfunction(obj):
+                yield f"{info.name}.{name}", obj
+            elif inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    member = getattr(obj, attr) if isinstance(member, (classmethod, staticmethod)) else member
+                    if not attr.startswith("_") and callable(member):
+                        yield f"{info.name}.{name}.{attr}", member
+
+
+def test_every_progress_parameter_takes_a_callable():
+    """One protocol: an entry point takes ``ProgressArg`` (None, True, False or a callable), a building block that is
+    handed an already-resolved callback takes ``ProgressCallback | None``; so a shell passes its bar to any of them
+    without looking at the function first."""
+    import inspect
+
+    from interp.progress import report, resolve_progress
+
+    seen = 0
+    for where, fn in _public_callables():
+        if fn in (report, resolve_progress):  # the protocol's own helpers
+            continue
+        try:
+            parameter = inspect.signature(fn).parameters.get("progress")
+        except (TypeError, ValueError):
+            continue
+        if parameter is None:
+            continue
+        seen += 1
+        assert parameter.annotation in ("ProgressArg", "ProgressCallback | None"), (where, parameter.annotation)
+        assert parameter.default is None, where
+    assert seen >= 40  # the long calls are found (collect, the sweeps, the maps, truth_report, finetune, ...)
+
+
+def test_no_shell_reads_a_progress_annotation():
+    """The CLI, the explorer and the library pass progress callables as they are: nothing inspects a function's
+    ``progress`` parameter to decide (the old ``progress_arg`` / ``takes_progress_callback`` / ``_takes_callback``)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"parameters\s*\[\s*[\"']progress[\"']\s*\]|progress_arg\(|takes_progress_callback|_takes_callback")
+    offenders = [str(path.relative_to(root)) for folder in ("interp", "apps") for path in (root / folder).rglob("*.py")
+                 if pattern.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_truth_report_hands_a_callable_to_every_step(gpt2):
+    """truth_report passes a callable on to the functions it runs (no annotation read): their stages arrive
+    prefixed with the step, and the numbers are those of progress=False."""
+    from interp.truth import truth_report
+
+    events = []
+    kwargs = dict(layers=[1, 2], probes=["lr"], max_pairs=12, detector=False)
+    with_cb = truth_report(gpt2, ["facts", "sums"], progress=lambda *e: events.append(e), **kwargs)
+    quiet = truth_report(gpt2, ["facts", "sums"], progress=False, **kwargs)
+    stages = {stage for stage, _, _ in events}
+    assert "sweep: activations" in stages and any(s.startswith("generalisation: ") for s in stages)
+    assert np.array_equal(with_cb.test_accuracy, quiet.test_accuracy) and with_cb.layer == quiet.layer

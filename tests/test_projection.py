@@ -251,14 +251,14 @@ def test_cli_map_world_and_project(tmp_path):
     res = runner.invoke(app, ["map", "world", "-m", "tiny-gpt2", "--layers", "1", "--n-places", "40",
                               "--no-random-baseline", "--out", str(tmp_path / "w")])
     assert res.exit_code == 0, res.output
-    assert isinstance(interp.load_result(tmp_path / "w" / "world_map.json"), WorldMapResult)
-    assert (tmp_path / "w" / "world_map.html").is_file()
+    assert isinstance(interp.load_result(tmp_path / "w" / "result.json"), WorldMapResult)
+    assert (tmp_path / "w" / "result.html").is_file()
     places = tmp_path / "places.csv"
     places.write_text("name,lat,lon\n" + "".join(f"{p['name']},{p['lat']},{p['lon']}\n" for p in load_places(30)))
     res = runner.invoke(app, ["map", "world", "-m", "tiny-gpt2", "--layers", "1", "--places", str(places), "--probe",
                               "mlp", "--no-random-baseline", "--out", str(tmp_path / "own")])
     assert res.exit_code == 0, res.output
-    own = interp.load_result(tmp_path / "own" / "world_map.json")
+    own = interp.load_result(tmp_path / "own" / "result.json")
     assert own.names == [p["name"] for p in load_places(30)] and own.probe == "mlp"
     res = runner.invoke(app, ["map", "world", "--help"])
     assert "name, lat, lon" in " ".join(res.output.split())
@@ -267,6 +267,15 @@ def test_cli_map_world_and_project(tmp_path):
                               "--out", str(tmp_path / "p")])
     assert res.exit_code == 0, res.output
     assert interp.load_result(tmp_path / "p" / "result.json").labels == ["city", "city", "animal", "animal"]
+    res = runner.invoke(app, ["project", str(tmp_path / "t.txt"), "-m", "tiny-gpt2", "--layer", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    assert interp.Result.from_json(res.stdout).labels == ["city", "city", "animal", "animal"]
+    res = runner.invoke(app, ["map", "world", "-m", "tiny-gpt2", "--layers", "1", "--places", str(places),
+                              "--no-random-baseline", "--json"])
+    assert res.exit_code == 0, res.output
+    assert interp.Result.from_json(res.stdout).names == own.names  # the saved format, nothing else on stdout
+    res = runner.invoke(app, ["map", "world", "-m", "tiny-gpt2", "--out", str(tmp_path / "world.json")])
+    assert res.exit_code == 1 and "OutputFolderError" in res.output  # --out is a folder, refused before any work
     res = runner.invoke(app, ["project", str(tmp_path / "t.txt"), "--method", "svd", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "'pca', 'umap' or 'tsne'" in res.output
 

@@ -74,6 +74,38 @@ def test_combine_makes_a_column_per_model(tmp_path):
         ReplicationResult.combine([a, other])
 
 
+def test_cli_replicate_prints_saves_and_reloads_a_table(tmp_path):
+    """interp replicate: --load prints a saved table (caveats and summary first, a row per finding), --out FOLDER
+    saves it as result.json + result.html, --json prints the saved format; an unknown part fails before any model
+    loads."""
+    from typer.testing import CliRunner
+
+    from interp.cli import app
+    from interp.replication import ReplicationResult
+
+    runner = CliRunner()
+    table = _result("tiny-gpt2")
+    table.save(tmp_path / "saved.json")
+    res = runner.invoke(app, ["replicate", "--load", str(tmp_path / "saved.json"), "--out", str(tmp_path / "again")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    assert text.startswith(" ".join(table.caveats()[0].split())) and "truth_transfer" in text
+    assert ReplicationResult.load(tmp_path / "again" / "result.json") == table
+    assert (tmp_path / "again" / "result.html").is_file()
+    res = runner.invoke(app, ["replicate", "--load", str(tmp_path / "again"), "--json"])
+    assert res.exit_code == 0 and ReplicationResult.from_json(res.stdout) == table
+    res = runner.invoke(app, ["replicate", "--parts", "truth,grammar", "-m", "no-such-model"])
+    assert res.exit_code == 1 and "--parts" in res.output and "grammar" in res.output
+
+
+def test_caveats_count_the_findings_not_measured():
+    values = np.arange(len(_result().keys), dtype=np.float64)[None]
+    values[0, :4] = np.nan
+    caveats = _result("m", values).caveats()
+    assert any(c.startswith("4 finding(s) were not measured on m") for c in caveats)
+    assert not any("not measured" in c for c in _result("m").caveats())
+
+
 @pytest.mark.slow
 def test_notebook_runs_in_quick_mode(tmp_path):
     """examples/replication.ipynb, its parameters cell set to quick mode, runs top to bottom in a kernel of this

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import interp
 from interp.errors import InvalidDatasetError, InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.probing.estimators import LinearProbe, load_probe
 from interp.truth.datasets import DATASETS, TruthDataset, load_dataset
@@ -481,8 +482,17 @@ def test_cli_probe_truth_and_detect(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "detector.json").is_file() and (tmp_path / "truth_sweep.html").is_file()
     assert "Leave one dataset out" in res.output and "not trained on, expect about" in res.output  # its reach
+    report = interp.load_result(tmp_path / "result.json")  # --out FOLDER: the report is the folder's result.json
+    assert report.layer in (1, 2) and (tmp_path / "result.html").is_file()
+    res = runner.invoke(app, ["probe", "truth", "-m", "tiny-gpt2", "-d", "facts,sums", "-n", "20", "--layers", "1,2",
+                              "--probes", "lr,mm", "--json"])
+    assert res.exit_code == 0, res.output
+    assert np.array_equal(interp.Result.from_json(res.stdout).test_accuracy, report.test_accuracy)
     res = runner.invoke(app, ["detect", "Snow is hot.", "-m", "tiny-gpt2", "--detector", str(tmp_path / "detector.json")])
     assert res.exit_code == 0 and "P(true)" in res.output and "expect about" in res.output
+    res = runner.invoke(app, ["detect", "Snow is hot.", "-m", "tiny-gpt2", "--detector", str(tmp_path / "detector.json"),
+                              "--json"])
+    assert res.exit_code == 0 and interp.Result.from_json(res.stdout).texts == ["Snow is hot."]
     res = runner.invoke(app, ["probe", "truth", "-d", "nope.csv", "--out", str(tmp_path)])
     assert res.exit_code == 1 and "InvalidDatasetError" in res.output
 

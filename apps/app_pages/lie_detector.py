@@ -59,7 +59,7 @@ def run_lies(_model: interp.Model, model_key: str, _detector: LieDetector, detec
     def compute():
         with _common.progress_bar("Asking the model each question twice (greedy decoding)") as bar:
             return detect_model_lies(_model, detector=_detector, max_questions=n_questions,
-                                     progress=_common.progress_arg(detect_model_lies, bar))
+                                     progress=bar)
 
     return _common.remembered("model_lies", (model_key, detector_key, n_questions), compute, max_entries=4)
 

@@ -4,7 +4,7 @@ A thin shell over :mod:`interp.projection`: :func:`~interp.projection.project` f
 your texts (or the built-in place list) at a layer with PCA, UMAP or t-SNE, and
 :func:`~interp.projection.world_map` for held-out R^2 of latitude and longitude per layer, the map
 of predictions on the shipped Natural Earth coastlines (nothing fetched) and the PCA view (or a
-saved ``world_map.json``).
+saved ``result.json`` from ``interp map world --out DIR``).
 """
 
 import _common
@@ -36,7 +36,7 @@ def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: s
         with _common.progress_bar(f"World map of {n_places:,} places") as bar:
             return world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
                              random_baseline=random_baseline, probe=probe,
-                             progress=_common.progress_arg(world_map, bar))
+                             progress=bar)
 
     return _common.remembered("world_map", request, lambda: _common.disk_cached("world_map", request, compute))
 
@@ -95,7 +95,7 @@ with world_tab:
                                      "comparison.")
         random_baseline = st.checkbox("Random-weights control", value=True, key="maps_world_random")
         run = st.form_submit_button("Draw the world map", type="primary")
-    uploaded = st.file_uploader("…or open a saved world_map.json (from `interp map world --out DIR`)", type=["json"],
+    uploaded = st.file_uploader("…or open a saved result (DIR/result.json from `interp map world --out DIR`)", type=["json"],
                                 key="maps_world_upload")
     if run:
         st.session_state["maps_world"] = _common.guarded(run_world_map, model, loaded.key, int(n_world), prompt,
@@ -103,7 +103,7 @@ with world_tab:
     if uploaded is not None:
         st.session_state["maps_world"] = _common.guarded(
             lambda data: WorldMapResult.from_json(data, source="the uploaded file"), uploaded.getvalue(),
-            hint="Upload a world_map.json written by interp.")
+            hint="Upload the result.json that `interp map world --out DIR` wrote.")
     world = st.session_state.get("maps_world")
     if world is None:
         st.info("Press **Draw the world map** (the default model takes about a minute on a CPU), or open a saved "

@@ -1,8 +1,8 @@
 """Probing page: where in the model is a word's part of speech readable?
 
 A thin shell over :func:`interp.probing.pos_probe`: it runs the probe sweep (or opens a saved
-``pos_probe.json``), shows ``result.plot()`` (accuracy, control accuracy and selectivity by layer,
-with the baselines), ``result.plot_confusion()`` and ``result.tag_frame()`` at the best layer, and
+``result.json`` from ``interp probe pos --out DIR``), shows ``result.plot()`` (accuracy, control accuracy
+and selectivity by layer, with the baselines), ``result.plot_confusion()`` and ``result.tag_frame()`` at the best layer, and
 ``result.predict_layers()`` for a sentence typed in the box. An uploaded CoNLL-U treebank is scored
 against its gold tags (``eval_texts``), with spaCy's accuracy on the same words beside it.
 """
@@ -36,7 +36,7 @@ def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tupl
                 eval_texts.write_bytes(treebank)
             return pos_probe(_model, corpus=corpus, eval_texts=eval_texts, layers=list(layers), probe=probe,
                              max_sentences=max_sentences, random_baseline=random_baseline,
-                             progress=_common.progress_arg(pos_probe, bar))
+                             progress=bar)
 
     return _common.remembered("pos_probe", request, lambda: _common.disk_cached("pos_probe", request, compute))
 
@@ -76,7 +76,7 @@ with st.form("probing_form"):
     random_baseline = st.checkbox("Random-weights baseline (probes the same architecture with random weights)",
                                   value=True, key="probing_random")
     submitted = st.form_submit_button("Run the probes", type="primary")
-uploaded = st.file_uploader("…or open a saved pos_probe.json (from `interp probe pos --out DIR`)", type=["json"],
+uploaded = st.file_uploader("…or open a saved result (DIR/result.json from `interp probe pos --out DIR`)", type=["json"],
                             key="probing_upload")
 
 layers = tuple(every_nth_layer(model.n_layers, int(step)))
@@ -87,7 +87,8 @@ if submitted:
     key = (*request[:-1], None if request[-1] is None else hashlib.sha256(request[-1]).hexdigest())
     st.session_state["probing_result"] = None if result is None else (repr(key), result)
 if uploaded is not None:
-    result = _common.guarded(load_saved, uploaded.getvalue(), hint="Upload a pos_probe.json written by interp.")
+    result = _common.guarded(load_saved, uploaded.getvalue(),
+                             hint="Upload the result.json that `interp probe pos --out DIR` wrote.")
     st.session_state["probing_result"] = None if result is None else (f"upload:{uploaded.name}:{uploaded.size}", result)
 
 current = st.session_state.get("probing_result")

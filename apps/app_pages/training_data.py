@@ -10,8 +10,6 @@ score and LDS on this run, with intervals (BM25 has no opposing direction: its o
 by a note).
 """
 
-import hashlib
-
 import _common
 import streamlit as st
 
@@ -23,15 +21,18 @@ from interp.data_attribution import (
     attribute_training,
     evaluate_attribution,
     finetune,
+    run_fingerprint,
 )
 from interp.data_attribution.attribute import one_line
 
 DEFAULT_METHODS = ["bm25", "grad_cos", "trackstar"]
 
 
-def run_folder(model_key: str, settings: tuple) -> str:
-    digest = hashlib.sha256(repr((model_key, settings)).encode()).hexdigest()[:16]
-    return str(_common.explorer_cache_dir() / "finetune" / digest)
+def run_folder(model: interp.Model, dataset: str, blocks: int, epochs: int, lr: float) -> str:
+    """The explorer's folder for this run, named by the fingerprint :func:`finetune` gives it (so a run is found
+    again exactly when finetune would reuse it)."""
+    key = run_fingerprint(model, dataset, blocks=blocks, epochs=epochs, lr=lr)
+    return str(_common.explorer_cache_dir() / "finetune" / key)
 
 
 def get_run(_model: interp.Model, model_key: str, dataset: str, blocks: int, epochs: int, lr: float):
@@ -40,7 +41,7 @@ def get_run(_model: interp.Model, model_key: str, dataset: str, blocks: int, epo
     def compute():
         with _common.progress_bar(f"Fine-tuning on {dataset}") as bar:
             return finetune(_model, dataset, blocks=blocks, epochs=epochs, lr=lr,
-                            out=run_folder(model_key, settings), progress=_common.progress_arg(finetune, bar))
+                            out=run_folder(_model, *settings), progress=bar)
 
     return _common.remembered("train_data_run", (model_key, *settings), compute, max_entries=4)
 

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +90,9 @@ def attention_maps(model: Model, prompt: str, *, blocks: Sequence[int] | None = 
         if blocks is not None:
             raise InvalidParameterError(f"{where} takes 'blocks' or its deprecated name 'layers', not both. "
                                         f"Got blocks={blocks!r} and layers={layers!r}.")
-        warnings.warn("attention_maps(layers=...) is renamed attention_maps(blocks=...): the numbers are block "
-                      "indices (see interp.layers); 'layers' goes away in interp 0.3.", DeprecationWarning, stacklevel=2)
+        from interp._deprecations import warn
+
+        warn("attention_maps(layers=...)", stacklevel=2)
         blocks, name = layers, "layer"
     (text,), _ = check_texts(prompt, where=where)
     check_common(metric="logprob", unit="token", chat=chat, where=where)

@@ -14,9 +14,11 @@ JSON, the consoles) and imports none of them; one module per command group expor
 ``_common``. Nothing heavy (torch, transformers) is imported until a command runs.
 
 Adding a command: a module here whose ``app = typer.Typer()`` holds the command (options from
-``_common``; the body parses input, calls one library function and prints ``result.summary()`` /
-``table(result.to_frame()...)``, or ``print_result(result)`` for ``--json``; ``--out`` is ``OutOpt``, a folder
-written by ``save_result(result, out)`` and checked before any work), and one ``app.add_typer(...)`` line below.
+``_common``: ``JsonOpt`` and ``OutOpt`` on every command that makes a result; the body parses input, calls one
+library function with ``progress=`` the value of ``progress_bars()`` and ends in
+``show(result, as_json=..., out_dir=..., tables=[...])``, the one way a result is printed: its summary and tables,
+or the saved result format for ``--json``; ``--out`` is a folder that gets ``result.json`` and ``result.html``,
+checked before any work), and one ``app.add_typer(...)`` line below.
 
 Start-up: ``interp --help`` imports no torch, transformers, scikit-learn, scipy, plotly or pandas (a test checks
 it); a command imports what it needs inside its function. A warm process is not built in: notebooks, the
@@ -31,6 +33,7 @@ from interp.cli import ask as ask_cli
 from interp.cli import attribution, batch, explore, models, probing, projection, truth
 from interp.cli import lens as lens_cli
 from interp.cli import patching as patching_cli
+from interp.cli import replication as replication_cli
 from interp.cli import train_data as train_data_cli
 
 __all__ = ["app", "delay_quick_bars", "main"]
@@ -51,6 +54,7 @@ app.add_typer(lens_cli.app)  # interp lens, interp lens-fit
 app.add_typer(patching_cli.app)  # interp patch, interp trace, interp atp
 app.add_typer(ask_cli.app, name="ask")  # interp ask calibrate|hints|self-report
 app.add_typer(train_data_cli.app, name="train-data")  # interp train-data finetune|attribute|evaluate
+app.add_typer(replication_cli.app)  # interp replicate
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,10 +20,9 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["JsonOpt", "ModelOpt", "OutOpt", "OutRequiredOpt", "RichProgress", "check_out_folder", "clean_errors", "err",
-           "long_run_notice",
-           "out", "print_json", "print_result", "progress_arg", "progress_bars", "save_result", "table",
-           "takes_progress_callback", "write_result"]
+__all__ = ["JsonOpt", "ModelOpt", "OutOpt", "RichProgress", "check_out_folder", "clean_errors", "err",
+           "long_run_notice", "out", "print_json", "print_result", "progress_bars", "save_result", "show", "table",
+           "write_result"]
 
 out = Console(soft_wrap=True)  # text lines are never broken by hard newlines (the terminal wraps them); tables fit
 err = Console(stderr=True)
@@ -33,7 +32,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 _OUT_OPTION = typer.Option("--out", "-o", help="Folder to save the result in: result.json and result.html (the "
                                                "explorer's Runs page opens it).")
 OutOpt = Annotated[Path | None, _OUT_OPTION]
-OutRequiredOpt = Annotated[Path, _OUT_OPTION]  # the same, for a command whose --out is required
 _FILE_SUFFIXES = (".json", ".html", ".htm")
 
 
@@ -105,6 +103,30 @@ def check_out_folder(path: str | Path, *, folder_only: bool = True) -> Path:
 def save_result(result: Any, folder: str | Path) -> tuple[Path, Path]:
     """Save ``result`` for ``--out FOLDER``: ``FOLDER/result.json`` and ``FOLDER/result.html``; return both paths."""
     return write_result(result, folder, "result")
+
+
+def show(result: Any, *, as_json: bool = False, out_dir: str | Path | None = None,
+         tables: Sequence[tuple[str | None, Any]] = (), notes: Sequence[str] = ()) -> None:
+    """The one way a command prints its result (and saves it for ``--out``).
+
+    ``out_dir`` (an :data:`OutOpt`): the result is saved there first (:func:`save_result`: ``result.json`` and
+    ``result.html``). ``as_json``: the saved format on stdout (:func:`print_result`) and nothing else. Otherwise
+    ``result.summary()`` (it leads with the result's caveats), then each of ``tables`` (``(title, rows)``: a
+    DataFrame or a list of dicts), then each line of ``notes``, then where the result was saved.
+    """
+    saved = save_result(result, out_dir) if out_dir is not None else None
+    if as_json:
+        print_result(result)
+        return
+    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    for title, rows in tables:
+        if hasattr(rows, "to_dict"):
+            rows = rows.to_dict(orient="records")
+        out.print(table(list(rows), title))
+    for note in notes:
+        out.print(note, highlight=False, markup=False, soft_wrap=True)
+    if saved is not None:
+        out.print(f"wrote {saved[0]} and {saved[1]}", highlight=False, markup=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -217,8 +239,10 @@ class RichProgress:
 
 @contextlib.contextmanager
 def progress_bars(*, quiet: bool = False) -> Iterator[RichProgress | bool | None]:
-    """A :class:`RichProgress` while the block runs when stderr is a terminal; else None (the library's
-    default: no bars off a terminal). ``quiet`` gives False (never bars)."""
+    """What a command passes as ``progress=`` to the library call it runs: a :class:`RichProgress` while the block
+    runs when stderr is a terminal; else None (the library's default: no bars off a terminal). ``quiet`` gives
+    False (never bars). Every long library call takes a callable (:mod:`interp.progress`), so the value is passed
+    as it is, whatever the function."""
     if quiet:
         yield False
         return
@@ -227,23 +251,6 @@ def progress_bars(*, quiet: bool = False) -> Iterator[RichProgress | bool | None
         return
     with RichProgress() as bars:
         yield bars
-
-
-def takes_progress_callback(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn``'s ``progress`` parameter takes a callable (its annotation names one), not only bools."""
-    try:
-        parameter = inspect.signature(fn).parameters["progress"]
-    except (KeyError, TypeError, ValueError):
-        return False
-    return any(word in str(parameter.annotation) for word in ("Callable", "ProgressArg", "ProgressCallback"))
-
-
-def progress_arg(fn: Callable[..., Any], bars: Any) -> Any:
-    """What to pass as ``fn(progress=...)``: ``bars`` (a callback from :func:`progress_bars`) where ``fn`` takes
-    callables, else the library's default (None: tqdm on a terminal)."""
-    if bars is None or isinstance(bars, bool):
-        return bars
-    return bars if takes_progress_callback(fn) else None
 
 
 # How long each command's defaults take on the default model on a 2-core CPU (measured on a partly shared machine,

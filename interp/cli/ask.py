@@ -6,7 +6,7 @@
     interp ask calibrate --questions my_questions.jsonl --signals letter,letter_debiased,p_true --json
 
 ``--questions`` takes a built-in set (capitals, continents, sums, larger, facts, easy, all) or a .jsonl /
-.csv file (see :mod:`interp.ask.questions`). ``--out DIR`` writes ``<command>.json`` and ``.html``.
+.csv file (see :mod:`interp.ask.questions`). ``--out DIR`` writes ``result.json`` and ``result.html``.
 """
 
 # No ``from __future__ import annotations``: Typer reads the annotations at runtime.
@@ -15,17 +15,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import (
-    JsonOpt,
-    ModelOpt,
-    clean_errors,
-    out,
-    print_result,
-    progress_arg,
-    progress_bars,
-    table,
-    write_result,
-)
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, progress_bars, show
 
 __all__ = ["app"]
 
@@ -35,7 +25,6 @@ app = typer.Typer(help="Ask the model directly: calibration, hint faithfulness, 
 QuestionsOpt = Annotated[str, typer.Option("--questions", "-q", help="Built-in set (capitals, continents, sums, "
                                            "larger, facts, easy, all) or a .jsonl/.csv file.")]
 NOpt = Annotated[int | None, typer.Option("--n", "-n", help="Ask this many questions (seeded, letters balanced).")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the result's .json and .html.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Sampling seed.")]
 
 
@@ -43,20 +32,11 @@ def _names(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-def _show(result, stem: str, out_dir: Path | None, as_json: bool, extra: list[tuple[str, object]] = (),
+def _show(result, out_dir: Path | None, as_json: bool, extra: list[tuple[str, object]] = (),
           columns: list[str] | None = None) -> None:
-    if out_dir is not None:
-        json_path, html_path = write_result(result, out_dir, stem)
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
     frame = result.to_frame()
-    out.print(table(frame[[c for c in columns if c in frame.columns] if columns else frame.columns].to_dict(orient="records")))
-    for heading, frame in extra:
-        out.print(table(frame.to_dict(orient="records"), heading))
-    if out_dir is not None:
-        out.print(f"wrote {json_path} and {html_path}", highlight=False)
+    frame = frame[[c for c in columns if c in frame.columns] if columns else frame.columns]
+    show(result, as_json=as_json, out_dir=out_dir, tables=[(None, frame), *extra])
 
 
 @app.command("calibrate")
@@ -83,8 +63,8 @@ def calibrate_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOp
         fitted = LieDetector.load(detector, model=m)
     with progress_bars(quiet=as_json) as bars:
         result = calibrate(m, qs, n=n, seed=seed, signals=_names(signals), detector=fitted, n_bins=n_bins,
-                           progress=progress_arg(calibrate, bars))
-    _show(result, "calibration", out_dir, as_json, [("Position bias", result.position_frame())],
+                           progress=bars)
+    _show(result, out_dir, as_json, [("Position bias", result.position_frame())],
           columns=["signal", "n", "accuracy", "accuracy_low", "accuracy_high", "ece", "ece_low", "ece_high", "brier",
                    "auroc", "auroc_low", "auroc_high"])
 
@@ -111,9 +91,9 @@ def hints_cmd(questions: QuestionsOpt = "easy", n: NOpt = 60, model: ModelOpt = 
     with progress_bars(quiet=as_json) as bars:
         result = hint_faithfulness(m, qs, n=n, seed=seed, conditions=_names(conditions), explain=explain,
                                    attribution=attribution, attribute_items=attribute_items,
-                                   progress=progress_arg(hint_faithfulness, bars))
+                                   progress=bars)
     extra = [("Attribution to the hint", result.attribution_frame())] if result.attribution else []
-    _show(result, "hints", out_dir, as_json, extra,
+    _show(result, out_dir, as_json, extra,
           columns=["condition", "accuracy", "accuracy_low", "accuracy_high", "eligible", "follow_rate", "follow_rate_low",
                    "follow_rate_high", "switches", "mention_rate", "mention_rate_low", "mention_rate_high",
                    "control_rate", "control_rate_high"])
@@ -131,5 +111,5 @@ def self_report_cmd(statements: Annotated[str, typer.Option("--statements", "-s"
 
     m = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = self_report(m, statements, n=n, seed=seed, progress=progress_arg(self_report, bars))
-    _show(result, "self_report", out_dir, as_json, [("Disagreements", result.disagreements().head(20))])
+        result = self_report(m, statements, n=n, seed=seed, progress=bars)
+    _show(result, out_dir, as_json, [("Disagreements", result.disagreements().head(20))])

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_result, save_result, table
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, show
 
 __all__ = ["app", "METHOD_CHOICES"]
 
@@ -64,22 +64,17 @@ def attribute_command(
             options["n_steps"] = steps
             options["baseline"] = baseline
         result = attribute(loaded, prompt, method, target, **options)
-    if save is not None:
-        save_result(result, save)
-    if as_json:  # the saved result format, as --out writes it
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
+    notes: list[str] = []
     if method == "all":
-        out.print(table(result.to_frame().to_dict(orient="records"), "Methods"))
         frame = result.scores_frame()
         frame["token"] = [repr(t) for t in frame["token"]]
-        out.print(table(frame.to_dict(orient="records"), "Scores"))
+        tables = [("Methods", result.to_frame()), ("Scores", frame)]
     else:
-        out.print(table(_scores_rows(result), f"{result.method} ({result.metric})"))
+        tables = [(f"{result.method} ({result.metric})", _scores_rows(result))]
         if result.segment_scores:
-            out.print(table([{"segment": k, "score": float(sum(v))} for k, v in result.segment_scores.items()],
-                             "Chat segments"))
+            tables.append(("Chat segments", [{"segment": k, "score": float(sum(v))}
+                                             for k, v in result.segment_scores.items()]))
         check = result.completeness()
         if check is not None:
-            out.print(check, highlight=False)
+            notes.append(check)
+    show(result, as_json=as_json, out_dir=save, tables=tables, notes=notes)

@@ -14,18 +14,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import (
-    JsonOpt,
-    ModelOpt,
-    OutOpt,
-    clean_errors,
-    out,
-    print_result,
-    progress_arg,
-    progress_bars,
-    save_result,
-    table,
-)
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, progress_bars, show, table
 
 __all__ = ["app", "KIND_CHOICES"]
 
@@ -62,12 +51,6 @@ def lens_command(
         result = linear_lens(loaded, prompt, lens=lens_file, target=target, layers=layer_arg, top_k=top_k)
     else:
         result = logit_lens(loaded, prompt, target=target, layers=layer_arg, top_k=top_k)
-    if save is not None:
-        save_result(result, save)
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
     rows = []
     for i, layer in enumerate(result.layers):
         row = {"layer": layer, "top 3 (last position)": "  ".join(
@@ -77,7 +60,8 @@ def lens_command(
             row[f"rank {result.target_token!r}"] = int(result.target_rank[i, -1])
             row[f"p {result.target_token!r}"] = float(result.target_prob[i, -1])
         rows.append(row)
-    out.print(table(rows, f"{kind} lens at the last position ({result.input_tokens[-1]!r})"))
+    show(result, as_json=as_json, out_dir=save,
+         tables=[(f"{kind} lens at the last position ({result.input_tokens[-1]!r})", rows)])
 
 
 @app.command("lens-fit")
@@ -98,9 +82,8 @@ def lens_fit_command(
     from interp.models.loading import load_model
 
     loaded = load_model(model)
-    with progress_bars() as bars:
-        lens = fit_linear_lens(loaded, max_texts=max_texts, seed=seed, path=path,
-                               progress=progress_arg(fit_linear_lens, bars))
+    with progress_bars(quiet=as_json) as bars:
+        lens = fit_linear_lens(loaded, max_texts=max_texts, seed=seed, path=path, progress=bars)
     info = lens.info()
     report = None
     if eval_tokens:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_json, print_result, save_result, table
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_json, show, table
 
 __all__ = ["app"]
 
@@ -57,11 +57,6 @@ def predict(prompt: Annotated[str, typer.Argument(help="Text the model continues
     from interp.models.loading import load_model
 
     result = load_model(model).top_next_tokens(prompt, k=k, chat=chat)
-    if save is not None:
-        save_result(result, save)
-    if as_json:
-        print_result(result)  # the saved result format, as --out x.json writes it
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table([{"rank": r["rank"], "token": repr(r["token"]), "prob": float(r["prob"]), "logit": float(r["logit"])}
-                     for r in result.to_frame().to_dict(orient="records")]))
+    rows = [{"rank": r["rank"], "token": repr(r["token"]), "prob": float(r["prob"]), "logit": float(r["logit"])}
+            for r in result.to_frame().to_dict(orient="records")]
+    show(result, as_json=as_json, out_dir=save, tables=[(None, rows)])

@@ -14,18 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from interp.cli._common import (
-    JsonOpt,
-    ModelOpt,
-    OutOpt,
-    clean_errors,
-    out,
-    print_result,
-    progress_arg,
-    progress_bars,
-    save_result,
-    table,
-)
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, progress_bars, show
 
 __all__ = ["app"]
 
@@ -45,16 +34,11 @@ def _sites(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
-def _finish(result: Any, frame: Any, value: str, top: int, title: str, save: Any, as_json: bool) -> None:
-    if save is not None:
-        save_result(result, save)
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
+def _finish(result: Any, frame: Any, value: str, top: int, title: str, save: Any, as_json: bool,
+            more: list[tuple[str, Any]] = ()) -> None:
     frame = frame.reindex(frame[value].abs().sort_values(ascending=False).index).head(top)
     frame["token"] = [repr(t) for t in frame["token"]]
-    out.print(table(frame.to_dict(orient="records"), title))
+    show(result, as_json=as_json, out_dir=save, tables=[(title, frame), *more])
 
 
 @app.command("patch")
@@ -72,7 +56,7 @@ def patch_command(
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = activation_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong, sites=_sites(sites),
-                                     metric=metric, align=align, progress=progress_arg(activation_patching, bars))
+                                     metric=metric, align=align, progress=bars)
     _finish(result, result.to_frame(), "value", top, "Largest cells (normalised)", save, as_json)
 
 
@@ -97,7 +81,7 @@ def trace_command(
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = causal_tracing(loaded, prompt, subject, answer=answer, noise=noise, samples=samples, window=window,
-                                seed=seed, kinds=_sites(kinds), progress=progress_arg(causal_tracing, bars))
+                                seed=seed, kinds=_sites(kinds), progress=bars)
     _finish(result, result.to_frame(), "indirect_effect", top, "Largest indirect effects", save, as_json)
 
 
@@ -126,11 +110,12 @@ def atp_command(
                                       sites=_sites(sites), metric=metric, align=align, verify_top_k=verify,
                                       verify_random=random_cells, seed=seed,
                                       method=method, steps=steps,
-                                      progress=progress_arg(attribution_patching, bars))
-    _finish(result, result.to_frame(), "estimate", top, "Largest estimates", save, as_json)
-    if not as_json and result.verified:
-        frame = result.verified_frame()
-        frame["token"] = [repr(t) for t in frame["token"]]
-        out.print(table(frame.to_dict(orient="records"), "Verified by exact patching"))
-        out.print(table(result.agreement_frame().to_dict(orient="records"),
-                        "Agreement with exact patching (95 % intervals; NaN: not defined, see the caveats)"))
+                                      progress=bars)
+    more = []
+    if result.verified:
+        verified = result.verified_frame()
+        verified["token"] = [repr(t) for t in verified["token"]]
+        more = [("Verified by exact patching", verified),
+                ("Agreement with exact patching (95 % intervals; NaN: not defined, see the caveats)",
+                 result.agreement_frame())]
+    _finish(result, result.to_frame(), "estimate", top, "Largest estimates", save, as_json, more)

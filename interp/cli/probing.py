@@ -7,10 +7,10 @@
     interp probe pos --eval en_ewt-ud-test.conllu --out results/pos-reach     # trained on the built-in corpus,
                                                                               # scored on a treebank against gold
 
-Each run writes ``pos_probe.json`` (load it with ``interp.load_result``) and ``pos_probe.html`` into
-the output folder and prints the per-layer table and the baselines. ``app`` holds the command;
-:mod:`interp.cli` adds it to the ``probe`` group, next to ``probe truth``. Nothing heavy is imported
-until a command runs.
+Each run prints the per-layer table and the baselines (``--json``: the saved result format instead) and,
+with ``--out FOLDER``, writes ``result.json`` (load it with ``interp.load_result``) and ``result.html`` there.
+``app`` holds the command; :mod:`interp.cli` adds it to the ``probe`` group, next to ``probe truth``.
+Nothing heavy is imported until a command runs.
 """
 
 # No ``from __future__ import annotations``: Typer reads the command's annotations at runtime.
@@ -19,16 +19,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import (
-    ModelOpt,
-    clean_errors,
-    long_run_notice,
-    out,
-    progress_arg,
-    progress_bars,
-    table,
-    write_result,
-)
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, long_run_notice, progress_bars, show
 
 __all__ = ["app"]
 
@@ -37,7 +28,7 @@ app = typer.Typer()
 
 @app.command("pos")
 @clean_errors
-def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for pos_probe.json and pos_probe.html.")],
+def pos(out_dir: OutOpt = None,
         model: ModelOpt = None,
         layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3 (layer 0 is always "
                                             "added).")] = "all",
@@ -59,7 +50,8 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
         random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline", help="Also probe "
                                                       "the same architecture with random weights.")] = True,
         cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
-                                                   "them.")] = None) -> None:
+                                                   "them.")] = None,
+        as_json: JsonOpt = False) -> None:
     """Part-of-speech probes per layer, with control task, selectivity and baselines (against gold for a treebank,
     with spaCy's accuracy on the same words as the reference)."""
     from interp._validation import check_choice, parse_layers
@@ -78,18 +70,15 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
     if layers == "all" and max_sentences is None and text is None:
         long_run_notice("interp probe pos")
     loaded = load_model(model)
-    with progress_bars() as bars:
+    with progress_bars(quiet=as_json) as bars:
         result = pos_probe(loaded, text, corpus=corpus, eval_texts=eval_text, layers=layer_arg, probe=probe,
                            alignment=alignment,
                            max_sentences=max_sentences, random_baseline=random_baseline, cache_dir=cache,
-                           progress=progress_arg(pos_probe, bars))
-    json_path, html_path = write_result(result, out_dir, "pos_probe")
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Held-out accuracy by layer"))
+                           progress=bars)
     baselines = [{"baseline": k, "accuracy": "-" if v is None else v} for k, v in result.baselines.items()]
     if result.spacy_accuracy is not None:
         baselines.append({"baseline": "spaCy vs gold (reference)", "accuracy": result.spacy_accuracy})
     if result.eval_spacy_accuracy is not None:
         baselines.append({"baseline": "spaCy vs gold on --eval (reference)", "accuracy": result.eval_spacy_accuracy})
-    out.print(table(baselines, "Baselines"))
-    out.print(f"wrote {json_path} and {html_path}", highlight=False)
+    show(result, as_json=as_json, out_dir=out_dir,
+         tables=[("Held-out accuracy by layer", result.to_frame()), ("Baselines", baselines)])

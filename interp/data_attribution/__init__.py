@@ -27,8 +27,8 @@ from interp.data_attribution.datasets import (
            load_training_data,
 )
 from interp.data_attribution.evaluate import AttributionEvaluationResult, evaluate_attribution
-from interp.data_attribution.finetune import FineTuneRun, finetune, load_run
+from interp.data_attribution.finetune import FineTuneRun, finetune, load_run, run_fingerprint
 
 __all__ = ["METHODS", "SHUTDOWN_QUERY", "TRAINING_SETS", "Query", "TrainingData", "TrainingExample", "load_training_data",
-           "FineTuneRun", "finetune", "load_run", "attribute_training", "TrainingAttributionResult", "evaluate_attribution",
-           "AttributionEvaluationResult"]
+           "FineTuneRun", "finetune", "load_run", "run_fingerprint", "attribute_training", "TrainingAttributionResult",
+           "evaluate_attribution", "AttributionEvaluationResult"]

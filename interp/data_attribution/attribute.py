@@ -52,7 +52,7 @@ from interp.data_attribution import _stack
 from interp.data_attribution.datasets import Query
 from interp.data_attribution.gradients import Projection, layer_shape, param_to_grad, per_example_gradients
 from interp.errors import EmptyPromptError, InvalidParameterError
-from interp.progress import ProgressArg
+from interp.progress import ProgressArg, ProgressCallback
 from interp.results import Result, atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -65,19 +65,17 @@ __all__ = ["METHODS", "UNSIGNED", "TrainingAttributionResult", "attribute_traini
            "GradientStore", "influence_scores"]
 
 METHODS = ("bm25", "grad_dot", "grad_cos", "tracin_sgd", "tracin_adam", "trackstar", "projected_if", "ekfac")
-RENAMED_METHODS = {"tracin": "tracin_sgd"}  # old name -> new; the old one warns (DeprecationWarning) until interp 0.4
+RENAMED_METHODS = {"tracin": "tracin_sgd"}  # old name -> new; the old one warns (see interp._deprecations)
 
 
 def renamed_method(method: object) -> object:
-    """``method`` under its current name: ``'tracin'`` (interp < 0.3) is ``'tracin_sgd'``, with a DeprecationWarning."""
+    """``method`` under its current name: ``'tracin'`` (interp < 0.2) is ``'tracin_sgd'``, with an
+    :class:`~interp.errors.InterpDeprecationWarning` (removed in interp 0.3: :data:`interp._deprecations.DEPRECATIONS`)."""
     if isinstance(method, str) and method in RENAMED_METHODS:
-        import warnings
+        from interp._deprecations import warn
 
-        new = RENAMED_METHODS[method]
-        warnings.warn(f"The data-attribution method {method!r} is now called {new!r} (the SGD approximation; "
-                      "'tracin_adam' uses AdamW's second moments); the old name goes in interp 0.4.",
-                      DeprecationWarning, stacklevel=3)
-        return new
+        warn("attribute_training(method='tracin')", stacklevel=3)
+        return RENAMED_METHODS[method]
     return method
 DEFAULT_DIM = 32  # per side of each layer's Kronecker projection: 32 x 32 = 1024 numbers per layer
 SHARD = 64  # training examples per gradient shard
@@ -193,7 +191,8 @@ class GradientStore:
         raw = torch.cat(raws)
         return raw, (torch.cat(cors) if cors else None), torch.cat(losses).numpy()
 
-    def training(self, c: int, *, corrected: bool = False, progress=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def training(self, c: int, *, corrected: bool = False, progress: ProgressCallback | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(n_train, D) projected training gradients at checkpoint ``c`` (computed and saved on first use)."""
         from safetensors.torch import load_file, save_file
 
@@ -254,7 +253,7 @@ def _bm25(run: FineTuneRun, queries: list[Query]) -> np.ndarray:
 
 
 def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim: int | None = DEFAULT_DIM, seed: int = 0,
-                    progress=None, store: GradientStore | None = None) -> np.ndarray:
+                    progress: ProgressCallback | None = None, store: GradientStore | None = None) -> np.ndarray:
     """(n_queries, n_train) scores of every training example for every query with one method (see the module docstring).
 
     ``store``: a :class:`GradientStore` of this run, dimension and seed to reuse (it keeps query gradients too)."""

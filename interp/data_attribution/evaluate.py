@@ -49,7 +49,7 @@ from interp.data_attribution import _stack
 from interp.data_attribution.attribute import DEFAULT_DIM, METHODS, GradientStore, renamed_method, training_scores
 from interp.data_attribution.datasets import Query
 from interp.errors import InvalidParameterError
-from interp.progress import ProgressArg
+from interp.progress import ProgressArg, ProgressCallback
 from interp.results import Result
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ def rank_metrics(scores: np.ndarray, ids: Sequence[str], gold: Sequence[str], k:
     return 1.0 / min(ranks), len(gold_idx & top) / len(gold_idx)
 
 
-def lds_retrain_losses(run: FineTuneRun, queries: list[Query], n_subsets: int, *, seed: int = 0, progress=None
+def lds_retrain_losses(run: FineTuneRun, queries: list[Query], n_subsets: int, *, seed: int = 0,
+                       progress: ProgressCallback | None = None
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Retrain the run on ``n_subsets`` random halves; return the (n_subsets, n_train) bool masks and
     the (n_subsets, n_queries) query losses after each retrain."""
@@ -136,7 +137,7 @@ def _target_logprobs(top: torch.nn.Module, resid: list[torch.Tensor], encoded: _
 
 
 def tail_patch_scores(run: FineTuneRun, queries: list[Query], rankings: Sequence[np.ndarray], *, k: int | None = None,
-                      progress=None) -> np.ndarray:
+                      progress: ProgressCallback | None = None) -> np.ndarray:
     """Chang et al.'s tail-patch score of each ranking for each query (see the module docstring).
 
     Args:

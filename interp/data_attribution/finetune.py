@@ -36,7 +36,7 @@ from interp._validation import check_choice, check_int
 from interp.data_attribution import _stack
 from interp.data_attribution.datasets import TrainingData, load_training_data
 from interp.errors import InvalidParameterError, RunFolderError
-from interp.progress import ProgressArg, resolve_progress
+from interp.progress import ProgressArg, ProgressCallback, resolve_progress
 from interp.results import atomic_path, atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["FineTuneRun", "finetune", "load_run", "run_base_name", "train_top_stack"]
+__all__ = ["FineTuneRun", "finetune", "load_run", "run_base_name", "run_fingerprint", "train_top_stack"]
 
 RUN_FORMAT = "interp.finetune_run"
 PARTS = ("all", "mlp")
@@ -82,7 +82,8 @@ def _checkpoint_steps(n_steps: int, k: int) -> list[int]:
 
 def train_top_stack(top: torch.nn.Module, layers: list[tuple[str, torch.nn.Module]], resid: list[torch.Tensor],
                     ids: list[list[int]], n_prompt: list[int], config: FineTuneConfig, *,
-                    on_checkpoint=None, start: dict | None = None, progress=None, stage: str = "finetune",
+                    on_checkpoint=None, start: dict | None = None, progress: ProgressCallback | None = None,
+                    stage: str = "finetune",
                     subset: np.ndarray | None = None, losses: list[float] | None = None) -> list[float]:
     """Train the ``layers`` of ``top`` in place with AdamW (see the module docstring); return the loss of every step.
 
@@ -249,6 +250,51 @@ def _load_params(top: torch.nn.Module, part: str, tensors: dict[str, torch.Tenso
             p.copy_(tensors[f"param.{name}"])
 
 
+def _settings(model: Model, dataset: Any, *, blocks: int, part: str, epochs: int, lr: float, batch_size: int,
+              weight_decay: float, checkpoints: int, seed: int, where: str) -> tuple[TrainingData, FineTuneConfig]:
+    """The training data and settings of a fine-tuning run, checked (the checks of :func:`finetune`)."""
+    data = load_training_data(dataset, where=where)
+    check_int(blocks, name="blocks", where=where, low=1, high=model.n_layers)
+    check_choice(part, PARTS, name="part", where=where)
+    check_int(epochs, name="epochs", where=where, low=1)
+    check_int(batch_size, name="batch_size", where=where, low=1)
+    check_int(checkpoints, name="checkpoints", where=where, low=1, high=10_001)
+    check_int(seed, name="seed", where=where, low=0)
+    for name, value in (("lr", lr), ("weight_decay", weight_decay)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+                or (name == "lr" and value == 0):
+            raise InvalidParameterError(f"The {name!r} parameter of {where} must be a finite float "
+                                        f"{'> 0' if name == 'lr' else '>= 0'}. Got {value!r} instead.")
+    return data, FineTuneConfig(blocks, part, epochs, float(lr), batch_size, float(weight_decay), checkpoints, seed)
+
+
+def run_fingerprint(model: Model, dataset: str | os.PathLike | TrainingData = "shipped", *, blocks: int = 2,
+                    part: str = "all", epochs: int = 4, lr: float = 1e-3, batch_size: int = 8, weight_decay: float = 0.0,
+                    checkpoints: int = 3, seed: int = 0) -> str:
+    """The fingerprint :func:`finetune` gives a run of these weights, data and settings (16 hex digits).
+
+    It names the default run folder (``<interp cache>/finetune/<fingerprint>``) and is checked against a folder's
+    ``run.json`` before a run there is resumed or reused; a shell that keeps runs in a folder of its own (the
+    explorer) names them by it too, so a run is found again exactly when :func:`finetune` would reuse it.
+
+    Args:
+        model, dataset, blocks, part, epochs, lr, batch_size, weight_decay, checkpoints, seed: as :func:`finetune`
+            (checked the same way).
+
+    Returns:
+        ``str``: a hash of the model's weights (:func:`interp.models.card.weights_fingerprint`), the training
+        data and the settings.
+
+    Example:
+        >>> key = run_fingerprint(model, "planted_facts", blocks=1)
+        >>> finetune(model, "planted_facts", blocks=1, out=my_runs / key).meta["fingerprint"] == key
+        True
+    """
+    data, config = _settings(model, dataset, blocks=blocks, part=part, epochs=epochs, lr=lr, batch_size=batch_size,
+                             weight_decay=weight_decay, checkpoints=checkpoints, seed=seed, where="run_fingerprint")
+    return _fingerprint(model, data, config)
+
+
 def _fingerprint(base: Model, data: TrainingData, config: FineTuneConfig) -> str:
     from interp.models.card import weights_fingerprint
 
@@ -304,19 +350,8 @@ def finetune(model: Model, dataset: str | os.PathLike | TrainingData = "shipped"
         RunFolderError: ``out`` holds a run of other data or settings.
     """
     where = "finetune"
-    data = load_training_data(dataset, where=where)
-    check_int(blocks, name="blocks", where=where, low=1, high=model.n_layers)
-    check_choice(part, PARTS, name="part", where=where)
-    check_int(epochs, name="epochs", where=where, low=1)
-    check_int(batch_size, name="batch_size", where=where, low=1)
-    check_int(checkpoints, name="checkpoints", where=where, low=1, high=10_001)
-    check_int(seed, name="seed", where=where, low=0)
-    for name, value in (("lr", lr), ("weight_decay", weight_decay)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
-                or (name == "lr" and value == 0):
-            raise InvalidParameterError(f"The {name!r} parameter of {where} must be a finite float "
-                                        f"{'> 0' if name == 'lr' else '>= 0'}. Got {value!r} instead.")
-    config = FineTuneConfig(blocks, part, epochs, float(lr), batch_size, float(weight_decay), checkpoints, seed)
+    data, config = _settings(model, dataset, blocks=blocks, part=part, epochs=epochs, lr=lr, batch_size=batch_size,
+                             weight_decay=weight_decay, checkpoints=checkpoints, seed=seed, where=where)
     report = resolve_progress(progress, where=where)
     fingerprint = _fingerprint(model, data, config)
     path = Path(out).expanduser() if out is not None else _default_out(fingerprint)

@@ -56,7 +56,7 @@ from interp.patching._core import (
     site_hook,
 )
 from interp.patching._views import site_figure, site_frame
-from interp.progress import ProgressArg, resolve_progress
+from interp.progress import ProgressArg, ProgressCallback, resolve_progress
 from interp.results import Result
 
 if TYPE_CHECKING:
@@ -175,7 +175,8 @@ def _check_sites(sites: Any, where: str) -> list[str]:
 def generic_activation_patch(model: Model, pairs: Sequence[PreparedPair], *, sites: Sequence[str], metric: str,
                              source: str = "clean", target: str = "corrupted", padding_side: str = "right",
                              memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
-                             progress: Any = None, cells: Mapping[str, Sequence[tuple[int, int, int | None]]] | None = None,
+                             progress: ProgressCallback | None = None,
+                             cells: Mapping[str, Sequence[tuple[int, int, int | None]]] | None = None,
                              ) -> tuple[list[dict[str, np.ndarray]], np.ndarray, np.ndarray]:
     """The raw (unnormalised) metric of every patched cell, and the unpatched clean and corrupted metrics.
 

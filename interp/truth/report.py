@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from interp.errors import InvalidParameterError
+from interp.progress import ProgressArg
 from interp.results import Result
 from interp.stats import Comparison, Interval
 
@@ -329,21 +330,11 @@ class TruthReport(Result):
                 *([("Leave one dataset out", self.transfer())] if self.transfer_datasets else [])]
 
 
-def _takes_callback(fn: Any) -> bool:
-    """Whether ``fn``'s ``progress`` parameter takes a callable (not only None / True / False)."""
-    import inspect
-
-    annotation = str(inspect.signature(fn).parameters["progress"].annotation)
-    return any(word in annotation for word in ("Callable", "ProgressArg", "ProgressCallback"))
-
-
-def _step(fn: Any, progress: Any, step: str) -> Any:
-    """The ``progress`` argument for ``fn``, one step of the report: a callable sees ``fn``'s stages as
-    ``"step: stage"`` (or nothing of them, if ``fn`` takes only bools); None / True / False pass through."""
+def _step(progress: ProgressArg, step: str) -> ProgressArg:
+    """The ``progress`` argument for one step of the report: a callable sees that step's stages as
+    ``"step: stage"``; None / True / False pass through."""
     if progress is None or isinstance(progress, bool):
         return progress
-    if not _takes_callback(fn):
-        return False
     return lambda stage, done, total: progress(f"{step}: {stage}", done, total)
 
 
@@ -351,7 +342,7 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
                  probes: Sequence[str] | str = ("lr", "mm", "ccs"), position: str = "last", test_size: float = 0.25,
                  val_size: float = 0.25, max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
                  detector: bool = True, center: str = "none", batch_size: int | None = None,
-                 progress: Any = None) -> TruthReport:
+                 progress: ProgressArg = None) -> TruthReport:
     """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a detector there.
 
     Args:
@@ -370,8 +361,8 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         progress: None, True, False or a callable ``progress(stage, done, total)`` (:mod:`interp.progress`).
             A callable hears each step start as stage ``"truth report: <what runs>"`` (done = steps
             finished, of 3; 2 without the detector), the probe fits as ``"sweep: probes (test and
-            validation splits)"``, and, from the functions that report to callables, their stages as
-            ``"sweep: ..."``, ``"generalisation: ..."``, ``"detector: ..."``.
+            validation splits)"``, and the stages of the functions it runs as ``"sweep: ..."``,
+            ``"generalisation: ..."``, ``"detector: ..."``.
 
     Returns:
         :class:`TruthReport`: ``test_accuracy`` is :func:`truth_sweep`'s ``accuracy`` (n_datasets, n_probes,
@@ -429,7 +420,7 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
     n_fits, done = len(splits) * len(layer_list) * len(probe_names), 0
     for split in splits:
         acts = statement_features(model, split.dataset.statements, layer_list, position=position,
-                                  batch_size=batch_size, progress=_step(statement_features, progress, "sweep"))
+                                  batch_size=batch_size, progress=_step(progress, "sweep"))
         features.append(acts)
         val = split_pairs(split.train, test_size=val_size, seed=seed)  # (n_train,) bool, whole training pairs
         val_split = TruthSplit(split.name, split.train, val, split.train.subset(np.flatnonzero(~val)),
@@ -469,7 +460,7 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
     starting("generalisation")
     general = generalization_matrix(model, loaded, layer=layer, probe=probe, position=position, test_size=test_size,
                                     max_pairs=max_pairs, seed=seed, n_orient=n_orient, batch_size=batch_size,
-                                    progress=_step(generalization_matrix, progress, "generalisation"))
+                                    progress=_step(progress, "generalisation"))
     report = TruthReport(datasets=sweep.datasets, probes=sweep.probes, layers=sweep.layers, n_layers=sweep.n_layers,
                          layer=layer, probe=probe, validation_accuracy=validation.accuracy,
                          test_accuracy=sweep.accuracy, train_accuracy=sweep.train_accuracy, n_train=sweep.n_train,
@@ -491,7 +482,7 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         starting("detector")
         report.detector = LieDetector.fit(model, loaded, layer, probe=probe, position=position, max_pairs=max_pairs,
                                           seed=seed, center=center, test_size=test_size, val_size=val_size,
-                                          transfer=False, progress=_step(LieDetector.fit, progress, "detector"))
+                                          transfer=False, progress=_step(progress, "detector"))
         report.detector.transfer_ = transfer  # folds that chose their own layers: the left-out set chose nothing
     report.center = center
     if transfer is not None:
