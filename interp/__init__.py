@@ -32,7 +32,7 @@ _LAZY = {
     "run_spec": "interp.batch.runner",
 }
 _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing", "projection",
-               "truth", "batch", "lens", "patching", "data_attribution", "ask", "replication",
+               "truth", "batch", "lens", "patching", "data_attribution", "ask", "replication", "circuits",
                "stats")
 
 __getattr__, __dir__, _public = lazy_exports(__name__, _LAZY, _SUBMODULES)

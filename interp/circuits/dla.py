@@ -259,10 +259,10 @@ class DLAResult(Result):
         import plotly.graph_objects as go
 
         frame = self.to_frame().head(25).iloc[::-1]
-        fig = go.Figure(go.Bar(x=frame["mean"], y=frame["component"], orientation="h",
+        fig = go.Figure(go.Bar(x=frame["mean"].tolist(), y=frame["component"].tolist(), orientation="h",
                                error_x={"type": "data", "symmetric": False,
-                                        "array": (frame["mean_high"] - frame["mean"]).fillna(0),
-                                        "arrayminus": (frame["mean"] - frame["mean_low"]).fillna(0)},
+                                        "array": (frame["mean_high"] - frame["mean"]).fillna(0).tolist(),
+                                        "arrayminus": (frame["mean"] - frame["mean_low"]).fillna(0).tolist()},
                                marker_color=["#c0392b" if v < 0 else "#2471a3" for v in frame["mean"]]))
         fig.update_layout(title="Direct logit attribution (final norm scale frozen)", xaxis_title="contribution",
                           yaxis_title="component", height=max(300, 22 * len(frame) + 120), margin={"l": 10})

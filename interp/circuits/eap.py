@@ -397,15 +397,16 @@ class EdgeAttributionResult(Result):
 
         frame = self.faithfulness_frame()
         fig = go.Figure()
-        fig.add_trace(go.Scatter(x=frame["edges"], y=frame["faithfulness"], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=frame["edges"].tolist(), y=frame["faithfulness"].tolist(), mode="lines+markers",
                                  name=f"top edges ({self.method.upper()})",
                                  error_y={"type": "data", "symmetric": False,
-                                          "array": frame["faithfulness_high"] - frame["faithfulness"],
-                                          "arrayminus": frame["faithfulness"] - frame["faithfulness_low"]}))
-        fig.add_trace(go.Scatter(x=frame["edges"], y=frame["random_mean"], mode="lines+markers", name="random edges",
+                                          "array": (frame["faithfulness_high"] - frame["faithfulness"]).tolist(),
+                                          "arrayminus": (frame["faithfulness"] - frame["faithfulness_low"]).tolist()}))
+        fig.add_trace(go.Scatter(x=frame["edges"].tolist(), y=frame["random_mean"].tolist(), mode="lines+markers",
+                                 name="random edges",
                                  error_y={"type": "data", "symmetric": False,
-                                          "array": frame["random_high"] - frame["random_mean"],
-                                          "arrayminus": frame["random_mean"] - frame["random_low"]}))
+                                          "array": (frame["random_high"] - frame["random_mean"]).tolist(),
+                                          "arrayminus": (frame["random_mean"] - frame["random_low"]).tolist()}))
         fig.update_layout(title="Faithfulness by circuit size (exact patching; 1 = clean, 0 = corrupted)",
                           xaxis_title="edges in the circuit", xaxis_type="log", yaxis_title="faithfulness",
                           height=420)
