@@ -202,12 +202,30 @@ def test_cli_dla_and_eap(tmp_path):
     assert "EAP over" in out.output and (folder / "result.json").is_file()
 
 
-def test_explorer_tab(tmp_path):
+def test_explorer_tab(tmp_path, monkeypatch):
+    """The Circuits tab of the real explorer (apps/explorer.py -> Inside the model), as Streamlit runs it (no sys.path
+    edits): DLA bars, the circuit's graph and the faithfulness curve, on a tiny GQA model."""
+    from pathlib import Path
+
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import APPS
-
-    at = AppTest.from_file(str(APPS / "explorer.py"), default_timeout=120)
-    at.session_state["interp_page"] = "inside"
-    at.run()
-    assert not at.exception
+    monkeypatch.setenv("INTERP_CACHE", str(tmp_path))
+    monkeypatch.setenv("INTERP_MODEL", "tiny-llama")
+    explorer = Path(__file__).resolve().parents[1] / "apps" / "explorer.py"
+    at = AppTest.from_file(str(explorer), default_timeout=300).run()
+    at.switch_page("app_pages/inside.py").run()
+    assert not at.exception, at.exception
+    tab = [t for t in at.tabs if t.label == "Circuits"][0]
+    assert any("Find the circuit" in i.value for i in tab.info)
+    at.number_input(key="inside_circuits_pairs").set_value(2)
+    at.number_input(key="inside_circuits_random").set_value(1)
+    at.radio(key="inside_circuits_method").set_value("EAP")
+    tab = [t for t in at.tabs if t.label == "Circuits"][0]
+    tab.button[0].click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.subheader if s.value in ("Direct logit attribution", "Edge attribution patching")] == [
+        "Direct logit attribution", "Edge attribution patching"]
+    charts = at.get("plotly_chart")
+    titles = " ".join(str(c.proto.spec) for c in charts)
+    assert "Direct logit attribution" in titles and "Top " in titles and "Faithfulness by circuit size" in titles
