@@ -229,3 +229,23 @@ def test_explorer_tab(tmp_path, monkeypatch):
     charts = at.get("plotly_chart")
     titles = " ".join(str(c.proto.spec) for c in charts)
     assert "Direct logit attribution" in titles and "Top " in titles and "Faithfulness by circuit size" in titles
+
+
+@pytest.mark.slow
+def test_default_model_dla_sums_and_graph_pass_is_exact(default_model):
+    """On SmolLM2 (GQA: 9 query heads over 3 key/value heads, 30 layers): the DLA rows sum to the model's own logit
+    difference, the per-head pass reproduces the clean and corrupted runs, and the top EAP edge's exact effect has
+    its score's sign."""
+    model = default_model
+    task = make_task("ioi", n=2, seed=0)
+    reference = _reference_logit_diff(model, task)
+    dla = direct_logit_attribution(model, task, top_neurons=3)
+    np.testing.assert_allclose(dla.contributions.sum(1), reference, atol=1e-4)
+    result = edge_attribution_patching(model, task, method="eap", sizes=[], progress=False)
+    np.testing.assert_allclose(result.clean_metric, reference, atol=1e-3)
+    np.testing.assert_allclose(result.corrupted_metric, _reference_logit_diff(model, task, corrupted=True), atol=1e-3)
+    (source, target, score), = result.top_edges(1)
+    keep = np.ones_like(result.graph.valid)
+    keep[result.sources.index(source), result.targets.index(target)] = False
+    exact = circuit_faithfulness(model, task, keep)
+    assert np.sign(exact["circuit"].mean() - exact["clean"].mean()) == np.sign(score)
