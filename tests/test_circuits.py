@@ -197,7 +197,7 @@ def test_cli_dla_and_eap(tmp_path):
     assert "direct logit attribution" in out.output
     folder = tmp_path / "eap"
     out = runner.invoke(app, ["circuit", "eap", "--model", "tiny-llama", "--task", "ioi", "--pairs", "2",
-                              "--method", "eap", "--random", "1", "--out", str(folder)])
+                              "--method", "eap", "--sizes", "4", "--random", "1", "--out", str(folder)])
     assert out.exit_code == 0, out.output
     assert "EAP over" in out.output and (folder / "result.json").is_file()
 
@@ -218,7 +218,7 @@ def test_explorer_tab(tmp_path, monkeypatch):
     tab = [t for t in at.tabs if t.label == "Circuits"][0]
     assert any("Find the circuit" in i.value for i in tab.info)
     at.number_input(key="inside_circuits_pairs").set_value(2)
-    at.number_input(key="inside_circuits_random").set_value(1)
+    at.number_input(key="inside_circuits_random").set_value(0)
     at.radio(key="inside_circuits_method").set_value("EAP")
     tab = [t for t in at.tabs if t.label == "Circuits"][0]
     tab.button[0].click().run()

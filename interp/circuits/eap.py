@@ -55,7 +55,7 @@ __all__ = ["edge_attribution_patching", "circuit_faithfulness", "EdgeAttribution
 METHODS = ("eap", "eap-ig")
 #: Circuit sizes of the faithfulness curve, as fractions of the graph's edges.
 DEFAULT_FRACTIONS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.3)
-TOKENS_PER_PASS = 4096  # n_heads copies * pairs * padded length per pass
+TOKENS_PER_PASS = 2048  # n_heads copies * pairs * padded length per pass
 
 
 def _chunks(prepared: PreparedTask, n_heads: int, batch_size: int | None) -> list[slice]:
@@ -166,8 +166,8 @@ def edge_attribution_patching(model: Model, task: CircuitTask, *, method: str = 
             run = run_graph(model, graph, *args, gradients=True, embed=embed)
             grads += run.grads / n_grad
         weight = (chunk.stop - chunk.start) / n  # gradients are of the chunk's mean metric
-        delta = (corr_out - clean_out).flatten(1).double()  # (n_sources, batch * pos * d_model)
-        scores += weight * (delta @ grads.flatten(1).double().T)
+        delta = (corr_out - clean_out).flatten(1)  # (n_sources, batch * pos * d_model)
+        scores += weight * (delta @ grads.flatten(1).T).double()
         with torch.no_grad():
             ones = np.ones_like(graph.valid)
             clean_metric.append(run_graph(model, graph, *args, corrupted=corr_out, keep=ones).metric.numpy())
