@@ -75,7 +75,8 @@ def main(bench) -> None:
         eap, ig = results["eap"], results["eap-ig"]
         solved = eap.solved()
         print(f"[{name}] answer above foil on {solved.format(2)} of clean prompts"
-              + ("" if solved.above(0.5) else ": the model does NOT solve this task above chance"))
+              + ("" if solved.above(0.5) else
+                 ": the model is NOT shown to solve this task above chance (the interval reaches 0.5)"))
         frame_e, frame_i = eap.faithfulness_frame(), ig.faithfulness_frame()
         i = int(np.argmin(np.abs(frame_e["share_of_edges"] - 0.05)))
         size = int(frame_e["edges"][i])

@@ -250,8 +250,8 @@ class DLAResult(Result):
 
             solved = proportion_interval(int((self.logit_diff > 0).sum()), len(self.logit_diff))
             if not solved.above(0.5):
-                notes.append(f"The model puts the answer above the foil on only {solved.format(2)} of prompts: it "
-                             "does not solve this task above chance.")
+                notes.append(f"The model puts the answer above the foil on {solved.format(2)} of prompts (the "
+                             "interval reaches 0.5): it is not shown to solve this task above chance.")
         return notes
 
     def plot(self) -> Figure:

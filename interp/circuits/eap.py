@@ -337,8 +337,9 @@ class EdgeAttributionResult(Result):
         notes = []
         solved = self.solved()
         if not solved.above(0.5):
-            notes.append(f"The model does not solve this task above chance: the answer beats the foil on "
-                         f"{solved.format(2)} of clean prompts. The circuit explains a logit difference, not a skill.")
+            notes.append(f"The model is not shown to solve this task above chance: the answer beats the foil on "
+                         f"{solved.format(2)} of clean prompts (the interval reaches 0.5). The circuit explains a "
+                         "logit difference, not a skill.")
         from interp.stats import mean_interval
 
         gap = mean_interval(self.clean_metric - self.corrupted_metric, n_resamples=400)
