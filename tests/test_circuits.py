@@ -61,8 +61,8 @@ def _setup(model, n=3, name="ioi"):
     prepared = prepare_task(model, make_task(name, n=n, seed=0))
     graph = build_graph(model)
     args = (prepared.clean, prepared.mask, prepared.last, prepared.answers, prepared.foils)
-    clean = source_outputs(model, prepared.clean, prepared.mask)
-    corrupted = source_outputs(model, prepared.corrupted, prepared.mask)
+    clean = source_outputs(model, prepared.clean, prepared.mask)[0]
+    corrupted = source_outputs(model, prepared.corrupted, prepared.mask)[0]
     return prepared, graph, args, clean, corrupted
 
 
@@ -75,6 +75,9 @@ def test_graph_pass_reproduces_the_model_and_its_ends_are_exact(tiny_model):
     empty = run_graph(tiny_model, graph, *args, corrupted=corrupted, keep=np.zeros_like(graph.valid))
     np.testing.assert_allclose(full.metric.numpy(), plain.metric.numpy(), atol=1e-5)
     np.testing.assert_allclose(empty.metric.numpy(), _reference_logit_diff(tiny_model, prepared.task, True), atol=1e-4)
+    # EAP-IG's inputs: the clean tokens with the corrupted prompt's embeddings are the corrupted run
+    swapped = run_graph(tiny_model, graph, *args, embed=corrupted[0])
+    np.testing.assert_allclose(swapped.metric.numpy(), empty.metric.numpy(), atol=1e-4)
 
 
 def test_faithfulness_of_full_graph_is_one_and_of_empty_circuit_zero(tiny_models):

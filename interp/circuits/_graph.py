@@ -125,8 +125,11 @@ def head_outputs(model: Model, layer: int, z: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bphd,hdm->hbpm", z.float(), _w_o(model, layer).to(z.device))
 
 
-def source_outputs(model: Model, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(n_sources, batch, pos, d_model) float32 every source node's output on a plain run of ``tokens``."""
+def source_outputs(model: Model, tokens: torch.Tensor, mask: torch.Tensor, last: torch.Tensor | None = None,
+                   answers: torch.Tensor | None = None, foils: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Every source node's output on a plain run of ``tokens`` (batch, pos): (n_sources, batch, pos, d_model)
+    float32, and the run's (batch,) logit differences when ``last``, ``answers`` and ``foils`` are given."""
     names = ["blocks.0.hook_resid_pre"]
     for layer in range(model.n_layers):
         names += [f"blocks.{layer}.attn.hook_z", f"blocks.{layer}.hook_mlp_out"]
@@ -140,12 +143,13 @@ def source_outputs(model: Model, tokens: torch.Tensor, mask: torch.Tensor) -> to
             return keep
 
         with model.hooks([(name, keeper(name)) for name in names]):
-            model.bridge(tokens.to(model.device), attention_mask=mask.to(model.device))
+            logits = model.bridge(tokens.to(model.device), attention_mask=mask.to(model.device))
+        metric = None if answers is None else _metric(logits.cpu(), last, answers, foils).clone()
     out.append(captured["blocks.0.hook_resid_pre"][None])
     for layer in range(model.n_layers):
         out.append(head_outputs(model, layer, captured[f"blocks.{layer}.attn.hook_z"]))
         out.append(captured[f"blocks.{layer}.hook_mlp_out"][None])
-    return torch.cat(out).clone()
+    return torch.cat(out).clone(), metric
 
 
 def _metric(logits: torch.Tensor, last: torch.Tensor, answers: torch.Tensor, foils: torch.Tensor) -> torch.Tensor:

@@ -104,10 +104,15 @@ def circuit_faithfulness(model: Model, task: CircuitTask, keep: np.ndarray, *, b
                                     f"{graph.valid.shape} (sources x targets). Got shape {keep.shape}.")
     prepared = prepare_task(model, task, where=where)
     chunks = _chunks(prepared, graph.n_heads, batch_size)
-    corrupted = [source_outputs(model, prepared.corrupted[c], prepared.mask[c]) for c in chunks]
-    ones = np.ones_like(graph.valid)
-    return {"clean": _patched_metrics(model, graph, prepared, corrupted, chunks, ones),
-            "corrupted": _patched_metrics(model, graph, prepared, corrupted, chunks, ~ones),
+    corrupted, clean_metric, corrupted_metric = [], [], []
+    for c in chunks:
+        targets = (prepared.last[c], prepared.answers[c], prepared.foils[c])
+        outputs, metric = source_outputs(model, prepared.corrupted[c], prepared.mask[c], *targets)
+        corrupted.append(outputs)
+        corrupted_metric.append(metric.numpy())
+        clean_metric.append(source_outputs(model, prepared.clean[c], prepared.mask[c], *targets)[1].numpy())
+    return {"clean": np.concatenate(clean_metric).astype(np.float64),
+            "corrupted": np.concatenate(corrupted_metric).astype(np.float64),
             "circuit": _patched_metrics(model, graph, prepared, corrupted, chunks, keep)}
 
 
@@ -154,9 +159,11 @@ def edge_attribution_patching(model: Model, task: CircuitTask, *, method: str = 
         report("attribute", i, len(chunks))
         args = (prepared.clean[chunk], prepared.mask[chunk], prepared.last[chunk], prepared.answers[chunk],
                 prepared.foils[chunk])
-        clean_out = source_outputs(model, prepared.clean[chunk], prepared.mask[chunk])
-        corr_out = source_outputs(model, prepared.corrupted[chunk], prepared.mask[chunk])
+        clean_out, clean_m = source_outputs(model, prepared.clean[chunk], prepared.mask[chunk], *args[2:])
+        corr_out, corr_m = source_outputs(model, prepared.corrupted[chunk], prepared.mask[chunk], *args[2:])
         corrupted.append(corr_out)
+        clean_metric.append(clean_m.numpy())
+        corrupted_metric.append(corr_m.numpy())
         grads = torch.zeros((len(graph.targets), *clean_out.shape[1:]))
         for k in range(1, n_grad + 1):
             embed = None
@@ -168,10 +175,6 @@ def edge_attribution_patching(model: Model, task: CircuitTask, *, method: str = 
         weight = (chunk.stop - chunk.start) / n  # gradients are of the chunk's mean metric
         delta = (corr_out - clean_out).flatten(1)  # (n_sources, batch * pos * d_model)
         scores += weight * (delta @ grads.flatten(1).T).double()
-        with torch.no_grad():
-            ones = np.ones_like(graph.valid)
-            clean_metric.append(run_graph(model, graph, *args, corrupted=corr_out, keep=ones).metric.numpy())
-            corrupted_metric.append(run_graph(model, graph, *args, corrupted=corr_out, keep=~ones).metric.numpy())
     report("attribute", len(chunks), len(chunks))
     seconds = time.perf_counter() - start
     scores_np = np.where(graph.valid, scores.numpy(), 0.0).astype(np.float32)
