@@ -281,6 +281,12 @@ DEFAULTS_DIFFER: dict[tuple[str, str], tuple[str, str]] = {
     ("replication", "replication_quick"): (
         "Quick settings", "on here, off in replicate() and `interp replicate` (--quick): the full settings take tens of "
         "minutes on a CPU, more than a page should wait for; untick it to get the CLI's numbers."),
+    ("inside", "inside_circuits_pairs"): (
+        "Pairs", "8 here, 20 in `interp circuit eap|dla` (make_task's n=20): every pass runs one copy of the pairs per "
+        "head, so a page waits minutes for 20 pairs on the default model."),
+    ("inside", "inside_circuits_random"): (
+        "Random circuits per size", "3 here, 5 in edge_attribution_patching and `interp circuit eap` (--random), "
+        "for time."),
     ("model", "model_k"): (
         "Number of tokens (k)", "10 here and in Model.top_next_tokens; `interp predict` prints 5 rows (-k 5) to fit a "
         "terminal."),

@@ -96,6 +96,8 @@ KIND_MODULES: dict[str, str] = {
     "AttributionPatchingResult": "interp.patching.attribution",
     "TrainingAttributionResult": "interp.data_attribution.attribute",
     "AttributionEvaluationResult": "interp.data_attribution.evaluate",
+    "DLAResult": "interp.circuits.dla",
+    "EdgeAttributionResult": "interp.circuits.eap",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:

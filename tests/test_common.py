@@ -450,8 +450,37 @@ def _training_data_cases() -> list[Case]:
     ]
 
 
+def _circuit_cases() -> list[Case]:
+    def circuits():
+        return importlib.import_module("interp.circuits")
+
+    def task():
+        return circuits().make_task("capitals", n=2, seed=0)
+
+    return [
+        Case("circuits.direct_logit_attribution", ("interp.circuits.direct_logit_attribution",), "tiny-gpt2",
+             lambda m: circuits().direct_logit_attribution(m, task(), top_neurons=3), lambda: circuits().DLAResult,
+             ("component", "kind", "layer", "head", "mean", "mean_low", "mean_high", "share"),
+             rows=lambda r: len(r.components),
+             bad=(Bad("answer", lambda m: circuits().direct_logit_attribution(m, PROMPT, answer=" dog and"),
+                      InvalidParameterError, "The 'answer' parameter of direct_logit_attribution must be exactly one "
+                      "token"),
+                  Bad("empty", lambda m: circuits().direct_logit_attribution(m, "", answer=" dog"), EmptyPromptError,
+                      _empty_prompt("direct_logit_attribution")))),
+        Case("circuits.edge_attribution_patching", ("interp.circuits.edge_attribution_patching",), "tiny-llama",
+             lambda m: circuits().edge_attribution_patching(m, task(), method="eap", sizes=[4], n_random=1,
+                                                            progress=False),
+             lambda: circuits().EdgeAttributionResult, ("source", "target", "score", "rank"),
+             rows=lambda r: r.n_edges,
+             bad=(Bad("method", lambda m: circuits().edge_attribution_patching(m, task(), method="acdc"),
+                      InvalidParameterError, "The 'method' parameter of edge_attribution_patching must be one of"),
+                  Bad("steps", lambda m: circuits().edge_attribution_patching(m, task(), steps=0),
+                      InvalidParameterError, "The 'steps' parameter of edge_attribution_patching must be an int"))),
+    ]
+
+
 CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _ask_cases() + _patching_cases()
-         + _lens_cases() + _training_data_cases()}
+         + _lens_cases() + _training_data_cases() + _circuit_cases()}
 BAD = [(name, bad) for name, case in CASES.items() for bad in case.bad]
 
 
@@ -505,7 +534,8 @@ def _analyses() -> set[str]:
     for package in (interp, interp.attribution, interp.probing, interp.projection, interp.truth,
                     importlib.import_module("interp.lens"), importlib.import_module("interp.patching"),
                     importlib.import_module("interp.ask"),
-                    importlib.import_module("interp.replication"), importlib.import_module("interp.data_attribution")):
+                    importlib.import_module("interp.replication"), importlib.import_module("interp.data_attribution"),
+                    importlib.import_module("interp.circuits")):
         for attr in package.__all__:
             obj = getattr(package, attr)
             if inspect.isfunction(obj):

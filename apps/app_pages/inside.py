@@ -1,14 +1,16 @@
 """Inside the model: where the answer forms and which components carry it.
 
-A thin shell over :mod:`interp.lens` and :mod:`interp.patching`. Tabs: the lens grid for a prompt
-(``_inside_lens.render_lens``), activation patching of a clean/corrupted pair, causal tracing
-(ROME) and attribution patching with its top cells verified by exact patching. Each tab calls one
+A thin shell over :mod:`interp.lens`, :mod:`interp.patching` and :mod:`interp.circuits`. Tabs: the lens grid for a
+prompt (``_inside_lens.render_lens``), activation patching of a clean/corrupted pair, causal tracing
+(ROME), attribution patching with its top cells verified by exact patching, and circuits (direct logit
+attribution, edge attribution patching and its faithfulness: ``_inside_circuits.render_circuits``). Each tab calls one
 library function (cached, the model passed as ``_model``) and renders ``result.plot()`` /
 ``result.to_frame()`` through ``_common.show_result``.
 """
 
 import _common
 import streamlit as st
+from _inside_circuits import render_circuits  # apps/_inside_circuits.py, beside _inside_lens.py
 from _inside_lens import render_lens  # apps/_inside_lens.py: apps/ is on sys.path when Streamlit runs a page
 
 import interp
@@ -79,8 +81,8 @@ model = loaded.model
 st.title("Inside the model")
 st.caption("Where inside the forward pass the answer forms, and which components carry it.")
 _common.defaults_note("inside")
-lens_tab, patch_tab, trace_tab, atp_tab = st.tabs(["Lens", "Activation patching", "Causal tracing",
-                                                    "Attribution patching"])
+lens_tab, patch_tab, trace_tab, atp_tab, circuits_tab = st.tabs(["Lens", "Activation patching", "Causal tracing",
+                                                                  "Attribution patching", "Circuits"])
 
 with lens_tab:
     render_lens(loaded)
@@ -128,3 +130,6 @@ with atp_tab:
                               method)
         if atp is not None:
             _common.show_result(atp, "attribution_patching")
+
+with circuits_tab:
+    render_circuits(loaded)

@@ -1,0 +1,81 @@
+"""The "Circuits" tab of the "Inside the model" page: which edges carry the answer (a thin shell over
+:mod:`interp.circuits`).
+
+:func:`render_circuits` draws the tab: a shipped task (IOI-style names, greater-than, country -> capital) and its
+size, the method (EAP or EAP-IG), then the direct logit attribution bars, the circuit's graph and the faithfulness
+curve (top edges against random edge sets, by exact patching). The page (``inside.py``) calls it inside a tab.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import _common
+import streamlit as st
+
+import interp
+
+__all__ = ["render_circuits"]
+
+TASKS = {"Indirect object (IOI-style names)": "ioi", "Greater-than (years)": "greater_than",
+         "Country -> capital": "capitals"}
+METHODS = {"EAP-IG": "eap-ig", "EAP": "eap"}
+
+
+@st.cache_data(show_spinner="Direct logit attribution…", max_entries=16)
+def _run_dla(_model: interp.Model, model_key: str, task: str, pairs: int, seed: int):
+    from interp.circuits import direct_logit_attribution, make_task
+
+    return direct_logit_attribution(_model, make_task(task, n=pairs, seed=seed))
+
+
+def _run_eap(model: interp.Model, model_key: str, task: str, pairs: int, seed: int, method: str, steps: int,
+             n_random: int):
+    """Edge attribution patching with a progress bar, kept in this process once computed."""
+    from interp.circuits import edge_attribution_patching, make_task
+
+    def compute():
+        with _common.progress_bar("Scoring edges, then patching circuits exactly") as bar:
+            return edge_attribution_patching(model, make_task(task, n=pairs, seed=seed), method=method, steps=steps,
+                                             n_random=n_random, seed=seed, progress=bar)
+
+    return _common.remembered("edge_attribution_patching", (model_key, task, pairs, seed, method, steps, n_random),
+                              compute)
+
+
+def render_circuits(model: Any) -> None:
+    """Draw the circuits tab for ``model`` (an :class:`interp.Model`, or the page's ``_common.LoadedModel``)."""
+    loaded = model if hasattr(model, "key") and hasattr(model, "model") else None
+    model = loaded.model if loaded is not None else model
+    key = loaded.key if loaded is not None else model.name
+    st.caption("Direct logit attribution: what each head and MLP writes onto logit(answer) - logit(foil) at the last "
+               "token, the final norm's scale frozen (the bars sum to the logit difference). Edge attribution "
+               "patching (Syed et al. 2023; EAP-IG, Hanna et al. 2024): every edge between the embeddings, each head "
+               "(query heads of a GQA group on their own), each MLP and the logits, scored from gradients; the top "
+               "edges are then checked by patching everything else with the corrupted prompt's activations, against "
+               "random edge sets of the same size.")
+    with st.form("inside_circuits_form"):
+        a, b, c, d, e = st.columns([3, 1, 1, 1, 1])
+        task = TASKS[a.selectbox("Task (seeded clean/corrupted pairs)", list(TASKS), key="inside_circuits_task")]
+        pairs = b.number_input("Pairs", 1, 100, 8, key="inside_circuits_pairs")
+        method = METHODS[c.radio("Method", list(METHODS), horizontal=True, key="inside_circuits_method")]
+        steps = d.number_input("IG steps", 1, 50, 5, key="inside_circuits_steps")
+        n_random = e.number_input("Random circuits per size", 0, 20, 3, key="inside_circuits_random")
+        submitted = st.form_submit_button("Find the circuit", type="primary")
+    if submitted:
+        args = (task, int(pairs), 0)
+        st.session_state["inside_circuits_dla"] = _common.guarded(_run_dla, model, key, *args)
+        st.session_state["inside_circuits_eap"] = _common.guarded(_run_eap, model, key, *args, method, int(steps),
+                                                                   int(n_random))
+    dla = st.session_state.get("inside_circuits_dla")
+    eap = st.session_state.get("inside_circuits_eap")
+    if dla is None and eap is None:
+        st.info("Press **Find the circuit** (minutes on the default model: every pass runs one copy of the pairs per "
+                "head).", icon=":material/play_arrow:")
+        return
+    if dla is not None:
+        st.subheader("Direct logit attribution")
+        _common.show_result(dla, "direct_logit_attribution")
+    if eap is not None:
+        st.subheader("Edge attribution patching")
+        _common.show_result(eap, "edge_attribution_patching")

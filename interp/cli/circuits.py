@@ -1,0 +1,111 @@
+"""The ``interp circuit`` commands: a thin shell over :mod:`interp.circuits`.
+
+    interp circuit dla --task ioi --pairs 20                 # direct logit attribution of heads, MLPs, neurons
+    interp circuit eap --task ioi --pairs 20 --method eap-ig # edge scores + faithfulness of top-n circuits
+    interp circuit eap --csv my_pairs.csv --out runs/eap     # your own clean,corrupted,answer,foil pairs
+
+Nothing heavy is imported until a command runs.
+"""
+
+# No ``from __future__ import annotations`` here: Typer reads the command's annotations at runtime.
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from interp.cli._common import (
+    JsonOpt,
+    ModelOpt,
+    OutOpt,
+    clean_errors,
+    out,
+    print_result,
+    progress_arg,
+    progress_bars,
+    save_result,
+    table,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Circuits: direct logit attribution and edge attribution patching.", no_args_is_help=True)
+
+TaskOpt = Annotated[str, typer.Option("--task", "-t", help="A shipped task: ioi, greater_than or capitals.")]
+PairsOpt = Annotated[int, typer.Option("--pairs", "-n", help="Pairs generated from the shipped task.")]
+CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Your own pairs: a CSV with the columns clean,corrupted,"
+                                             "answer,foil (instead of --task).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="The task generator's (and random circuits') seed.")]
+TopOpt = Annotated[int, typer.Option("--top", help="Rows printed.")]
+
+
+def _task(task: str, pairs: int, csv: Path | None, seed: int):
+    from interp.circuits import make_task, read_task_csv
+
+    return read_task_csv(csv) if csv is not None else make_task(task, n=pairs, seed=seed)
+
+
+@app.command("dla")
+@clean_errors
+def dla_command(task: TaskOpt = "ioi", pairs: PairsOpt = 20, csv: CsvOpt = None, seed: SeedOpt = 0,
+                model: ModelOpt = None,
+                neurons: Annotated[int, typer.Option("--neurons", help="Top neurons reported.")] = 20,
+                top: TopOpt = 15, save: OutOpt = None, as_json: JsonOpt = False) -> None:
+    """Direct logit attribution: each head's, MLP's and neuron's write onto logit(answer) - logit(foil) at the last
+    token of the clean prompts (final norm scale frozen; the rows sum to the logit difference)."""
+    from interp.circuits import direct_logit_attribution
+    from interp.models.loading import load_model
+
+    loaded = load_model(model)
+    result = direct_logit_attribution(loaded, _task(task, pairs, csv, seed), top_neurons=neurons)
+    if save is not None:
+        save_result(result, save)
+    if as_json:
+        print_result(result)
+        return
+    out.print(result.summary(), highlight=False)
+    frame = result.to_frame().head(top)
+    out.print(table(frame.to_dict("records"), "Components by mean contribution"))
+    if len(result.neuron_layers):
+        out.print(table(result.neuron_frame().head(top).to_dict("records"), "Top neurons"))
+
+
+@app.command("eap")
+@clean_errors
+def eap_command(task: TaskOpt = "ioi", pairs: PairsOpt = 20, csv: CsvOpt = None, seed: SeedOpt = 0,
+                model: ModelOpt = None,
+                method: Annotated[str, typer.Option("--method", help="eap (one gradient) or eap-ig (integrated "
+                                                    "gradients over interpolated inputs).")] = "eap-ig",
+                steps: Annotated[int, typer.Option("--steps", help="EAP-IG interpolation steps.")] = 5,
+                sizes: Annotated[str | None, typer.Option("--sizes", help="Circuit sizes checked by exact patching, "
+                                                          "comma-separated edge counts (default: 0.5%..30% of the "
+                                                          "edges); 'none' skips the check.")] = None,
+                n_random: Annotated[int, typer.Option("--random", help="Random edge sets per size.")] = 5,
+                top: TopOpt = 15, save: OutOpt = None, as_json: JsonOpt = False) -> None:
+    """Edge attribution patching: score every edge (embeddings, heads, MLPs, logits), then patch everything outside
+    the top-n edges exactly and compare with random edge sets of the same size."""
+    from interp.circuits import edge_attribution_patching
+    from interp.errors import InvalidParameterError
+    from interp.models.loading import load_model
+
+    size_list = None
+    if sizes is not None:
+        try:
+            size_list = [] if sizes.strip().lower() == "none" else [int(s) for s in sizes.split(",") if s.strip()]
+        except ValueError:
+            raise InvalidParameterError(f"--sizes must be comma-separated edge counts (e.g. 50,100,400) or 'none'. "
+                                        f"Got {sizes!r}.") from None
+    circuit_task = _task(task, pairs, csv, seed)
+    loaded = load_model(model)
+    with progress_bars(quiet=as_json) as bars:
+        result = edge_attribution_patching(loaded, circuit_task, method=method, steps=steps, sizes=size_list,
+                                           n_random=n_random, seed=seed,
+                                           progress=progress_arg(edge_attribution_patching, bars))
+    if save is not None:
+        save_result(result, save)
+    if as_json:
+        print_result(result)
+        return
+    out.print(result.summary(), highlight=False)
+    out.print(table(result.to_frame().head(top).to_dict("records"), "Largest edges"))
+    if result.sizes:
+        out.print(table(result.faithfulness_frame().to_dict("records"), "Faithfulness (exact patching)"))
