@@ -45,7 +45,7 @@ from typing import Any
 from interp._validation import check_choice, check_layer, check_texts, parse_layers
 from interp.errors import InvalidParameterError, LayerIndexError, choices_text
 
-__all__ = ["Constraint", "Interval", "Options", "Subset", "Layer", "Layers", "Text", "Texts", "ModelArg",
+__all__ = ["Attr", "Constraint", "Interval", "Options", "Subset", "Layer", "Layers", "Text", "Texts", "ModelArg",
            "InstanceOf", "ListOf", "make_constraint", "validate_params", "constraints_of", "options_of", "check_param",
            "validated_functions"]
 
@@ -100,6 +100,22 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+class Attr:
+    """An interval bound read from another argument when the call is checked: ``Attr("d_vocab", of="self", plus=1)``
+    is ``self.d_vocab + 1`` (a model's vocabulary size, known only once the model is)."""
+
+    def __init__(self, name: str, *, of: str = "model", plus: int = 0):
+        self.name, self.of, self.plus = name, of, plus
+
+    def resolve(self, context: Mapping[str, Any]) -> float | None:
+        owner = context.get(self.of)
+        value = getattr(owner, self.name, None)
+        return None if value is None else value + self.plus
+
+    def __repr__(self) -> str:
+        return f"{self.of}.{self.name}" + (f" + {self.plus}" if self.plus else "")
+
+
 class Interval(Constraint):
     """A number of type ``int`` or ``float`` (a float parameter also takes ints) between ``left`` and ``right``.
 
@@ -123,21 +139,36 @@ class Interval(Constraint):
     def is_satisfied_by(self, value: Any, context: Mapping[str, Any] = {}) -> bool:  # noqa: B006
         if not self.claims(value) or (self.type is float and math.isnan(float(value))):
             return False
-        left_ok = self.left is None or (value >= self.left if self.closed in ("left", "both") else value > self.left)
-        right_ok = self.right is None or (value <= self.right if self.closed in ("right", "both")
-                                          else value < self.right)
+        left, right = self.bounds(context)
+        left_ok = left is None or (value >= left if self.closed in ("left", "both") else value > left)
+        right_ok = right is None or (value <= right if self.closed in ("right", "both") else value < right)
         return left_ok and right_ok
 
-    def describe(self) -> str:
+    def bounds(self, context: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
+        """``(left, right)``, an :class:`Attr` bound read from ``context`` (left as it is without one)."""
+        def one(bound: Any) -> Any:
+            if isinstance(bound, Attr) and context is not None:
+                resolved = bound.resolve(context)
+                return None if resolved is None else resolved
+            return bound
+        return one(self.left), one(self.right)
+
+    def describe(self, context: Mapping[str, Any] | None = None) -> str:
         noun = "an int" if self.type is int else "a float"
         lo_closed, hi_closed = self.closed in ("left", "both"), self.closed in ("right", "both")
-        if self.left is not None and self.right is not None:
-            return f"{noun} in {'[' if lo_closed else '('}{self.left}, {self.right}{']' if hi_closed else ')'}"
-        if self.left is not None:
-            return f"{noun} {'>=' if lo_closed else '>'} {self.left}"
-        if self.right is not None:
-            return f"{noun} {'<=' if hi_closed else '<'} {self.right}"
+        left, right = self.bounds(context)
+        if left is not None and right is not None:
+            return f"{noun} in {'[' if lo_closed else '('}{left}, {right}{']' if hi_closed else ')'}"
+        if left is not None:
+            return f"{noun} {'>=' if lo_closed else '>'} {left}"
+        if right is not None:
+            return f"{noun} {'<=' if hi_closed else '<'} {right}"
         return noun
+
+    def check(self, value: Any, *, name: str, where: str, context: Mapping[str, Any], also: Sequence[str] = ()) -> None:
+        if not self.is_satisfied_by(value, context):
+            allowed = _join([self.describe(context), *also])
+            raise self.error(f"The {name!r} parameter of {where} must be {allowed}. Got {_given(value)} instead.")
 
     def __repr__(self) -> str:
         return f"Interval({self.type.__name__}, {self.left}, {self.right}, closed={self.closed!r})"
@@ -149,9 +180,10 @@ class Options(Constraint):
     kind = "options"
 
     def __init__(self, choices: Iterable[Any] | Callable[[], Iterable[Any]], *, error: type[Exception] | None = None,
-                 noun: str | None = None):
+                 noun: str | None = None, deprecated: Iterable[Any] = ()):
         self._choices = choices if callable(choices) else tuple(choices)
         self.noun = noun  # "attribution method": "Unknown attribution method: 'x'. Available methods: ..." (inseq)
+        self.deprecated = tuple(deprecated)  # old names still accepted (the function warns), never listed
         if error is not None:
             self.error = error
 
@@ -164,7 +196,7 @@ class Options(Constraint):
 
     def is_satisfied_by(self, value: Any, context: Mapping[str, Any] = {}) -> bool:  # noqa: B006
         try:
-            return value in self.choices
+            return value in self.choices or value in self.deprecated
         except TypeError:  # unhashable compared to a set-like
             return False
 
@@ -198,8 +230,8 @@ class Subset(Constraint):
     kind = "subset"
 
     def __init__(self, choices: Iterable[Any] | Callable[[], Iterable[Any]], *, single: bool = False,
-                 noun: str | None = None):
-        self._options = Options(choices, noun=noun)
+                 noun: str | None = None, deprecated: Iterable[Any] = ()):
+        self._options = Options(choices, noun=noun, deprecated=deprecated)
         self.single = single
 
     @property
@@ -217,8 +249,9 @@ class Subset(Constraint):
         return all(self._options.is_satisfied_by(v) for v in value)
 
     def describe(self) -> str:
-        one = f"one of {choices_text(self.choices)} or " if self.single else ""
-        return f"{one}a non-empty list of {choices_text(self.choices)}"
+        if self.single:
+            return f"one of {choices_text(self.choices)}, or a non-empty list of them"
+        return f"a non-empty list drawn from {choices_text(self.choices)}"
 
     def check(self, value: Any, *, name: str, where: str, context: Mapping[str, Any], also: Sequence[str] = ()) -> None:
         if self.is_satisfied_by(value, context):

@@ -261,8 +261,8 @@ def _other_cases() -> list[Case]:
                                                      "tiny-gpt2 reproduces"),
              rows=lambda r: len(r.keys),
              bad=(Bad("parts", lambda m: replication.replicate(m, parts=["nope"]), InvalidParameterError,
-                      "The 'parts' parameter of replicate must be a non-empty list of 'truth', 'space', 'pos', "
-                      "'attribution'. Got ['nope'] instead."),)),
+                      "The 'parts' parameter of replicate must be one of 'truth', 'space', 'pos' or 'attribution', "
+                      "or a non-empty list of them. Got ['nope'] instead ('nope' is not allowed)."),)),
         Case("batch.world_map_layer", (), "tiny-gpt2", _world_map_layer,
              lambda: importlib.import_module("interp.projection.world").WorldMapLayerResult,
              ("layer", "r2_lat", "r2_lon", "error_km", "alpha"), rows=lambda r: 1),
@@ -285,8 +285,8 @@ def _other_cases() -> list[Case]:
              bad=(Bad("dataset", lambda m: truth.truth_report(m, "nope", max_pairs=10), InvalidDatasetError,
                       "Unknown dataset 'nope'"),
                   Bad("val_size", lambda m: truth.truth_report(m, "facts", val_size=2, max_pairs=10),
-                      InvalidParameterError, "The 'val_size' parameter of truth_report must be a float in (0, 1). Got 2."),
-                  # (the message names truth_sweep, which truth_report calls: reported as a bug)
+                      InvalidParameterError,
+                      "The 'val_size' parameter of truth_report must be a float in (0, 1). Got 2 instead."),
                   Bad("layer", lambda m: truth.truth_report(m, "facts", layers=[9], max_pairs=10), LayerIndexError,
                       "must be an int in [0, {n1}) (negative counts from the end). Got 9 instead."))),
         Case("truth.generalization_matrix", ("interp.truth.generalization_matrix",), "tiny-llama",
@@ -332,7 +332,8 @@ def _ask_cases() -> list[Case]:
              lambda: ask.HintResult, ("condition", "accuracy", "follow_rate", "mention_rate"),
              rows=lambda r: len(ask.CONDITIONS),
              bad=(Bad("conditions", lambda m: ask.hint_faithfulness(m, conditions=["sideways"]), InvalidParameterError,
-                      "The 'conditions' parameter of hint_faithfulness must name some of"),)),
+                      "The 'conditions' parameter of hint_faithfulness must be a non-empty list drawn from 'none', 'wrong', "
+                      "'correct' or 'few_shot'. Got ['sideways'] instead ('sideways' is not allowed)."),)),
         Case("ask.self_report", ("interp.ask.self_report",), "tiny-neox",
              lambda m: ask.self_report(m, "sums", n=6, detector=_detector(m), max_new_tokens=3),
              lambda: ask.SelfReportResult, ("statement", "label", "stated", "p_true", "probe_p_true"),
@@ -397,7 +398,8 @@ def _lens_cases() -> list[Case]:
              lambda m: lens.linear_lens(m, PROMPT, lens=fitted(m), target=" Paris", layers=[0, 2]),
              lambda: lens.LensResult, columns, rows=lambda r: 2 * len(r.input_tokens),
              bad=(Bad("lens", lambda m: lens.linear_lens(m, PROMPT, lens=3), InvalidParameterError,
-                      "The 'lens' parameter of linear_lens must be a LinearLens, a path or None. Got int instead."),
+                      "The 'lens' parameter of linear_lens must be a LinearLens, a path (str or os.PathLike) or None. "
+                      "Got 3 instead."),
                   Bad("layer", lambda m: lens.linear_lens(m, PROMPT, lens=fitted(m), layers=[9]), LayerIndexError,
                       _layer("linear_lens", "layers") + " (negative counts from the end). Got 9 instead."))),
         Case("lens.lens_divergence", ("interp.lens.lens_divergence",), "tiny-neox",
@@ -443,7 +445,9 @@ def _training_data_cases() -> list[Case]:
              lambda m: da().evaluate_attribution(_training_run(m), ["bm25", "grad_cos"], lds_subsets=3),
              lambda: da().AttributionEvaluationResult, ("method", "kind", "n_queries", "mrr", "recall_at_10", "lds"),
              bad=(Bad("methods", lambda m: da().evaluate_attribution(_training_run(m), []), InvalidParameterError,
-                      "The 'method' parameter of evaluate_attribution is empty"),
+                      "The 'method' parameter of evaluate_attribution must be one of 'bm25', 'grad_dot', 'grad_cos', "
+                      "'tracin_sgd', 'tracin_adam', 'trackstar', 'projected_if' or 'ekfac', or a non-empty list of "
+                      "them. Got [] instead."),
                   Bad("lds", lambda m: da().evaluate_attribution(_training_run(m), "bm25", lds_subsets=-1),
                       InvalidParameterError, "The 'lds_subsets' parameter of evaluate_attribution must be an int >= 0"))),
     ]
