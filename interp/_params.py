@@ -92,6 +92,10 @@ def _given(value: Any) -> str:
     return f"{text} of type {type(value).__name__}"
 
 
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -458,7 +462,7 @@ class InstanceOf(Constraint):
     def describe(self) -> str:
         if self.name:
             return self.name
-        return _join([f"an instance of {t.__name__}" for t in self.types])
+        return _join([_article(t.__name__) for t in self.types])
 
     def __repr__(self) -> str:
         return f"InstanceOf({', '.join(t.__name__ for t in self.types)})"

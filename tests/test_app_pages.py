@@ -832,7 +832,7 @@ def test_ask_page_without_signals_shows_an_error(open_page):
     at = open_page("ask")
     at.multiselect(key="ask_cal_signals").set_value([])
     at = submit(at, "Calibrate")
-    assert_error(at, "The 'signals' parameter of calibrate must name some of")
+    assert_error(at, "The 'signals' parameter of calibrate must be a non-empty list drawn from 'letter'")
 
 
 # ----------------------------------------------------------------------------------------- Training data

@@ -501,15 +501,26 @@ def assert_results_equal(original: Result, loaded: Result) -> None:
 
 
 # ----------------------------------------------------------------------------------------- registry guards
-def _analyses() -> set[str]:
-    """Public functions (and public methods of exported classes) whose return annotation names a Result type."""
+def _public_surfaces() -> list[types.ModuleType]:
+    """``interp`` itself, every package under it and every top-level module: what defines the public names (its
+    ``__all__``). Found by walking the package, so a new subpackage or module is included without a line here."""
+    _import_all_of_interp()
+    surfaces = [interp]
+    for module in pkgutil.walk_packages(interp.__path__, "interp."):
+        if module.name.endswith(".__main__") or module.name == "interp.probes":
+            continue
+        if module.ispkg or module.name.count(".") == 1:
+            surfaces.append(importlib.import_module(module.name))
+    return surfaces
+
+
+def _discover() -> dict[str, Callable[..., Any]]:
+    """Public functions (and public methods of exported classes) whose return annotation names a Result type, by the
+    first public path that exports them (``interp.attribution.token_ablation``, ``interp.Model.top_next_tokens``)."""
     names = {c.__name__ for c in result_types()}
-    found = set()
-    for package in (interp, interp.attribution, interp.probing, interp.projection, interp.truth,
-                    importlib.import_module("interp.lens"), importlib.import_module("interp.patching"),
-                    importlib.import_module("interp.ask"),
-                    importlib.import_module("interp.replication"), importlib.import_module("interp.data_attribution")):
-        for attr in package.__all__:
+    found: dict[Callable[..., Any], str] = {}
+    for package in _public_surfaces():
+        for attr in getattr(package, "__all__", ()):
             obj = getattr(package, attr)
             if inspect.isfunction(obj):
                 members = [(f"{package.__name__}.{attr}", obj)]
@@ -520,8 +531,29 @@ def _analyses() -> set[str]:
                 continue
             for qualname, fn in members:
                 if set(re.findall(r"\w+", str(inspect.signature(fn).return_annotation))) & names:
-                    found.add(qualname)
-    return found
+                    found.setdefault(fn, qualname)
+    return {qualname: fn for fn, qualname in found.items()}
+
+
+ANALYSES = _discover()
+
+
+def _analyses() -> set[str]:
+    return set(ANALYSES)
+
+
+def _resolve(path: str) -> Any:
+    """The object at a public path such as ``interp.truth.LieDetector.score``."""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            break
+        except ImportError:
+            continue
+    for part in parts[i:]:
+        obj = getattr(obj, part)
+    return obj
 
 
 def test_every_result_type_has_a_case():
@@ -532,14 +564,181 @@ def test_every_result_type_has_a_case():
 
 
 def test_every_analysis_has_a_case():
-    covered = {name for case in CASES.values() for name in case.covers}
-    found = _analyses()
-    assert len(found) >= 19  # the discovery itself works (it finds today's analyses)
-    assert not found - covered, f"analyses without a case in tests/test_common.py CASES: {sorted(found - covered)}"
-    assert not covered - found, f"CASES name analyses that are not public (renamed?): {sorted(covered - found)}"
+    covered = {_resolve(name): name for case in CASES.values() for name in case.covers}
+    found = {fn: name for name, fn in ANALYSES.items()}
+    assert len(found) >= 35  # the discovery itself works (it finds today's analyses)
+    missing = sorted(name for fn, name in found.items() if fn not in covered)
+    assert not missing, f"analyses without a case in tests/test_common.py CASES: {missing}"
+    stale = sorted(name for fn, name in covered.items() if fn not in found)
+    assert not stale, f"CASES name analyses that are not public (renamed?): {stale}"
     from interp.attribution import METHODS
 
     assert {f"attribution.{m}" for m in METHODS} <= set(CASES)
+
+
+def test_every_package_exports_its_names():
+    """Discovery reads ``__all__``: a package without one would hide its analyses from every check here."""
+    without = [m.__name__ for m in _public_surfaces() if m.__name__ != "interp" and hasattr(m, "__path__")
+               and not hasattr(m, "__all__")]
+    assert not without, f"packages without __all__ (their analyses would escape tests/test_common.py): {without}"
+
+
+def test_no_analysis_hides_in_an_unexported_module():
+    """A function anywhere under interp/ that takes a model first and returns a Result is exported (so discovered)."""
+    names = {c.__name__ for c in result_types()}
+    exported = set(ANALYSES.values())
+    hidden = []
+    for module in pkgutil.walk_packages(interp.__path__, "interp."):
+        if any(part.startswith("_") for part in module.name.split(".")) or module.name == "interp.probes":
+            continue  # private modules (building blocks) and the deprecated alias
+        for attr, fn in vars(importlib.import_module(module.name)).items():
+            if attr.startswith("_") or not inspect.isfunction(fn) or fn.__module__ != module.name:
+                continue
+            params = list(inspect.signature(fn).parameters)
+            returns = set(re.findall(r"\w+", str(inspect.signature(fn).return_annotation)))
+            if params[:1] == ["model"] and returns & names and fn not in exported:
+                hidden.append(f"{fn.__module__}.{fn.__qualname__}")
+    assert not hidden, f"analyses exported by no package __all__: {sorted(set(hidden))}"
+
+
+# ----------------------------------------------------------------------------------------- bad inputs from the tables
+#: The model every generated call gets (validation runs before any work, so one architecture is enough).
+TABLE_MODEL = "tiny-gpt2"
+
+
+def _bad_values(constraint: Any, model: Any, context: dict[str, Any]) -> list[tuple[str, Any, type[InterpError]]]:
+    """One bad value per constraint kind: ``(label, value, named error)``. A new kind without a row fails here."""
+    kind = constraint.kind
+    if kind == "interval":
+        left, right = constraint.bounds(context)
+        if left is not None:
+            value = left if constraint.closed in ("right", "neither") else left - 1
+        elif right is not None:
+            value = right if constraint.closed in ("left", "neither") else right + 1
+        else:
+            value = "seven"
+        return [(f"interval:{value!r}", value, InvalidParameterError)]
+    if kind == "options":
+        return [("options", "no-such-choice", InvalidParameterError)]
+    if kind == "subset":
+        return [("subset", ["no-such-choice"], InvalidParameterError)]
+    if kind == "layer":
+        return [("layer", model.n_layers + 5, LayerIndexError)]
+    if kind == "layers":
+        return [("layers", [model.n_layers + 5], LayerIndexError)]
+    if kind == "text":
+        return [("text", "   ", EmptyPromptError)]
+    if kind == "texts":
+        return [("texts", [], EmptyPromptError)]
+    if kind == "list_of":
+        inner = _bad_values(constraint.item, model, context)
+        return [("list_of", [inner[0][1]] if inner else [], InvalidParameterError)]
+    if kind in ("model", "boolean", "callable", "path", "progress", "type"):
+        return [(kind, object() if kind in ("type", "path") else 3.5, InvalidParameterError)]
+    if kind in ("none", "no_validation"):
+        return []
+    raise AssertionError(f"constraint kind {kind!r} ({constraint!r}) has no bad value in tests/test_common.py: add one "
+                         "to _bad_values")
+
+
+#: Values for required parameters whose table entry is a type no generic value satisfies.
+REQUIRED = {("interp.attribution.faithfulness", "result"): lambda m: _attribution().token_ablation(m, PROMPT, " dog")}
+
+
+def _good_value(constraint: Any, model: Any) -> Any:
+    """A value that passes ``constraint`` (for a required parameter beside the bad one); None if there is none."""
+    kind = constraint.kind
+    if kind == "type":
+        samples = {str: PROMPT, int: 1, list: [PROMPT], tuple: (PROMPT,), dict: {}}
+        return next((samples[t] for t in constraint.types if t in samples), None)
+    return {"model": model, "text": PROMPT, "texts": PROMPT, "layer": 1, "layers": [1], "boolean": False,
+            "options": getattr(constraint, "choices", (None,))[0], "subset": list(getattr(constraint, "choices", ()))[:1],
+            }.get(kind, None)
+
+
+def _generated_bad_inputs() -> list[tuple[str, str, str]]:
+    """``(analysis, parameter, label)`` for every constraint of every analysis's table (labels made at run time)."""
+    from interp._params import constraints_of
+
+    out = []
+    for name, fn in sorted(ANALYSES.items()):
+        for param, entry in constraints_of(fn).items():
+            for i, constraint in enumerate(entry):
+                if constraint.kind not in ("none", "no_validation"):
+                    out.append((name, param, f"{i}:{constraint.kind}"))
+    return out
+
+
+GENERATED = _generated_bad_inputs()
+
+
+def _call_with(fn: Callable[..., Any], model: Any, param: str, value: Any, name: str = "") -> Any:
+    """Call ``fn`` with ``param=value``, every other required parameter a value its table accepts (or None where the
+    table does not check it: validation stops at the bad value before any work), the rest at their defaults."""
+    from interp._params import constraints_of
+
+    table = constraints_of(fn)
+    args, kwargs = [], {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.name == "self":
+            args.append(model if hasattr(model, "top_next_tokens") and "Model" in fn.__qualname__ else None)
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name == param:
+            given = value
+        elif (name, p.name) in REQUIRED:
+            given = REQUIRED[name, p.name](model)
+        elif p.default is p.empty:
+            given = next((g for g in (_good_value(c, model) for c in table[p.name]) if g is not None), None)
+        else:
+            continue
+        if p.kind is p.POSITIONAL_ONLY:
+            args.append(given)
+        else:
+            kwargs[p.name] = given
+    return fn(*args, **kwargs)
+
+
+def test_every_analysis_declares_a_table():
+    """Each analysis validates from one table (``interp._params.validate_params``) that names every parameter."""
+    from interp._params import constraints_of
+
+    without = sorted(name for name, fn in ANALYSES.items() if not constraints_of(fn))
+    assert not without, f"analyses without a validation table (@validate_params): {without}"
+    assert len(GENERATED) >= 150  # every table yields its bad inputs
+
+
+def test_defaults_satisfy_the_tables(tiny_models):
+    from interp._params import check_param, constraints_of
+
+    model = tiny_models[TABLE_MODEL]
+    for name, fn in ANALYSES.items():
+        table = constraints_of(fn)
+        for p in inspect.signature(fn).parameters.values():
+            if p.name in table and p.default is not p.empty:
+                check_param(p.default, table[p.name], name=p.name, where=name, context={"model": model, "self": model})
+
+
+@pytest.mark.parametrize("name, param, label", GENERATED, ids=[f"{n}-{p}-{lbl}" for n, p, lbl in GENERATED])
+def test_table_bad_input_raises_the_named_error(tiny_models, name, param, label):
+    """One bad value per constraint of the table, alone among valid arguments: the named error, before any work, naming
+    the parameter and the function (or, for a registry, "Unknown ...: ... (the 'p' parameter of f)")."""
+    from interp._params import constraints_of
+
+    fn, model = ANALYSES[name], tiny_models[TABLE_MODEL]
+    entry = constraints_of(fn)[param]
+    constraint = entry[int(label.split(":")[0])]
+    where = fn.__qualname__
+    context = {"model": model, "self": model}
+    for bad_label, value, error in _bad_values(constraint, model, context):
+        if any(c.is_satisfied_by(value, context) for c in entry):  # another constraint of the entry accepts it
+            continue
+        with pytest.raises(InterpError) as info:
+            _call_with(fn, model, param, value, name)
+        assert type(info.value) is error or (error is InvalidParameterError and type(info.value) is constraint.error), (
+            bad_label, type(info.value).__name__, str(info.value))
+        assert f"{param!r} parameter of {where}" in str(info.value), (bad_label, str(info.value))
 
 
 # ----------------------------------------------------------------------------------------- the checks
