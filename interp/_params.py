@@ -47,7 +47,7 @@ from interp.errors import InvalidParameterError, LayerIndexError, choices_text
 
 __all__ = ["Attr", "Constraint", "Interval", "Options", "Subset", "Layer", "Layers", "Text", "Texts", "ModelArg",
            "InstanceOf", "ListOf", "make_constraint", "validate_params", "constraints_of", "options_of", "check_param",
-           "validated_functions"]
+           "check_args", "validated_functions"]
 
 _CONSTRAINTS_ATTR = "__interp_constraints__"
 _REGISTRY: list[Callable[..., Any]] = []
@@ -626,3 +626,22 @@ def options_of(fn: Callable, name: str) -> tuple[Any, ...]:
 def validated_functions() -> list[Callable]:
     """Every function decorated so far (in the modules imported so far)."""
     return list(_REGISTRY)
+
+
+def check_args(fn: Callable, *, where: str, options: Mapping[str, str] | None = None, **values: Any) -> None:
+    """Check some arguments of ``fn`` against its table before calling it (a command, before its model loads).
+
+    Each keyword is a parameter of ``fn``; messages name it as the command's option (``--max-sentences`` for
+    ``max_sentences``, or ``options[name]``) and the command (``where``, e.g. ``"interp probe pos"``). A layer is
+    checked for its form only (no model is known yet).
+
+    Example:
+        >>> check_args(pos_probe, where="interp probe pos", max_sentences=3)  # doctest: +SKIP
+        InvalidParameterError: The '--max-sentences' parameter of interp probe pos must be an int >= 10 or None. ...
+    """
+    table = constraints_of(fn)
+    for name, value in values.items():
+        if name not in table:
+            raise TypeError(f"{getattr(fn, '__qualname__', fn)} has no parameter {name!r} in its table")
+        label = (options or {}).get(name, "--" + name.replace("_", "-"))
+        check_param(value, table[name], name=label, where=where, context={})

@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from interp.cli._choices import table_choice
 from interp.cli._common import (
     ModelOpt,
     clean_errors,
@@ -33,6 +34,7 @@ from interp.cli._common import (
 __all__ = ["app"]
 
 app = typer.Typer()
+POS = "interp.probing.pos:pos_probe"  # the options below take their choices from its validation table
 
 
 @app.command("pos")
@@ -46,14 +48,15 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
                                                   "(its own words and gold tags). Default: the built-in corpus.")
                         ] = None,
         corpus: Annotated[str, typer.Option("--corpus", help="The built-in corpus without --text: 'natural' "
-                                            "(hand-written varied English) or 'grammar' (grammar-made).")
-                          ] = "natural",
+                                            "(hand-written varied English) or 'grammar' (grammar-made).",
+                                            parser=table_choice(POS, "corpus"))] = "natural",
         eval_text: Annotated[Path | None, typer.Option("--eval", help="Also score every layer's probe on these "
                                                        "sentences, never trained on (same formats as --text; a "
                                                        ".conllu treebank scores against gold).")] = None,
-        probe: Annotated[str, typer.Option("--probe", help="'linear' or 'mlp'.")] = "linear",
+        probe: Annotated[str, typer.Option("--probe", help="'linear' or 'mlp'.",
+                                           parser=table_choice(POS, "probe"))] = "linear",
         alignment: Annotated[str, typer.Option("--alignment", help="'last' sub-token of each word, or 'mean' of "
-                                               "its sub-tokens.")] = "last",
+                                               "its sub-tokens.", parser=table_choice(POS, "alignment"))] = "last",
         max_sentences: Annotated[int | None, typer.Option("--max-sentences", "-n", help="Use only the first N "
                                                           "sentences.")] = None,
         random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline", help="Also probe "
@@ -62,15 +65,15 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
                                                    "them.")] = None) -> None:
     """Part-of-speech probes per layer, with control task, selectivity and baselines (against gold for a treebank,
     with spaCy's accuracy on the same words as the reference)."""
-    from interp._validation import check_choice, parse_layers
+    from interp._params import check_args
+    from interp._validation import parse_layers
     from interp.models.loading import load_model
     from interp.probing.conllu import is_conllu_path, read_conllu
-    from interp.probing.pos import ALIGNMENTS, CORPORA, pos_probe, read_text_file
+    from interp.probing.pos import pos_probe, read_text_file
 
-    # cheap checks first, so a typo fails before the model loads
-    check_choice(probe, ("linear", "mlp"), name="--probe", where="interp probe pos")
-    check_choice(alignment, tuple(ALIGNMENTS), name="--alignment", where="interp probe pos")
-    check_choice(corpus, tuple(CORPORA), name="--corpus", where="interp probe pos")
+    # cheap checks first (from pos_probe's table), so a typo fails before the model loads
+    check_args(pos_probe, where="interp probe pos", probe=probe, alignment=alignment, corpus=corpus,
+               max_sentences=max_sentences)
     layer_arg = parse_layers(layers, name="--layers", where="interp probe pos")
     for path in (text, eval_text):  # a missing, binary or malformed file fails before the model loads
         if path is not None:

@@ -20,6 +20,7 @@ from typing import Annotated
 
 import typer
 
+from interp.cli._choices import table_choice
 from interp.cli._common import (
     ModelOpt,
     OutRequiredOpt,
@@ -36,6 +37,8 @@ from interp.cli._common import (
 __all__ = ["app", "map_app"]
 
 app = typer.Typer()
+WORLD = "interp.projection.world:world_map"  # choices from the validation tables of the library functions
+PROJECT = "interp.projection.scatter:project"
 map_app = typer.Typer(help="Maps of representation space (linear world map of place names).", no_args_is_help=True)
 
 
@@ -51,7 +54,8 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           min_population: Annotated[int, typer.Option("--min-population", help="Smallest city kept.")] = 100_000,
           prompt: Annotated[str, typer.Option("--prompt", help="Template with {name}.")] = "The city of {name}",
           position: Annotated[str, typer.Option("--position", help="'last' token of the prompt or 'mean' over "
-                                                "the name's tokens.")] = "last",
+                                                "the name's tokens.", parser=table_choice(WORLD, "position"))
+                              ] = "last",
           seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
           places: Annotated[Path | None, typer.Option("--places", help="Your own places instead of the built-in "
                                                       "cities: a UTF-8 CSV with a header and the columns name, lat, "
@@ -59,7 +63,8 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
                                                       "'Eiffel Tower,48.858,2.294,France'. --n-places and "
                                                       "--min-population are then ignored.")] = None,
           probe: Annotated[str, typer.Option("--probe", help="'ridge' (linear) or 'mlp' (one hidden layer, Gurnee "
-                                             "& Tegmark's nonlinear comparison).")] = "ridge",
+                                             "& Tegmark's nonlinear comparison).", parser=table_choice(WORLD, "probe"))
+                           ] = "ridge",
           window: Annotated[int, typer.Option("--window", help="0: probe each layer (Gurnee & Tegmark); w > 0: the "
                                               "mean of layers l-w..l+w at layer l (a pooled variant).")] = 0,
           random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",
@@ -73,12 +78,13 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     columns name, lat, lon; optional country, continent). The map is drawn on Natural Earth coastlines
     shipped with interp (nothing is fetched).
     """
-    from interp._validation import check_choice, parse_layers
+    from interp._params import check_args
+    from interp._validation import parse_layers
     from interp.models.loading import load_model
-    from interp.projection.world import POSITIONS, PROBES, read_places, world_map
+    from interp.projection.world import read_places, world_map
 
-    check_choice(position, POSITIONS, name="--position", where="interp map world")
-    check_choice(probe, PROBES, name="--probe", where="interp map world")
+    check_args(world_map, where="interp map world", n_places=n_places, min_population=min_population, seed=seed,
+               window=window)  # before the model loads
     layer_arg = parse_layers(layers, name="--layers", where="interp map world")
     own_places = read_places(places) if places is not None else None
     if layers == "all" and n_places >= 3000 and places is None:
@@ -100,21 +106,22 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
 def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text per line, optionally "
                                                      "label<TAB>text.")],
                 out_path: OutRequiredOpt,
-                method: Annotated[str, typer.Option("--method", help="'pca', 'umap' or 'tsne'.")] = "pca",
+                method: Annotated[str, typer.Option("--method", help="'pca', 'umap' or 'tsne'.",
+                                                    parser=table_choice(PROJECT, "method"))] = "pca",
                 layer: Annotated[int, typer.Option("--layer", "-l", help="Layer (0 = embeddings; negative "
                                                    "counts from the end).")] = -1,
                 model: ModelOpt = None,
                 position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
-                                                      "tokens.")] = "last",
+                                                      "tokens.", parser=table_choice(PROJECT, "position"))] = "last",
                 components: Annotated[int, typer.Option("--components", help="2 or 3.")] = 2,
                 seed: Annotated[int, typer.Option("--seed")] = 0) -> None:
     """Project the texts' activations at a layer to 2-D (or 3-D) with PCA, UMAP or t-SNE."""
-    from interp._validation import check_choice
+    from interp._params import check_args
     from interp.models.loading import load_model
-    from interp.projection.scatter import METHODS, project, read_labelled_texts
+    from interp.projection.scatter import project, read_labelled_texts
 
-    check_choice(method, METHODS, name="--method", where="interp project")
-    check_choice(components, (2, 3), name="--components", where="interp project")
+    check_args(project, where="interp project", options={"n_components": "--components"}, n_components=components,
+               seed=seed)  # before the model loads
     texts, labels = read_labelled_texts(file)
     result = project(load_model(model), texts, layer=layer, method=method, labels=labels, position=position,
                      seed=seed, n_components=components)
