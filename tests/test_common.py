@@ -776,3 +776,120 @@ def test_the_equality_check_sees_one_changed_value(results):
         with pytest.raises(AssertionError):
             assert_results_equal(result, other)
     assert_results_equal(result, copy(result))
+
+
+# ----------------------------------------------------------------------------------------- the table vocabulary
+def test_a_table_must_name_every_parameter_and_only_them():
+    from interp._params import Interval, validate_params
+
+    with pytest.raises(TypeError, match=r"missing \['b'\], unknown \[\]"):
+        validate_params({"a": [Interval(int, 0, None)]})(lambda a, b=1: a)
+    with pytest.raises(TypeError, match=r"unknown \['c'\]"):
+        validate_params({"a": [int], "c": [int]})(lambda a: a)
+    with pytest.raises(TypeError, match="Unknown parameter constraint 'nope'"):
+        validate_params({"a": ["nope"]})
+
+
+def test_messages_say_what_is_allowed_and_what_was_given(tiny_models):
+    from interp._params import Attr, Interval, Options, Subset, constraints_of, options_of, validate_params
+
+    @validate_params({"model": ["model"], "k": [Interval(int, 1, Attr("d_vocab", plus=1)), None],
+                      "p": [Interval(float, 0, 1, closed="neither")], "how": [Options(("a", "b"), deprecated=("old",))],
+                      "parts": [Subset(("x", "y"), single=True, noun="part")]})
+    def f(model, k=None, p=0.5, how="a", parts="x"):
+        return k
+
+    model = tiny_models["tiny-gpt2"]
+    assert f(model, k=3, how="old") == 3  # a deprecated name is accepted, never listed
+    assert options_of(f, "how") == ("a", "b") and set(constraints_of(f)) == {"model", "k", "p", "how", "parts"}
+    cases = [({"k": 0}, f"The 'k' parameter of {f.__qualname__} must be an int in [1, {model.d_vocab + 1}) or None. "
+                        "Got 0 instead."),
+             ({"p": 1}, "must be a float in (0, 1). Got 1 instead."),
+             ({"p": True}, "must be a float in (0, 1). Got True instead."),
+             ({"how": "c"}, "must be one of 'a' or 'b'. Got 'c' instead."),
+             ({"how": "bb"}, "Got 'bb' instead. Did you mean 'b'?"),
+             ({"parts": ["x", "z"]}, "Unknown part: 'z'. Available parts: 'x' or 'y' (the 'parts' parameter of")]
+    for kwargs, message in cases:
+        with pytest.raises(InvalidParameterError) as info:
+            f(model, **kwargs)
+        assert message in str(info.value), (kwargs, str(info.value))
+    with pytest.raises(InvalidParameterError, match=re.escape("must be an interp.Model (from interp.load_model). "
+                                                              "Got 'gpt2' instead.")):
+        f("gpt2")
+
+
+def test_the_table_runs_before_any_work(tiny_models, monkeypatch):
+    """A bad argument fails before the model is touched (its forward pass would be the first work)."""
+    model = tiny_models["tiny-llama"]
+    calls = []
+    monkeypatch.setattr(type(model), "encode", lambda *a, **k: calls.append(a))
+    with pytest.raises(InvalidParameterError, match="'top_k' parameter of logit_lens"):
+        importlib.import_module("interp.lens").logit_lens(model, PROMPT, top_k=99)
+    assert calls == []
+
+
+# ----------------------------------------------------------------------------------------- the CLI reads the tables
+CLI_CHOICES = [  # (arguments before the bad choice, option, function, parameter)
+    (["probe", "pos", "--out", "{tmp}"], "--probe", "interp.probing.pos_probe", "probe"),
+    (["probe", "pos", "--out", "{tmp}"], "--corpus", "interp.probing.pos_probe", "corpus"),
+    (["map", "world", "--out", "{tmp}"], "--probe", "interp.projection.world_map", "probe"),
+    (["project", "{tmp}/../texts.txt", "--out", "{tmp}"], "--method", "interp.projection.project", "method"),
+    (["probe", "truth", "--out", "{tmp}"], "--center", "interp.truth.truth_report", "center"),
+    (["attribute", "Hello"], "--method", "interp.attribution.attribute", "method"),
+    (["attribute", "Hello"], "--unit", "interp.attribution.gradient_saliency", "unit"),
+    (["patch", "a b", "a c", "--answer", " b"], "--metric", "interp.patching.activation_patching", "metric"),
+    (["atp", "a b", "a c", "--answer", " b"], "--method", "interp.patching.attribution_patching", "method"),
+]
+
+
+@pytest.fixture
+def no_model_loads(monkeypatch):
+    import interp.models.loading as loading
+
+    loaded: list = []
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: loaded.append(a))
+    return loaded
+
+
+@pytest.mark.parametrize("args, option, fn, param", CLI_CHOICES, ids=[f"{a[0]}-{o}" for a, o, _, _ in CLI_CHOICES])
+def test_cli_choices_are_the_tables(no_model_loads, tmp_path, args, option, fn, param):
+    from typer.testing import CliRunner
+
+    from interp._params import options_of
+    from interp.cli import app
+    from interp.errors import choices_text
+
+    (tmp_path / "texts.txt").write_text("a cat\na dog\nParis\n")
+    args = [a.format(tmp=tmp_path / "out") for a in args]
+    result = CliRunner().invoke(app, [*args, option, "no-such-choice", "-m", "no-such-model"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "error: InvalidParameterError" in text, text  # one line, the named error
+    assert f"'{option}' parameter of interp" in text and choices_text(options_of(_resolve(fn), param)) in text, text
+    assert no_model_loads == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["probe", "pos", "--out", "{tmp}", "--max-sentences", "3"],
+     "The '--max-sentences' parameter of interp probe pos must be an int >= 10 or None. Got 3 instead."),
+    (["map", "world", "--out", "{tmp}", "--n-places", "0"],
+     "The '--n-places' parameter of interp map world must be an int >= 1. Got 0 instead."),
+    (["project", "{texts}", "--out", "{tmp}", "--components", "4"],
+     "The '--components' parameter of interp project must be one of 2 or 3. Got 4 instead."),
+    (["lens", "Hello", "--top-k", "0"], "The '--top-k' parameter of interp lens must be an int in [1, 51). Got 0 instead."),
+    (["trace", "The capital of France is", "--subject", "France", "--samples", "0"],
+     "The '--samples' parameter of interp trace must be an int >= 1. Got 0 instead."),
+    (["patch", "a b", "a c", "--answer", " b", "--sites", "resid,neurons"],
+     "The '--sites' parameter of interp patch must be one of 'resid', 'attn', 'mlp' or 'head', or a non-empty list"),
+    (["probe", "truth", "--out", "{tmp}", "--probes", "lr,svm"], "'svm' is not allowed"),
+    (["attribute", "Hello", "--steps", "0"], "The '--steps' parameter of interp attribute must be an int in [1, 10001)"),
+], ids=lambda v: v[1] if isinstance(v, list) else None)
+def test_cli_bad_numbers_and_lists_fail_before_the_model_loads(no_model_loads, tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from interp.cli import app
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a cat\na dog\nParis\n")
+    result = CliRunner().invoke(app, [a.format(tmp=tmp_path / "out", texts=texts) for a in args])
+    assert result.exit_code == 1 and message in " ".join(result.output.split()), result.output
+    assert no_model_loads == []

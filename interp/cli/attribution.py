@@ -12,15 +12,11 @@ from typing import Annotated, Any
 
 import typer
 
-from interp.cli._choices import table_choice
 from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_result, save_result, table
 
 __all__ = ["app"]
 
 app = typer.Typer()
-
-ATTRIBUTE = "interp.attribution.methods:attribute"  # --method: its table's methods, and "all"
-SALIENCY = "interp.attribution.gradient:gradient_saliency"
 
 
 def _scores_rows(result: Any) -> list[dict[str, Any]]:
@@ -38,18 +34,16 @@ def _scores_rows(result: Any) -> list[dict[str, Any]]:
 def attribute_command(
         prompt: Annotated[str, typer.Argument(help="Text whose next-token prediction is explained.")],
         method: Annotated[str, typer.Option("--method", help="ablation, gradient, grad_x_input, "
-                                            "integrated_gradients, rollout, or all (compare them).",
-                                            parser=table_choice(ATTRIBUTE, "method", extra=("all",)))] = "ablation",
+                                            "integrated_gradients, rollout, or all (compare them).")] = "ablation",
         target: Annotated[str | None, typer.Option("--target", "-t", help="Continuation to explain; default: "
                                                    "the model's top next token.")] = None,
         model: ModelOpt = None,
-        unit: Annotated[str, typer.Option("--unit", help="token or word.",
-                                          parser=table_choice(SALIENCY, "unit"))] = "token",
+        unit: Annotated[str, typer.Option("--unit", help="token or word.")] = "token",
         chat: Annotated[bool, typer.Option("--chat", help="Wrap the prompt in the chat template; report the "
                                            "user's tokens.")] = False,
         steps: Annotated[int, typer.Option("--steps", help="Integration points of integrated gradients.")] = 50,
         baseline: Annotated[str, typer.Option("--baseline", help="Integrated gradients' baseline: space, pad "
-                                              "or zeros.", parser=table_choice(SALIENCY, "baseline"))] = "space",
+                                              "or zeros.")] = "space",
         save: OutOpt = None,
         as_json: JsonOpt = False) -> None:
     """Show which input tokens drive the model's prediction after PROMPT."""
@@ -59,7 +53,10 @@ def attribute_command(
     from interp.attribution.methods import attribute
     from interp.models.loading import load_model
 
-    check_args(gradient_saliency, where="interp attribute", options={"n_steps": "--steps"}, n_steps=steps)
+    if method != "all":  # the methods of attribute's table, or all of them
+        check_args(attribute, where="interp attribute", method=method)
+    check_args(gradient_saliency, where="interp attribute", options={"n_steps": "--steps"}, unit=unit, n_steps=steps,
+               baseline=baseline)  # from its table, before the model loads
     loaded = load_model(model)
     if method == "all":
         result = compare_methods(loaded, prompt, target, unit=unit, chat=chat, n_steps=steps)

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from interp.cli._choices import table_choice
 from interp.cli._common import (
     JsonOpt,
     ModelOpt,
@@ -36,8 +35,7 @@ SitesOpt = Annotated[str, typer.Option("--sites", help="Comma list of resid, att
 AnswerOpt = Annotated[str, typer.Option("--answer", "-a", help="The clean answer, one token (mind the space: ' Paris').")]
 WrongOpt = Annotated[str | None, typer.Option("--wrong", "-w", help="The corrupted answer for logit_diff; default: "
                                               "the corrupted prompt's top token.")]
-MetricOpt = Annotated[str, typer.Option("--metric", help="logit_diff or prob.",
-                                         parser=table_choice("interp.patching:activation_patching", "metric"))]
+MetricOpt = Annotated[str, typer.Option("--metric", help="logit_diff or prob.")]
 AlignOpt = Annotated[str | None, typer.Option("--align", help="left or right, for prompts of different lengths.")]
 SaveOpt = OutOpt
 TopOpt = Annotated[int, typer.Option("--top", help="How many of the largest cells to list.")]
@@ -72,7 +70,7 @@ def patch_command(
     from interp.models.loading import load_model
     from interp.patching import activation_patching
 
-    check_args(activation_patching, where="interp patch", sites=_sites(sites))  # before the model loads
+    check_args(activation_patching, where="interp patch", sites=_sites(sites), metric=metric)  # before the model loads
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = activation_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong, sites=_sites(sites),
@@ -120,8 +118,7 @@ def atp_command(
                                                   "sample: what reveals cells the estimate missed.")] = 20,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the random sample.")] = 0,
         method: Annotated[str, typer.Option("--method", help="atp (one gradient) or ig (gradients along "
-                                            "interpolated inputs, EAP-IG).",
-                                            parser=table_choice("interp.patching:attribution_patching", "method"))
+                                            "interpolated inputs, EAP-IG).")
                           ] = "atp",
         steps: Annotated[int, typer.Option("--steps", help="Interpolation steps of --method ig.")] = 5,
         top: TopOpt = 15, save: SaveOpt = None, as_json: JsonOpt = False) -> None:
@@ -131,7 +128,8 @@ def atp_command(
     from interp.patching import attribution_patching
 
     check_args(attribution_patching, where="interp atp", options={"verify_top_k": "--verify", "verify_random": "--random"},
-               sites=_sites(sites), verify_top_k=verify, verify_random=random_cells, seed=seed, steps=steps)
+               sites=_sites(sites), metric=metric, verify_top_k=verify, verify_random=random_cells, seed=seed,
+               method=method, steps=steps)
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = attribution_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong,

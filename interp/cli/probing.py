@@ -19,7 +19,6 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._choices import table_choice
 from interp.cli._common import (
     ModelOpt,
     clean_errors,
@@ -34,7 +33,6 @@ from interp.cli._common import (
 __all__ = ["app"]
 
 app = typer.Typer()
-POS = "interp.probing.pos:pos_probe"  # the options below take their choices from its validation table
 
 
 @app.command("pos")
@@ -48,15 +46,13 @@ def pos(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for po
                                                   "(its own words and gold tags). Default: the built-in corpus.")
                         ] = None,
         corpus: Annotated[str, typer.Option("--corpus", help="The built-in corpus without --text: 'natural' "
-                                            "(hand-written varied English) or 'grammar' (grammar-made).",
-                                            parser=table_choice(POS, "corpus"))] = "natural",
+                                            "(hand-written varied English) or 'grammar' (grammar-made).")] = "natural",
         eval_text: Annotated[Path | None, typer.Option("--eval", help="Also score every layer's probe on these "
                                                        "sentences, never trained on (same formats as --text; a "
                                                        ".conllu treebank scores against gold).")] = None,
-        probe: Annotated[str, typer.Option("--probe", help="'linear' or 'mlp'.",
-                                           parser=table_choice(POS, "probe"))] = "linear",
+        probe: Annotated[str, typer.Option("--probe", help="'linear' or 'mlp'.")] = "linear",
         alignment: Annotated[str, typer.Option("--alignment", help="'last' sub-token of each word, or 'mean' of "
-                                               "its sub-tokens.", parser=table_choice(POS, "alignment"))] = "last",
+                                               "its sub-tokens.")] = "last",
         max_sentences: Annotated[int | None, typer.Option("--max-sentences", "-n", help="Use only the first N "
                                                           "sentences.")] = None,
         random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline", help="Also probe "

@@ -20,7 +20,6 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._choices import table_choice
 from interp.cli._common import (
     ModelOpt,
     OutRequiredOpt,
@@ -37,8 +36,6 @@ from interp.cli._common import (
 __all__ = ["app", "map_app"]
 
 app = typer.Typer()
-WORLD = "interp.projection.world:world_map"  # choices from the validation tables of the library functions
-PROJECT = "interp.projection.scatter:project"
 map_app = typer.Typer(help="Maps of representation space (linear world map of place names).", no_args_is_help=True)
 
 
@@ -54,7 +51,7 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           min_population: Annotated[int, typer.Option("--min-population", help="Smallest city kept.")] = 100_000,
           prompt: Annotated[str, typer.Option("--prompt", help="Template with {name}.")] = "The city of {name}",
           position: Annotated[str, typer.Option("--position", help="'last' token of the prompt or 'mean' over "
-                                                "the name's tokens.", parser=table_choice(WORLD, "position"))
+                                                "the name's tokens.")
                               ] = "last",
           seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
           places: Annotated[Path | None, typer.Option("--places", help="Your own places instead of the built-in "
@@ -63,7 +60,7 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
                                                       "'Eiffel Tower,48.858,2.294,France'. --n-places and "
                                                       "--min-population are then ignored.")] = None,
           probe: Annotated[str, typer.Option("--probe", help="'ridge' (linear) or 'mlp' (one hidden layer, Gurnee "
-                                             "& Tegmark's nonlinear comparison).", parser=table_choice(WORLD, "probe"))
+                                             "& Tegmark's nonlinear comparison).")
                            ] = "ridge",
           window: Annotated[int, typer.Option("--window", help="0: probe each layer (Gurnee & Tegmark); w > 0: the "
                                               "mean of layers l-w..l+w at layer l (a pooled variant).")] = 0,
@@ -83,8 +80,8 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     from interp.models.loading import load_model
     from interp.projection.world import read_places, world_map
 
-    check_args(world_map, where="interp map world", n_places=n_places, min_population=min_population, seed=seed,
-               window=window)  # before the model loads
+    check_args(world_map, where="interp map world", position=position, probe=probe, n_places=n_places,
+               min_population=min_population, seed=seed, window=window)  # from its table, before the model loads
     layer_arg = parse_layers(layers, name="--layers", where="interp map world")
     own_places = read_places(places) if places is not None else None
     if layers == "all" and n_places >= 3000 and places is None:
@@ -106,13 +103,12 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
 def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text per line, optionally "
                                                      "label<TAB>text.")],
                 out_path: OutRequiredOpt,
-                method: Annotated[str, typer.Option("--method", help="'pca', 'umap' or 'tsne'.",
-                                                    parser=table_choice(PROJECT, "method"))] = "pca",
+                method: Annotated[str, typer.Option("--method", help="'pca', 'umap' or 'tsne'.")] = "pca",
                 layer: Annotated[int, typer.Option("--layer", "-l", help="Layer (0 = embeddings; negative "
                                                    "counts from the end).")] = -1,
                 model: ModelOpt = None,
                 position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
-                                                      "tokens.", parser=table_choice(PROJECT, "position"))] = "last",
+                                                      "tokens.")] = "last",
                 components: Annotated[int, typer.Option("--components", help="2 or 3.")] = 2,
                 seed: Annotated[int, typer.Option("--seed")] = 0) -> None:
     """Project the texts' activations at a layer to 2-D (or 3-D) with PCA, UMAP or t-SNE."""
@@ -120,8 +116,8 @@ def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text 
     from interp.models.loading import load_model
     from interp.projection.scatter import project, read_labelled_texts
 
-    check_args(project, where="interp project", options={"n_components": "--components"}, n_components=components,
-               seed=seed)  # before the model loads
+    check_args(project, where="interp project", options={"n_components": "--components"}, method=method,
+               position=position, n_components=components, seed=seed)  # from its table, before the model loads
     texts, labels = read_labelled_texts(file)
     result = project(load_model(model), texts, layer=layer, method=method, labels=labels, position=position,
                      seed=seed, n_components=components)

@@ -22,7 +22,6 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._choices import table_choice
 from interp.cli._common import (
     ModelOpt,
     clean_errors,
@@ -44,8 +43,6 @@ def _names(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-REPORT = "interp.truth.report:truth_report"  # choices from its validation table
-
 @probe_app.command("truth")
 @clean_errors
 def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results and detector.json.")],
@@ -57,10 +54,9 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           max_pairs: Annotated[int | None, typer.Option("--max-pairs", "-n", help="At most N pairs per "
                                                         "dataset.")] = None,
           position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "
-                                                "tokens.", parser=table_choice(REPORT, "position"))] = "last",
+                                                "tokens.")] = "last",
           center: Annotated[str, typer.Option("--center", help="'none' or 'dataset': centre each training set on "
-                                              "its own mean (see LieDetector.fit).",
-                                              parser=table_choice(REPORT, "center"))] = "none") -> None:
+                                              "its own mean (see LieDetector.fit).")] = "none") -> None:
     """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a saved lie
     detector there (interp.truth.truth_report)."""
     from interp._params import check_args
@@ -69,7 +65,8 @@ def truth(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     from interp.truth.datasets import load_datasets
     from interp.truth.report import truth_report
 
-    check_args(truth_report, where="interp probe truth", probes=_names(probes), max_pairs=max_pairs)
+    check_args(truth_report, where="interp probe truth", probes=_names(probes), max_pairs=max_pairs, position=position,
+               center=center)  # from its table, before the model loads
     sets = load_datasets(_names(datasets), where="interp probe truth")  # fail on a bad CSV before loading
     layer_arg = parse_layers(layers, name="--layers", where="interp probe truth")
     if layers == "all" and max_pairs is None:
