@@ -47,10 +47,9 @@ from interp.errors import InvalidParameterError, LayerIndexError, choices_text
 
 __all__ = ["Attr", "Constraint", "Interval", "Options", "Subset", "Layer", "Layers", "Text", "Texts", "ModelArg",
            "InstanceOf", "ListOf", "make_constraint", "validate_params", "constraints_of", "options_of", "check_param",
-           "check_args", "validated_functions"]
+           "check_args"]
 
 _CONSTRAINTS_ATTR = "__interp_constraints__"
-_REGISTRY: list[Callable[..., Any]] = []
 
 
 class Constraint:
@@ -151,10 +150,8 @@ class Interval(Constraint):
     def bounds(self, context: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
         """``(left, right)``, an :class:`Attr` bound read from ``context`` (left as it is without one)."""
         def one(bound: Any) -> Any:
-            if isinstance(bound, Attr) and context is not None:
-                resolved = bound.resolve(context)
-                return None if resolved is None else resolved
-            return bound
+            return bound.resolve(context) if isinstance(bound, Attr) and context is not None else bound
+
         return one(self.left), one(self.right)
 
     def describe(self, context: Mapping[str, Any] | None = None) -> str:
@@ -602,7 +599,6 @@ def validate_params(constraints: dict[str, list[Any]], *, where: str | None = No
             return fn(*args, **kwargs)
 
         setattr(wrapper, _CONSTRAINTS_ATTR, table)
-        _REGISTRY.append(wrapper)
         return wrapper
 
     return decorate
@@ -622,10 +618,6 @@ def options_of(fn: Callable, name: str) -> tuple[Any, ...]:
             return constraint.choices
     raise KeyError(f"{getattr(fn, '__qualname__', fn)} has no choices for {name!r}")
 
-
-def validated_functions() -> list[Callable]:
-    """Every function decorated so far (in the modules imported so far)."""
-    return list(_REGISTRY)
 
 
 def check_args(fn: Callable, *, where: str, options: Mapping[str, str] | None = None, **values: Any) -> None:
