@@ -607,7 +607,7 @@ def validate_params(constraints: dict[str, list[Any]], *, where: str | None = No
 def constraints_of(fn: Callable) -> dict[str, list[Constraint]]:
     """The validation table of a decorated function (a bound method's function too); ``{}`` if it has none."""
     fn = getattr(fn, "__func__", fn)
-    return dict(getattr(fn, _CONSTRAINTS_ATTR, {}))
+    return dict(getattr(inspect.unwrap(fn, stop=lambda f: hasattr(f, _CONSTRAINTS_ATTR)), _CONSTRAINTS_ATTR, {}))
 
 
 def options_of(fn: Callable, name: str) -> tuple[Any, ...]:

@@ -61,7 +61,7 @@ __all__ = ["gradient_saliency", "input_gradient", "grad_x_input", "integrated_gr
 
 GRADIENT_METHODS = ("gradient", "grad_x_input", "integrated_gradients")
 QUADRATURES = ("gauss-legendre", "riemann_middle", "riemann_trapezoid")
-BASELINES = ("zeros", "pad", "space")
+BASELINES = ("space", "pad", "zeros")  # the default first (a page lists them in this order)
 AGGREGATES = ("l2", "sum")
 GRAD_TOKENS_PER_BATCH = 2048  # default budget of one forward + backward pass: steps * positions
 
