@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_int
+from interp._params import Interval, Subset, validate_params
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card as card_of
 from interp.progress import ProgressArg, resolve_progress
@@ -344,6 +344,8 @@ PARTS = ("truth", "space", "pos", "attribution")
 _PARTS = PARTS
 
 
+@validate_params({"model": ["model"], "quick": ["boolean"], "parts": [Subset(_PARTS, single=True)],
+                  "seed": [Interval(int, 0, None)], "progress": ["progress"]})
 def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PARTS, seed: int = 0,
               progress: ProgressArg = None) -> ReplicationResult:
     """Measure every finding of :data:`FINDINGS` (and ERASER's, per attribution method) on ``model``.
@@ -370,11 +372,6 @@ def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PART
     if isinstance(parts, str):
         parts = [parts]
     parts = list(parts)
-    unknown = [p for p in parts if p not in _PARTS]
-    if unknown or not parts:
-        raise InvalidParameterError(f"The 'parts' parameter of {where} must be a non-empty list of "
-                                    f"{', '.join(repr(p) for p in _PARTS)}. Got {parts!r} instead.")
-    check_int(seed, name="seed", where=where, low=0)
     report = resolve_progress(progress, where=where)
     inner = progress if callable(progress) else False
     measured: dict[str, float] = {}
@@ -403,6 +400,8 @@ def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PART
                              model_card=card_of(model))
 
 
+@validate_params({"models": [list, tuple, str, None], "quick": ["boolean"], "parts": [Subset(_PARTS, single=True)],
+                  "seed": [Interval(int, 0, None)], "progress": ["progress"]})
 def replication_table(models: Sequence[str | None] = (None,), *, quick: bool = False,
                       parts: Sequence[str] = _PARTS, seed: int = 0, progress: ProgressArg = None) -> ReplicationResult:
     """:func:`replicate` on each model (by name; None is the default model, loaded one at a time), one column each.

@@ -14,6 +14,7 @@ cache folder) cannot stand in for the one under test; the models stay loaded (``
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -292,6 +293,7 @@ def test_probing_second_session_reuses_the_probes_from_disk(open_page, explorer_
     st.cache_data.clear()
     import interp.probing.pos
 
+    @functools.wraps(interp.probing.pos.pos_probe)  # keeps its validation table (the page reads its choices)
     def no_training(*args, **kwargs):
         raise AssertionError("pos_probe ran again instead of loading the cached probes")
 
@@ -832,7 +834,7 @@ def test_ask_page_without_signals_shows_an_error(open_page):
     at = open_page("ask")
     at.multiselect(key="ask_cal_signals").set_value([])
     at = submit(at, "Calibrate")
-    assert_error(at, "The 'signals' parameter of calibrate must name some of")
+    assert_error(at, "The 'signals' parameter of calibrate must be a non-empty list drawn from 'letter'")
 
 
 # ----------------------------------------------------------------------------------------- Training data
@@ -889,6 +891,7 @@ def test_long_calls_report_progress_to_a_bar(open_page, monkeypatch, module, nam
     target = importlib.import_module(module)
     real, seen = getattr(target, name), []
 
+    @functools.wraps(real)  # a stand-in keeps the function's validation table (the page reads its choices)
     def recording(*args, **kwargs):
         seen.append(kwargs.get("progress"))
         return real(*args, **kwargs)

@@ -9,6 +9,7 @@ import _common
 import streamlit as st
 
 import interp
+from interp._params import options_of
 from interp.ask import ASK_SETS, calibrate, hint_faithfulness
 
 CHEAP_SIGNALS = ["letter", "letter_debiased", "p_true", "stated"]
@@ -46,7 +47,7 @@ with calibration_tab:
         left, middle = st.columns(2)
         questions = left.selectbox("Questions", list(ASK_SETS), index=list(ASK_SETS).index("easy"), key="ask_cal_set")
         n = middle.number_input("Questions asked", 4, 400, 40, key="ask_cal_n")
-        signals = st.multiselect("Signals", ["letter", "letter_debiased", "p_true", "stated", "probe"], CHEAP_SIGNALS,
+        signals = st.multiselect("Signals", options_of(calibrate, "signals"), CHEAP_SIGNALS,
                                  key="ask_cal_signals", help="'probe' fits a truth probe first (slower).")
         submitted = st.form_submit_button("Calibrate", type="primary")
     if submitted:

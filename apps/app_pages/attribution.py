@@ -8,6 +8,7 @@ import _common
 import streamlit as st
 
 import interp
+from interp._params import options_of
 from interp.attribution import METHODS, attention_maps, attribute, compare_methods, faithfulness
 
 DEFAULT_PROMPT = "The capital of France is"
@@ -53,7 +54,7 @@ target_text = middle.text_input("Target continuation", value="", key="attr_targe
                                      "scored one by one and as a whole.")
 chat = right.checkbox("Chat template", key="attr_chat", disabled=not model.is_chat,
                       help="Wrap the prompt in the chat template and report the user's tokens only.") and model.is_chat
-unit = st.radio("Unit", ["token", "word"], horizontal=True, key="attr_unit")
+unit = st.radio("Unit", options_of(interp.attribution.gradient_saliency, "unit"), horizontal=True, key="attr_unit")
 target = target_text if target_text else None
 
 options: dict = {"unit": unit, "chat": chat}
@@ -62,7 +63,8 @@ if method in ("integrated_gradients", COMPARE):
     n_steps = st.slider("Integration steps", 4, 128, 50, key="attr_steps")  # the library's and the CLI's default
 if method == "integrated_gradients":
     options["n_steps"] = n_steps
-    options["baseline"] = st.radio("Baseline", ["space", "pad", "zeros"], horizontal=True, key="attr_baseline")
+    options["baseline"] = st.radio("Baseline", options_of(interp.attribution.gradient_saliency, "baseline"),
+                                   horizontal=True, key="attr_baseline")
 if method == "ablation":
     removal = st.radio("Ablate by", ["replace with <unk>", "delete"], horizontal=True, key="attr_removal")
     options["replace_with"] = None if removal == "delete" else "<unk>"

@@ -14,6 +14,7 @@ from _inside_circuits import render_circuits  # apps/_inside_circuits.py, beside
 from _inside_lens import render_lens  # apps/_inside_lens.py: apps/ is on sys.path when Streamlit runs a page
 
 import interp
+from interp._params import options_of
 
 CLEAN, CORRUPTED = "The capital of France is", "The capital of Italy is"
 SITES = {"residual stream": "resid", "attention output": "attn", "MLP output": "mlp", "heads": "head"}
@@ -59,7 +60,8 @@ def _pair_form(prefix: str, label: str, *, default_sites: list[str], extra: bool
         a, w, m, al = st.columns(4)
         answer = a.text_input("Answer (one token)", " Paris", key=f"{prefix}_answer")
         wrong = w.text_input("Wrong answer (empty: the corrupted prompt's top token)", " Rome", key=f"{prefix}_wrong")
-        metric = m.radio("Metric", ["logit_diff", "prob"], horizontal=True, key=f"{prefix}_metric")
+        metric = m.radio("Metric", options_of(interp.patching.activation_patching, "metric"), horizontal=True,
+                         key=f"{prefix}_metric")
         align = al.radio("Align positions", ["same length", "right", "left"], horizontal=True, key=f"{prefix}_align",
                          help="For prompts of different lengths: 'right' lines the last tokens up.")
         sites = st.multiselect("Sites", list(SITES), default=default_sites, key=f"{prefix}_sites")
@@ -67,7 +69,8 @@ def _pair_form(prefix: str, label: str, *, default_sites: list[str], extra: bool
         if extra:
             left, right = st.columns(2)
             top_k = left.number_input("Cells to verify by exact patching", 0, 50, 10, key=f"{prefix}_top")
-            method = right.radio("Estimate", ["atp", "ig"], horizontal=True, key=f"{prefix}_method",
+            method = right.radio("Estimate", options_of(interp.patching.attribution_patching, "method"), horizontal=True,
+                                 key=f"{prefix}_method",
                                  help="atp: one gradient at the corrupted run (Nanda 2023). ig: gradients averaged "
                                       "over inputs interpolated from corrupted to clean (EAP-IG; same-length prompts).")
         submitted = st.form_submit_button(label, type="primary")
@@ -109,7 +112,8 @@ with trace_tab:
         subject = middle.text_input("Subject (noised)", "France", key="inside_trace_subject")
         answer_t = right.text_input("Answer (empty: the top token)", " Paris", key="inside_trace_answer")
         samples = last.number_input("Noise samples", 1, 20, 3, key="inside_trace_samples")
-        kinds = st.multiselect("Restore", ["hidden", "mlp", "attn"], default=["hidden", "mlp", "attn"],
+        kinds = st.multiselect("Restore", options_of(interp.patching.causal_tracing, "kinds"),
+                               default=list(options_of(interp.patching.causal_tracing, "kinds")),
                                key="inside_trace_kinds")
         traced = st.form_submit_button("Trace", type="primary")
     if traced or st.session_state.get("inside_trace_done"):

@@ -11,6 +11,7 @@ import _common
 import streamlit as st
 
 import interp
+from interp._params import options_of
 from interp._validation import every_nth_layer
 from interp.projection import WorldMapResult, load_places, parse_labelled_lines, project, world_map
 
@@ -62,8 +63,8 @@ with scatter_tab:
                            key="maps_texts")
         left, middle, right, last = st.columns(4)
         layer = left.number_input("Layer (0 = embeddings)", 0, model.n_layers, model.n_layers // 2, key="maps_layer")
-        method = middle.selectbox("Method", ["pca", "umap", "tsne"], key="maps_method")
-        components = right.selectbox("Dimensions", [2, 3], key="maps_components")
+        method = middle.selectbox("Method", options_of(project, "method"), key="maps_method")
+        components = right.selectbox("Dimensions", options_of(project, "n_components"), key="maps_components")
         n_places = last.number_input("Places", 50, 5000, 500, step=50, key="maps_n_places")
         submitted = st.form_submit_button("Project", type="primary")
     if submitted:
@@ -85,12 +86,12 @@ with world_tab:
         n_world = left.number_input("Cities (most populous first)", 100, 6000, 3000, step=100, key="maps_world_n")
         prompt = middle.text_input("Prompt template", "The city of {name}", key="maps_world_prompt",
                                    help="Must contain {name}; must not contain the answer (no country).")
-        position = right.selectbox("Position", ["last", "mean"], key="maps_world_position",
+        position = right.selectbox("Position", options_of(world_map, "position"), key="maps_world_position",
                                    help="Mean over the name's tokens, or the prompt's last token.")
         left, right = st.columns(2)
         step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
                                  key="maps_world_step")
-        probe = right.selectbox("Probe", ["ridge", "mlp"], key="maps_world_probe",
+        probe = right.selectbox("Probe", options_of(world_map, "probe"), key="maps_world_probe",
                                 help="ridge: linear (Gurnee & Tegmark's probe); mlp: one hidden layer, their nonlinear "
                                      "comparison.")
         random_baseline = st.checkbox("Random-weights control", value=True, key="maps_world_random")

@@ -15,6 +15,7 @@ import _common
 import streamlit as st
 
 import interp
+from interp._params import options_of
 from interp._validation import every_nth_layer
 from interp.probing.pos import POSProbeResult, pos_probe
 
@@ -64,12 +65,12 @@ st.caption("A probe per layer learns each word's spaCy tag from the residual str
 _common.defaults_note("probing")
 with st.form("probing_form"):
     left, middle, right = st.columns(3)
-    probe = left.selectbox("Probe", ["linear", "mlp"], key="probing_probe")
+    probe = left.selectbox("Probe", options_of(pos_probe, "probe"), key="probing_probe")
     step = middle.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
                                key="probing_step", help="Layer 0 (embeddings) and the last layer are always included.")
     max_sentences = right.number_input("Sentences of the built-in corpus", 20, 5000, 600, step=100,
                                        key="probing_sentences")
-    corpus = left.selectbox("Built-in corpus", ["natural", "grammar"], key="probing_corpus",
+    corpus = left.selectbox("Built-in corpus", options_of(pos_probe, "corpus"), key="probing_corpus",
                             help="natural: hand-written sentences of many registers; grammar: grammar-made sentences.")
     treebank = st.file_uploader("Score on a treebank (CoNLL-U, optional): gold tags, never trained on",
                                 type=["conllu"], key="probing_treebank")

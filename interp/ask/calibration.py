@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import Interval, Subset, validate_params
 from interp._validation import check_int
 from interp.ask import _engine, prompts
 from interp.ask.metrics import calibration_metrics, reliability
@@ -342,6 +343,13 @@ def _fit_detector(model: Model, detector: Any, datasets: Any, probe_pairs: int, 
     return LieDetector.fit(model, datasets, max_pairs=probe_pairs, progress=report)
 
 
+@validate_params({
+    "model": ["model"], "questions": ["no_validation"], "n": [Interval(int, 1, None), None],
+    "seed": [Interval(int, None, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
+    "signals": [Subset(SIGNALS)], "detector": ["no_validation"], "probe_datasets": ["no_validation"],
+    "probe_pairs": [Interval(int, 1, None)], "n_bins": [Interval(int, 1, None)], "n_boot": [Interval(int, 0, None)],
+    "max_new_tokens": [Interval(int, 1, None)],
+})
 def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed: int = 0,
               signals: tuple[str, ...] | list[str] = SIGNALS, detector: LieDetector | None = None,
               probe_datasets: Any = DEFAULT_PROBE_DATASETS, probe_pairs: int = 150, n_bins: int = 10,

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import Interval, Options, Subset, validate_params
 from interp._validation import check_choice, check_int
 from interp.ask import _engine, prompts
 from interp.ask.calibration import letter_probabilities
@@ -340,6 +341,13 @@ def _hint_mask(tokens: list[str], prompt_text: str, hint: str) -> list[int]:
     return out
 
 
+@validate_params({
+    "model": ["model"], "questions": ["no_validation"], "n": [Interval(int, 1, None), None],
+    "seed": [Interval(int, None, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
+    "conditions": [Subset(CONDITIONS)], "explain": [Options(EXPLAIN)], "max_new_tokens": [Interval(int, 1, 513)],
+    "attribution": [Options(ATTRIBUTION)], "attribute_items": [Interval(int, 0, None)], "patching": ["boolean"],
+    "n_boot": [Interval(int, 0, None)],
+})
 def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 60, seed: int = 0,
                       conditions: tuple[str, ...] | list[str] = CONDITIONS, explain: str = "switches",
                       max_new_tokens: int = 40, attribution: str = "ablation", attribute_items: int = 4,

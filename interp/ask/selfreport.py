@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import Interval, validate_params
 from interp._validation import check_int
 from interp.ask import _engine, prompts
 from interp.ask.calibration import DEFAULT_PROBE_DATASETS, _fit_detector
@@ -144,6 +145,12 @@ class SelfReportResult(Result):
         return fig
 
 
+@validate_params({
+    "model": ["model"], "n": [Interval(int, 1, None), None],
+    "seed": [Interval(int, None, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
+    "statements": ["no_validation"], "labels": ["no_validation"], "detector": ["no_validation"],
+    "probe_datasets": ["no_validation"], "probe_pairs": [Interval(int, 1, None)], "max_new_tokens": [Interval(int, 1, None)],
+})
 def self_report(model: Model, statements: Any = "capitals", labels: Any = None, *, n: int | None = 40, seed: int = 0,
                 detector: LieDetector | None = None, probe_datasets: Any = DEFAULT_PROBE_DATASETS,
                 probe_pairs: int = 150, max_new_tokens: int = 6, batch_size: int | None = None,

@@ -29,12 +29,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int
+from interp._params import Interval, Options, validate_params
+from interp._validation import check_int
 from interp.attribution._core import (
+    METRICS,
+    UNITS,
     Prepared,
     _accepts_logits_to_keep,
     build_result,
-    check_common,
     forward_logits,
     metric_values,
     plan_batches,
@@ -98,6 +100,12 @@ def ablate(ids: Sequence[int], positions: Sequence[int], replacement: int | None
     return [replacement if i in drop else t for i, t in enumerate(ids)]
 
 
+@validate_params({
+    "model": ["model"], "prompt": ["texts"], "target": [str, list, tuple, None],
+    "replace_with": [str, Interval(int, 0, None), None], "unit": [Options(UNITS)], "metric": [Options(METRICS)],
+    "contrast": [str, None], "chat": ["boolean"], "system": [str, None], "batch_size": [Interval(int, 1, None), None],
+    "reuse_prefix": [Options((True, False, "auto"))],
+})
 def token_ablation(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
                    replace_with: str | int | None = "<unk>", unit: str = "token", metric: str = "logprob",
                    contrast: str | None = None, chat: bool = False, system: str | None = None,
@@ -140,10 +148,6 @@ def token_ablation(model: Model, prompt: str | Sequence[str], target: str | Sequ
         >>> result.to_frame().sort_values("score").tail(3)
     """
     where = "token_ablation"
-    check_common(metric=metric, unit=unit, chat=chat, where=where)
-    check_choice(reuse_prefix, (True, False, "auto"), name="reuse_prefix", where=where)
-    if batch_size is not None:
-        check_int(batch_size, name="batch_size", where=where, low=1)
     replacement = resolve_replacement(model, replace_with, where=where)
     preps, single = prepare_all(model, prompt, unit=unit, chat=chat, system=system, where=where)
     resolve_targets(model, preps, target, contrast, where=where, batch_size=batch_size)

@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from interp._params import Interval, Layers, Options, validate_params
 from interp._validation import check_layer, check_texts
 from interp.attribution._core import (
+    UNITS,
     build_result,
-    check_common,
     forward_logits,
     prepare_all,
     resolve_targets,
@@ -62,6 +63,10 @@ def _patterns(model: Any, ids: list[int], blocks: list[int]) -> np.ndarray:
     return torch.stack(out).numpy()  # type: ignore[arg-type]
 
 
+@validate_params({
+    "model": ["model"], "prompt": ["text"], "blocks": [Layers(allow_embed=False, text=False), None],
+    "chat": ["boolean"], "system": [str, None], "layers": ["no_validation"],  # deprecated name; checked as 'layer'
+})
 def attention_maps(model: Model, prompt: str, *, blocks: Sequence[int] | None = None, chat: bool = False,
                    system: str | None = None, layers: Sequence[int] | None = None) -> AttentionResult:
     """Every attention pattern of ``prompt``: (block, head, query, key).
@@ -95,7 +100,6 @@ def attention_maps(model: Model, prompt: str, *, blocks: Sequence[int] | None = 
         warn("attention_maps(layers=...)", stacklevel=2)
         blocks, name = layers, "layer"
     (text,), _ = check_texts(prompt, where=where)
-    check_common(metric="logprob", unit="token", chat=chat, where=where)
     kept = list(range(model.n_layers)) if blocks is None else [check_layer(b, model.n_layers, where=where, name=name)
                                                                 for b in blocks]
     if not kept:
@@ -108,6 +112,10 @@ def attention_maps(model: Model, prompt: str, *, blocks: Sequence[int] | None = 
                            model_name=model.name, model_card=model_card(model))
 
 
+@validate_params({
+    "model": ["model"], "prompt": ["texts"], "target": [str, list, tuple, None], "unit": [Options(UNITS)],
+    "chat": ["boolean"], "system": [str, None], "batch_size": [Interval(int, 1, None), None],
+})
 def attention_rollout(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
                       unit: str = "token", chat: bool = False, system: str | None = None,
                       batch_size: int | None = None) -> AttributionResult | list[AttributionResult]:
@@ -131,7 +139,6 @@ def attention_rollout(model: Model, prompt: str | Sequence[str], target: str | S
         >>> attention_rollout(model, "The capital of France is").top(3)
     """
     where = "attention_rollout"
-    check_common(metric="logprob", unit=unit, chat=chat, where=where)
     preps, single = prepare_all(model, prompt, unit=unit, chat=chat, system=system, where=where)
     resolve_targets(model, preps, target, None, where=where, batch_size=batch_size)
     results = []

@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from interp._validation import check_choice, check_int, check_texts
+from interp._params import Interval, ListOf, Options, Subset, validate_params
+from interp._validation import check_texts
 from interp.attribution._core import (
     METRICS,
+    UNITS,
     Prepared,
-    check_common,
     prepare,
     prepared_from_result,
     resolve_targets,
@@ -92,14 +93,17 @@ def _combine(per_token: np.ndarray, metric: str) -> float:
     return math.exp(total) if metric == "prob" else total
 
 
-def _check(metric: str, fractions: Sequence[float], max_curve_points: int, where: str) -> list[float]:
-    check_choice(metric, METRICS, name="metric", where=where)
-    check_int(max_curve_points, name="max_curve_points", where=where, low=2)
-    fractions = list(fractions)
-    if not fractions or not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):
-        raise InvalidParameterError(f"The 'fractions' parameter of {where} must be a non-empty list of numbers in "
-                                    f"(0, 1]. Got {fractions!r} instead.")
-    return [float(f) for f in fractions]
+def _method_names() -> tuple[str, ...]:
+    from interp.attribution.methods import METHODS
+
+    return tuple(METHODS)
+
+
+_FRACTIONS = ListOf(Interval(float, 0, 1, closed="right"))
+#: What faithfulness and compare_methods share.
+_COMMON = {"model": ["model"], "prompt": ["text"], "fractions": [_FRACTIONS], "metric": [Options(METRICS)],
+           "replace_with": [str, Interval(int, 0, None), None], "n_random": [Interval(int, 1, None)],
+           "random_seed": [Interval(int, 0, None)], "batch_size": [Interval(int, 1, None), None]}
 
 
 def _score_plans(model: Any, plans: list[_Plan], metric: str, batch_size: int | None, where: str
@@ -198,6 +202,7 @@ def _assemble(plan: _Plan, values: dict[tuple[int, ...], float], result: Attribu
     )
 
 
+@validate_params({**_COMMON, "result": [AttributionResult], "max_curve_points": [Interval(int, 2, None)]})
 def faithfulness(model: Model, prompt: str, result: AttributionResult, *,
                  fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
                  max_curve_points: int = MAX_CURVE_POINTS, n_random: int = N_RANDOM, random_seed: int = 0,
@@ -231,12 +236,7 @@ def faithfulness(model: Model, prompt: str, result: AttributionResult, *,
     """
     where = "faithfulness"
     (text,), _ = check_texts(prompt, where=where)
-    fractions = _check(metric, fractions, max_curve_points, where)
-    check_int(n_random, name="n_random", where=where, low=1)
-    check_int(random_seed, name="random_seed", where=where, low=0)
-    if not isinstance(result, AttributionResult):
-        raise InvalidParameterError(f"The 'result' parameter of {where} must be an AttributionResult. "
-                                    f"Got {type(result).__name__} instead.")
+    fractions = [float(f) for f in fractions]
     if text != result.prompt and not (result.metadata.get("chat") and text in result.prompt):
         raise InvalidParameterError(f"{where}: the result explains {result.prompt[:60]!r}, not the prompt given "
                                     f"({text[:60]!r}). Pass the prompt the attribution was computed on.")
@@ -259,6 +259,9 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)  # constant inputs return NaN above, before scipy would warn
 
 
+@validate_params({**_COMMON, "target": [str, None], "methods": [Subset(_method_names, noun="attribution method"), None],
+                  "unit": [Options(UNITS)], "chat": ["boolean"], "system": [str, None],
+                  "n_steps": [Interval(int, 1, 10_001)]})
 def compare_methods(model: Model, prompt: str, target: str | None = None, *, methods: Sequence[str] | None = None,
                     unit: str = "token", chat: bool = False, system: str | None = None, n_steps: int = 50,
                     fractions: Sequence[float] = FRACTIONS, metric: str = "prob", replace_with: str | int | None = None,
@@ -286,18 +289,12 @@ def compare_methods(model: Model, prompt: str, target: str | None = None, *, met
     Example:
         >>> compare_methods(model, "The capital of France is", " Paris").to_frame()
     """
-    from interp.attribution.methods import METHODS, check_method
+    from interp.attribution.methods import METHODS
 
     where = "compare_methods"
     (text,), _ = check_texts(prompt, where=where)
-    check_common(metric="logprob", unit=unit, chat=chat, where=where)
-    fractions = _check(metric, fractions, MAX_CURVE_POINTS, where)
-    check_int(n_random, name="n_random", where=where, low=1)
-    check_int(random_seed, name="random_seed", where=where, low=0)
-    names = list(METHODS) if methods is None else [check_method(m, where=where) for m in methods]
-    if not names:
-        raise InvalidParameterError(f"The 'methods' parameter of {where} is empty: name at least one of "
-                                    f"{', '.join(METHODS)}.")
+    fractions = [float(f) for f in fractions]
+    names = list(METHODS) if methods is None else list(methods)
     prep = prepare(model, text, unit=unit, chat=chat, system=system, where=where)
     resolve_targets(model, [prep], target, None, where=where, batch_size=batch_size)
     target_text = model.tokenizer.decode(prep.target_ids)

@@ -37,11 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from interp._params import Interval, Options, validate_params
 from interp._validation import check_choice, check_int
 from interp.attribution._core import (
+    METRICS,
+    UNITS,
     Prepared,
     build_result,
-    check_common,
     forward_logits,
     metric_values,
     prepare_all,
@@ -59,7 +61,7 @@ __all__ = ["gradient_saliency", "input_gradient", "grad_x_input", "integrated_gr
 
 GRADIENT_METHODS = ("gradient", "grad_x_input", "integrated_gradients")
 QUADRATURES = ("gauss-legendre", "riemann_middle", "riemann_trapezoid")
-BASELINES = ("zeros", "pad", "space")
+BASELINES = ("space", "pad", "zeros")  # the default first (a page lists them in this order)
 AGGREGATES = ("l2", "sum")
 GRAD_TOKENS_PER_BATCH = 2048  # default budget of one forward + backward pass: steps * positions
 
@@ -113,6 +115,13 @@ def _per_unit(vectors: torch.Tensor, units: list[list[int]], aggregate: str) -> 
     return out
 
 
+@validate_params({
+    "model": ["model"], "prompt": ["texts"], "target": [str, list, tuple, None],
+    "method": [Options(GRADIENT_METHODS)], "n_steps": [Interval(int, 1, 10_001)], "baseline": [Options(BASELINES)],
+    "aggregate": [Options(AGGREGATES), None], "quadrature": [Options(QUADRATURES)], "metric": [Options(METRICS)],
+    "contrast": [str, None], "unit": [Options(UNITS)], "chat": ["boolean"], "system": [str, None],
+    "batch_size": [Interval(int, 1, None), None],
+})
 def gradient_saliency(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
                       method: str = "grad_x_input", n_steps: int = 50, baseline: str = "space",
                       aggregate: str | None = None, quadrature: str = "gauss-legendre", metric: str = "logprob",
@@ -155,15 +164,9 @@ def gradient_saliency(model: Model, prompt: str | Sequence[str], target: str | S
         >>> r.metadata["completeness_relative"]
     """
     where = "gradient_saliency"
-    check_choice(method, GRADIENT_METHODS, name="method", where=where)
-    check_choice(baseline, BASELINES, name="baseline", where=where)
-    check_choice(quadrature, QUADRATURES, name="quadrature", where=where)
     aggregate = aggregate if aggregate is not None else ("l2" if method == "gradient" else "sum")
-    check_choice(aggregate, AGGREGATES, name="aggregate", where=where)
-    check_int(n_steps, name="n_steps", where=where, low=2 if quadrature == "riemann_trapezoid" else 1, high=10_001)
-    check_common(metric=metric, unit=unit, chat=chat, where=where)
-    if batch_size is not None:
-        check_int(batch_size, name="batch_size", where=where, low=1)
+    if quadrature == "riemann_trapezoid":  # the one bound the table cannot state: it depends on 'quadrature'
+        check_int(n_steps, name="n_steps", where=where, low=2, high=10_001)
     preps, single = prepare_all(model, prompt, unit=unit, chat=chat, system=system, where=where)
     resolve_targets(model, preps, target, contrast, where=where, batch_size=batch_size)
     results = []
@@ -263,18 +266,21 @@ def plan_limit(length: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------- thin wrappers
+@validate_params({"model": ["model"], "prompt": ["texts"], "target": [str, list, tuple, None]})
 def input_gradient(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
                    **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """Saliency: :func:`gradient_saliency` with ``method="gradient"`` (L2 norm of ∂f/∂x per token)."""
     return gradient_saliency(model, prompt, target, method="gradient", **kwargs)
 
 
+@validate_params({"model": ["model"], "prompt": ["texts"], "target": [str, list, tuple, None]})
 def grad_x_input(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
                  **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """:func:`gradient_saliency` with ``method="grad_x_input"`` (x ⊙ ∂f/∂x, summed per token)."""
     return gradient_saliency(model, prompt, target, method="grad_x_input", **kwargs)
 
 
+@validate_params({"model": ["model"], "prompt": ["texts"], "target": [str, list, tuple, None]})
 def integrated_gradients(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
                          **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """:func:`gradient_saliency` with ``method="integrated_gradients"``."""

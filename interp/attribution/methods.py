@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from interp._params import Options, validate_params
 from interp.attribution.ablation import token_ablation
 from interp.attribution.attention import attention_rollout
 from interp.attribution.gradient import grad_x_input, input_gradient, integrated_gradients
@@ -60,6 +61,8 @@ def _options(fn: Callable[..., Any]) -> list[str]:
     return names
 
 
+@validate_params({"model": ["model"], "prompt": ["texts"],
+                  "method": [Options(lambda: METHODS, noun="attribution method")], "target": [str, list, tuple, None]})
 def attribute(model: Model, prompt: str | Sequence[str], method: str = "ablation", target: str | None = None,
               **options: Any) -> AttributionResult | list[AttributionResult]:
     """Attribute the model's prediction after ``prompt`` to its input tokens with any method.

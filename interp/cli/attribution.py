@@ -14,11 +14,9 @@ import typer
 
 from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, show
 
-__all__ = ["app", "METHOD_CHOICES"]
+__all__ = ["app"]
 
 app = typer.Typer()
-
-METHOD_CHOICES = ("ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout", "all")
 
 
 def _scores_rows(result: Any) -> list[dict[str, Any]]:
@@ -49,12 +47,16 @@ def attribute_command(
         save: OutOpt = None,
         as_json: JsonOpt = False) -> None:
     """Show which input tokens drive the model's prediction after PROMPT."""
-    from interp._validation import check_choice
+    from interp._params import check_args
     from interp.attribution.evaluation import compare_methods
+    from interp.attribution.gradient import gradient_saliency
     from interp.attribution.methods import attribute
     from interp.models.loading import load_model
 
-    check_choice(method, METHOD_CHOICES, name="method", where="interp attribute")
+    if method != "all":  # the methods of attribute's table, or all of them
+        check_args(attribute, where="interp attribute", method=method)
+    check_args(gradient_saliency, where="interp attribute", options={"n_steps": "--steps"}, unit=unit, n_steps=steps,
+               baseline=baseline)  # from its table, before the model loads
     loaded = load_model(model)
     if method == "all":
         result = compare_methods(loaded, prompt, target, unit=unit, chat=chat, n_steps=steps)

@@ -40,11 +40,13 @@ def lens_command(
         save: OutOpt = None,
         as_json: JsonOpt = False) -> None:
     """Read what every layer would predict after PROMPT (a layers x positions grid of top tokens)."""
+    from interp._params import check_args
     from interp._validation import check_choice, parse_layers
     from interp.lens import linear_lens, logit_lens
     from interp.models.loading import load_model
 
     check_choice(kind, KIND_CHOICES, name="--kind", where="interp lens")
+    check_args(logit_lens, where="interp lens", top_k=top_k)  # before the model loads
     layer_arg = parse_layers(layers, name="--layers", where="interp lens")
     loaded = load_model(model)
     if kind == "linear":

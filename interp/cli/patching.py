@@ -50,9 +50,11 @@ def patch_command(
         sites: SitesOpt = "resid,attn,mlp,head", metric: MetricOpt = "logit_diff", align: AlignOpt = None,
         top: TopOpt = 15, save: SaveOpt = None, as_json: JsonOpt = False) -> None:
     """Activation patching: each cell of CLEAN patched into CORRUPTED (clean = 1, corrupted = 0)."""
+    from interp._params import check_args
     from interp.models.loading import load_model
     from interp.patching import activation_patching
 
+    check_args(activation_patching, where="interp patch", sites=_sites(sites), metric=metric)  # before the model loads
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = activation_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong, sites=_sites(sites),
@@ -75,9 +77,12 @@ def trace_command(
         seed: Annotated[int, typer.Option("--seed")] = 0,
         top: TopOpt = 15, save: SaveOpt = None, as_json: JsonOpt = False) -> None:
     """Causal tracing (ROME): noise the subject, restore one state at a time, measure p(answer)."""
+    from interp._params import check_args
     from interp.models.loading import load_model
     from interp.patching import causal_tracing
 
+    check_args(causal_tracing, where="interp trace", samples=samples, noise=noise, window=window, seed=seed,
+               kinds=_sites(kinds))  # before the model loads
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = causal_tracing(loaded, prompt, subject, answer=answer, noise=noise, samples=samples, window=window,
@@ -97,13 +102,18 @@ def atp_command(
                                                   "sample: what reveals cells the estimate missed.")] = 20,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the random sample.")] = 0,
         method: Annotated[str, typer.Option("--method", help="atp (one gradient) or ig (gradients along "
-                                            "interpolated inputs, EAP-IG).")] = "atp",
+                                            "interpolated inputs, EAP-IG).")
+                          ] = "atp",
         steps: Annotated[int, typer.Option("--steps", help="Interpolation steps of --method ig.")] = 5,
         top: TopOpt = 15, save: SaveOpt = None, as_json: JsonOpt = False) -> None:
     """Attribution patching: every cell estimated from gradients; the top ones and a random sample verified exactly."""
+    from interp._params import check_args
     from interp.models.loading import load_model
     from interp.patching import attribution_patching
 
+    check_args(attribution_patching, where="interp atp", options={"verify_top_k": "--verify", "verify_random": "--random"},
+               sites=_sites(sites), metric=metric, verify_top_k=verify, verify_random=random_cells, seed=seed,
+               method=method, steps=steps)
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = attribution_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong,

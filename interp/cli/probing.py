@@ -37,8 +37,7 @@ def pos(out_dir: OutOpt = None,
                                                   "(its own words and gold tags). Default: the built-in corpus.")
                         ] = None,
         corpus: Annotated[str, typer.Option("--corpus", help="The built-in corpus without --text: 'natural' "
-                                            "(hand-written varied English) or 'grammar' (grammar-made).")
-                          ] = "natural",
+                                            "(hand-written varied English) or 'grammar' (grammar-made).")] = "natural",
         eval_text: Annotated[Path | None, typer.Option("--eval", help="Also score every layer's probe on these "
                                                        "sentences, never trained on (same formats as --text; a "
                                                        ".conllu treebank scores against gold).")] = None,
@@ -54,15 +53,15 @@ def pos(out_dir: OutOpt = None,
         as_json: JsonOpt = False) -> None:
     """Part-of-speech probes per layer, with control task, selectivity and baselines (against gold for a treebank,
     with spaCy's accuracy on the same words as the reference)."""
-    from interp._validation import check_choice, parse_layers
+    from interp._params import check_args
+    from interp._validation import parse_layers
     from interp.models.loading import load_model
     from interp.probing.conllu import is_conllu_path, read_conllu
-    from interp.probing.pos import ALIGNMENTS, CORPORA, pos_probe, read_text_file
+    from interp.probing.pos import pos_probe, read_text_file
 
-    # cheap checks first, so a typo fails before the model loads
-    check_choice(probe, ("linear", "mlp"), name="--probe", where="interp probe pos")
-    check_choice(alignment, tuple(ALIGNMENTS), name="--alignment", where="interp probe pos")
-    check_choice(corpus, tuple(CORPORA), name="--corpus", where="interp probe pos")
+    # cheap checks first (from pos_probe's table), so a typo fails before the model loads
+    check_args(pos_probe, where="interp probe pos", probe=probe, alignment=alignment, corpus=corpus,
+               max_sentences=max_sentences)
     layer_arg = parse_layers(layers, name="--layers", where="interp probe pos")
     for path in (text, eval_text):  # a missing, binary or malformed file fails before the model loads
         if path is not None:

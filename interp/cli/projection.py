@@ -39,7 +39,8 @@ def world(out_dir: OutOpt = None,
           min_population: Annotated[int, typer.Option("--min-population", help="Smallest city kept.")] = 100_000,
           prompt: Annotated[str, typer.Option("--prompt", help="Template with {name}.")] = "The city of {name}",
           position: Annotated[str, typer.Option("--position", help="'last' token of the prompt or 'mean' over "
-                                                "the name's tokens.")] = "last",
+                                                "the name's tokens.")
+                              ] = "last",
           seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
           places: Annotated[Path | None, typer.Option("--places", help="Your own places instead of the built-in "
                                                       "cities: a UTF-8 CSV with a header and the columns name, lat, "
@@ -47,7 +48,8 @@ def world(out_dir: OutOpt = None,
                                                       "'Eiffel Tower,48.858,2.294,France'. --n-places and "
                                                       "--min-population are then ignored.")] = None,
           probe: Annotated[str, typer.Option("--probe", help="'ridge' (linear) or 'mlp' (one hidden layer, Gurnee "
-                                             "& Tegmark's nonlinear comparison).")] = "ridge",
+                                             "& Tegmark's nonlinear comparison).")
+                           ] = "ridge",
           window: Annotated[int, typer.Option("--window", help="0: probe each layer (Gurnee & Tegmark); w > 0: the "
                                               "mean of layers l-w..l+w at layer l (a pooled variant).")] = 0,
           random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",
@@ -62,12 +64,13 @@ def world(out_dir: OutOpt = None,
     columns name, lat, lon; optional country, continent). The map is drawn on Natural Earth coastlines
     shipped with interp (nothing is fetched).
     """
-    from interp._validation import check_choice, parse_layers
+    from interp._params import check_args
+    from interp._validation import parse_layers
     from interp.models.loading import load_model
-    from interp.projection.world import POSITIONS, PROBES, read_places, world_map
+    from interp.projection.world import read_places, world_map
 
-    check_choice(position, POSITIONS, name="--position", where="interp map world")
-    check_choice(probe, PROBES, name="--probe", where="interp map world")
+    check_args(world_map, where="interp map world", position=position, probe=probe, n_places=n_places,
+               min_population=min_population, seed=seed, window=window)  # from its table, before the model loads
     layer_arg = parse_layers(layers, name="--layers", where="interp map world")
     own_places = read_places(places) if places is not None else None
     if layers == "all" and n_places >= 3000 and places is None:
@@ -97,12 +100,12 @@ def project_cmd(file: Annotated[Path, typer.Argument(help="UTF-8 file, one text 
                 seed: Annotated[int, typer.Option("--seed")] = 0,
                 as_json: JsonOpt = False) -> None:
     """Project the texts' activations at a layer to 2-D (or 3-D) with PCA, UMAP or t-SNE."""
-    from interp._validation import check_choice
+    from interp._params import check_args
     from interp.models.loading import load_model
-    from interp.projection.scatter import METHODS, project, read_labelled_texts
+    from interp.projection.scatter import project, read_labelled_texts
 
-    check_choice(method, METHODS, name="--method", where="interp project")
-    check_choice(components, (2, 3), name="--components", where="interp project")
+    check_args(project, where="interp project", options={"n_components": "--components"}, method=method,
+               position=position, n_components=components, seed=seed)  # from its table, before the model loads
     texts, labels = read_labelled_texts(file)
     result = project(load_model(model), texts, layer=layer, method=method, labels=labels, position=position,
                      seed=seed, n_components=components)

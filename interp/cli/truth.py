@@ -61,11 +61,14 @@ def truth(out_dir: OutOpt = None,
           as_json: JsonOpt = False) -> None:
     """Truth probes per layer, the layer chosen on validation pairs, the generalisation matrix and a saved lie
     detector there (interp.truth.truth_report)."""
+    from interp._params import check_args
     from interp._validation import parse_layers
     from interp.models.loading import load_model
     from interp.truth.datasets import load_datasets
     from interp.truth.report import truth_report
 
+    check_args(truth_report, where="interp probe truth", probes=_names(probes), max_pairs=max_pairs, position=position,
+               center=center)  # from its table, before the model loads
     sets = load_datasets(_names(datasets), where="interp probe truth")  # fail on a bad CSV before loading
     layer_arg = parse_layers(layers, name="--layers", where="interp probe truth")
     if layers == "all" and max_pairs is None:

@@ -47,7 +47,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int
+from interp._params import Interval, Options, validate_params
+from interp._validation import check_choice
 from interp.data_attribution import _stack
 from interp.data_attribution.datasets import Query
 from interp.data_attribution.gradients import Projection, layer_shape, param_to_grad, per_example_gradients
@@ -398,6 +399,11 @@ class TrainingAttributionResult(Result):
         return fig
 
 
+@validate_params({
+    "run": ["no_validation"], "query": ["no_validation"], "target": [str, None],  # checked by resolve_query
+    "method": [Options(METHODS, deprecated=RENAMED_METHODS)], "top_k": [Interval(int, 1, None)],
+    "dim": [Interval(int, 1, None), None], "seed": [Interval(int, None, None)], "progress": ["progress"],
+})
 def attribute_training(run: FineTuneRun, query: str | Query, target: str | None = None, *, method: str = "trackstar",
                        top_k: int = 10, dim: int | None = DEFAULT_DIM, seed: int = 0, progress: ProgressArg = None
                        ) -> TrainingAttributionResult:
@@ -423,10 +429,6 @@ def attribute_training(run: FineTuneRun, query: str | Query, target: str | None 
 
     where = "attribute_training"
     method = renamed_method(method)
-    check_choice(method, METHODS, name="method", where=where)
-    check_int(top_k, name="top_k", where=where, low=1)
-    if dim is not None:
-        check_int(dim, name="dim", where=where, low=1)
     report = resolve_progress(progress, where=where)
     q = resolve_query(run, query, target, where=where)
     scores = training_scores(run, [q], method, dim=dim, seed=seed, progress=report)[0]

@@ -44,9 +44,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int
+from interp._params import Interval, Subset, validate_params
+from interp._validation import check_int
 from interp.data_attribution import _stack
-from interp.data_attribution.attribute import DEFAULT_DIM, METHODS, GradientStore, renamed_method, training_scores
+from interp.data_attribution.attribute import (
+    DEFAULT_DIM,
+    METHODS,
+    RENAMED_METHODS,
+    GradientStore,
+    renamed_method,
+    training_scores,
+)
 from interp.data_attribution.datasets import Query
 from interp.errors import InvalidParameterError
 from interp.progress import ProgressArg, ProgressCallback
@@ -519,6 +527,12 @@ def assemble_evaluation(methods: list[str], pool: list[Query], rr: np.ndarray, r
     return result
 
 
+@validate_params({
+    "run": ["no_validation"], "method": [Subset(METHODS, single=True, deprecated=RENAMED_METHODS)],
+    "lds_subsets": [Interval(int, 0, None)], "tail_patch_k": [Interval(int, 0, None), None],
+    "queries": [list, tuple, None], "dim": [Interval(int, 1, None), None], "seed": [Interval(int, None, None)],
+    "progress": ["progress"],
+})
 def evaluate_attribution(run: FineTuneRun, method: str | Sequence[str] = METHODS, *, lds_subsets: int = 0,
                          tail_patch_k: int | None = None, queries: Sequence[str] | None = None,
                          dim: int | None = DEFAULT_DIM, seed: int = 0,
@@ -546,11 +560,6 @@ def evaluate_attribution(run: FineTuneRun, method: str | Sequence[str] = METHODS
 
     where = "evaluate_attribution"
     methods = [renamed_method(m) for m in ([method] if isinstance(method, str) else list(method))]
-    if not methods:
-        raise InvalidParameterError(f"The 'method' parameter of {where} is empty; give one or more of {list(METHODS)}.")
-    for m in methods:
-        check_choice(m, METHODS, name="method", where=where)
-    check_int(lds_subsets, name="lds_subsets", where=where, low=0)
     tail_k = run.config.batch_size if tail_patch_k is None else tail_patch_k
     check_int(tail_k, name="tail_patch_k", where=where, low=0, high=len(run.data) + 1)
     report = resolve_progress(progress, where=where)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_int, check_texts
+from interp._params import Interval, validate_params
+from interp._validation import check_texts
 from interp.errors import InvalidParameterError
 from interp.layers import layer_hook_name
 from interp.progress import ProgressArg, resolve_progress
@@ -182,6 +183,9 @@ class LensDivergenceResult(Result):
         return fig
 
 
+@validate_params({"model": ["model"], "texts": ["texts"], "lens": ["no_validation"],  # a fitted LinearLens: checked below
+                  "max_tokens": [Interval(int, 1, None)], "seed": [Interval(int, 0, None)], "texts_name": [str],
+                  "batch_size": [Interval(int, 1, None), None], "progress": ["progress"]})
 def lens_divergence(model: Model, texts: str | Sequence[str], *, lens: LinearLens | None = None,
                     max_tokens: int = 2000, seed: int = 0, texts_name: str = "", batch_size: int | None = None,
                     progress: ProgressArg = None) -> LensDivergenceResult:
@@ -206,7 +210,6 @@ def lens_divergence(model: Model, texts: str | Sequence[str], *, lens: LinearLen
 
     where = "lens_divergence"
     items, _ = check_texts(texts, where=where, name="texts")
-    check_int(max_tokens, name="max_tokens", where=where, low=1)
     if lens is not None:
         from interp.lens.linear import LinearLens
 

@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from interp._params import InstanceOf, validate_params
 from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError, InvalidProbeFileError, NotFittedError
 from interp.layers import layer_hook_name
@@ -501,6 +502,13 @@ def load_linear_lens(model: Model, path: str | Path | None = None) -> LinearLens
     return lens
 
 
+def _lens_params() -> dict:
+    from interp.lens.logit import LENS_PARAMS
+
+    return LENS_PARAMS
+
+
+@validate_params({**_lens_params(), "lens": [InstanceOf(LinearLens, name="a LinearLens"), "path", None]})
 def linear_lens(model: Model, prompt: str, *, lens: LinearLens | str | Path | None = None,
                 target: str | int | None = None, layers: Any = None, top_k: int = 5) -> LensResult:
     """The linear lens: each layer's residual through its fitted affine map, then the model's head.
@@ -526,11 +534,8 @@ def linear_lens(model: Model, prompt: str, *, lens: LinearLens | str | Path | No
     where = "linear_lens"
     if lens is None or isinstance(lens, (str, Path)):
         fitted = load_linear_lens(model, lens)
-    elif isinstance(lens, LinearLens):
+    else:
         fitted = lens
         fitted.check_model(model, where=where)
-    else:
-        raise InvalidParameterError(f"The 'lens' parameter of {where} must be a LinearLens, a path or None. "
-                                    f"Got {type(lens).__name__} instead.")
     return read_lens(model, prompt, translate=fitted.translate, lens="linear", target=target, layers=layers,
                      top_k=top_k, lens_info=fitted.info(), where=where)

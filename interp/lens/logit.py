@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from interp._params import Interval, Layers, validate_params
 from interp._validation import check_int, check_layer, check_texts, parse_layers
 from interp.errors import EmptyPromptError, InvalidParameterError
 from interp.layers import layer_hook_name
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["logit_lens", "read_lens", "lens_logits", "resolve_lens_layers", "resolve_target", "readout", "MAX_TOP_K"]
 
 MAX_TOP_K = 50  # top tokens kept per cell
+#: The parameters every lens reads (logit_lens, linear_lens, read_lens).
+LENS_PARAMS = {"model": ["model"], "prompt": ["text"], "target": [str, Interval(int, 0, None), None],
+               "layers": [Layers(allow_embed=True), None], "top_k": [Interval(int, 1, MAX_TOP_K + 1)]}
 
 Translate = Callable[[int, torch.Tensor], torch.Tensor]  # (layer, (pos, d_model)) -> (pos, d_model)
 
@@ -121,6 +125,8 @@ def lens_logits(model: Model, prompt: str, layer: int, *, translate: Translate |
         return readout(model, resid)
 
 
+@validate_params({**LENS_PARAMS, "translate": ["callable", None], "lens": [str], "lens_info": [dict, None],
+                  "where": [str]})
 def read_lens(model: Model, prompt: str, *, translate: Translate | None = None, lens: str = "logit",
               target: str | int | None = None, layers: Any = None, top_k: int = 5,
               lens_info: dict[str, Any] | None = None, where: str = "read_lens") -> LensResult:
@@ -186,6 +192,7 @@ def read_lens(model: Model, prompt: str, *, translate: Translate | None = None, 
         n_layers=model.n_layers, model_name=model.name, lens_info=dict(lens_info or {}), model_card=model_card(model))
 
 
+@validate_params(LENS_PARAMS)
 def logit_lens(model: Model, prompt: str, *, target: str | int | None = None, layers: Any = None,
                top_k: int = 5) -> LensResult:
     """The logit lens (nostalgebraist 2020): every layer's residual stream through the model's own

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from interp._params import Attr, Interval, validate_params
 from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError, NoChatTemplateError, PromptTooLongError, UnknownHookError
 from interp.results import Result
@@ -591,9 +592,10 @@ class Model:
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
+    @validate_params({"prompt": ["text"], "k": [Interval(int, 1, Attr("d_vocab", of="self", plus=1))],
+                      "chat": ["boolean"]})
     def top_next_tokens(self, prompt: str, k: int = 10, *, chat: bool = False) -> TopTokensResult:
         """The ``k`` most likely next tokens after ``prompt`` (wrapped in the chat template if ``chat``)."""
-        check_int(k, name="k", where="Model.top_next_tokens", low=1, high=self.d_vocab + 1)
         from interp.models.card import model_card
 
         text = self.chat_prompt(prompt) if chat else prompt

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int, check_texts
+from interp._params import Interval, Options, Subset, validate_params
+from interp._validation import check_choice, check_texts
 from interp.errors import InvalidParameterError
 from interp.patching._core import (
     DEFAULT_MEMORY_BUDGET,
@@ -312,6 +313,16 @@ def _normalise(raw: np.ndarray, clean: float, corrupted: float) -> np.ndarray:
     return (raw - corrupted) / (clean - corrupted)
 
 
+#: The parameters activation_patching and attribution_patching share.
+PATCHING_PARAMS = {
+    "model": ["model"], "clean": ["texts"], "corrupted": ["texts"], "answer": [str, int, list, tuple],
+    "wrong_answer": [str, int, list, tuple, None], "sites": [Subset(SITES, single=True)], "metric": [Options(METRICS)],
+    "positions": ["no_validation"], "align": ["no_validation"], "padding_side": [Options(("right", "left"))],
+    "memory_budget": [Interval(int, 1, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
+}
+
+
+@validate_params(PATCHING_PARAMS)
 def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str | Sequence[str], *,
                         answer: str | int | Sequence[str | int], wrong_answer: str | int | Sequence | None = None,
                         sites: Sequence[str] = SITES, metric: str = "logit_diff", positions: Any = None,
@@ -358,10 +369,6 @@ def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str
     """
     where = "activation_patching"
     site_list = _check_sites(sites, where)
-    check_choice(padding_side, ("right", "left"), name="padding_side", where=where)
-    check_int(memory_budget, name="memory_budget", where=where, low=1)
-    if batch_size is not None:
-        check_int(batch_size, name="batch_size", where=where, low=1)
     report = resolve_progress(progress, where=where)
     pairs, single = prepare_pairs(model, clean, corrupted, answer=answer, wrong_answer=wrong_answer, metric=metric,
                                   positions=positions, align=align, where=where)

@@ -51,11 +51,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int
+from interp._params import Interval, Options, validate_params
 from interp.errors import InvalidParameterError
 from interp.patching._core import DEFAULT_MEMORY_BUDGET, SITES, metric_from_logits, site_hook
 from interp.patching._views import site_figure, site_frame
 from interp.patching.activation import (
+    PATCHING_PARAMS,
     _check_sites,
     check_baselines,
     generic_activation_patch,
@@ -349,6 +350,9 @@ def _gradients(model: Model, texts: list[str], hooks: list[str], answer: list[in
     return [{"act": a_, "grad": g_} for a_, g_ in zip(acts, out)], values.detach().double().cpu().numpy()
 
 
+@validate_params({**PATCHING_PARAMS, "method": [Options(("atp", "ig"))], "steps": [Interval(int, 1, None)],
+                  "verify_top_k": [Interval(int, 0, None)], "verify_random": [Interval(int, 0, None)],
+                  "seed": [Interval(int, 0, None)]})
 def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: str | Sequence[str], *,
                          answer: str | int | Sequence[str | int], wrong_answer: str | int | Sequence | None = None,
                          sites: Sequence[str] = SITES, metric: str = "logit_diff", positions: Any = None,
@@ -385,16 +389,9 @@ def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: st
     """
     where = "attribution_patching"
     site_list = _check_sites(sites, where)
-    check_choice(padding_side, ("right", "left"), name="padding_side", where=where)
-    check_int(verify_top_k, name="verify_top_k", where=where, low=0)
-    check_int(verify_random, name="verify_random", where=where, low=0)
-    check_int(seed, name="seed", where=where, low=0)
-    check_int(memory_budget, name="memory_budget", where=where, low=1)
     report = resolve_progress(progress, where=where)
     pairs, single = prepare_pairs(model, clean, corrupted, answer=answer, wrong_answer=wrong_answer, metric=metric,
                                   positions=positions, align=align, where=where)
-    check_choice(method, ("atp", "ig"), name="method", where=where)
-    check_int(steps, name="steps", where=where, low=1)
     hooks = ["hook_embed"] + [site_hook(s, layer) for s in site_list
                               for layer in range(model.n_layers + (s == "resid"))]
     node_hooks = sorted(set(hooks[1:]))

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int, check_texts
+from interp._params import Interval, Options, Subset, validate_params
+from interp._validation import check_choice, check_texts
 from interp.attribution.result import display_token
 from interp.errors import InvalidParameterError
 from interp.patching._core import DEFAULT_MEMORY_BUDGET, Patch, Run, resolve_token, run_patched
@@ -204,6 +205,13 @@ def subject_embedding_std(embeds: torch.Tensor) -> float:
     return float(embeds.detach().double().std())
 
 
+@validate_params({
+    "model": ["model"], "prompt": ["text"], "subject": ["text"], "answer": [str, Interval(int, 0, None), None],
+    "noise": [Interval(float, 0, None)], "noise_std": [Interval(float, 0, None), None],
+    "samples": [Interval(int, 1, None)], "window": [Interval(int, 1, None)], "seed": [Interval(int, 0, None)],
+    "kinds": [Subset(KINDS, single=True)], "positions": ["no_validation"], "padding_side": [Options(("right", "left"))],
+    "memory_budget": [Interval(int, 1, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
+})
 def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int | None = None, noise: float = 3.0,
                    noise_std: float | None = None, samples: int = 10, window: int = 10, seed: int = 0,
                    kinds: Sequence[str] = KINDS, positions: Sequence[int] | None = None,
@@ -238,21 +246,8 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
     """
     where = "causal_tracing"
     (prompt,), _ = check_texts(prompt, where=where)
-    check_int(samples, name="samples", where=where, low=1)
-    check_int(window, name="window", where=where, low=1)
-    check_int(seed, name="seed", where=where, low=0)
-    check_choice(padding_side, ("right", "left"), name="padding_side", where=where)
-    check_int(memory_budget, name="memory_budget", where=where, low=1)
     kind_list = [kinds] if isinstance(kinds, str) else list(kinds)
-    if not kind_list:
-        raise InvalidParameterError(f"The 'kinds' parameter of {where} must name at least one of "
-                                    f"{', '.join(map(repr, KINDS))}. Got {kinds!r} instead.")
-    for k in kind_list:
-        check_choice(k, KINDS, name="kinds", where=where)
     kind_list = [k for k in KINDS if k in kind_list]
-    for name, value in (("noise", noise), ("noise_std", noise_std)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            raise InvalidParameterError(f"The {name!r} parameter of {where} must be a float >= 0. Got {value!r} instead.")
     report = resolve_progress(progress, where=where)
     ids = model.encode(prompt, where=where)
     subj = subject_positions(model, prompt, subject, where=where)

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import Interval, Layers, Options, validate_params
 from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InterpError, InvalidParameterError, InvalidTextFileError, ModelLoadError, choices_text
 from interp.models.card import model_card as card_of
@@ -495,6 +496,14 @@ class POSProbeResult(ProbeSweepResult):
 
 
 # ----------------------------------------------------------------------------- the analysis
+@validate_params({
+    "model": ["model"], "texts": ["texts", "path", None], "corpus": [Options(lambda: CORPORA)],
+    "eval_texts": ["texts", "path", None], "layers": [Layers(allow_embed=True)], "probe": [Options(("linear", "mlp"))],
+    "alignment": [Options(lambda: ALIGNMENTS)], "max_sentences": [Interval(int, MIN_SENTENCES, None), None],
+    "test_size": [Interval(float, 0, 1, closed="neither")], "seed": [Interval(int, None, None)],
+    "control_seed": [Interval(int, None, None)], "random_baseline": ["no_validation"], "probe_params": [dict, None],
+    "batch_size": [Interval(int, 1, None), None], "cache_dir": ["path", None], "progress": ["progress"],
+})
 def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = None, *, corpus: str = "natural",
               eval_texts: Sequence[str] | str | os.PathLike | None = None,
               layers: int | Sequence[int] | str = "all", probe: str = "linear", alignment: str = "last",
@@ -543,21 +552,10 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
         >>> result = pos_probe(interp.load_model("tiny-gpt2"), max_sentences=200)
         >>> result.to_frame()
     """
-    from interp._validation import check_choice, check_int
     from interp.activations import collect, resolve_layers
     from interp.probing.sweep import probe_layers
 
     where = "pos_probe"
-    if not hasattr(model, "bridge"):
-        raise InvalidParameterError(f"The 'model' parameter of {where} must be an interp.Model (see interp.load_model). "
-                                    f"Got {type(model).__name__} instead.")
-    check_choice(probe, ("linear", "mlp"), name="probe", where=where)
-    check_choice(alignment, tuple(ALIGNMENTS), name="alignment", where=where)
-    check_choice(corpus, tuple(CORPORA), name="corpus", where=where)
-    if max_sentences is not None:
-        check_int(max_sentences, name="max_sentences", where=where, low=MIN_SENTENCES)
-    check_int(seed, name="seed", where=where)
-    check_int(control_seed, name="control_seed", where=where)
     layer_list = sorted({0, *resolve_layers(model, layers, where=where)})
     inputs = pos_inputs(texts, corpus=corpus, max_sentences=max_sentences, where=where)
     sentences, words, labels = inputs.sentences, inputs.words, inputs.labels

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import InstanceOf, Interval, Options, validate_params
 from interp.errors import InvalidParameterError
-from interp.probing.estimators import make_probe
+from interp.probing.estimators import PROBES, _Probe, make_probe
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
 
@@ -314,6 +315,13 @@ def _check_rows(values: Any, n_rows: int, *, name: str, where: str) -> np.ndarra
     return array
 
 
+@validate_params({
+    "acts": ["no_validation"], "labels": ["no_validation"], "groups": ["no_validation"],  # checked against the rows
+    "probe": [Options(lambda: PROBES), InstanceOf(_Probe, name="a probe estimator (interp.probing.LinearProbe)")],
+    "control": ["no_validation"], "layers": ["no_validation"], "test_size": [Interval(float, 0, 1, closed="neither")],
+    "seed": [Interval(int, None, None)], "probe_params": [dict, None], "test_mask": ["no_validation"],
+    "progress": ["progress"],
+})
 def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], probe: str | Any = "linear",
                  control: Sequence[Any] | None = None, layers: Sequence[int] | None = None, test_size: float = 0.2,
                  seed: int = 0, probe_params: dict[str, Any] | None = None, test_mask: np.ndarray | None = None,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from interp._imports import import_preserving_state
+from interp._params import Interval, Layer, Options, validate_params
 from interp._validation import check_choice, check_int, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidTextFileError
 from interp.models.card import model_card
@@ -223,6 +224,13 @@ def _vocab_rows(model: Any, vocab: Sequence[Any], where: str) -> tuple[np.ndarra
     return w_e[ids].float().cpu().numpy(), names
 
 
+@validate_params({
+    "model_or_vectors": ["no_validation"],  # a Model or an (n, d) array: told apart below
+    "texts": ["texts", None], "layer": [Layer(allow_embed=True, model="model_or_vectors"), None],
+    "method": [Options(METHODS)], "labels": ["no_validation"], "vocab": ["no_validation"],
+    "position": [Options(TEXT_POSITIONS)], "seed": [Interval(int, 0, None)], "n_components": [Options((2, 3))],
+    "standardize": ["boolean"], "batch_size": [Interval(int, 1, None), None],
+})
 def project(model_or_vectors: Model | np.ndarray, texts: str | Sequence[str] | None = None, *, layer: int | None = None,
             method: str = "pca", labels: Sequence[Any] | None = None, vocab: Sequence[Any] | None = None,
             position: str = "last", seed: int = 0, n_components: int = 2, standardize: bool = True,
@@ -255,9 +263,6 @@ def project(model_or_vectors: Model | np.ndarray, texts: str | Sequence[str] | N
         (50, 2)
     """
     where = "project"
-    check_choice(method, METHODS, name="method", where=where)
-    check_choice(n_components, (2, 3), name="n_components", where=where)
-    check_int(seed, name="seed", where=where, low=0)
     model_name, used_layer, used_position, card = "", None, "", {}
     if isinstance(model_or_vectors, np.ndarray) or type(model_or_vectors).__module__ == "torch":
         if texts is not None or vocab is not None:
@@ -282,7 +287,6 @@ def project(model_or_vectors: Model | np.ndarray, texts: str | Sequence[str] | N
         else:
             from interp.activations import collect
 
-            check_choice(position, TEXT_POSITIONS, name="position", where=where)
             if layer is None:
                 raise InvalidParameterError(f"The 'layer' parameter of {where} is needed with texts: an int in "
                                             f"[0, {model.n_layers + 1}). Got None.")

@@ -57,7 +57,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from interp._imports import import_preserving_state
-from interp._validation import check_choice, check_int
+from interp._params import Interval, Layers, Options, validate_params
+from interp._validation import check_int
 from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InterpError, InvalidDatasetError, InvalidParameterError
 from interp.models.card import model_card as card_of
@@ -503,6 +504,13 @@ class WorldMapResult(Result):
 
 
 # ----------------------------------------------------------------------------- the analysis
+@validate_params({
+    "model": ["model"], "n_places": [Interval(int, 1, None)], "layers": [Layers(allow_embed=True)], "prompt": [str],
+    "min_population": [Interval(int, 0, None)], "seed": [Interval(int, 0, None)], "position": [Options(POSITIONS)],
+    "test_size": [Interval(float, 0, 1, closed="neither")], "countries": ["boolean"], "random_baseline": ["boolean"],
+    "places": [list, tuple, None], "probe": [Options(PROBES)], "window": [Interval(int, 0, None)],
+    "batch_size": [Interval(int, 1, None), None], "cache_dir": ["path", None], "progress": ["progress"],
+})
 def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt: str = DEFAULT_PROMPT,
               min_population: int = 100_000, seed: int = 0, position: str = "last", test_size: float = 0.2,
               countries: bool = False, random_baseline: bool = True, places: Sequence[dict[str, Any]] | None = None,
@@ -551,15 +559,6 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
     from interp.activations import resolve_layers
 
     where = "world_map"
-    if not hasattr(model, "bridge") or not hasattr(model, "encode"):
-        raise InvalidParameterError(f"The 'model' parameter of {where} must be an interp.Model (see interp.load_model). "
-                                    f"Got {type(model).__name__} instead.")
-    check_choice(position, POSITIONS, name="position", where=where)
-    check_choice(probe, PROBES, name="probe", where=where)
-    check_int(window, name="window", where=where, low=0)
-    check_int(seed, name="seed", where=where, low=0)
-    if not isinstance(test_size, float) or not 0 < test_size < 1:
-        raise InvalidParameterError(f"The 'test_size' parameter of {where} must be a float in (0, 1). Got {test_size!r}.")
     wanted = sorted({0, *resolve_layers(model, layers, where=where)})
     if places is None:
         places = load_places(n_places, min_population=min_population, countries=countries, where=where)

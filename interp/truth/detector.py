@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp import _params as params
 from interp._validation import check_choice, check_layer, check_texts
 from interp.errors import InvalidParameterError, InvalidProbeFileError
 from interp.models.card import model_card
@@ -516,6 +517,8 @@ class LieDetector:
         X = np.asarray(X, dtype=np.float64)
         return self.probe_.predict_proba(X if shift is None else X - shift)[:, column]
 
+    @params.validate_params({"texts": ["texts"], "model": ["model", None], "per_token": ["boolean"],
+                             "batch_center": ["boolean"], "batch_size": [params.Interval(int, 1, None), None]})
     def score(self, texts: str | Sequence[str], *, model: Model | None = None, per_token: bool = False,
               batch_center: bool = False, batch_size: int | None = None) -> TruthScoreResult:
         """P(true) of each text at its last token (and of every token with ``per_token=True``).

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import Interval, Layer, validate_params
 from interp._validation import check_int, check_texts
 from interp.errors import InvalidDatasetError
 from interp.models.card import model_card
@@ -219,6 +220,10 @@ def _intervals(honest: np.ndarray, lies: np.ndarray, honest_ctx: np.ndarray, lie
             "lie_avoided": proportion_interval(int(avoided.sum()), int(known.sum())).to_dict()}
 
 
+@validate_params({"model": ["model"], "questions": ["no_validation"], "detector": [LieDetector, None],
+                  "datasets": ["no_validation"], "layer": [Layer(allow_embed=True), None],
+                  "max_new_tokens": [Interval(int, 1, 256)], "honest_system": [str], "lie_system": [str],
+                  "max_questions": [Interval(int, 1, None), None], "progress": ["progress"]})
 def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetector | None = None,
                       datasets: Any = ("cities", "larger_than", "facts"), layer: int | None = None,
                       max_new_tokens: int = 24, honest_system: str = HONEST_SYSTEM, lie_system: str = LIE_SYSTEM,
@@ -249,7 +254,6 @@ def detect_model_lies(model: Model, questions: Any = None, *, detector: LieDetec
     where = "detect_model_lies"
     model.require_chat_template(where, why="it asks the model each question in chat form, once told to answer "
                                            "honestly and once told to lie (a system prompt)")
-    check_int(max_new_tokens, name="max_new_tokens", where=where, low=1, high=256)
     if questions is None or isinstance(questions, (str, os.PathLike)):
         rows = load_questions(questions)
     else:

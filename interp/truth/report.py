@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp.errors import InvalidParameterError
+from interp import _params as params
 from interp.progress import ProgressArg
 from interp.results import Result
 from interp.stats import Comparison, Interval
@@ -338,6 +338,22 @@ def _step(progress: ProgressArg, step: str) -> ProgressArg:
     return lambda stage, done, total: progress(f"{step}: {stage}", done, total)
 
 
+def _truth_params() -> dict:
+    from interp.truth.sweep import TRUTH_PARAMS
+
+    return TRUTH_PARAMS
+
+
+def _probes() -> tuple[str, ...]:
+    from interp.truth.probes import TRUTH_PROBES
+
+    return tuple(TRUTH_PROBES)
+
+
+@params.validate_params({**_truth_params(), "layers": [params.Layers(allow_embed=True)],
+                         "probes": [params.Subset(_probes, single=True)],
+                         "val_size": [params.Interval(float, 0, 1, closed="neither")], "detector": ["boolean"],
+                         "center": [params.Options(("none", "dataset"))]})
 def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"), *, layers: Any = "all",
                  probes: Sequence[str] | str = ("lr", "mm", "ccs"), position: str = "last", test_size: float = 0.25,
                  val_size: float = 0.25, max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
@@ -372,16 +388,13 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         >>> report = truth_report(model, ["cities", "facts"], layers="0:31:3", probes=["lr", "mm"], max_pairs=200)
         >>> report.layer, report.sweep().best_layer()   # chosen on validation; the test split's own argmax
     """
-    from interp._validation import check_choice
     from interp.activations import resolve_layers
     from interp.models.card import model_card
     from interp.progress import resolve_progress
     from interp.truth.datasets import load_datasets
     from interp.truth.detector import LieDetector
     from interp.truth.sweep import (
-        FEATURE_POSITIONS,
         TruthSplit,
-        _check_common,
         _check_probes,
         assemble_truth_sweep,
         fit_truth_probe,
@@ -396,14 +409,9 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
     loaded = load_datasets(datasets, where=where)
     probe_names = _check_probes(probes, where)
     layer_list = resolve_layers(model, layers, where=where)
-    check_choice(position, FEATURE_POSITIONS, name="position", where=where)
-    _check_common(test_size, max_pairs, n_orient, where)
-    if not isinstance(val_size, (int, float)) or isinstance(val_size, bool) or not 0 < val_size < 1:
-        raise InvalidParameterError(f"The 'val_size' parameter of {where} must be a float in (0, 1). Got {val_size!r}.")
-    from interp.truth.detector import CENTERINGS, leave_one_dataset_out
+    from interp.truth.detector import leave_one_dataset_out
     from interp.truth.probes import CCSProbe
 
-    check_choice(center, CENTERINGS, name="center", where=where)
     steps = ["sweep", "generalisation", *(["detector"] if detector else [])]
     # a callable (checked here: anything else but None / True / False is refused) hears the steps; bools pass through
     callback = None if progress is None or isinstance(progress, bool) else resolve_progress(progress, where=where)

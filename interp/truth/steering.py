@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import Interval, Layer, validate_params
 from interp._validation import check_layer
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card
@@ -98,6 +99,10 @@ def _answer_ids(model: Any) -> tuple[list[int], list[int]]:
     return ids[0], ids[1]
 
 
+@validate_params({"model": ["model"], "dataset": ["no_validation"], "layer": [Layer(allow_embed=True)],
+                  "alphas": [list, tuple], "template": [str], "max_pairs": [Interval(int, 1, None), None],
+                  "n_test": [Interval(int, 1, None)], "seed": [Interval(int, None, None)],
+                  "batch_size": [Interval(int, 1, None), None]})
 def steer_truth(model: Model, dataset: Any = "cities", *, layer: int, alphas: Sequence[float] = (-2, -1, -0.5, 0, 0.5, 1, 2),
                 template: str = TEMPLATE, max_pairs: int | None = 200, n_test: int = 100, seed: int = 0,
                 batch_size: int | None = None) -> SteeringResult:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp import _params as params
 from interp._validation import check_choice, check_int
 from interp.analysis import Analysis, Inputs, fingerprint
 from interp.errors import InvalidParameterError
@@ -329,6 +330,17 @@ def _check_common(test_size: Any, max_pairs: Any, n_orient: Any, where: str) -> 
     check_int(n_orient, name="n_orient", where=where, low=0)
 
 
+#: What truth_sweep, generalization_matrix and truth_report share (``datasets`` is read by ``load_datasets``).
+TRUTH_PARAMS = {
+    "model": ["model"], "datasets": ["no_validation"], "position": [params.Options(FEATURE_POSITIONS)],
+    "test_size": [params.Interval(float, 0, 1, closed="neither")], "max_pairs": [params.Interval(int, 4, None), None],
+    "seed": [params.Interval(int, None, None)], "n_orient": [params.Interval(int, 0, None)],
+    "batch_size": [params.Interval(int, 1, None), None], "progress": ["progress"],
+}
+
+
+@params.validate_params({**TRUTH_PARAMS, "layers": [params.Layers(allow_embed=True)],
+                         "probes": [params.Subset(lambda: TRUTH_PROBES, single=True)], "probe_params": [dict, None]})
 def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Sequence[str] | str = ("lr", "mm", "ccs"),
                 position: str = "last", test_size: float = 0.25, max_pairs: int | None = None, seed: int = 0,
                 n_orient: int = 16, probe_params: dict[str, dict[str, Any]] | None = None,
@@ -363,8 +375,6 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
     loaded = load_datasets(datasets, where=where)
     probe_names = _check_probes(probes, where)
     layer_list = resolve_layers(model, layers, where=where)
-    check_choice(position, FEATURE_POSITIONS, name="position", where=where)
-    _check_common(test_size, max_pairs, n_orient, where)
     splits = [truth_split(full, max_pairs=max_pairs, test_size=test_size, seed=seed) for full in loaded]
     scores = {}
     report = resolve_progress(progress, where=where)
@@ -475,6 +485,9 @@ class GeneralizationResult(Result):
         return fig
 
 
+@params.validate_params({**TRUTH_PARAMS, "layer": [params.Layer(allow_embed=True)],
+                         "probe": [params.Options(lambda: TRUTH_PROBES)], "train": [list, tuple, None],
+                         "center_test": ["boolean"]})
 def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str = "mm",
                           train: Sequence[str] | None = None, center_test: bool = True, position: str = "last",
                           test_size: float = 0.25,
@@ -509,10 +522,7 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
     from interp._validation import check_layer
 
     loaded = load_datasets(datasets, where=where)
-    check_choice(probe, list(TRUTH_PROBES), name="probe", where=where)
     layer = check_layer(layer, model.n_layers, where=where, allow_embed=True)
-    check_choice(position, FEATURE_POSITIONS, name="position", where=where)
-    _check_common(test_size, max_pairs, n_orient, where)
     by_name = {d.name: d for d in loaded}
     rows = [d.name for d in loaded] if train is None else [train] if isinstance(train, str) else list(train)
     if not rows:
