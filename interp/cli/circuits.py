@@ -18,12 +18,8 @@ from interp.cli._common import (
     ModelOpt,
     OutOpt,
     clean_errors,
-    out,
-    print_result,
-    progress_arg,
     progress_bars,
-    save_result,
-    table,
+    show,
 )
 
 __all__ = ["app"]
@@ -57,16 +53,10 @@ def dla_command(task: TaskOpt = "ioi", pairs: PairsOpt = 20, csv: CsvOpt = None,
 
     loaded = load_model(model)
     result = direct_logit_attribution(loaded, _task(task, pairs, csv, seed), top_neurons=neurons)
-    if save is not None:
-        save_result(result, save)
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    frame = result.to_frame().head(top)
-    out.print(table(frame.to_dict("records"), "Components by mean contribution"))
+    tables = [("Components by mean contribution", result.to_frame().head(top))]
     if len(result.neuron_layers):
-        out.print(table(result.neuron_frame().head(top).to_dict("records"), "Top neurons"))
+        tables.append(("Top neurons", result.neuron_frame().head(top)))
+    show(result, as_json=as_json, out_dir=save, tables=tables)
 
 
 @app.command("eap")
@@ -99,13 +89,8 @@ def eap_command(task: TaskOpt = "ioi", pairs: PairsOpt = 20, csv: CsvOpt = None,
     with progress_bars(quiet=as_json) as bars:
         result = edge_attribution_patching(loaded, circuit_task, method=method, steps=steps, sizes=size_list,
                                            n_random=n_random, seed=seed,
-                                           progress=progress_arg(edge_attribution_patching, bars))
-    if save is not None:
-        save_result(result, save)
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().head(top).to_dict("records"), "Largest edges"))
+                                           progress=bars)
+    tables = [("Largest edges", result.to_frame().head(top))]
     if result.sizes:
-        out.print(table(result.faithfulness_frame().to_dict("records"), "Faithfulness (exact patching)"))
+        tables.append(("Faithfulness (exact patching)", result.faithfulness_frame()))
+    show(result, as_json=as_json, out_dir=save, tables=tables)
