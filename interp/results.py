@@ -96,6 +96,13 @@ KIND_MODULES: dict[str, str] = {
     "AttributionPatchingResult": "interp.patching.attribution",
     "TrainingAttributionResult": "interp.data_attribution.attribute",
     "AttributionEvaluationResult": "interp.data_attribution.evaluate",
+    "SAETrainingResult": "interp.features.train",
+    "SAEEvaluationResult": "interp.features.evaluate",
+    "FeatureDashboard": "interp.features.dashboard",
+    "FeatureLabelsResult": "interp.features.labels",
+    "FeatureAttributionResult": "interp.features.use",
+    "FeatureSteeringResult": "interp.features.use",
+    "ProbeFeatureResult": "interp.features.use",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:

@@ -346,3 +346,28 @@ def test_bad_inputs_raise_named_errors(tiny_models):
         probe_feature_cosines(sae, {"p": np.zeros(3)})
     with pytest.raises(InvalidParameterError, match="The 'annotations' parameter of label_features is empty"):
         label_features(model, sae, [])
+
+
+def test_cli_train_eval_show(tmp_path):
+    from typer.testing import CliRunner
+
+    from interp.cli import app
+
+    text = tmp_path / "t.txt"
+    text.write_text("\n\n".join(f"{t} Number {i}." for i in range(4) for t in TEXTS))
+    runner = CliRunner()
+    run = runner.invoke(app, ["sae", "train", "-m", "tiny-gpt2", "--layer", "1", "--texts", str(text), "--width", "32",
+                              "--k", "4", "--batch-size", "64", "--out", str(tmp_path / "run")])
+    assert run.exit_code == 0, run.output
+    assert "TopK (k=4) SAE, 32 latents, on layer 1 of tiny-gpt2" in run.output
+    saved = interp.load_result(tmp_path / "run" / "result.json")
+    ev = runner.invoke(app, ["sae", "eval", str(tmp_path / "run" / "sae"), "-m", "tiny-gpt2", "--texts", str(text),
+                             "-n", "4", "--json"])
+    assert ev.exit_code == 0, ev.output
+    result = interp.Result.from_json(ev.output)
+    assert result.n_texts == 4 and result.d_sae == saved.d_sae == 32
+    show = runner.invoke(app, ["sae", "show", str(tmp_path / "run" / "sae"), "99", "-m", "tiny-gpt2", "--texts",
+                               str(text)])
+    assert show.exit_code == 1 and "must be an int in [0, 32)" in show.output
+    missing = runner.invoke(app, ["sae", "eval", str(tmp_path / "nothing"), "-m", "tiny-gpt2"])
+    assert missing.exit_code == 1 and "is not an SAE folder" in missing.output

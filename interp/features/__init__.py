@@ -28,6 +28,7 @@ _LAZY = {
     "train_sae": "interp.features.train",
     "SAETrainer": "interp.features.train",
     "SAETrainingResult": "interp.features.train",
+    "KINDS": "interp.features.train",
     "evaluate_sae": "interp.features.evaluate",
     "SAEEvaluationResult": "interp.features.evaluate",
     "FeatureStore": "interp.features.dashboard",
