@@ -25,6 +25,7 @@ _LAZY = {
     "default_texts": "interp.features.corpus",
     "read_texts": "interp.features.corpus",
     "corpus_info": "interp.features.corpus",
+    "SOURCES": "interp.features.corpus",
     "train_sae": "interp.features.train",
     "SAETrainer": "interp.features.train",
     "SAETrainingResult": "interp.features.train",

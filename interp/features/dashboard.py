@@ -103,6 +103,20 @@ class FeatureStore:
         order = np.argsort(-sums, kind="stable")
         return [(int(f), float(sums[f])) for f in order if sums[f] > 0]
 
+    def active_features(self, text_index: int = 0, n: int = 5, labels: dict[int, str] | None = None) -> DataFrame:
+        """One row per token of text ``text_index``: its ``n`` strongest features (and their labels, if given)."""
+        import pandas as pd
+
+        rows = []
+        for row in np.nonzero(self.text_index == text_index)[0]:
+            order = np.argsort(-self.values[row], kind="stable")[:n]
+            feats = [(int(self.index[row, j]), float(self.values[row, j])) for j in order
+                     if self.index[row, j] >= 0 and self.values[row, j] > 0]
+            rows.append({"position": int(self.token_position[row]), "token": self.tokens[row],
+                         "features": ", ".join(f"{f} ({v:.2f})" for f, v in feats),
+                         "labels": ", ".join((labels or {}).get(f, "") for f, _ in feats if (labels or {}).get(f))})
+        return pd.DataFrame(rows, columns=["position", "token", "features", "labels"])
+
     def save(self, folder: str | os.PathLike) -> Path:
         from safetensors.numpy import save as save_arrays
 
