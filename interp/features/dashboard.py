@@ -281,7 +281,7 @@ class FeatureDashboard(Result):
         return fig
 
 
-def _logit_effect(model: Any, sae: SparseAutoencoder, feature: int, n: int) -> tuple[list, np.ndarray, list, np.ndarray]:
+def _logit_effect(model: Model, sae: SparseAutoencoder, feature: int, n: int) -> tuple[list, np.ndarray, list, np.ndarray]:
     import torch
 
     with model.lock, torch.inference_mode():

@@ -44,7 +44,7 @@ METRICS = ("explained_variance", "l0", "dead_fraction", "dense_fraction", "ce_lo
 DENSE_THRESHOLD = 0.1
 
 
-def check_sae(model: Any, sae: Any, where: str) -> None:
+def check_sae(model: Model, sae: Any, where: str) -> None:
     """The SAE fits the model: a :class:`SparseAutoencoder` of width d_model reading one of its hook points."""
     if not isinstance(sae, SparseAutoencoder):
         raise InvalidParameterError(f"The 'sae' parameter of {where} must be a SparseAutoencoder (see "
