@@ -97,6 +97,7 @@ KIND_MODULES: dict[str, str] = {
     "TrainingAttributionResult": "interp.data_attribution.attribute",
     "AttributionEvaluationResult": "interp.data_attribution.evaluate",
     "SAETrainingResult": "interp.features.train",
+    "SAELayerResult": "interp.features.train",
     "SAEEvaluationResult": "interp.features.evaluate",
     "FeatureDashboard": "interp.features.dashboard",
     "FeatureLabelsResult": "interp.features.labels",

@@ -204,7 +204,7 @@ def test_the_tasks_are_the_registered_analyses_definitions(tmp_path):
     for name, definition in (("truth_sweep", TRUTH_SWEEP), ("pos", POS), ("world_map", WORLD_MAP)):
         assert get_analysis(name) is definition and definition.name == name
         assert RunContext(load_spec({"task": name}), tmp_path).analysis is definition  # what run_spec fits with
-    with pytest.raises(InvalidSpecError, match=r"task: must be one of 'truth_sweep', 'pos' or 'world_map'"):
+    with pytest.raises(InvalidSpecError, match=r"task: must be one of 'truth_sweep', 'pos', 'world_map' or 'sae'"):
         load_spec({"task": "toy_norm"})
 
 

@@ -474,6 +474,20 @@ def _busiest_feature_dashboard(model):
     return f.feature_dashboard(model, sae, int(store.firing_counts().argmax()), store=store, top_n=5)
 
 
+def _sae_layer(model):
+    """What a batch run's SAE task writes per layer (interp.features.train.SAE_TRAINING.fit), on a tiny model."""
+    from interp.activations import collect
+    from interp.batch.jobs import ProbeJob
+    from interp.features.train import SAE_TRAINING
+
+    acts = collect(model, SAE_TEXTS * 2, layers=[1], position="all")
+    ctx = types.SimpleNamespace(features=lambda model_name, dataset, layer: acts[layer],
+                                activations=lambda model_name, dataset: acts,
+                                model_info=lambda model_name: {"name": model.name},
+                                spec=types.SimpleNamespace(seed=0, probe={"k": 4, "width": 32, "batch_size": 32}))
+    return SAE_TRAINING.fit(ctx, ProbeJob(model.name, "corpus", 1, "topk"))
+
+
 def _features_cases() -> list[Case]:
     f = _features
     annotations = [{"text": t, "words": t.replace(";", " ;").replace(".", " .").split(),
@@ -485,6 +499,10 @@ def _features_cases() -> list[Case]:
              lambda: f().SAETrainingResult, ("step", "tokens", "fvu", "explained_variance", "l0", "dead_fraction"),
              bad=(Bad("kind", lambda m: f().train_sae(m, SAE_TEXTS, 1, kind="gated"), InvalidParameterError,
                       "The 'kind' parameter of train_sae must be one of"),)),
+        Case("features.sae_layer", (), "tiny-llama", _sae_layer,
+             lambda: importlib.import_module("interp.features.train").SAELayerResult,
+             ("layer", "kind", "n_tokens", "explained_variance", "explained_variance_low", "explained_variance_high",
+              "l0", "dead_fraction"), rows=lambda r: 1),
         Case("features.evaluate_sae", ("interp.features.evaluate_sae",), "tiny-llama",
              lambda m: f().evaluate_sae(m, _random_sae(m), SAE_TEXTS, progress=False),
              lambda: f().SAEEvaluationResult, ("metric", "estimate", "low", "high"), rows=lambda r: 5,

@@ -371,3 +371,39 @@ def test_cli_train_eval_show(tmp_path):
     assert show.exit_code == 1 and "must be an int in [0, 32)" in show.output
     missing = runner.invoke(app, ["sae", "eval", str(tmp_path / "nothing"), "-m", "tiny-gpt2"])
     assert missing.exit_code == 1 and "is not an SAE folder" in missing.output
+
+
+@pytest.mark.slow
+def test_default_model_short_training_beats_zero_ablation(default_model, tmp_path):
+    """A short run on the default model's middle layer: the spliced SAE keeps the loss far below zero-ablation."""
+    model = default_model
+    sources = ("conversation", "statements")
+    run = train_sae(model, default_texts(max_texts=60, sources=sources), model.n_layers // 2, k=32, width=1024,
+                    batch_size=256, out=tmp_path, progress=False)
+    assert run.n_tokens > 2000 and run.sae.hook_name == f"blocks.{model.n_layers // 2 - 1}.hook_resid_post"
+    ev = evaluate_sae(model, load_sae(tmp_path / "sae"), default_texts(split="heldout", max_texts=8, sources=sources),
+                      progress=False)
+    assert ev.ce_clean < ev.ce_spliced < ev.ce_zero
+    assert ev.metrics["ce_loss_recovered"]["low"] > 0 and ev.metrics["explained_variance"]["low"] > 0
+    assert ev.metrics["l0"]["estimate"] == pytest.approx(32, abs=0.5)
+
+
+def test_batch_task_equals_train_sae(tiny_models, tmp_path):
+    """``interp run`` with task "sae" harvests the activations as a batch run and trains the same SAE as train_sae
+    with one shard."""
+    from interp.batch import run_spec
+
+    model = tiny_models["tiny-gpt2"]
+    text = tmp_path / "t.txt"
+    text.write_text("\n\n".join(f"{t} Number {i}." for i in range(3) for t in TEXTS))
+    spec = {"task": "sae", "models": ["tiny-gpt2"], "data": {"file": str(text), "max_texts": 10},
+            "probe": {"layers": [1], "k": 4, "width": 32, "batch_size": 64}}
+    (got,) = run_spec(spec, out=tmp_path / "run", progress=False).results()
+    expected = train_sae(model, read_texts(text)[:10], 1, k=4, width=32, batch_size=64, shard_size=10_000,
+                         progress=False)
+    assert got.n_tokens == expected.n_tokens
+    for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected.sae, name).numpy())
+    assert got.explained_variance == pytest.approx(expected.explained_variance)
+    x = np.random.default_rng(0).normal(size=(3, 64)).astype(np.float32)
+    torch.testing.assert_close(got.sae()(x), expected.sae(x))

@@ -472,3 +472,159 @@ def train_sae(model: Model, texts: str | Sequence[str] | None = None, layer: int
     if out is not None:
         result.save(root / "result.json")
     return result
+
+
+# ----------------------------------------------------------------------------- as a batch task (interp run)
+@dataclasses.dataclass(eq=False)
+class SAELayerResult(Result):
+    """One layer's SAE trained by ``interp run`` (``task = "sae"``): its weights (raw-activation map, the input
+    scale folded in) and its training figures. ``result.sae()`` is the :class:`SparseAutoencoder`;
+    ``result.sae().save(folder)`` writes SAELens's layout.
+
+    Attributes:
+        layer, hook_name, sae_kind, k, model_name: what was trained. n_tokens: rows trained on.
+        W_enc, b_enc, W_dec, b_dec: the weights. explained_variance (+ _low/_high), l0, dead_fraction: as
+        :class:`SAETrainingResult` (training batches).
+    """
+
+    title: ClassVar[str] = "SAE (batch run)"
+    layer: int
+    hook_name: str
+    sae_kind: str
+    k: int | None
+    model_name: str
+    n_tokens: int
+    W_enc: np.ndarray
+    b_enc: np.ndarray
+    W_dec: np.ndarray
+    b_dec: np.ndarray
+    explained_variance: float
+    explained_variance_low: float
+    explained_variance_high: float
+    l0: float
+    dead_fraction: float
+
+    def sae(self) -> SparseAutoencoder:
+        return SparseAutoencoder(self.W_enc, self.b_enc, self.W_dec, self.b_dec,
+                                 architecture="topk" if self.sae_kind == "topk" else "standard", k=self.k,
+                                 hook_name=self.hook_name, layer=self.layer, metadata={"model_name": self.model_name})
+
+    def summary(self) -> str:
+        return (f"{self.sae_kind} SAE of layer {self.layer} ({self.W_enc.shape[1]} latents) on {self.n_tokens:,} tokens: "
+                f"train explained variance {self.explained_variance:.3f} [{self.explained_variance_low:.3f}, "
+                f"{self.explained_variance_high:.3f}], L0 {self.l0:.1f}, dead {self.dead_fraction:.1%}.")
+
+    def plot(self) -> Figure:
+        import plotly.graph_objects as go
+
+        ev = self.explained_variance
+        fig = go.Figure(go.Bar(x=["explained variance", "dead fraction"], y=[ev, self.dead_fraction],
+                               error_y={"type": "data", "symmetric": False,
+                                        "array": [float(np.nan_to_num(self.explained_variance_high - ev)), 0],
+                                        "arrayminus": [float(np.nan_to_num(ev - self.explained_variance_low)), 0]}))
+        fig.update_layout(title=f"SAE of layer {self.layer}: training figures (L0 {self.l0:.1f})")
+        return fig
+
+    def to_frame(self) -> DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame([{"layer": self.layer, "kind": self.sae_kind, "n_tokens": self.n_tokens,
+                              "explained_variance": self.explained_variance,
+                              "explained_variance_low": self.explained_variance_low,
+                              "explained_variance_high": self.explained_variance_high, "l0": self.l0,
+                              "dead_fraction": self.dead_fraction}])
+
+
+def _tail_interval(fvu: list[float]) -> tuple[float, float, float]:
+    from interp.stats import mean_interval
+
+    values = 1 - np.asarray(fvu[-max(1, len(fvu) // 10):], dtype=np.float64)
+    if len(values) < 2:
+        return (float(values.mean()) if len(values) else float("nan"), float("nan"), float("nan"))
+    interval = mean_interval(values)
+    return interval.estimate, interval.low, interval.high
+
+
+def fit_sae_layer(x: np.ndarray, *, kind: str = "topk", k: int = 32, width: int, batch_size: int = 4096,
+                  seed: int = 0, **settings: Any) -> SAETrainer:
+    """One layer's work: an :class:`SAETrainer` fitted on the rows ``x`` (n_rows, d_model), shuffled with seed 0 --
+    what :func:`train_sae` does with a single shard (``shard_size`` >= the number of texts)."""
+    trainer = SAETrainer(x.shape[1], width, kind=kind, k=k, batch_size=batch_size, seed=seed, **settings)
+    return trainer.partial_fit(x, shuffle_seed=0)
+
+
+from interp.analysis import Analysis, Inputs, fingerprint  # noqa: E402 - the batch contract, below the library
+
+
+class SAEAnalysis(Analysis):
+    """:func:`train_sae` as ``interp run`` runs it (``task = "sae"``): the runner harvests the activations (the local
+    or Ray executor, resumable shards), then one SAE per layer and kind (:func:`fit_sae_layer`). Equal to
+    ``train_sae(model, texts, layer, shard_size=len(texts), ...)``'s SAE."""
+
+    name = "sae"
+    metrics = ("explained_variance", "l0", "dead_fraction")
+    headline = "explained_variance"
+    kinds = KINDS
+    data_keys = ("max_texts", "file")
+    probe_keys = ("kinds", "k", "width", "batch_size")
+
+    def read_data(self, table: dict[str, Any], check: Any, base: Any) -> dict[str, Any]:
+        file = table.get("file")
+        return {"max_texts": check.int(table.get("max_texts", 2000), "data.max_texts", low=1),
+                "file": None if file is None else str(check.path(check.str(file, "data.file"), base))}
+
+    def read_probe(self, table: dict[str, Any], check: Any) -> dict[str, Any]:
+        return {"kinds": check.choices(table.get("kinds", ["topk"]), self.kinds, "probe.kinds"),
+                "k": check.int(table.get("k", 32), "probe.k", low=1),
+                "width": check.int(table.get("width", 0), "probe.width", low=0),
+                "batch_size": check.int(table.get("batch_size", 4096), "probe.batch_size", low=1)}
+
+    def datasets(self, spec: Any) -> list[str]:
+        return ["corpus"]
+
+    def inputs(self, spec: Any, dataset: str) -> Inputs:
+        from interp.features.corpus import default_texts, read_texts
+
+        data = spec.data
+        texts = (read_texts(data["file"]) if data["file"] else default_texts())[:data["max_texts"]]
+        return Inputs(dataset, texts, None, fingerprint(texts), None)
+
+    def position(self, spec: Any) -> str:
+        return "all"
+
+    def fit(self, run: Any, job: Any) -> SAELayerResult:
+        from interp.layers import layer_hook_name
+
+        info = run.model_info(job.model)
+        x = run.features(job.model, job.dataset, job.layer)
+        # collect never makes a row of BOS, so a row at position 0 is a first token without one: dropped, as in train_sae
+        x = x[run.activations(job.model, job.dataset).token_position > 0]
+        probe = run.spec.probe
+        width = probe["width"] or 8 * x.shape[1]
+        trainer = fit_sae_layer(x, kind=job.probe, k=probe["k"], width=width, batch_size=probe["batch_size"],
+                                seed=run.spec.seed)
+        sae = trainer.sae(hook_name=layer_hook_name(job.layer), layer=job.layer)
+        ev = _tail_interval(trainer.history["fvu"])
+        return SAELayerResult(layer=job.layer, hook_name=sae.hook_name, sae_kind=job.probe,
+                              k=probe["k"] if job.probe == "topk" else None, model_name=info["name"],
+                              n_tokens=int(len(x)), W_enc=sae.W_enc.numpy(), b_enc=sae.b_enc.numpy(),
+                              W_dec=sae.W_dec.numpy(), b_dec=sae.b_dec.numpy(), explained_variance=ev[0],
+                              explained_variance_low=ev[1], explained_variance_high=ev[2],
+                              l0=float(trainer.history["l0"][-1]) if trainer.history["l0"] else float("nan"),
+                              dead_fraction=float(trainer.history["dead"][-1]) if trainer.history["dead"] else
+                              float("nan"), model_card=info.get("card", {}))
+
+    def assemble(self, run: Any, model: str) -> list[tuple[str, Result]]:
+        info = run.model_info(model)
+        return [(f"sae_layer{layer}_{kind}", run.part(model, "corpus", layer, kind))
+                for layer in info["layers"] for kind in run.spec.probe["kinds"]]
+
+    def rows(self, run: Any, model: str, result: Any) -> list[dict[str, Any]]:
+        info = run.model_info(model)
+        return [{"task": self.name, "model": model, "dataset": "corpus", "probe": result.sae_kind,
+                 "layer": result.layer, "depth": result.layer / max(info["n_layers"], 1),
+                 "explained_variance": result.explained_variance, "l0": result.l0,
+                 "dead_fraction": result.dead_fraction}]
+
+
+SAE_TRAINING = SAEAnalysis()
