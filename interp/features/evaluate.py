@@ -180,7 +180,7 @@ def evaluate_sae(model: Model, sae: SparseAutoencoder, texts: str | Sequence[str
             per_text.append({"ce": {m: float(v[1:].sum()) for m, v in losses.items()}, "n_ce": len(losses["clean"]) - 1,
                              "sse": float(((x - x_hat) ** 2).sum()), "x_sum": x.double().sum(0).numpy(),
                              "x_sq": float((x.double() ** 2).sum()), "n": len(x), "l0": float(fires.sum()),
-                             "fires": fires})
+                             "fires": fires.sum(0)})
             bar("evaluate", i + 1, len(items))
     n_tok = np.array([t["n"] for t in per_text], dtype=np.float64)
     n_ce = np.array([t["n_ce"] for t in per_text], dtype=np.float64)
@@ -189,7 +189,7 @@ def evaluate_sae(model: Model, sae: SparseAutoencoder, texts: str | Sequence[str
     x_sum = np.stack([t["x_sum"] for t in per_text])
     l0 = np.array([t["l0"] for t in per_text])
     ce = {m: np.array([t["ce"][m] for t in per_text]) for m in ("clean", "spliced", "zero")}
-    fire_sets = [t["fires"] for t in per_text]
+    fire_counts = np.stack([t["fires"] for t in per_text])  # (n_texts, d_sae): tokens each latent fires on
 
     def ev(rows: np.ndarray) -> float:
         n = n_tok[rows].sum()
@@ -201,10 +201,7 @@ def evaluate_sae(model: Model, sae: SparseAutoencoder, texts: str | Sequence[str
         return float((zero - spliced) / (zero - clean)) if zero != clean else float("nan")
 
     def rates(rows: np.ndarray) -> np.ndarray:
-        counts = np.zeros(sae.d_sae)
-        for r in rows:
-            counts += fire_sets[r].sum(0)
-        return counts / max(n_tok[rows].sum(), 1)
+        return fire_counts[rows].sum(0) / max(n_tok[rows].sum(), 1)
 
     statistics = {
         "explained_variance": ev,
