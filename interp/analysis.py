@@ -25,7 +25,7 @@ use); :func:`register` adds another one (in this process: a Ray worker imports o
 Example:
     >>> from interp.analysis import analysis_names, get_analysis
     >>> analysis_names()
-    ('truth_sweep', 'pos', 'world_map')
+    ('truth_sweep', 'pos', 'world_map', 'sae')
     >>> get_analysis("world_map").metrics
     ('r2_mean', 'r2_lat', 'r2_lon', 'error_km', 'alpha')
 """
@@ -54,6 +54,7 @@ BUILTIN: dict[str, str] = {
     "truth_sweep": "interp.truth.sweep:TRUTH_SWEEP",
     "pos": "interp.probing.pos:POS",
     "world_map": "interp.projection.world:WORLD_MAP",
+    "sae": "interp.features.train:SAE_TRAINING",
 }
 _REGISTRY: dict[str, Analysis | str] = dict(BUILTIN)
 

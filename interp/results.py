@@ -98,6 +98,14 @@ KIND_MODULES: dict[str, str] = {
     "AttributionEvaluationResult": "interp.data_attribution.evaluate",
     "DLAResult": "interp.circuits.dla",
     "EdgeAttributionResult": "interp.circuits.eap",
+    "SAETrainingResult": "interp.features.train",
+    "SAELayerResult": "interp.features.train",
+    "SAEEvaluationResult": "interp.features.evaluate",
+    "FeatureDashboard": "interp.features.dashboard",
+    "FeatureLabelsResult": "interp.features.labels",
+    "FeatureAttributionResult": "interp.features.use",
+    "FeatureSteeringResult": "interp.features.use",
+    "ProbeFeatureResult": "interp.features.use",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:

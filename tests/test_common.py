@@ -399,8 +399,98 @@ def _circuit_cases() -> list[Case]:
     ]
 
 
+def _features():
+    return importlib.import_module("interp.features")
+
+
+def _random_sae(model, layer: int = 1, d_sae: int = 32, k: int = 4):
+    """A TopK SAE with random unit decoder rows and a tied encoder on ``layer`` of ``model``."""
+    from interp.layers import layer_hook_name
+
+    W_dec = np.random.default_rng(0).normal(size=(d_sae, model.d_model)).astype(np.float32)
+    W_dec /= np.linalg.norm(W_dec, axis=1, keepdims=True)
+    return _features().SparseAutoencoder(W_dec.T.copy(), np.zeros(d_sae), W_dec, np.zeros(model.d_model), k=k,
+                                         hook_name=layer_hook_name(layer), layer=layer)
+
+
+SAE_TEXTS = ["The cat sat on the mat and the cat slept.", "A dog ran to the park with a cat.",
+             "My cat likes fish; the dog likes bones.", "They saw a cat near the old red barn."]
+
+
+def _busiest_feature_dashboard(model):
+    f = _features()
+    sae = _random_sae(model)
+    store = f.feature_store(model, sae, SAE_TEXTS, progress=False)
+    return f.feature_dashboard(model, sae, int(store.firing_counts().argmax()), store=store, top_n=5)
+
+
+def _sae_layer(model):
+    """What a batch run's SAE task writes per layer (interp.features.train.SAE_TRAINING.fit), on a tiny model."""
+    from interp.activations import collect
+    from interp.batch.jobs import ProbeJob
+    from interp.features.train import SAE_TRAINING
+
+    acts = collect(model, SAE_TEXTS * 2, layers=[1], position="all")
+    ctx = types.SimpleNamespace(features=lambda model_name, dataset, layer: acts[layer],
+                                activations=lambda model_name, dataset: acts,
+                                model_info=lambda model_name: {"name": model.name},
+                                spec=types.SimpleNamespace(seed=0, probe={"k": 4, "width": 32, "batch_size": 32}))
+    return SAE_TRAINING.fit(ctx, ProbeJob(model.name, "corpus", 1, "topk"))
+
+
+def _features_cases() -> list[Case]:
+    f = _features
+    annotations = [{"text": t, "words": t.replace(";", " ;").replace(".", " .").split(),
+                    "labels": [["animal"] if w in ("cat", "dog") else [] for w in
+                               t.replace(";", " ;").replace(".", " .").split()]} for t in SAE_TEXTS]
+    return [
+        Case("features.train_sae", ("interp.features.train_sae",), "tiny-gpt2",
+             lambda m: f().train_sae(m, SAE_TEXTS * 3, 1, k=4, width=32, batch_size=32, progress=False),
+             lambda: f().SAETrainingResult, ("step", "tokens", "fvu", "explained_variance", "l0", "dead_fraction"),
+             bad=(Bad("kind", lambda m: f().train_sae(m, SAE_TEXTS, 1, kind="gated"), InvalidParameterError,
+                      "The 'kind' parameter of train_sae must be one of"),)),
+        Case("features.sae_layer", (), "tiny-llama", _sae_layer,
+             lambda: importlib.import_module("interp.features.train").SAELayerResult,
+             ("layer", "kind", "n_tokens", "explained_variance", "explained_variance_low", "explained_variance_high",
+              "l0", "dead_fraction"), rows=lambda r: 1),
+        Case("features.evaluate_sae", ("interp.features.evaluate_sae",), "tiny-llama",
+             lambda m: f().evaluate_sae(m, _random_sae(m), SAE_TEXTS, progress=False),
+             lambda: f().SAEEvaluationResult, ("metric", "estimate", "low", "high"), rows=lambda r: 5,
+             bad=(Bad("sae", lambda m: f().evaluate_sae(m, "sae", SAE_TEXTS), InvalidParameterError,
+                      "The 'sae' parameter of evaluate_sae must be a SparseAutoencoder"),)),
+        Case("features.feature_dashboard", ("interp.features.feature_dashboard",), "tiny-neox",
+             _busiest_feature_dashboard, lambda: f().FeatureDashboard,
+             ("rank", "activation", "token", "left", "right", "text_index", "position"),
+             bad=(Bad("feature", lambda m: f().feature_dashboard(m, _random_sae(m), 32, SAE_TEXTS),
+                      InvalidParameterError, "The 'feature' parameter of feature_dashboard must be an int in [0, 32)"),)),
+        Case("features.label_features", ("interp.features.label_features",), "tiny-gpt2",
+             lambda m: f().label_features(m, _random_sae(m), annotations, top_n=10, progress=False),
+             lambda: f().FeatureLabelsResult,
+             ("feature", "n_fires", "label", "precision", "precision_low", "precision_high", "recall", "labelled"),
+             bad=(Bad("empty", lambda m: f().label_features(m, _random_sae(m), []), InvalidParameterError,
+                      "The 'annotations' parameter of label_features is empty"),)),
+        Case("features.feature_attribution", ("interp.features.feature_attribution",), "tiny-llama",
+             lambda m: f().feature_attribution(m, _random_sae(m), PROMPT, " dog", top_k=5, verify=3),
+             lambda: f().FeatureAttributionResult,
+             ("feature", "attribution", "predicted_change", "ablation_effect", "top_token"), rows=lambda r: 5,
+             bad=(Bad("empty", lambda m: f().feature_attribution(m, _random_sae(m), "", " dog"), EmptyPromptError,
+                      "feature_attribution"),)),
+        Case("features.steer_with_feature", ("interp.features.steer_with_feature",), "tiny-gpt2",
+             lambda m: f().steer_with_feature(m, _random_sae(m), 0, PROMPT, strengths=[0.0, 5.0], max_new_tokens=3),
+             lambda: f().FeatureSteeringResult, ("strength", "completion"), rows=lambda r: 2,
+             bad=(Bad("strengths", lambda m: f().steer_with_feature(m, _random_sae(m), 0, PROMPT, strengths=[]),
+                      InvalidParameterError, "The 'strengths' parameter of steer_with_feature"),)),
+        Case("features.probe_feature_cosines", ("interp.features.probe_feature_cosines",), "tiny-neox",
+             lambda m: f().probe_feature_cosines(_random_sae(m), {"planted": _random_sae(m).W_dec[3].numpy()},
+                                                 top_k=4),
+             lambda: f().ProbeFeatureResult, ("probe", "rank", "feature", "cosine"), rows=lambda r: 4,
+             bad=(Bad("probe", lambda m: f().probe_feature_cosines(_random_sae(m), {"p": np.zeros(3)}),
+                      InvalidParameterError, "must be a non-zero"),)),
+    ]
+
+
 CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _ask_cases() + _patching_cases()
-         + _lens_cases() + _training_data_cases() + _circuit_cases()}
+         + _lens_cases() + _training_data_cases() + _circuit_cases() + _features_cases()}
 BAD = [(name, bad) for name, case in CASES.items() for bad in case.bad]
 
 

@@ -32,6 +32,7 @@ import typer
 from interp.cli import ask as ask_cli
 from interp.cli import attribution, batch, explore, models, probing, projection, truth
 from interp.cli import circuits as circuits_cli
+from interp.cli import features as features_cli
 from interp.cli import lens as lens_cli
 from interp.cli import patching as patching_cli
 from interp.cli import replication as replication_cli
@@ -57,6 +58,7 @@ app.add_typer(ask_cli.app, name="ask")  # interp ask calibrate|hints|self-report
 app.add_typer(train_data_cli.app, name="train-data")  # interp train-data finetune|attribute|evaluate
 app.add_typer(replication_cli.app)  # interp replicate
 app.add_typer(circuits_cli.app, name="circuit")  # interp circuit dla|eap
+app.add_typer(features_cli.app, name="sae")  # interp sae train|eval|show
 
 
 def main() -> None:
