@@ -36,7 +36,7 @@ def run_training(layer: int, width: int, k: int, n_texts: int, sources: tuple[st
         texts = default_texts(max_texts=n_texts, sources=sources)
         with _common.progress_bar("Training the SAE") as bar:
             return train_sae(model, texts, layer, k=k, width=width, batch_size=batch_size, out=folder,
-                             progress=_common.progress_arg(train_sae, bar))
+                             progress=bar)
 
     return _common.remembered("sae_train", request, compute)
 
@@ -45,7 +45,7 @@ def run_store(sae, sae_key: str, n_texts: int, sources: tuple[str, ...]):
     def compute():
         texts = default_texts(split="heldout", max_texts=n_texts, sources=sources)
         with _common.progress_bar("Encoding held-out text") as bar:
-            return feature_store(model, sae, texts, progress=_common.progress_arg(feature_store, bar))
+            return feature_store(model, sae, texts, progress=bar)
 
     return _common.remembered("sae_store", (loaded.key, sae_key, n_texts, sources), compute)
 

@@ -21,12 +21,8 @@ from interp.cli._common import (
     ModelOpt,
     OutOpt,
     clean_errors,
-    out,
-    print_result,
-    progress_arg,
     progress_bars,
-    save_result,
-    table,
+    show,
 )
 
 __all__ = ["app"]
@@ -73,12 +69,8 @@ def train(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     with progress_bars(quiet=as_json) as bars:
         result = train_sae(loaded, items, layer, kind=kind, k=k, width=width, l1_coefficient=l1,
                            batch_size=batch_size, max_tokens=max_tokens, out=out_dir, seed=seed,
-                           progress=progress_arg(train_sae, bars))
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False, markup=False)
-    out.print(f"wrote {out_dir / 'sae'} (SAELens layout) and {out_dir / 'result.json'}", highlight=False)
+                           progress=bars)
+    show(result, as_json=as_json, notes=[f"wrote {out_dir / 'sae'} (SAELens layout) and {out_dir / 'result.json'}"])
 
 
 @app.command("eval")
@@ -95,19 +87,13 @@ def evaluate(sae_dir: Annotated[Path, typer.Argument(help="SAE folder: cfg.json 
     items = _texts(texts, max_texts, "heldout")
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = evaluate_sae(loaded, sae, items, max_texts=max_texts, progress=progress_arg(evaluate_sae, bars))
-    if out_path is not None:
-        save_result(result, out_path)
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False, markup=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "SAE on held-out text"))
+        result = evaluate_sae(loaded, sae, items, max_texts=max_texts, progress=bars)
+    show(result, as_json=as_json, out_dir=out_path, tables=[("SAE on held-out text", result.to_frame())])
 
 
 @app.command("show")
 @clean_errors
-def show(sae_dir: Annotated[Path, typer.Argument(help="SAE folder: cfg.json + sae_weights.safetensors.")],
+def show_command(sae_dir: Annotated[Path, typer.Argument(help="SAE folder: cfg.json + sae_weights.safetensors.")],
          feature: Annotated[int, typer.Argument(help="The feature (latent) index.")],
          model: ModelOpt = None, texts: TextsOpt = None,
          max_texts: Annotated[int, typer.Option("--max-texts", "-n", help="Texts searched.")] = 200,
@@ -120,11 +106,5 @@ def show(sae_dir: Annotated[Path, typer.Argument(help="SAE folder: cfg.json + sa
     sae = load_sae(sae_dir)
     items = _texts(texts, max_texts, "heldout")
     result = feature_dashboard(load_model(model), sae, feature, items, top_n=top_n)
-    if out_path is not None:
-        save_result(result, out_path)
-    if as_json:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False, markup=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), f"Feature {feature}: top contexts"))
-    out.print(table(result.logit_frame().to_dict(orient="records"), "Logit effect"))
+    show(result, as_json=as_json, out_dir=out_path, tables=[(f"Feature {feature}: top contexts", result.to_frame()),
+                                                           ("Logit effect", result.logit_frame())])
