@@ -78,9 +78,9 @@ def token_ids(model: Any, value: Any, *, name: str = "target", where: str, one: 
         raise InvalidParameterError(f"The {name!r} parameter of {where} must be a str (e.g. ' Paris'), a token id, a "
                                     f"list of token ids or an interp.Target. Got {value!r} instead.")
     if one and len(ids) != 1:
-        raise InvalidParameterError(f"The {name!r} parameter of {where} must be exactly one token. Got {value!r}, "
-                                    f"which is {len(ids)} tokens: {model.ids_to_str(ids)}. Mind the leading space "
-                                    "(' Paris', not 'Paris').")
+        raise InvalidParameterError(f"The {name!r} parameter of {where} must be one token: got {value!r}, which is "
+                                    f"{len(ids)} tokens ({model.ids_to_str(ids)}), and it needs exactly one token. "
+                                    "Mind the leading space (' Paris', not 'Paris').")
     return ids
 
 

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from interp.models.model import Model, TokenBatch
 
 __all__ = ["run", "Pass", "PassCount", "plan", "plan_groups", "plan_batches", "row_bytes", "forward", "split_on_oom",
-           "is_out_of_memory", "accepts_logits_to_keep", "pad", "DEFAULT_BUDGET_BYTES", "TOKENS_PER_BATCH", "KEEPS"]
+           "is_out_of_memory", "accepts_logits_to_keep", "pad", "pad_left", "DEFAULT_BUDGET_BYTES", "TOKENS_PER_BATCH", "KEEPS"]
 
 #: Bytes one micro-batch may use by default (its activations and the logits it keeps), as planned by :func:`row_bytes`.
 DEFAULT_BUDGET_BYTES = 1 << 30
@@ -161,6 +161,12 @@ def pad(model: Any, seqs: Sequence[Sequence[int]], padding_side: str = "left") -
     return model._pad([list(s) for s in seqs], padding_side)
 
 
+def pad_left(model: Any, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, pos) left-padded token ids and attention mask: every row ends at the last column."""
+    batch = pad(model, seqs, "left")
+    return batch.tokens, batch.attention_mask
+
+
 def _kept_positions(batch: TokenBatch, keep: Any) -> tuple[Any, torch.Tensor | None]:
     """(``logits_to_keep`` value, (rows, k) column of each row's kept positions in the returned logits or None
     when they are the last k columns of every row)."""
@@ -171,20 +177,21 @@ def _kept_positions(batch: TokenBatch, keep: Any) -> tuple[Any, torch.Tensor | N
         return 0, None
     if batch.padding_side == "left" or all(n == width for n in lengths):
         return k, None
-    wanted = [[n - k + t for t in range(k)] for n in lengths]  # right padding: each row's own last k positions
+    wanted = [[max(0, n - k + t) for t in range(k)] for n in lengths]  # right padding: each row's own last k positions
     keep_positions = sorted({p for row in wanted for p in row})
     column = {p: c for c, p in enumerate(keep_positions)}
     return keep_positions, torch.tensor([[column[p] for p in row] for row in wanted])
 
 
 def forward(model: Any, tokens: torch.Tensor, mask: torch.Tensor | None, keep: int | Sequence[int], *,
-            past_key_values: Any = None) -> torch.Tensor:
+            past_key_values: Any = None, **extra: Any) -> Any:
     """One forward pass of ``tokens`` (batch, pos): logits (batch, k, d_vocab) for the last ``keep``
     positions (an int; 0 = every position) or for the listed positions (ascending). Where the Hugging Face
     model supports ``logits_to_keep`` the other positions' logits are never computed. The mask is passed
-    only where it masks something. The caller holds ``model.lock`` (or relies on the bridge's own)."""
+    only where it masks something; ``extra`` goes to the bridge as it is (``return_type="logits_and_cache"``
+    returns the cache too). The caller holds ``model.lock`` (or relies on the bridge's own)."""
     device = model.device
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(extra)
     if mask is not None and not bool(mask.all()):
         kwargs["attention_mask"] = mask.to(device)
     if past_key_values is not None:
@@ -268,7 +275,8 @@ class Pass:
         batch: the padded :class:`~interp.models.model.TokenBatch`.
         logits: the kept logits on the model's device, in its dtype (attached to the graph when ``grad``):
             (rows, d_vocab) for ``keep="last"``, (rows, k, d_vocab) for ``keep=k`` (each row's last k real
-            positions, in order), (rows, width, d_vocab) padded for ``keep="all"``, None for ``keep=None``.
+            positions, in order; a row shorter than k repeats or pads its first ones), (rows, width, d_vocab)
+            padded for ``keep="all"``, None for ``keep=None``.
     """
 
     rows: list[int]
@@ -334,9 +342,6 @@ def run(model: Model, sequences: Sequence[Sequence[int] | str], *, keep: Any = "
     if batch_size is not None:
         check_int(batch_size, name="batch_size", where=where, low=1)
     seqs = _sequences(model, sequences, where)
-    if isinstance(keep, int) and keep > min(len(s) for s in seqs):
-        raise InvalidParameterError(f"{where}: keep={keep} positions, but the shortest sequence has only "
-                                    f"{min(len(s) for s in seqs)} tokens.")
     budget = DEFAULT_BUDGET_BYTES if budget_bytes is None else budget_bytes
     groups = plan(model, [len(s) for s in seqs], keep=keep, grad=grad, batch_size=batch_size, budget_bytes=budget)
     collected: list[Any] = [None] * len(seqs)
