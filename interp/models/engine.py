@@ -237,7 +237,7 @@ def split_on_oom(groups: list[list[int]], fn: Callable[[list[int]], Any]) -> Ite
 
 
 # ----------------------------------------------------------------------------------------- counting
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # each block its own counter, removed by identity
 class PassCount:
     """What the engine ran inside one ``with model.count_passes():`` block.
 
@@ -315,7 +315,7 @@ def run(model: Model, sequences: Sequence[Sequence[int] | str], *, keep: Any = "
         grad: bool = False, each: Callable[[Pass], Any] | None = None, batch_size: int | None = None,
         padding_side: str = "left", budget_bytes: int | None = None,
         progress: Callable[[str, int, int | None], None] | None = None, stage: str = "forward",
-        where: str = "Model.run") -> Any:
+        stop_at_layer: int | None = None, where: str = "Model.run") -> Any:
     """Run ``sequences`` through ``model`` in planned micro-batches (see the module doc).
 
     Args:
@@ -331,6 +331,7 @@ def run(model: Model, sequences: Sequence[Sequence[int] | str], *, keep: Any = "
         padding_side: "left" (default) or "right"; results do not depend on it.
         budget_bytes: bytes per pass (default ``DEFAULT_BUDGET_BYTES``), estimated by :func:`row_bytes`.
         progress: ``progress(stage, rows_done, rows_total)`` after each pass.
+        stop_at_layer: with ``keep=None``, run only blocks ``[0, stop_at_layer)`` (a pass for its hooks).
 
     Returns:
         Without ``each``, float32 logits on CPU: (n, d_vocab) for ``keep="last"``, (n, k, d_vocab) for an int,
@@ -338,6 +339,10 @@ def run(model: Model, sequences: Sequence[Sequence[int] | str], *, keep: Any = "
         of ``(rows, value)``.
     """
     _check_keep(keep, where)
+    if stop_at_layer is not None:
+        check_int(stop_at_layer, name="stop_at_layer", where=where, low=1, high=model.n_layers + 1)
+        if keep is not None:
+            raise InvalidParameterError(f"{where}: stop_at_layer={stop_at_layer} computes no logits; pass keep=None.")
     check_choice(padding_side, ("right", "left"), name="padding_side", where=where)
     if batch_size is not None:
         check_int(batch_size, name="batch_size", where=where, low=1)
@@ -352,7 +357,13 @@ def run(model: Model, sequences: Sequence[Sequence[int] | str], *, keep: Any = "
         installed = list(hooks(rows, batch) if callable(hooks) else (hooks or ()))
         to_keep, column = _kept_positions(batch, keep)
         with model.hooks(installed) if installed else _nothing():
-            logits = forward(model, batch.tokens, batch.attention_mask, to_keep)
+            if stop_at_layer is not None:  # a pass for its hooks only: the blocks after stop_at_layer never run
+                mask = batch.attention_mask
+                model.bridge(batch.tokens.to(model.device), stop_at_layer=stop_at_layer,
+                             **({} if bool(mask.all()) else {"attention_mask": mask.to(model.device)}))
+                logits = None
+            else:
+                logits = forward(model, batch.tokens, batch.attention_mask, to_keep)
         _record(model, len(rows), width, len(rows) * row_bytes(model, width, keep=_n_keep(keep, width), grad=grad))
         if keep is None:
             logits = None

@@ -332,14 +332,16 @@ class Model:
     def run(self, sequences: Sequence[Sequence[int] | str], *, keep: Any = "last", hooks: Any = None,
             grad: bool = False, each: Callable[[engine.Pass], Any] | None = None, batch_size: int | None = None,
             padding_side: str = "left", budget_bytes: int | None = None,
-            progress: Callable[[str, int, int | None], None] | None = None, stage: str = "forward") -> Any:
+            progress: Callable[[str, int, int | None], None] | None = None, stage: str = "forward",
+            stop_at_layer: int | None = None) -> Any:
         """Run many sequences in planned, padded micro-batches: the one engine every analysis uses.
 
         See :func:`interp.models.engine.run` for the parameters. In short: ``keep`` is ``"last"`` (default:
         (n, d_vocab) float32 logits on CPU), an int k (each row's last k positions: (n, k, d_vocab)), ``"all"``
         (a list of (len_i, d_vocab)) or None; ``hooks`` are TransformerLens hooks for every pass, or a callable
         ``(rows, batch) -> hooks`` for each micro-batch; ``each=fn(Pass)`` reduces every micro-batch inside its
-        pass (then ``[(rows, value), ...]`` is returned); ``grad=True`` keeps autograd on. Micro-batches fit
+        pass (then ``[(rows, value), ...]`` is returned); ``grad=True`` keeps autograd on; ``keep=None`` with
+        ``stop_at_layer`` runs the first blocks only, for the hooks. Micro-batches fit
         ``budget_bytes`` (bytes, estimated from the model's shape and dtype) unless ``batch_size`` is given;
         one that runs out of memory is retried in halves. Count passes with :meth:`count_passes`.
 
@@ -347,7 +349,8 @@ class Model:
             >>> logits = model.run(["The capital of France is", "Hi"])  # (2, d_vocab)
         """
         return engine.run(self, sequences, keep=keep, hooks=hooks, grad=grad, each=each, batch_size=batch_size,
-                          padding_side=padding_side, budget_bytes=budget_bytes, progress=progress, stage=stage)
+                          padding_side=padding_side, budget_bytes=budget_bytes, progress=progress, stage=stage,
+                          stop_at_layer=stop_at_layer)
 
     @contextlib.contextmanager
     def count_passes(self) -> Iterator[PassCount]:
