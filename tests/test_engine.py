@@ -163,3 +163,24 @@ def test_an_ablation_is_one_engine_pass(llama):
     with llama.count_passes() as count:
         result = token_ablation(llama, "The capital of France is", " Paris")
     assert count.passes == 1 and count.rows == len(result.tokens) + 1  # the original and one variant per token
+
+
+def test_the_contributing_example_needs_no_batching_or_resolving_code(llama):
+    """CONTRIBUTING.md's smallest analysis: model.run and interp.targets do the batching and the tokens."""
+    from collections.abc import Sequence
+    from typing import Any
+
+    from interp import targets
+
+    def target_logprob(model, prompts: Sequence[str], target: Any, *, metric: Any = "logprob") -> np.ndarray:
+        where = "target_logprob"
+        targets.check_metric(metric, where=where)
+        ids = [targets.one_token(model, t, where=where) for t in targets.per_prompt(target, len(prompts), where=where)]
+        logits = model.run(prompts)
+        return targets.metric_values(metric, logits, torch.tensor(ids)).double().numpy()
+
+    prompts = ["The cat sat on the", "Hi"]
+    got = target_logprob(llama, prompts, " mat")
+    mat = one_token(llama, " mat", where="t")
+    expected = [float(torch.log_softmax(llama.logits(p)[-1].double(), -1)[mat]) for p in prompts]
+    np.testing.assert_allclose(got, expected, atol=1e-5)

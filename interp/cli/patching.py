@@ -68,10 +68,11 @@ def patch_command(
     """Activation patching: each cell of CLEAN patched into CORRUPTED (clean = 1, corrupted = 0)."""
     from interp.models.loading import load_model
     from interp.patching import activation_patching
+    from interp.targets import Target
 
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = activation_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong, sites=_sites(sites),
+        result = activation_patching(loaded, clean, corrupted, target=Target(answer, foil=wrong), sites=_sites(sites),
                                      metric=metric, align=align, progress=progress_arg(activation_patching, bars))
     _finish(result, result.to_frame(), "value", top, "Largest cells (normalised)", save, as_json)
 
@@ -96,7 +97,7 @@ def trace_command(
 
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = causal_tracing(loaded, prompt, subject, answer=answer, noise=noise, samples=samples, window=window,
+        result = causal_tracing(loaded, prompt, subject, target=answer, noise=noise, samples=samples, window=window,
                                 seed=seed, kinds=_sites(kinds), progress=progress_arg(causal_tracing, bars))
     _finish(result, result.to_frame(), "indirect_effect", top, "Largest indirect effects", save, as_json)
 
@@ -119,10 +120,11 @@ def atp_command(
     """Attribution patching: every cell estimated from gradients; the top ones and a random sample verified exactly."""
     from interp.models.loading import load_model
     from interp.patching import attribution_patching
+    from interp.targets import Target
 
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = attribution_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong,
+        result = attribution_patching(loaded, clean, corrupted, target=Target(answer, foil=wrong),
                                       sites=_sites(sites), metric=metric, align=align, verify_top_k=verify,
                                       verify_random=random_cells, seed=seed,
                                       method=method, steps=steps,

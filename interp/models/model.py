@@ -609,9 +609,7 @@ class Model:
 
         text = self.chat_prompt(prompt) if chat else prompt
         ids = self.encode(text, prepend_bos=False if chat else None, where="Model.top_next_tokens")
-        keep = {"logits_to_keep": 1} if self.accepts_logits_to_keep else {}  # one text: its last position is the last
-        with self._lock, torch.inference_mode():
-            logits = self._forward(self._pad([ids], "right"), **keep)[0, -1].float().cpu()  # (d_vocab,)
+        logits = self.run([ids], keep="last")[0]  # (d_vocab,): only the last position's logits are computed
         probs = torch.softmax(logits, dim=-1)
         top = torch.topk(probs, k)
         return TopTokensResult(prompt=text, tokens=self.ids_to_str(top.indices.tolist()),
