@@ -23,13 +23,16 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from interp._validation import check_int
 from interp.errors import EmptyPromptError, InvalidParameterError
+
+if TYPE_CHECKING:
+    from interp.models.model import Model
 
 __all__ = ["Target", "METRICS", "Metric", "token_ids", "one_token", "per_prompt", "check_metric", "metric_values",
            "metric_label", "renamed_parameter", "REMOVED_IN"]
@@ -56,7 +59,7 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def token_ids(model: Any, value: Any, *, name: str = "target", where: str, one: bool = False) -> list[int]:
+def token_ids(model: Model, value: Any, *, name: str = "target", where: str, one: bool = False) -> list[int]:
     """THE token resolver: the ids of ``value`` (a string, tokenized without special tokens; a token id; or a
     list of ids). With ``one=True`` it must be exactly one token.
 
@@ -84,7 +87,7 @@ def token_ids(model: Any, value: Any, *, name: str = "target", where: str, one: 
     return ids
 
 
-def one_token(model: Any, value: Any, *, name: str = "target", where: str) -> int:
+def one_token(model: Model, value: Any, *, name: str = "target", where: str) -> int:
     """:func:`token_ids` of a value that must be exactly one token."""
     return token_ids(model, value, name=name, where=where, one=True)[0]
 

@@ -99,14 +99,14 @@ def plan_batches(lengths: Sequence[int], batch_size: int | None, *, budget: int 
     return plan_groups(lengths, lambda width: width, budget, batch_size)
 
 
-def _element_bytes(model: Any) -> int:
+def _element_bytes(model: Model) -> int:
     try:
         return max(4, torch.empty((), dtype=model.dtype).element_size())  # CPU passes compute in float32 at least
     except Exception:  # pragma: no cover - a model without parameters
         return 4
 
 
-def row_bytes(model: Any, width: int, *, keep: int = 1, grad: bool = False) -> int:
+def row_bytes(model: Model, width: int, *, keep: int = 1, grad: bool = False) -> int:
     """Estimated peak bytes of one row of ``width`` positions in a pass.
 
     Activations: a few residual-sized tensors, the MLP hidden layer and the attention scores and pattern
@@ -132,7 +132,7 @@ def _n_keep(keep: Any, width: int) -> int:
     return int(keep)
 
 
-def plan(model: Any, lengths: Sequence[int], *, keep: Any = "last", grad: bool = False, batch_size: int | None = None,
+def plan(model: Model, lengths: Sequence[int], *, keep: Any = "last", grad: bool = False, batch_size: int | None = None,
          budget_bytes: int | None = None) -> list[list[int]]:
     """Micro-batches of rows of these lengths within ``budget_bytes`` (default ``DEFAULT_BUDGET_BYTES``) as
     estimated by :func:`row_bytes`, or ``batch_size`` rows each."""
@@ -150,18 +150,18 @@ def _class_accepts_logits_to_keep(cls: type) -> bool:
         return False
 
 
-def accepts_logits_to_keep(model: Any) -> bool:
+def accepts_logits_to_keep(model: Model) -> bool:
     """Whether the wrapped Hugging Face model computes logits at some positions only (``logits_to_keep``)."""
     original = getattr(getattr(model, "bridge", None), "original_model", None)
     return original is not None and _class_accepts_logits_to_keep(type(original))
 
 
-def pad(model: Any, seqs: Sequence[Sequence[int]], padding_side: str = "left") -> TokenBatch:
+def pad(model: Model, seqs: Sequence[Sequence[int]], padding_side: str = "left") -> TokenBatch:
     """A :class:`~interp.models.model.TokenBatch` of token-id sequences padded on ``padding_side``."""
     return model._pad([list(s) for s in seqs], padding_side)
 
 
-def pad_left(model: Any, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_left(model: Model, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """(batch, pos) left-padded token ids and attention mask: every row ends at the last column."""
     batch = pad(model, seqs, "left")
     return batch.tokens, batch.attention_mask
@@ -183,7 +183,7 @@ def _kept_positions(batch: TokenBatch, keep: Any) -> tuple[Any, torch.Tensor | N
     return keep_positions, torch.tensor([[column[p] for p in row] for row in wanted])
 
 
-def forward(model: Any, tokens: torch.Tensor, mask: torch.Tensor | None, keep: int | Sequence[int], *,
+def forward(model: Model, tokens: torch.Tensor, mask: torch.Tensor | None, keep: int | Sequence[int], *,
             past_key_values: Any = None, **extra: Any) -> Any:
     """One forward pass of ``tokens`` (batch, pos): logits (batch, k, d_vocab) for the last ``keep``
     positions (an int; 0 = every position) or for the listed positions (ascending). Where the Hugging Face
