@@ -30,6 +30,7 @@ _LAZY = {
     "Result": "interp.results",
     "load_result": "interp.results",
     "run_spec": "interp.batch.runner",
+    "Target": "interp.targets",
 }
 # (the deprecated interp.probes is not among them: ``import interp.probes`` still works, with a warning, until 0.3)
 _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probing", "projection",

@@ -24,8 +24,9 @@ SITES = {"residual stream": "resid", "attention output": "attn", "MLP output": "
 def run_patching(_model: interp.Model, model_key: str, clean: str, corrupted: str, answer: str, wrong: str | None,
                  sites: tuple, metric: str, align: str | None):
     from interp.patching import activation_patching
+    from interp.targets import Target
 
-    return activation_patching(_model, clean, corrupted, answer=answer, wrong_answer=wrong, sites=sites,
+    return activation_patching(_model, clean, corrupted, target=Target(answer, foil=wrong), sites=sites,
                                metric=metric, align=align, progress=False)
 
 
@@ -36,7 +37,7 @@ def run_tracing(_model: interp.Model, model_key: str, prompt: str, subject: str,
 
     def compute():
         with _common.progress_bar("Tracing (noised runs, one state restored at a time)") as bar:
-            return causal_tracing(_model, prompt, subject, answer=answer, samples=samples, kinds=kinds, progress=bar)
+            return causal_tracing(_model, prompt, subject, target=answer, samples=samples, kinds=kinds, progress=bar)
 
     return _common.remembered("causal_tracing", (model_key, prompt, subject, answer, samples, kinds), compute)
 
@@ -45,8 +46,9 @@ def run_tracing(_model: interp.Model, model_key: str, prompt: str, subject: str,
 def run_atp(_model: interp.Model, model_key: str, clean: str, corrupted: str, answer: str, wrong: str | None,
             sites: tuple, metric: str, align: str | None, top_k: int, method: str):
     from interp.patching import attribution_patching
+    from interp.targets import Target
 
-    return attribution_patching(_model, clean, corrupted, answer=answer, wrong_answer=wrong, sites=sites,
+    return attribution_patching(_model, clean, corrupted, target=Target(answer, foil=wrong), sites=sites,
                                 metric=metric, align=align, verify_top_k=top_k, method=method, progress=False)
 
 

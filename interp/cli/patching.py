@@ -53,11 +53,12 @@ def patch_command(
     from interp._params import check_args
     from interp.models.loading import load_model
     from interp.patching import activation_patching
+    from interp.targets import Target
 
     check_args(activation_patching, where="interp patch", sites=_sites(sites), metric=metric)  # before the model loads
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = activation_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong, sites=_sites(sites),
+        result = activation_patching(loaded, clean, corrupted, target=Target(answer, foil=wrong), sites=_sites(sites),
                                      metric=metric, align=align, progress=bars)
     _finish(result, result.to_frame(), "value", top, "Largest cells (normalised)", save, as_json)
 
@@ -85,7 +86,7 @@ def trace_command(
                kinds=_sites(kinds))  # before the model loads
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = causal_tracing(loaded, prompt, subject, answer=answer, noise=noise, samples=samples, window=window,
+        result = causal_tracing(loaded, prompt, subject, target=answer, noise=noise, samples=samples, window=window,
                                 seed=seed, kinds=_sites(kinds), progress=bars)
     _finish(result, result.to_frame(), "indirect_effect", top, "Largest indirect effects", save, as_json)
 
@@ -110,13 +111,14 @@ def atp_command(
     from interp._params import check_args
     from interp.models.loading import load_model
     from interp.patching import attribution_patching
+    from interp.targets import Target
 
     check_args(attribution_patching, where="interp atp", options={"verify_top_k": "--verify", "verify_random": "--random"},
                sites=_sites(sites), metric=metric, verify_top_k=verify, verify_random=random_cells, seed=seed,
                method=method, steps=steps)
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
-        result = attribution_patching(loaded, clean, corrupted, answer=answer, wrong_answer=wrong,
+        result = attribution_patching(loaded, clean, corrupted, target=Target(answer, foil=wrong),
                                       sites=_sites(sites), metric=metric, align=align, verify_top_k=verify,
                                       verify_random=random_cells, seed=seed,
                                       method=method, steps=steps,
