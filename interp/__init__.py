@@ -33,7 +33,7 @@ _LAZY = {
 }
 _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing", "projection",
                "truth", "batch", "lens", "patching", "data_attribution", "ask", "replication",
-               "stats")
+               "stats", "steering")
 
 __getattr__, __dir__, _public = lazy_exports(__name__, _LAZY, _SUBMODULES)
 __all__ = ["__version__", *_public]

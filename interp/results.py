@@ -96,6 +96,9 @@ KIND_MODULES: dict[str, str] = {
     "AttributionPatchingResult": "interp.patching.attribution",
     "TrainingAttributionResult": "interp.data_attribution.attribute",
     "AttributionEvaluationResult": "interp.data_attribution.evaluate",
+    "SteeringVector": "interp.steering.vectors",
+    "SteeredGenerations": "interp.steering.apply",
+    "SteeringSweepResult": "interp.steering.sweep",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:
