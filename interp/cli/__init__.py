@@ -31,6 +31,7 @@ from interp.cli import ask as ask_cli
 from interp.cli import attribution, batch, explore, models, probing, projection, truth
 from interp.cli import lens as lens_cli
 from interp.cli import patching as patching_cli
+from interp.cli import steering as steering_cli
 from interp.cli import train_data as train_data_cli
 
 __all__ = ["app", "delay_quick_bars", "main"]
@@ -51,6 +52,7 @@ app.add_typer(lens_cli.app)  # interp lens, interp lens-fit
 app.add_typer(patching_cli.app)  # interp patch, interp trace, interp atp
 app.add_typer(ask_cli.app, name="ask")  # interp ask calibrate|hints|self-report
 app.add_typer(train_data_cli.app, name="train-data")  # interp train-data finetune|attribute|evaluate
+app.add_typer(steering_cli.app, name="steer")  # interp steer vector|apply|sweep|export
 
 
 def main() -> None:

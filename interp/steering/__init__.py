@@ -32,6 +32,8 @@ _LAZY = {
     "steering_vector": "interp.steering.vectors",
     "directions_from_activations": "interp.steering.vectors",
     "METHODS": "interp.steering.vectors",
+    "load_vector": "interp.steering.vectors",
+    "middle_layer": "interp.steering.vectors",
     "SteeredGenerations": "interp.steering.apply",
     "steer": "interp.steering.apply",
     "steering_hooks": "interp.steering.apply",
