@@ -26,6 +26,7 @@ PAGES = [
     st.Page("app_pages/inside.py", title="Inside the model", icon=":material/account_tree:"),
     st.Page("app_pages/ask.py", title="Ask the model", icon=":material/quiz:"),
     st.Page("app_pages/training_data.py", title="Training data", icon=":material/dataset:"),
+    st.Page("app_pages/steering.py", title="Steering", icon=":material/tune:"),
 ]
 
 # A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji
