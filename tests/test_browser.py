@@ -673,7 +673,7 @@ PAGES = {"Model": ("/", "SmolLM2-135M-Instruct-Q4_1"), "Attribution": ("/attribu
          "Probing": ("/probing", "Part-of-speech probes"), "Maps": ("/maps", "Maps of representation space"),
          "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results"),
          "Inside the model": ("/inside", "Inside the model"), "Ask the model": ("/ask", "Ask the model"),
-         "Training data": ("/training_data", "Training data")}
+         "Training data": ("/training_data", "Training data"), "Steering": ("/steering", "Steering")}
 
 
 def test_sidebar_links_reach_every_page(server, browser):
@@ -695,7 +695,7 @@ def test_sidebar_links_reach_every_page(server, browser):
 # ------------------------------------------------------------------------------- the second real model
 # What each page draws on gemma without pressing anything, then the cheap analysis pressed where a page has one.
 GEMMA_PAGES = {"": None, "attribution": None, "probing": None, "maps": "Project", "lie_detector": None,
-               "runs": None, "inside": "Read the lens", "ask": None, "training_data": None}
+               "runs": None, "inside": "Read the lens", "ask": None, "training_data": None, "steering": None}
 
 
 @pytest.mark.gemma
