@@ -286,12 +286,12 @@ def test_truth_direction_raises_p_true_on_the_default_model(default_model):
     from interp.truth import steer_truth
 
     layer = default_model.n_layers // 2
-    reference = steer_truth(default_model, "cities", layer=layer, alphas=(-2, 2), max_pairs=40, n_test=20)
+    reference = steer_truth(default_model, "cities", layer=layer, alphas=(-2, 2), max_pairs=24, n_test=10)
     false_rows = reference.labels == 0
     effect_ref = reference.p_true[1, false_rows].mean() - reference.p_true[0, false_rows].mean()
-    c = concept("truth", n_pairs=40)
+    c = concept("truth", n_pairs=24)
     vector = steering_vector(default_model, c.positives, c.negatives, layers=[layer], concept="truth")
-    sweep = steering_sweep(default_model, vector, c.prompts[:12], [-2.0, 2.0], scorer="truth", chat=False,
-                           neutral_texts=interp.steering.NEUTRAL_TEXTS[:4], max_new_tokens=3, n_resamples=100)
+    sweep = steering_sweep(default_model, vector, c.prompts[:6], [-2.0, 2.0], scorer="truth", chat=False,
+                           neutral_texts=interp.steering.NEUTRAL_TEXTS[:2], max_new_tokens=2, n_resamples=100)
     assert np.sign(effect_ref) > 0
     assert sweep.rate[-1] >= sweep.rate[0]

@@ -87,7 +87,7 @@ with generate_tab:
 with curve_tab:
     with st.form("steer_curve_form"):
         left, middle, right = st.columns(3)
-        strengths_text = left.text_input("Strengths", "1, 2, 4, 8", key="steer_strengths")
+        strengths_text = left.text_input("Strengths", "0.5, 1, 2, 4, 8", key="steer_strengths")
         n_prompts = int(middle.number_input("Held-out prompts", 2, 32, 8, key="steer_prompts"))
         curve_tokens = int(right.number_input("New tokens per prompt", 1, 64, 16, key="steer_curve_tokens"))
         drawn = st.form_submit_button("Draw the curve", type="primary")

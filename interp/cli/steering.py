@@ -127,7 +127,7 @@ def apply_cmd(prompt: Annotated[str, typer.Argument(help="The prompt to continue
 @app.command("sweep")
 @clean_errors
 def sweep_cmd(vector: VectorOpt = None, concept_name: ConceptOpt = None,
-              strengths: Annotated[str, typer.Option("--strengths", help="Comma list (0 is always added).")] = "1,2,4,8",
+              strengths: Annotated[str, typer.Option("--strengths", help="Comma list (0 is always added).")] = "0.5,1,2,4,8",
               prompts: Annotated[Path | None, typer.Option("--prompts", help="Held-out prompts, one per line (default: "
                                                            "the concept's).")] = None,
               scorer: Annotated[str | None, typer.Option("--scorer", help="french, sentiment or truth (default: the "
