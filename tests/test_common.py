@@ -456,7 +456,7 @@ def _control_vector_round_trip(vector):
     from interp import steering
 
     with tempfile.TemporaryDirectory() as folder:
-        return steering.load_control_vector(steering.export_control_vector(vector, Path(folder) / "v.gguf"))
+        return steering.load_vector(steering.export_control_vector(vector, Path(folder) / "v.gguf"))  # -> load_control_vector
 
 
 def _steering_cases() -> list[Case]:
@@ -478,7 +478,8 @@ def _steering_cases() -> list[Case]:
                       "The 'layers' parameter of steering_vector must be an int in [0, {n1})"),
                   Bad("method", lambda m: steering.steering_vector(m, pos, neg, layers=1, method="svm"),
                       InvalidParameterError, "The 'method' parameter of steering_vector must be one of"))),
-        Case("steering.load_control_vector", ("interp.steering.load_control_vector",), "tiny-llama",
+        Case("steering.load_control_vector", ("interp.steering.load_control_vector", "interp.steering.load_vector"),
+             "tiny-llama",
              lambda m: _control_vector_round_trip(steering.steering_vector(m, pos, neg, layers=2, method="pca")),
              lambda: steering.SteeringVector, ("layer", "norm"), rows=lambda r: 1,
              bad=(Bad("missing", lambda m: steering.load_control_vector("/nonexistent/x.gguf"), InvalidProbeFileError,

@@ -32,7 +32,7 @@ _LAZY = {
     "steering_vector": "interp.steering.vectors",
     "directions_from_activations": "interp.steering.vectors",
     "METHODS": "interp.steering.vectors",
-    "load_vector": "interp.steering.vectors",
+    "load_vector": "interp.steering.control",
     "middle_layer": "interp.steering.vectors",
     "SteeredGenerations": "interp.steering.apply",
     "steer": "interp.steering.apply",

@@ -35,7 +35,7 @@ from interp.errors import InvalidParameterError, InvalidProbeFileError
 if TYPE_CHECKING:
     from interp.steering.vectors import SteeringVector
 
-__all__ = ["export_control_vector", "load_control_vector", "llama_cpp_layer", "interp_layer"]
+__all__ = ["export_control_vector", "load_control_vector", "load_vector", "llama_cpp_layer", "interp_layer"]
 
 ARCHITECTURE = "controlvector"
 _DIRECTION = re.compile(r"direction\.(\d+)")
@@ -148,3 +148,16 @@ def load_control_vector(path: str | os.PathLike) -> SteeringVector:
                           concept=_string(reader, "interp.concept"), model_name=_string(reader, "interp.model_name"),
                           architecture=_string(reader, "interp.architecture")
                           or _string(reader, f"{ARCHITECTURE}.model_hint"))
+
+
+def load_vector(path: str | os.PathLike) -> SteeringVector:
+    """A steering vector from a file: a saved :class:`SteeringVector` (``.json``, or a folder holding
+    ``result.json`` as ``interp steer vector --out`` writes) or a llama.cpp control vector (``.gguf``)."""
+    from interp.steering.vectors import SteeringVector
+
+    path = Path(path)
+    if path.suffix.lower() == ".gguf":
+        return load_control_vector(path)
+    if path.is_dir():
+        path = path / "result.json"
+    return SteeringVector.load(path)

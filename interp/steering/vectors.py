@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["METHODS", "SteeringVector", "steering_vector", "directions_from_activations", "load_vector", "middle_layer"]
+__all__ = ["METHODS", "SteeringVector", "steering_vector", "directions_from_activations", "middle_layer"]
 
 METHODS = ("mean_diff", "pca", "probe")
 
@@ -274,17 +274,3 @@ def middle_layer(model: Model) -> int:
     steer best, Rimsky et al. 2024, section 4)."""
     return max(1, model.n_layers // 2)
 
-
-def load_vector(path: Any) -> SteeringVector:
-    """A steering vector from a file: a saved :class:`SteeringVector` (``.json``, or a folder holding
-    ``result.json`` as ``interp steer vector --out`` writes) or a llama.cpp control vector (``.gguf``)."""
-    from pathlib import Path
-
-    path = Path(path)
-    if path.suffix.lower() == ".gguf":
-        from interp.steering.control import load_control_vector
-
-        return load_control_vector(path)
-    if path.is_dir():
-        path = path / "result.json"
-    return SteeringVector.load(path)
