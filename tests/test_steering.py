@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-import interp
 from interp.errors import InvalidParameterError, InvalidProbeFileError
 from interp.layers import layer_hook_name
 from interp.steering import (
@@ -280,18 +279,25 @@ def test_error_cases(gpt2, llama):
 
 
 @pytest.mark.slow
-def test_truth_direction_raises_p_true_on_the_default_model(default_model):
-    """On SmolLM2, the truth concept's vector at a middle layer moves P(true) of held-out false statements the way
-    steer_truth's does (up for +strength), and the sweep reads a higher 'says true' rate than at -strength."""
+def test_truth_concept_moves_p_true_the_way_steer_truth_does_on_the_default_model(default_model):
+    """On SmolLM2, the truth concept's vector (mass-mean of other cities pairs) added at the middle layer moves the
+    mean P(true) of steer_truth's held-out statements in the same direction as steer_truth's own vector does. (At
+    this layer that direction is down for +strength: steer_truth's finding, which the test does not presume.)"""
     from interp.truth import steer_truth
+    from interp.truth.steering import TEMPLATE, _answer_ids
 
     layer = default_model.n_layers // 2
     reference = steer_truth(default_model, "cities", layer=layer, alphas=(-2, 2), max_pairs=24, n_test=10)
-    false_rows = reference.labels == 0
-    effect_ref = reference.p_true[1, false_rows].mean() - reference.p_true[0, false_rows].mean()
+    effect_ref = float(reference.p_true[1].mean() - reference.p_true[0].mean())
     c = concept("truth", n_pairs=24)
     vector = steering_vector(default_model, c.positives, c.negatives, layers=[layer], concept="truth")
-    sweep = steering_sweep(default_model, vector, c.prompts[:6], [-2.0, 2.0], scorer="truth", chat=False,
-                           neutral_texts=interp.steering.NEUTRAL_TEXTS[:2], max_new_tokens=2, n_resamples=100)
-    assert np.sign(effect_ref) > 0
-    assert sweep.rate[-1] >= sweep.rate[0]
+    prompts = [TEMPLATE.format(statement=s.rstrip()) for s in reference.statements]
+    true_ids, false_ids = _answer_ids(default_model)
+    means = []
+    for strength in (-2.0, 2.0):
+        with default_model.hooks(steering_hooks(default_model, vector, strength)):
+            probs = torch.softmax(default_model.logits(prompts, last_only=True).float(), dim=-1)
+        pt, pf = probs[:, true_ids].sum(-1), probs[:, false_ids].sum(-1)
+        means.append(float((pt / (pt + pf)).mean()))
+    assert abs(effect_ref) > 0.02
+    assert np.sign(means[1] - means[0]) == np.sign(effect_ref)
