@@ -51,6 +51,7 @@ loaded = _common.current_model()
 model = loaded.model
 
 st.title("Steering")
+_common.defaults_note("steering")
 st.caption("Add a concept's direction (the mean difference of its contrast pairs, CAA) to the residual stream at "
            "every position while the model generates; strength 0 is the unsteered model.")
 left, middle, right = st.columns(3)
