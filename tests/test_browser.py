@@ -678,7 +678,7 @@ PAGES = {"Model": ("/", "SmolLM2-135M-Instruct-Q4_1"), "Attribution": ("/attribu
          "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results"),
          "Inside the model": ("/inside", "Inside the model"), "Ask the model": ("/ask", "Ask the model"),
          "Training data": ("/training_data", "Training data"), "Replication": ("/replication", "Replication"),
-         "Features": ("/features", "Features"), "Steering": ("/steering", "Steering")}
+         "Features": ("/features", "Sparse features"), "Steering": ("/steering", "Steering")}
 
 
 def test_sidebar_links_reach_every_page(server, browser):
