@@ -26,10 +26,10 @@ def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], la
 
 
 def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
-                  random_baseline: bool, probe: str = "ridge") -> WorldMapResult:
+                  random_baseline: bool, probe: str = "linear") -> WorldMapResult:
     """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
     layers = every_nth_layer(_model.n_layers, step)
-    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline) + ((probe,) if probe != "ridge"
+    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline) + ((probe,) if probe != "linear"
                                                                                        else ())
 
     def compute() -> WorldMapResult:
@@ -90,8 +90,8 @@ with world_tab:
         left, right = st.columns(2)
         step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
                                  key="maps_world_step")
-        probe = right.selectbox("Probe", ["ridge", "mlp"], key="maps_world_probe",
-                                help="ridge: linear (Gurnee & Tegmark's probe); mlp: one hidden layer, their nonlinear "
+        probe = right.selectbox("Probe", ["linear", "mlp"], key="maps_world_probe",
+                                help="linear: ridge regression (Gurnee & Tegmark's probe); mlp: one hidden layer, their nonlinear "
                                      "comparison.")
         random_baseline = st.checkbox("Random-weights control", value=True, key="maps_world_random")
         run = st.form_submit_button("Draw the world map", type="primary")

@@ -58,8 +58,9 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
                                                       "lon (degrees; optional country, continent), e.g. "
                                                       "'Eiffel Tower,48.858,2.294,France'. --n-places and "
                                                       "--min-population are then ignored.")] = None,
-          probe: Annotated[str, typer.Option("--probe", help="'ridge' (linear) or 'mlp' (one hidden layer, Gurnee "
-                                             "& Tegmark's nonlinear comparison).")] = "ridge",
+          probe: Annotated[str, typer.Option("--probe", help="'linear' (ridge regression; 'ridge' is its old "
+                                             "name) or 'mlp' (one hidden layer, Gurnee & Tegmark's nonlinear "
+                                             "comparison).")] = "linear",
           window: Annotated[int, typer.Option("--window", help="0: probe each layer (Gurnee & Tegmark); w > 0: the "
                                               "mean of layers l-w..l+w at layer l (a pooled variant).")] = 0,
           random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",
@@ -75,10 +76,10 @@ def world(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
     """
     from interp._validation import check_choice, parse_layers
     from interp.models.loading import load_model
-    from interp.projection.world import POSITIONS, PROBES, read_places, world_map
+    from interp.projection.world import POSITIONS, probe_kind, read_places, world_map
 
     check_choice(position, POSITIONS, name="--position", where="interp map world")
-    check_choice(probe, PROBES, name="--probe", where="interp map world")
+    probe = probe_kind(probe, "interp map world")
     layer_arg = parse_layers(layers, name="--layers", where="interp map world")
     own_places = read_places(places) if places is not None else None
     if layers == "all" and n_places >= 3000 and places is None:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from interp.activations import Activations
     from interp.models.model import Model
-    from interp.probing.estimators import _Probe
+    from interp.probing.estimators import Probe as _Probe
 
 __all__ = [
     "TRUTH_SWEEP",
