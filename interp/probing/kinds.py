@@ -145,11 +145,9 @@ def make_probe(probe: Any, *, where: str, target: str = "labels", params: Mappin
         InvalidParameterError: an unknown kind (the message lists the kinds), or parameters the probe does not take
             (the message lists those it does).
     """
-    from sklearn.base import clone
+    from sklearn.base import BaseEstimator, clone
 
-    from interp.probing.estimators import _SavedProbe
-
-    if isinstance(probe, _SavedProbe):
+    if isinstance(probe, BaseEstimator):  # an interp probe instance (or any estimator): a fresh clone
         fresh = clone(probe)
         return fresh.set_params(**params) if params else fresh
     name = resolve_kind(probe, target=target, where=where, allowed=allowed)

@@ -15,6 +15,7 @@ from interp.models.card import model_card as card_of
 from interp.probing.control import random_model
 from interp.probing.estimators import RIDGE_ALPHAS, RegressionProbe
 from interp.probing.kinds import make_probe, resolve_kind
+from interp.probing.layer_sweep import sweep_layers
 from interp.progress import ProgressArg, resolve_progress
 from interp.projection.world.data import DEFAULT_PROMPT, POSITIONS, haversine_km, load_places, world_inputs
 from interp.projection.world.result import WorldMapResult
@@ -161,11 +162,9 @@ def world_map(model: Model, *, n_places: int = 3000, layers: Any = "all", prompt
     acts = _activations(model, texts, spans, sorted({k for ls in pooled.values() for k in ls}), position, batch_size,
                         cache_dir, report)
     features = {l: _pool(acts, pooled[l]) for l in wanted}  # (n_places, d_model) each
-    fits = {}
-    report("layers", 0, len(wanted))
-    for done, layer in enumerate(wanted, start=1):
-        fits[layer] = fit_layer(features[layer], coords, test_mask, probe, seed)
-        report("layers", done, len(wanted))
+    fits = {layer: fit for (layer, _), fit in sweep_layers(
+        wanted, features.__getitem__, lambda x, layer, kind: fit_layer(x, coords, test_mask, probe, seed), report=report,
+        stage="layers").items()}
     best = best_layer(fits)
     random_control = None
     if random_baseline:

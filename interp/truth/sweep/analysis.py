@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ import numpy as np
 from interp._validation import check_choice, check_int
 from interp.errors import InvalidParameterError
 from interp.models.card import model_card
+from interp.probing.layer_sweep import sweep_layers
 from interp.progress import ProgressArg, resolve_progress
 from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
 from interp.truth.probes import TRUTH_PROBES, CCSProbe, ContrastPCAProbe, ccs_accuracy, make_truth_probe
@@ -71,6 +73,12 @@ def score_truth_probe(probe: str, X: np.ndarray, split: TruthSplit, *, n_orient:
     fitted = fit_truth_probe(probe, X[~split.test], split.train, n_orient=n_orient, seed=seed, params=params,
                              where=where)
     return _score(fitted, X[split.test], split.held_out.labels), _score(fitted, X[~split.test], split.train.labels)
+
+
+def _score_split(X: np.ndarray, layer: int, name: str, *, split: TruthSplit, n_orient: int, seed: int,
+                 probe_params: dict[str, Any], where: str) -> tuple[float, float]:
+    """One (layer, probe) step of the truth sweep's :func:`~interp.probing.layer_sweep.sweep_layers`."""
+    return score_truth_probe(name, X, split, n_orient=n_orient, seed=seed, params=probe_params.get(name), where=where)
 
 
 def assemble_truth_sweep(splits: Sequence[TruthSplit], probes: Sequence[str], layers: Sequence[int],
@@ -151,13 +159,10 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
     for split in splits:
         acts = statement_features(model, split.dataset.statements, layer_list, position=position,
                                   batch_size=batch_size, progress=report)
-        report("probes", 0, len(layer_list) * len(probe_names))
-        for c, layer in enumerate(layer_list):
-            X = acts[layer]
-            for b, name in enumerate(probe_names, start=1):
-                scores[split.name, name, layer] = score_truth_probe(
-                    name, X, split, n_orient=n_orient, seed=seed, params=(probe_params or {}).get(name), where=where)
-                report("probes", c * len(probe_names) + b, len(layer_list) * len(probe_names))
+        fits = sweep_layers(layer_list, acts.__getitem__, functools.partial(
+            _score_split, split=split, n_orient=n_orient, seed=seed, probe_params=probe_params or {}, where=where),
+            kinds=probe_names, report=report)
+        scores.update({(split.name, name, layer): score for (layer, name), score in fits.items()})
     return assemble_truth_sweep(splits, probe_names, layer_list, scores, n_layers=model.n_layers, position=position,
                                 test_size=test_size, seed=seed, max_pairs=max_pairs, n_orient=n_orient,
                                 model_name=model.name, model_card=model_card(model))
