@@ -486,7 +486,7 @@ class MLPRegressorProbe(RegressionProbe):
 
     Attributes (after ``fit``):
         hidden_weights_: (n_features, hidden_size), hidden_intercept_: (hidden_size,); coef_: (hidden_size,
-        n_targets), intercept_: (n_targets,) (scikit-learn's layout); target_mean_, target_scale_: (n_targets,)
+        n_targets) ((hidden_size,) for a 1-D target), intercept_: (n_targets,) (scikit-learn's layout); target_mean_, target_scale_: (n_targets,)
         the targets' standardisation; scaler_mean_, scaler_scale_: (n_features,).
     """
 
@@ -512,9 +512,6 @@ class MLPRegressorProbe(RegressionProbe):
 
         X = _check_x(X, where="MLPRegressorProbe.fit")
         y = self._fit_targets(y, len(X), "MLPRegressorProbe.fit")
-        if y.ndim == 1:
-            raise InvalidParameterError("MLPRegressorProbe.fit needs (n_rows, n_targets) targets; reshape a single "
-                                        "target with y.reshape(-1, 1).")
         mlp = MLPRegressor(hidden_layer_sizes=(int(self.hidden_size),), alpha=self.alpha, early_stopping=self.early_stopping,
                            max_iter=self.max_iter, random_state=self.random_state)
         model = make_pipeline(StandardScaler(), TransformedTargetRegressor(mlp, transformer=StandardScaler()))
@@ -525,7 +522,8 @@ class MLPRegressorProbe(RegressionProbe):
         self.n_features_in_ = X.shape[1]
         self.hidden_weights_ = np.ascontiguousarray(fitted.coefs_[0], dtype=np.float64)
         self.hidden_intercept_ = np.ascontiguousarray(fitted.intercepts_[0], dtype=np.float64)
-        self.coef_ = np.ascontiguousarray(fitted.coefs_[1], dtype=np.float64)
+        out = fitted.coefs_[1][:, 0] if y.ndim == 1 else fitted.coefs_[1]  # (hidden,) for one 1-D target
+        self.coef_ = np.ascontiguousarray(out, dtype=np.float64)
         self.intercept_ = np.ascontiguousarray(fitted.intercepts_[1], dtype=np.float64)
         self.target_mean_ = np.ascontiguousarray(target.mean_, dtype=np.float64)
         self.target_scale_ = np.ascontiguousarray(target.scale_, dtype=np.float64)
@@ -547,7 +545,7 @@ class MLPRegressorProbe(RegressionProbe):
         problem = super()._shape_problem()
         d, k = self.n_features_in_, len(self.target_names_)
         h = self.hidden_intercept_.shape[0] if self.hidden_intercept_.ndim == 1 else -1
-        if not problem and (self.hidden_weights_.shape != (d, h) or self.coef_.shape != (h, k)
+        if not problem and (self.hidden_weights_.shape != (d, h) or self.coef_.shape not in ((h, k), (h,) * (k == 1))
                             or self.intercept_.shape != (k,) or self.target_mean_.shape != (k,)
                             or self.target_scale_.shape != (k,)):
             problem = (f"hidden_weights_ {self.hidden_weights_.shape}, coef_ {self.coef_.shape} and the target arrays "
