@@ -55,7 +55,7 @@ def _probe_classes() -> dict[str, type[_SavedProbe]]:
 ESTIMATORS = [cls(**params) for name, cls in sorted(_probe_classes().items()) for params in INSTANCES.get(name, [])]
 
 BINARY_DECISION = ("decision_function returns (n_rows, 1) logits for two classes, not scikit-learn's (n_rows,); "
-                   "interp/truth/sweep.py and tests/test_truth.py read column 0, so the shape changes with them")
+                   "interp/truth/sweep/ and tests/test_truth.py read column 0, so the shape changes with them")
 OBJECT_DTYPE = ("an object array holding a non-number raises interp's named InvalidParameterError (a ValueError) "
                 "where scikit-learn expects numpy's TypeError; object arrays of numbers are accepted")
 CCS_PAIRS = ("CCS fits on contrast pairs, rows (2i, 2i+1) by default, and refuses an odd number of rows; "

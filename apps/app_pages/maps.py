@@ -91,8 +91,8 @@ with world_tab:
         step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
                                  key="maps_world_step")
         probe = right.selectbox("Probe", ["linear", "mlp"], key="maps_world_probe",
-                                help="linear: ridge regression (Gurnee & Tegmark's probe); mlp: one hidden layer, their nonlinear "
-                                     "comparison.")
+                                help="linear: ridge regression (Gurnee & Tegmark's probe); mlp: one hidden layer, "
+                                     "their nonlinear comparison.")
         random_baseline = st.checkbox("Random-weights control", value=True, key="maps_world_random")
         run = st.form_submit_button("Draw the world map", type="primary")
     uploaded = st.file_uploader("…or open a saved world_map.json (from `interp map world --out DIR`)", type=["json"],

@@ -486,8 +486,8 @@ class MLPRegressorProbe(RegressionProbe):
 
     Attributes (after ``fit``):
         hidden_weights_: (n_features, hidden_size), hidden_intercept_: (hidden_size,); coef_: (hidden_size,
-        n_targets) ((hidden_size,) for a 1-D target), intercept_: (n_targets,) (scikit-learn's layout); target_mean_, target_scale_: (n_targets,)
-        the targets' standardisation; scaler_mean_, scaler_scale_: (n_features,).
+        n_targets) ((hidden_size,) for a 1-D target), intercept_: (n_targets,) (scikit-learn's layout);
+        target_mean_, target_scale_: (n_targets,) the targets' standardisation; scaler_mean_, scaler_scale_: (n_features,).
     """
 
     kind: ClassVar[str] = "MLPRegressorProbe"

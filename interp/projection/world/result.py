@@ -41,7 +41,8 @@ class WorldMapResult(Result):
         r2_lat_low, r2_lat_high, r2_lon_low, r2_lon_high, r2_mean_low, r2_mean_high: (n_layers,) 95% intervals
             of the held-out R^2, a bootstrap over the held-out places; None in files saved before them.
         baseline_error_km: mean error of always answering the training places' mean position.
-        prompt, position, seed, test_size, min_population, probe: how it was run ("linear" or "mlp"; "ridge" in files of interp < 0.2).
+        prompt, position, seed, test_size, min_population, probe: how it was run ("linear" or "mlp"; "ridge" in
+            files of interp < 0.2).
         window: 0, or the half-width of the window of layers averaged into each probed layer (layer 0 excepted).
         model_name, n_model_layers: the model and its depth.
     """
