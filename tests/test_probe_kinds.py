@@ -156,3 +156,16 @@ def test_data_attribution_methods_are_one_table():
 
     assert tuple(SCORERS) == METHODS
     assert [name for name, row in SCORERS.items() if not row.gradients] == ["bm25", "ekfac"]
+
+
+def test_the_deprecated_probes_module_is_not_public_but_still_resolves():
+    import interp
+
+    assert "probes" not in interp.__all__ and "probing" in interp.__all__
+    with pytest.warns(DeprecationWarning, match="interp.probes is renamed interp.probing.estimators"):
+        import importlib
+        import sys
+
+        sys.modules.pop("interp.probes", None)
+        module = importlib.import_module("interp.probes")
+    assert module.LinearProbe is LinearProbe
