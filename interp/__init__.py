@@ -38,4 +38,5 @@ _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "pro
                "stats", "features", "steering")
 
 __getattr__, __dir__, _public = lazy_exports(__name__, _LAZY, _SUBMODULES)
-__all__ = ["__version__", *_public]
+# interp.probes (interp.probing.estimators since 0.2, deprecated) still resolves as an attribute, but is not public
+__all__ = ["__version__", *(name for name in _public if name != "probes")]

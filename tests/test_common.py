@@ -125,7 +125,7 @@ def _world_map_layer(model):
     ctx = types.SimpleNamespace(inputs=lambda dataset: types.SimpleNamespace(payload=payload),
                                 features=lambda model_name, dataset, layer: features,
                                 model_info=lambda model_name: {"name": model.name})
-    return WORLD_MAP.fit(ctx, ProbeJob(model.name, "places", 1, "ridge"))
+    return WORLD_MAP.fit(ctx, ProbeJob(model.name, "places", 1, "linear"))
 
 
 def _probe_sweep(model):
