@@ -1,7 +1,9 @@
-"""The forward passes of interp.ask: chat prompts, next-token probabilities of a few tokens, batched greedy generation.
+"""The forward passes of interp.ask: prompts, next-token probabilities of a few tokens, the log-likelihood of
+whole continuations (option texts), batched greedy generation.
 
-Every prompt is a chat (the tokenizer's template) followed by the start of the assistant's reply
-(e.g. ``"The answer is ("``). Prompts run in left-padded batches (every row ends at the last column,
+A prompt is a chat (the tokenizer's template, ``style="chat"``) or plain text (``style="plain"``: "Question: ...
+Answer: ..." turns, :func:`interp.ask.prompts.plain_text`, for base models without a chat template), followed by
+the start of the reply (e.g. ``"The answer is ("``). Prompts run in left-padded batches (every row ends at the last column,
 so the next-token logits are the last column's), sorted by length to waste little padding, under
 ``model.lock``. Generation is greedy, batched with left padding, stops at the end-of-turn token (and
 any extra stop strings' tokens), and runs Hugging Face ``generate`` on the bridge's model with its
@@ -47,6 +49,27 @@ def require_chat(model: Model, where: str) -> None:
         raise NoChatTemplateError(f"{where} asks the model in chat form, which needs a chat template; {model.name}'s "
                                   "tokenizer has none (tokenizer.chat_template is empty: a base model). Use an instruct "
                                   "model, e.g. interp.load_model() (SmolLM2-135M-Instruct).")
+
+
+def render(model: Model, messages: Messages, prefix: str = "", *, style: str = "chat") -> str:
+    """The prompt text of ``messages`` in ``style`` ("chat": the template; "plain": Question/Answer text),
+    followed by ``prefix`` (the reply's first words)."""
+    if style == "chat":
+        return chat_text(model, messages, prefix)
+    from interp.ask.prompts import plain_text
+
+    return plain_text(messages, prefix)
+
+
+def encode_prompt(model: Model, text: str, *, style: str = "chat", where: str) -> list[int]:
+    """Token ids of a rendered prompt: a chat's template holds its own start token; a plain prompt gets the
+    model's BOS token first when the model prepends one (Gemma)."""
+    ids = encode(model, text, where=where)
+    if style == "plain" and model.prepend_bos and model.tokenizer.bos_token_id is not None:
+        ids = [int(model.tokenizer.bos_token_id), *ids]
+        if len(ids) >= model.n_ctx:
+            raise PromptTooLongError(f"{where}: a prompt is {len(ids)} tokens long; {model.name} accepts {model.n_ctx}.")
+    return ids
 
 
 def chat_text(model: Model, messages: Messages, prefix: str = "") -> str:
@@ -102,6 +125,57 @@ def next_token_logprobs(model: Model, seqs: Sequence[Sequence[int]], token_ids: 
     if timer is not None:
         timer.forward += time.perf_counter() - start
     return out
+
+
+def continuation_logprobs(model: Model, contexts: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]], *,
+                          batch_size: int | None = None, timer: Timer | None = None) -> np.ndarray:
+    """(n,) summed log-probability of each continuation's tokens after its context (lm-eval's loglikelihood).
+
+    Each row ``context + continuation`` runs in a left-padded batch (the k options of a question are k rows
+    of similar length, so they share a pass); only the last ``len(continuation) + 1`` positions' logits are
+    computed (``logits_to_keep``), and rows per pass are capped so that the kept float32 logits stay within
+    :meth:`Model.logits_token_budget` tokens (Gemma's 262k-token vocabulary).
+    """
+    rows = [list(c) + list(t) for c, t in zip(contexts, continuations)]
+    ms = [len(t) for t in continuations]
+    if any(m < 1 for m in ms):
+        raise InvalidParameterError("continuation_logprobs: every continuation needs at least one token.")
+    out = np.zeros(len(rows), dtype=np.float64)
+    logit_budget = model.logits_token_budget()
+    groups = []
+    for group in plan_batches([len(r) for r in rows], batch_size, budget=TOKEN_BUDGET, where="interp.ask"):
+        current: list[int] = []
+        for i in group:  # split further so that rows x kept positions stay within the logits budget
+            keep = max(ms[j] for j in (*current, i)) + 1
+            if current and (len(current) + 1) * keep > logit_budget:
+                groups.append(current)
+                current = []
+            current.append(i)
+        groups.append(current)
+    start = time.perf_counter()
+    with model.lock, torch.inference_mode():
+        for group in groups:
+            keep = max(ms[i] for i in group) + 1
+            tokens, mask = pad_left(model, [rows[i] for i in group])
+            kwargs = {"attention_mask": mask.to(model.device)} if not bool(mask.all()) else {}
+            if model.accepts_logits_to_keep:
+                kwargs["logits_to_keep"] = keep
+            logits = model.bridge(tokens.to(model.device), **kwargs)[:, -keep:].float()  # (b, keep, d_vocab)
+            logp = torch.log_softmax(logits, dim=-1)
+            for row, i in enumerate(group):
+                m = ms[i]
+                # the continuation's tokens sit in the last m columns; the logits predicting them at keep-m-1 .. keep-2
+                target = torch.tensor(continuations[i], dtype=torch.long, device=logp.device)
+                picked = logp[row, keep - m - 1:keep - 1].gather(-1, target[:, None])
+                out[i] = float(picked.double().sum().cpu())
+    if timer is not None:
+        timer.forward += time.perf_counter() - start
+    return out
+
+
+def plain_stops(style: str) -> tuple[str, ...]:
+    """Extra stop strings of a style: a plain prompt's reply ends at its line (the next "Question:" follows)."""
+    return ("\n", "\n\n") if style == "plain" else ()
 
 
 def stop_token_ids(model: Model, stop: Sequence[str] = ()) -> list[int]:
