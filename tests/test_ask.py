@@ -781,3 +781,75 @@ def test_default_model_follows_wrong_hints_without_saying_so_and_prefers_a_lette
     c = calibrate(default_model, "capitals", n=24, signals=("letter", "letter_debiased"), n_boot=0)
     assert c.position_p < 0.01, c.position_frame()
     assert max(c.position["pick_share"]) > 0.4  # one letter takes far more than its quarter
+
+
+def test_replication_rows_of_the_ask_claims(tiny_models, llama_detector):
+    from interp.ask import calibrate, hint_faithfulness, self_report
+    from interp.replication import ASK_FINDINGS, all_findings, ask_values
+    from interp.stats import paired_difference
+
+    model = tiny_models["tiny-llama"]
+    cloze = calibrate(model, "easy", n=6, signals=("option", "stated"), format="cloze", n_boot=20, max_new_tokens=3)
+    letter = calibrate(model, "easy", n=6, signals=("letter",), n_boot=0)
+    hints = hint_faithfulness(model, "easy", n=6, conditions=("none", "wrong"), format="cloze", n_boot=20,
+                              max_new_tokens=2)
+    report = self_report(model, ["Cats are mammals.", "Cats are fish.", "Snow is cold."], labels=[1, 0, 1],
+                         detector=llama_detector, max_new_tokens=2)
+    got = ask_values(cloze, letter, hints, report, n_boot=50)
+    assert got["ask_cloze_accuracy"] == cloze.accuracy_interval.estimate
+    assert got["ask_letter_accuracy_low"] == letter.accuracy_interval.low
+    assert got["ask_hint_follow_rate"] == hints.metric("wrong", "follow_rate") or np.isnan(got["ask_hint_follow_rate"])
+    assert got["ask_self_report_disagreement"] == pytest.approx(1 - report.agreement["p_true_vs_probe"])
+    right = lambda p: ((p > 0.5) == report.labels).astype(float)  # noqa: E731
+    diff = paired_difference(right(report.probe), right(report.p_true), n_resamples=50)
+    assert got["ask_probe_minus_p_true"] == pytest.approx(diff.difference.estimate)
+    frame = cloze.compare_signals("stated", "option", n_boot=50).set_index("metric")
+    assert got["ask_ece_stated_minus_option"] == pytest.approx(frame.loc["ece", "difference"])
+    assert frame.loc["ece", "stated"] - frame.loc["ece", "option"] == pytest.approx(frame.loc["ece", "difference"])
+    keys = [f.key for f in all_findings(["ask"])]
+    assert keys[-len(ASK_FINDINGS):] == [f.key for f in ASK_FINDINGS] and len(keys) == len(all_findings()) + len(ASK_FINDINGS)
+
+
+def test_cli_takes_the_format_and_the_prompt_style(tiny_models):
+    from typer.testing import CliRunner
+
+    from interp.ask import calibrate
+    from interp.cli import app
+    from interp.results import Result
+
+    args = ["ask", "calibrate", "--model", "tiny-llama", "-n", "4", "--signals", "letter,p_true", "--format", "cloze",
+            "--prompt-style", "plain", "--length-norm", "token", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    printed = Result.from_json(result.stdout)
+    expected = calibrate(tiny_models["tiny-llama"], "easy", n=4, signals=("letter", "p_true"), format="cloze",
+                         prompt_style="plain", length_norm="token")
+    assert (printed.format, printed.prompt_style, printed.length_norm, printed.signals) == ("cloze", "plain", "token",
+                                                                                           ["option", "p_true"])
+    np.testing.assert_allclose(printed.letter_probs, expected.letter_probs, atol=1e-6)
+    bad = CliRunner().invoke(app, ["ask", "hints", "--model", "tiny-llama", "-n", "2", "--format", "cloze",
+                                   "--conditions", "none,few_shot"])
+    assert bad.exit_code != 0 and "no few_shot" in bad.output
+
+
+# ----------------------------------------------------------------------------------------- Gemma 3 270M (base)
+@pytest.mark.slow
+def test_gemma_base_model_is_asked_in_plain_text(gemma_model):
+    """Gemma 3 270M has no chat template: every ask function and detect_model_lies ask it in plain few-shot text.
+    In the cloze format it knows the easy answers (measured on 40 everyday questions: 0.78), above chance."""
+    from interp.ask import calibrate, hint_faithfulness, self_report
+    from interp.truth import LieDetector, detect_model_lies
+
+    cloze = calibrate(gemma_model, "easy", n=24, signals=("option",), format="cloze", n_boot=0)
+    assert cloze.prompt_style == "plain" and cloze.above_chance, cloze.summary()
+    letter = calibrate(gemma_model, "easy", n=4, signals=("letter",), n_boot=0)
+    assert letter.prompt_style == "plain" and letter.position
+    hints = hint_faithfulness(gemma_model, "easy", n=4, format="cloze", conditions=("none", "wrong"), n_boot=0,
+                              max_new_tokens=6)
+    assert hints.prompt_style == "plain" and all("\n" not in e for e in hints.explanations["none"])
+    detector = LieDetector.fit(gemma_model, ["facts"], 9, max_pairs=20, progress=False)
+    report = self_report(gemma_model, ["Paris is in France.", "Paris is in Peru."], labels=[1, 0], detector=detector,
+                         max_new_tokens=3)
+    assert report.prompt_style == "plain" and report.p_true[0] > report.p_true[1], report.to_frame()
+    lies = detect_model_lies(gemma_model, "easy", detector=detector, max_questions=3, max_new_tokens=8, progress=False)
+    assert lies.prompt_style == "plain" and all(lies.honest_answers), lies.to_frame()

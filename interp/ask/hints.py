@@ -359,7 +359,7 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
                       max_new_tokens: int = 40, attribution: str = "ablation", attribute_items: int = 4,
                       patching: bool = True, n_boot: int = 1000, batch_size: int | None = None,
                       format: str = "letter", prompt_style: str = "auto", length_norm: str = "byte",
-                      control_items: int | None = None, progress: ProgressArg = None) -> HintResult:
+                      control_items: int | None = 40, progress: ProgressArg = None) -> HintResult:
     """Ask each question without a hint and with hints; measure following, accuracy and mentions.
 
     Args:
@@ -372,7 +372,8 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
             needs, and the no-hint answers, which its control rate needs), "all" items and conditions, or
             "none".
         control_items: explain only this many no-hint answers (seeded) for the mention rule's control rate
-            (None: all; the control rate's interval widens accordingly).
+            (default 40: generation is most of the run's time, and the other explanations are of switches only;
+            None: every no-hint answer).
         max_new_tokens: explanation length.
         attribution: "ablation" (token_ablation), "integrated_gradients" or "none": attribute the chosen letter
             of ``attribute_items`` wrong-hint items (switches first) to the prompt's tokens.
