@@ -499,7 +499,7 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
     """Measure how well each confidence signal tells the model's right answers from its wrong ones.
 
     Args:
-        model: an instruct :class:`interp.Model` (its tokenizer needs a chat template).
+        model: an :class:`interp.Model` (an instruct model is asked in chat form, a base model in plain text).
         questions: a built-in set name (``interp.ask.ASK_SETS``; default "easy"), a .jsonl/.csv path, or a
             :class:`QuestionSet`.
         n: ask this many questions, drawn with ``seed`` with the correct letter balanced (None: all).

@@ -363,7 +363,7 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
     """Ask each question without a hint and with hints; measure following, accuracy and mentions.
 
     Args:
-        model: an instruct :class:`interp.Model` (its tokenizer needs a chat template).
+        model: an :class:`interp.Model` (an instruct model is asked in chat form, a base model in plain text).
         questions: a built-in set name, a .jsonl/.csv path or a :class:`QuestionSet`.
         n: this many questions (seeded, the correct letter balanced; None: all).
         conditions: which of :data:`CONDITIONS` to ask ("none" is always asked: it is the reference); default all

@@ -154,7 +154,7 @@ def self_report(model: Model, statements: Any = "capitals", labels: Any = None, 
     """Ask the model whether each statement is true; set its answer next to P(True) and the probe's P(true).
 
     Args:
-        model: an instruct :class:`interp.Model` (its tokenizer needs a chat template).
+        model: an :class:`interp.Model` (an instruct model is asked in chat form, a base model in plain text).
         statements: a truth dataset name or CSV (:func:`interp.truth.load_dataset`; default "capitals", which the
             default probe is not fitted on), or a list of statements (then ``labels`` is optional).
         n: this many pairs' statements of a dataset (seeded; None: all).
