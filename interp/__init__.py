@@ -30,6 +30,7 @@ _LAZY = {
     "Result": "interp.results",
     "load_result": "interp.results",
     "run_spec": "interp.batch.runner",
+    "Target": "interp.targets",
 }
 _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probes", "probing", "projection",
                "truth", "batch", "lens", "patching", "data_attribution", "ask", "replication",

@@ -21,8 +21,7 @@ from interp.errors import (
     UnknownModelError,
     UnsupportedDtypeError,
 )
-from interp.models import _cache, catalog
-from interp.models import model as model_module
+from interp.models import _cache, catalog, engine
 from interp.models.loading import canonical_model_name
 
 GEMMA = "gemma-3-270m-Q4_K_M"
@@ -148,10 +147,12 @@ def test_logits_micro_batches_stay_within_the_byte_budget(tiny_models, monkeypat
     model = tiny_models["tiny-llama"]
     texts = ["The cat sat on the mat.", "Dogs bark.", "A much longer sentence about nothing in particular at all.", "Hi"]
     whole = model.logits(texts)
-    assert model.logits_token_budget() == min(model_module.TOKENS_PER_BATCH, (1 << 30) // (4 * model.d_vocab))
-    assert model.logits_token_budget(4 * model.d_vocab * 7) == 7
+    per_token = engine.row_bytes(model, 1, keep=1)  # one position's activations and float32 logits
+    assert per_token > 4 * model.d_vocab
+    assert model.logits_token_budget() == (1 << 30) // per_token
+    assert model.logits_token_budget(per_token * 7) == 7
     budget = 4 * model.d_vocab * 16  # 16 tokens' logits
-    monkeypatch.setattr(model_module, "LOGITS_BYTES_PER_BATCH", budget)
+    monkeypatch.setattr(engine, "DEFAULT_BUDGET_BYTES", budget)
     shapes = []
     forward = model.bridge.forward
 
@@ -194,7 +195,7 @@ def test_attribution_scoring_keeps_its_logits_within_the_byte_budget(tiny_models
     prompts = ["The cat sat on the mat", "A dog ran far away", "Birds sing at dawn"]
     whole = token_ablation(model, prompts, " and")
     rows_cap = 3
-    monkeypatch.setattr(model_module, "LOGITS_BYTES_PER_BATCH", 4 * model.d_vocab * rows_cap)
+    monkeypatch.setattr(engine, "DEFAULT_BUDGET_BYTES", 4 * model.d_vocab * rows_cap)
     rows = []
     forward = model.bridge.forward
 

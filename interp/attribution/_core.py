@@ -3,11 +3,11 @@
 - :func:`prepare`: a prompt -> the token ids the model sees (BOS or chat template included) and the
   attributable *units* (single tokens, or whole words), with chat segments;
 - :func:`resolve_targets`: the target continuation (the model's top next token by default) and an
-  optional contrast ("foil") token;
-- :func:`score_sequences`: the target metric of many token sequences in batched forward passes that
-  compute logits only at the positions predicting the target (``logits_to_keep``), micro-batched to
-  a token budget, with a smaller batch on out-of-memory;
-- :func:`metric_values`: logits -> log-probability, probability, logit or logit difference;
+  optional foil token (:class:`interp.Target`; tokens resolved by :mod:`interp.targets`);
+- :func:`score_sequences`: the target metric of many token sequences through the model's engine
+  (``Model.run``: logits only at the positions predicting the target, micro-batched in bytes, halved
+  on out-of-memory);
+- :func:`metric_values`: logits -> log-probability, probability, logit or logit difference (or a callable);
 - :func:`build_result`: all-unit scores -> :class:`AttributionResult` (reported units, segments).
 
 A prompt and a target of ``n_t`` tokens are run as one teacher-forced sequence,
@@ -16,22 +16,20 @@ A prompt and a target of ``n_t`` tokens are run as one teacher-forced sequence,
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import functools
-import inspect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from interp import targets
 from interp._validation import check_choice, check_texts
 from interp.attribution.result import AttributionResult
-from interp.errors import EmptyPromptError, InvalidParameterError, PromptTooLongError
+from interp.errors import InvalidParameterError, PromptTooLongError
 from interp.models.card import model_card
-from interp.models.model import TOKENS_PER_BATCH, plan_batches
+from interp.models.engine import pad_left  # noqa: F401 - interp.ask imports it from here until it moves onto Model.run
 
 METRICS = ("logprob", "prob", "logit")
 UNITS = ("token", "word")
@@ -76,8 +74,8 @@ class Prepared:
 
 
 # ----------------------------------------------------------------------------------------- prompts
-def check_common(*, metric: str, unit: str, chat: bool, where: str) -> None:
-    check_choice(metric, METRICS, name="metric", where=where)
+def check_common(*, metric: Any, unit: str, chat: bool, where: str) -> None:
+    targets.check_metric(metric, where=where, allowed=METRICS)
     check_choice(unit, UNITS, name="unit", where=where)
     if not isinstance(chat, bool):
         raise InvalidParameterError(f"The 'chat' parameter of {where} must be a bool. Got {chat!r} instead.")
@@ -170,185 +168,61 @@ def _word_units(text: str, offsets: list[tuple[int, int]], positions: list[int],
 
 
 # ----------------------------------------------------------------------------------------- targets
-def _encode_target(model: Any, text: Any, *, name: str, where: str) -> list[int]:
-    if not isinstance(text, str):
-        raise InvalidParameterError(f"The {name!r} parameter of {where} must be a str or None. "
-                                    f"Got {type(text).__name__} instead.")
-    ids = model.tokenizer(text, add_special_tokens=False)["input_ids"]
-    if not ids:
-        raise EmptyPromptError(f"The {name!r} parameter of {where} tokenizes to no tokens: got {text!r}. "
-                               f"Give a non-empty continuation such as ' Paris', or None for the model's top "
-                               "next token.")
-    return list(ids)
-
-
-def resolve_targets(model: Any, prepared: list[Prepared], target: str | Sequence[str] | None, contrast: str | None,
-                    *, where: str, batch_size: int | None = None) -> None:
+def resolve_targets(model: Any, prepared: list[Prepared], target: Any, contrast: Any = None, *, where: str,
+                    batch_size: int | None = None) -> None:
     """Set ``target_ids`` (and ``foil_id``) of every prepared prompt.
 
-    ``target`` is None (each prompt's top next token), a string (the same continuation for every
-    prompt) or a list of strings, one per prompt. ``contrast`` is a one-token foil: the metric becomes
-    ``logit(target) - logit(foil)`` and the target must be one token too.
+    ``target`` is None (each prompt's top next token), a string or token ids (the same continuation for every
+    prompt), an :class:`interp.Target` ``(answer, foil)``, or a list with one of those per prompt; tokens are
+    resolved by :func:`interp.targets.token_ids`. A foil (the Target's, or ``contrast``) makes the metric
+    ``logit(target) - logit(foil)``: it must be one token, and so must the target.
     """
-    if target is None:
-        targets: list[str | None] = [None] * len(prepared)
-    elif isinstance(target, str):
-        targets = [target] * len(prepared)
-    elif isinstance(target, Sequence) and len(target) == len(prepared):
-        targets = list(target)
-    else:
-        raise InvalidParameterError(f"The 'target' parameter of {where} must be None, a str, or a list of str with "
-                                    f"one target per prompt ({len(prepared)}). Got {target!r} instead.")
-    missing = [i for i, t in enumerate(targets) if t is None]
+    entries = targets.per_prompt(target, len(prepared), where=where)
+    answers, foils = zip(*(targets.split(t, contrast) for t in entries)) if entries else ((), ())
+    missing = [i for i, t in enumerate(answers) if t is None]
     if missing:
         top = top_tokens(model, [prepared[i].ids for i in missing], batch_size=batch_size, where=where)
         for i, token in zip(missing, top):
             prepared[i].target_ids = [token]
-    for prep, text in zip(prepared, targets):
-        if text is not None:
-            prep.target_ids = _encode_target(model, text, name="target", where=where)
+    for prep, answer, foil in zip(prepared, answers, foils):
+        if answer is not None:
+            prep.target_ids = targets.token_ids(model, answer, name="target", where=where)
         length = len(prep.sequence())
         if length > model.n_ctx:
             raise PromptTooLongError(f"{where}: the prompt ({len(prep.ids)} tokens) plus the target "
                                      f"({len(prep.target_ids)} tokens) is {length} tokens, more than "
                                      f"n_ctx={model.n_ctx} of {model.name}.")
-    if contrast is not None:
-        foil = _encode_target(model, contrast, name="contrast", where=where)
-        if len(foil) != 1:
-            raise InvalidParameterError(f"The 'contrast' parameter of {where} must be one token (the foil whose "
-                                        f"logit is subtracted). Got {contrast!r}, which is {len(foil)} tokens: "
-                                        f"{model.ids_to_str(foil)}.")
-        for prep in prepared:
+        if foil is not None:
+            prep.foil_id = targets.one_token(model, foil, name="foil", where=where)
             if len(prep.target_ids) != 1:
-                raise InvalidParameterError(f"{where}: with a contrast the target must be one token too; "
+                raise InvalidParameterError(f"{where}: with a foil the target must be one token too; "
                                             f"{model.ids_to_str(prep.target_ids)} is {len(prep.target_ids)}.")
-            prep.foil_id = foil[0]
 
 
 def top_tokens(model: Any, seqs: list[list[int]], *, batch_size: int | None = None, where: str) -> list[int]:
-    """The most likely next token after each sequence."""
+    """The most likely next token after each sequence (one engine pass per micro-batch)."""
     out = [0] * len(seqs)
-    with torch.inference_mode():
-        for group, logits in last_logits(model, seqs, [1] * len(seqs), batch_size=batch_size, where=where):
-            for row, i in enumerate(group):
-                out[i] = int(logits[row, -1].argmax())
+    for rows, top in model.run(seqs, keep="last", batch_size=batch_size, each=lambda p: p.logits.argmax(-1).tolist()):
+        for i, token in zip(rows, top):
+            out[i] = int(token)
     return out
 
 
-# ----------------------------------------------------------------------------------------- forward passes
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is an accelerator (or host) out-of-memory error."""
-    oom = getattr(torch, "OutOfMemoryError", None)
-    return (oom is not None and isinstance(exc, oom)) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
-
-
-def _free_memory() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def run_batched(groups: list[list[int]], fn: Callable[[list[int]], Any]) -> Iterator[tuple[list[int], Any]]:
-    """Yield ``(group, fn(group))`` for each group; a group that runs out of memory is split in two and
-    retried (down to single rows, whose failure is re-raised)."""
-    queue = collections.deque(groups)
-    while queue:
-        group = queue.popleft()
-        try:
-            value = fn(group)
-        except (RuntimeError, MemoryError) as exc:
-            if not is_out_of_memory(exc) or len(group) == 1:
-                raise
-            _free_memory()
-            half = len(group) // 2
-            queue.appendleft(group[half:])
-            queue.appendleft(group[:half])
-            continue
-        yield group, value
-
-
-@functools.lru_cache(maxsize=32)
-def _accepts_logits_to_keep(cls: type) -> bool:
-    try:
-        return "logits_to_keep" in inspect.signature(cls.forward).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
-
-
-def pad_left(model: Any, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(batch, pos) left-padded token ids and attention mask: every row ends at the last column."""
-    width = max(len(s) for s in seqs)
-    tokens = torch.full((len(seqs), width), model.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        tokens[i, width - len(s):] = torch.tensor(list(s), dtype=torch.long)
-        mask[i, width - len(s):] = 1
-    return tokens, mask
-
-
-def forward_logits(model: Any, tokens: torch.Tensor, mask: torch.Tensor | None, keep: int | Sequence[int], *,
-                   past_key_values: Any = None) -> torch.Tensor:
-    """Logits at some positions only: (batch, k, d_vocab) for the last ``keep`` positions (an int) or
-    for the listed positions of ``tokens`` (ascending). Where the Hugging Face model supports
-    ``logits_to_keep``, the other positions' logits are never computed."""
-    device = model.device
-    kwargs: dict[str, Any] = {}
-    if mask is not None and not bool(mask.all()):
-        kwargs["attention_mask"] = mask.to(device)
-    if past_key_values is not None:
-        kwargs["past_key_values"] = past_key_values
-    index = None if isinstance(keep, int) else torch.tensor(list(keep), dtype=torch.long)
-    if _accepts_logits_to_keep(type(model.bridge.original_model)):
-        kwargs["logits_to_keep"] = keep if index is None else index.to(device)
-        return model.bridge(tokens.to(device), **kwargs)
-    logits = model.bridge(tokens.to(device), **kwargs)  # pragma: no cover - models without logits_to_keep
-    return logits[:, -keep:] if index is None else logits[:, index.to(device)]  # pragma: no cover
-
-
-def last_logits(model: Any, seqs: list[list[int]], ks: list[int], *, batch_size: int | None, where: str,
-                budget: int = TOKENS_PER_BATCH) -> Iterator[tuple[list[int], torch.Tensor]]:
-    """Yield ``(group, logits)`` with logits (len(group), max k, d_vocab) float32 on CPU: the last
-    ``max(ks[i] for i in group)`` positions of each (left-padded) sequence of the group.
-
-    By default a group also keeps its logits within ``LOGITS_BYTES_PER_BATCH`` (rows x k x d_vocab x 4 bytes),
-    which only a large vocabulary reaches (Gemma 3's 262,144 tokens: 1,024 rows of one position)."""
-    groups = plan_batches([len(s) for s in seqs], batch_size, budget=budget, where=where)
-    if batch_size is None and groups:
-        from interp.models import model as model_module
-
-        rows = max(1, model_module.LOGITS_BYTES_PER_BATCH // (4 * model.d_vocab * max(1, max(ks))))
-        groups = [group[i:i + rows] for group in groups for i in range(0, len(group), rows)]
-
-    def run(group: list[int]) -> torch.Tensor:
-        tokens, mask = pad_left(model, [seqs[i] for i in group])
-        return forward_logits(model, tokens, mask, max(ks[i] for i in group)).float().cpu()
-
-    yield from run_batched(groups, run)
-
-
-def metric_values(logits: torch.Tensor, targets: torch.Tensor, metric: str,
+# ----------------------------------------------------------------------------------------- scoring
+def metric_values(logits: torch.Tensor, targets_: torch.Tensor, metric: Any,
                   foils: torch.Tensor | None = None) -> torch.Tensor:
-    """(batch, k) metric of ``targets`` (batch, k) under ``logits`` (batch, k, d_vocab).
-
-    ``metric`` is "logprob", "prob" or "logit"; with ``foils`` (batch,) it is the logit difference
-    ``logit(target) - logit(foil)`` whatever ``metric`` says.
-    """
-    logits = logits.float()
-    picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    if foils is not None:
-        return picked - logits.gather(-1, foils.view(-1, 1, 1).expand(-1, logits.shape[1], 1)).squeeze(-1)
-    if metric == "logit":
-        return picked
-    logprob = picked - torch.logsumexp(logits, dim=-1)
-    return logprob.exp() if metric == "prob" else logprob
+    """(batch, k) metric of ``targets_`` (batch, k) under ``logits`` (batch, k, d_vocab): see
+    :func:`interp.targets.metric_values` (with ``foils`` (batch,) it is the logit difference)."""
+    return targets.metric_values(metric, logits, targets_, foils)
 
 
-def score_sequences(model: Any, seqs: list[list[int]], targets: list[list[int]], foils: list[int | None],
-                    metric: str, *, batch_size: int | None = None, where: str) -> list[np.ndarray]:
-    """The metric of each target token after each sequence, in batched forward passes.
+def score_sequences(model: Any, seqs: list[list[int]], target_ids: list[list[int]], foils: list[int | None],
+                    metric: Any, *, batch_size: int | None = None, where: str) -> list[np.ndarray]:
+    """The metric of each target token after each sequence, in the engine's batched passes (``Model.run``).
 
     Args:
         seqs: token sequences ending with the teacher-forced target prefix (see the module doc).
-        targets: the target ids of each sequence; the last ``len(targets[i])`` positions of
+        target_ids: the target ids of each sequence; the last ``len(target_ids[i])`` positions of
             ``seqs[i]`` predict them.
         foils: a contrast token per sequence, or None.
 
@@ -357,24 +231,27 @@ def score_sequences(model: Any, seqs: list[list[int]], targets: list[list[int]],
     """
     out: list[np.ndarray | None] = [None] * len(seqs)
     seqs = [s if s else [model.pad_token_id] for s in seqs]
-    with torch.inference_mode():
-        for group, logits in last_logits(model, seqs, [len(t) for t in targets], batch_size=batch_size, where=where):
-            k = logits.shape[1]
-            tgt = torch.zeros((len(group), k), dtype=torch.long)
-            for row, i in enumerate(group):
-                tgt[row, k - len(targets[i]):] = torch.tensor(targets[i])
-            foil = None
-            if any(foils[i] is not None for i in group):
-                foil = torch.tensor([foils[i] if foils[i] is not None else 0 for i in group])
-            values = metric_values(logits, tgt, metric, foil).double().numpy()
-            for row, i in enumerate(group):
-                out[i] = values[row, k - len(targets[i]):]
+    k = max(len(t) for t in target_ids)
+
+    def each(p: Any) -> np.ndarray:
+        logits = p.logits.float().cpu()  # (rows, k, d_vocab): left padding, every row ends at the last column
+        tgt = torch.zeros((len(p.rows), k), dtype=torch.long)
+        for row, i in enumerate(p.rows):
+            tgt[row, k - len(target_ids[i]):] = torch.tensor(target_ids[i])
+        foil = None
+        if any(foils[i] is not None for i in p.rows):
+            foil = torch.tensor([foils[i] if foils[i] is not None else 0 for i in p.rows])
+        return metric_values(logits, tgt, metric, foil).double().numpy()
+
+    for rows, values in model.run(seqs, keep=k, batch_size=batch_size, padding_side="left", each=each):
+        for row, i in enumerate(rows):
+            out[i] = values[row, k - len(target_ids[i]):]
     return out  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------------------- results
-def metric_name(prep: Prepared, metric: str) -> str:
-    return "logit_diff" if prep.foil_id is not None else metric
+def metric_name(prep: Prepared, metric: Any) -> str:
+    return "logit_diff" if prep.foil_id is not None else targets.metric_label(metric)
 
 
 def build_result(model: Any, prep: Prepared, scores: np.ndarray, *, method: str, metric: str,

@@ -29,22 +29,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from interp import targets
 from interp._validation import check_choice, check_int
 from interp.attribution._core import (
     Prepared,
-    _accepts_logits_to_keep,
     build_result,
     check_common,
-    forward_logits,
     metric_values,
-    plan_batches,
     prepare_all,
     resolve_targets,
-    run_batched,
     score_sequences,
 )
 from interp.attribution.result import AttributionResult
 from interp.errors import InvalidParameterError
+from interp.models import engine
 
 if TYPE_CHECKING:
     from interp.models.model import Model
@@ -98,8 +96,8 @@ def ablate(ids: Sequence[int], positions: Sequence[int], replacement: int | None
     return [replacement if i in drop else t for i, t in enumerate(ids)]
 
 
-def token_ablation(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
-                   replace_with: str | int | None = "<unk>", unit: str = "token", metric: str = "logprob",
+def token_ablation(model: Model, prompt: str | Sequence[str], target: Any = None, *,
+                   replace_with: str | int | None = "<unk>", unit: str = "token", metric: Any = "logprob",
                    contrast: str | None = None, chat: bool = False, system: str | None = None,
                    batch_size: int | None = None, reuse_prefix: bool | str = "auto"
                    ) -> AttributionResult | list[AttributionResult]:
@@ -108,9 +106,10 @@ def token_ablation(model: Model, prompt: str | Sequence[str], target: str | Sequ
     Args:
         model: an :class:`interp.Model`.
         prompt: a prompt, or a list of prompts (all their variants run as shared batches).
-        target: the continuation to explain: None (the model's top next token), a string (possibly
-            several tokens; each gets a row of scores, :attr:`AttributionResult.total` is the whole
-            continuation), or a list of strings, one per prompt.
+        target: the continuation to explain: None (the model's top next token), a string or token ids
+            (possibly several tokens; each gets a row of scores, :attr:`AttributionResult.total` is the
+            whole continuation), an :class:`interp.Target` ``(answer, foil)`` (a one-token foil scores
+            ``logit(answer) - logit(foil)``), or a list of these, one per prompt.
         replace_with: the baseline put in place of an ablated token: ``"<unk>"`` (default; the
             tokenizer's unknown token, which is token 0 like Captum's default baseline, or the pad
             token where there is none), ``"<pad>"``, ``"<bos>"``, ``"<eos>"``, a string of exactly one
@@ -118,8 +117,9 @@ def token_ablation(model: Model, prompt: str | Sequence[str], target: str | Sequ
             move one position left).
         unit: "token", or "word" to ablate every sub-token of a word at once (words are runs of
             letters/digits or of punctuation; each sub-token is replaced, or all are deleted).
-        metric: "logprob" (default), "prob" or "logit" of each target token.
-        contrast: a one-token foil: score ``logit(target) - logit(foil)`` instead (one-token target).
+        metric: "logprob" (default), "prob" or "logit" of each target token, or a callable
+            ``metric(logits, target_ids, foil_ids)`` (see :mod:`interp.targets`).
+        contrast: deprecated (interp < 0.3): the foil, now ``target=Target(answer, foil=...)``; warns.
         chat: wrap the prompt in the model's chat template; only the user's tokens are reported, and
             ``segment_scores`` sums the scores of the system, user and assistant segments.
         system: the system message with ``chat=True`` (the template's default otherwise).
@@ -140,6 +140,7 @@ def token_ablation(model: Model, prompt: str | Sequence[str], target: str | Sequ
         >>> result.to_frame().sort_values("score").tail(3)
     """
     where = "token_ablation"
+    contrast = targets.renamed_parameter(where, "contrast", "target=Target(answer, foil)", contrast)
     check_common(metric=metric, unit=unit, chat=chat, where=where)
     check_choice(reuse_prefix, (True, False, "auto"), name="reuse_prefix", where=where)
     if batch_size is not None:
@@ -194,10 +195,10 @@ def _score_with_prefix(model: Any, prep: Prepared, replacement: int | None, metr
     n_targets = len(prep.target_ids)
     original_seq = prep.sequence()
     foil = None if prep.foil_id is None else torch.tensor([prep.foil_id])
-    with torch.inference_mode():
+    with model.lock, torch.inference_mode():
         tokens = torch.tensor([original_seq])
-        keep = {"logits_to_keep": n_targets} if _accepts_logits_to_keep(type(model.bridge.original_model)) else {}
-        logits, cache = model.bridge(tokens.to(model.device), return_type="logits_and_cache", **keep)
+        logits, cache = engine.forward(model, tokens, None, n_targets, return_type="logits_and_cache")
+        engine._record(model, 1, len(original_seq), engine.row_bytes(model, len(original_seq), keep=n_targets))
         original = metric_values(logits[:, -n_targets:].float().cpu(), torch.tensor([prep.target_ids]), metric, foil)
     starts = [min(u) for u in prep.units]
     variants = [prep.sequence(ablate(prep.ids, u, replacement)) for u in prep.units]
@@ -208,11 +209,11 @@ def _score_with_prefix(model: Any, prep: Prepared, replacement: int | None, metr
     buckets = [order[i * len(order) // n_buckets:(i + 1) * len(order) // n_buckets] for i in range(n_buckets)]
     rows = np.zeros((1 + len(variants), n_targets))
     rows[0] = original[0].double().numpy()
-    targets = torch.tensor([prep.target_ids])
+    target_t = torch.tensor([prep.target_ids])
     for bucket in (b for b in buckets if b):
         k = min(starts[i] for i in bucket)
         suffixes = [variants[i][k:] for i in bucket]
-        groups = plan_batches([len(s) + k for s in suffixes], batch_size, where=where)
+        groups = engine.plan(model, [len(s) + k for s in suffixes], keep=n_targets, batch_size=batch_size)
 
         def run(group: list[int], k: int = k, suffixes: list[list[int]] = suffixes) -> torch.Tensor:
             width = max(len(suffixes[j]) for j in group)
@@ -229,15 +230,16 @@ def _score_with_prefix(model: Any, prep: Prepared, replacement: int | None, metr
                 past.batch_repeat_interleave(len(group))
             ends = [len(suffixes[j]) for j in group]
             wanted = sorted({end - n_targets + t for end in ends for t in range(n_targets)})
-            logits = forward_logits(model, ids, mask, wanted, past_key_values=past).float().cpu()
+            logits = engine.forward(model, ids, mask, wanted, past_key_values=past).float().cpu()
+            engine._record(model, len(group), width, len(group) * engine.row_bytes(model, k + width, keep=n_targets))
             column = {p: c for c, p in enumerate(wanted)}
             pick = torch.tensor([[column[end - n_targets + t] for t in range(n_targets)] for end in ends])
             return logits[torch.arange(len(group))[:, None], pick]  # (b, n_targets, d_vocab)
 
-        with torch.inference_mode():
-            for group, logits in run_batched(groups, run):
+        with model.lock, torch.inference_mode():
+            for group, logits in engine.split_on_oom(groups, run):
                 g_foil = None if foil is None else foil.expand(len(group))
-                values = metric_values(logits, targets.expand(len(group), -1), metric, g_foil).double().numpy()
+                values = metric_values(logits, target_t.expand(len(group), -1), metric, g_foil).double().numpy()
                 for row, j in enumerate(group):
                     rows[1 + bucket[j]] = values[row]
     return rows

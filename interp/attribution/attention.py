@@ -34,7 +34,6 @@ from interp._validation import check_layer, check_texts
 from interp.attribution._core import (
     build_result,
     check_common,
-    forward_logits,
     prepare_all,
     resolve_targets,
 )
@@ -56,8 +55,7 @@ def _patterns(model: Any, ids: list[int], blocks: list[int]) -> np.ndarray:
     def keep(x: torch.Tensor, hook: Any) -> None:
         out[wanted[hook.name]] = x[0].detach().float().cpu()
 
-    with torch.inference_mode(), model.hooks([(lambda name: name in wanted, keep)]):
-        forward_logits(model, torch.tensor([ids]), None, 1)
+    model.run([ids], keep=None, hooks=[(lambda name: name in wanted, keep)])
     if any(p is None for p in out):  # pragma: no cover - every supported architecture has hook_pattern
         raise RuntimeError(f"{model.name} did not record attention patterns at {sorted(wanted)}.")
     return torch.stack(out).numpy()  # type: ignore[arg-type]

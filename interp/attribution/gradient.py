@@ -31,22 +31,21 @@ up to 7 nats between neighbouring points and the error stays at 6-38 nats up to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from interp import targets
 from interp._validation import check_choice, check_int
 from interp.attribution._core import (
     Prepared,
     build_result,
     check_common,
-    forward_logits,
     metric_values,
     prepare_all,
     resolve_targets,
-    run_batched,
 )
 from interp.attribution.result import AttributionResult
 from interp.errors import InvalidParameterError
@@ -61,7 +60,6 @@ GRADIENT_METHODS = ("gradient", "grad_x_input", "integrated_gradients")
 QUADRATURES = ("gauss-legendre", "riemann_middle", "riemann_trapezoid")
 BASELINES = ("zeros", "pad", "space")
 AGGREGATES = ("l2", "sum")
-GRAD_TOKENS_PER_BATCH = 2048  # default budget of one forward + backward pass: steps * positions
 
 
 def quadrature_rule(name: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,19 +86,41 @@ def _embed(model: Any, ids: torch.Tensor) -> torch.Tensor:
         return model.bridge.embed(ids.to(model.device))
 
 
-def _metric_with_embeddings(model: Any, prep: Prepared, embeds: torch.Tensor, metric: str) -> torch.Tensor:
-    """(batch, n_targets) metric with the token embeddings replaced by ``embeds`` (batch, pos, d_model)."""
+def _metric_with_embeddings(model: Any, prep: Prepared, embeds: Callable[[list[int]], torch.Tensor], n_rows: int,
+                            metric: Any, *, grad: bool = False, batch_size: int | None = None,
+                            each: Callable[[list[int], torch.Tensor], Any] | None = None) -> Any:
+    """The metric (rows, n_targets) of ``n_rows`` copies of the prompt's sequence whose token embeddings are
+    replaced by ``embeds(rows)`` (rows, pos, d_model), through the model's engine (``Model.run``).
+
+    Without ``each`` it returns the metric of every row (inference); with ``each(rows, values)`` (called inside
+    each micro-batch's pass, autograd on when ``grad``) it returns ``[(rows, each(...)), ...]``.
+    """
     n_targets = len(prep.target_ids)
-    ids = torch.tensor([prep.sequence()]).expand(embeds.shape[0], -1)
+    seq = prep.sequence()
+    current: dict[str, torch.Tensor] = {}
 
-    def replace(x: torch.Tensor, hook: Any) -> torch.Tensor:
-        return embeds
+    def hooks(rows: list[int], batch: Any) -> list:
+        current["x"] = embeds(rows)
 
-    with model.hooks([("hook_embed", replace)]):
-        logits = forward_logits(model, ids, None, n_targets)
-    targets = torch.tensor([prep.target_ids], device=logits.device).expand(embeds.shape[0], -1)
-    foil = None if prep.foil_id is None else torch.full((embeds.shape[0],), prep.foil_id, device=logits.device)
-    return metric_values(logits, targets, metric, foil)
+        def replace(x: torch.Tensor, hook: Any) -> torch.Tensor:
+            return current["x"]
+
+        return [("hook_embed", replace)]
+
+    def values_of(p: Any) -> torch.Tensor:
+        targets_t = torch.tensor([prep.target_ids], device=p.logits.device).expand(len(p.rows), -1)
+        foil = None if prep.foil_id is None else torch.full((len(p.rows),), prep.foil_id, device=p.logits.device)
+        return metric_values(p.logits, targets_t, metric, foil)
+
+    if each is None:
+        parts = model.run([seq] * n_rows, keep=n_targets, hooks=hooks, batch_size=batch_size,
+                          each=lambda p: values_of(p).detach())
+        out = torch.empty((n_rows, n_targets), dtype=torch.float32)
+        for rows, values in parts:
+            out[rows] = values.float().cpu()
+        return out
+    return model.run([seq] * n_rows, keep=n_targets, hooks=hooks, grad=grad, batch_size=batch_size,
+                     each=lambda p: each(p.rows, values_of(p)))
 
 
 def _per_unit(vectors: torch.Tensor, units: list[list[int]], aggregate: str) -> np.ndarray:
@@ -113,9 +133,9 @@ def _per_unit(vectors: torch.Tensor, units: list[list[int]], aggregate: str) -> 
     return out
 
 
-def gradient_saliency(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None, *,
+def gradient_saliency(model: Model, prompt: str | Sequence[str], target: Any = None, *,
                       method: str = "grad_x_input", n_steps: int = 50, baseline: str = "space",
-                      aggregate: str | None = None, quadrature: str = "gauss-legendre", metric: str = "logprob",
+                      aggregate: str | None = None, quadrature: str = "gauss-legendre", metric: Any = "logprob",
                       contrast: str | None = None, unit: str = "token", chat: bool = False, system: str | None = None,
                       batch_size: int | None = None) -> AttributionResult | list[AttributionResult]:
     """Attribute the target's metric to the input tokens with gradients of the token embeddings.
@@ -139,9 +159,12 @@ def gradient_saliency(model: Model, prompt: str | Sequence[str], target: str | S
             "gradient") or "sum" (the default otherwise; the one for which completeness holds).
         quadrature: integrated gradients' rule: "gauss-legendre" (default), "riemann_middle" or
             "riemann_trapezoid" (see :func:`quadrature_rule`).
-        metric, contrast, unit, chat, system: as in :func:`~interp.attribution.token_ablation`.
-        batch_size: integration points per forward + backward pass; by default as many as fit in
-            about 2,048 positions. A pass that runs out of memory is retried in halves.
+        metric, unit, chat, system: as in :func:`~interp.attribution.token_ablation`; ``target`` may be an
+            :class:`interp.Target` ``(answer, foil)``.
+        contrast: deprecated (interp < 0.3): the foil, now ``target=Target(answer, foil=...)``; warns.
+        batch_size: integration points per forward + backward pass; by default as many as the model's
+            engine fits in its byte budget (``Model.run`` with ``grad=True``). A pass that runs out of
+            memory is retried in halves.
 
     Returns:
         :class:`AttributionResult` (a list for a list of prompts) with ``scores`` (n_targets, n_units).
@@ -155,6 +178,7 @@ def gradient_saliency(model: Model, prompt: str | Sequence[str], target: str | S
         >>> r.metadata["completeness_relative"]
     """
     where = "gradient_saliency"
+    contrast = targets.renamed_parameter(where, "contrast", "target=Target(answer, foil)", contrast)
     check_choice(method, GRADIENT_METHODS, name="method", where=where)
     check_choice(baseline, BASELINES, name="baseline", where=where)
     check_choice(quadrature, QUADRATURES, name="quadrature", where=where)
@@ -181,24 +205,29 @@ def gradient_saliency(model: Model, prompt: str | Sequence[str], target: str | S
     return results[0] if single else results
 
 
-def _gradient(model: Any, prep: Prepared, metric: str, *, times_input: bool) -> tuple[torch.Tensor, np.ndarray]:
+def _gradient(model: Any, prep: Prepared, metric: Any, *, times_input: bool) -> tuple[torch.Tensor, np.ndarray]:
     """(n_targets, pos, d_model) gradient (or gradient × input) at the prompt, and f at the prompt."""
     n_targets = len(prep.target_ids)
     with model.lock, torch.inference_mode(False), torch.enable_grad():  # forward and backward in one turn
         x = _embed(model, torch.tensor([prep.sequence()])).detach()
         x.requires_grad_(True)
-        values = _metric_with_embeddings(model, prep, x, metric)  # (1, n_targets)
-        grads = []
-        for t in range(n_targets):
-            (g,) = torch.autograd.grad(values[0, t], x, retain_graph=t < n_targets - 1)
-            grads.append(g[0])
+
+        def backward(rows: list[int], values: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+            grads = []
+            for t in range(n_targets):
+                (g,) = torch.autograd.grad(values[0, t], x, retain_graph=t < n_targets - 1)
+                grads.append(g[0])
+            return grads, values.detach()
+
+        ((_, (grads, values)),) = _metric_with_embeddings(model, prep, lambda rows: x, 1, metric, grad=True,
+                                                          each=backward)
     vectors = torch.stack(grads).detach()  # (n_targets, pos, d_model)
     if times_input:
         vectors = vectors * x.detach()[0]
-    return vectors, values.detach()[0].double().cpu().numpy()
+    return vectors, values[0].double().cpu().numpy()
 
 
-def _integrated(model: Any, prep: Prepared, metric: str, *, n_steps: int, baseline: str, quadrature: str,
+def _integrated(model: Any, prep: Prepared, metric: Any, *, n_steps: int, baseline: str, quadrature: str,
                 aggregate: str, batch_size: int | None, where: str) -> tuple[torch.Tensor, np.ndarray, dict]:
     """(n_targets, pos, d_model) integrated gradients, f(x), and the completeness diagnostics."""
     n_targets = len(prep.target_ids)
@@ -212,29 +241,30 @@ def _integrated(model: Any, prep: Prepared, metric: str, *, n_steps: int, baseli
         else:
             token = model.pad_token_id if baseline == "pad" else _space_token(model, where)
             x0[positions] = _embed(model, torch.full((1, len(positions)), token))[0]
-        ends = _metric_with_embeddings(model, prep, torch.stack([x, x0]), metric).double().cpu()  # (2, n_targets)
+        both = torch.stack([x, x0])
+        ends = _metric_with_embeddings(model, prep, lambda rows: both[rows], 2, metric).double()  # (2, n_targets)
     x, x0 = x.clone(), x0.clone()  # plain tensors (not inference tensors) for autograd
     delta = x - x0
     alphas, weights = quadrature_rule(quadrature, n_steps)
     alphas_t = torch.tensor(alphas, dtype=x.dtype, device=x.device)
     weights_t = torch.tensor(weights, dtype=x.dtype, device=x.device)
-    if batch_size is None:
-        batch_size = max(1, min(n_steps, plan_limit(len(prep.sequence()))))
-    groups = [list(range(i, min(i + batch_size, n_steps))) for i in range(0, n_steps, batch_size)]
+    inputs: dict[str, torch.Tensor] = {}
 
-    def run(steps: list[int]) -> torch.Tensor:
-        with model.lock, torch.inference_mode(False), torch.enable_grad():  # forward and backward in one turn
-            a = alphas_t[steps].view(-1, 1, 1)
-            inputs = (x0 + a * delta).requires_grad_(True)  # (chunk, pos, d_model)
-            values = _metric_with_embeddings(model, prep, inputs, metric)  # (chunk, n_targets)
-            total = []
-            for t in range(n_targets):
-                (g,) = torch.autograd.grad(values[:, t].sum(), inputs, retain_graph=t < n_targets - 1)
-                total.append(torch.einsum("s,spd->pd", weights_t[steps], g))
+    def path(steps: list[int]) -> torch.Tensor:  # (chunk, pos, d_model) points on the path, leaves for autograd
+        a = alphas_t[steps].view(-1, 1, 1)
+        inputs["x"] = (x0 + a * delta).requires_grad_(True)
+        return inputs["x"]
+
+    def backward(steps: list[int], values: torch.Tensor) -> torch.Tensor:
+        total = []
+        for t in range(n_targets):
+            (g,) = torch.autograd.grad(values[:, t].sum(), inputs["x"], retain_graph=t < n_targets - 1)
+            total.append(torch.einsum("s,spd->pd", weights_t[steps], g))
         return torch.stack(total).detach()  # (n_targets, pos, d_model)
 
     integral = torch.zeros((n_targets, *x.shape), dtype=x.dtype, device=x.device)
-    for _, part in run_batched(groups, run):
+    for _, part in _metric_with_embeddings(model, prep, path, n_steps, metric, grad=True, batch_size=batch_size,
+                                           each=backward):
         integral += part
     vectors = delta * integral
     total = vectors.double().sum((1, 2)).cpu().numpy()
@@ -257,25 +287,20 @@ def _space_token(model: Any, where: str) -> int:
     return int(ids[0])
 
 
-def plan_limit(length: int) -> int:
-    """Integration points per forward + backward pass within the default budget."""
-    return max(1, GRAD_TOKENS_PER_BATCH // max(1, length))
-
-
 # ----------------------------------------------------------------------------------------- thin wrappers
-def input_gradient(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
+def input_gradient(model: Model, prompt: str | Sequence[str], target: Any = None,
                    **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """Saliency: :func:`gradient_saliency` with ``method="gradient"`` (L2 norm of ∂f/∂x per token)."""
     return gradient_saliency(model, prompt, target, method="gradient", **kwargs)
 
 
-def grad_x_input(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
+def grad_x_input(model: Model, prompt: str | Sequence[str], target: Any = None,
                  **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """:func:`gradient_saliency` with ``method="grad_x_input"`` (x ⊙ ∂f/∂x, summed per token)."""
     return gradient_saliency(model, prompt, target, method="grad_x_input", **kwargs)
 
 
-def integrated_gradients(model: Model, prompt: str | Sequence[str], target: str | Sequence[str] | None = None,
+def integrated_gradients(model: Model, prompt: str | Sequence[str], target: Any = None,
                          **kwargs: Any) -> AttributionResult | list[AttributionResult]:
     """:func:`gradient_saliency` with ``method="integrated_gradients"``."""
     return gradient_saliency(model, prompt, target, method="integrated_gradients", **kwargs)

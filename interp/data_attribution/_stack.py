@@ -56,20 +56,26 @@ def encode_pairs(model: Model, pairs: list[tuple[str, str]], *, where: str) -> E
     return Encoded(ids, n_prompt)
 
 
-def residuals(model: Model, encoded: Encoded, first_block: int, *, batch_size: int = 16) -> list[torch.Tensor]:
-    """The residual stream entering block ``first_block`` for every sequence: a list of (len_i, d_model) tensors."""
+def residuals(model: Model, encoded: Encoded, first_block: int, *, batch_size: int | None = None) -> list[torch.Tensor]:
+    """The residual stream entering block ``first_block`` for every sequence: a list of (len_i, d_model) tensors,
+    from the model's engine (``Model.run`` with ``keep=None``: blocks after ``first_block`` never run)."""
     name = f"blocks.{first_block - 1}.hook_resid_post"
-    out: list[torch.Tensor] = []
-    with model.lock, torch.inference_mode():
-        for start in range(0, len(encoded.ids), batch_size):
-            group = encoded.ids[start:start + batch_size]
-            batch = model._pad(group, "right")
-            _, cache = model.bridge.run_with_cache(
-                batch.tokens.to(model.device), attention_mask=batch.attention_mask.to(model.device),
-                names_filter=lambda n: n == name, stop_at_layer=first_block, return_cache_object=False)
-            acts = cache[name].detach().to("cpu", torch.float32)
-            out += [acts[i, :len(row)].clone() for i, row in enumerate(group)]
-    return out
+    out: list[torch.Tensor | None] = [None] * len(encoded.ids)
+    current: dict[str, Any] = {}
+
+    def hooks(rows: list[int], batch: Any) -> list:
+        current["rows"], current["batch"] = rows, batch
+
+        def keep(act: torch.Tensor, hook: Any = None) -> None:
+            acts = act.detach().to("cpu", torch.float32)
+            for r, i in enumerate(current["rows"]):
+                out[i] = acts[r, current["batch"].real_slice(r)].clone()
+
+        return [(name, keep)]
+
+    model.run(encoded.ids, keep=None, hooks=hooks, stop_at_layer=first_block, padding_side="right",
+              batch_size=batch_size)
+    return out  # type: ignore[return-value]
 
 
 def _original_params(bridge: Any) -> dict[str, torch.Tensor]:

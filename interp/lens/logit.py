@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from interp import targets
 from interp._validation import check_int, check_layer, check_texts, parse_layers
-from interp.errors import EmptyPromptError, InvalidParameterError
 from interp.layers import layer_hook_name
 
 if TYPE_CHECKING:
@@ -58,23 +58,18 @@ def resolve_lens_layers(model: Model, layers: Any, *, where: str) -> list[int]:
 
 
 def resolve_target(model: Model, target: Any, *, where: str) -> tuple[int | None, str | None]:
-    """``(token id, token string)`` of a target: None, a string (its first token), or a token id."""
-    if target is None:
+    """``(token id, token string)`` of a target: None, a string (its first token), a token id or an
+    :class:`interp.Target` (its answer), resolved by :func:`interp.targets.token_ids`."""
+    answer, _ = targets.split(target)
+    if answer is None:
         return None, None
-    if isinstance(target, bool):
-        raise InvalidParameterError(f"The 'target' parameter of {where} must be a str, a token id or None. "
-                                    f"Got {target!r} instead.")
-    if isinstance(target, (int, np.integer)):
-        token = check_int(int(target), name="target", where=where, low=0, high=model.d_vocab)
-        return token, model.ids_to_str([token])[0]
-    if not isinstance(target, str):
-        raise InvalidParameterError(f"The 'target' parameter of {where} must be a str, a token id or None. "
-                                    f"Got {type(target).__name__} instead.")
-    ids = model.tokenizer(target, add_special_tokens=False)["input_ids"]
-    if not ids:
-        raise EmptyPromptError(f"The 'target' parameter of {where} tokenizes to no tokens: got {target!r}. "
-                               "Give a continuation such as ' Paris', or None.")
-    return int(ids[0]), model.ids_to_str([ids[0]])[0]
+    token = targets.token_ids(model, answer, name="target", where=where)[0]
+    return token, model.ids_to_str([token])[0]
+
+
+def _target_text(target: Any) -> str | None:
+    answer, _ = targets.split(target)
+    return answer if isinstance(answer, str) else (None if answer is None else str(answer))
 
 
 def readout(model: Model, resid: torch.Tensor) -> torch.Tensor:
@@ -180,8 +175,8 @@ def read_lens(model: Model, prompt: str, *, translate: Translate | None = None, 
     top_tokens = [[[vocab[int(t)] for t in top_ids[i, p]] for p in range(n_pos)] for i in range(len(read))]
     return LensResult(
         prompt=text, lens=lens, input_tokens=model.ids_to_str(ids), layers=read, top_ids=top_ids,
-        top_probs=top_probs, top_tokens=top_tokens, kl=kl, entropy=entropy, target=target if isinstance(target, str)
-        else (None if target is None else str(target)), target_id=target_id, target_token=target_token,
+        top_probs=top_probs, top_tokens=top_tokens, kl=kl, entropy=entropy, target=_target_text(target),
+        target_id=target_id, target_token=target_token,
         target_rank=rank if target_id is not None else None, target_prob=prob if target_id is not None else None,
         n_layers=model.n_layers, model_name=model.name, lens_info=dict(lens_info or {}), model_card=model_card(model))
 

@@ -26,8 +26,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import functools
-import inspect
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -38,41 +36,21 @@ import torch
 
 from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError, NoChatTemplateError, PromptTooLongError, UnknownHookError
+from interp.models import engine
+from interp.models.engine import TOKENS_PER_BATCH, PassCount, plan_batches
 from interp.results import Result
 
 if TYPE_CHECKING:
     from pandas import DataFrame
     from plotly.graph_objects import Figure
 
-__all__ = ["Model", "ModelLock", "TokenBatch", "ActivationCache", "TopTokensResult", "plan_batches"]
+__all__ = ["Model", "ModelLock", "TokenBatch", "ActivationCache", "TopTokensResult", "plan_batches", "PassCount",
+           "TOKENS_PER_BATCH"]
 
 NamesArg = str | Sequence[str] | Callable[[str], bool]
 _BLOCK_RE = re.compile(r"^blocks\.(\d+)\.")
-TOKENS_PER_BATCH = 4096  # default micro-batch budget: batch * padded length
-# default budget of the float32 logits one forward pass of Model.logits returns: every position's logits cost
-# 4 * d_vocab bytes (192 KiB for SmolLM2's 49,152 tokens, 1 MiB for Gemma 3's 262,144), so a large vocabulary
-# gets fewer tokens per micro-batch than TOKENS_PER_BATCH
-LOGITS_BYTES_PER_BATCH = 1 << 30
-
-
-def plan_batches(lengths: Sequence[int], batch_size: int | None, *, budget: int = TOKENS_PER_BATCH,
-                 where: str = "Model") -> list[list[int]]:
-    """Indices of texts grouped into micro-batches, longest first (less padding per batch):
-    ``batch_size`` texts each, or by default as many as fit in ``budget`` padded tokens."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    if batch_size is not None:
-        check_int(batch_size, name="batch_size", where=where, low=1)
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    batches: list[list[int]] = []
-    current: list[int] = []
-    width = 0
-    for i in order:
-        width = max(width, lengths[i]) if current else lengths[i]
-        if current and (len(current) + 1) * width > budget:
-            batches.append(current)
-            current, width = [], lengths[i]
-        current.append(i)
-    return batches + ([current] if current else [])
+# the engine's budgets (interp/models/engine.py), named here for older callers
+LOGITS_BYTES_PER_BATCH = engine.DEFAULT_BUDGET_BYTES
 
 
 @dataclasses.dataclass
@@ -338,20 +316,58 @@ class Model:
                 "not an instruct model. Use chat=False, or an instruct model such as the default "
                 "SmolLM2-135M-Instruct-Q4_1.")
 
-    @functools.cached_property
+    @property
     def accepts_logits_to_keep(self) -> bool:
         """Whether the wrapped HF model's forward takes ``logits_to_keep`` (compute logits at some positions only)."""
-        try:
-            return "logits_to_keep" in inspect.signature(type(self.bridge.original_model).forward).parameters
-        except (TypeError, ValueError):  # pragma: no cover
-            return False
+        return engine.accepts_logits_to_keep(self)
 
     def logits_token_budget(self, budget_bytes: int | None = None) -> int:
-        """Padded tokens per micro-batch when every position's float32 logits are kept: at most
-        ``TOKENS_PER_BATCH``, and at most ``budget_bytes / (4 * d_vocab)`` (by default ``LOGITS_BYTES_PER_BATCH``:
-        1,024 tokens for Gemma 3's vocabulary at 1 GiB, the whole ``TOKENS_PER_BATCH`` for SmolLM2's)."""
-        budget = LOGITS_BYTES_PER_BATCH if budget_bytes is None else budget_bytes
-        return max(1, min(TOKENS_PER_BATCH, budget // (4 * self.d_vocab)))
+        """Padded tokens per micro-batch of :meth:`logits` (every position's logits kept) within ``budget_bytes``
+        (by default the engine's ``DEFAULT_BUDGET_BYTES``), as :func:`interp.models.engine.row_bytes` estimates
+        one position: its activations and its ``d_vocab`` logits."""
+        budget = engine.DEFAULT_BUDGET_BYTES if budget_bytes is None else budget_bytes
+        return max(1, budget // engine.row_bytes(self, 1, keep=1))
+
+    # ------------------------------------------------------------------ the engine
+    def run(self, sequences: Sequence[Sequence[int] | str], *, keep: Any = "last", hooks: Any = None,
+            grad: bool = False, each: Callable[[engine.Pass], Any] | None = None, batch_size: int | None = None,
+            padding_side: str = "left", budget_bytes: int | None = None,
+            progress: Callable[[str, int, int | None], None] | None = None, stage: str = "forward",
+            stop_at_layer: int | None = None) -> Any:
+        """Run many sequences in planned, padded micro-batches: the one engine every analysis uses.
+
+        See :func:`interp.models.engine.run` for the parameters. In short: ``keep`` is ``"last"`` (default:
+        (n, d_vocab) float32 logits on CPU), an int k (each row's last k positions: (n, k, d_vocab)), ``"all"``
+        (a list of (len_i, d_vocab)) or None; ``hooks`` are TransformerLens hooks for every pass, or a callable
+        ``(rows, batch) -> hooks`` for each micro-batch; ``each=fn(Pass)`` reduces every micro-batch inside its
+        pass (then ``[(rows, value), ...]`` is returned); ``grad=True`` keeps autograd on; ``keep=None`` with
+        ``stop_at_layer`` runs the first blocks only, for the hooks. Micro-batches fit
+        ``budget_bytes`` (bytes, estimated from the model's shape and dtype) unless ``batch_size`` is given;
+        one that runs out of memory is retried in halves. Count passes with :meth:`count_passes`.
+
+        Example:
+            >>> logits = model.run(["The capital of France is", "Hi"])  # (2, d_vocab)
+        """
+        return engine.run(self, sequences, keep=keep, hooks=hooks, grad=grad, each=each, batch_size=batch_size,
+                          padding_side=padding_side, budget_bytes=budget_bytes, progress=progress, stage=stage,
+                          stop_at_layer=stop_at_layer)
+
+    @contextlib.contextmanager
+    def count_passes(self) -> Iterator[PassCount]:
+        """Count this model's engine passes inside a ``with`` block (any thread's, while it lasts).
+
+        Example:
+            >>> with model.count_passes() as count:
+            ...     model.run(["Hello"] * 3)
+            >>> (count.passes, count.rows, count.peak_bytes)
+        """
+        counter = PassCount()
+        counters = self.__dict__.setdefault("_pass_counters", [])
+        counters.append(counter)
+        try:
+            yield counter
+        finally:
+            counters.remove(counter)
 
     def info(self) -> dict[str, Any]:
         """The model card: name, source, the weights' file, quantization and fingerprint (see
@@ -422,8 +438,10 @@ class Model:
         return [self.tokenizer.decode([int(i)]) for i in ids]
 
     # ------------------------------------------------------------------ forward passes
-    def _micro_batches(self, lengths: Sequence[int], batch_size: int | None) -> list[list[int]]:
-        return plan_batches(lengths, batch_size, where="Model")
+    def _micro_batches(self, lengths: Sequence[int], batch_size: int | None, *, keep: Any = "all") -> list[list[int]]:
+        if batch_size is not None:
+            check_int(batch_size, name="batch_size", where="Model", low=1)
+        return engine.plan(self, lengths, keep=keep, batch_size=batch_size)
 
     def _forward(self, batch: TokenBatch, **kwargs: Any) -> torch.Tensor:
         with self._lock:
@@ -431,31 +449,22 @@ class Model:
 
     def logits(self, texts: str | Sequence[str], *, batch_size: int | None = None,
                padding_side: str = "right", last_only: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        """Logits of every position of each text, on CPU.
+        """Logits of every position of each text, on CPU (:meth:`run` with ``keep="all"`` or ``"last"``).
 
         Returns:
             For one text, a (pos, d_vocab) tensor; for a list, a list of (pos_i, d_vocab) tensors with
             padding removed, so the values do not depend on batch size or padding side. With
             ``last_only=True``, only the last position: (d_vocab,) or (batch, d_vocab).
 
-        By default a micro-batch holds at most :meth:`logits_token_budget` padded tokens, so its float32
-        logits stay within ``LOGITS_BYTES_PER_BATCH`` (1 GiB) whatever the vocabulary size.
+        By default a micro-batch holds as many texts as fit in the engine's byte budget (activations and
+        float32 logits of every position; see :func:`interp.models.engine.row_bytes`).
         """
         items, single = check_texts(texts, where="Model.logits")
         check_choice(padding_side, ("right", "left"), name="padding_side", where="Model.logits")
         ids = [self.encode(t, where="Model.logits") for t in items]
-        out: list[torch.Tensor | None] = [None] * len(items)
-        with self._lock, torch.inference_mode():
-            for group in plan_batches([len(x) for x in ids], batch_size, budget=self.logits_token_budget(),
-                                      where="Model"):
-                batch = self._pad([ids[i] for i in group], padding_side)
-                logits = self._forward(batch).float().cpu()  # (batch, pos, d_vocab)
-                for row, i in enumerate(group):
-                    real = logits[row, batch.real_slice(row)]
-                    out[i] = real[-1].clone() if last_only else real.clone()
-        if single:
-            return out[0]
-        return torch.stack(out) if last_only else out  # type: ignore[arg-type]
+        out = engine.run(self, ids, keep="last" if last_only else "all", batch_size=batch_size,
+                         padding_side=padding_side, where="Model.logits")
+        return out[0] if single else out
 
     def check_hook_names(self, names: NamesArg, *, where: str = "Model.run_with_cache") -> list[str] | Callable[[str], bool]:
         """Validate hook names (or pass a filter function through); raise UnknownHookError with suggestions."""
@@ -534,6 +543,8 @@ class Model:
                 _, cache = self.bridge.run_with_cache(
                     batch.tokens.to(self.device), attention_mask=batch.attention_mask.to(self.device),
                     names_filter=keep, stop_at_layer=stop_at_layer, return_cache_object=False)
+                engine._record(self, len(group), batch.tokens.shape[1],
+                               len(group) * engine.row_bytes(self, batch.tokens.shape[1], keep=batch.tokens.shape[1]))
                 for name, value in cache.items():
                     value = self._widen(name, value.detach().to("cpu"), batch.tokens.shape[1], full.tokens.shape[1],
                                         padding_side)

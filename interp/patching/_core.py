@@ -1,13 +1,13 @@
-"""The one batched core behind activation patching, causal tracing and the exact check of attribution patching.
+"""Patches as rows of the model's engine: the core behind activation patching, causal tracing and the exact
+check of attribution patching.
 
 A *run* is one prompt plus a list of *patches*: "at hook ``h``, position ``p`` (and head ``k``), set the
-activation to this vector". :func:`run_patched` runs many runs (often thousands of patched cells of
-one prompt pair) as rows of shared forward passes under ``torch.inference_mode``, micro-batched so
-that one pass stays within a memory budget in bytes, and returns the metric of every run at its last
-real token. Rows are padded together on either side; patch positions are given in each prompt's own
-(unpadded) coordinates and moved to the padded ones here, so left and right padding give the same
-numbers. Each micro-batch installs one hook per hook name (a vectorised scatter of every row's
-patches at that hook) inside ``with model.hooks(...)``, which holds the model's lock.
+activation to this vector". :func:`run_patched` hands many runs (often thousands of patched cells of
+one prompt pair) to ``Model.run`` as rows of shared forward passes (micro-batched within a memory budget
+in bytes by the engine's planner) and returns the metric of every run at its last real token. Patch
+positions are given in each prompt's own (unpadded) coordinates and moved to the padded ones per
+micro-batch, so left and right padding give the same numbers. Each micro-batch installs one hook per
+hook name (a vectorised scatter of every row's patches at that hook).
 """
 
 from __future__ import annotations
@@ -19,20 +19,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int
+from interp import targets
+from interp._validation import check_choice
 from interp.errors import InvalidParameterError
 from interp.layers import layer_hook_name
+from interp.models.engine import DEFAULT_BUDGET_BYTES
 
 if TYPE_CHECKING:
     from interp.models.model import Model
 
-__all__ = ["Patch", "Run", "run_patched", "plan_rows", "metric_from_logits", "resolve_token",
-           "resolve_position_map", "site_hook", "SITES", "METRICS", "DEFAULT_MEMORY_BUDGET"]
+__all__ = ["Patch", "Run", "run_patched", "metric_from_logits", "resolve_position_map", "site_hook", "SITES", "METRICS",
+           "DEFAULT_MEMORY_BUDGET"]
 
-#: Bytes one patched forward pass may use by default (activations and logits of a micro-batch).
-DEFAULT_MEMORY_BUDGET = 1 << 30
+#: Bytes one patched forward pass may use by default: the engine's budget (interp.models.engine).
+DEFAULT_MEMORY_BUDGET = DEFAULT_BUDGET_BYTES
 SITES = ("resid", "attn", "mlp", "head")
-METRICS = ("logit_diff", "prob")
+METRICS = ("logit_diff", "prob", "logprob", "logit")
 
 
 @dataclasses.dataclass
@@ -74,29 +76,10 @@ def site_hook(site: str, layer: int) -> str:
 
 
 def metric_from_logits(logits: torch.Tensor, answer: torch.Tensor, wrong: torch.Tensor | None,
-                       metric: str) -> torch.Tensor:
-    """(rows,) metric of last-position logits (rows, d_vocab): ``logit_diff`` = logit(answer) - logit(wrong),
-    ``prob`` = softmax probability of the answer."""
-    logits = logits.float()
-    rows = torch.arange(logits.shape[0], device=logits.device)
-    if metric == "logit_diff":
-        return logits[rows, answer] - logits[rows, wrong]
-    return torch.softmax(logits, dim=-1)[rows, answer]
-
-
-def resolve_token(model: Model, token: str | int, *, name: str, where: str) -> int:
-    """A one-token answer given as a string (e.g. " Paris") or an id."""
-    if isinstance(token, (int, np.integer)) and not isinstance(token, bool):
-        return check_int(int(token), name=name, where=where, low=0, high=model.d_vocab)
-    if not isinstance(token, str) or not token:
-        raise InvalidParameterError(f"The {name!r} parameter of {where} must be a non-empty str of one token "
-                                    f"(e.g. ' Paris') or a token id. Got {token!r} instead.")
-    ids = model.tokenizer(token, add_special_tokens=False)["input_ids"]
-    if len(ids) != 1:
-        raise InvalidParameterError(f"The {name!r} parameter of {where} must be exactly one token. Got {token!r}, "
-                                    f"which is {len(ids)} tokens: {model.ids_to_str(ids)}. Mind the leading "
-                                    "space (' Paris', not 'Paris').")
-    return int(ids[0])
+                       metric: Any) -> torch.Tensor:
+    """(rows,) metric of last-position logits (rows, d_vocab) (:func:`interp.targets.metric_values`):
+    ``logit_diff`` = logit(answer) - logit(wrong), ``prob``, ``logprob`` or ``logit`` of the answer, or a callable."""
+    return targets.metric_values(metric, logits, answer, wrong if (metric == "logit_diff" or callable(metric)) else None)
 
 
 def resolve_position_map(n_clean: int, n_corrupted: int, positions: Any, align: str | None, *,
@@ -157,34 +140,6 @@ def resolve_position_map(n_clean: int, n_corrupted: int, positions: Any, align: 
     return [(p, p + shift) for p in chosen]
 
 
-def _bytes_per_row(model: Model, width: int) -> int:
-    """A generous estimate of one row's peak memory in a forward pass: logits, a few residual-sized
-    tensors, the MLP hidden layer and the attention scores and pattern (float32)."""
-    d_mlp = int(getattr(model.bridge.cfg, "d_mlp", None) or 4 * model.d_model)
-    per_token = model.d_vocab + 12 * model.d_model + 3 * d_mlp + 3 * model.n_heads * width
-    return 4 * width * per_token
-
-
-def plan_rows(model: Model, lengths: Sequence[int], memory_budget: int, batch_size: int | None = None
-              ) -> list[list[int]]:
-    """Run indices grouped into micro-batches (longest first), each within ``memory_budget`` bytes
-    (or ``batch_size`` rows each); a row that alone exceeds the budget runs by itself."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    if batch_size is not None:
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    batches: list[list[int]] = []
-    current: list[int] = []
-    width = 0
-    for i in order:
-        new_width = max(width, lengths[i]) if current else lengths[i]
-        if current and (len(current) + 1) * _bytes_per_row(model, new_width) > memory_budget:
-            batches.append(current)
-            current, new_width = [], lengths[i]
-        current.append(i)
-        width = new_width
-    return batches + ([current] if current else [])
-
-
 def _scatter_hook(rows: torch.Tensor, pos: torch.Tensor, heads: torch.Tensor | None,
                   values: torch.Tensor) -> Callable:
     def hook(act: torch.Tensor, hook: Any = None) -> torch.Tensor:
@@ -198,24 +153,6 @@ def _scatter_hook(rows: torch.Tensor, pos: torch.Tensor, heads: torch.Tensor | N
     return hook
 
 
-def _last_logits(model: Model, tokens: torch.Tensor, mask: torch.Tensor, last: torch.Tensor,
-                 hooks: list) -> torch.Tensor:
-    """(batch, d_vocab) logits at each row's ``last`` position, the patch hooks installed. Where the Hugging
-    Face model takes ``logits_to_keep``, only the distinct last positions are unembedded."""
-    from interp.attribution._core import _accepts_logits_to_keep
-
-    kwargs: dict[str, Any] = {"attention_mask": mask.to(model.device)}
-    keep = sorted(set(last.tolist()))
-    if _accepts_logits_to_keep(type(model.bridge.original_model)):
-        kwargs["logits_to_keep"] = torch.tensor(keep, device=model.device)
-        column = torch.tensor([keep.index(p) for p in last.tolist()])
-    else:  # pragma: no cover - models without logits_to_keep
-        column = last
-    with model.hooks(hooks):
-        logits = model.bridge(tokens.to(model.device), **kwargs)
-    return logits[torch.arange(len(last), device=logits.device), column.to(logits.device)]
-
-
 def run_patched(model: Model, runs: Sequence[Run], *, metric: str, padding_side: str = "right",
                 memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
                 progress: Callable[[str, int, int | None], None] | None = None, stage: str = "patching"
@@ -226,43 +163,35 @@ def run_patched(model: Model, runs: Sequence[Run], *, metric: str, padding_side:
     each is one forward pass under ``torch.inference_mode`` with one scatter hook per patched hook name.
     Within a run, patches at the same hook and position apply in list order (a later one wins).
     """
-    check_choice(metric, METRICS, name="metric", where="run_patched")
+    targets.check_metric(metric, where="run_patched", allowed=METRICS)
     out = np.empty(len(runs), dtype=np.float64)
-    groups = plan_rows(model, [len(r.ids) for r in runs], memory_budget, batch_size)
-    done = 0
-    if progress is not None:
-        progress(stage, 0, len(runs))
-    with model.lock, torch.inference_mode():
-        for group in groups:
-            width = max(len(runs[i].ids) for i in group)
-            tokens = torch.full((len(group), width), model.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(group), width), dtype=torch.long)
-            by_hook: dict[str, tuple[list[int], list[int], list[int], list[torch.Tensor]]] = {}
-            for row, i in enumerate(group):
-                run = runs[i]
-                offset = width - len(run.ids) if padding_side == "left" else 0
-                tokens[row, offset:offset + len(run.ids)] = torch.tensor(run.ids, dtype=torch.long)
-                mask[row, offset:offset + len(run.ids)] = 1
-                for patch in run.patches:
-                    entry = by_hook.setdefault(patch.hook, ([], [], [], []))
-                    entry[0].append(row)
-                    entry[1].append(patch.pos + offset)
-                    entry[2].append(-1 if patch.head is None else patch.head)
-                    entry[3].append(patch.value)
-            hooks = []
-            for name, (rows, pos, heads, values) in by_hook.items():
-                head_t = None if heads[0] < 0 else torch.tensor(heads, device=model.device)
-                hooks.append((name, _scatter_hook(torch.tensor(rows, device=model.device),
-                                                  torch.tensor(pos, device=model.device), head_t,
-                                                  torch.stack(values))))
-            last = (torch.full((len(group),), width - 1, dtype=torch.long) if padding_side == "left"
-                    else torch.tensor([len(runs[i].ids) - 1 for i in group]))
-            final = _last_logits(model, tokens, mask, last, hooks)
-            answer = torch.tensor([runs[i].answer for i in group], device=final.device)
-            wrong = (torch.tensor([runs[i].wrong for i in group], device=final.device)
-                     if metric == "logit_diff" else None)
-            out[group] = metric_from_logits(final, answer, wrong, metric).double().cpu().numpy()
-            done += len(group)
-            if progress is not None:
-                progress(stage, done, len(runs))
+
+    def patch_hooks(group: list[int], batch: Any) -> list:
+        width = batch.tokens.shape[1]
+        by_hook: dict[str, tuple[list[int], list[int], list[int], list[torch.Tensor]]] = {}
+        for row, i in enumerate(group):
+            offset = width - batch.lengths[row] if batch.padding_side == "left" else 0
+            for patch in runs[i].patches:
+                entry = by_hook.setdefault(patch.hook, ([], [], [], []))
+                entry[0].append(row)
+                entry[1].append(patch.pos + offset)
+                entry[2].append(-1 if patch.head is None else patch.head)
+                entry[3].append(patch.value)
+        hooks = []
+        for name, (rows, pos, heads, values) in by_hook.items():
+            head_t = None if heads[0] < 0 else torch.tensor(heads, device=model.device)
+            hooks.append((name, _scatter_hook(torch.tensor(rows, device=model.device),
+                                              torch.tensor(pos, device=model.device), head_t, torch.stack(values))))
+        return hooks
+
+    def score(p: Any) -> np.ndarray:
+        answer = torch.tensor([runs[i].answer for i in p.rows], device=p.logits.device)
+        with_foil = metric == "logit_diff" or (callable(metric) and all(runs[i].wrong is not None for i in p.rows))
+        wrong = torch.tensor([runs[i].wrong for i in p.rows], device=p.logits.device) if with_foil else None
+        return metric_from_logits(p.logits, answer, wrong, metric).double().cpu().numpy()
+
+    for rows, values in model.run([r.ids for r in runs], keep="last", hooks=patch_hooks, each=score,
+                                  padding_side=padding_side, budget_bytes=memory_budget, batch_size=batch_size,
+                                  progress=progress, stage=stage):
+        out[rows] = values
     return out

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from interp import targets
 from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError
 from interp.patching._core import (
@@ -51,7 +52,6 @@ from interp.patching._core import (
     Patch,
     Run,
     resolve_position_map,
-    resolve_token,
     run_patched,
     site_hook,
 )
@@ -95,20 +95,37 @@ def _per_pair(value: Any, n: int, *, name: str, where: str) -> list[Any]:
 
 
 def prepare_pairs(model: Model, clean: str | Sequence[str], corrupted: str | Sequence[str], *,
-                  answer: str | int | Sequence[str | int], wrong_answer: str | int | Sequence[str | int] | None,
-                  metric: str, positions: Any = None, align: str | None = None,
+                  target: Any = None, answer: Any = None, wrong_answer: Any = None, metric: Any,
+                  positions: Any = None, align: str | None = None,
                   where: str = "activation_patching") -> tuple[list[PreparedPair], bool]:
-    """Validate and tokenize the pairs; returns ``(pairs, single)``. With ``metric="logit_diff"`` and no
-    ``wrong_answer``, the wrong answer is the corrupted prompt's most likely next token."""
-    check_choice(metric, METRICS, name="metric", where=where)
+    """Validate and tokenize the pairs; returns ``(pairs, single)``.
+
+    ``target`` is the clean answer as a one-token string or id, an :class:`interp.Target` ``(answer, foil)``
+    (the foil is the wrong answer of ``logit_diff``), or a list of them, one per pair; ``answer`` /
+    ``wrong_answer`` are the same given apart (the old names). With ``metric="logit_diff"`` and no foil, the
+    wrong answer is the corrupted prompt's most likely next token."""
+    targets.check_metric(metric, where=where, allowed=METRICS)
     cleans, single = check_texts(clean, where=where, name="clean")
     corrupteds, single_c = check_texts(corrupted, where=where, name="corrupted")
     if len(cleans) != len(corrupteds) or single != single_c:
         raise InvalidParameterError(f"{where} takes one clean prompt per corrupted prompt. Got {len(cleans)} clean "
                                     f"and {len(corrupteds)} corrupted.")
     n = len(cleans)
-    answers = _per_pair(answer, n, name="answer", where=where)
-    wrongs = _per_pair(wrong_answer, n, name="wrong_answer", where=where)
+    if target is None and answer is None:
+        raise InvalidParameterError(f"{where} needs target=: the clean answer as one token (' Paris'), its id, or "
+                                    "interp.Target(' Paris', foil=' Rome').")
+    if target is not None and answer is not None:
+        raise InvalidParameterError(f"{where}: give target= only; answer= is its old name (interp < 0.3).")
+    if target is not None:
+        entries = _per_pair(target, n, name="target", where=where)
+        foil_apart = _per_pair(wrong_answer, n, name="wrong_answer", where=where)
+        split = [targets.split(t, f) for t, f in zip(entries, foil_apart)]
+        answers, wrongs = [a for a, _ in split], [f for _, f in split]
+        answer_name, wrong_name = "target", "foil"
+    else:
+        answers = _per_pair(answer, n, name="answer", where=where)
+        wrongs = _per_pair(wrong_answer, n, name="wrong_answer", where=where)
+        answer_name, wrong_name = "answer", "wrong_answer"
     pairs = []
     missing = [i for i, w in enumerate(wrongs) if w is None] if metric == "logit_diff" else []
     top: dict[int, int] = {}
@@ -116,15 +133,15 @@ def prepare_pairs(model: Model, clean: str | Sequence[str], corrupted: str | Seq
         logits = model.logits([corrupteds[i] for i in missing], last_only=True)  # (n_missing, d_vocab)
         top = {i: int(logits[row].argmax()) for row, i in enumerate(missing)}
     for i in range(n):
-        a_id = resolve_token(model, answers[i], name="answer", where=where)
+        a_id = targets.one_token(model, answers[i], name=answer_name, where=where)
         w_id = None
-        if metric == "logit_diff":
-            w_id = top[i] if wrongs[i] is None else resolve_token(model, wrongs[i], name="wrong_answer", where=where)
+        if metric == "logit_diff" or (callable(metric) and wrongs[i] is not None):
+            w_id = top[i] if wrongs[i] is None else targets.one_token(model, wrongs[i], name=wrong_name, where=where)
             if w_id == a_id:
                 raise InvalidParameterError(
                     f"{where}: the wrong answer of pair {i} is the answer itself ({model.ids_to_str([a_id])[0]!r})"
                     f"{' (the corrupted prompt’s top token)' if wrongs[i] is None else ''}; a logit difference needs "
-                    "two different tokens. Pass wrong_answer=, or metric='prob'.")
+                    "two different tokens. Pass target=Target(answer, foil=...), or metric='prob'.")
         c_ids = model.encode(cleans[i], where=where)
         k_ids = model.encode(corrupteds[i], where=where)
         pos_i = positions[i] if (isinstance(positions, list) and n > 1 and positions
@@ -312,25 +329,26 @@ def _normalise(raw: np.ndarray, clean: float, corrupted: float) -> np.ndarray:
 
 
 def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str | Sequence[str], *,
-                        answer: str | int | Sequence[str | int], wrong_answer: str | int | Sequence | None = None,
-                        sites: Sequence[str] = SITES, metric: str = "logit_diff", positions: Any = None,
-                        align: str | None = None, padding_side: str = "right",
+                        target: Any = None, sites: Sequence[str] = SITES, metric: Any = "logit_diff",
+                        positions: Any = None, align: str | None = None, padding_side: str = "right",
                         memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
-                        progress: ProgressArg = None) -> PatchingResult | list[PatchingResult]:
+                        progress: ProgressArg = None, answer: Any = None, wrong_answer: Any = None
+                        ) -> PatchingResult | list[PatchingResult]:
     """Patch each activation of the clean run into the corrupted run, one cell at a time, all cells batched.
 
     Args:
         model: an :class:`interp.Model`.
         clean: the clean prompt (the activations come from it), or a list of them.
         corrupted: the corrupted prompt (it runs with one clean activation patched in), or a list, one per clean.
-        answer: the clean answer, one token (" Paris") or its id; one for all pairs or a list.
-        wrong_answer: the corrupted answer (" Rome") for metric="logit_diff"; None: the corrupted prompt's
-            most likely next token.
+        target: the clean answer, one token (" Paris") or its id, or ``interp.Target(" Paris", foil=" Rome")``
+            whose foil is the wrong answer of metric="logit_diff" (without one: the corrupted prompt's most
+            likely next token); one for all pairs or a list.
         sites: any of "resid" (residual stream at layers 0..n_layers, interp.layers convention), "attn" and
             "mlp" (block outputs ``hook_attn_out`` / ``hook_mlp_out``, blocks 0..n_layers-1) and "head" (each
             head's ``attn.hook_z``, one query head at a time, so grouped-query attention is fine).
-        metric: "logit_diff" (logit(answer) - logit(wrong_answer)) or "prob" (softmax probability of the
-            answer), at the last token.
+        metric: "logit_diff" (logit(answer) - logit(foil)), "prob" (softmax probability of the answer),
+            "logprob" or "logit", at the last token, or a callable ``metric(logits, target_ids, foil_ids)``
+            (:mod:`interp.targets`).
         positions: None (every corrupted position with a counterpart), a list of corrupted positions
             (negative counts from the end; ``range(-k, 0)``: the last k), or ``{corrupted_pos: clean_pos}``.
             For a list of pairs, one such value for all or a list of them, one per pair.
@@ -340,6 +358,7 @@ def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str
         memory_budget: bytes one forward pass may use (activations and logits of a micro-batch), 1 GiB by
             default; ``batch_size`` fixes the rows per pass instead.
         progress: None, True, False or ``progress(stage, done, total)`` (stage "patching", in cells).
+        answer, wrong_answer: deprecated (interp < 0.3): the old names of ``target`` and its foil; they warn.
 
     Returns:
         A :class:`PatchingResult` (a list of them for lists of prompts) whose maps are normalised:
@@ -352,18 +371,20 @@ def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str
 
     Example:
         >>> r = activation_patching(model, "The capital of France is", "The capital of Italy is",
-        ...                         answer=" Paris", wrong_answer=" Rome", sites=("resid", "mlp"))
+        ...                         target=Target(" Paris", foil=" Rome"), sites=("resid", "mlp"))
         >>> r.to_frame().query("site == 'resid'").pivot(index="layer", columns="position", values="value")
     """
     where = "activation_patching"
+    answer = targets.renamed_parameter(where, "answer", "target", answer)
+    wrong_answer = targets.renamed_parameter(where, "wrong_answer", "target=Target(answer, foil)", wrong_answer)
     site_list = _check_sites(sites, where)
     check_choice(padding_side, ("right", "left"), name="padding_side", where=where)
     check_int(memory_budget, name="memory_budget", where=where, low=1)
     if batch_size is not None:
         check_int(batch_size, name="batch_size", where=where, low=1)
     report = resolve_progress(progress, where=where)
-    pairs, single = prepare_pairs(model, clean, corrupted, answer=answer, wrong_answer=wrong_answer, metric=metric,
-                                  positions=positions, align=align, where=where)
+    pairs, single = prepare_pairs(model, clean, corrupted, target=target, answer=answer, wrong_answer=wrong_answer,
+                                  metric=metric, positions=positions, align=align, where=where)
     maps, clean_m, corr_m = generic_activation_patch(model, pairs, sites=site_list, metric=metric,
                                                      padding_side=padding_side, memory_budget=memory_budget,
                                                      batch_size=batch_size, progress=report)
@@ -372,7 +393,7 @@ def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str
     card = model_card(model)
     results = []
     for i, pair in enumerate(pairs):
-        check_baselines(pair, clean_m[i], corr_m[i], metric, where=where)
+        check_baselines(pair, clean_m[i], corr_m[i], targets.metric_label(metric), where=where)
         n_pos = len(pair.position_map)
         arrays = {s: (_normalise(maps[i][s], clean_m[i], corr_m[i]) if s in site_list
                       else np.zeros((0, n_pos) if s != "head" else (0, n_pos, model.n_heads)))
@@ -382,7 +403,7 @@ def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str
         results.append(PatchingResult(
             clean=pair.clean, corrupted=pair.corrupted, clean_tokens=model.ids_to_str(pair.clean_ids),
             corrupted_tokens=model.ids_to_str(pair.corrupted_ids), answer=pair.answer, wrong_answer=pair.wrong_answer,
-            metric=metric, sites=site_list, positions=[p for p, _ in pair.position_map],
+            metric=targets.metric_label(metric), sites=site_list, positions=[p for p, _ in pair.position_map],
             clean_positions=[c for _, c in pair.position_map], **arrays, clean_metric=float(clean_m[i]),
             corrupted_metric=float(corr_m[i]), align=align_name, model_name=model.name, model_card=card))
     return results[0] if single else results

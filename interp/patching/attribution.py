@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from interp import targets
 from interp._validation import check_choice, check_int
 from interp.errors import InvalidParameterError
 from interp.patching._core import DEFAULT_MEMORY_BUDGET, SITES, metric_from_logits, site_hook
@@ -306,60 +307,69 @@ class AttributionPatchingResult(Result):
 
 
 def _gradients(model: Model, texts: list[str], hooks: list[str], answer: list[int], wrong: list[int | None],
-               metric: str, padding_side: str, embeds: list[torch.Tensor] | None = None
+               metric: Any, padding_side: str, embeds: list[torch.Tensor] | None = None
                ) -> tuple[list[dict[str, torch.Tensor]], np.ndarray]:
-    """Activations and d metric / d activation at ``hooks`` on ``texts`` (padding removed), and the metric.
+    """Activations and d metric / d activation at ``hooks`` on ``texts`` (padding removed), and the metric,
+    through the model's engine (``Model.run(grad=True)``, each micro-batch's backward pass inside it).
 
     ``hooks[0]`` must be ``hook_embed``; with ``embeds`` (one (pos_i, d_model) tensor per text) the token
     embeddings of each text are replaced by them (the interpolated inputs of ``method="ig"``)."""
-    batch = model.tokenize(texts, padding_side=padding_side)
+    ids = [model.encode(t, where="attribution_patching") for t in texts]
+    acts: list[dict[str, torch.Tensor]] = [{} for _ in texts]
+    out: list[dict[str, torch.Tensor]] = [{} for _ in texts]
+    values = np.empty(len(texts), dtype=np.float64)
     store: dict[str, torch.Tensor] = {}
     first = hooks[0]
 
-    def capture(name: str) -> Any:
-        def hook(act: torch.Tensor, hook: Any = None) -> torch.Tensor:
-            if name == first and embeds is not None:
-                act = act.detach().clone()
-                for i, e in enumerate(embeds):
-                    act[i, batch.real_slice(i)] = e.to(device=act.device, dtype=act.dtype)
-            if name == first and not act.requires_grad:  # frozen weights or new inputs: the graph starts here
-                act = act.detach().requires_grad_(True)
-            store[name] = act
-            return act
+    def build(rows: list[int], batch: Any) -> list:
+        store.clear()
 
-        return hook
+        def capture(name: str) -> Any:
+            def hook(act: torch.Tensor, hook: Any = None) -> torch.Tensor:
+                if name == first and embeds is not None:
+                    act = act.detach().clone()
+                    for r, i in enumerate(rows):
+                        act[r, batch.real_slice(r)] = embeds[i].to(device=act.device, dtype=act.dtype)
+                if name == first and not act.requires_grad:  # frozen weights or new inputs: the graph starts here
+                    act = act.detach().requires_grad_(True)
+                store[name] = act
+                return act
 
-    with model.lock, torch.inference_mode(False), torch.enable_grad(), model.hooks([(h, capture(h)) for h in hooks]):
-        logits = model.bridge(batch.tokens.to(model.device), attention_mask=batch.attention_mask.to(model.device))
-        last = batch.last_positions().to(logits.device)
-        final = logits[torch.arange(len(texts), device=logits.device), last]
-        a = torch.tensor(answer, device=final.device)
-        w = torch.tensor([0 if x is None else x for x in wrong], device=final.device) if metric == "logit_diff" else None
-        values = metric_from_logits(final, a, w, metric)
+            return hook
+
+        return [(h, capture(h)) for h in hooks]
+
+    def backward(p: Any) -> np.ndarray:
+        a = torch.tensor([answer[i] for i in p.rows], device=p.logits.device)
+        with_foil = metric == "logit_diff" or (callable(metric) and all(wrong[i] is not None for i in p.rows))
+        w = torch.tensor([wrong[i] for i in p.rows], device=p.logits.device) if with_foil else None
+        v = metric_from_logits(p.logits, a, w, metric)
         ordered = [h for h in hooks if h in store]
-        grads = torch.autograd.grad(values.sum(), [store[h] for h in ordered], allow_unused=True)
-    acts = [{} for _ in texts]
-    out = [{} for _ in texts]
-    for h, g in zip(ordered, grads):
-        act = store[h].detach().float().cpu()
-        g = torch.zeros_like(act) if g is None else g.detach().float().cpu()
-        for i in range(len(texts)):
-            span = batch.real_slice(i)
-            acts[i][h], out[i][h] = act[i][span], g[i][span]
-    return [{"act": a_, "grad": g_} for a_, g_ in zip(acts, out)], values.detach().double().cpu().numpy()
+        grads = torch.autograd.grad(v.sum(), [store[h] for h in ordered], allow_unused=True)
+        for h, g in zip(ordered, grads):
+            act = store[h].detach().float().cpu()
+            g = torch.zeros_like(act) if g is None else g.detach().float().cpu()
+            for r, i in enumerate(p.rows):
+                span = p.batch.real_slice(r)
+                acts[i][h], out[i][h] = act[r][span], g[r][span]
+        return v.detach().double().cpu().numpy()
+
+    for rows, v in model.run(ids, keep="last", hooks=build, grad=True, each=backward, padding_side=padding_side):
+        values[rows] = v
+    return [{"act": a_, "grad": g_} for a_, g_ in zip(acts, out)], values
 
 
 def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: str | Sequence[str], *,
-                         answer: str | int | Sequence[str | int], wrong_answer: str | int | Sequence | None = None,
-                         sites: Sequence[str] = SITES, metric: str = "logit_diff", positions: Any = None,
-                         align: str | None = None, method: str = "atp", steps: int = 5,
+                         target: Any = None, sites: Sequence[str] = SITES, metric: Any = "logit_diff",
+                         positions: Any = None, align: str | None = None, method: str = "atp", steps: int = 5,
                          verify_top_k: int = 10, verify_random: int = 20, seed: int = 0, padding_side: str = "right",
                          memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
-                         progress: ProgressArg = None) -> AttributionPatchingResult | list[AttributionPatchingResult]:
+                         progress: ProgressArg = None, answer: Any = None, wrong_answer: Any = None
+                         ) -> AttributionPatchingResult | list[AttributionPatchingResult]:
     """Estimate every activation-patching cell from gradients, and check the top ``verify_top_k`` exactly.
 
     Args:
-        model, clean, corrupted, answer, wrong_answer, sites, metric, positions, align, padding_side,
+        model, clean, corrupted, target, sites, metric, positions, align, padding_side,
             memory_budget, batch_size: as in :func:`~interp.patching.activation_patching` (the estimate
             of a cell approximates that function's value of the same cell).
         method: "atp" (default): the gradient at the corrupted run (Nanda 2023); "ig": the gradient averaged
@@ -374,16 +384,19 @@ def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: st
             reveals cells the estimate missed (see the module docstring). 0 and ``verify_top_k=0`` skip the check.
         seed: the random sample's seed.
         progress: None, True, False or ``progress(stage, done, total)`` (stage "patching" for the check).
+        answer, wrong_answer: deprecated (interp < 0.3): the old names of ``target`` and its foil; they warn.
 
     Returns:
         An :class:`AttributionPatchingResult` (a list of them for lists of prompts).
 
     Example:
         >>> atp = attribution_patching(model, "The capital of France is", "The capital of Italy is",
-        ...                            answer=" Paris", wrong_answer=" Rome", sites=("mlp", "head"))
+        ...                            target=Target(" Paris", foil=" Rome"), sites=("mlp", "head"))
         >>> atp.top(5)
     """
     where = "attribution_patching"
+    answer = targets.renamed_parameter(where, "answer", "target", answer)
+    wrong_answer = targets.renamed_parameter(where, "wrong_answer", "target=Target(answer, foil)", wrong_answer)
     site_list = _check_sites(sites, where)
     check_choice(padding_side, ("right", "left"), name="padding_side", where=where)
     check_int(verify_top_k, name="verify_top_k", where=where, low=0)
@@ -391,8 +404,8 @@ def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: st
     check_int(seed, name="seed", where=where, low=0)
     check_int(memory_budget, name="memory_budget", where=where, low=1)
     report = resolve_progress(progress, where=where)
-    pairs, single = prepare_pairs(model, clean, corrupted, answer=answer, wrong_answer=wrong_answer, metric=metric,
-                                  positions=positions, align=align, where=where)
+    pairs, single = prepare_pairs(model, clean, corrupted, target=target, answer=answer, wrong_answer=wrong_answer,
+                                  metric=metric, positions=positions, align=align, where=where)
     check_choice(method, ("atp", "ig"), name="method", where=where)
     check_int(steps, name="steps", where=where, low=1)
     hooks = ["hook_embed"] + [site_hook(s, layer) for s in site_list
@@ -435,7 +448,7 @@ def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: st
     results = []
     for i, pair in enumerate(pairs):
         denom = clean_m[i] - corr_m[i]
-        check_baselines(pair, clean_m[i], corr_m[i], metric, where=where)
+        check_baselines(pair, clean_m[i], corr_m[i], targets.metric_label(metric), where=where)
         corr_idx = torch.tensor([p for p, _ in pair.position_map])
         clean_idx = torch.tensor([c for _, c in pair.position_map])
         arrays: dict[str, np.ndarray] = {}
@@ -492,7 +505,7 @@ def attribution_patching(model: Model, clean: str | Sequence[str], corrupted: st
         out.append(AttributionPatchingResult(
             clean=pair.clean, corrupted=pair.corrupted, clean_tokens=model.ids_to_str(pair.clean_ids),
             corrupted_tokens=model.ids_to_str(pair.corrupted_ids), answer=pair.answer, wrong_answer=pair.wrong_answer,
-            metric=metric, sites=site_list, positions=[p for p, _ in pair.position_map],
+            metric=targets.metric_label(metric), sites=site_list, positions=[p for p, _ in pair.position_map],
             clean_positions=[c for _, c in pair.position_map], **item["arrays"], clean_metric=item["clean_m"],
             corrupted_metric=item["corr_m"], verified=verified[i], verified_random=from_random[i],
             verified_estimate=estimate[i], verified_exact=exact[i], n_cells=n_cells[i],

@@ -37,15 +37,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
+from interp import targets
 from interp._validation import check_choice, check_int, check_texts
 from interp.attribution.result import display_token
 from interp.errors import InvalidParameterError
-from interp.patching._core import DEFAULT_MEMORY_BUDGET, Patch, Run, resolve_token, run_patched
+from interp.patching._core import DEFAULT_MEMORY_BUDGET, Patch, Run, run_patched
 from interp.patching.activation import source_activations
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
@@ -204,19 +205,20 @@ def subject_embedding_std(embeds: torch.Tensor) -> float:
     return float(embeds.detach().double().std())
 
 
-def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int | None = None, noise: float = 3.0,
+def causal_tracing(model: Model, prompt: str, subject: str, *, target: Any = None, noise: float = 3.0,
                    noise_std: float | None = None, samples: int = 10, window: int = 10, seed: int = 0,
                    kinds: Sequence[str] = KINDS, positions: Sequence[int] | None = None,
                    padding_side: str = "right",
                    memory_budget: int = DEFAULT_MEMORY_BUDGET, batch_size: int | None = None,
-                   progress: ProgressArg = None) -> CausalTraceResult:
+                   progress: ProgressArg = None, answer: str | int | None = None) -> CausalTraceResult:
     """Meng et al. 2022's causal tracing of ``prompt``: noise the subject, restore one state, measure p(answer).
 
     Args:
         model: an :class:`interp.Model`.
         prompt: the factual prompt ("The capital of France is").
         subject: the text in the prompt whose token embeddings are noised ("France").
-        answer: the answer token (" Paris"); None: the model's most likely next token on the clean prompt.
+        target: the answer token (" Paris"), its id or ``interp.Target(" Paris")``; None: the model's most
+            likely next token on the clean prompt.
         noise: the noise's standard deviation in units of ``sigma``, the standard deviation of the subject
             tokens' ``hook_embed`` outputs (ROME: 3; see the module docstring).
         noise_std: the noise's standard deviation itself (overrides ``noise``).
@@ -228,15 +230,17 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
             end); None: every position. Rows of positions left out are NaN.
         padding_side, memory_budget, batch_size: how the rows are batched (see :func:`activation_patching`).
         progress: None, True, False or ``progress(stage, done, total)`` (stage "tracing", in rows).
+        answer: deprecated (interp < 0.3): the old name of ``target``; warns.
 
     Returns:
         A :class:`CausalTraceResult`; ``result.indirect_effect(kind)`` gives ``p_restored - p_corrupted``.
 
     Example:
-        >>> trace = causal_tracing(model, "The Eiffel Tower is in", "The Eiffel Tower", answer=" Paris", samples=3)
+        >>> trace = causal_tracing(model, "The Eiffel Tower is in", "The Eiffel Tower", target=" Paris", samples=3)
         >>> trace.to_frame().sort_values("indirect_effect").tail(3)
     """
     where = "causal_tracing"
+    target = targets.renamed_parameter(where, "answer", "target", answer, target)
     (prompt,), _ = check_texts(prompt, where=where)
     check_int(samples, name="samples", where=where, low=1)
     check_int(window, name="window", where=where, low=1)
@@ -256,10 +260,11 @@ def causal_tracing(model: Model, prompt: str, subject: str, *, answer: str | int
     report = resolve_progress(progress, where=where)
     ids = model.encode(prompt, where=where)
     subj = subject_positions(model, prompt, subject, where=where)
+    answer, _ = targets.split(target)
     if answer is None:
-        answer_id = int(model.logits(prompt, last_only=True).argmax())
+        answer_id = int(model.run([ids], keep="last")[0].argmax())
     else:
-        answer_id = resolve_token(model, answer, name="answer", where=where)
+        answer_id = targets.one_token(model, answer, name="target", where=where)
     L, n_pos = model.n_layers, len(ids)
     if positions is None:
         restored = list(range(n_pos))
