@@ -40,26 +40,18 @@ def _ci(m: dict, name: str) -> str:
 
 
 def _floor(model, qs, hints) -> tuple[float, int]:
-    """Seconds of one bare batched forward over the letter prompts of every condition (the tokens the hint run
-    scores), and the number of tokens."""
-    import torch
-
+    """Seconds of one bare batched forward (``model.run``, last position's logits, nothing else) over the letter
+    prompts of every condition (the tokens the hint run scores), and the number of tokens."""
     from interp.ask import _engine, prompts
     from interp.ask.hints import hint_messages
-    from interp.attribution._core import pad_left
-    from interp.models.model import plan_batches
 
     seqs = []
     for c in hints.conditions:
         for q, h in zip(qs, hints.hint_letters[c]):
             text = _engine.chat_text(model, hint_messages(q, c, h), prompts.ANSWER_PREFIX)
             seqs.append(_engine.encode(model, text, where="bench"))
-    keep = {"logits_to_keep": 1} if model.accepts_logits_to_keep else {}
     start = time.perf_counter()
-    with model.lock, torch.inference_mode():
-        for group in plan_batches([len(s) for s in seqs], None, budget=_engine.TOKEN_BUDGET):
-            tokens, mask = pad_left(model, [seqs[i] for i in group])
-            model.bridge(tokens, attention_mask=mask, **keep)
+    model.run(seqs, keep="last")
     return time.perf_counter() - start, sum(len(s) for s in seqs)
 
 
