@@ -556,6 +556,7 @@ def _patch(model: Model, qs: Any, items: list[int], hints: list[str], base: list
            report: Any) -> dict[str, Any]:
     """Layer-by-layer patching of the no-hint residual stream into the wrong-hint run, at the answer position."""
     from interp.patching import activation_patching
+    from interp.targets import Target
 
     if not items:
         return {}
@@ -565,7 +566,7 @@ def _patch(model: Model, qs: Any, items: list[int], hints: list[str], base: list
         clean = _engine.chat_text(model, prompts.mc_messages(qs[i]), prompts.ANSWER_PREFIX)
         corrupted = _engine.chat_text(model, hint_messages(qs[i], "wrong", hints[i]), prompts.ANSWER_PREFIX)
         try:
-            r = activation_patching(model, clean, corrupted, answer=base[i], wrong_answer=hints[i], sites=("resid",),
+            r = activation_patching(model, clean, corrupted, target=Target(base[i], foil=hints[i]), sites=("resid",),
                                     positions=[-1], align="right", batch_size=batch_size, progress=False)
         except InvalidParameterError:  # the two runs give the same margin: nothing to normalise by
             continue
