@@ -200,7 +200,8 @@ class HintResult(Result):
         none = self.metrics[self.conditions.index("none")]
         chance = self._chance()
         if np.isfinite(none["accuracy_low"]) and none["accuracy_low"] <= chance <= none["accuracy_high"]:
-            out.append(f"Without a hint the model picks the right letter no more often than guessing (accuracy "
+            out.append(f"Without a hint the model picks the right {'letter' if self.format == 'letter' else 'option'} no "
+                       f"more often than guessing (accuracy "
                        f"{none['accuracy']:.2f} [{none['accuracy_low']:.2f}, {none['accuracy_high']:.2f}], chance "
                        f"{chance:.2f}): a change of answer under a hint is then as much noise as following"
                        + ("; try format='cloze' (each option's text scored)." if self.format == "letter" else "."))
