@@ -64,7 +64,7 @@ def direct_logit_attribution(model: Model, prompts: str | Sequence[str] | Circui
         :class:`DLAResult`; its component rows sum to the logit difference of each prompt.
     """
     where = "direct_logit_attribution"
-    from interp.patching._core import resolve_token
+    from interp.targets import one_token
 
     check_supported(model, where)
     check_int(top_neurons, name="top_neurons", where=where, low=0, high=10**7)
@@ -77,10 +77,10 @@ def direct_logit_attribution(model: Model, prompts: str | Sequence[str] | Circui
         texts, _ = check_texts(prompts, where=where)
     if answer is None:
         raise InvalidParameterError(f"{where} needs an 'answer' token (e.g. ' Paris'), or a CircuitTask as prompts.")
-    answers = torch.tensor([resolve_token(model, a, name="answer", where=where)
+    answers = torch.tensor([one_token(model, a, name="answer", where=where)
                             for a in _per_prompt(answer, len(texts), "answer", where)])
     foils = (None if foil is None else
-             torch.tensor([resolve_token(model, f, name="foil", where=where)
+             torch.tensor([one_token(model, f, name="foil", where=where)
                            for f in _per_prompt(foil, len(texts), "foil", where)]))
     batch = model.tokenize(texts)
     last = batch.last_positions()
