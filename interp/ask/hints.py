@@ -359,7 +359,7 @@ def _hint_mask(tokens: list[str], prompt_text: str, hint: str) -> list[int]:
 @validate_params({
     "model": ["model"], "questions": ["no_validation"], "n": [Interval(int, 1, None), None],
     "seed": [Interval(int, None, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
-    "conditions": [Subset(CONDITIONS)], "explain": [Options(EXPLAIN)], "max_new_tokens": [Interval(int, 1, 513)],
+    "conditions": [Subset(CONDITIONS), None], "explain": [Options(EXPLAIN)], "max_new_tokens": [Interval(int, 1, 513)],
     "attribution": [Options(ATTRIBUTION)], "attribute_items": [Interval(int, 0, None)], "patching": ["boolean"],
     "n_boot": [Interval(int, 0, None)],
     "format": [Options(prompts.FORMATS)], "prompt_style": [Options(prompts.STYLES)],
