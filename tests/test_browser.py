@@ -401,9 +401,11 @@ def _selected(driver, label: str) -> str:
 def _choose(driver, label: str, option: str) -> None:
     """Pick ``option`` in the (shown) selectbox labelled ``label``: type it into the box and press Enter."""
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     css = f'[data-testid="stSelectbox"] input[role="combobox"][aria-label="{label}"]'
-    (box,) = [b for b in driver.find_elements(_by().CSS_SELECTOR, css) if b.is_displayed()]
+    (box,) = WebDriverWait(driver, 30, poll_frequency=0.5).until(  # the shown one, once the page has drawn it
+        lambda d: [b for b in d.find_elements(_by().CSS_SELECTOR, css) if b.is_displayed()])
     box.click()
     box.send_keys(option, Keys.ENTER)
     time.sleep(1)  # the rerun starts
