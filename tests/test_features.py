@@ -344,8 +344,17 @@ def test_bad_inputs_raise_named_errors(tiny_models):
         steer_with_feature(model, sae, 0, "Hi", strengths=[])
     with pytest.raises(InvalidParameterError, match="must be a non-zero"):
         probe_feature_cosines(sae, {"p": np.zeros(3)})
-    with pytest.raises(InvalidParameterError, match="The 'annotations' parameter of label_features is empty"):
+    with pytest.raises(InvalidParameterError, match="The 'annotations' parameter of label_features must be a non-empty "
+                                                    "list, each a dict with 'text', 'words' and 'labels' or None"):
         label_features(model, sae, [])
+    with pytest.raises(InvalidParameterError, match=r"The 'min_precision' parameter of label_features must be a float "
+                                                    r"in \(0, 1\]\. Got 0 instead"):
+        label_features(model, sae, min_precision=0)
+    with pytest.raises(InvalidParameterError, match=r"The 'top_k' parameter of probe_feature_cosines must be an int in "
+                                                    r"\[1, 33\)\. Got 33 instead"):
+        probe_feature_cosines(sae, {"p": np.ones(sae.d_in)}, top_k=33)
+    with pytest.raises(InvalidParameterError, match="The 'verify' parameter of feature_attribution must be an int in"):
+        feature_attribution(model, sae, "The cat sat", " mat", top_k=2, verify=3)  # more than top_k: the body's check
 
 
 def test_cli_train_eval_show(tmp_path):
