@@ -249,7 +249,7 @@ def test_explorer_tab(tmp_path, monkeypatch):
     assert any("Find the circuit" in i.value for i in tab.info)
     at.number_input(key="inside_circuits_pairs").set_value(2)
     at.number_input(key="inside_circuits_random").set_value(0)
-    at.radio(key="inside_circuits_method").set_value("EAP")
+    at.radio(key="inside_circuits_method").set_value("eap")
     tab = [t for t in at.tabs if t.label == "Circuits"][0]
     tab.button[0].click().run()
     assert not at.exception, at.exception
