@@ -333,6 +333,11 @@ DEFAULTS_DIFFER: dict[tuple[str, str], tuple[str, str]] = {
     ("training_data", "td_methods"): (
         "Methods", "bm25, grad_cos and trackstar side by side here; attribute_training and `interp train-data "
         "attribute` run one method, trackstar."),
+    ("steering", "steer_prompts"): (
+        "Held-out prompts", "8 here, 16 in `interp steer sweep` (--max-prompts) and every prompt given to "
+        "steering_sweep: each prompt is generated at every strength, the slow part."),
+    ("steering", "steer_curve_tokens"): (
+        "New tokens per prompt", "16 here, 24 in steering_sweep and `interp steer sweep`, for time."),
     ("training_data", "td_top_k"): (
         "Examples shown per direction", "5 here (three columns side by side), 10 in attribute_training and "
         "`interp train-data attribute`."),

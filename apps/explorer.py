@@ -28,6 +28,7 @@ PAGES = [
     st.Page("app_pages/training_data.py", title="Training data", icon=":material/dataset:"),
     st.Page("app_pages/replication.py", title="Replication", icon=":material/verified:"),
     st.Page("app_pages/features.py", title="Features", icon=":material/scatter_plot:"),
+    st.Page("app_pages/steering.py", title="Steering", icon=":material/tune:"),
 ]
 
 # A local favicon: without one the favicon is the page's icon, and for a Material icon or an emoji

@@ -3,7 +3,7 @@
 Every configuration uses the same places (the ``--n-places`` most populous cities over
 ``--min-population``), the same seeded 80/20 split and the same ridge probe, so the rows differ only
 in the choice named: the prompt template, the position (the prompt's last token, or the mean over
-the name's tokens) and the probe (``--probes ridge,mlp``: linear, or Gurnee & Tegmark's nonlinear
+the name's tokens) and the probe (``--probes linear,mlp``: linear, or Gurnee & Tegmark's nonlinear
 comparison). Each row prints the best layer (and its fraction of depth), held-out R^2 of latitude and
 longitude with 95% intervals (bootstrap over held-out places), mean great-circle error, the controls (each with
 the best layer's paired difference from it) (layer 0, shuffled coordinates and, with ``--random``,
@@ -12,7 +12,7 @@ mean (a choice is kept only if it helps on several splits). Activations are cach
 re-run (or another seed, or another probe) only refits the probes.
 
 Run: ``.venv/bin/python benchmarks/bench_world_map.py --n-places 3000 --configs 0,1,2,3,4 --random``
-     ``.venv/bin/python benchmarks/bench_world_map.py --configs 2 --probes ridge,mlp --seeds 0,1,2``
+     ``.venv/bin/python benchmarks/bench_world_map.py --configs 2 --probes linear,mlp --seeds 0,1,2``
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--min-population", type=int, default=100_000)
     parser.add_argument("--configs", default=",".join(str(i) for i in range(len(CONFIGS))))
     parser.add_argument("--random", action="store_true", help="also the random-weights control (slower)")
-    parser.add_argument("--probes", default="ridge", help="comma-separated: ridge, mlp")
+    parser.add_argument("--probes", default="linear", help="comma-separated: linear (ridge regression), mlp")
     parser.add_argument("--seeds", default="0", help="comma-separated split seeds; the mean is printed after them")
     parser.add_argument("--layers", default="all", help="as world_map's layers, e.g. 0:31:2")
     parser.add_argument("--window", type=int, default=0, help="world_map's window: the mean of layers l-w..l+w")

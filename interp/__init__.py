@@ -35,7 +35,8 @@ _LAZY = {
 # (the deprecated interp.probes is not among them: ``import interp.probes`` still works, with a warning, until 0.3)
 _SUBMODULES = ("errors", "results", "models", "attribution", "activations", "probing", "projection",
                "truth", "batch", "lens", "patching", "data_attribution", "ask", "replication", "circuits",
-               "stats", "features")
+               "stats", "features", "steering")
 
 __getattr__, __dir__, _public = lazy_exports(__name__, _LAZY, _SUBMODULES)
-__all__ = ["__version__", *_public]
+# interp.probes (interp.probing.estimators since 0.2, deprecated) still resolves as an attribute, but is not public
+__all__ = ["__version__", *(name for name in _public if name != "probes")]

@@ -106,6 +106,9 @@ KIND_MODULES: dict[str, str] = {
     "FeatureAttributionResult": "interp.features.use",
     "FeatureSteeringResult": "interp.features.use",
     "ProbeFeatureResult": "interp.features.use",
+    "SteeringVector": "interp.steering.vectors",
+    "SteeredGenerations": "interp.steering.apply",
+    "SteeringSweepResult": "interp.steering.sweep",
 }
 
 #: The module-path kinds that interp < 0.2 wrote, each mapped to today's registered kind. Frozen:

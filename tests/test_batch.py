@@ -244,8 +244,12 @@ def test_batch_layers_point_one_way():
     upward = [f"{name} -> {module}" for name, path in files.items() for module in imports(path)
               if module.startswith("interp.batch.") and rank[module.split(".")[2]] >= rank[name]]
     assert not upward, upward
-    for module in ("analysis.py", "truth/sweep.py", "probing/pos.py", "projection/world.py"):
-        assert not [m for m in imports(ROOT / "interp" / module) if m.startswith("interp.batch")], module
+    # the analyses' packages (split into data / result / analysis / batch modules), every module of them
+    paths = [ROOT / "interp" / "analysis.py", *(p for package in ("truth/sweep", "probing/pos", "projection/world")
+                                                for p in sorted((ROOT / "interp" / package).glob("*.py")))]
+    assert len(paths) == 1 + 3 * 5
+    for path in paths:
+        assert not [m for m in imports(path) if m.startswith("interp.batch")], path
 
 
 TEXTS = ["The cat sat.", "A dog ran far away.", "Paris is in France.", "Two and two make four.", "Red.",

@@ -677,7 +677,8 @@ PAGES = {"Model": ("/", "SmolLM2-135M-Instruct-Q4_1"), "Attribution": ("/attribu
          "Probing": ("/probing", "Part-of-speech probes"), "Maps": ("/maps", "Maps of representation space"),
          "Lie detector": ("/lie_detector", "Lie detector"), "Runs": ("/runs", "Saved runs and results"),
          "Inside the model": ("/inside", "Inside the model"), "Ask the model": ("/ask", "Ask the model"),
-         "Training data": ("/training_data", "Training data"), "Replication": ("/replication", "Replication")}
+         "Training data": ("/training_data", "Training data"), "Replication": ("/replication", "Replication"),
+         "Features": ("/features", "Sparse features"), "Steering": ("/steering", "Steering")}
 
 
 def test_sidebar_links_reach_every_page(server, browser):
@@ -699,7 +700,8 @@ def test_sidebar_links_reach_every_page(server, browser):
 # ------------------------------------------------------------------------------- the second real model
 # What each page draws on gemma without pressing anything, then the cheap analysis pressed where a page has one.
 GEMMA_PAGES = {"": None, "attribution": None, "probing": None, "maps": "Project", "lie_detector": None,
-               "runs": None, "inside": "Read the lens", "ask": None, "training_data": None, "replication": None}
+               "runs": None, "inside": "Read the lens", "ask": None, "training_data": None, "replication": None,
+               "features": None, "steering": None}
 
 
 @pytest.mark.gemma

@@ -126,7 +126,9 @@ def test_every_command_that_makes_a_result_takes_json_and_an_out_folder():
     from interp.cli._common import _out_parameters
 
     not_results = {"explore"}
-    own_folders = {"finetune", "run", "lens-fit"}  # --out is the run folder / the lens file, not a result's folder
+    # --out is the run folder (fine-tuning, a batch run, an SAE with its shards and trainer state) or the lens file, not
+    # a result's folder
+    own_folders = {"finetune", "run", "lens-fit", "train"}
     no_json, other_out = [], []
     for command in typer.main.get_command(app).commands.values():
         for sub in getattr(command, "commands", {command.name: command}).values():

@@ -125,7 +125,7 @@ def _world_map_layer(model):
     ctx = types.SimpleNamespace(inputs=lambda dataset: types.SimpleNamespace(payload=payload),
                                 features=lambda model_name, dataset, layer: features,
                                 model_info=lambda model_name: {"name": model.name})
-    return WORLD_MAP.fit(ctx, ProbeJob(model.name, "places", 1, "ridge"))
+    return WORLD_MAP.fit(ctx, ProbeJob(model.name, "places", 1, "linear"))
 
 
 def _probe_sweep(model):
@@ -490,8 +490,67 @@ def _features_cases() -> list[Case]:
     ]
 
 
+def _control_vector_round_trip(vector):
+    import tempfile
+    from pathlib import Path
+
+    from interp import steering
+
+    with tempfile.TemporaryDirectory() as folder:
+        return steering.load_vector(steering.export_control_vector(vector, Path(folder) / "v.gguf"))  # -> load_control_vector
+
+
+def _steering_cases() -> list[Case]:
+    from interp import steering
+    from interp.errors import InvalidProbeFileError
+
+    pos, neg = ["Il fait beau.", "Le chat dort.", "Je suis content."], ["It is sunny.", "The cat sleeps.", "I am glad."]
+
+    def vector(m):
+        return steering.steering_vector(m, pos, neg, layers=[1, 2], concept="french")
+
+    return [
+        Case("steering.steering_vector", ("interp.steering.steering_vector",), "tiny-gpt2", vector,
+             lambda: steering.SteeringVector, ("layer", "norm", "pairs_ordered", "pairs_ordered_low",
+                                               "pairs_ordered_high"), rows=lambda r: 2,
+             bad=(Bad("pairs", lambda m: steering.steering_vector(m, pos, neg[:2], layers=1), InvalidParameterError,
+                      "must be contrast pairs of equal length. Got 3 positives and 2 negatives"),
+                  Bad("layer", lambda m: steering.steering_vector(m, pos, neg, layers=[9]), LayerIndexError,
+                      "The 'layers' parameter of steering_vector must be an int in [0, {n1})"),
+                  Bad("method", lambda m: steering.steering_vector(m, pos, neg, layers=1, method="svm"),
+                      InvalidParameterError, "The 'method' parameter of steering_vector must be one of"))),
+        Case("steering.load_control_vector", ("interp.steering.load_control_vector", "interp.steering.load_vector"),
+             "tiny-llama",
+             lambda m: _control_vector_round_trip(steering.steering_vector(m, pos, neg, layers=2, method="pca")),
+             lambda: steering.SteeringVector, ("layer", "norm"), rows=lambda r: 1,
+             bad=(Bad("missing", lambda m: steering.load_control_vector("/nonexistent/x.gguf"), InvalidProbeFileError,
+                      "is not a control-vector file: no such file"),)),
+        Case("steering.steer", ("interp.steering.steer",), "tiny-llama",
+             lambda m: steering.steer(m, ["Tell me about Paris.", "Hello"], vector(m), 4.0, max_new_tokens=3,
+                                      scorer="french"),
+             lambda: steering.SteeredGenerations, ("prompt", "strength", "generation", "score"), rows=lambda r: 4,
+             bad=(Bad("empty", lambda m: steering.steer(m, " ", vector(m), 1.0), EmptyPromptError,
+                      "The 'prompt' parameter of steer is empty"),
+                  Bad("strength", lambda m: steering.steer(m, "Hi", vector(m), float("nan")), InvalidParameterError,
+                      "The 'strengths' parameter of steer must be a finite number"))),
+        Case("steering.steering_sweep", ("interp.steering.steering_sweep",), "tiny-neox",
+             lambda m: steering.steering_sweep(m, vector(m), ["Tell me about Paris.", "Hello there"], [1.0, 4.0],
+                                               scorer="sentiment", neutral_texts=["The river runs north.",
+                                                                                  "A week has seven days."],
+                                               max_new_tokens=3, n_resamples=50),
+             lambda: steering.SteeringSweepResult,
+             ("strength", "rate", "rate_low", "rate_high", "kl", "kl_low", "kl_high", "ppl", "ppl_low", "ppl_high",
+              "ppl_ratio", "ppl_ratio_low", "ppl_ratio_high"), rows=lambda r: 3,
+             bad=(Bad("scorer", lambda m: steering.steering_sweep(m, vector(m), ["Hi"], [1.0], scorer="german"),
+                      InvalidParameterError, "The 'scorer' parameter of steering_sweep must be one of"),
+                  Bad("ratio", lambda m: steering.steering_sweep(m, vector(m), ["Hi"], [1.0], scorer="french",
+                                                                 max_ppl_ratio=0.5),
+                      InvalidParameterError, "The 'max_ppl_ratio' parameter of steering_sweep must be a number >= 1"))),
+    ]
+
+
 CASES = {case.name: case for case in _attribution_cases() + _other_cases() + _ask_cases() + _patching_cases()
-         + _lens_cases() + _training_data_cases() + _circuit_cases() + _features_cases()}
+         + _lens_cases() + _training_data_cases() + _circuit_cases() + _features_cases() + _steering_cases()}
 BAD = [(name, bad) for name, case in CASES.items() for bad in case.bad]
 
 

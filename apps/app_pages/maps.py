@@ -27,10 +27,10 @@ def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], la
 
 
 def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
-                  random_baseline: bool, probe: str = "ridge") -> WorldMapResult:
+                  random_baseline: bool, probe: str = "linear") -> WorldMapResult:
     """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
     layers = every_nth_layer(_model.n_layers, step)
-    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline) + ((probe,) if probe != "ridge"
+    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline) + ((probe,) if probe != "linear"
                                                                                        else ())
 
     def compute() -> WorldMapResult:
@@ -92,8 +92,8 @@ with world_tab:
         step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
                                  key="maps_world_step")
         probe = right.selectbox("Probe", options_of(world_map, "probe"), key="maps_world_probe",
-                                help="ridge: linear (Gurnee & Tegmark's probe); mlp: one hidden layer, their nonlinear "
-                                     "comparison.")
+                                help="linear: ridge regression (Gurnee & Tegmark's probe); mlp: one hidden layer, "
+                                     "their nonlinear comparison.")
         random_baseline = st.checkbox("Random-weights control", value=True, key="maps_world_random")
         run = st.form_submit_button("Draw the world map", type="primary")
     uploaded = st.file_uploader("…or open a saved result (DIR/result.json from `interp map world --out DIR`)", type=["json"],

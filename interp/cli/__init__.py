@@ -36,6 +36,7 @@ from interp.cli import features as features_cli
 from interp.cli import lens as lens_cli
 from interp.cli import patching as patching_cli
 from interp.cli import replication as replication_cli
+from interp.cli import steering as steering_cli
 from interp.cli import train_data as train_data_cli
 
 __all__ = ["app", "delay_quick_bars", "main"]
@@ -59,6 +60,7 @@ app.add_typer(train_data_cli.app, name="train-data")  # interp train-data finetu
 app.add_typer(replication_cli.app)  # interp replicate
 app.add_typer(circuits_cli.app, name="circuit")  # interp circuit dla|eap
 app.add_typer(features_cli.app, name="sae")  # interp sae train|eval|show
+app.add_typer(steering_cli.app, name="steer")  # interp steer vector|apply|sweep|export
 
 
 def main() -> None:

@@ -47,9 +47,9 @@ def world(out_dir: OutOpt = None,
                                                       "lon (degrees; optional country, continent), e.g. "
                                                       "'Eiffel Tower,48.858,2.294,France'. --n-places and "
                                                       "--min-population are then ignored.")] = None,
-          probe: Annotated[str, typer.Option("--probe", help="'ridge' (linear) or 'mlp' (one hidden layer, Gurnee "
-                                             "& Tegmark's nonlinear comparison).")
-                           ] = "ridge",
+          probe: Annotated[str, typer.Option("--probe", help="'linear' (ridge regression; 'ridge' is its old "
+                                             "name) or 'mlp' (one hidden layer, Gurnee & Tegmark's nonlinear "
+                                             "comparison).")] = "linear",
           window: Annotated[int, typer.Option("--window", help="0: probe each layer (Gurnee & Tegmark); w > 0: the "
                                               "mean of layers l-w..l+w at layer l (a pooled variant).")] = 0,
           random_baseline: Annotated[bool, typer.Option("--random-baseline/--no-random-baseline",

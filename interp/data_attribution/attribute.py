@@ -62,8 +62,8 @@ if TYPE_CHECKING:
 
     from interp.data_attribution.finetune import FineTuneRun
 
-__all__ = ["METHODS", "UNSIGNED", "TrainingAttributionResult", "attribute_training", "training_scores", "resolve_query",
-           "GradientStore", "influence_scores"]
+__all__ = ["METHODS", "SCORERS", "Scorer", "UNSIGNED", "TrainingAttributionResult", "attribute_training",
+           "training_scores", "resolve_query", "GradientStore", "influence_scores"]
 
 METHODS = ("bm25", "grad_dot", "grad_cos", "tracin_sgd", "tracin_adam", "trackstar", "projected_if", "ekfac")
 RENAMED_METHODS = {"tracin": "tracin_sgd"}  # old name -> new; the old one warns (see interp._deprecations)
@@ -253,39 +253,76 @@ def _bm25(run: FineTuneRun, queries: list[Query]) -> np.ndarray:
     return np.asarray(out, dtype=np.float64)
 
 
-def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim: int | None = DEFAULT_DIM, seed: int = 0,
-                    progress: ProgressCallback | None = None, store: GradientStore | None = None) -> np.ndarray:
-    """(n_queries, n_train) scores of every training example for every query with one method (see the module docstring).
+# --------------------------------------------------------------------------------------------- the methods
+# One scoring function per method, registered in SCORERS (a table, as interp.attribution.methods is for input
+# attribution): fn(run, queries, store, progress) -> (n_queries, n_train); ``store`` is None for the methods that
+# need no gradients (``gradients=False``).
+@dataclasses.dataclass(frozen=True)
+class Scorer:
+    """One row of :data:`SCORERS`: a method's scoring function and whether it reads the gradient store."""
 
-    ``store``: a :class:`GradientStore` of this run, dimension and seed to reuse (it keeps query gradients too)."""
-    check_choice(method, METHODS, name="method", where="attribute_training")
-    if method == "bm25":
-        return _bm25(run, queries)
-    if method == "ekfac":
-        from interp.data_attribution._kronfluence import kronfluence_scores
+    name: str
+    score: Any  # Callable[[FineTuneRun, list[Query], GradientStore | None, Any], np.ndarray]
+    gradients: bool = True
 
-        return kronfluence_scores(run, queries, strategy="ekfac")
-    if store is None:
-        store = GradientStore(run, dim=dim, seed=seed)
-    last = len(run.checkpoints) - 1
-    if method in ("tracin_sgd", "tracin_adam"):
-        adam = method == "tracin_adam"
+
+def _score_bm25(run: FineTuneRun, queries: list[Query], store: GradientStore | None, progress: Any) -> np.ndarray:
+    return _bm25(run, queries)
+
+
+def _score_ekfac(run: FineTuneRun, queries: list[Query], store: GradientStore | None, progress: Any) -> np.ndarray:
+    from interp.data_attribution._kronfluence import kronfluence_scores
+
+    return kronfluence_scores(run, queries, strategy="ekfac")
+
+
+def _tracin(adam: bool):
+    def score(run: FineTuneRun, queries: list[Query], store: GradientStore, progress: Any) -> np.ndarray:
         total = np.zeros((len(queries), len(run.data)))
         for c, entry in enumerate(run.checkpoints):
             train, train_cor = store.training(c, corrected=adam, progress=progress)
             q, _, _ = store.query_gradients(c, queries)
             total += float(entry["lr"]) * (q.double() @ (train_cor if adam else train).double().T).numpy()
         return total
-    train, train_cor = store.training(last, corrected=method == "trackstar", progress=progress)
-    q, q_cor, _ = store.query_gradients(last, queries, corrected=method == "trackstar")
-    if method == "grad_dot":
-        return (q.double() @ train.double().T).numpy()
-    if method == "grad_cos":
-        return (_unit(q.double()) @ _unit(train.double()).T).numpy()
-    if method == "trackstar":
-        return (_unit(q_cor.double()) @ _unit(train_cor.double()).T).numpy()
-    # projected_if
-    return _projected_if(train.double(), q.double()).numpy()
+
+    return score
+
+
+def _last_checkpoint(combine, *, corrected: bool = False):
+    """A method that scores at the last checkpoint: ``combine(train, train_corrected, q, q_corrected)``."""
+    def score(run: FineTuneRun, queries: list[Query], store: GradientStore, progress: Any) -> np.ndarray:
+        last = len(run.checkpoints) - 1
+        train, train_cor = store.training(last, corrected=corrected, progress=progress)
+        q, q_cor, _ = store.query_gradients(last, queries, corrected=corrected)
+        return combine(train, train_cor, q, q_cor)
+
+    return score
+
+
+#: method name -> :class:`Scorer` (the order of :data:`METHODS`).
+SCORERS: dict[str, Scorer] = {row.name: row for row in (
+    Scorer("bm25", _score_bm25, gradients=False),
+    Scorer("grad_dot", _last_checkpoint(lambda g, gc, q, qc: (q.double() @ g.double().T).numpy())),
+    Scorer("grad_cos", _last_checkpoint(lambda g, gc, q, qc: (_unit(q.double()) @ _unit(g.double()).T).numpy())),
+    Scorer("tracin_sgd", _tracin(adam=False)),
+    Scorer("tracin_adam", _tracin(adam=True)),
+    Scorer("trackstar", _last_checkpoint(lambda g, gc, q, qc: (_unit(qc.double()) @ _unit(gc.double()).T).numpy(),
+                                         corrected=True)),
+    Scorer("projected_if", _last_checkpoint(lambda g, gc, q, qc: _projected_if(g.double(), q.double()).numpy())),
+    Scorer("ekfac", _score_ekfac, gradients=False),
+)}
+
+
+def training_scores(run: FineTuneRun, queries: list[Query], method: str, *, dim: int | None = DEFAULT_DIM, seed: int = 0,
+                    progress: ProgressCallback | None = None, store: GradientStore | None = None) -> np.ndarray:
+    """(n_queries, n_train) scores of every training example for every query with one method (see the module docstring).
+
+    ``store``: a :class:`GradientStore` of this run, dimension and seed to reuse (it keeps query gradients too)."""
+    check_choice(method, METHODS, name="method", where="attribute_training")
+    scorer = SCORERS[method]
+    if scorer.gradients and store is None:
+        store = GradientStore(run, dim=dim, seed=seed)
+    return scorer.score(run, queries, store if scorer.gradients else None, progress)
 
 
 def influence_scores(train_grads: torch.Tensor, query_grads: torch.Tensor, hessian: torch.Tensor) -> torch.Tensor:

@@ -28,12 +28,47 @@ from interp.models.engine import DEFAULT_BUDGET_BYTES
 if TYPE_CHECKING:
     from interp.models.model import Model
 
-__all__ = ["Patch", "Run", "run_patched", "metric_from_logits", "resolve_position_map", "site_hook", "SITES", "METRICS",
-           "DEFAULT_MEMORY_BUDGET"]
+__all__ = ["Patch", "Run", "run_patched", "metric_from_logits", "resolve_position_map", "site_hook", "SITES", "SITE_TABLE",
+           "Site", "METRICS", "DEFAULT_MEMORY_BUDGET"]
 
 #: Bytes one patched forward pass may use by default: the engine's budget (interp.models.engine).
 DEFAULT_MEMORY_BUDGET = DEFAULT_BUDGET_BYTES
-SITES = ("resid", "attn", "mlp", "head")
+
+
+# ----------------------------------------------------------------------------- the site table
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """One row of :data:`SITE_TABLE`: where a patching site's activation lives and the axes of its cells.
+
+    Attributes:
+        name: the site's name.
+        hook: the hook name, ``{layer}`` filled in (empty for the residual stream: :func:`interp.layers.layer_hook_name`).
+        residual: its layers are the residual layers 0..n_layers (0 = embeddings), not the blocks 0..n_layers - 1.
+        heads: one cell per attention head too (axes layer, position, head).
+    """
+
+    name: str
+    hook: str
+    residual: bool = False
+    heads: bool = False
+
+    def layer_count(self, model: Any) -> int:
+        """How many layers of ``model`` this site has."""
+        return model.n_layers + 1 if self.residual else model.n_layers
+
+    def shape(self, model: Any, n_positions: int) -> tuple[int, ...]:
+        """(layers, positions) or (layers, positions, heads): the shape of one map of this site."""
+        return (self.layer_count(model), n_positions) + ((model.n_heads,) if self.heads else ())
+
+
+#: site name -> :class:`Site` (the order of :data:`SITES`).
+SITE_TABLE: dict[str, Site] = {row.name: row for row in (
+    Site("resid", "", residual=True),
+    Site("attn", "blocks.{layer}.hook_attn_out"),
+    Site("mlp", "blocks.{layer}.hook_mlp_out"),
+    Site("head", "blocks.{layer}.attn.hook_z", heads=True),
+)}
+SITES = tuple(SITE_TABLE)
 METRICS = ("logit_diff", "prob", "logprob", "logit")
 
 
@@ -64,14 +99,9 @@ class Run:
 def site_hook(site: str, layer: int) -> str:
     """The hook of a patching site: ``resid`` at residual layer ``layer`` (interp.layers: 0 = embeddings),
     ``attn`` / ``mlp`` / ``head`` at block ``layer``."""
-    if site == "resid":
-        return layer_hook_name(layer)
-    if site == "attn":
-        return f"blocks.{layer}.hook_attn_out"
-    if site == "mlp":
-        return f"blocks.{layer}.hook_mlp_out"
-    if site == "head":
-        return f"blocks.{layer}.attn.hook_z"
+    row = SITE_TABLE.get(site) if isinstance(site, str) else None
+    if row is not None:
+        return layer_hook_name(layer) if row.residual else row.hook.format(layer=layer)
     raise InvalidParameterError(f"Unknown patching site {site!r}; choose from {', '.join(SITES)}.")
 
 

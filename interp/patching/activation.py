@@ -49,6 +49,7 @@ from interp.errors import InvalidParameterError
 from interp.patching._core import (
     DEFAULT_MEMORY_BUDGET,
     METRICS,
+    SITE_TABLE,
     SITES,
     Patch,
     Run,
@@ -158,19 +159,15 @@ def prepare_pairs(model: Model, clean: str | Sequence[str], corrupted: str | Seq
 def site_cells(model: Model, site: str, n_positions: int) -> list[tuple[int, int, int | None]]:
     """Every cell ``(layer, position_index, head)`` of a site: residual layers 0..n_layers, blocks
     0..n_layers - 1 for attn / mlp / head (head is None except for the head site)."""
-    if site == "resid":
-        return [(layer, j, None) for layer in range(model.n_layers + 1) for j in range(n_positions)]
-    if site == "head":
-        return [(b, j, h) for b in range(model.n_layers) for j in range(n_positions) for h in range(model.n_heads)]
-    return [(b, j, None) for b in range(model.n_layers) for j in range(n_positions)]
+    row = SITE_TABLE[site]
+    if row.heads:
+        return [(b, j, h) for b in range(row.layer_count(model)) for j in range(n_positions) for h in range(model.n_heads)]
+    return [(layer, j, None) for layer in range(row.layer_count(model)) for j in range(n_positions)]
 
 
 def site_shape(model: Model, site: str, n_positions: int) -> tuple[int, ...]:
-    if site == "resid":
-        return (model.n_layers + 1, n_positions)
-    if site == "head":
-        return (model.n_layers, n_positions, model.n_heads)
-    return (model.n_layers, n_positions)
+    """The shape of one map of ``site`` (a row of :data:`~interp.patching._core.SITE_TABLE`)."""
+    return SITE_TABLE[site].shape(model, n_positions)
 
 
 def source_activations(model: Model, texts: Sequence[str], hooks: Sequence[str], *, padding_side: str = "right"
@@ -405,7 +402,7 @@ def activation_patching(model: Model, clean: str | Sequence[str], corrupted: str
         check_baselines(pair, clean_m[i], corr_m[i], targets.metric_label(metric), where=where)
         n_pos = len(pair.position_map)
         arrays = {s: (_normalise(maps[i][s], clean_m[i], corr_m[i]) if s in site_list
-                      else np.zeros((0, n_pos) if s != "head" else (0, n_pos, model.n_heads)))
+                      else np.zeros((0, *site_shape(model, s, n_pos)[1:])))
                   for s in SITES}
         align_name = ("map" if isinstance(positions, Mapping) else align
                       if align is not None else "same")

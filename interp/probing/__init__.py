@@ -2,6 +2,10 @@
 
 - :mod:`interp.probing.estimators`: the probes themselves, scikit-learn estimators
   (:class:`LinearProbe`, :class:`MLPProbe`, :func:`load_probe`; ``interp.probes`` until 0.3);
+- :mod:`interp.probing.kinds`: the one vocabulary of probe kinds (:data:`PROBE_KINDS`: "linear", "mlp" and the
+  truth kinds), for labels and for continuous values (:class:`RidgeProbe`, :class:`MLPRegressorProbe`);
+- :func:`sweep_layers` (:mod:`interp.probing.layer_sweep`): the layer loop the POS probe, the truth sweep and
+  the world map share;
 - :func:`probe_layers` fits one probe (:class:`~interp.probing.estimators.LinearProbe` or
   :class:`~interp.probing.estimators.MLPProbe`) per layer on a split by sentence and returns a
   :class:`ProbeSweepResult` (accuracy, control accuracy and selectivity by layer);
@@ -30,6 +34,11 @@ _LAZY = {
     "load_probe": "interp.probing.estimators",
     "make_probe": "interp.probing.estimators",
     "PROBES": "interp.probing.estimators",
+    "RidgeProbe": "interp.probing.estimators",
+    "MLPRegressorProbe": "interp.probing.estimators",
+    "PROBE_KINDS": "interp.probing.kinds",
+    "kind_names": "interp.probing.kinds",
+    "sweep_layers": "interp.probing.layer_sweep",
     "probe_layers": "interp.probing.sweep",
     "ProbeSweepResult": "interp.probing.sweep",
     "split_by_group": "interp.probing.sweep",

@@ -90,3 +90,24 @@ def word_type_baseline(train_words: Sequence[str], train_labels: Sequence[Any], 
     # ties broken by the label's first appearance in training, as Counter.most_common does
     guesses = [per_word[w].most_common(1)[0][0] if w in per_word else majority for w in test_words]
     return float(np.mean(np.asarray(guesses) == np.asarray(test_labels)))
+
+
+def random_model(model: Any) -> Any:
+    """The same architecture and tokenizer with random weights (seed 1), or None if it cannot be built here
+    (the random-weights control of the POS probe and the world map; None for a model that already is one).
+
+    The built-in default model loads by ``None`` (its display name is not a name :func:`interp.load_model`
+    takes); any other model by its name, on the same device and dtype.
+    """
+    from interp.errors import InterpError
+    from interp.models.loading import DEFAULT_ALIASES, load_model
+
+    name = model.name
+    if name.endswith(" (random weights)"):
+        return None  # already the random baseline
+    if name in DEFAULT_ALIASES:
+        name = None  # the default model loads by None, not by its display name
+    try:
+        return load_model(name, random_weights=True, seed=1, device=str(model.device), dtype=model.dtype, quiet=True)
+    except InterpError:
+        return None

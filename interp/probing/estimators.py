@@ -46,10 +46,11 @@ from interp.errors import InvalidParameterError, InvalidProbeFileError, NotFitte
 from interp.results import atomic_write_bytes
 
 import_preserving_state("sklearn")  # its first import sets KMP_* environment variables; they are put back
-from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin  # noqa: E402
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError  # noqa: E402
 
-__all__ = ["LinearProbe", "MLPProbe", "load_probe", "PROBES", "make_probe"]
+__all__ = ["LinearProbe", "MLPProbe", "RidgeProbe", "MLPRegressorProbe", "Probe", "RegressionProbe", "load_probe",
+           "PROBES", "make_probe", "register_probe_kind", "check_features", "check_labels"]
 
 FORMAT_NAME = "interp.probe"
 SCHEMA_VERSION = 1
@@ -127,8 +128,8 @@ class ProbeNotFittedError(NotFittedError, SklearnNotFittedError):
     ``NotFittedError`` at once, so ``except`` clauses and tools written for either catch it."""
 
 
-class _Probe(ClassifierMixin, BaseEstimator):
-    """Shared predict/save/load of the probes; subclasses define ``fit`` and the forward pass."""
+class _SavedProbe(BaseEstimator):
+    """What every probe shares, classifier or regressor: the fitted check, the standardisation and save/load."""
 
     _array_names: ClassVar[tuple[str, ...]] = ()
     kind: ClassVar[str] = ""
@@ -139,30 +140,6 @@ class _Probe(ClassifierMixin, BaseEstimator):
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=np.float64) - self.scaler_mean_) / self.scaler_scale_
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """(n_rows, n_outputs) logits: one column per class, or one column for two classes."""
-        self._check_fitted("decision_function")
-        X = _check_x(X, where=f"{type(self).__name__}.decision_function", n_features=self.n_features_in_)
-        return self._logits(self._standardise(X))
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """(n_rows, n_classes) class probabilities, columns in the order of ``classes_``."""
-        self._check_fitted("predict_proba")
-        logits = self.decision_function(X)
-        if logits.shape[1] == 1:
-            p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-            return np.stack([1.0 - p, p], axis=1)
-        logits = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """(n_rows,) the most likely class of each row."""
-        self._check_fitted("predict")
-        logits = self.decision_function(X)
-        index = (logits[:, 0] > 0).astype(int) if logits.shape[1] == 1 else logits.argmax(axis=1)
-        return self.classes_[index]
 
     def _fit_scaler(self, X: np.ndarray):
         from sklearn.preprocessing import StandardScaler
@@ -195,27 +172,21 @@ class _Probe(ClassifierMixin, BaseEstimator):
             if not np.isfinite(array).all():
                 raise InvalidProbeFileError(f"{source}: array {name!r} holds NaN or infinity.")
             setattr(probe, name, array)
-        probe.classes_ = np.asarray(classes)
-        if probe.classes_.ndim != 1 or len(probe.classes_) < 2:
-            raise InvalidProbeFileError(f"{source}: 'classes' must list at least 2 classes. Got {classes!r}.")
+        probe._set_outputs(classes, source)
         probe.n_features_in_ = int(probe.scaler_mean_.shape[0]) if probe.scaler_mean_.ndim == 1 else -1
         problem = probe._shape_problem()
         if problem:
             raise InvalidProbeFileError(f"{source} is not a consistent {cls.__name__}: {problem}.")
         return probe
 
+    def _set_outputs(self, outputs: list[Any], source: str) -> None:
+        raise NotImplementedError  # classifiers keep classes_, regressors target_names_
+
+    def _outputs(self) -> list[Any]:
+        raise NotImplementedError
+
     def _shape_problem(self) -> str:
-        d, k = self.n_features_in_, len(self.classes_)
-        if self.scaler_mean_.shape != (d,) or self.scaler_scale_.shape != (d,) or d < 1:
-            return (f"scaler_mean_ {self.scaler_mean_.shape} and scaler_scale_ {self.scaler_scale_.shape} must both "
-                    "be (n_features,)")
-        if not (self.scaler_scale_ > 0).all():
-            return "scaler_scale_ must be positive"
-        n_out = 1 if k == 2 else k
-        width = self.coef_.shape[1] if self.coef_.ndim == 2 else -1
-        if self.coef_.shape != (n_out, width) or self.intercept_.shape != (n_out,):
-            return f"coef_ {self.coef_.shape} / intercept_ {self.intercept_.shape} do not match {k} classes"
-        return ""
+        raise NotImplementedError
 
     def to_document(self) -> dict[str, Any]:
         """The saved form: a JSON-ready dict with the arrays as base64 safetensors and a checksum."""
@@ -223,7 +194,7 @@ class _Probe(ClassifierMixin, BaseEstimator):
         from safetensors.numpy import save as save_arrays
 
         blob = save_arrays(self.state_arrays())
-        classes = self.classes_.tolist()
+        classes = self._outputs()
         params = self.get_params()
         return {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, "kind": self.kind, "params": params,
                 "classes": classes, "arrays": base64.b64encode(blob).decode("ascii"),
@@ -237,9 +208,59 @@ class _Probe(ClassifierMixin, BaseEstimator):
     def load(cls, path: str | os.PathLike) -> _Probe:
         """Load a probe saved by :meth:`save`; ``LinearProbe.load`` also checks the kind."""
         probe = load_probe(path)
-        if cls is not _Probe and not isinstance(probe, cls):
+        if cls not in (_Probe, _SavedProbe, RegressionProbe) and not isinstance(probe, cls):
             raise InvalidProbeFileError(f"{path} holds a {type(probe).__name__}, not a {cls.__name__}.")
         return probe
+
+
+class _Probe(ClassifierMixin, _SavedProbe):
+    """Shared predict/save/load of the classifier probes; subclasses define ``fit`` and the forward pass
+    (public as :data:`Probe`: subclass it for a probe kind of your own, with :func:`register_probe_kind`)."""
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """(n_rows, n_outputs) logits: one column per class, or one column for two classes."""
+        self._check_fitted("decision_function")
+        X = _check_x(X, where=f"{type(self).__name__}.decision_function", n_features=self.n_features_in_)
+        return self._logits(self._standardise(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """(n_rows, n_classes) class probabilities, columns in the order of ``classes_``."""
+        self._check_fitted("predict_proba")
+        logits = self.decision_function(X)
+        if logits.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """(n_rows,) the most likely class of each row."""
+        self._check_fitted("predict")
+        logits = self.decision_function(X)
+        index = (logits[:, 0] > 0).astype(int) if logits.shape[1] == 1 else logits.argmax(axis=1)
+        return self.classes_[index]
+
+    def _set_outputs(self, outputs: list[Any], source: str) -> None:
+        self.classes_ = np.asarray(outputs)
+        if self.classes_.ndim != 1 or len(self.classes_) < 2:
+            raise InvalidProbeFileError(f"{source}: 'classes' must list at least 2 classes. Got {outputs!r}.")
+
+    def _outputs(self) -> list[Any]:
+        return self.classes_.tolist()
+
+    def _shape_problem(self) -> str:
+        d, k = self.n_features_in_, len(self.classes_)
+        if self.scaler_mean_.shape != (d,) or self.scaler_scale_.shape != (d,) or d < 1:
+            return (f"scaler_mean_ {self.scaler_mean_.shape} and scaler_scale_ {self.scaler_scale_.shape} must both "
+                    "be (n_features,)")
+        if not (self.scaler_scale_ > 0).all():
+            return "scaler_scale_ must be positive"
+        n_out = 1 if k == 2 else k
+        width = self.coef_.shape[1] if self.coef_.ndim == 2 else -1
+        if self.coef_.shape != (n_out, width) or self.intercept_.shape != (n_out,):
+            return f"coef_ {self.coef_.shape} / intercept_ {self.intercept_.shape} do not match {k} classes"
+        return ""
 
 
 class LinearProbe(_Probe):
@@ -348,26 +369,207 @@ class MLPProbe(_Probe):
         return ""
 
 
+class RegressionProbe(RegressorMixin, _SavedProbe):
+    """Shared predict/save/load of the regression probes (continuous targets such as a place's latitude and
+    longitude): ``predict`` gives (n_rows, n_targets), ``score`` is R^2 (scikit-learn's ``RegressorMixin``)."""
+
+    def _set_outputs(self, outputs: list[Any], source: str) -> None:
+        if not outputs or not all(isinstance(o, str) for o in outputs):
+            raise InvalidProbeFileError(f"{source}: a regression probe lists its targets by name in 'classes'. "
+                                        f"Got {outputs!r}.")
+        self.target_names_ = list(outputs)
+
+    def _outputs(self) -> list[Any]:
+        return list(self.target_names_)
+
+    def _shape_problem(self) -> str:
+        d = self.n_features_in_
+        if self.scaler_mean_.shape != (d,) or self.scaler_scale_.shape != (d,) or d < 1:
+            return (f"scaler_mean_ {self.scaler_mean_.shape} and scaler_scale_ {self.scaler_scale_.shape} must both "
+                    "be (n_features,)")
+        if not (self.scaler_scale_ > 0).all():
+            return "scaler_scale_ must be positive"
+        return ""
+
+    def _fit_targets(self, y: Any, n_rows: int, where: str) -> np.ndarray:
+        if y is None:
+            raise InvalidParameterError(f"{where} requires y to be passed, but the target y is None.")
+        y = np.asarray(y)
+        if y.dtype.kind in "iub":
+            y = y.astype(np.float64)
+        if y.ndim not in (1, 2) or len(y) != n_rows or y.dtype.kind != "f" or not np.isfinite(y).all():
+            raise InvalidParameterError(f"The targets given to {where} must be finite numbers, (n_rows,) or "
+                                        f"(n_rows, n_targets) with one row per feature row ({n_rows}). Got "
+                                        f"{getattr(y, 'shape', None)} of dtype {getattr(y, 'dtype', None)}.")
+        n_targets = 1 if y.ndim == 1 else y.shape[1]
+        names = self.target_names if getattr(self, "target_names", None) else [f"y{j}" for j in range(n_targets)]
+        if len(names) != n_targets:
+            raise InvalidParameterError(f"{where}: target_names {list(names)!r} do not match the {n_targets} target "
+                                        "column(s).")
+        self.target_names_ = [str(n) for n in names]
+        return y
+
+    def predict(self, X: Any) -> np.ndarray:
+        """(n_rows, n_targets) predictions ((n_rows,) for a probe fitted on one target column)."""
+        self._check_fitted("predict")
+        X = _check_x(X, where=f"{type(self).__name__}.predict", n_features=self.n_features_in_)
+        return self._forward(self._standardise(X))
+
+
+#: the ridge penalties :class:`RidgeProbe` chooses from by leave-one-out (the world map's grid).
+RIDGE_ALPHAS = tuple(np.logspace(-1, 5, 13).tolist())
+
+
+class RidgeProbe(RegressionProbe):
+    """Ridge regression on standardised features, its penalty chosen by efficient leave-one-out
+    (``sklearn.linear_model.RidgeCV``): the linear probe for continuous targets (Gurnee & Tegmark 2023's
+    space probe).
+
+    Args:
+        alphas: the penalties to choose from.
+        target_names: names of the target columns (e.g. ``("lat", "lon")``), kept in the saved file.
+
+    Attributes (after ``fit``):
+        coef_: (n_targets, n_features) weights on standardised features; intercept_: (n_targets,);
+        alpha_: (1,) the chosen penalty; scaler_mean_, scaler_scale_: (n_features,); target_names_.
+    """
+
+    kind: ClassVar[str] = "RidgeProbe"
+    _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "coef_", "intercept_", "alpha_")
+
+    def __init__(self, alphas: Any = RIDGE_ALPHAS, target_names: Any = None):
+        self.alphas = alphas
+        self.target_names = target_names
+
+    def fit(self, X: Any, y: Any) -> RidgeProbe:
+        """Fit on (n_rows, n_features) ``X`` and (n_rows, n_targets) ``y``; returns ``self``."""
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        X = _check_x(X, where="RidgeProbe.fit")
+        y = self._fit_targets(y, len(X), "RidgeProbe.fit")
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.asarray(self.alphas, dtype=np.float64)))
+        model.fit(X.astype(np.float64), y)
+        scaler, ridge = model[0], model[-1]
+        self.scaler_mean_ = np.ascontiguousarray(scaler.mean_, dtype=np.float64)
+        self.scaler_scale_ = np.ascontiguousarray(scaler.scale_, dtype=np.float64)
+        self.n_features_in_ = X.shape[1]
+        self.coef_ = np.ascontiguousarray(ridge.coef_, dtype=np.float64)
+        self.intercept_ = np.ascontiguousarray(np.atleast_1d(ridge.intercept_), dtype=np.float64)
+        self.alpha_ = np.array([float(ridge.alpha_)])
+        return self
+
+    def _forward(self, Z: np.ndarray) -> np.ndarray:
+        return Z @ self.coef_.T + self.intercept_  # as sklearn's Ridge.predict computes it ((n_rows,) for one target)
+
+    def _shape_problem(self) -> str:
+        problem = super()._shape_problem()
+        k, d = len(self.target_names_), self.n_features_in_
+        expected = ((d,), (1,)) if self.coef_.ndim == 1 else ((k, d), (k,))
+        if not problem and (self.coef_.shape, self.intercept_.shape) != expected:
+            problem = f"coef_ {self.coef_.shape} / intercept_ {self.intercept_.shape} must be {expected[0]} / {expected[1]}"
+        return problem
+
+
+class MLPRegressorProbe(RegressionProbe):
+    """A one-hidden-layer ReLU network for continuous targets (``MLPRegressor``, Adam), on standardised
+    features and standardised targets (Gurnee & Tegmark's nonlinear comparison).
+
+    Args:
+        hidden_size: units in the hidden layer.
+        alpha: L2 penalty.
+        max_iter: most epochs.
+        early_stopping: hold out 10% of the training rows and stop when their score stalls.
+        random_state: seed of the initial weights, the shuffling and the early-stopping split.
+        target_names: names of the target columns.
+
+    Attributes (after ``fit``):
+        hidden_weights_: (n_features, hidden_size), hidden_intercept_: (hidden_size,); coef_: (hidden_size,
+        n_targets) ((hidden_size,) for a 1-D target), intercept_: (n_targets,) (scikit-learn's layout);
+        target_mean_, target_scale_: (n_targets,) the targets' standardisation; scaler_mean_, scaler_scale_: (n_features,).
+    """
+
+    kind: ClassVar[str] = "MLPRegressorProbe"
+    _array_names: ClassVar[tuple[str, ...]] = ("scaler_mean_", "scaler_scale_", "hidden_weights_", "hidden_intercept_",
+                                               "coef_", "intercept_", "target_mean_", "target_scale_")
+
+    def __init__(self, hidden_size: int = 256, alpha: float = 1.0, max_iter: int = 500, early_stopping: bool = True,
+                 random_state: int = 0, target_names: Any = None):
+        self.hidden_size = hidden_size
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.random_state = random_state
+        self.target_names = target_names
+
+    def fit(self, X: Any, y: Any) -> MLPRegressorProbe:
+        """Fit on (n_rows, n_features) ``X`` and (n_rows, n_targets) ``y``; returns ``self``."""
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.neural_network import MLPRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        X = _check_x(X, where="MLPRegressorProbe.fit")
+        y = self._fit_targets(y, len(X), "MLPRegressorProbe.fit")
+        mlp = MLPRegressor(hidden_layer_sizes=(int(self.hidden_size),), alpha=self.alpha, early_stopping=self.early_stopping,
+                           max_iter=self.max_iter, random_state=self.random_state)
+        model = make_pipeline(StandardScaler(), TransformedTargetRegressor(mlp, transformer=StandardScaler()))
+        model.fit(X.astype(np.float64), y)
+        scaler, fitted, target = model[0], model[-1].regressor_, model[-1].transformer_
+        self.scaler_mean_ = np.ascontiguousarray(scaler.mean_, dtype=np.float64)
+        self.scaler_scale_ = np.ascontiguousarray(scaler.scale_, dtype=np.float64)
+        self.n_features_in_ = X.shape[1]
+        self.hidden_weights_ = np.ascontiguousarray(fitted.coefs_[0], dtype=np.float64)
+        self.hidden_intercept_ = np.ascontiguousarray(fitted.intercepts_[0], dtype=np.float64)
+        out = fitted.coefs_[1][:, 0] if y.ndim == 1 else fitted.coefs_[1]  # (hidden,) for one 1-D target
+        self.coef_ = np.ascontiguousarray(out, dtype=np.float64)
+        self.intercept_ = np.ascontiguousarray(fitted.intercepts_[1], dtype=np.float64)
+        self.target_mean_ = np.ascontiguousarray(target.mean_, dtype=np.float64)
+        self.target_scale_ = np.ascontiguousarray(target.scale_, dtype=np.float64)
+        self.n_iter_ = int(fitted.n_iter_)
+        return self
+
+    def _forward(self, Z: np.ndarray) -> np.ndarray:
+        # the operations of MLPRegressor._forward_pass_fast and StandardScaler.inverse_transform, in their order
+        hidden = Z @ self.hidden_weights_
+        hidden += self.hidden_intercept_
+        np.maximum(hidden, 0, out=hidden)
+        out = hidden @ self.coef_
+        out += self.intercept_
+        out *= self.target_scale_
+        out += self.target_mean_
+        return out
+
+    def _shape_problem(self) -> str:
+        problem = super()._shape_problem()
+        d, k = self.n_features_in_, len(self.target_names_)
+        h = self.hidden_intercept_.shape[0] if self.hidden_intercept_.ndim == 1 else -1
+        if not problem and (self.hidden_weights_.shape != (d, h) or self.coef_.shape not in ((h, k), (h,) * (k == 1))
+                            or self.intercept_.shape != (k,) or self.target_mean_.shape != (k,)
+                            or self.target_scale_.shape != (k,)):
+            problem = (f"hidden_weights_ {self.hidden_weights_.shape}, coef_ {self.coef_.shape} and the target arrays "
+                       f"must be ({d}, {h}), ({h}, {k}) and ({k},)")
+        return problem
+
+
+#: public names of the probe base classes and input checks (for probe kinds defined outside this module).
+Probe = _Probe
+check_features = _check_x
+check_labels = _check_xy
+
+#: the kinds for many classes (:data:`interp.probing.kinds.PROBE_KINDS` has them all) -> their classifier class.
 PROBES: dict[str, type[_Probe]] = {"linear": LinearProbe, "mlp": MLPProbe}
-_KINDS = {cls.kind: cls for cls in PROBES.values()}
+# saved kind -> class, for load_probe
+_KINDS: dict[str, type[_SavedProbe]] = {cls.kind: cls for cls in (LinearProbe, MLPProbe, RidgeProbe, MLPRegressorProbe)}
 
 
 def make_probe(probe: str | _Probe, *, where: str, params: dict[str, Any] | None = None) -> _Probe:
-    """A fresh unfitted probe: from a name ("linear", "mlp") and parameters, or a clone of a probe."""
-    from sklearn.base import clone
+    """A fresh unfitted classifier probe: from a kind name ("linear", "mlp"; :mod:`interp.probing.kinds`) and
+    parameters, or a clone of a probe."""
+    from interp.probing import kinds
 
-    if isinstance(probe, _Probe):
-        fresh = clone(probe)
-        return fresh.set_params(**params) if params else fresh
-    if probe not in PROBES:
-        from interp._validation import check_choice
-
-        check_choice(probe, list(PROBES), name="probe", where=where)
-    try:
-        return PROBES[probe](**(params or {}))
-    except TypeError as exc:
-        raise InvalidParameterError(f"The probe parameters given to {where} do not fit {PROBES[probe].__name__}: {exc}. "
-                                    f"Allowed: {sorted(PROBES[probe]().get_params())}.") from None
+    return kinds.make_probe(probe, where=where, params=params, allowed=list(PROBES))
 
 
 def _checksum(kind: str, params: dict[str, Any], classes: list[Any], blob: bytes) -> str:
@@ -376,7 +578,7 @@ def _checksum(kind: str, params: dict[str, Any], classes: list[Any], blob: bytes
     return digest.hexdigest()
 
 
-def load_probe(path: str | os.PathLike) -> LinearProbe | MLPProbe:
+def load_probe(path: str | os.PathLike) -> _SavedProbe:
     """Load a probe saved with ``probe.save(path)``, whatever its kind.
 
     Raises:
@@ -402,7 +604,7 @@ def read_document(path: str | os.PathLike, format_name: str, what: str) -> dict[
     return document
 
 
-def register_probe_kind(cls: type[_Probe]) -> type[_Probe]:
+def register_probe_kind(cls: type[_SavedProbe]) -> type[_SavedProbe]:
     """Make ``load_probe`` know a probe class defined outside this module (a class decorator)."""
     _KINDS[cls.kind] = cls
     return cls

@@ -29,6 +29,7 @@ import numpy as np
 from interp._params import InstanceOf, Interval, Options, validate_params
 from interp.errors import InvalidParameterError
 from interp.probing.estimators import PROBES, _Probe, make_probe
+from interp.probing.layer_sweep import sweep_layers
 from interp.progress import ProgressArg, resolve_progress
 from interp.results import Result
 
@@ -383,11 +384,10 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
     from interp.probing.control import majority_baseline
 
     report = resolve_progress(progress, where=where)
-    report("probes", 0, len(layers))
     accuracy, train_accuracy, control_accuracy, weights = [], [], [], {name: [] for name in _WEIGHTS}
     intervals: dict[str, list[float]] = {name: [] for name in _INTERVALS}
-    for done, layer in enumerate(layers, start=1):
-        X = np.asarray(source[layer], dtype=np.float32)
+
+    def fit_layer(X: np.ndarray, layer: int, kind: Any) -> _Probe:
         fitted = clone(template).fit(X[train], labels[train])
         correct = fitted.predict(X[test_mask]) == labels[test_mask]
         accuracy.append(float(correct.mean()))
@@ -401,8 +401,10 @@ def probe_layers(acts: Any, labels: Sequence[Any], *, groups: Sequence[Any], pro
             control_accuracy.append(float(control_correct.mean()))
         for name, value in layer_intervals(correct, control_correct, groups[test_mask]).items():
             intervals[name].append(value)
-        del X
-        report("probes", done, len(layers))
+        return fitted
+
+    fits = sweep_layers(layers, lambda layer: np.asarray(source[layer], dtype=np.float32), fit_layer, report=report)
+    fitted = fits[layers[-1], None]
     accuracy_arr = np.asarray(accuracy, dtype=np.float64)
     control_arr = None if control_labels is None else np.asarray(control_accuracy, dtype=np.float64)
     classes = fitted.classes_.tolist()

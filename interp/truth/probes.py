@@ -1,6 +1,6 @@
 """Truth probes: mass-mean (Marks & Tegmark 2023) and CCS (Burns et al. 2022), as interp probes.
 
-All are :class:`interp.probing.estimators._Probe` estimators: scikit-learn's contract, ``predict_proba`` /
+All are :class:`interp.probing.estimators.Probe` estimators: scikit-learn's contract, ``predict_proba`` /
 ``score``, and ``save`` / ``load`` through the probe file format of :mod:`interp.probing.estimators` (JSON +
 safetensors, checksummed). Logistic regression is :class:`interp.probing.estimators.LinearProbe` itself.
 
@@ -37,21 +37,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from interp.errors import InvalidParameterError
-from interp.probing.estimators import _check_x, _check_xy, _Probe, register_probe_kind
+from interp.probing.estimators import Probe, check_features, check_labels, register_probe_kind
 
 __all__ = ["TRUTH_PROBES", "CCSProbe", "ContrastPCAProbe", "PairDiffProbe",
            "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "ccs_pair_accuracy", "make_truth_probe",
            "raw_direction"]
 
 
-def raw_direction(probe: _Probe) -> np.ndarray:
+def raw_direction(probe: Probe) -> np.ndarray:
     """(n_features,) unit vector: the probe's weights expressed on the raw (unstandardised) features."""
     w = np.asarray(probe.coef_[0], dtype=np.float64) / probe.scaler_scale_
     return w / (np.linalg.norm(w) or 1.0)
 
 
 @register_probe_kind
-class MassMeanProbe(_Probe):
+class MassMeanProbe(Probe):
     """Marks & Tegmark's mass-mean probe: the difference of the class means, on the raw features.
 
     ``theta = mean(true) - mean(false)`` in the original (unstandardised) feature space, and
@@ -113,7 +113,7 @@ class MassMeanProbe(_Probe):
 
     @classmethod
     def from_state(cls, params: dict[str, Any], classes: list[Any], arrays: dict[str, np.ndarray],
-                   *, source: str = "<state>") -> _Probe:
+                   *, source: str = "<state>") -> Probe:
         """Rebuild a fitted probe; a "MassMeanProbe" saved by interp < 0.2 (standardised features, no
         ``atol``) loads as the :class:`StandardizedMeanDiffProbe` it really was, with a warning."""
         scale = arrays.get("scaler_scale_")
@@ -127,7 +127,7 @@ class MassMeanProbe(_Probe):
                           "first (a diagonal-LDA direction, not Marks & Tegmark's mass-mean); it loads as "
                           "StandardizedMeanDiffProbe, with the same predictions.", LegacyFileWarning, stacklevel=3)
             cls = StandardizedMeanDiffProbe
-        return _Probe.from_state.__func__(cls, params, classes, arrays, source=source)
+        return Probe.from_state.__func__(cls, params, classes, arrays, source=source)
 
     def _fit_centring(self, X: np.ndarray) -> None:
         self.scaler_mean_ = np.ascontiguousarray(X.mean(0), dtype=np.float64)
@@ -225,7 +225,7 @@ class ContrastPCAProbe(MassMeanProbe):
 
 def _binary_xy(X: Any, y: Any, *, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Checked features and labels of a two-class fit, and the two classes (sorted; the second is "true")."""
-    X, y = _check_xy(X, y, where=where)
+    X, y = check_labels(X, y, where=where)
     classes = np.unique(y)
     if len(classes) != 2:
         raise InvalidParameterError(f"Only binary classification is supported: {where} needs exactly 2 "
@@ -269,7 +269,7 @@ def _check_pairs(pairs: Any, n_rows: int, where: str) -> np.ndarray:
 
 
 @register_probe_kind
-class CCSProbe(_Probe):
+class CCSProbe(Probe):
     """Contrast-Consistent Search as Burns et al. 2022 define it: an unsupervised probe on contrast pairs.
 
     Each pair is two rows, a "+" side and a "-" side (in the paper the same question answered "Yes" and
@@ -321,7 +321,7 @@ class CCSProbe(_Probe):
 
     @classmethod
     def from_state(cls, params: dict[str, Any], classes: list[Any], arrays: dict[str, np.ndarray],
-                   *, source: str = "<state>") -> _Probe:
+                   *, source: str = "<state>") -> Probe:
         """Rebuild a fitted probe; a "CCSProbe" saved by interp < 0.3 (a ``center`` parameter, each pair
         centred on its own mean) loads as the :class:`PairDiffProbe` it really was, with a warning."""
         if cls is CCSProbe and "center" in params:
@@ -333,7 +333,7 @@ class CCSProbe(_Probe):
                           "mean (a LAT-like direction of the pair differences, not Burns et al.'s CCS); it loads as "
                           "PairDiffProbe, with the same predictions.", LegacyFileWarning, stacklevel=3)
             cls = PairDiffProbe
-        return _Probe.from_state.__func__(cls, params, classes, arrays, source=source)
+        return Probe.from_state.__func__(cls, params, classes, arrays, source=source)
 
     def _check_settings(self, where: str) -> None:
         for name in ("n_restarts", "n_steps"):
@@ -371,7 +371,7 @@ class CCSProbe(_Probe):
                 The side must not follow the label (see the class docstring).
         """
         where = f"{type(self).__name__}.fit"
-        X = _check_x(X, where=where)
+        X = check_features(X, where=where)
         self._check_settings(where)
         pairs = _check_pairs(pairs, len(X), where)
         a, b = self._prepare(np.asarray(X, dtype=np.float64), pairs)
@@ -394,7 +394,7 @@ class CCSProbe(_Probe):
         of ``pairs``) is the true one, each side normalised as in training (Burns et al.'s pair score)."""
         self._check_fitted("pair_proba")
         where = f"{type(self).__name__}.pair_proba"
-        X = _check_x(X, where=where)
+        X = check_features(X, where=where)
         pairs = _check_pairs(pairs, len(X), where)
         a, b = self._sides(np.asarray(X, dtype=np.float64), pairs, fit=False)
         p_a, p_b = _sigmoid(self._logits(a)[:, 0]), _sigmoid(self._logits(b)[:, 0])
@@ -405,7 +405,7 @@ class CCSProbe(_Probe):
         ``(p(x+) - (1 - p(x-)))^2``) and ``confidence`` (mean of ``min(p(x+), p(x-))^2``)."""
         self._check_fitted("loss_terms")
         where = f"{type(self).__name__}.loss_terms"
-        X = _check_x(X, where=where)
+        X = check_features(X, where=where)
         pairs = _check_pairs(pairs, len(X), where)
         a, b = self._sides(np.asarray(X, dtype=np.float64), pairs, fit=False)
         p_a, p_b = _sigmoid(self._logits(a)[:, 0]), _sigmoid(self._logits(b)[:, 0])
@@ -418,7 +418,7 @@ class CCSProbe(_Probe):
         Only the sign changes: the direction was found without labels. Returns ``self``.
         """
         self._check_fitted("orient")
-        X, y = _check_xy(X, y, where=f"{type(self).__name__}.orient")
+        X, y = check_labels(X, y, where=f"{type(self).__name__}.orient")
         if float(np.mean(self.predict(X) == np.asarray(y).astype(int))) < 0.5:
             self.coef_ = -self.coef_
             self.intercept_ = -self.intercept_
@@ -527,7 +527,7 @@ def _ccs_adam(xa: np.ndarray, xb: np.ndarray, w: np.ndarray, *, n_steps: int, lr
     return w, bias, losses
 
 
-def ccs_accuracy(probe: _Probe, X: Any, y: Any) -> float:
+def ccs_accuracy(probe: Probe, X: Any, y: Any) -> float:
     """Accuracy; for a CCS probe not yet oriented, up to the sign: ``max(acc, 1 - acc)`` (Burns et al.)."""
     acc = float(probe.score(X, np.asarray(y).astype(int)))
     if isinstance(probe, CCSProbe) and float(probe.oriented_[0]) == 0.0:
@@ -544,29 +544,26 @@ def ccs_pair_accuracy(probe: CCSProbe, X: Any, pairs: Any, y: Any) -> float:
     return max(acc, 1.0 - acc) if float(probe.oriented_[0]) == 0.0 else acc
 
 
+#: the truth probes' names -> what they fit: the kinds of :data:`interp.probing.kinds.PROBE_KINDS` a truth
+#: analysis accepts ("lr" is the old name of "linear": it still resolves, with a DeprecationWarning).
 TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)",
                 "mm_std": "StandardizedMeanDiffProbe", "ccs": "CCSProbe", "lat": "ContrastPCAProbe"}
+#: the truth analyses' own defaults on top of a kind's: a more regularised logistic regression.
+TRUTH_DEFAULTS: dict[str, dict[str, Any]] = {"linear": {"C": 0.1, "max_iter": 500}}
 
 
-def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> _Probe:
+def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> Probe:
     """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant), "mm_std", "ccs" or "lat" (RepE's
-    contrast-pair PCA), with ``params`` set."""
+    contrast-pair PCA), with ``params`` set (:func:`interp.probing.kinds.make_probe` with the truth defaults)."""
     from interp._validation import check_choice
-    from interp.probing.estimators import LinearProbe
+    from interp.probing.kinds import make_probe
 
     check_choice(name, list(TRUTH_PROBES), name="probe", where=where)
-    if name == "lr":
-        probe = LinearProbe(C=0.1, max_iter=500)
-    elif name == "mm":
-        probe = MassMeanProbe()
-    elif name == "mm_iid":
-        probe = MassMeanProbe(covariance=True)
-    elif name == "mm_std":
-        probe = StandardizedMeanDiffProbe()
-    elif name == "lat":
-        probe = ContrastPCAProbe()
-    else:
-        probe = CCSProbe(random_state=random_state)
+    kind = "linear" if name == "lr" else name
+    defaults = dict(TRUTH_DEFAULTS.get(kind, {}))
+    if kind == "ccs":
+        defaults["random_state"] = random_state
+    probe = make_probe(kind, where=where, params=defaults)
     if params:
         try:
             probe.set_params(**params)
