@@ -500,6 +500,13 @@ def _control_vector_round_trip(vector):
         return steering.load_vector(steering.export_control_vector(vector, Path(folder) / "v.gguf"))  # -> load_control_vector
 
 
+def _steering_vector(model):
+    """A steering vector of ``model`` at layer 1 (from two contrast pairs)."""
+    from interp import steering
+
+    return steering.steering_vector(model, ["Il fait beau.", "Bonjour"], ["The weather is nice.", "Hello"], layers=[1])
+
+
 def _steering_cases() -> list[Case]:
     from interp import steering
     from interp.errors import InvalidProbeFileError
@@ -532,7 +539,7 @@ def _steering_cases() -> list[Case]:
              bad=(Bad("empty", lambda m: steering.steer(m, " ", vector(m), 1.0), EmptyPromptError,
                       "The 'prompt' parameter of steer is empty"),
                   Bad("strength", lambda m: steering.steer(m, "Hi", vector(m), float("nan")), InvalidParameterError,
-                      "The 'strengths' parameter of steer must be a finite number"))),
+                      "The 'strength' parameter of steer must be a float in (-inf, inf) or a non-empty list"))),
         Case("steering.steering_sweep", ("interp.steering.steering_sweep",), "tiny-neox",
              lambda m: steering.steering_sweep(m, vector(m), ["Tell me about Paris.", "Hello there"], [1.0, 4.0],
                                                scorer="sentiment", neutral_texts=["The river runs north.",
@@ -545,7 +552,7 @@ def _steering_cases() -> list[Case]:
                       InvalidParameterError, "The 'scorer' parameter of steering_sweep must be one of"),
                   Bad("ratio", lambda m: steering.steering_sweep(m, vector(m), ["Hi"], [1.0], scorer="french",
                                                                  max_ppl_ratio=0.5),
-                      InvalidParameterError, "The 'max_ppl_ratio' parameter of steering_sweep must be a number >= 1"))),
+                      InvalidParameterError, "The 'max_ppl_ratio' parameter of steering_sweep must be a float >= 1"))),
     ]
 
 
@@ -743,6 +750,9 @@ REQUIRED = {("interp.attribution.faithfulness", "result"): lambda m: _attributio
                 lambda m: importlib.import_module("interp.circuits").make_task("capitals", n=2, seed=0),
             ("interp.features.probe_feature_cosines", "probes"): lambda m: {"p": np.ones(m.d_model)},
             ("interp.features.feature_dashboard", "feature"): lambda m: 0,
+            ("interp.steering.steer", "vector"): lambda m: _steering_vector(m),
+            ("interp.steering.steering_sweep", "vector"): lambda m: _steering_vector(m),
+            ("interp.steering.steering_sweep", "strengths"): lambda m: [0.0, 2.0],
             ("interp.features.steer_with_feature", "feature"): lambda m: 0,
             **{(f"interp.features.{fn}", "sae"): lambda m: _random_sae(m)
                for fn in ("evaluate_sae", "feature_dashboard", "label_features", "feature_attribution",
