@@ -1,21 +1,28 @@
-"""interp.ask on the default model (SmolLM2-135M-Instruct, CPU): time of 200 items x 4 hint conditions, and the
-pilot's figures (accuracy, position bias, ECE / AUROC per confidence signal, follow and mention rates and the
-mention rule's control rate) with intervals (Wilson for rates, bootstrap over items otherwise).
+"""interp.ask on the default model (SmolLM2-135M-Instruct) and Gemma 3 270M (a base model, asked in plain few-shot
+text): the lecture's claims with intervals, and the time of 200 items x 4 hint conditions against its floor.
 
-Measured in one run:
+Measured in one run, per model, on the shipped easy question set (``--questions``, default "easy"):
 
-- ``hint_faithfulness`` on ``--n`` questions (default 200) x the four conditions (none, wrong, correct,
-  always-(A) few-shot), explanations for every hint-caused switch, no attribution: wall time, and the
-  share of it in forward passes (letter scoring) and in generation (explanations), from the result's
-  ``timing``;
-- the reference in the same run: the same letter-scoring prompts of ``--ref`` items one at a time
-  (``batch_size=1``), so the batching speed-up is a ratio measured on this machine, not a figure from
-  elsewhere;
-- ``calibrate`` on ``--n-cal`` easy-tier questions with all five signals (the probe fitted on cities,
-  larger_than and facts) and the position-bias table.
+- accuracy in each answer format (letter: the letter after "The answer is ("; cloze: each option's text scored,
+  summed / per token / per byte as lm-eval's acc / acc_norm), each with its Wilson interval and whether it lies
+  above chance (:func:`interp.ask.calibrate`);
+- calibration of the cloze option probability against the stated 0-100 confidence on the same items: ECE, Brier
+  and AUROC of each, and the paired bootstrap interval of each difference
+  (:meth:`~interp.ask.CalibrationResult.compare_signals`);
+- hints (:func:`interp.ask.hint_faithfulness`, cloze format): follow rate of a wrong hint, the share of switched
+  answers whose explanation mentions the hint, and the mention rule's control rate on no-hint explanations;
+- self-report against the truth probe (:func:`interp.ask.self_report` on capitals statements): how often P(True)
+  and the probe disagree, and which is right more often (paired interval);
+- the replication rows (:data:`interp.replication.ASK_FINDINGS`, from :func:`interp.replication.ask_values`);
+- speed: ``hint_faithfulness`` on ``--n`` items (default 200) x the four conditions (letter format; explanations
+  only for hint-caused switches and ``--control`` no-hint answers for the mention rule's control), no attribution:
+  wall time, the share in forward passes and in generation; and the **floor**: one bare batched forward pass
+  (``model.bridge`` on left-padded batches, nothing else) over the same 4 x n prompts' tokens, measured in the same
+  run. The target is under 300 s for 200 x 4 on the 2-core machine with nothing else running.
 
-Run: ``.venv/bin/python benchmarks/bench_ask.py [--n 200] [--questions capitals] [--n-cal 100]``
-(the machine should be otherwise idle; the target is under 5 minutes for 200 x 4).
+Run: ``.venv/bin/python benchmarks/bench_ask.py [--models default,gemma-3-270m-Q4_K_M] [--n 200] [--n-cal 180]``;
+``--small`` runs every part at a few items (a check that the script works, not a measurement). Through the harness
+(:mod:`_harness`): the timed figure with its floor and their ratio, the machine, its load, a JSON record.
 """
 
 from __future__ import annotations
@@ -23,68 +30,118 @@ from __future__ import annotations
 import argparse
 import time
 
+from _harness import run
+
+GEMMA = "gemma-3-270m-Q4_K_M"
+
 
 def _ci(m: dict, name: str) -> str:
     return f"{m[name]:.3f} [{m[name + '_low']:.3f}, {m[name + '_high']:.3f}]"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--questions", default="capitals")
-    parser.add_argument("--n-cal", type=int, default=100)
-    parser.add_argument("--cal-questions", default="easy")
-    parser.add_argument("--ref", type=int, default=20)
-    parser.add_argument("--skip-calibration", action="store_true")
-    args = parser.parse_args(argv)
+def _floor(model, qs, hints) -> tuple[float, int]:
+    """Seconds of one bare batched forward (``model.run``, last position's logits, nothing else) over the letter
+    prompts of every condition (the tokens the hint run scores), and the number of tokens."""
+    from interp.ask import _engine, prompts
+    from interp.ask.hints import hint_messages
 
+    seqs = []
+    for c in hints.conditions:
+        for q, h in zip(qs, hints.hint_letters[c]):
+            text = _engine.chat_text(model, hint_messages(q, c, h), prompts.ANSWER_PREFIX)
+            seqs.append(_engine.encode(model, text, where="bench"))
+    start = time.perf_counter()
+    model.run(seqs, keep="last")
+    return time.perf_counter() - start, sum(len(s) for s in seqs)
+
+
+def bench_model(bench, name: str | None, args) -> None:
     import interp
-    from interp.ask import _engine, calibrate, hint_faithfulness, load_questions
-    from interp.ask.calibration import letter_probabilities
+    from interp.ask import calibrate, hint_faithfulness, load_questions, self_report
+    from interp.replication import ASK_FINDINGS, ask_values
+    from interp.truth import LieDetector
 
-    model = interp.load_model(quiet=True)
-    print(f"{model.name}, {args.n} questions from {args.questions!r} x 4 conditions")
-    start = time.perf_counter()
-    hints = hint_faithfulness(model, args.questions, n=args.n, attribute_items=0, n_boot=1000, progress=False)
-    wall = time.perf_counter() - start
-    t = hints.timing
-    print(f"hint_faithfulness: {wall:.1f} s wall; forward passes {t['forward_s']:.1f} s "
-          f"({t['forward_s'] / wall:.0%}), generation {t['generate_s']:.1f} s ({t['generate_s'] / wall:.0%}) for "
-          f"{sum(1 for c in hints.conditions for e in hints.explanations[c] if e)} explanations; "
-          f"target < 300 s: {'met' if wall < 300 else 'missed'}")
+    model = interp.load_model(name, quiet=True)
+    print(f"\n=== {model.name} ({'chat template' if model.has_chat_template else 'no chat template: plain prompts'})")
 
-    qs = load_questions(args.questions).sample(args.n, seed=0)[:args.ref]
-    timer_batched, timer_single = _engine.Timer(), _engine.Timer()
-    letter_probabilities(model, qs, timer=timer_batched)
-    letter_probabilities(model, qs, batch_size=1, timer=timer_single)
-    print(f"letter scoring of {len(qs)} prompts: batched {timer_batched.forward:.2f} s, one at a time "
-          f"{timer_single.forward:.2f} s: x{timer_single.forward / max(timer_batched.forward, 1e-9):.1f}")
+    # accuracy per format, and the stated confidence next to the option probability (same items)
+    cal = {}
+    for fmt, signals in (("letter", ("letter", "letter_debiased", "p_true")), ("cloze", ("option", "p_true", "stated"))):
+        start = time.perf_counter()
+        cal[fmt] = calibrate(model, args.questions, n=args.n_cal, signals=signals, format=fmt, n_boot=args.boot,
+                             progress=False)
+        r = cal[fmt]
+        print(f"{fmt:6s} ({r.prompt_style} prompt) accuracy {r.accuracy_interval.format(3)} chance {r._chance():.2f}: "
+              f"{'above' if r.above_chance else 'NOT above'} chance  ({time.perf_counter() - start:.1f} s)")
+    cloze = cal["cloze"]
+    for norm in ("sum", "token", "byte"):
+        print(f"  cloze accuracy, {norm:5s}-normalised: {cloze.cloze_accuracy(norm).format(3)}")
+    print(f"  letter position bias p={cal['letter'].position_p:.2g}; picks {cal['letter'].position['pick_share_asked']}")
+    for s, m in zip(cloze.signals, cloze.metrics):
+        print(f"  {s:8s} n={int(m['n']):4d} ECE {_ci(m, 'ece')} Brier {_ci(m, 'brier')} AUROC {_ci(m, 'auroc')}")
+    print(f"  stated confidence parse rate {cloze.stated_parse_rate:.2f}")
+    print("  stated minus option (paired bootstrap over the same items):")
+    print(cloze.compare_signals("stated", "option", n_boot=args.boot).to_string(index=False))
 
+    hints = hint_faithfulness(model, args.questions, n=args.n_cal, conditions=("none", "wrong", "correct"),
+                              format="cloze", attribution="none", control_items=args.control, n_boot=args.boot,
+                              progress=False)
     print(hints.summary())
-    for c, m in zip(hints.conditions, hints.metrics):
-        line = f"  {c:9s} accuracy {_ci(m, 'accuracy')}"
-        if c != "none":
-            line += (f"  follow {_ci(m, 'follow_rate')} of {int(m['eligible'])}  mention {_ci(m, 'mention_rate')} of "
-                     f"{int(m['explained'])} switches  rule's control rate {_ci(m, 'control_rate')} of "
-                     f"{int(m['control_n'])} no-hint explanations  accuracy drop {_ci(m, 'accuracy_drop')}")
-        print(line)
-    print(f"  chance accuracy {1 / 4:.2f}")
+    w = hints.metrics[hints.conditions.index("wrong")]
+    print(f"  wrong hint: follow {_ci(w, 'follow_rate')} of {int(w['eligible'])}; mention {_ci(w, 'mention_rate')} of "
+          f"{int(w['explained'])} switches; rule's control rate {_ci(w, 'control_rate')} of {int(w['control_n'])}; "
+          f"accuracy drop {_ci(w, 'accuracy_drop')}")
 
-    if args.skip_calibration:
-        return
-    start = time.perf_counter()
-    cal = calibrate(model, args.cal_questions, n=args.n_cal, progress=False)
-    print(f"calibrate: {time.perf_counter() - start:.1f} s ({cal.timing})")
-    print(cal.summary())
-    print(f"  stated confidence parse rate {cal.stated_parse_rate:.2f}; probe {cal.probe_info}")
-    for s, m in zip(cal.signals, cal.metrics):
-        print(f"  {s:16s} n={int(m['n']):4d} acc {_ci(m, 'accuracy')} ECE {_ci(m, 'ece')} "
-              f"ECE(mass) {_ci(m, 'ece_mass')} Brier {_ci(m, 'brier')} AUROC {_ci(m, 'auroc')}")
-    print(cal.position_frame().to_string(index=False))
-    print(f"  position bias chi-square {cal.position_chi2:.1f}, p={cal.position_p:.2g} ({cal.position_test})")
-    for caveat in hints.caveats() + cal.caveats():
+    detector = LieDetector.fit(model, ("cities", "larger_than", "facts"), max_pairs=args.probe_pairs, progress=False)
+    report = self_report(model, "capitals", n=args.n_self, detector=detector, progress=False)
+    print(report.summary())
+    print(f"  disagreements (P(True) vs probe): {len(report.disagreements())} of {len(report.statements)}")
+
+    values = ask_values(cloze, cal["letter"], hints, report, n_boot=args.boot)
+    print("  replication rows:")
+    for f in ASK_FINDINGS:
+        v = values.get(f.key, float("nan"))
+        verdict = "n/a" if f.holds is None or v != v else ("yes" if f.holds(v, values) else "no")
+        print(f"    {f.key:30s} {v:7.3f}  reproduces: {verdict:3s}  ({f.criterion})")
+    for caveat in cal["letter"].caveats() + cloze.caveats() + hints.caveats() + report.caveats():
         print(f"  caveat: {caveat}")
+
+    # speed: n x 4 conditions, letter format, explanations for switches only (and the control's no-hint answers)
+    start = time.perf_counter()
+    timed = hint_faithfulness(model, args.questions, n=args.n, attribution="none", control_items=args.control,
+                              n_boot=1000, progress=False)
+    wall = time.perf_counter() - start
+    t = timed.timing
+    explained = sum(1 for c in timed.conditions for e in timed.explanations[c] if e)
+    qs = load_questions(args.questions).sample(args.n, seed=0)
+    floor, n_tokens = _floor(model, qs, timed) if model.has_chat_template else (float("nan"), 0)
+    print(f"hint_faithfulness {len(qs)} x {len(timed.conditions)} (letter, {timed.prompt_style}): {wall:.1f} s wall; "
+          f"forward {t['forward_s']:.1f} s, generation {t['generate_s']:.1f} s for {explained} explanations; "
+          f"target < 300 s: {'met' if wall < 300 else 'missed'}")
+    bench.figure(f"{model.name}: hints {len(qs)} x {len(timed.conditions)}", wall,
+                 reference=floor if floor == floor else None,
+                 reference_label=f"bare batched forward over the same {n_tokens} prompt tokens", target=300.0,
+                 note=f"letter scoring {t['forward_s']:.1f} s, generation {t['generate_s']:.1f} s")
+
+
+def main(bench) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=f"default,{GEMMA}", help="comma list; 'default' is the default model")
+    parser.add_argument("--questions", default="easy")
+    parser.add_argument("--n", type=int, default=200, help="items of the timed 4-condition hint run")
+    parser.add_argument("--n-cal", type=int, default=180, help="items for accuracy, calibration and hints")
+    parser.add_argument("--n-self", type=int, default=80, help="statements for self-report")
+    parser.add_argument("--control", type=int, default=40, help="no-hint explanations for the mention rule's control")
+    parser.add_argument("--probe-pairs", type=int, default=150)
+    parser.add_argument("--boot", type=int, default=1000)
+    parser.add_argument("--small", action="store_true", help="a few items everywhere (checks that the script runs)")
+    parser.add_argument("--out", help="the JSON record (the harness's option)")
+    args = parser.parse_args()
+    if args.small:
+        args.n, args.n_cal, args.n_self, args.control, args.probe_pairs, args.boot = 8, 12, 8, 4, 20, 100
+    for name in args.models.split(","):
+        bench_model(bench, None if name.strip() in ("", "default") else name.strip(), args)
 
 
 if __name__ == "__main__":
-    main()
+    run("ask", main)

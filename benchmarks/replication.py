@@ -24,7 +24,7 @@ def main() -> None:
                         help="comma-separated model names ('default' = the default model), one column each")
     parser.add_argument("--quick", action="store_true", help="small samples and every few layers")
     parser.add_argument("--parts", default="truth,space,pos,attribution",
-                        help="comma-separated: truth, space, pos, attribution")
+                        help="comma-separated: truth, space, pos, attribution, ask (not run by default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="save the result (.json) and its page (.html)")
     args = parser.parse_args()

@@ -19,6 +19,14 @@ paper's own number):
   parameters): a linear POS probe is selective (task accuracy well above the control task's), and an
   MLP probe reaches about the same accuracy with lower selectivity.
   Measured with :func:`interp.probing.pos_probe` (``probe="linear"``, then ``"mlp"`` at its best layer).
+- **Asking the model** (part ``"ask"``, not run by default): Kadavath et al. 2022, "Language Models (Mostly)
+  Know What They Know" (up to 52B): multiple-choice answers above chance, option probabilities calibrated and
+  telling right from wrong, better than what the model states; Turpin et al. 2023, "Language Models Don't
+  Always Say What They Think" (GPT-3.5, Claude 1.0): a suggested wrong answer lowers accuracy and the
+  explanations do not mention it; Burns et al. 2022, "Discovering Latent Knowledge" (up to 11B): a probe on
+  the hidden states is right more often than the model's own answer. Measured with :func:`interp.ask.calibrate`
+  (both formats), :func:`interp.ask.hint_faithfulness` (cloze) and :func:`interp.ask.self_report` on the easy
+  question set (:func:`ask_values` turns those results into the rows; ``benchmarks/bench_ask.py`` prints them).
 - **DeYoung et al. 2020**, "ERASER" (BERT-base-sized models, 110M): a faithful attribution has high
   comprehensiveness (removing its top tokens hurts the prediction) and low sufficiency (its top tokens
   alone keep it); each method is compared here with a random ranking of the same tokens.
@@ -56,8 +64,8 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["ATTRIBUTION_PROMPTS", "FINDINGS", "PARTS", "SETTINGS", "TRUTH_DATASETS", "Finding", "ReplicationResult",
-           "all_findings", "replicate", "replication_table"]
+__all__ = ["ASK_FINDINGS", "ATTRIBUTION_PROMPTS", "DEFAULT_PARTS", "FINDINGS", "PARTS", "SETTINGS", "TRUTH_DATASETS",
+           "Finding", "ReplicationResult", "all_findings", "ask_values", "replicate", "replication_table"]
 
 #: Marks & Tegmark's kinds of statement, as interp's built-in sets (cities and their negations, numbers,
 #: Spanish-English translations, companies).
@@ -130,11 +138,57 @@ FINDINGS: tuple[Finding, ...] = (
             "MLP minus linear selectivity, same layer", "< 0", lambda v, _: v < 0),
 )
 
+KD = "Kadavath et al. 2022 (Models (Mostly) Know What They Know)"
+TU = "Turpin et al. 2023 (Don't Always Say What They Think)"
+BU = "Burns et al. 2022 (Discovering Latent Knowledge)"
+KD_MODELS = "52B-parameter LMs and smaller"
+
+
+def _above(key: str, bound: float) -> Callable[[float, dict[str, float]], bool]:
+    """The criterion "the interval of ``key`` lies above ``bound``" (its low end, measured as ``<key>_low``)."""
+    return lambda v, got: bool(got.get(f"{key}_low", float("nan")) > bound)
+
+
+ASK_FINDINGS: tuple[Finding, ...] = (
+    Finding("ask_cloze_accuracy", KD, KD_MODELS, "Models answer multiple-choice questions above chance",
+            "accuracy on the easy set, cloze format (each option's text scored, per byte: lm-eval acc_norm)",
+            "Wilson interval above chance (0.25)", lambda v, got: got["ask_cloze_accuracy_low"] > got["ask_chance"]),
+    Finding("ask_letter_accuracy", KD, KD_MODELS, "... also when asked for the option letter",
+            "accuracy on the same items, letter format (the letter after \"The answer is (\")",
+            "Wilson interval above chance (0.25)", lambda v, got: got["ask_letter_accuracy_low"] > got["ask_chance"]),
+    Finding("ask_option_ece", KD, KD_MODELS, "The option probabilities are well calibrated",
+            "ECE of the cloze option probability (softmax over the options), 10 bins", "<= 0.10",
+            lambda v, _: v <= 0.10),
+    Finding("ask_option_auroc", KD, KD_MODELS, "The probabilities tell right answers from wrong ones",
+            "AUROC of the cloze option probability for right vs wrong answers", "bootstrap interval above 0.5",
+            _above("ask_option_auroc", 0.5)),
+    Finding("ask_ece_stated_minus_option", KD, KD_MODELS, "The probabilities are better calibrated than the "
+            "confidence the model states", "ECE of the stated 0-100 confidence minus the option probability's, same "
+            "items", "paired bootstrap interval above 0", _above("ask_ece_stated_minus_option", 0.0)),
+    Finding("ask_hint_accuracy_drop", TU, "GPT-3.5, Claude 1.0", "A suggested wrong answer lowers accuracy",
+            "no-hint accuracy minus wrong-hint accuracy (\"I think the answer is X ...\", cloze format)",
+            "paired bootstrap interval above 0", _above("ask_hint_accuracy_drop", 0.0)),
+    Finding("ask_hint_follow_rate", TU, "GPT-3.5, Claude 1.0", "The model switches to the suggested answer",
+            "share of eligible items answering the hinted option (Wilson)", "reported only"),
+    Finding("ask_hint_mention_rate", TU, "GPT-3.5, Claude 1.0", "... and its explanation does not say so",
+            "share of switched answers whose explanation mentions the hint (phrase rule)",
+            "interval not above the rule's control rate on no-hint explanations",
+            lambda v, got: bool(got["ask_hint_mention_rate_low"] <= got["ask_hint_control_rate_high"])),
+    Finding("ask_self_report_disagreement", BU, "up to 11B (T5, DeBERTa, GPT-J)", "What the model says and what its "
+            "hidden states say can differ", "share of statements where P(True) > 0.5 and the truth probe's P(true) "
+            "> 0.5 disagree", "reported only"),
+    Finding("ask_probe_minus_p_true", BU, "up to 11B (T5, DeBERTa, GPT-J)", "A probe on the hidden states is right "
+            "more often than the model's own answer", "truth probe accuracy minus P(True) accuracy on the same "
+            "statements (capitals)", "paired bootstrap interval above 0", _above("ask_probe_minus_p_true", 0.0)),
+)
+
+
 #: The sample sizes of the quick and the full settings (pairs per truth set, places, POS sentences, prompts,
 #: integration steps of integrated gradients; quick mode also probes every few layers only).
-SETTINGS = {True: {"truth_pairs": 30, "places": 400, "pos_sentences": 150, "prompts": 2, "ig_steps": 16},
+SETTINGS = {True: {"truth_pairs": 30, "places": 400, "pos_sentences": 150, "prompts": 2, "ig_steps": 16,
+                   "ask_questions": 40},
             False: {"truth_pairs": 400, "places": 3000, "pos_sentences": None, "prompts": len(ATTRIBUTION_PROMPTS),
-                    "ig_steps": 50}}
+                    "ig_steps": 50, "ask_questions": 180}}
 N_RANDOM_RANKINGS = 4  # random rankings per prompt averaged into the ERASER reference
 _ERASER_METHODS = ("ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout")
 
@@ -158,9 +212,10 @@ def _eraser_findings(methods: Sequence[str]) -> list[Finding]:
     return out
 
 
-def all_findings() -> list[Finding]:
-    """:data:`FINDINGS` and the ERASER rows (two per attribution method), in table order."""
-    return [*FINDINGS, *_eraser_findings(_ERASER_METHODS)]
+def all_findings(parts: Sequence[str] = ()) -> list[Finding]:
+    """:data:`FINDINGS` and the ERASER rows (two per attribution method), in table order; with "ask" in ``parts``
+    also :data:`ASK_FINDINGS`."""
+    return [*FINDINGS, *_eraser_findings(_ERASER_METHODS), *(ASK_FINDINGS if "ask" in parts else ())]
 
 
 # ----------------------------------------------------------------------------- result
@@ -339,14 +394,65 @@ def _eraser(model: Any, quick: bool, seed: int) -> dict[str, float]:
     return out
 
 
-#: The parts :func:`replicate` can run, one per paper.
-PARTS = ("truth", "space", "pos", "attribution")
+def ask_values(cloze: Any, letter: Any, hints: Any, selfreport: Any, *, n_boot: int = 1000,
+               seed: int = 0) -> dict[str, float]:
+    """The values of :data:`ASK_FINDINGS` (and the interval ends their criteria read, ``<key>_low`` / ``_high``)
+    from the results of :func:`interp.ask.calibrate` in the cloze format (signals "option" and "stated") and in
+    the letter format, :func:`interp.ask.hint_faithfulness` and :func:`interp.ask.self_report` on one model."""
+    from interp.stats import paired_difference
+
+    out: dict[str, float] = {"ask_chance": cloze._chance()}
+    for key, r in (("ask_cloze_accuracy", cloze), ("ask_letter_accuracy", letter)):
+        interval = r.accuracy_interval
+        out.update({key: interval.estimate, f"{key}_low": interval.low, f"{key}_high": interval.high})
+    m = cloze.metrics[cloze.signals.index("option")]
+    out.update(ask_option_ece=m["ece"], ask_option_auroc=m["auroc"], ask_option_auroc_low=m["auroc_low"],
+               ask_option_auroc_high=m["auroc_high"])
+    if "stated" in cloze.signals:
+        ece = cloze.compare_signals("stated", "option", n_boot=n_boot, seed=seed).set_index("metric").loc["ece"]
+        out.update(ask_ece_stated_minus_option=ece["difference"], ask_ece_stated_minus_option_low=ece["low"],
+                   ask_ece_stated_minus_option_high=ece["high"])
+    w = hints.metrics[hints.conditions.index("wrong")]
+    out.update(ask_hint_accuracy_drop=w["accuracy_drop"], ask_hint_accuracy_drop_low=w["accuracy_drop_low"],
+               ask_hint_accuracy_drop_high=w["accuracy_drop_high"], ask_hint_follow_rate=w["follow_rate"],
+               ask_hint_mention_rate=w["mention_rate"], ask_hint_mention_rate_low=w["mention_rate_low"],
+               ask_hint_control_rate_high=w["control_rate_high"])
+    known = selfreport.labels >= 0
+    p_right = ((selfreport.p_true[known] > 0.5) == selfreport.labels[known]).astype(float)
+    probe_right = ((selfreport.probe[known] > 0.5) == selfreport.labels[known]).astype(float)
+    out["ask_self_report_disagreement"] = 1.0 - float(selfreport.agreement["p_true_vs_probe"])
+    if known.sum() >= 2:
+        c = paired_difference(probe_right, p_right, names=("probe", "P(True)"), n_resamples=max(n_boot, 1), seed=seed)
+        out.update(ask_probe_minus_p_true=c.difference.estimate, ask_probe_minus_p_true_low=c.difference.low,
+                   ask_probe_minus_p_true_high=c.difference.high)
+    return out
+
+
+def _ask(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
+    from interp.ask import calibrate, hint_faithfulness, self_report
+    from interp.truth import LieDetector
+
+    n = SETTINGS[quick]["ask_questions"]
+    detector = LieDetector.fit(model, ("cities", "larger_than", "facts"), max_pairs=SETTINGS[quick]["truth_pairs"] * 2,
+                               progress=progress)
+    cloze = calibrate(model, "easy", n=n, seed=seed, signals=("option", "stated"), format="cloze", progress=progress)
+    letter = calibrate(model, "easy", n=n, seed=seed, signals=("letter",), progress=progress)
+    hints = hint_faithfulness(model, "easy", n=n, seed=seed, conditions=("none", "wrong"), format="cloze",
+                              attribution="none", control_items=min(n, 40), progress=progress)
+    selfreport = self_report(model, "capitals", n=n, seed=seed, detector=detector, progress=progress)
+    return ask_values(cloze, letter, hints, selfreport, seed=seed)
+
+
+#: The parts :func:`replicate` can run, one per paper ("ask" measures the ask module's claims; not run by default).
+PARTS = ("truth", "space", "pos", "attribution", "ask")
 _PARTS = PARTS
+#: The parts run when none are named.
+DEFAULT_PARTS = ("truth", "space", "pos", "attribution")
 
 
 @validate_params({"model": ["model"], "quick": ["boolean"], "parts": [Subset(_PARTS, single=True)],
                   "seed": [Interval(int, 0, None)], "progress": ["progress"]})
-def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PARTS, seed: int = 0,
+def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = DEFAULT_PARTS, seed: int = 0,
               progress: ProgressArg = None) -> ReplicationResult:
     """Measure every finding of :data:`FINDINGS` (and ERASER's, per attribution method) on ``model``.
 
@@ -354,7 +460,8 @@ def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PART
         model: an :class:`interp.Model`.
         quick: small samples and every few layers (noisier; minutes instead of tens of minutes on a CPU).
         parts: which papers to run: any of "truth", "space", "pos", "attribution" (the rows of the others
-            are reported as not measured).
+            are reported as not measured) and "ask" (its rows, :data:`ASK_FINDINGS`, are in the table only when
+            asked for).
         seed: seed of every split and of the random reference ranking.
         progress: stage ``"findings"`` (parts done of those asked); the analyses run report their own stages
             to a callable too (:mod:`interp.progress`).
@@ -383,10 +490,12 @@ def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PART
             measured.update(_space(model, quick, seed, inner))
         elif part == "pos":
             measured.update(_pos(model, quick, seed, inner))
+        elif part == "ask":
+            measured.update(_ask(model, quick, seed, inner))
         else:
             measured.update(_eraser(model, quick, seed))
         report("findings", done, len(parts))
-    findings = all_findings()
+    findings = all_findings(parts)
     values = np.array([[measured.get(f.key, np.nan) for f in findings]], dtype=np.float64)
     verdict = np.array([[-1 if not np.isfinite(v) or f.holds is None else int(bool(f.holds(float(v), measured)))
                          for f, v in zip(findings, values[0])]], dtype=np.int8)
@@ -403,7 +512,7 @@ def replicate(model: Model, *, quick: bool = False, parts: Sequence[str] = _PART
 @validate_params({"models": [list, tuple, str, None], "quick": ["boolean"], "parts": [Subset(_PARTS, single=True)],
                   "seed": [Interval(int, 0, None)], "progress": ["progress"]})
 def replication_table(models: Sequence[str | None] = (None,), *, quick: bool = False,
-                      parts: Sequence[str] = _PARTS, seed: int = 0, progress: ProgressArg = None) -> ReplicationResult:
+                      parts: Sequence[str] = DEFAULT_PARTS, seed: int = 0, progress: ProgressArg = None) -> ReplicationResult:
     """:func:`replicate` on each model (by name; None is the default model, loaded one at a time), one column each.
 
     Example:

@@ -830,6 +830,30 @@ def test_ask_page_calibration_and_hints_match_the_library(open_page, tiny):
     assert figure_data(hints.plot()) in shown and figure_data(hints.item_plot(0)) in shown  # table + heat map
 
 
+def test_ask_page_cloze_format_in_plain_text_matches_the_library(open_page, tiny):
+    from interp.ask import calibrate, hint_faithfulness
+
+    at = open_page("ask")
+    at.number_input(key="ask_cal_n").set_value(4)
+    at.radio(key="ask_cal_format").set_value("cloze")
+    at.radio(key="ask_cal_style").set_value("plain")  # a chat model asked as a base model would be
+    at = submit(at, "Calibrate")
+    assert_no_failure(at)
+    expected = calibrate(tiny, "easy", n=4, signals=["letter", "letter_debiased", "p_true", "stated"], n_boot=200,
+                         format="cloze", prompt_style="plain", progress=False)
+    assert expected.signals == ["option", "p_true", "stated"] and expected.prompt_style == "plain"
+    assert charts(at) == [figure_data(f) for f in expected.figures()]  # the reliability diagram; no letters to bias
+    assert_frame_equal(frames(at)[0], expected.to_frame())
+    assert_summary_shown(at, expected)
+    at.number_input(key="ask_hint_n").set_value(4)
+    at.radio(key="ask_hint_format").set_value("cloze")
+    at = submit(at, "Ask with hints")
+    assert_no_failure(at)
+    hints = hint_faithfulness(tiny, "easy", n=4, n_boot=200, attribute_items=2, format="cloze", progress=False)
+    assert hints.conditions == ["none", "wrong", "correct"]
+    assert any(f.equals(hints.to_frame()) or f.reset_index(drop=True).equals(hints.to_frame()) for f in frames(at))
+
+
 def test_ask_page_without_signals_shows_an_error(open_page):
     at = open_page("ask")
     at.multiselect(key="ask_cal_signals").set_value([])

@@ -272,9 +272,16 @@ def _ask_cases() -> list[Case]:
         Case("ask.calibrate", ("interp.ask.calibrate",), "tiny-llama",
              lambda m: ask.calibrate(m, "easy", n=8, n_boot=20, detector=_detector(m), max_new_tokens=3),
              lambda: ask.CalibrationResult, ("signal", "accuracy", "ece", "ece_mass", "brier", "auroc"),
-             rows=lambda r: len(ask.SIGNALS),
+             rows=lambda r: len(ask.SIGNALS) - 1,  # every signal but the cloze format's "option"
              bad=(Bad("questions", lambda m: ask.calibrate(m, "nope"), InvalidQuestionFileError,
                       "Unknown question set 'nope'"),)),
+        Case("ask.calibrate (cloze, plain)", ("interp.ask.calibrate",), "tiny-llama",
+             lambda m: ask.calibrate(m, "easy", n=6, n_boot=20, signals=("letter", "p_true"), format="cloze",
+                                     prompt_style="plain"),
+             lambda: ask.CalibrationResult, ("signal", "accuracy", "ece", "brier", "auroc"),
+             rows=lambda r: 2,  # "option" (the cloze answer signal) and "p_true"
+             bad=(Bad("format", lambda m: ask.calibrate(m, format="mc"), InvalidParameterError,
+                      "The 'format' parameter of calibrate must be one of"),)),
         Case("ask.hint_faithfulness", ("interp.ask.hint_faithfulness",), "tiny-gpt2",
              lambda m: ask.hint_faithfulness(m, "easy", n=8, n_boot=20, max_new_tokens=4, attribute_items=1),
              lambda: ask.HintResult, ("condition", "accuracy", "follow_rate", "mention_rate"),

@@ -133,13 +133,14 @@ def test_chat_only_analyses_refuse_the_base_model(gemma_model):
 
     with pytest.raises(NoChatTemplateError, match=f"{GEMMA} has none: it is a base model"):
         attribute(gemma_model, "Name the capital of France.", method="ablation", chat=True)
+    # asked in chat form explicitly, the base model is refused; by default it is asked in plain text (tests/test_ask.py)
     with pytest.raises(NoChatTemplateError, match="detect_model_lies needs a model with a chat template"):
-        detect_model_lies(gemma_model, max_questions=2, progress=False)
+        detect_model_lies(gemma_model, max_questions=2, prompt_style="chat", progress=False)
     from interp.ask import calibrate, hint_faithfulness, self_report
 
-    for ask in (calibrate, hint_faithfulness, self_report):  # interp.ask asks in chat form
+    for ask in (calibrate, hint_faithfulness, self_report):
         with pytest.raises(NoChatTemplateError, match=f"{ask.__name__} asks the model in chat form"):
-            ask(gemma_model, n=2, progress=False)
+            ask(gemma_model, n=2, prompt_style="chat", progress=False)
 
 
 def test_collect_equals_run_with_cache(gemma_model):

@@ -135,11 +135,11 @@ def test_chat_only_calls_refuse_a_model_without_a_chat_template():
     assert not base.has_chat_template and not base.is_chat and base.info()["chat_template"] is False
     for call in (lambda: base.top_next_tokens("Hello", chat=True), lambda: base.chat("Hello"),
                  lambda: attribute(base, "Hello world", method="ablation", chat=True),
-                 lambda: detect_model_lies(base, max_questions=2, progress=False)):
+                 lambda: detect_model_lies(base, max_questions=2, prompt_style="chat", progress=False)):
         with pytest.raises(NoChatTemplateError, match="has none: it is a base model"):
             call()
     with pytest.raises(NoChatTemplateError, match=r"detect_model_lies needs a model with a chat template \(it asks"):
-        detect_model_lies(base, max_questions=2, progress=False)
+        detect_model_lies(base, max_questions=2, prompt_style="chat", progress=False)
     assert base.top_next_tokens("Hello", k=2).tokens  # plain prompts still work
 
 

@@ -2,7 +2,9 @@
 item's explanation next to its attribution heat map).
 
 A thin shell over :mod:`interp.ask`: :func:`~interp.ask.calibrate` and :func:`~interp.ask.hint_faithfulness`
-on a built-in question set, rendered with the results' own figures and tables.
+on a built-in question set, in either answer format (the option letter, or each option's text scored: cloze) and
+prompt style (chat, or plain few-shot text for a base model; "auto" picks by the model's chat template), rendered
+with the results' own figures and tables.
 """
 
 import _common
@@ -11,26 +13,36 @@ import streamlit as st
 import interp
 from interp._params import options_of
 from interp.ask import ASK_SETS, calibrate, hint_faithfulness
+from interp.ask.prompts import FORMATS, STYLES
 
 CHEAP_SIGNALS = ["letter", "letter_debiased", "p_true", "stated"]
+FORMAT_HELP = ("letter: the option letter after \"The answer is (\". cloze: each option's text scored after the "
+               "question (length-normalised log-likelihood, as lm-eval's acc_norm); small models often know more "
+               "than the letter shows.")
+STYLE_HELP = "auto: the chat template when the model has one, else plain few-shot Question/Answer text (base models)."
 
 
-def run_calibrate(_model: interp.Model, model_key: str, questions: str, n: int, signals: tuple[str, ...]):
+def run_calibrate(_model: interp.Model, model_key: str, questions: str, n: int, signals: tuple[str, ...],
+                  answer_format: str = "letter", prompt_style: str = "auto"):
     """Calibration with a progress bar (stage, done of total, time left), kept in this process once computed."""
     def compute():
         with _common.progress_bar(f"Asking {n} questions") as bar:
-            return calibrate(_model, questions, n=n, signals=list(signals), n_boot=200, progress=bar)
+            return calibrate(_model, questions, n=n, signals=list(signals), n_boot=200, format=answer_format,
+                             prompt_style=prompt_style, progress=bar)
 
-    return _common.remembered("ask_calibrate", (model_key, questions, n, signals), compute)
+    return _common.remembered("ask_calibrate", (model_key, questions, n, signals, answer_format, prompt_style), compute)
 
 
-def run_hints(_model: interp.Model, model_key: str, questions: str, n: int, attribute_items: int):
+def run_hints(_model: interp.Model, model_key: str, questions: str, n: int, attribute_items: int,
+              answer_format: str = "letter", prompt_style: str = "auto"):
     """Hint faithfulness with a progress bar, kept in this process once computed."""
     def compute():
         with _common.progress_bar(f"Asking {n} questions with and without hints") as bar:
-            return hint_faithfulness(_model, questions, n=n, n_boot=200, attribute_items=attribute_items, progress=bar)
+            return hint_faithfulness(_model, questions, n=n, n_boot=200, attribute_items=attribute_items,
+                                     format=answer_format, prompt_style=prompt_style, progress=bar)
 
-    return _common.remembered("ask_hints", (model_key, questions, n, attribute_items), compute)
+    return _common.remembered("ask_hints", (model_key, questions, n, attribute_items, answer_format, prompt_style),
+                              compute)
 
 
 loaded = _common.current_model()
@@ -48,11 +60,17 @@ with calibration_tab:
         questions = left.selectbox("Questions", list(ASK_SETS), index=list(ASK_SETS).index("easy"), key="ask_cal_set")
         n = middle.number_input("Questions asked", 4, 400, 40, key="ask_cal_n")
         signals = st.multiselect("Signals", options_of(calibrate, "signals"), CHEAP_SIGNALS,
-                                 key="ask_cal_signals", help="'probe' fits a truth probe first (slower).")
+                                 key="ask_cal_signals", help="'probe' fits a truth probe first (slower). In the cloze "
+                                 "format the letter signals become one: the option likelihood.")
+        left, middle = st.columns(2)
+        answer_format = left.radio("Answer format", list(FORMATS), key="ask_cal_format", horizontal=True,
+                                   help=FORMAT_HELP)
+        prompt_style = middle.radio("Prompt style", list(STYLES), key="ask_cal_style", horizontal=True, help=STYLE_HELP)
         submitted = st.form_submit_button("Calibrate", type="primary")
     if submitted:
         st.session_state["ask_calibration"] = _common.guarded(run_calibrate, model, loaded.key, questions, int(n),
-                                                              tuple(signals), hint="Pick at least one signal.")
+                                                              tuple(signals), answer_format, prompt_style,
+                                                              hint="Pick at least one signal.")
     result = st.session_state.get("ask_calibration")
     if result is not None:
         _common.show_result(result, "calibration")
@@ -63,10 +81,18 @@ with hints_tab:
         questions = left.selectbox("Questions", list(ASK_SETS), index=list(ASK_SETS).index("easy"),
                                    key="ask_hint_set")
         n = middle.number_input("Questions asked", 4, 400, 24, key="ask_hint_n")
-        items = right.number_input("Items attributed", 0, 10, 2, key="ask_hint_items")
+        items = right.number_input("Items attributed", 0, 10, 2, key="ask_hint_items",
+                                   help="Letter format in chat form only.")
+        left, middle = st.columns(2)
+        answer_format = left.radio("Answer format", list(FORMATS), key="ask_hint_format", horizontal=True,
+                                   help=FORMAT_HELP + " The cloze hint names the option's text; it has no always-(A) "
+                                   "condition.")
+        prompt_style = middle.radio("Prompt style", list(STYLES), key="ask_hint_style", horizontal=True,
+                                    help=STYLE_HELP)
         submitted = st.form_submit_button("Ask with hints", type="primary")
     if submitted:
-        st.session_state["ask_hints"] = _common.guarded(run_hints, model, loaded.key, questions, int(n), int(items))
+        st.session_state["ask_hints"] = _common.guarded(run_hints, model, loaded.key, questions, int(n), int(items),
+                                                        answer_format, prompt_style)
     hints = st.session_state.get("ask_hints")
     if hints is not None:
         _common.show_summary(hints)

@@ -11,10 +11,11 @@ import _common
 import streamlit as st
 
 import interp
-from interp.replication import PARTS, ReplicationResult, replicate
+from interp.replication import DEFAULT_PARTS, PARTS, ReplicationResult, replicate
 
 PART_NAMES = {"truth": "Marks & Tegmark (truth)", "space": "Gurnee & Tegmark (space)",
-              "pos": "Hewitt & Liang (POS, control tasks)", "attribution": "DeYoung et al. (ERASER)"}
+              "pos": "Hewitt & Liang (POS, control tasks)", "attribution": "DeYoung et al. (ERASER)",
+              "ask": "Kadavath, Turpin et al. (asking the model)"}
 
 
 def run_replication(_model: interp.Model, model_key: str, quick: bool, parts: tuple[str, ...],
@@ -46,7 +47,7 @@ if uploaded is not None:
 with st.expander("…or measure it on the sidebar model", expanded=uploaded is None):
     with st.form("replication_form"):
         quick = st.checkbox("Quick settings (small samples, every few layers)", value=True, key="replication_quick")
-        parts = st.multiselect("Papers", list(PARTS), default=list(PARTS), format_func=PART_NAMES.get,
+        parts = st.multiselect("Papers", list(PARTS), default=list(DEFAULT_PARTS), format_func=PART_NAMES.get,
                                key="replication_parts")
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="replication_seed")
         run = st.form_submit_button("Measure", type="primary")

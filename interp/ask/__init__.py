@@ -12,6 +12,11 @@
 - :func:`self_report`: stated true/false, P(True) and the truth probe side by side -> :class:`SelfReportResult`;
 - :mod:`interp.ask.metrics`: ``ece``, ``brier``, ``auroc``, ``reliability``, ``bootstrap_ci``.
 
+Every ask function takes ``format`` ("letter": the option letter after "The answer is ("; "cloze": each option's
+text scored after the question, lm-eval's acc / acc_norm, :data:`FORMATS`) and ``prompt_style`` ("auto", "chat",
+"plain": few-shot Question/Answer text for base models without a chat template, :data:`STYLES`); see
+:mod:`interp.ask.prompts`. Each result says which it used and whether its accuracy lies above chance.
+
 Names load on first use.
 
 Example:
@@ -20,6 +25,7 @@ Example:
     >>> model = interp.load_model()
     >>> calibrate(model, "easy", n=40).to_frame()
     >>> hint_faithfulness(model, "capitals", n=40).summary()
+    >>> calibrate(model, "easy", n=40, format="cloze").summary()   # option likelihoods
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from interp._lazy import lazy_exports
 
 _LAZY = {
     "ASK_SETS": "interp.ask.questions",
+    "FORMATS": "interp.ask.prompts",
+    "STYLES": "interp.ask.prompts",
     "Question": "interp.ask.questions",
     "QuestionSet": "interp.ask.questions",
     "load_questions": "interp.ask.questions",

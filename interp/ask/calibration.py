@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._params import Interval, Subset, validate_params
-from interp._validation import check_int
+from interp._params import Interval, Options, Subset, validate_params
+from interp._validation import check_choice, check_int
 from interp.ask import _engine, prompts
 from interp.ask.metrics import calibration_metrics, reliability
 from interp.ask.questions import LETTERS, QuestionSet, load_questions
@@ -59,13 +59,14 @@ if TYPE_CHECKING:
 
 __all__ = ["SIGNALS", "CalibrationResult", "calibrate", "letter_probabilities", "position_bias_test"]
 
-SIGNALS = ("letter", "letter_debiased", "p_true", "stated", "probe")
+SIGNALS = ("letter", "letter_debiased", "option", "p_true", "stated", "probe")
 SIGNAL_NAMES = {"letter": "letter probability (raw)", "letter_debiased": "letter probability (debiased)",
+                "option": "option likelihood (cloze, softmax over options)",
                 "p_true": "P(True)", "stated": "stated 0-100", "probe": "truth probe P(true)"}
 DEFAULT_PROBE_DATASETS = ("cities", "larger_than", "facts")
 #: one colour per signal, shared by its reliability curve and its bin-count bars
-SIGNAL_COLOURS = {"letter": "#1f77b4", "letter_debiased": "#ff7f0e", "p_true": "#2ca02c", "stated": "#d62728",
-                  "probe": "#9467bd"}
+SIGNAL_COLOURS = {"letter": "#1f77b4", "letter_debiased": "#ff7f0e", "option": "#17becf", "p_true": "#2ca02c",
+                  "stated": "#d62728", "probe": "#9467bd"}
 MOST_PICKS = 0.5  # a caveat when one letter takes more than this share of the answers
 
 
@@ -98,6 +99,11 @@ class CalibrationResult(Result):
         probe_info: the truth probe's layer, kind and training sets ({} without it).
         debias: how ``letter_debiased`` was made ("cyclic": average over the k cyclic orders).
         timing: seconds in forward passes and in generation.
+        format: "letter" or "cloze" (see :mod:`interp.ask.prompts`); in cloze ``letter_probs`` holds the option
+            probabilities (softmax of the ``length_norm`` log-likelihoods), ``position`` is empty (no letters shown)
+            and ``option_logprob`` / ``option_tokens`` / ``option_bytes`` (n, max_k) the raw scores.
+        prompt_style: "chat" or "plain" (chosen automatically from the model's chat template unless asked).
+        length_norm: the cloze comparison ("sum", "token", "byte"; "" for letter).
     """
 
     ids: list[str]
@@ -126,8 +132,33 @@ class CalibrationResult(Result):
     question_set: str = ""
     model_name: str = ""
     timing: dict[str, float] = dataclasses.field(default_factory=dict)
+    format: str = "letter"
+    prompt_style: str = "chat"
+    length_norm: str = ""
+    option_logprob: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    option_tokens: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
+    option_bytes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 0)))
 
     title: ClassVar[str] = "Calibration: confidence four ways"
+
+    @property
+    def accuracy_interval(self) -> Any:
+        """The answers' accuracy with its Wilson interval (:class:`interp.stats.Interval`)."""
+        right = int(np.sum(np.asarray(self.gold) == np.asarray(self.answer)))
+        return proportion_interval(right, len(self.ids))
+
+    @property
+    def above_chance(self) -> bool:
+        """Whether the accuracy's interval lies above chance (1 / options)."""
+        return bool(self.accuracy_interval.low > self._chance())
+
+    def cloze_accuracy(self, length_norm: str) -> Any:
+        """Cloze only: the accuracy (Wilson interval) had the options been compared by ``length_norm`` ("sum": lm-eval
+        ``acc``, "byte": ``acc_norm``, "token")."""
+        scores = {"logprob": self.option_logprob, "tokens": self.option_tokens, "bytes": self.option_bytes}
+        picked = np.nanargmax(option_probabilities(scores, length_norm), axis=1)
+        gold = np.array([LETTERS.index(g) for g in self.gold])
+        return proportion_interval(int(np.sum(picked == gold)), len(gold))
 
     def _chance(self) -> float:
         k = int(np.round(np.mean(self.n_options))) if len(self.n_options) else 0
@@ -138,12 +169,19 @@ class CalibrationResult(Result):
         top = int(np.argmax(shares))
         return LETTERS[top], float(shares[top])
 
+    def _how(self) -> str:
+        how = f"{self.format} format" + (f" ({self.length_norm}-normalised)" if self.format == "cloze" else "")
+        return f"{how}, {self.prompt_style} prompt"
+
     def summary(self) -> str:
-        right = int(np.sum(np.asarray(self.gold) == np.asarray(self.answer)))
-        letter, share = self._top_letter()
-        parts = [f"{self.model_name}: {len(self.ids)} questions ({self.question_set}), accuracy "
-                 f"{proportion_interval(right, len(self.ids)).format(2)} (chance {self._chance():.2f}); picks "
-                 f"({letter}) {share:.0%} of the time (position bias p={self.position_p:.2g}, {self.position_test})"]
+        chance = self._chance()
+        verdict = "above chance" if self.above_chance else "not above chance"
+        parts = [f"{self.model_name}: {len(self.ids)} questions ({self.question_set}; {self._how()}), accuracy "
+                 f"{self.accuracy_interval.format(2)} (chance {chance:.2f}: {verdict})"]
+        if self.position:
+            letter, share = self._top_letter()
+            parts[0] += (f"; picks ({letter}) {share:.0%} of the time (position bias p={self.position_p:.2g}, "
+                         f"{self.position_test})")
         for name, m in zip(self.signals, self.metrics):
             parts.append(f"{name}: ECE {_ci(m, 'ece')}, AUROC {_ci(m, 'auroc')}")
         return "; ".join(parts)
@@ -160,8 +198,11 @@ class CalibrationResult(Result):
             seen.add(accuracy)
             using = [s for s, o in zip(self.signals, self.metrics) if (round(o["accuracy"], 12), o["n"]) == accuracy]
             out.append(f"Accuracy {_ci(m, 'accuracy')} holds chance level ({chance:.2f}): the model picks the right "
-                       f"letter no more often than guessing, so the ECE, Brier and AUROC of {', '.join(using)} mean "
-                       "nothing here; try the option-likelihood format when it exists.")
+                       f"{'letter' if self.format == 'letter' else 'option'} no more often than guessing, so the ECE, "
+                       f"Brier and AUROC of {', '.join(using)} mean nothing here"
+                       + ("; try format='cloze' (each option's text scored)." if self.format == "letter" else "."))
+        if not self.position:
+            return out
         letter, share = self._top_letter()
         if share > MOST_PICKS:
             out.append(f"One letter takes most answers: ({letter}) {share:.0%} of the order asked (chance "
@@ -173,6 +214,40 @@ class CalibrationResult(Result):
         import pandas as pd
 
         rows = [{"signal": s, "description": SIGNAL_NAMES.get(s, s), **m} for s, m in zip(self.signals, self.metrics)]
+        return pd.DataFrame(rows)
+
+    def compare_signals(self, a: str, b: str, *, n_boot: int = 1000, seed: int = 0) -> DataFrame:
+        """Two signals on the same items (those where both have a value): ECE, Brier and AUROC of each, and the
+        difference ``a - b`` with its paired bootstrap interval (:func:`interp.stats.paired_difference`; both
+        figures on the same resampled items). For ECE and Brier a positive difference means ``a`` is worse
+        calibrated; for AUROC that ``a`` tells right from wrong better.
+
+        Example:
+            >>> r.compare_signals("stated", "option")   # is the stated confidence worse than the probability?
+        """
+        import pandas as pd
+
+        from interp.ask.metrics import auroc, brier, ece
+        from interp.stats import paired_difference
+
+        for name in (a, b):
+            if name not in self.signals:
+                raise InvalidParameterError(f"compare_signals: {name!r} was not measured; measured: "
+                                            f"{choices_text(self.signals)}.")
+        i, j = self.signals.index(a), self.signals.index(b)
+        keep = np.isfinite(self.confidence[i]) & np.isfinite(self.confidence[j])
+        xa = np.stack([self.confidence[i][keep], self.correct[i][keep]], axis=1)  # (n, 2): confidence, correct
+        xb = np.stack([self.confidence[j][keep], self.correct[j][keep]], axis=1)
+        rows = []
+        for metric, fn in (("ece", lambda x: ece(x[:, 0], x[:, 1], self.n_bins)), ("brier", lambda x: brier(x[:, 0], x[:, 1])),
+                           ("auroc", lambda x: auroc(x[:, 0], x[:, 1]))):
+            if keep.sum() < 2:
+                rows.append({"metric": metric, a: float("nan"), b: float("nan"), "difference": float("nan"),
+                             "low": float("nan"), "high": float("nan"), "n": int(keep.sum())})
+                continue
+            c = paired_difference(xa, xb, statistic=fn, names=(a, b), n_resamples=max(n_boot, 1), seed=seed)
+            rows.append({"metric": metric, a: fn(xa), b: fn(xb), "difference": c.difference.estimate,
+                         "low": c.difference.low, "high": c.difference.high, "n": int(keep.sum())})
         return pd.DataFrame(rows)
 
     def position_frame(self) -> DataFrame:
@@ -194,7 +269,8 @@ class CalibrationResult(Result):
         return frame
 
     def tables(self) -> list[tuple[str, Any]]:
-        return [("", self.to_frame()), ("Position bias", self.position_frame()), ("Items", self.items_frame())]
+        return [("", self.to_frame()), *([("Position bias", self.position_frame())] if self.position else []),
+                ("Items", self.items_frame())]
 
     def plot(self) -> Figure:
         """The reliability diagram: accuracy against mean confidence per bin, per signal; bin counts below."""
@@ -233,6 +309,10 @@ class CalibrationResult(Result):
     def position_plot(self) -> Figure:
         import plotly.graph_objects as go
 
+        if not self.position:
+            fig = go.Figure()
+            fig.update_layout(title=f"No position bias to show: the {self.format} format shows no letters")
+            return fig
         letters = self.position["letter"]
 
         def bars(name: str) -> dict[str, Any]:
@@ -255,7 +335,7 @@ class CalibrationResult(Result):
         return fig
 
     def figures(self) -> list:
-        return [self.plot(), self.position_plot()]
+        return [self.plot(), *([self.position_plot()] if self.position else [])]
 
 
 def _ci(m: dict[str, float], name: str) -> str:
@@ -315,14 +395,21 @@ def position_bias_test(picks: list[np.ndarray] | np.ndarray, *, n_permutations: 
 
 
 def letter_probabilities(model: Model, questions: QuestionSet, *, messages: Any = None, batch_size: int | None = None,
-                         timer: _engine.Timer | None = None, where: str = "letter_probabilities") -> np.ndarray:
+                         timer: _engine.Timer | None = None, where: str = "letter_probabilities",
+                         style: str = "chat", shots: bool = True) -> np.ndarray:
     """(n, max_k) probabilities of each option letter after "The answer is (", renormalised over the item's
     options (NaN past them). ``messages`` is one chat per question (default: each plain question,
-    :func:`interp.ask.prompts.mc_messages`)."""
+    :func:`interp.ask.prompts.mc_messages`); ``style`` "plain" renders them as Question/Answer text after the
+    plain style's few-shot examples (unless ``shots`` is False: prompts that bring their own examples)."""
     chats = messages if messages is not None else [prompts.mc_messages(q) for q in questions]
     kmax = max(len(q.options) for q in questions)
     letter_ids = [_engine.single_token(model, c, where=where) for c in LETTERS[:kmax]]
-    seqs = [_engine.encode(model, _engine.chat_text(model, chat, prompts.ANSWER_PREFIX), where=where) for chat in chats]
+    if style == "chat":
+        seqs = [_engine.encode(model, _engine.chat_text(model, chat, prompts.ANSWER_PREFIX), where=where) for chat in chats]
+    else:
+        first = prompts.shot_messages("mc", "letter", style) if shots else []
+        seqs = [_engine.encode_prompt(model, _engine.render(model, first + chat, prompts.ANSWER_PREFIX, style=style),
+                                      style=style, where=where) for chat in chats]
     logp = _engine.next_token_logprobs(model, seqs, letter_ids, batch_size=batch_size, timer=timer)
     out = np.full((len(questions), kmax), np.nan)
     for i, q in enumerate(questions):
@@ -330,6 +417,67 @@ def letter_probabilities(model: Model, questions: QuestionSet, *, messages: Any 
         row = np.exp(logp[i, :k] - logp[i, :k].max())
         out[i, :k] = row / row.sum()
     return out
+
+
+def option_scores(model: Model, questions: QuestionSet, *, messages: Any = None, style: str = "chat",
+                  batch_size: int | None = None, timer: _engine.Timer | None = None,
+                  where: str = "option_scores", shots: bool = True) -> dict[str, np.ndarray]:
+    """The cloze format's raw scores: each option's text (" Lima") scored after the question and "The answer is".
+
+    Returns:
+        ``{"logprob": (n, max_k) summed log-probability of each option's tokens, "tokens": (n, max_k) its token
+        count, "bytes": (n, max_k) its UTF-8 length with the leading space}`` (NaN / 0 past an item's options).
+        One left-padded batch of rows ``[question + option_i]`` (the k rows of a question share passes).
+    """
+    chats = messages if messages is not None else [prompts.mc_messages(q, fmt="cloze") for q in questions]
+    kmax = max(len(q.options) for q in questions)
+    first = prompts.shot_messages("mc", "cloze", style) if shots else []
+    contexts, continuations, index = [], [], []
+    for i, (q, chat) in enumerate(zip(questions, chats)):
+        ctx = _engine.encode_prompt(model, _engine.render(model, first + chat, prompts.CLOZE_PREFIX, style=style),
+                                    style=style, where=where)
+        for j, option in enumerate(q.options):
+            contexts.append(ctx)
+            continuations.append(model.tokenizer(f" {option}", add_special_tokens=False)["input_ids"])
+            index.append((i, j))
+    logp = _engine.continuation_logprobs(model, contexts, continuations, batch_size=batch_size, timer=timer)
+    out = {"logprob": np.full((len(questions), kmax), np.nan), "tokens": np.zeros((len(questions), kmax)),
+           "bytes": np.zeros((len(questions), kmax))}
+    for (i, j), value, cont in zip(index, logp, continuations):
+        out["logprob"][i, j] = value
+        out["tokens"][i, j] = len(cont)
+        out["bytes"][i, j] = len(f" {questions[i].options[j]}".encode())
+    return out
+
+
+def option_probabilities(scores: dict[str, np.ndarray], length_norm: str = "byte") -> np.ndarray:
+    """(n, max_k) the softmax over each item's options of its log-likelihood: summed ("sum", lm-eval's ``acc``),
+    per token ("token") or per byte ("byte", lm-eval's ``acc_norm``). NaN past an item's options."""
+    logp = scores["logprob"]
+    if length_norm == "token":
+        logp = logp / np.where(scores["tokens"] > 0, scores["tokens"], 1)
+    elif length_norm == "byte":
+        logp = logp / np.where(scores["bytes"] > 0, scores["bytes"], 1)
+    out = np.full(logp.shape, np.nan)
+    for i, row in enumerate(logp):
+        keep = np.isfinite(row)
+        e = np.exp(row[keep] - row[keep].max())
+        out[i, keep] = e / e.sum()
+    return out
+
+
+def answer_probabilities(model: Model, questions: QuestionSet, *, fmt: str, style: str, length_norm: str = "byte",
+                         messages: Any = None, batch_size: int | None = None, timer: _engine.Timer | None = None,
+                         where: str = "answer_probabilities", shots: bool = True
+                         ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(n, max_k) the model's probability of each option in ``fmt`` ("letter": :func:`letter_probabilities`;
+    "cloze": :func:`option_probabilities` of :func:`option_scores`), and the cloze raw scores ({} for letter)."""
+    if fmt == "letter":
+        return letter_probabilities(model, questions, messages=messages, batch_size=batch_size, timer=timer,
+                                    where=where, style=style, shots=shots), {}
+    scores = option_scores(model, questions, messages=messages, style=style, batch_size=batch_size, timer=timer,
+                           where=where, shots=shots)
+    return option_probabilities(scores, length_norm), scores
 
 
 def _fit_detector(model: Model, detector: Any, datasets: Any, probe_pairs: int, report: Any) -> LieDetector:
@@ -349,16 +497,19 @@ def _fit_detector(model: Model, detector: Any, datasets: Any, probe_pairs: int, 
     "signals": [Subset(SIGNALS)], "detector": ["no_validation"], "probe_datasets": ["no_validation"],
     "probe_pairs": [Interval(int, 1, None)], "n_bins": [Interval(int, 1, None)], "n_boot": [Interval(int, 0, None)],
     "max_new_tokens": [Interval(int, 1, None)],
+    "format": [Options(prompts.FORMATS)], "prompt_style": [Options(prompts.STYLES)],
+    "length_norm": [Options(prompts.LENGTH_NORMS)],
 })
 def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed: int = 0,
               signals: tuple[str, ...] | list[str] = SIGNALS, detector: LieDetector | None = None,
               probe_datasets: Any = DEFAULT_PROBE_DATASETS, probe_pairs: int = 150, n_bins: int = 10,
               n_boot: int = 1000, max_new_tokens: int = 8, batch_size: int | None = None,
+              format: str = "letter", prompt_style: str = "auto", length_norm: str = "byte",
               progress: ProgressArg = None) -> CalibrationResult:
     """Measure how well each confidence signal tells the model's right answers from its wrong ones.
 
     Args:
-        model: an instruct :class:`interp.Model` (its tokenizer needs a chat template).
+        model: an :class:`interp.Model` (an instruct model is asked in chat form, a base model in plain text).
         questions: a built-in set name (``interp.ask.ASK_SETS``; default "easy"), a .jsonl/.csv path, or a
             :class:`QuestionSet`.
         n: ask this many questions, drawn with ``seed`` with the correct letter balanced (None: all).
@@ -370,6 +521,13 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
             carries a Wilson interval regardless), and at least 200 permutations of the position-bias test.
         max_new_tokens: length of the stated-confidence reply.
         batch_size: prompts per forward pass (default: about 8,192 padded tokens per pass).
+        format: "letter" (the option letter after "The answer is (") or "cloze" (each option's text scored after
+            the question; the signals "letter" / "letter_debiased" become "option", the softmax over the options'
+            ``length_norm`` log-likelihoods; no position bias, the options are not shown). See
+            :mod:`interp.ask.prompts`.
+        prompt_style: "auto" (chat with a chat template, else plain), "chat" or "plain" (few-shot Question/Answer
+            text, for base models).
+        length_norm: the cloze comparison: "sum", "token" or "byte" (lm-eval's ``acc`` / ``acc_norm``).
         progress: stages "letters", "p_true", "stated", the detector's stages and "probe" (see
             :mod:`interp.progress`).
 
@@ -377,16 +535,22 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
         :class:`CalibrationResult`; ``to_frame()`` is one row per signal.
 
     Raises:
-        NoChatTemplateError: the model has no chat template.
+        NoChatTemplateError: ``prompt_style="chat"`` and the model has no chat template.
         InvalidQuestionFileError: bad ``questions``.
     """
     where = "calibrate"
-    _engine.require_chat(model, where)
+    check_choice(format, prompts.FORMATS, name="format", where=where)
+    check_choice(length_norm, prompts.LENGTH_NORMS, name="length_norm", where=where)
+    style = prompts.resolve_style(model, prompt_style, where)
     signals = list(signals)
     unknown = [s for s in signals if s not in SIGNALS]
     if unknown or not signals:
         raise InvalidParameterError(f"The 'signals' parameter of {where} must name some of {choices_text(SIGNALS)}. "
                                     f"Got {signals!r} instead.")
+    if format == "cloze":  # no letters and no positions: the option likelihood is the one answer signal
+        signals = ["option"] + [s for s in signals if s not in ("letter", "letter_debiased", "option")]
+    else:
+        signals = [s for s in signals if s != "option"] or ["letter"]
     signals = [s for s in SIGNALS if s in signals]
     check_int(n_bins, name="n_bins", where=where, low=1)
     check_int(n_boot, name="n_boot", where=where, low=0)
@@ -398,67 +562,85 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
     kmax = max(len(q.options) for q in qs)
     ks = np.array([len(q.options) for q in qs])
 
-    # letters in every cyclic order: order s shows option i at position (i + s) % k
-    rotated = QuestionSet(qs.name, [q.rotated(s) for q in qs for s in range(len(q.options))])
-    report("letters", 0, len(rotated))
-    probs_all = letter_probabilities(model, rotated, batch_size=batch_size, timer=timer, where=where)
-    report("letters", len(rotated), len(rotated))
-    starts = np.concatenate([[0], np.cumsum(ks)[:-1]])
-    raw = probs_all[starts]  # shift 0 = the order asked
-    debiased = np.full((len(qs), kmax), np.nan)
-    picks = np.zeros(kmax)
-    picks_asked = np.zeros(kmax)
-    gold_count = np.zeros(kmax)
-    prob_sum = np.zeros(kmax)
-    prob_n = np.zeros(kmax)
-    right_at = np.zeros(kmax)
-    choices = []  # per question, the position picked in each cyclic order
-    for i, q in enumerate(qs):
-        k, block = len(q.options), probs_all[starts[i]:starts[i] + len(q.options), :len(q.options)]  # (k shifts, k)
-        debiased[i, :k] = [np.mean([block[s, (o + s) % k] for s in range(k)]) for o in range(k)]
-        choice = block.argmax(axis=1)  # position picked in each order
-        choices.append(choice)
-        np.add.at(picks, choice, 1)
-        picks_asked[choice[0]] += 1
-        for s in range(k):
-            g = (q.answer + s) % k
-            gold_count[g] += 1
-            right_at[g] += choice[s] == g
-        prob_sum[:k] += block.sum(axis=0)
-        prob_n[:k] += k
-    answer_idx = np.nanargmax(raw, axis=1)
-    deb_idx = np.nanargmax(debiased, axis=1)
-    gold_idx = np.array([q.answer for q in qs])
-    chi2, pval = position_bias_test(choices, n_permutations=max(n_boot, 200), seed=seed)
-    # each pick share with its interval: over questions (a cluster bootstrap of the orders) / Wilson
-    flat = np.concatenate(choices)
-    question = np.repeat(np.arange(len(qs)), ks)
-    share_ci = [bootstrap_interval(lambda r, c=c: float(np.mean(flat[r] == c)), len(flat), clusters=question,
-                                   n_resamples=n_boot, seed=seed) if n_boot else None for c in range(kmax)]
-    asked_ci = [proportion_interval(int(picks_asked[c]), len(qs)) for c in range(kmax)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        position = {"letter": list(LETTERS[:kmax]), "pick_share": (picks / picks.sum()).tolist(),
-                    "pick_share_low": [ci.low if ci else float("nan") for ci in share_ci],
-                    "pick_share_high": [ci.high if ci else float("nan") for ci in share_ci],
-                    "pick_share_asked": (picks_asked / picks_asked.sum()).tolist(),
-                    "pick_share_asked_low": [ci.low for ci in asked_ci],
-                    "pick_share_asked_high": [ci.high for ci in asked_ci],
-                    "gold_share": (gold_count / gold_count.sum()).tolist(),
-                    "mean_prob": (prob_sum / np.maximum(prob_n, 1)).tolist(),
-                    "accuracy_when_gold": (right_at / np.maximum(gold_count, 1)).tolist()}
+    scores: dict[str, np.ndarray] = {}
+    if format == "letter":
+        # letters in every cyclic order: order s shows option i at position (i + s) % k
+        rotated = QuestionSet(qs.name, [q.rotated(s) for q in qs for s in range(len(q.options))])
+        report("letters", 0, len(rotated))
+        probs_all = letter_probabilities(model, rotated, batch_size=batch_size, timer=timer, where=where, style=style)
+        report("letters", len(rotated), len(rotated))
+        starts = np.concatenate([[0], np.cumsum(ks)[:-1]])
+        raw = probs_all[starts]  # shift 0 = the order asked
+        debiased = np.full((len(qs), kmax), np.nan)
+        picks = np.zeros(kmax)
+        picks_asked = np.zeros(kmax)
+        gold_count = np.zeros(kmax)
+        prob_sum = np.zeros(kmax)
+        prob_n = np.zeros(kmax)
+        right_at = np.zeros(kmax)
+        choices = []  # per question, the position picked in each cyclic order
+        for i, q in enumerate(qs):
+            k, block = len(q.options), probs_all[starts[i]:starts[i] + len(q.options), :len(q.options)]  # (k shifts, k)
+            debiased[i, :k] = [np.mean([block[s, (o + s) % k] for s in range(k)]) for o in range(k)]
+            choice = block.argmax(axis=1)  # position picked in each order
+            choices.append(choice)
+            np.add.at(picks, choice, 1)
+            picks_asked[choice[0]] += 1
+            for s in range(k):
+                g = (q.answer + s) % k
+                gold_count[g] += 1
+                right_at[g] += choice[s] == g
+            prob_sum[:k] += block.sum(axis=0)
+            prob_n[:k] += k
+        answer_idx = np.nanargmax(raw, axis=1)
+        deb_idx = np.nanargmax(debiased, axis=1)
+        gold_idx = np.array([q.answer for q in qs])
+        chi2, pval = position_bias_test(choices, n_permutations=max(n_boot, 200), seed=seed)
+        # each pick share with its interval: over questions (a cluster bootstrap of the orders) / Wilson
+        flat = np.concatenate(choices)
+        question = np.repeat(np.arange(len(qs)), ks)
+        share_ci = [bootstrap_interval(lambda r, c=c: float(np.mean(flat[r] == c)), len(flat), clusters=question,
+                                       n_resamples=n_boot, seed=seed) if n_boot else None for c in range(kmax)]
+        asked_ci = [proportion_interval(int(picks_asked[c]), len(qs)) for c in range(kmax)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            position = {"letter": list(LETTERS[:kmax]), "pick_share": (picks / picks.sum()).tolist(),
+                        "pick_share_low": [ci.low if ci else float("nan") for ci in share_ci],
+                        "pick_share_high": [ci.high if ci else float("nan") for ci in share_ci],
+                        "pick_share_asked": (picks_asked / picks_asked.sum()).tolist(),
+                        "pick_share_asked_low": [ci.low for ci in asked_ci],
+                        "pick_share_asked_high": [ci.high for ci in asked_ci],
+                        "gold_share": (gold_count / gold_count.sum()).tolist(),
+                        "mean_prob": (prob_sum / np.maximum(prob_n, 1)).tolist(),
+                        "accuracy_when_gold": (right_at / np.maximum(gold_count, 1)).tolist()}
+
+    else:
+        report("letters", 0, len(qs))
+        raw, scores = answer_probabilities(model, qs, fmt="cloze", style=style, length_norm=length_norm,
+                                           batch_size=batch_size, timer=timer, where=where)
+        report("letters", len(qs), len(qs))
+        debiased = raw
+        position, chi2, pval = {}, float("nan"), float("nan")
+        answer_idx = np.nanargmax(raw, axis=1)
+        deb_idx = answer_idx
+        gold_idx = np.array([q.answer for q in qs])
 
     conf: dict[str, np.ndarray] = {}
     correct: dict[str, np.ndarray] = {}
     rows = np.arange(len(qs))
     answer_right = (answer_idx == gold_idx).astype(np.float64)
-    conf["letter"], correct["letter"] = raw[rows, answer_idx], answer_right
-    conf["letter_debiased"], correct["letter_debiased"] = debiased[rows, deb_idx], (deb_idx == gold_idx).astype(float)
+    if format == "letter":
+        conf["letter"], correct["letter"] = raw[rows, answer_idx], answer_right
+        conf["letter_debiased"], correct["letter_debiased"] = debiased[rows, deb_idx], (deb_idx == gold_idx).astype(float)
+    else:
+        conf["option"], correct["option"] = raw[rows, answer_idx], answer_right
 
     if "p_true" in signals:
         report("p_true", 0, len(qs))
         tf = [_engine.single_token(model, w, where=where) for w in (" True", " False")]
-        seqs = [_engine.encode(model, _engine.chat_text(model, prompts.p_true_messages(q, int(a)), prompts.PTRUE_PREFIX),
-                               where=where) for q, a in zip(qs, answer_idx)]
+        shots = prompts.shot_messages("p_true", format, style)
+        seqs = [_engine.encode_prompt(model, _engine.render(model, shots + prompts.p_true_messages(q, int(a), format),
+                                                            prompts.PTRUE_PREFIX, style=style), style=style, where=where)
+                for q, a in zip(qs, answer_idx)]
         logp = _engine.next_token_logprobs(model, seqs, tf, batch_size=batch_size, timer=timer)
         conf["p_true"] = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))
         correct["p_true"] = answer_right
@@ -467,9 +649,11 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
     parse_rate = float("nan")
     if "stated" in signals:
         report("stated", 0, len(qs))
-        seqs = [_engine.encode(model, _engine.chat_text(model, prompts.confidence_messages(q, int(a))), where=where)
+        seqs = [_engine.encode_prompt(model, _engine.render(model, prompts.confidence_messages(q, int(a), format),
+                                                            style=style), style=style, where=where)
                 for q, a in zip(qs, answer_idx)]
-        stated_text = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, timer=timer)
+        stated_text = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, timer=timer,
+                                       stop=_engine.plain_stops(style))
         parsed = [prompts.parse_confidence(t) for t in stated_text]
         conf["stated"] = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
         correct["stated"] = answer_right
@@ -500,4 +684,6 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
         correct=np.stack([correct[s] for s in signals]), metrics=metrics, reliability=bins, stated_text=stated_text,
         stated_parse_rate=parse_rate, position=position, position_chi2=float(chi2), position_p=float(pval),
         probe_info=probe_info, n_bins=n_bins, question_set=qs.name, model_name=model.name, timing=timer.as_dict(),
-        model_card=model_card(model))
+        format=format, prompt_style=style, length_norm=length_norm if format == "cloze" else "",
+        option_logprob=scores.get("logprob", np.zeros((0, 0))), option_tokens=scores.get("tokens", np.zeros((0, 0))),
+        option_bytes=scores.get("bytes", np.zeros((0, 0))), model_card=model_card(model))

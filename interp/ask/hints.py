@@ -54,7 +54,7 @@ import numpy as np
 from interp._params import Interval, Options, Subset, validate_params
 from interp._validation import check_choice, check_int
 from interp.ask import _engine, prompts
-from interp.ask.calibration import letter_probabilities
+from interp.ask.calibration import answer_probabilities
 from interp.ask.questions import LETTERS, Question, load_questions
 from interp.errors import InvalidParameterError, choices_text
 from interp.models.card import model_card
@@ -100,14 +100,16 @@ def mentions_hint(explanation: str, condition: str) -> bool:
     return any(re.search(p, explanation, flags=re.IGNORECASE) for p in patterns)
 
 
-def hint_messages(question: Question, condition: str, hint_letter: str) -> list[dict[str, str]]:
-    """The chat of one item in one condition (the reply then starts "The answer is (")."""
+def hint_messages(question: Question, condition: str, hint_letter: str, fmt: str = "letter") -> list[dict[str, str]]:
+    """The chat of one item in one condition (the reply then starts "The answer is (", or "The answer is" in the
+    cloze format, where the hint names the option's text instead of its letter)."""
     if condition == "few_shot":
         return prompts.few_shot_messages(question)
     if condition in ("wrong", "correct"):
-        question.letter_index(hint_letter, where="hint_messages")
-        return prompts.mc_messages(question, prompts.hint_sentence(hint_letter))
-    return prompts.mc_messages(question)
+        j = question.letter_index(hint_letter, where="hint_messages")
+        option = question.options[j] if fmt == "cloze" else None
+        return prompts.mc_messages(question, prompts.hint_sentence(hint_letter, option), fmt=fmt)
+    return prompts.mc_messages(question, fmt=fmt)
 
 
 @dataclasses.dataclass(eq=False, kw_only=True)
@@ -155,8 +157,17 @@ class HintResult(Result):
     question_set: str = ""
     model_name: str = ""
     timing: dict[str, float] = dataclasses.field(default_factory=dict)
+    format: str = "letter"
+    prompt_style: str = "chat"
+    length_norm: str = ""
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     title: ClassVar[str] = "Hint faithfulness"
+
+    @property
+    def above_chance(self) -> bool:
+        """Whether the no-hint accuracy's Wilson interval lies above chance (1 / options)."""
+        return bool(self.metric("none", "accuracy_low") > self._chance())
 
     def metric(self, condition: str, name: str) -> float:
         return float(self.metrics[self.conditions.index(condition)][name])
@@ -169,7 +180,10 @@ class HintResult(Result):
             low, high = m.get(f"{name}_low", float("nan")), m.get(f"{name}_high", float("nan"))
             return f"{m[name]:.2f}" + (f" [{low:.2f}, {high:.2f}]" if np.isfinite(low) and np.isfinite(high) else "")
 
-        parts = [f"{self.model_name}: {len(self.ids)} questions ({self.question_set}); chance accuracy {self._chance():.2f}"]
+        how = f"{self.format} format" + (f" ({self.length_norm}-normalised)" if self.format == "cloze" else "")
+        parts = [f"{self.model_name}: {len(self.ids)} questions ({self.question_set}; {how}, {self.prompt_style} "
+                 f"prompt); chance accuracy {self._chance():.2f}, no-hint accuracy "
+                 f"{'above' if self.above_chance else 'not above'} chance"]
         for c, m in zip(self.conditions, self.metrics):
             text = f"{c}: accuracy {ci(m, 'accuracy')}"
             if c != "none":
@@ -187,10 +201,11 @@ class HintResult(Result):
         none = self.metrics[self.conditions.index("none")]
         chance = self._chance()
         if np.isfinite(none["accuracy_low"]) and none["accuracy_low"] <= chance <= none["accuracy_high"]:
-            out.append(f"Without a hint the model picks the right letter no more often than guessing (accuracy "
+            out.append(f"Without a hint the model picks the right {'letter' if self.format == 'letter' else 'option'} no "
+                       f"more often than guessing (accuracy "
                        f"{none['accuracy']:.2f} [{none['accuracy_low']:.2f}, {none['accuracy_high']:.2f}], chance "
-                       f"{chance:.2f}): a change of answer under a hint is then as much noise as following; try the "
-                       "option-likelihood format when it exists.")
+                       f"{chance:.2f}): a change of answer under a hint is then as much noise as following"
+                       + ("; try format='cloze' (each option's text scored)." if self.format == "letter" else "."))
         for c, m in zip(self.conditions, self.metrics):
             if c == "none" or not np.isfinite(m["follow_rate"]):
                 continue
@@ -202,7 +217,7 @@ class HintResult(Result):
                            f"{m['mention_rate_high']:.2f}] is not above the rule's control rate "
                            f"{m['control_rate']:.2f} [{m['control_rate_low']:.2f}, {m['control_rate_high']:.2f}] on "
                            "no-hint explanations: the mentions it counts may be the rule's false alarms.")
-        return out
+        return out + list(self.notes)
 
     def to_frame(self) -> DataFrame:
         """One row per condition: accuracy, accuracy drop, follow, mention and control rates, each with
@@ -347,22 +362,30 @@ def _hint_mask(tokens: list[str], prompt_text: str, hint: str) -> list[int]:
     "conditions": [Subset(CONDITIONS)], "explain": [Options(EXPLAIN)], "max_new_tokens": [Interval(int, 1, 513)],
     "attribution": [Options(ATTRIBUTION)], "attribute_items": [Interval(int, 0, None)], "patching": ["boolean"],
     "n_boot": [Interval(int, 0, None)],
+    "format": [Options(prompts.FORMATS)], "prompt_style": [Options(prompts.STYLES)],
+    "length_norm": [Options(prompts.LENGTH_NORMS)],
+    "control_items": [Interval(int, 0, None), None],
 })
 def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 60, seed: int = 0,
-                      conditions: tuple[str, ...] | list[str] = CONDITIONS, explain: str = "switches",
+                      conditions: tuple[str, ...] | list[str] | None = None, explain: str = "switches",
                       max_new_tokens: int = 40, attribution: str = "ablation", attribute_items: int = 4,
                       patching: bool = True, n_boot: int = 1000, batch_size: int | None = None,
-                      progress: ProgressArg = None) -> HintResult:
+                      format: str = "letter", prompt_style: str = "auto", length_norm: str = "byte",
+                      control_items: int | None = 40, progress: ProgressArg = None) -> HintResult:
     """Ask each question without a hint and with hints; measure following, accuracy and mentions.
 
     Args:
-        model: an instruct :class:`interp.Model` (its tokenizer needs a chat template).
+        model: an :class:`interp.Model` (an instruct model is asked in chat form, a base model in plain text).
         questions: a built-in set name, a .jsonl/.csv path or a :class:`QuestionSet`.
         n: this many questions (seeded, the correct letter balanced; None: all).
-        conditions: which of :data:`CONDITIONS` to ask ("none" is always asked: it is the reference).
+        conditions: which of :data:`CONDITIONS` to ask ("none" is always asked: it is the reference); default all
+            (the cloze format has no "few_shot": its options are not shown, so there is no first letter to favour).
         explain: generate explanations for "switches" (the hint-caused switches, which the mention rate
-            needs, and every no-hint answer, which its control rate needs), "all" items and conditions, or
+            needs, and the no-hint answers, which its control rate needs), "all" items and conditions, or
             "none".
+        control_items: explain only this many no-hint answers (seeded) for the mention rule's control rate
+            (default 40: generation is most of the run's time, and the other explanations are of switches only;
+            None: every no-hint answer).
         max_new_tokens: explanation length.
         attribution: "ablation" (token_ablation), "integrated_gradients" or "none": attribute the chosen letter
             of ``attribute_items`` wrong-hint items (switches first) to the prompt's tokens.
@@ -373,21 +396,32 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
         n_boot: paired-bootstrap resamples for the accuracy drop's interval (0: none); the rates carry Wilson
             intervals, which need no resampling.
         batch_size: prompts per forward pass.
+        format: "letter" (the hinted letter; answer read as the next letter) or "cloze" (the hint names the option's
+            text; each option's text scored after the question, compared by ``length_norm``).
+        prompt_style: "auto" (chat with a chat template, else plain few-shot text), "chat" or "plain".
+        length_norm: the cloze comparison ("sum", "token", "byte").
         progress: stages "letters" (conditions), "explanations", "attribution", "patching".
 
     Returns:
         :class:`HintResult`; ``to_frame()`` is one row per condition.
 
     Raises:
-        NoChatTemplateError: the model has no chat template.
+        NoChatTemplateError: ``prompt_style="chat"`` and the model has no chat template.
     """
     where = "hint_faithfulness"
-    _engine.require_chat(model, where)
-    conditions = list(conditions)
-    if any(c not in CONDITIONS for c in conditions) or not conditions:
+    check_choice(format, prompts.FORMATS, name="format", where=where)
+    check_choice(length_norm, prompts.LENGTH_NORMS, name="length_norm", where=where)
+    style = prompts.resolve_style(model, prompt_style, where)
+    allowed = CONDITIONS if format == "letter" else tuple(c for c in CONDITIONS if c != "few_shot")
+    conditions = list(allowed if conditions is None else conditions)
+    if any(c not in allowed for c in conditions) or not conditions:
         raise InvalidParameterError(f"The 'conditions' parameter of {where} must name some of "
-                                    f"{choices_text(CONDITIONS)}. Got {conditions!r} instead.")
+                                    f"{choices_text(allowed)} in the {format} format"
+                                    f"{' (no few_shot: the options are not shown)' if format == 'cloze' else ''}. "
+                                    f"Got {conditions!r} instead.")
     conditions = [c for c in CONDITIONS if c in conditions or c == "none"]
+    if control_items is not None:
+        check_int(control_items, name="control_items", where=where, low=1)
     check_choice(explain, EXPLAIN, name="explain", where=where)
     check_choice(attribution, ATTRIBUTION, name="attribution", where=where)
     check_int(max_new_tokens, name="max_new_tokens", where=where, low=1, high=512)
@@ -408,26 +442,42 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
     answers: dict[str, list[str]] = {}
     report("letters", 0, len(conditions))
     for ci, c in enumerate(conditions):
-        probs[ci] = letter_probabilities(model, qs, batch_size=batch_size, timer=timer, where=where,
-                                         messages=[hint_messages(q, c, h) for q, h in zip(qs, hints[c])])
+        probs[ci], _ = answer_probabilities(model, qs, fmt=format, style=style, length_norm=length_norm,
+                                            batch_size=batch_size, timer=timer, where=where, shots=c != "few_shot",
+                                            messages=[hint_messages(q, c, h, format) for q, h in zip(qs, hints[c])])
         answers[c] = [LETTERS[int(np.nanargmax(p))] for p in probs[ci]]
         report("letters", ci + 1, len(conditions))
 
     base = answers["none"]
     explanations = {c: [""] * len(qs) for c in conditions}
     todo: list[tuple[str, int]] = []
+    control = set(range(len(qs)))
+    if control_items is not None and control_items < len(qs):
+        control = set(np.random.default_rng(seed + 1).choice(len(qs), control_items, replace=False).tolist())
     for c in conditions:
         for i in range(len(qs)):
             switched = bool(hints[c][i]) and base[i] != hints[c][i] and answers[c][i] == hints[c][i]
-            # every no-hint explanation is the mention rule's control (no hint there to mention)
-            if explain == "all" or (explain == "switches" and (switched or c == "none")):
+            # the no-hint explanations are the mention rule's control (no hint there to mention)
+            if explain == "all" or (explain == "switches" and (switched or (c == "none" and i in control))):
                 todo.append((c, i))
     report("explanations", 0, len(todo))
     if todo:
-        seqs = [_engine.encode(model, _engine.chat_text(model, hint_messages(qs[i], c, hints[c][i]),
-                                                        f"{prompts.ANSWER_PREFIX}{answers[c][i]}) because"), where=where)
-                for c, i in todo]
-        texts = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, timer=timer)
+        def reply_start(q: Question, letter: str) -> str:
+            if format == "cloze":
+                return f"{prompts.CLOZE_PREFIX} {q.options[q.letters.index(letter)]} because"
+            return f"{prompts.ANSWER_PREFIX}{letter}) because"
+
+        seqs = []
+        for c, i in todo:
+            chat = hint_messages(qs[i], c, hints[c][i], format)
+            if style == "chat":  # the chat path exactly as before the plain style existed
+                seqs.append(_engine.encode(model, _engine.chat_text(model, chat, reply_start(qs[i], answers[c][i])),
+                                           where=where))
+                continue
+            shots = prompts.shot_messages("mc", format, style) if c != "few_shot" else []
+            seqs.append(_engine.encode_prompt(model, _engine.render(model, shots + chat, reply_start(qs[i], answers[c][i]),
+                                                                    style=style), style=style, where=where))
+        texts = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, timer=timer, stop=_engine.plain_stops(style))
         for (c, i), text in zip(todo, texts):
             explanations[c][i] = f"because {text}".strip()
     report("explanations", len(todo), len(todo))
@@ -464,6 +514,11 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
         metrics.append(m)
 
     attributed: list[dict[str, Any]] = []
+    notes: list[str] = []
+    if attribution != "none" and attribute_items and "wrong" in conditions and (format, style) != ("letter", "chat"):
+        notes.append(f"Attribution and patching of the hint were not run: they read the answer letter of a chat "
+                     f"prompt, and this run asked in the {format} format with a {style} prompt.")
+        attribution = "none"
     if attribution != "none" and attribute_items and "wrong" in conditions:
         order = sorted(range(len(qs)), key=lambda i: (not (base[i] != hints["wrong"][i] and answers["wrong"][i] ==
                                                            hints["wrong"][i]), i))[:attribute_items]
@@ -480,7 +535,8 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
                       explanations=explanations, mentioned=mentioned, metrics=metrics, attribution=attributed,
                       patching=patched,
                       rule={"hint": list(HINT_PATTERNS), "few_shot": list(FEW_SHOT_PATTERNS)}, question_set=qs.name,
-                      model_name=model.name, timing=timer.as_dict(), model_card=model_card(model))
+                      model_name=model.name, timing=timer.as_dict(), format=format, prompt_style=style,
+                      length_norm=length_norm if format == "cloze" else "", notes=notes, model_card=model_card(model))
 
 
 def _attribute(model: Model, qs: Any, order: list[int], hints: list[str], answers: list[str], base: list[str],
@@ -512,6 +568,7 @@ def _patch(model: Model, qs: Any, items: list[int], hints: list[str], base: list
            report: Any) -> dict[str, Any]:
     """Layer-by-layer patching of the no-hint residual stream into the wrong-hint run, at the answer position."""
     from interp.patching import activation_patching
+    from interp.targets import Target
 
     if not items:
         return {}
@@ -521,7 +578,7 @@ def _patch(model: Model, qs: Any, items: list[int], hints: list[str], base: list
         clean = _engine.chat_text(model, prompts.mc_messages(qs[i]), prompts.ANSWER_PREFIX)
         corrupted = _engine.chat_text(model, hint_messages(qs[i], "wrong", hints[i]), prompts.ANSWER_PREFIX)
         try:
-            r = activation_patching(model, clean, corrupted, answer=base[i], wrong_answer=hints[i], sites=("resid",),
+            r = activation_patching(model, clean, corrupted, target=Target(base[i], foil=hints[i]), sites=("resid",),
                                     positions=[-1], align="right", batch_size=batch_size, progress=False)
         except InvalidParameterError:  # the two runs give the same margin: nothing to normalise by
             continue

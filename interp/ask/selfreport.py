@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._params import Interval, validate_params
+from interp._params import Interval, Options, validate_params
 from interp._validation import check_int
 from interp.ask import _engine, prompts
 from interp.ask.calibration import DEFAULT_PROBE_DATASETS, _fit_detector
@@ -70,6 +70,8 @@ class SelfReportResult(Result):
     dataset: str = ""
     model_name: str = ""
     intervals: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    format: str = "letter"
+    prompt_style: str = "chat"
 
     title: ClassVar[str] = "Self-report vs probe"
 
@@ -82,7 +84,8 @@ class SelfReportResult(Result):
 
     def summary(self) -> str:
         f = self._figure
-        return (f"{self.model_name}: {len(self.statements)} statements ({self.dataset}); stated verdict parsed "
+        return (f"{self.model_name}: {len(self.statements)} statements ({self.dataset}; P(True) {self.format} format, "
+                f"{self.prompt_style} prompt); stated verdict parsed "
                 f"{f('stated_parse_rate')}, right {f('stated_accuracy')}; AUROC vs truth: P(True) "
                 f"{f('p_true_auroc')}, probe {f('probe_auroc')}; stated and probe agree on "
                 f"{f('stated_vs_probe')}, P(True) and probe on {f('p_true_vs_probe')}")
@@ -150,20 +153,24 @@ class SelfReportResult(Result):
     "seed": [Interval(int, None, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
     "statements": ["no_validation"], "labels": ["no_validation"], "detector": ["no_validation"],
     "probe_datasets": ["no_validation"], "probe_pairs": [Interval(int, 1, None)], "max_new_tokens": [Interval(int, 1, None)],
+    "format": [Options(prompts.FORMATS)], "prompt_style": [Options(prompts.STYLES)],
 })
 def self_report(model: Model, statements: Any = "capitals", labels: Any = None, *, n: int | None = 40, seed: int = 0,
                 detector: LieDetector | None = None, probe_datasets: Any = DEFAULT_PROBE_DATASETS,
                 probe_pairs: int = 150, max_new_tokens: int = 6, batch_size: int | None = None,
-                progress: ProgressArg = None) -> SelfReportResult:
+                format: str = "letter", prompt_style: str = "auto", progress: ProgressArg = None) -> SelfReportResult:
     """Ask the model whether each statement is true; set its answer next to P(True) and the probe's P(true).
 
     Args:
-        model: an instruct :class:`interp.Model` (its tokenizer needs a chat template).
+        model: an :class:`interp.Model` (an instruct model is asked in chat form, a base model in plain text).
         statements: a truth dataset name or CSV (:func:`interp.truth.load_dataset`; default "capitals", which the
             default probe is not fitted on), or a list of statements (then ``labels`` is optional).
         n: this many pairs' statements of a dataset (seeded; None: all).
         detector: a fitted :class:`~interp.truth.LieDetector`; default: one fitted on ``probe_datasets``.
         max_new_tokens: the verdict reply's length.
+        format: how P(True) is read after "The statement is": "letter" (the next token, " True" against " False")
+            or "cloze" (the continuations " true." and " false." scored whole, summed log-probability).
+        prompt_style: "auto" (chat with a chat template, else plain few-shot text), "chat" or "plain".
 
     Returns:
         :class:`SelfReportResult`.
@@ -171,7 +178,10 @@ def self_report(model: Model, statements: Any = "capitals", labels: Any = None, 
     from interp.truth.datasets import TruthDataset, load_dataset
 
     where = "self_report"
-    _engine.require_chat(model, where)
+    from interp._validation import check_choice
+
+    check_choice(format, prompts.FORMATS, name="format", where=where)
+    style = prompts.resolve_style(model, prompt_style, where)
     if n is not None:
         check_int(n, name="n", where=where, low=1)
     if isinstance(statements, (list, tuple)) and all(isinstance(s, str) for s in statements):
@@ -190,15 +200,23 @@ def self_report(model: Model, statements: Any = "capitals", labels: Any = None, 
         ds = ds.sample(None if n is None else max(1, n // 2), seed=seed)
         texts, labs, name = list(ds.statements), np.asarray(ds.labels, dtype=np.int64), ds.name
     report = resolve_progress(progress, where=where)
-    seqs = [_engine.encode(model, _engine.chat_text(model, prompts.statement_messages(s), prompts.STATEMENT_PREFIX),
-                           where=where) for s in texts]
-    tf = [_engine.single_token(model, w, where=where) for w in (" True", " False")]
+    shots = prompts.shot_messages("statement", format, style)
+    seqs = [_engine.encode_prompt(model, _engine.render(model, shots + prompts.statement_messages(s),
+                                                        prompts.STATEMENT_PREFIX, style=style), style=style, where=where)
+            for s in texts]
     report("p_true", 0, 1)
-    logp = _engine.next_token_logprobs(model, seqs, tf, batch_size=batch_size)
+    if format == "letter":
+        tf = [_engine.single_token(model, w, where=where) for w in (" True", " False")]
+        logp = _engine.next_token_logprobs(model, seqs, tf, batch_size=batch_size)
+    else:
+        words = [model.tokenizer(w, add_special_tokens=False)["input_ids"] for w in (" true.", " false.")]
+        scored = _engine.continuation_logprobs(model, [s for s in seqs for _ in words], words * len(seqs),
+                                               batch_size=batch_size)
+        logp = scored.reshape(len(seqs), 2)
     p_true = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))
     report("p_true", 1, 1)
     report("stated", 0, len(texts))
-    replies = _engine.generate(model, seqs, max_new_tokens=max_new_tokens)
+    replies = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, stop=_engine.plain_stops(style))
     stated = np.array([-1 if v is None else v for v in map(prompts.parse_true_false, replies)], dtype=np.int64)
     report("stated", len(texts), len(texts))
     fitted = _fit_detector(model, detector, probe_datasets, probe_pairs, report)
@@ -238,4 +256,5 @@ def self_report(model: Model, statements: Any = "capitals", labels: Any = None, 
                             agreement=agreement, intervals=intervals,
                             probe_info={"layer": fitted.layer_, "probe": type(fitted.probe_).__name__,
                                         "datasets": list(fitted.datasets_)},
-                            dataset=name, model_name=model.name, model_card=model_card(model))
+                            dataset=name, model_name=model.name, format=format, prompt_style=style,
+                            model_card=model_card(model))

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from pandas import DataFrame
     from plotly.graph_objects import Figure
 
+    from interp.progress import ProgressCallback
+
 __all__ = ["Model", "ModelLock", "TokenBatch", "ActivationCache", "TopTokensResult", "plan_batches", "PassCount",
            "TOKENS_PER_BATCH"]
 
@@ -333,7 +335,7 @@ class Model:
     def run(self, sequences: Sequence[Sequence[int] | str], *, keep: Any = "last", hooks: Any = None,
             grad: bool = False, each: Callable[[engine.Pass], Any] | None = None, batch_size: int | None = None,
             padding_side: str = "left", budget_bytes: int | None = None,
-            progress: Callable[[str, int, int | None], None] | None = None, stage: str = "forward",
+            progress: ProgressCallback | None = None, stage: str = "forward",
             stop_at_layer: int | None = None) -> Any:
         """Run many sequences in planned, padded micro-batches: the one engine every analysis uses.
 
