@@ -359,7 +359,7 @@ def _hint_mask(tokens: list[str], prompt_text: str, hint: str) -> list[int]:
 @validate_params({
     "model": ["model"], "questions": ["no_validation"], "n": [Interval(int, 1, None), None],
     "seed": [Interval(int, None, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
-    "conditions": [Subset(CONDITIONS)], "explain": [Options(EXPLAIN)], "max_new_tokens": [Interval(int, 1, 513)],
+    "conditions": [Subset(CONDITIONS), None], "explain": [Options(EXPLAIN)], "max_new_tokens": [Interval(int, 1, 513)],
     "attribution": [Options(ATTRIBUTION)], "attribute_items": [Interval(int, 0, None)], "patching": ["boolean"],
     "n_boot": [Interval(int, 0, None)],
     "format": [Options(prompts.FORMATS)], "prompt_style": [Options(prompts.STYLES)],
@@ -409,8 +409,6 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
         NoChatTemplateError: ``prompt_style="chat"`` and the model has no chat template.
     """
     where = "hint_faithfulness"
-    check_choice(format, prompts.FORMATS, name="format", where=where)
-    check_choice(length_norm, prompts.LENGTH_NORMS, name="length_norm", where=where)
     style = prompts.resolve_style(model, prompt_style, where)
     allowed = CONDITIONS if format == "letter" else tuple(c for c in CONDITIONS if c != "few_shot")
     conditions = list(allowed if conditions is None else conditions)
