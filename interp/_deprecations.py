@@ -15,6 +15,7 @@ Older names of *models* (``"SmolLM2-135M-Instruct"``) and older *files* (a pre-0
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 
 __all__ = ["DEPRECATIONS", "Deprecation", "warn"]
@@ -55,10 +56,19 @@ DEPRECATIONS: dict[str, Deprecation] = {d.old: d for d in (
 )}
 
 
-def warn(old: str, *, stacklevel: int = 2) -> None:
+def warn(old: str, *, stacklevel: int | None = None) -> None:
     """Warn that ``old`` (a key of :data:`DEPRECATIONS`) is deprecated, with its row's message.
 
-    ``stacklevel`` counts from the caller of :func:`warn` (2: the code that called the function that warns)."""
+    The warning is attributed to the user's line: by default the first frame outside the ``interp`` package (so a
+    wrapper such as ``validate_params`` in between changes nothing); ``stacklevel`` counts from the caller of
+    :func:`warn` instead (2: the code that called the function that warns)."""
+    import sys
+
     from interp.errors import InterpDeprecationWarning
 
+    if stacklevel is None:
+        package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+        frame, stacklevel = sys._getframe(1), 1
+        while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+            frame, stacklevel = frame.f_back, stacklevel + 1
     warnings.warn(DEPRECATIONS[old].message(), InterpDeprecationWarning, stacklevel=stacklevel + 1)

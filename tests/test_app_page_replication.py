@@ -76,4 +76,4 @@ def test_a_corrupt_upload_and_no_paper_show_an_error(page):
     (button,) = [b for b in page.get("form_submit_button") if b.label == "Measure"]
     button.click().run(timeout=TIMEOUT)
     assert not page.exception
-    assert any("'parts' parameter of replicate must be a non-empty list" in e.value for e in page.error)
+    assert any("'parts' parameter of replicate must be one of" in e.value and "non-empty list" in e.value for e in page.error)

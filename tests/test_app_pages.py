@@ -773,7 +773,8 @@ def test_inside_patching_tabs_match_the_library(open_page, tiny):
 
     at = open_page("inside")
     assert at.title[0].value == "Inside the model"
-    assert [t.label for t in at.tabs] == ["Lens", "Activation patching", "Causal tracing", "Attribution patching"]
+    assert [t.label for t in at.tabs] == ["Lens", "Activation patching", "Causal tracing", "Attribution patching",
+                                         "Circuits"]
     at = submit(at, "Patch")
     assert_no_failure(at)
     patched = activation_patching(tiny, "The capital of France is", "The capital of Italy is", answer=" Paris",

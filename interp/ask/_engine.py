@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from interp.errors import InvalidParameterError, NoChatTemplateError, PromptTooLongError
+from interp.errors import InvalidParameterError, PromptTooLongError
 from interp.models.engine import pad_left  # (batch, pos) left-padded ids and mask
 
 if TYPE_CHECKING:
@@ -38,14 +38,6 @@ class Timer:
 
     def as_dict(self) -> dict[str, float]:
         return {"forward_s": self.forward, "generate_s": self.generate}
-
-
-def require_chat(model: Model, where: str) -> None:
-    """:class:`NoChatTemplateError` unless the model's tokenizer has a chat template."""
-    if not getattr(model.tokenizer, "chat_template", None):
-        raise NoChatTemplateError(f"{where} asks the model in chat form, which needs a chat template; {model.name}'s "
-                                  "tokenizer has none (tokenizer.chat_template is empty: a base model). Use an instruct "
-                                  "model, e.g. interp.load_model() (SmolLM2-135M-Instruct).")
 
 
 def render(model: Model, messages: Messages, prefix: str = "", *, style: str = "chat") -> str:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from interp._validation import check_choice
 from interp.ask.questions import Question
+from interp.errors import NoChatTemplateError
 
 if TYPE_CHECKING:
     from interp.models.model import Model
@@ -82,11 +83,17 @@ PLAIN_SHOTS = (
 PLAIN_STATEMENTS = (("Ice is frozen water.", True), ("A week has ten days.", False))
 
 
+def require_chat(model: Model, where: str) -> None:
+    """:class:`NoChatTemplateError` unless the model's tokenizer has a chat template."""
+    if not getattr(model.tokenizer, "chat_template", None):
+        raise NoChatTemplateError(f"{where} asks the model in chat form, which needs a chat template; {model.name}'s "
+                                  "tokenizer has none (tokenizer.chat_template is empty: a base model). Use an instruct "
+                                  "model, e.g. interp.load_model() (SmolLM2-135M-Instruct).")
+
+
 def resolve_style(model: Model, prompt_style: str, where: str) -> str:
     """"chat" or "plain": ``prompt_style`` itself, or for "auto" chat when the model has a chat template, else
     plain; "chat" on a model without one raises :class:`~interp.errors.NoChatTemplateError`."""
-    from interp.ask._engine import require_chat
-
     check_choice(prompt_style, STYLES, name="prompt_style", where=where)
     if prompt_style == "auto":
         return "chat" if model.has_chat_template else "plain"

@@ -95,7 +95,7 @@ def attention_maps(model: Model, prompt: str, *, blocks: Sequence[int] | None = 
                                         f"Got blocks={blocks!r} and layers={layers!r}.")
         from interp._deprecations import warn
 
-        warn("attention_maps(layers=...)", stacklevel=2)
+        warn("attention_maps(layers=...)")
         blocks, name = layers, "layer"
     (text,), _ = check_texts(prompt, where=where)
     kept = list(range(model.n_layers)) if blocks is None else [check_layer(b, model.n_layers, where=where, name=name)

@@ -75,7 +75,7 @@ def renamed_method(method: object) -> object:
     if isinstance(method, str) and method in RENAMED_METHODS:
         from interp._deprecations import warn
 
-        warn("attribute_training(method='tracin')", stacklevel=3)
+        warn("attribute_training(method='tracin')")
         return RENAMED_METHODS[method]
     return method
 DEFAULT_DIM = 32  # per side of each layer's Kronecker projection: 32 x 32 = 1024 numbers per layer

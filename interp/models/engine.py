@@ -51,6 +51,7 @@ from interp.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from interp.models.model import Model, TokenBatch
+    from interp.progress import ProgressCallback
 
 __all__ = ["run", "Pass", "PassCount", "plan", "plan_groups", "plan_batches", "row_bytes", "forward", "split_on_oom",
            "is_out_of_memory", "accepts_logits_to_keep", "pad", "pad_left", "DEFAULT_BUDGET_BYTES", "TOKENS_PER_BATCH", "KEEPS"]
@@ -314,7 +315,7 @@ def _sequences(model: Any, sequences: Any, where: str) -> list[list[int]]:
 def run(model: Model, sequences: Sequence[Sequence[int] | str], *, keep: Any = "last", hooks: Hooks = None,
         grad: bool = False, each: Callable[[Pass], Any] | None = None, batch_size: int | None = None,
         padding_side: str = "left", budget_bytes: int | None = None,
-        progress: Callable[[str, int, int | None], None] | None = None, stage: str = "forward",
+        progress: ProgressCallback | None = None, stage: str = "forward",
         stop_at_layer: int | None = None, where: str = "Model.run") -> Any:
     """Run ``sequences`` through ``model`` in planned micro-batches (see the module doc).
 

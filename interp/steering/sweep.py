@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
     from interp.models.model import Model
+    from interp.progress import ProgressArg
     from interp.steering.vectors import SteeringVector
 
 __all__ = ["SteeringSweepResult", "steering_sweep", "MAX_PPL_RATIO"]
@@ -203,7 +204,7 @@ def steering_sweep(model: Model, vector: SteeringVector, prompts: Sequence[str],
                    scorer: Any, neutral_texts: Sequence[str] | None = None, layers: Sequence[int] | None = None,
                    max_new_tokens: int = 24, chat: bool | None = None, max_ppl_ratio: float = MAX_PPL_RATIO,
                    batch_size: int | None = None, n_resamples: int = 1000, seed: int = 0,
-                   progress: Any = None) -> SteeringSweepResult:
+                   progress: ProgressArg = None) -> SteeringSweepResult:
     """Behaviour rate (with Wilson intervals) against KL and neutral perplexity (bootstrap) at each strength.
 
     Args:
