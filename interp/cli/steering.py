@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_result, save_result, table
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, progress_bars, show
 
 __all__ = ["app"]
 
@@ -86,15 +86,7 @@ def vector_cmd(concept_name: ConceptOpt = None,
         pos, neg = read_text_file(positives), read_text_file(negatives)
     m = load_model(model)
     result = steering_vector(m, pos, neg, layers=layers or [middle_layer(m)], method=method, concept=name)
-    if out_dir is not None:
-        path, _ = save_result(result, out_dir)
-    if json_out:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Steering vector"))
-    if out_dir is not None:
-        out.print(f"wrote {path}", highlight=False)
+    show(result, as_json=json_out, out_dir=out_dir, tables=[("Steering vector", result.to_frame())])
 
 
 @app.command("apply")
@@ -122,16 +114,8 @@ def apply_cmd(prompt: Annotated[str, typer.Argument(help="The prompt to continue
     m = load_model(model)
     v = _vector(m, vector, concept_name, layers, "mean_diff")
     result = steer(m, prompt, v, values, max_new_tokens=max_new_tokens, chat=chat, scorer=concept_name)
-    if out_dir is not None:
-        path, _ = save_result(result, out_dir)
-    if json_out:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().drop(columns=[] if concept_name else ["score"]).to_dict(orient="records"),
-                    "Generations"))
-    if out_dir is not None:
-        out.print(f"wrote {path}", highlight=False)
+    frame = result.to_frame().drop(columns=[] if concept_name else ["score"])
+    show(result, as_json=json_out, out_dir=out_dir, tables=[("Generations", frame)])
 
 
 @app.command("sweep")
@@ -175,19 +159,12 @@ def sweep_cmd(vector: VectorOpt = None, concept_name: ConceptOpt = None,
     m = load_model(model)
     v = _vector(m, vector, concept_name, layers, "mean_diff")
     items = read_text_file(prompts) if prompts is not None else c.prompts
-    result = steering_sweep(m, v, items[:max_prompts], values, scorer=scorer or c.name,
-                            neutral_texts=read_text_file(neutral) if neutral else None, max_new_tokens=max_new_tokens,
-                            max_ppl_ratio=max_ppl_ratio, chat=c.chat if chat is None and c is not None else chat,
-                            progress=False)
-    if out_dir is not None:
-        path, _ = save_result(result, out_dir)
-    if json_out:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Steering sweep"))
-    if out_dir is not None:
-        out.print(f"wrote {path}", highlight=False)
+    with progress_bars(quiet=json_out) as bars:
+        result = steering_sweep(m, v, items[:max_prompts], values, scorer=scorer or c.name,
+                                neutral_texts=read_text_file(neutral) if neutral else None,
+                                max_new_tokens=max_new_tokens, max_ppl_ratio=max_ppl_ratio,
+                                chat=c.chat if chat is None and c is not None else chat, progress=bars)
+    show(result, as_json=json_out, out_dir=out_dir, tables=[("Steering sweep", result.to_frame())])
 
 
 @app.command("export")
