@@ -17,9 +17,9 @@ import interp
 
 __all__ = ["render_circuits"]
 
-TASKS = {"Indirect object (IOI-style names)": "ioi", "Greater-than (years)": "greater_than",
-         "Country -> capital": "capitals"}
-METHODS = {"EAP-IG": "eap-ig", "EAP": "eap"}
+#: Labels of the choices that make_task's and edge_attribution_patching's tables list (options_of).
+LABELS = {"ioi": "Indirect object (IOI-style names)", "greater_than": "Greater-than (years)",
+          "capitals": "Country -> capital", "eap-ig": "EAP-IG", "eap": "EAP"}
 
 
 @st.cache_data(show_spinner="Direct logit attribution…", max_entries=16)
@@ -45,6 +45,9 @@ def _run_eap(model: interp.Model, model_key: str, task: str, pairs: int, seed: i
 
 def render_circuits(model: Any) -> None:
     """Draw the circuits tab for ``model`` (an :class:`interp.Model`, or the page's ``_common.LoadedModel``)."""
+    from interp._params import options_of
+    from interp.circuits import edge_attribution_patching, make_task
+
     loaded = model if hasattr(model, "key") and hasattr(model, "model") else None
     model = loaded.model if loaded is not None else model
     key = loaded.key if loaded is not None else model.name
@@ -56,9 +59,12 @@ def render_circuits(model: Any) -> None:
                "random edge sets of the same size.")
     with st.form("inside_circuits_form"):
         a, b, c, d, e = st.columns([3, 1, 1, 1, 1])
-        task = TASKS[a.selectbox("Task (seeded clean/corrupted pairs)", list(TASKS), key="inside_circuits_task")]
+        task = a.selectbox("Task (seeded clean/corrupted pairs)", options_of(make_task, "name"),
+                           format_func=lambda v: LABELS.get(v, v), key="inside_circuits_task")
         pairs = b.number_input("Pairs", 1, 100, 8, key="inside_circuits_pairs")
-        method = METHODS[c.radio("Method", list(METHODS), horizontal=True, key="inside_circuits_method")]
+        methods = options_of(edge_attribution_patching, "method")
+        method = c.radio("Method", methods, index=methods.index("eap-ig"), format_func=lambda v: LABELS.get(v, v),
+                         horizontal=True, key="inside_circuits_method")
         steps = d.number_input("IG steps", 1, 50, 5, key="inside_circuits_steps")
         n_random = e.number_input("Random circuits per size", 0, 20, 3, key="inside_circuits_random")
         submitted = st.form_submit_button("Find the circuit", type="primary")

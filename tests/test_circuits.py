@@ -205,6 +205,33 @@ def test_cli_dla_and_eap(tmp_path):
     assert "EAP over" in out.output and (folder / "result.json").is_file()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["dla", "--task", "iio"], "The '--task' parameter of interp circuit dla must be one of 'ioi', 'greater_than' or "
+                               "'capitals'. Got 'iio' instead. Did you mean 'ioi'?"),
+    (["dla", "--neurons", "-1"], "The '--neurons' parameter of interp circuit dla must be an int in [0, 10000000). "
+                                 "Got -1 instead."),
+    (["eap", "--pairs", "0"], "The '--pairs' parameter of interp circuit eap must be an int in [1, 100000). Got 0"),
+    (["eap", "--method", "acdc"], "The '--method' parameter of interp circuit eap must be one of 'eap' or 'eap-ig'."),
+    (["eap", "--steps", "0"], "The '--steps' parameter of interp circuit eap must be an int in [1, 1000). Got 0"),
+    (["eap", "--random", "-2"], "The '--random' parameter of interp circuit eap must be an int in [0, 10000). Got -2"),
+    (["eap", "--sizes", "10,-3"], "The '--sizes' parameter of interp circuit eap must be a list, each an int >= 0"),
+    (["eap", "--sizes", "ten"], "The '--sizes' parameter of interp circuit eap must be comma-separated edge counts"),
+])
+def test_cli_bad_options_fail_before_the_model_loads(monkeypatch, args, message):
+    """The commands check their options against the functions' tables (interp._params.check_args) first."""
+    from typer.testing import CliRunner
+
+    import interp.models.loading as loading
+    from interp.cli import app
+
+    loaded: list = []
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: loaded.append(a))
+    out = CliRunner().invoke(app, ["circuit", *args, "--model", "no-such-model"])
+    assert out.exit_code == 1 and "InvalidParameterError" in out.output, out.output
+    assert message in " ".join(out.output.split()), out.output
+    assert loaded == []
+
+
 def test_explorer_tab(tmp_path, monkeypatch):
     """The Circuits tab of the real explorer (apps/explorer.py -> Inside the model), as Streamlit runs it (no sys.path
     edits): DLA bars, the circuit's graph and the faithfulness curve, on a tiny GQA model."""
@@ -222,7 +249,7 @@ def test_explorer_tab(tmp_path, monkeypatch):
     assert any("Find the circuit" in i.value for i in tab.info)
     at.number_input(key="inside_circuits_pairs").set_value(2)
     at.number_input(key="inside_circuits_random").set_value(0)
-    at.radio(key="inside_circuits_method").set_value("EAP")
+    at.radio(key="inside_circuits_method").set_value("eap")
     tab = [t for t in at.tabs if t.label == "Circuits"][0]
     tab.button[0].click().run()
     assert not at.exception, at.exception

@@ -390,10 +390,9 @@ def _circuit_cases() -> list[Case]:
              ("component", "kind", "layer", "head", "mean", "mean_low", "mean_high", "share"),
              rows=lambda r: len(r.components),
              bad=(Bad("answer", lambda m: circuits().direct_logit_attribution(m, PROMPT, answer=" dog and"),
-                      InvalidParameterError, "The 'answer' parameter of direct_logit_attribution must be exactly one "
-                      "token"),
+                      InvalidParameterError, "The 'answer' parameter of direct_logit_attribution must be one token"),
                   Bad("empty", lambda m: circuits().direct_logit_attribution(m, "", answer=" dog"), EmptyPromptError,
-                      _empty_prompt("direct_logit_attribution")))),
+                      _empty_prompt("direct_logit_attribution", "prompts")))),
         Case("circuits.edge_attribution_patching", ("interp.circuits.edge_attribution_patching",), "tiny-llama",
              lambda m: circuits().edge_attribution_patching(m, task(), method="eap", sizes=[4], n_random=1,
                                                             progress=False),
@@ -475,7 +474,9 @@ def _features_cases() -> list[Case]:
              lambda: f().FeatureLabelsResult,
              ("feature", "n_fires", "label", "precision", "precision_low", "precision_high", "recall", "labelled"),
              bad=(Bad("empty", lambda m: f().label_features(m, _random_sae(m), []), InvalidParameterError,
-                      "The 'annotations' parameter of label_features is empty"),)),
+                      "The 'annotations' parameter of label_features must be a non-empty list"),
+                  Bad("annotation", lambda m: f().label_features(m, _random_sae(m), [{"text": "a b", "words": ["a"]}]),
+                      InvalidParameterError, "Annotation 0 given to label_features must be a dict with"))),
         Case("features.feature_attribution", ("interp.features.feature_attribution",), "tiny-llama",
              lambda m: f().feature_attribution(m, _random_sae(m), PROMPT, " dog", top_k=5, verify=3),
              lambda: f().FeatureAttributionResult,
@@ -504,6 +505,13 @@ def _control_vector_round_trip(vector):
 
     with tempfile.TemporaryDirectory() as folder:
         return steering.load_vector(steering.export_control_vector(vector, Path(folder) / "v.gguf"))  # -> load_control_vector
+
+
+def _steering_vector(model):
+    """A steering vector of ``model`` at layer 1 (from two contrast pairs)."""
+    from interp import steering
+
+    return steering.steering_vector(model, ["Il fait beau.", "Bonjour"], ["The weather is nice.", "Hello"], layers=[1])
 
 
 def _steering_cases() -> list[Case]:
@@ -538,7 +546,7 @@ def _steering_cases() -> list[Case]:
              bad=(Bad("empty", lambda m: steering.steer(m, " ", vector(m), 1.0), EmptyPromptError,
                       "The 'prompt' parameter of steer is empty"),
                   Bad("strength", lambda m: steering.steer(m, "Hi", vector(m), float("nan")), InvalidParameterError,
-                      "The 'strengths' parameter of steer must be a finite number"))),
+                      "The 'strength' parameter of steer must be a float in (-inf, inf) or a non-empty list"))),
         Case("steering.steering_sweep", ("interp.steering.steering_sweep",), "tiny-neox",
              lambda m: steering.steering_sweep(m, vector(m), ["Tell me about Paris.", "Hello there"], [1.0, 4.0],
                                                scorer="sentiment", neutral_texts=["The river runs north.",
@@ -551,7 +559,7 @@ def _steering_cases() -> list[Case]:
                       InvalidParameterError, "The 'scorer' parameter of steering_sweep must be one of"),
                   Bad("ratio", lambda m: steering.steering_sweep(m, vector(m), ["Hi"], [1.0], scorer="french",
                                                                  max_ppl_ratio=0.5),
-                      InvalidParameterError, "The 'max_ppl_ratio' parameter of steering_sweep must be a number >= 1"))),
+                      InvalidParameterError, "The 'max_ppl_ratio' parameter of steering_sweep must be a float >= 1"))),
     ]
 
 
@@ -744,7 +752,18 @@ def _bad_values(constraint: Any, model: Any, context: dict[str, Any]) -> list[tu
 
 
 #: Values for required parameters whose table entry is a type no generic value satisfies.
-REQUIRED = {("interp.attribution.faithfulness", "result"): lambda m: _attribution().token_ablation(m, PROMPT, " dog")}
+REQUIRED = {("interp.attribution.faithfulness", "result"): lambda m: _attribution().token_ablation(m, PROMPT, " dog"),
+            ("interp.circuits.edge_attribution_patching", "task"):
+                lambda m: importlib.import_module("interp.circuits").make_task("capitals", n=2, seed=0),
+            ("interp.features.probe_feature_cosines", "probes"): lambda m: {"p": np.ones(m.d_model)},
+            ("interp.features.feature_dashboard", "feature"): lambda m: 0,
+            ("interp.steering.steer", "vector"): lambda m: _steering_vector(m),
+            ("interp.steering.steering_sweep", "vector"): lambda m: _steering_vector(m),
+            ("interp.steering.steering_sweep", "strengths"): lambda m: [0.0, 2.0],
+            ("interp.features.steer_with_feature", "feature"): lambda m: 0,
+            **{(f"interp.features.{fn}", "sae"): lambda m: _random_sae(m)
+               for fn in ("evaluate_sae", "feature_dashboard", "label_features", "feature_attribution",
+                          "steer_with_feature", "probe_feature_cosines")}}
 
 
 def _good_value(constraint: Any, model: Any) -> Any:

@@ -344,8 +344,49 @@ def test_bad_inputs_raise_named_errors(tiny_models):
         steer_with_feature(model, sae, 0, "Hi", strengths=[])
     with pytest.raises(InvalidParameterError, match="must be a non-zero"):
         probe_feature_cosines(sae, {"p": np.zeros(3)})
-    with pytest.raises(InvalidParameterError, match="The 'annotations' parameter of label_features is empty"):
+    with pytest.raises(InvalidParameterError, match="The 'annotations' parameter of label_features must be a non-empty "
+                                                    "list, each a dict with 'text', 'words' and 'labels' or None"):
         label_features(model, sae, [])
+    with pytest.raises(InvalidParameterError, match=r"The 'min_precision' parameter of label_features must be a float "
+                                                    r"in \(0, 1\]\. Got 0 instead"):
+        label_features(model, sae, min_precision=0)
+    with pytest.raises(InvalidParameterError, match=r"The 'top_k' parameter of probe_feature_cosines must be an int in "
+                                                    r"\[1, 33\)\. Got 33 instead"):
+        probe_feature_cosines(sae, {"p": np.ones(sae.d_in)}, top_k=33)
+    with pytest.raises(InvalidParameterError, match="The 'verify' parameter of feature_attribution must be an int in"):
+        feature_attribution(model, sae, "The cat sat", " mat", top_k=2, verify=3)  # more than top_k: the body's check
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--out", "{tmp}", "--kind", "gated"], "The '--kind' parameter of interp sae train must be one of 'topk' "
+                                                     "or 'standard'. Got 'gated' instead."),
+    (["train", "--out", "{tmp}", "--k", "0"], "The '--k' parameter of interp sae train must be an int >= 1. Got 0"),
+    (["train", "--out", "{tmp}", "--l1", "-1"], "The '--l1' parameter of interp sae train must be a float >= 0. Got -1"),
+    (["train", "--out", "{tmp}", "--batch-size", "0"], "The '--batch-size' parameter of interp sae train must be an "
+                                                       "int >= 1. Got 0"),
+    (["train", "--out", "{tmp}", "--max-texts", "0"], "The '--max-texts' parameter of interp sae train must be an int "
+                                                      ">= 1. Got 0"),
+    (["eval", "{tmp}", "--max-texts", "0"], "The '--max-texts' parameter of interp sae eval must be an int >= 1 or "
+                                            "None. Got 0 instead."),
+    (["show", "{tmp}", "--", "-3"], "The 'FEATURE' parameter of interp sae show must be an int >= 0. Got -3 instead."),
+    (["show", "{sae}", "32"], "The 'FEATURE' parameter of interp sae show must be an int in [0, 32). Got 32 instead."),
+    (["show", "{sae}", "1", "--top", "0"], "The '--top' parameter of interp sae show must be an int >= 1. Got 0"),
+])
+def test_cli_bad_options_fail_before_the_model_loads(tiny_models, monkeypatch, tmp_path, args, message):
+    """The commands check their options against the functions' tables (interp._params.check_args) first."""
+    from typer.testing import CliRunner
+
+    import interp.models.loading as loading
+    from interp.cli import app
+
+    random_sae(tiny_models["tiny-gpt2"]).save(tmp_path / "sae")
+    loaded: list = []
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: loaded.append(a))
+    args = [a.format(tmp=tmp_path / "out", sae=tmp_path / "sae") for a in args]
+    out = CliRunner().invoke(app, ["sae", args[0], "--model", "no-such-model", *args[1:]])
+    assert out.exit_code == 1 and "InvalidParameterError" in out.output, out.output
+    assert message in " ".join(out.output.split()), out.output
+    assert loaded == []
 
 
 def test_cli_train_eval_show(tmp_path):

@@ -83,6 +83,35 @@ def test_errors_are_one_line(args, message):
     assert result.exit_code == 1 and message in result.output, result.output
 
 
+@pytest.mark.parametrize("args, message", [
+    (["vector", "--concept", "french", "--method", "probe"], "The '--method' parameter of interp steer vector must be "
+                                                             "one of 'mean_diff' or 'pca'. Got 'probe' instead."),
+    (["vector", "--concept", "french", "--layers", "1:x"], "'--layers' parameter of interp steer vector"),
+    (["apply", "Hi", "--concept", "french", "-s", "nan"], "The '--strength' parameter of interp steer apply must be a "
+                                                          "non-empty list, each a float in (-inf, inf)"),
+    (["apply", "Hi", "--concept", "french", "-n", "0"], "The '--max-new-tokens' parameter of interp steer apply must be "
+                                                        "an int >= 1. Got 0 instead."),
+    (["sweep", "--concept", "french", "--strengths", ","], "The '--strengths' parameter of interp steer sweep must be "
+                                                           "a non-empty list"),
+    (["sweep", "--concept", "french", "--max-ppl-ratio", "0.5"], "The '--max-ppl-ratio' parameter of interp steer "
+                                                                 "sweep must be a float >= 1. Got 0.5 instead."),
+    (["sweep", "--concept", "french", "--scorer", "german"], "The '--scorer' parameter of interp steer sweep must be "
+                                                             "one of 'french', 'sentiment' or 'truth'"),
+    (["sweep", "--concept", "french", "--max-prompts", "0"], "The '--max-prompts' parameter of interp steer sweep must "
+                                                             "be an int >= 1. Got 0 instead."),
+])
+def test_bad_options_fail_before_the_model_loads(monkeypatch, args, message):
+    """The commands check their options against the functions' tables (interp._params.check_args) first."""
+    import interp.models.loading as loading
+
+    loaded: list = []
+    monkeypatch.setattr(loading, "load_model", lambda *a, **k: loaded.append(a))
+    result = runner.invoke(app, ["steer", *args, "-m", "no-such-model"])
+    assert result.exit_code == 1 and "InvalidParameterError" in result.output, result.output
+    assert message in " ".join(result.output.split()), result.output
+    assert loaded == []
+
+
 def test_help_imports_no_torch():
     code = ("import sys; from typer.testing import CliRunner; import interp.cli\n"
             "CliRunner().invoke(interp.cli.app, ['steer', '--help'])\n"

@@ -409,8 +409,6 @@ def hint_faithfulness(model: Model, questions: Any = "easy", *, n: int | None = 
         NoChatTemplateError: ``prompt_style="chat"`` and the model has no chat template.
     """
     where = "hint_faithfulness"
-    check_choice(format, prompts.FORMATS, name="format", where=where)
-    check_choice(length_norm, prompts.LENGTH_NORMS, name="length_norm", where=where)
     style = prompts.resolve_style(model, prompt_style, where)
     allowed = CONDITIONS if format == "letter" else tuple(c for c in CONDITIONS if c != "few_shot")
     conditions = list(allowed if conditions is None else conditions)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_int, check_texts
+from interp._params import Attr, InstanceOf, Interval, validate_params
+from interp._validation import check_texts
 from interp.circuits._graph import check_supported, head_outputs
 from interp.circuits.tasks import CircuitTask
 from interp.errors import InvalidParameterError
@@ -50,6 +51,16 @@ def _per_prompt(value: Any, n: int, name: str, where: str) -> list[Any]:
                                 f"prompt ({n}). Got {value!r} instead.")
 
 
+#: One token: a string (" Paris") or a token id; or one per prompt (a list).
+_TOKENS = [str, Interval(int, 0, Attr("d_vocab")), InstanceOf(list, tuple, name="a list (one token per prompt)")]
+
+
+@validate_params({
+    "model": ["model"],
+    "prompts": ["texts", InstanceOf(CircuitTask, name="a CircuitTask (see interp.circuits.make_task)")],
+    "answer": [*_TOKENS, None], "foil": [*_TOKENS, None],
+    "top_neurons": [Interval(int, 0, 10**7)],
+})
 def direct_logit_attribution(model: Model, prompts: str | Sequence[str] | CircuitTask, answer: Any = None,
                              foil: Any = None, *, top_neurons: int = 20) -> DLAResult:
     """Each component's direct contribution to ``logit(answer) - logit(foil)`` at each prompt's last token.
@@ -67,14 +78,13 @@ def direct_logit_attribution(model: Model, prompts: str | Sequence[str] | Circui
     from interp.targets import one_token
 
     check_supported(model, where)
-    check_int(top_neurons, name="top_neurons", where=where, low=0, high=10**7)
     if isinstance(prompts, CircuitTask):
         task = prompts
         texts = list(task.clean)
         answer = task.answers if answer is None else answer
         foil = task.foils if foil is None else foil
     else:
-        texts, _ = check_texts(prompts, where=where)
+        texts, _ = check_texts(prompts, where=where, name="prompts")
     if answer is None:
         raise InvalidParameterError(f"{where} needs an 'answer' token (e.g. ' Paris'), or a CircuitTask as prompts.")
     answers = torch.tensor([one_token(model, a, name="answer", where=where)

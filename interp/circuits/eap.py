@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from interp._validation import check_choice, check_int
+from interp._params import InstanceOf, Interval, ListOf, Options, validate_params
+from interp._validation import check_int
 from interp.circuits._graph import Graph, build_graph, check_supported, run_graph, source_outputs
 from interp.circuits.tasks import CircuitTask, PreparedTask, prepare_task
 from interp.errors import InvalidParameterError
@@ -116,6 +117,12 @@ def circuit_faithfulness(model: Model, task: CircuitTask, keep: np.ndarray, *, b
             "circuit": _patched_metrics(model, graph, prepared, corrupted, chunks, keep)}
 
 
+@validate_params({
+    "model": ["model"], "task": [InstanceOf(CircuitTask, name="a CircuitTask (see interp.circuits.make_task)")],
+    "method": [Options(METHODS)], "steps": [Interval(int, 1, 1000)],
+    "sizes": [ListOf(Interval(int, 0, None), min_len=0), None], "n_random": [Interval(int, 0, 10_000)],
+    "seed": [Interval(int, 0, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
+})
 def edge_attribution_patching(model: Model, task: CircuitTask, *, method: str = "eap-ig", steps: int = 5,
                               sizes: Sequence[int] | None = None, n_random: int = 5, seed: int = 0,
                               batch_size: int | None = None, progress: ProgressArg = None
@@ -139,9 +146,6 @@ def edge_attribution_patching(model: Model, task: CircuitTask, *, method: str = 
         :class:`EdgeAttributionResult`.
     """
     where = "edge_attribution_patching"
-    check_choice(method, METHODS, name="method", where=where)
-    check_int(steps, name="steps", where=where, low=1, high=1000)
-    check_int(n_random, name="n_random", where=where, low=0, high=10_000)
     check_supported(model, where)
     report = resolve_progress(progress, where=where)
     graph = build_graph(model)

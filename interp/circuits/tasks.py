@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from interp._params import Interval, Options, validate_params
 from interp.errors import InvalidDatasetError, InvalidParameterError, choices_text
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ def _capitals(rng: random.Random) -> tuple[str, str, str, str]:
 _MAKERS = {"ioi": _ioi, "greater_than": _greater_than, "capitals": _capitals}
 
 
+@validate_params({"name": [Options(lambda: TASKS)], "n": [Interval(int, 1, 100_000)], "seed": [int]})
 def make_task(name: str, n: int = 20, *, seed: int = 0) -> CircuitTask:
     """``n`` clean/corrupted pairs of a shipped task, the same for the same ``seed``.
 
@@ -140,10 +142,6 @@ def make_task(name: str, n: int = 20, *, seed: int = 0) -> CircuitTask:
     Example:
         >>> make_task("capitals", n=2, seed=1).clean
     """
-    from interp._validation import check_choice, check_int
-
-    check_choice(name, TASKS, name="name", where="make_task")
-    check_int(n, name="n", where="make_task", low=1, high=100_000)
     rng = random.Random(f"{name}:{seed}")
     rows = [_MAKERS[name](rng) for _ in range(n)]
     clean, corrupted, answers, foils = (list(x) for x in zip(*rows))

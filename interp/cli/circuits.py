@@ -34,10 +34,15 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="The task generator's (and 
 TopOpt = Annotated[int, typer.Option("--top", help="Rows printed.")]
 
 
-def _task(task: str, pairs: int, csv: Path | None, seed: int):
+def _task(task: str, pairs: int, csv: Path | None, seed: int, where: str):
+    """The CircuitTask of the options (a bad --task / --pairs or an unreadable --csv fails here, before the model loads)."""
+    from interp._params import check_args
     from interp.circuits import make_task, read_task_csv
 
-    return read_task_csv(csv) if csv is not None else make_task(task, n=pairs, seed=seed)
+    if csv is not None:
+        return read_task_csv(csv)
+    check_args(make_task, where=where, options={"name": "--task", "n": "--pairs"}, name=task, n=pairs, seed=seed)
+    return make_task(task, n=pairs, seed=seed)
 
 
 @app.command("dla")
@@ -48,11 +53,15 @@ def dla_command(task: TaskOpt = "ioi", pairs: PairsOpt = 20, csv: CsvOpt = None,
                 top: TopOpt = 15, save: OutOpt = None, as_json: JsonOpt = False) -> None:
     """Direct logit attribution: each head's, MLP's and neuron's write onto logit(answer) - logit(foil) at the last
     token of the clean prompts (final norm scale frozen; the rows sum to the logit difference)."""
+    from interp._params import check_args
     from interp.circuits import direct_logit_attribution
     from interp.models.loading import load_model
 
+    where = "interp circuit dla"
+    check_args(direct_logit_attribution, where=where, options={"top_neurons": "--neurons"}, top_neurons=neurons)
+    circuit_task = _task(task, pairs, csv, seed, where)  # before the model loads
     loaded = load_model(model)
-    result = direct_logit_attribution(loaded, _task(task, pairs, csv, seed), top_neurons=neurons)
+    result = direct_logit_attribution(loaded, circuit_task, top_neurons=neurons)
     tables = [("Components by mean contribution", result.to_frame().head(top))]
     if len(result.neuron_layers):
         tables.append(("Top neurons", result.neuron_frame().head(top)))
@@ -73,18 +82,22 @@ def eap_command(task: TaskOpt = "ioi", pairs: PairsOpt = 20, csv: CsvOpt = None,
                 top: TopOpt = 15, save: OutOpt = None, as_json: JsonOpt = False) -> None:
     """Edge attribution patching: score every edge (embeddings, heads, MLPs, logits), then patch everything outside
     the top-n edges exactly and compare with random edge sets of the same size."""
+    from interp._params import check_args
     from interp.circuits import edge_attribution_patching
     from interp.errors import InvalidParameterError
     from interp.models.loading import load_model
 
+    where = "interp circuit eap"
     size_list = None
     if sizes is not None:
         try:
             size_list = [] if sizes.strip().lower() == "none" else [int(s) for s in sizes.split(",") if s.strip()]
         except ValueError:
-            raise InvalidParameterError(f"--sizes must be comma-separated edge counts (e.g. 50,100,400) or 'none'. "
-                                        f"Got {sizes!r}.") from None
-    circuit_task = _task(task, pairs, csv, seed)
+            raise InvalidParameterError(f"The '--sizes' parameter of {where} must be comma-separated edge counts "
+                                        f"(e.g. 50,100,400) or 'none'. Got {sizes!r} instead.") from None
+    check_args(edge_attribution_patching, where=where, options={"n_random": "--random"}, method=method, steps=steps,
+               sizes=size_list, n_random=n_random, seed=seed)  # from its table, before the model loads
+    circuit_task = _task(task, pairs, csv, seed, where)
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
         result = edge_attribution_patching(loaded, circuit_task, method=method, steps=steps, sizes=size_list,

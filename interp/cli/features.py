@@ -42,6 +42,13 @@ def _texts(path, max_texts, split):
     return items[:max_texts] if max_texts is not None else items
 
 
+def _check_max_texts(max_texts, where):
+    from interp._validation import check_int
+
+    if max_texts is not None:
+        check_int(max_texts, name="--max-texts", where=where, low=1)
+
+
 @app.command("train")
 @clean_errors
 def train(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the shards, trainer state, the SAE "
@@ -59,11 +66,14 @@ def train(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for 
           seed: Annotated[int, typer.Option("--seed")] = 0,
           as_json: JsonOpt = False) -> None:
     """Train an SAE on one layer's residual stream (activations streamed shard by shard)."""
-    from interp._validation import check_choice
-    from interp.features import KINDS, train_sae
+    from interp._params import check_args
+    from interp.features import train_sae
     from interp.models.loading import load_model
 
-    check_choice(kind, KINDS, name="--kind", where="interp sae train")
+    where = "interp sae train"
+    check_args(train_sae, where=where, options={"l1_coefficient": "--l1"}, layer=layer, kind=kind, k=k, width=width,
+               l1_coefficient=l1, batch_size=batch_size, max_tokens=max_tokens, seed=seed)  # before the model loads
+    _check_max_texts(max_texts, where)
     items = _texts(texts, max_texts, "train")
     loaded = load_model(model)
     with progress_bars(quiet=as_json) as bars:
@@ -80,9 +90,11 @@ def evaluate(sae_dir: Annotated[Path, typer.Argument(help="SAE folder: cfg.json 
              max_texts: Annotated[int, typer.Option("--max-texts", "-n", help="Held-out texts used.")] = 100,
              out_path: OutOpt = None, as_json: JsonOpt = False) -> None:
     """Explained variance, L0, dead / dense latents and CE loss recovered on held-out text, with intervals."""
+    from interp._params import check_args
     from interp.features import evaluate_sae, load_sae
     from interp.models.loading import load_model
 
+    check_args(evaluate_sae, where="interp sae eval", max_texts=max_texts)  # before the SAE and the model load
     sae = load_sae(sae_dir)
     items = _texts(texts, max_texts, "heldout")
     loaded = load_model(model)
@@ -100,10 +112,17 @@ def show_command(sae_dir: Annotated[Path, typer.Argument(help="SAE folder: cfg.j
          top_n: Annotated[int, typer.Option("--top", help="Contexts shown.")] = 10,
          out_path: OutOpt = None, as_json: JsonOpt = False) -> None:
     """A feature's dashboard: top-activating contexts, activation histogram, promoted / suppressed tokens."""
+    from interp._params import check_args, check_param, constraints_of
     from interp.features import feature_dashboard, load_sae
     from interp.models.loading import load_model
 
+    where = "interp sae show"
+    check_args(feature_dashboard, where=where, options={"feature": "FEATURE", "top_n": "--top"}, feature=feature,
+               top_n=top_n)
+    _check_max_texts(max_texts, where)
     sae = load_sae(sae_dir)
+    check_param(feature, constraints_of(feature_dashboard)["feature"], name="FEATURE", where=where,
+                context={"sae": sae})  # in [0, d_sae), known once the SAE is (and still before the model loads)
     items = _texts(texts, max_texts, "heldout")
     result = feature_dashboard(load_model(model), sae, feature, items, top_n=top_n)
     show(result, as_json=as_json, out_dir=out_path, tables=[(f"Feature {feature}: top contexts", result.to_frame()),

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, print_result, save_result, table
+from interp.cli._common import JsonOpt, ModelOpt, OutOpt, clean_errors, out, progress_bars, show
 
 __all__ = ["app"]
 
@@ -65,13 +65,18 @@ def vector_cmd(concept_name: ConceptOpt = None,
                name: Annotated[str, typer.Option("--name", help="A name stored with your vector.")] = "",
                model: ModelOpt = None, out_dir: OutOpt = None, json_out: JsonOpt = False) -> None:
     """Build a steering vector from contrast pairs (a shipped concept's, or your two files)."""
+    from interp._params import check_args, options_of
     from interp._validation import check_choice
     from interp.errors import InvalidParameterError
     from interp.models.loading import load_model
     from interp.probing.pos import read_text_file
     from interp.steering import concept, middle_layer, steering_vector
 
-    check_choice(method, ("mean_diff", "pca"), name="--method", where="interp steer vector")
+    where = "interp steer vector"  # method='probe' needs a fitted probe: the library's, not the command's
+    check_choice(method, tuple(m for m in options_of(steering_vector, "method") if m != "probe"), name="--method",
+                 where=where)
+    if layers is not None:
+        check_args(steering_vector, where=where, layers=layers)  # its form, before the model loads
     if (positives is None) != (negatives is None) or (positives is None) == (concept_name is None):
         raise InvalidParameterError("Give either --concept, or both --positives and --negatives.")
     if concept_name is not None:
@@ -81,15 +86,7 @@ def vector_cmd(concept_name: ConceptOpt = None,
         pos, neg = read_text_file(positives), read_text_file(negatives)
     m = load_model(model)
     result = steering_vector(m, pos, neg, layers=layers or [middle_layer(m)], method=method, concept=name)
-    if out_dir is not None:
-        path, _ = save_result(result, out_dir)
-    if json_out:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Steering vector"))
-    if out_dir is not None:
-        out.print(f"wrote {path}", highlight=False)
+    show(result, as_json=json_out, out_dir=out_dir, tables=[("Steering vector", result.to_frame())])
 
 
 @app.command("apply")
@@ -105,23 +102,20 @@ def apply_cmd(prompt: Annotated[str, typer.Argument(help="The prompt to continue
                                                         "template (default: when the model has one).")] = None,
               model: ModelOpt = None, out_dir: OutOpt = None, json_out: JsonOpt = False) -> None:
     """Generate with the vector added (and without), side by side."""
+    from interp._params import check_args
     from interp.models.loading import load_model
-    from interp.steering import steer
+    from interp.steering import steer, steering_vector
 
+    where = "interp steer apply"
+    values = _strengths(strength)
+    check_args(steer, where=where, prompt=prompt, strength=values, max_new_tokens=max_new_tokens)  # before the model
+    if layers is not None:
+        check_args(steering_vector, where=where, layers=layers)
     m = load_model(model)
     v = _vector(m, vector, concept_name, layers, "mean_diff")
-    result = steer(m, prompt, v, _strengths(strength), max_new_tokens=max_new_tokens, chat=chat,
-                   scorer=concept_name)
-    if out_dir is not None:
-        path, _ = save_result(result, out_dir)
-    if json_out:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().drop(columns=[] if concept_name else ["score"]).to_dict(orient="records"),
-                    "Generations"))
-    if out_dir is not None:
-        out.print(f"wrote {path}", highlight=False)
+    result = steer(m, prompt, v, values, max_new_tokens=max_new_tokens, chat=chat, scorer=concept_name)
+    frame = result.to_frame().drop(columns=[] if concept_name else ["score"])
+    show(result, as_json=json_out, out_dir=out_dir, tables=[("Generations", frame)])
 
 
 @app.command("sweep")
@@ -143,11 +137,20 @@ def sweep_cmd(vector: VectorOpt = None, concept_name: ConceptOpt = None,
               chat: Annotated[bool | None, typer.Option("--chat/--no-chat")] = None,
               model: ModelOpt = None, out_dir: OutOpt = None, json_out: JsonOpt = False) -> None:
     """Behaviour rate against KL and neutral perplexity over strengths, with intervals."""
+    from interp._params import check_args
+    from interp._validation import check_int
     from interp.errors import InvalidParameterError
     from interp.models.loading import load_model
     from interp.probing.pos import read_text_file
-    from interp.steering import concept, steering_sweep
+    from interp.steering import concept, steering_sweep, steering_vector
 
+    where = "interp steer sweep"
+    values = _strengths(strengths)
+    check_args(steering_sweep, where=where, strengths=values, max_new_tokens=max_new_tokens,
+               max_ppl_ratio=max_ppl_ratio, **({"scorer": scorer} if scorer is not None else {}))  # before the model
+    check_int(max_prompts, name="--max-prompts", where=where, low=1)
+    if layers is not None:
+        check_args(steering_vector, where=where, layers=layers)
     c = concept(concept_name) if concept_name else None
     if prompts is None and c is None:
         raise InvalidParameterError("Give --prompts (one per line) or --concept for its held-out prompts.")
@@ -156,19 +159,12 @@ def sweep_cmd(vector: VectorOpt = None, concept_name: ConceptOpt = None,
     m = load_model(model)
     v = _vector(m, vector, concept_name, layers, "mean_diff")
     items = read_text_file(prompts) if prompts is not None else c.prompts
-    result = steering_sweep(m, v, items[:max_prompts], _strengths(strengths), scorer=scorer or c.name,
-                            neutral_texts=read_text_file(neutral) if neutral else None, max_new_tokens=max_new_tokens,
-                            max_ppl_ratio=max_ppl_ratio, chat=c.chat if chat is None and c is not None else chat,
-                            progress=False)
-    if out_dir is not None:
-        path, _ = save_result(result, out_dir)
-    if json_out:
-        print_result(result)
-        return
-    out.print(result.summary(), highlight=False)
-    out.print(table(result.to_frame().to_dict(orient="records"), "Steering sweep"))
-    if out_dir is not None:
-        out.print(f"wrote {path}", highlight=False)
+    with progress_bars(quiet=json_out) as bars:
+        result = steering_sweep(m, v, items[:max_prompts], values, scorer=scorer or c.name,
+                                neutral_texts=read_text_file(neutral) if neutral else None,
+                                max_new_tokens=max_new_tokens, max_ppl_ratio=max_ppl_ratio,
+                                chat=c.chat if chat is None and c is not None else chat, progress=bars)
+    show(result, as_json=json_out, out_dir=out_dir, tables=[("Steering sweep", result.to_frame())])
 
 
 @app.command("export")

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from interp._params import Attr, InstanceOf, Interval, validate_params
 from interp._validation import check_int, check_texts
 from interp.errors import InvalidParameterError, InvalidResultFileError
-from interp.features.evaluate import check_sae
+from interp.features.evaluate import SAE_PARAM, check_sae
 from interp.features.sae import SparseAutoencoder
 from interp.progress import ProgressArg
 from interp.results import Result, atomic_write_bytes
@@ -292,6 +293,12 @@ def _logit_effect(model: Model, sae: SparseAutoencoder, feature: int, n: int) ->
     return model.ids_to_str(up.tolist()), effect[up], model.ids_to_str(down.tolist()), effect[down]
 
 
+@validate_params({
+    "model": ["model"], "sae": SAE_PARAM, "feature": [Interval(int, 0, Attr("d_sae", of="sae"))],
+    "texts": ["texts", None], "store": [InstanceOf(FeatureStore, name="a FeatureStore (see feature_store)"), None],
+    "top_n": [Interval(int, 1, None)], "context": [Interval(int, 0, None)],
+    "n_logits": [Interval(int, 1, Attr("d_vocab", plus=1))], "bins": [Interval(int, 1, None)],
+})
 def feature_dashboard(model: Model, sae: SparseAutoencoder, feature: int, texts: str | Sequence[str] | None = None, *,
                       store: FeatureStore | None = None, top_n: int = 10, context: int = 8, n_logits: int = 10,
                       bins: int = 30) -> FeatureDashboard:
@@ -315,16 +322,13 @@ def feature_dashboard(model: Model, sae: SparseAutoencoder, feature: int, texts:
 
     where = "feature_dashboard"
     check_sae(model, sae, where)
-    feature = sae.check_feature(feature, where=where)
-    check_int(top_n, name="top_n", where=where, low=1)
-    check_int(context, name="context", where=where, low=0)
-    check_int(n_logits, name="n_logits", where=where, low=1, high=model.d_vocab + 1)
+    feature = int(feature)
     if (texts is None) == (store is None):
         raise InvalidParameterError(f"{where} needs exactly one of 'texts' (encoded now) or 'store' (a FeatureStore). "
                                     f"Got {'neither' if texts is None else 'both'}.")
     if store is None:
         store = feature_store(model, sae, texts, progress=False)
-    elif not isinstance(store, FeatureStore) or store.d_sae != sae.d_sae or store.hook_name != sae.hook_name:
+    elif store.d_sae != sae.d_sae or store.hook_name != sae.hook_name:
         raise InvalidParameterError(f"The 'store' parameter of {where} must be a FeatureStore made with this SAE "
                                     f"({sae.d_sae} latents at {sae.hook_name}).")
     col = store.column(feature)

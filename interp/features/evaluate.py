@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_int, check_texts
+from interp._params import InstanceOf, Interval, validate_params
+from interp._validation import check_texts
 from interp.errors import InvalidParameterError
 from interp.features.sae import SparseAutoencoder
 from interp.progress import ProgressArg, resolve_progress
@@ -38,10 +39,14 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["evaluate_sae", "SAEEvaluationResult", "METRICS", "DENSE_THRESHOLD", "check_sae"]
+__all__ = ["evaluate_sae", "SAEEvaluationResult", "METRICS", "DENSE_THRESHOLD", "check_sae", "SAE_PARAM"]
 
 METRICS = ("explained_variance", "l0", "dead_fraction", "dense_fraction", "ce_loss_recovered")
 DENSE_THRESHOLD = 0.1
+
+
+#: The table entry of an ``sae`` parameter (whether it fits the model is :func:`check_sae`'s, which needs the model).
+SAE_PARAM = [InstanceOf(SparseAutoencoder, name="a SparseAutoencoder (see interp.features.load_sae)")]
 
 
 def check_sae(model: Model, sae: Any, where: str) -> None:
@@ -115,6 +120,10 @@ class SAEEvaluationResult(Result):
         return fig
 
 
+@validate_params({
+    "model": ["model"], "sae": SAE_PARAM, "texts": ["texts", None], "max_texts": [Interval(int, 1, None), None],
+    "seed": [Interval(int, 0, None)], "progress": ["progress"],
+})
 def evaluate_sae(model: Model, sae: SparseAutoencoder, texts: str | Sequence[str] | None = None, *,
                  max_texts: int | None = 200, seed: int = 0, progress: ProgressArg = None) -> SAEEvaluationResult:
     """Explained variance, L0, dead / dense fractions and CE loss recovered of ``sae`` on ``texts``.
@@ -141,7 +150,6 @@ def evaluate_sae(model: Model, sae: SparseAutoencoder, texts: str | Sequence[str
     check_sae(model, sae, where)
     items = default_texts(split="heldout") if texts is None else check_texts(texts, where=where, name="texts")[0]
     if max_texts is not None:
-        check_int(max_texts, name="max_texts", where=where, low=1)
         items = items[:max_texts]
     bar = resolve_progress(progress, where=where)
     bar("evaluate", 0, len(items))

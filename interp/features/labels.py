@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_int
+from interp._params import InstanceOf, Interval, ListOf, validate_params
 from interp.errors import InvalidParameterError
-from interp.features.evaluate import check_sae
+from interp.features.evaluate import SAE_PARAM, check_sae
 from interp.features.sae import SparseAutoencoder
 from interp.progress import ProgressArg
 from interp.results import Result
@@ -147,6 +147,12 @@ class FeatureLabelsResult(Result):
         return fig
 
 
+@validate_params({
+    "model": ["model"], "sae": SAE_PARAM,
+    "annotations": [ListOf(InstanceOf(dict, name="a dict with 'text', 'words' and 'labels'")), None],
+    "top_n": [Interval(int, 1, None)], "min_precision": [Interval(float, 0, 1, closed="right")],
+    "min_fires": [Interval(int, 1, None)], "batch_size": [Interval(int, 1, None), None], "progress": ["progress"],
+})
 def label_features(model: Model, sae: SparseAutoencoder, annotations: Sequence[dict[str, Any]] | None = None, *,
                    top_n: int = 200, min_precision: float = 0.8, min_fires: int = 5, batch_size: int | None = None,
                    progress: ProgressArg = None) -> FeatureLabelsResult:
@@ -175,16 +181,9 @@ def label_features(model: Model, sae: SparseAutoencoder, annotations: Sequence[d
     check_sae(model, sae, where)
     if sae.layer is None:
         raise InvalidParameterError(f"{where} reads residual-stream layers; this SAE reads {sae.hook_name!r}.")
-    check_int(top_n, name="top_n", where=where, low=1)
-    check_int(min_fires, name="min_fires", where=where, low=1)
-    if not isinstance(min_precision, (int, float)) or not 0 < min_precision <= 1:
-        raise InvalidParameterError(f"The 'min_precision' parameter of {where} must be a float in (0, 1]. "
-                                    f"Got {min_precision!r} instead.")
     items = default_annotations() if annotations is None else list(annotations)
-    if not items:
-        raise InvalidParameterError(f"The 'annotations' parameter of {where} is empty.")
     for i, a in enumerate(items):
-        if (not isinstance(a, dict) or not isinstance(a.get("text"), str) or not isinstance(a.get("words"), list)
+        if (not isinstance(a.get("text"), str) or not isinstance(a.get("words"), list)
                 or not isinstance(a.get("labels"), list) or len(a["labels"]) != len(a["words"])):
             raise InvalidParameterError(f"Annotation {i} given to {where} must be a dict with 'text' (str), 'words' "
                                         f"(list) and 'labels' (one list per word). Got {json.dumps(a)[:120]}.")

@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_choice, check_int, check_layer, check_texts
+from interp._params import Interval, Layer, Options, validate_params
+from interp._validation import check_choice, check_int, check_texts
 from interp.errors import InvalidParameterError, InvalidResultFileError
 from interp.features.sae import SparseAutoencoder
 from interp.progress import ProgressArg, resolve_progress
@@ -348,6 +349,14 @@ def _run_hash(model: Any, plan_hash: str, settings: dict[str, Any], layer: int, 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@validate_params({
+    "model": ["model"], "texts": ["texts", None], "layer": [Layer(allow_embed=True), None], "kind": [Options(KINDS)],
+    "k": [Interval(int, 1, None)], "width": [Interval(int, 1, None), None], "l1_coefficient": [Interval(float, 0, None)],
+    "lr": [Interval(float, 0, None, closed="neither"), None], "batch_size": [Interval(int, 1, None)],
+    "dead_after": [Interval(int, 1, None)], "aux_k": [Interval(int, 1, None), None],
+    "max_tokens": [Interval(int, 1, None), None], "shard_size": [Interval(int, 1, None)], "out": ["path", None],
+    "seed": [Interval(int, 0, None)], "progress": ["progress"],
+})
 def train_sae(model: Model, texts: str | Sequence[str] | None = None, layer: int | None = None, *,
               kind: str = "topk", k: int = 32, width: int | None = None, l1_coefficient: float = 5.0,
               lr: float | None = None, batch_size: int = 4096, dead_after: int = 200_000, aux_k: int | None = None,
@@ -388,15 +397,10 @@ def train_sae(model: Model, texts: str | Sequence[str] | None = None, layer: int
     from interp.models.card import model_card
 
     where = "train_sae"
-    check_choice(kind, KINDS, name="kind", where=where)
-    layer = model.n_layers // 2 if layer is None else check_layer(layer, model.n_layers, where=where, allow_embed=True)
-    width = 8 * model.d_model if width is None else check_int(width, name="width", where=where, low=1)
+    layer = model.n_layers // 2 if layer is None else layer % (model.n_layers + 1)  # the table checked its range
+    width = 8 * model.d_model if width is None else width
     if kind == "topk":
-        check_int(k, name="k", where=where, low=1, high=width + 1)
-    check_int(batch_size, name="batch_size", where=where, low=1)
-    check_int(shard_size, name="shard_size", where=where, low=1)
-    if max_tokens is not None:
-        check_int(max_tokens, name="max_tokens", where=where, low=1)
+        check_int(k, name="k", where=where, low=1, high=width + 1)  # at most the width (known once the model is)
     items = default_texts() if texts is None else check_texts(texts, where=where, name="texts")[0]
     bar = resolve_progress(progress, where=where)
     plan = plan_shards(model, items, layers=[layer], position="all", shard_size=shard_size)

@@ -16,14 +16,16 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_int, check_texts
+from interp._params import Attr, InstanceOf, Interval, ListOf, validate_params
+from interp._validation import check_int
 from interp.errors import InvalidParameterError
-from interp.features.evaluate import check_sae
+from interp.features.evaluate import SAE_PARAM, check_sae
 from interp.features.sae import SparseAutoencoder
 from interp.results import Result
 
@@ -115,6 +117,11 @@ def _spliced_hook(sae: SparseAutoencoder, state: dict[str, Any], *, grad: bool, 
     return hook
 
 
+@validate_params({
+    "model": ["model"], "sae": SAE_PARAM, "prompt": ["text"],
+    "target": [str, Interval(int, 0, Attr("d_vocab"))],
+    "top_k": [Interval(int, 1, Attr("d_sae", of="sae", plus=1))], "verify": [Interval(int, 0, None)],
+})
 def feature_attribution(model: Model, sae: SparseAutoencoder, prompt: str, target: str | int, *, top_k: int = 10,
                         verify: int = 5) -> FeatureAttributionResult:
     """Activation x gradient of each feature on the target's log-probability after ``prompt``, checked by ablation.
@@ -138,12 +145,8 @@ def feature_attribution(model: Model, sae: SparseAutoencoder, prompt: str, targe
 
     where = "feature_attribution"
     check_sae(model, sae, where)
-    (prompt,), _ = check_texts(prompt, where=where)
-    if target is None:
-        raise InvalidParameterError(f"The 'target' parameter of {where} must be a str or a token id. Got None.")
     target_id, target_str = resolve_target(model, target, where=where)
-    check_int(top_k, name="top_k", where=where, low=1, high=sae.d_sae + 1)
-    check_int(verify, name="verify", where=where, low=0, high=top_k + 1)
+    check_int(verify, name="verify", where=where, low=0, high=top_k + 1)  # at most top_k
     ids = model.encode(prompt, where=where)
     if len(ids) < 2:
         raise InvalidParameterError(f"The prompt given to {where} needs at least 2 tokens (the first position is "
@@ -228,6 +231,11 @@ class FeatureSteeringResult(Result):
         return fig
 
 
+@validate_params({
+    "model": ["model"], "sae": SAE_PARAM, "feature": [Interval(int, 0, Attr("d_sae", of="sae"))], "prompt": ["text"],
+    "strengths": [ListOf(Interval(float, -math.inf, math.inf, closed="neither"))],
+    "max_new_tokens": [Interval(int, 1, None)],
+})
 def steer_with_feature(model: Model, sae: SparseAutoencoder, feature: int, prompt: str, *,
                        strengths: Sequence[float] = (0.0, 10.0), max_new_tokens: int = 20) -> FeatureSteeringResult:
     """Generate after ``prompt`` with ``strength * W_dec[feature]`` added at every position of the SAE's hook point.
@@ -244,12 +252,8 @@ def steer_with_feature(model: Model, sae: SparseAutoencoder, feature: int, promp
 
     where = "steer_with_feature"
     check_sae(model, sae, where)
-    feature = sae.check_feature(feature, where=where)
-    (prompt,), _ = check_texts(prompt, where=where)
-    values = [float(s) for s in strengths] if isinstance(strengths, Sequence) and not isinstance(strengths, str) else []
-    if not values or not all(np.isfinite(values)):
-        raise InvalidParameterError(f"The 'strengths' parameter of {where} must be a non-empty list of finite numbers. "
-                                    f"Got {strengths!r} instead.")
+    feature = int(feature)
+    values = [float(s) for s in strengths]
     direction = sae.W_dec[feature]
     with model.lock, torch.inference_mode():
         promoted = int(torch.argmax(direction.to(model.bridge.W_U.dtype) @ model.bridge.W_U))
@@ -310,6 +314,10 @@ class ProbeFeatureResult(Result):
         return fig
 
 
+@validate_params({
+    "sae": SAE_PARAM, "probes": [InstanceOf(Mapping, name="a non-empty dict name -> direction")],
+    "top_k": [Interval(int, 1, Attr("d_sae", of="sae", plus=1))],
+})
 def probe_feature_cosines(sae: SparseAutoencoder, probes: Mapping[str, Any], *, top_k: int = 10) -> ProbeFeatureResult:
     """The ``top_k`` decoder directions of largest |cosine| with each probe direction.
 
@@ -322,12 +330,9 @@ def probe_feature_cosines(sae: SparseAutoencoder, probes: Mapping[str, Any], *, 
         InvalidParameterError: no probes, or a direction that is not (d_in,).
     """
     where = "probe_feature_cosines"
-    if not isinstance(sae, SparseAutoencoder):
-        raise InvalidParameterError(f"The 'sae' parameter of {where} must be a SparseAutoencoder. "
-                                    f"Got {type(sae).__name__} instead.")
-    if not isinstance(probes, Mapping) or not probes:
-        raise InvalidParameterError(f"The 'probes' parameter of {where} must be a non-empty dict name -> direction.")
-    check_int(top_k, name="top_k", where=where, low=1, high=sae.d_sae + 1)
+    if not probes:
+        raise InvalidParameterError(f"The 'probes' parameter of {where} must be a non-empty dict name -> direction. "
+                                    "Got an empty one.")
     W = sae.W_dec.numpy().astype(np.float64)
     W = W / np.maximum(np.linalg.norm(W, axis=1, keepdims=True), 1e-12)
     rows = []

@@ -20,18 +20,33 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_int, check_texts
+from interp._params import Attr, InstanceOf, Interval, ListOf, Options, validate_params
+from interp._validation import check_texts
 from interp.errors import InvalidParameterError
 from interp.results import Result
+from interp.steering.concepts import CONCEPTS
+from interp.steering.vectors import SteeringVector
 
 if TYPE_CHECKING:
     from pandas import DataFrame
     from plotly.graph_objects import Figure
 
     from interp.models.model import Model
-    from interp.steering.vectors import SteeringVector
 
-__all__ = ["SteeredGenerations", "steer", "steering_hooks", "check_strengths"]
+__all__ = ["SteeredGenerations", "steer", "steering_hooks", "check_strengths", "STEERING_PARAMS"]
+
+_FINITE = Interval(float, -math.inf, math.inf, closed="neither")
+_VECTOR_LAYER = Interval(int, 0, None)
+
+#: The table entries steer and steering_sweep share (whether the vector fits the model is _check_vector's).
+STEERING_PARAMS: dict[str, list[Any]] = {
+    "model": ["model"],
+    "vector": [InstanceOf(SteeringVector, name="a SteeringVector (steering_vector(...), SteeringVector.load(path) or "
+                                               "load_control_vector(path))")],
+    "layers": [_VECTOR_LAYER, ListOf(_VECTOR_LAYER), None],
+    "max_new_tokens": [Interval(int, 1, Attr("n_ctx"))],
+    "chat": ["boolean", None],
+}
 
 
 def check_strengths(strengths: Any, *, where: str, add_zero: bool = True) -> list[float]:
@@ -165,6 +180,10 @@ class SteeredGenerations(Result):
         return fig
 
 
+@validate_params({
+    **STEERING_PARAMS, "prompt": ["texts"], "strength": [_FINITE, ListOf(_FINITE)],
+    "temperature": [Interval(float, 0, None)], "seed": [int, None], "scorer": [Options(CONCEPTS), "callable", None],
+})
 def steer(model: Model, prompt: str | Sequence[str], vector: SteeringVector, strength: float | Sequence[float] = 4.0,
           *, layers: Sequence[int] | int | None = None, max_new_tokens: int = 32, chat: bool | None = None,
           temperature: float = 0.0, seed: int | None = 0, scorer: Any = None) -> SteeredGenerations:
@@ -192,7 +211,6 @@ def steer(model: Model, prompt: str | Sequence[str], vector: SteeringVector, str
     where = "steer"
     prompts, _ = check_texts(prompt, where=where)
     strengths = check_strengths(strength, where=where)
-    check_int(max_new_tokens, name="max_new_tokens", where=where, low=1, high=model.n_ctx)
     chosen = _check_vector(model, vector, layers, where)
     use_chat = model.has_chat_template if chat is None else bool(chat)
     score, scorer_name = resolve_scorer(scorer, where=where) if scorer is not None else (None, "")

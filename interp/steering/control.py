@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from interp._params import validate_params
 from interp.errors import InvalidParameterError, InvalidProbeFileError
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ def _string(reader, key: str) -> str:
     return bytes(field.parts[field.data[0]]).decode("utf-8")
 
 
+@validate_params({"path": ["path"]})
 def load_control_vector(path: str | os.PathLike) -> SteeringVector:
     """Read a llama.cpp control-vector GGUF (interp's, llama.cpp's ``cvector-generator``'s or repeng's) as a
     :class:`~interp.steering.SteeringVector`: ``direction.{k}`` becomes interp layer ``k + 1``.
@@ -150,6 +152,7 @@ def load_control_vector(path: str | os.PathLike) -> SteeringVector:
                           or _string(reader, f"{ARCHITECTURE}.model_hint"))
 
 
+@validate_params({"path": ["path"]})
 def load_vector(path: str | os.PathLike) -> SteeringVector:
     """A steering vector from a file: a saved :class:`SteeringVector` (``.json``, or a folder holding
     ``result.json`` as ``interp steer vector --out`` writes) or a llama.cpp control vector (``.gguf``)."""

@@ -31,9 +31,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_int, check_texts
+from interp._params import Interval, ListOf, Options, validate_params
+from interp._validation import check_texts
 from interp.errors import InvalidParameterError
 from interp.results import Result
+from interp.steering.apply import _FINITE, STEERING_PARAMS
+from interp.steering.concepts import CONCEPTS
 
 if TYPE_CHECKING:
     from pandas import DataFrame
@@ -191,6 +194,12 @@ class SteeringSweepResult(Result):
         return fig
 
 
+@validate_params({
+    **STEERING_PARAMS, "prompts": ["texts"], "strengths": [ListOf(_FINITE), _FINITE],
+    "scorer": [Options(CONCEPTS), "callable"], "neutral_texts": ["texts", None],
+    "max_ppl_ratio": [Interval(float, 1, None)], "batch_size": [Interval(int, 1, None), None],
+    "n_resamples": [Interval(int, 1, None)], "seed": [Interval(int, 0, None)], "progress": ["progress"],
+})
 def steering_sweep(model: Model, vector: SteeringVector, prompts: Sequence[str], strengths: Sequence[float], *,
                    scorer: Any, neutral_texts: Sequence[str] | None = None, layers: Sequence[int] | None = None,
                    max_new_tokens: int = 24, chat: bool | None = None, max_ppl_ratio: float = MAX_PPL_RATIO,
@@ -228,10 +237,6 @@ def steering_sweep(model: Model, vector: SteeringVector, prompts: Sequence[str],
     neutral, _ = check_texts(list(NEUTRAL_TEXTS) if neutral_texts is None else neutral_texts, where=where,
                              name="neutral_texts")
     values = check_strengths(strengths, where=where)
-    check_int(max_new_tokens, name="max_new_tokens", where=where, low=1, high=model.n_ctx)
-    if isinstance(max_ppl_ratio, bool) or not isinstance(max_ppl_ratio, (int, float)) or not max_ppl_ratio >= 1:
-        raise InvalidParameterError(f"The 'max_ppl_ratio' parameter of {where} must be a number >= 1. "
-                                    f"Got {max_ppl_ratio!r} instead.")
     chosen_layers = _check_vector(model, vector, layers, where)
     score, scorer_name = resolve_scorer(scorer, where=where)
     accuracy = scorer_accuracy(scorer).to_dict() if isinstance(scorer, str) and scorer in LABELLED else None

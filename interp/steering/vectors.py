@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from interp._validation import check_choice, check_layer, check_texts, parse_layers
+from interp._params import Interval, Layers, Options, validate_params
+from interp._validation import check_choice, check_texts, parse_layers
 from interp.errors import InvalidParameterError
 from interp.results import Result
 
@@ -220,6 +221,11 @@ def _probe_axes(probe: Any, layers: list[int], d_model: int, where: str) -> dict
                                 f"or a {{layer: array}} dict. Got {type(probe).__name__}.")
 
 
+@validate_params({
+    "model": ["model"], "positives": ["texts"], "negatives": ["texts"], "layers": [Layers(allow_embed=True)],
+    "method": [Options(METHODS)], "probe": ["no_validation"], "concept": [str],
+    "batch_size": [Interval(int, 1, None), None],
+})
 def steering_vector(model: Model, positives: Sequence[str], negatives: Sequence[str], *, layers: Any,
                     method: str = "mean_diff", probe: Any = None, concept: str = "",
                     batch_size: int | None = None) -> SteeringVector:
@@ -246,7 +252,6 @@ def steering_vector(model: Model, positives: Sequence[str], negatives: Sequence[
     from interp.models.card import model_card
 
     where = "steering_vector"
-    check_choice(method, METHODS, name="method", where=where)
     pos, _ = check_texts(positives, where=where, name="positives")
     neg, _ = check_texts(negatives, where=where, name="negatives")
     if len(pos) != len(neg):
@@ -254,7 +259,7 @@ def steering_vector(model: Model, positives: Sequence[str], negatives: Sequence[
                                     f"length. Got {len(pos)} positives and {len(neg)} negatives.")
     parsed = parse_layers(layers, where=where)
     chosen = list(range(model.n_layers + 1)) if parsed == "all" else sorted(
-        {check_layer(layer, model.n_layers, where=where, name="layers", allow_embed=True) for layer in parsed})
+        {layer % (model.n_layers + 1) for layer in parsed})  # the table checked the range; negative counts from the end
     axes = _probe_axes(probe, chosen, model.d_model, where) if method == "probe" else {}
     acts = collect(model, pos + neg, layers=chosen, position="last", batch_size=batch_size, progress=False)
     rows, ordered = [], []
