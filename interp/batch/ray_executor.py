@@ -97,8 +97,9 @@ class _ModelWorker:
     def __init__(self, state: dict[str, Any], threads: int):
         import torch
 
-        # process-state: ok - a Ray actor's own worker process, which interp starts and owns: the CPUs Ray gave it
-        torch.set_num_threads(threads)  # so workers do not oversubscribe cores
+        # a Ray actor's own worker process, which interp starts and owns: the CPUs Ray gave it, so workers do not
+        # oversubscribe cores
+        torch.set_num_threads(threads)  # process-state: ok - the actor's own process, never the caller's
         self.ctx = RunContext.from_state(state)
         self.ctx.on_texts = self._count
         self._progress: tuple[str, int] = ("", 0)
@@ -183,7 +184,7 @@ class RayExecutor:
         if target == "local":
             # a local instance this run starts and stops: no usage reporting (nothing leaves the machine);
             # the variable, and those Ray sets while it runs, are undone by close()
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # process-state: ok - close() puts it back
             ray.init(address="local", num_cpus=max(os.cpu_count() or 1, self.workers or 0), include_dashboard=False,
                      **quiet)
             self._owned = True
