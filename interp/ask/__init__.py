@@ -10,6 +10,8 @@
   explanations, and attribution of the answer to the hint
   -> :class:`HintResult`;
 - :func:`self_report`: stated true/false, P(True) and the truth probe side by side -> :class:`SelfReportResult`;
+- :func:`compare_accuracy`: two results (two models, or two ways of asking) on the same items: the paired
+  bootstrap interval of their accuracy difference (:class:`interp.stats.Comparison`);
 - :mod:`interp.ask.metrics`: ``ece``, ``brier``, ``auroc``, ``reliability``, ``bootstrap_ci``.
 
 Every ask function takes ``format`` ("letter": the option letter after "The answer is ("; "cloze": each option's
@@ -47,6 +49,7 @@ _LAZY = {
     "HintResult": "interp.ask.hints",
     "CONDITIONS": "interp.ask.hints",
     "mentions_hint": "interp.ask.hints",
+    "compare_accuracy": "interp.ask.compare",
     "self_report": "interp.ask.selfreport",
     "SelfReportResult": "interp.ask.selfreport",
     "ece": "interp.ask.metrics",
