@@ -42,7 +42,7 @@ from interp.errors import InterpError
 __all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
            "chart", "show_result", "disk_cached", "explorer_cache_dir", "StreamlitProgress", "progress_bar",
            "remembered", "DEFAULTS_DIFFER", "defaults_note", "image_export_available",
-           "figure_image"]
+           "figure_image", "NO_COMPARISON", "second_model", "escape"]
 
 T = TypeVar("T")
 LOCAL_PATH = "Local path…"
@@ -52,6 +52,8 @@ CACHE_ENV_VAR = "INTERP_EXPLORER_CACHE"
 _CHOICE_KEY = "interp_model_choice"  # session-state keys of the picker's widgets
 _PATH_KEY = "interp_model_path"
 _LOADED_KEY = "_interp_loaded_model"
+_SEEN_KEY = "_interp_models_seen"  # the names this session loaded, the most recent last
+NO_COMPARISON = "(none)"
 TITLE_CHARS = 100  # about what one line of a full-width chart's title holds in the wide layout (1400 px window)
 MIN_CHART_HEIGHT = 300  # px: below this a plot sized for a notebook has no room left between its margins
 _log = logging.getLogger(__name__)
@@ -122,6 +124,12 @@ def _escape(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
 
 
+def escape(text: str) -> str:
+    """``text`` as plain text inside ``st.markdown`` (Markdown and $LaTeX$ characters backslash-escaped): for model
+    names, user input and intervals ("[0.1, 0.2]") written into Markdown."""
+    return _escape(text)
+
+
 def model_sidebar() -> LoadedModel | None:
     """Draw the sidebar model picker and load the chosen model; errors go to the main area.
 
@@ -153,6 +161,8 @@ def model_sidebar() -> LoadedModel | None:
             model = guarded(load_model, name, hint="Fix the path in the sidebar, or pick another model there.")
         if model is not None:
             loaded = LoadedModel(key=name, model=model)
+            seen = [n for n in st.session_state.get(_SEEN_KEY, []) if n != name]
+            st.session_state[_SEEN_KEY] = [*seen, name]
             st.sidebar.caption(f"{model.n_layers} layers · d_model {model.d_model} · n_ctx {model.n_ctx} · "
                                f"{model.device}")
     st.session_state[_LOADED_KEY] = loaded
@@ -177,6 +187,34 @@ def current_model() -> LoadedModel:
                 icon=":material/arrow_back:")
         st.stop()
     return loaded
+
+
+def second_model(key: str, label: str = "Compare with", *, where: Any = None) -> LoadedModel | None:
+    """A select box of the other models to show beside the sidebar's (``key``: its widget key; ``where``: a
+    column), loaded as the sidebar loads one (once per process); None for :data:`NO_COMPARISON` or a failed load.
+
+    It starts on the model this session loaded before the current one, if any (both are then loaded: the
+    sidebar's model and the one it replaced), else on :data:`NO_COMPARISON`.
+    """
+    current = st.session_state.get(_LOADED_KEY)
+    current_name = current.key if current is not None else None
+    choices = {label_: name for label_, name in _model_choices().items() if name != current_name}
+    for name in st.session_state.get(_SEEN_KEY, []):  # models loaded by path are offered too
+        if name != current_name and name not in choices.values():
+            choices[name] = name
+    options = [NO_COMPARISON, *choices]
+    if st.session_state.get(key) not in options:
+        earlier = [n for n in st.session_state.get(_SEEN_KEY, []) if n != current_name]
+        st.session_state[key] = next((lbl for lbl, n in choices.items() if earlier and n == earlier[-1]), NO_COMPARISON)
+    choice = (where if where is not None else st).selectbox(
+        label, options, key=key, help="A second model asked the same questions with the same settings; its figures "
+                                      "show beside the sidebar model's, with the difference in accuracy.")
+    if choice == NO_COMPARISON:
+        return None
+    name = choices[choice]
+    with st.spinner(_loading_message(name)):
+        model = guarded(load_model, name, hint="Pick another model to compare with.")
+    return None if model is None else LoadedModel(key=name, model=model)
 
 
 def image_export_available() -> bool:

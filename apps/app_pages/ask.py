@@ -4,7 +4,10 @@ item's explanation next to its attribution heat map).
 A thin shell over :mod:`interp.ask`: :func:`~interp.ask.calibrate` and :func:`~interp.ask.hint_faithfulness`
 on a built-in question set, in either answer format (the option letter, or each option's text scored: cloze) and
 prompt style (chat, or plain few-shot text for a base model; "auto" picks by the model's chat template), rendered
-with the results' own figures and tables.
+with the results' own figures and tables. With a second model chosen in "Compare with" (it starts on the model
+this session loaded before the sidebar's), each figure is computed for both models by the same call and shown in
+two columns, under a line saying whether their accuracies differ beyond noise
+(:func:`~interp.ask.compare_accuracy`: the paired bootstrap over the questions both were asked).
 """
 
 import _common
@@ -12,7 +15,7 @@ import streamlit as st
 
 import interp
 from interp._params import options_of
-from interp.ask import ASK_SETS, calibrate, hint_faithfulness
+from interp.ask import ASK_SETS, calibrate, compare_accuracy, hint_faithfulness
 from interp.ask.prompts import FORMATS, STYLES
 
 CHEAP_SIGNALS = ["letter", "letter_debiased", "p_true", "stated"]
@@ -45,6 +48,52 @@ def run_hints(_model: interp.Model, model_key: str, questions: str, n: int, attr
                               compute)
 
 
+def show_comparison(results: list, what: str) -> None:
+    """One line: whether the two results' accuracies (``what``) differ beyond noise, on the questions both were
+    asked (the library's paired bootstrap)."""
+    comparison = _common.guarded(compare_accuracy, results[0], results[1])
+    if comparison is not None:
+        verdict = ("within noise: these questions do not say which model is more accurate" if comparison.within_noise
+                   else f"beyond noise: {comparison.larger} is more accurate")
+        st.markdown(f"**{_common.escape(what)}, {comparison.difference.n} questions both were asked** "
+                    + _common.escape(f"(paired bootstrap over questions, 95%): {comparison.sentence(2)}; {verdict}."))
+
+
+def side_by_side(results: list, what: str, show) -> None:
+    """``show(result, suffix)`` for each result: one full-width, two in columns under :func:`show_comparison`."""
+    if len(results) == 1:
+        show(results[0], "")
+        return
+    show_comparison(results, what)
+    for i, (column, result) in enumerate(zip(st.columns(len(results)), results)):
+        with column:
+            st.subheader(_common.escape(result.model_name))
+            show(result, f"_{i + 1}" if i else "")
+
+
+def show_hints(hints, suffix: str) -> None:
+    """A hint result: summary, table, figure, one item's explanation next to its attribution, patching, items."""
+    _common.show_summary(hints)
+    _common.chart(hints.plot())
+    st.dataframe(hints.to_frame(), hide_index=True)
+    if hints.attribution:
+        labels = [f"{a['id']}: ({a['answer_no_hint']}) -> ({a['answer']}) with hint ({a['hint_letter']})"
+                  for a in hints.attribution]
+        k = st.selectbox("Item", range(len(labels)), format_func=lambda i: labels[i], key=f"ask_hint_item{suffix}")
+        explanation, heat = st.columns([1, 2])
+        a = hints.attribution[k]
+        explanation.markdown("**What the model says**")
+        explanation.write(hints.explanations["wrong"][a["index"]] or "(no explanation: it did not switch)")
+        explanation.markdown(f"Mentions the hint: **{ {1: 'yes', 0: 'no', -1: 'not asked'}[a['mentioned']] }**")
+        heat.markdown("**What moved the answer** (attribution of the chosen letter)")
+        _common.chart(hints.item_plot(k), heat)
+    if hints.patching.get("items"):
+        _common.chart(hints.patching_plot())
+    with st.expander("Items"):
+        st.dataframe(hints.items_frame(), hide_index=True)
+    _common.downloads(hints, f"hints{suffix}")
+
+
 loaded = _common.current_model()
 model = loaded.model
 
@@ -52,6 +101,8 @@ st.title("Ask the model")
 st.caption("What the model says about its answers, next to what its probabilities and activations say. "
            "Chance accuracy on four options is 0.25; calibration means little near chance.")
 _common.defaults_note("ask")
+other = _common.second_model("ask_compare")
+models = [loaded, *([other] if other is not None else [])]
 calibration_tab, hints_tab = st.tabs(["Calibration", "Hints"])
 
 with calibration_tab:
@@ -68,12 +119,13 @@ with calibration_tab:
         prompt_style = middle.radio("Prompt style", list(STYLES), key="ask_cal_style", horizontal=True, help=STYLE_HELP)
         submitted = st.form_submit_button("Calibrate", type="primary")
     if submitted:
-        st.session_state["ask_calibration"] = _common.guarded(run_calibrate, model, loaded.key, questions, int(n),
-                                                              tuple(signals), answer_format, prompt_style,
-                                                              hint="Pick at least one signal.")
-    result = st.session_state.get("ask_calibration")
-    if result is not None:
-        _common.show_result(result, "calibration")
+        computed = [_common.guarded(run_calibrate, m.model, m.key, questions, int(n), tuple(signals), answer_format,
+                                    prompt_style, hint="Pick at least one signal.") for m in models]
+        st.session_state["ask_calibration"] = [r for r in computed if r is not None]
+    results = st.session_state.get("ask_calibration") or []
+    if results:
+        side_by_side(results, "Accuracy",
+                     lambda result, suffix: _common.show_result(result, f"calibration{suffix}"))
 
 with hints_tab:
     with st.form("ask_hints_form"):
@@ -91,26 +143,9 @@ with hints_tab:
                                     help=STYLE_HELP)
         submitted = st.form_submit_button("Ask with hints", type="primary")
     if submitted:
-        st.session_state["ask_hints"] = _common.guarded(run_hints, model, loaded.key, questions, int(n), int(items),
-                                                        answer_format, prompt_style)
-    hints = st.session_state.get("ask_hints")
-    if hints is not None:
-        _common.show_summary(hints)
-        _common.chart(hints.plot())
-        st.dataframe(hints.to_frame(), hide_index=True)
-        if hints.attribution:
-            labels = [f"{a['id']}: ({a['answer_no_hint']}) -> ({a['answer']}) with hint ({a['hint_letter']})"
-                      for a in hints.attribution]
-            k = st.selectbox("Item", range(len(labels)), format_func=lambda i: labels[i], key="ask_hint_item")
-            explanation, heat = st.columns([1, 2])
-            a = hints.attribution[k]
-            explanation.markdown("**What the model says**")
-            explanation.write(hints.explanations["wrong"][a["index"]] or "(no explanation: it did not switch)")
-            explanation.markdown(f"Mentions the hint: **{ {1: 'yes', 0: 'no', -1: 'not asked'}[a['mentioned']] }**")
-            heat.markdown("**What moved the answer** (attribution of the chosen letter)")
-            _common.chart(hints.item_plot(k), heat)
-        if hints.patching.get("items"):
-            _common.chart(hints.patching_plot())
-        with st.expander("Items"):
-            st.dataframe(hints.items_frame(), hide_index=True)
-        _common.downloads(hints, "hints")
+        computed = [_common.guarded(run_hints, m.model, m.key, questions, int(n), int(items), answer_format,
+                                    prompt_style) for m in models]
+        st.session_state["ask_hints"] = [r for r in computed if r is not None]
+    hint_results = st.session_state.get("ask_hints") or []
+    if hint_results:
+        side_by_side(hint_results, "Accuracy without a hint", show_hints)
