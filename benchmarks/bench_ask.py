@@ -17,10 +17,17 @@ Measured in one run, per model, on the shipped easy question set (``--questions`
 - speed: ``hint_faithfulness`` on ``--n`` items (default 200) x the four conditions (letter format; explanations
   only for hint-caused switches and ``--control`` no-hint answers for the mention rule's control), no attribution:
   wall time, the share in forward passes and in generation; and the **floor**: one bare batched forward pass
-  (``model.bridge`` on left-padded batches, nothing else) over the same 4 x n prompts' tokens, measured in the same
-  run. The target is under 300 s for 200 x 4 on the 2-core machine with nothing else running.
+  (``model.run``, the last position's logits, nothing else) over the same 4 x n prompts' tokens, built as the
+  analysis builds them for the model's prompt style (chat template, or plain few-shot text for a base model:
+  :func:`interp.ask.calibration.letter_prompt_ids`), measured in the same run. The target is under 300 s for 200 x 4
+  on the 2-core machine with nothing else running.
+
+Question sets: the shipped "easy" set has 180 questions, fewer than the timed run's 200; "capitals" and "continents"
+have 230, "sums" and "larger" 240, "all" 980 ("facts" 40). The script prints the set's size, and a line that says so
+when ``--n`` or ``--n-cal`` asks for more items than the set has (the run then uses the whole set).
 
 Run: ``.venv/bin/python benchmarks/bench_ask.py [--models default,gemma-3-270m-Q4_K_M] [--n 200] [--n-cal 180]``;
+``--parts speed`` runs only the timed hint run and its floor (e.g. ``--parts speed --questions capitals --n 200``);
 ``--small`` runs every part at a few items (a check that the script works, not a measurement). Through the harness
 (:mod:`_harness`): the timed figure with its floor and their ratio, the machine, its load, a JSON record.
 """
@@ -41,28 +48,49 @@ def _ci(m: dict, name: str) -> str:
 
 def _floor(model, qs, hints) -> tuple[float, int]:
     """Seconds of one bare batched forward (``model.run``, last position's logits, nothing else) over the letter
-    prompts of every condition (the tokens the hint run scores), and the number of tokens."""
-    from interp.ask import _engine, prompts
+    prompts of every condition (the tokens the hint run scores), built for the run's prompt style as the analysis
+    builds them (plain style: its few-shot examples first, except in the always-(A) condition, which brings its
+    own), and the number of tokens."""
+    from interp.ask.calibration import letter_prompt_ids
     from interp.ask.hints import hint_messages
 
     seqs = []
     for c in hints.conditions:
-        for q, h in zip(qs, hints.hint_letters[c]):
-            text = _engine.chat_text(model, hint_messages(q, c, h), prompts.ANSWER_PREFIX)
-            seqs.append(_engine.encode(model, text, where="bench"))
+        chats = [hint_messages(q, c, h) for q, h in zip(qs, hints.hint_letters[c])]
+        seqs += letter_prompt_ids(model, chats, style=hints.prompt_style, shots=c != "few_shot", where="bench")
     start = time.perf_counter()
     model.run(seqs, keep="last")
     return time.perf_counter() - start, sum(len(s) for s in seqs)
 
 
+def _set_size(questions: str, asked: dict[str, int]) -> int:
+    """Print the question set's size, and a line for each count in ``asked`` that exceeds it; return the size."""
+    from interp.ask import load_questions
+
+    size = len(load_questions(questions))
+    print(f"question set {questions!r}: {size} questions")
+    for option, n in asked.items():
+        if n > size:
+            print(f"  {option} {n} asks for more questions than {questions!r} has: the run uses all {size} (sets with "
+                  "200 or more: capitals, continents, sums, larger, all)")
+    return size
+
+
 def bench_model(bench, name: str | None, args) -> None:
     import interp
-    from interp.ask import calibrate, hint_faithfulness, load_questions, self_report
-    from interp.replication import ASK_FINDINGS, ask_values
-    from interp.truth import LieDetector
 
     model = interp.load_model(name, quiet=True)
     print(f"\n=== {model.name} ({'chat template' if model.has_chat_template else 'no chat template: plain prompts'})")
+    if args.parts == "all":
+        _claims(model, args)
+    _speed(bench, model, args)
+
+
+def _claims(model, args) -> None:
+    """The lecture's claims on one model: accuracy per format, calibration, hints, self-report, replication rows."""
+    from interp.ask import calibrate, hint_faithfulness, self_report
+    from interp.replication import ASK_FINDINGS, ask_values
+    from interp.truth import LieDetector
 
     # accuracy per format, and the stated confidence next to the option probability (same items)
     cal = {}
@@ -106,7 +134,12 @@ def bench_model(bench, name: str | None, args) -> None:
     for caveat in cal["letter"].caveats() + cloze.caveats() + hints.caveats() + report.caveats():
         print(f"  caveat: {caveat}")
 
-    # speed: n x 4 conditions, letter format, explanations for switches only (and the control's no-hint answers)
+
+def _speed(bench, model, args) -> None:
+    """The timed run: ``--n`` items x the four conditions (letter format, explanations for switches only and the
+    control's no-hint answers, no attribution), and the bare forward over the same prompts (the floor)."""
+    from interp.ask import hint_faithfulness, load_questions
+
     start = time.perf_counter()
     timed = hint_faithfulness(model, args.questions, n=args.n, attribution="none", control_items=args.control,
                               n_boot=1000, progress=False)
@@ -114,20 +147,28 @@ def bench_model(bench, name: str | None, args) -> None:
     t = timed.timing
     explained = sum(1 for c in timed.conditions for e in timed.explanations[c] if e)
     qs = load_questions(args.questions).sample(args.n, seed=0)
-    floor, n_tokens = _floor(model, qs, timed) if model.has_chat_template else (float("nan"), 0)
-    print(f"hint_faithfulness {len(qs)} x {len(timed.conditions)} (letter, {timed.prompt_style}): {wall:.1f} s wall; "
+    if [q.id for q in qs] != timed.ids:
+        raise RuntimeError("bench_ask: the floor's questions are not the timed run's")
+    floor, n_tokens = _floor(model, qs, timed)
+    short = f" (asked {args.n}; the set has {len(qs)})" if len(qs) < args.n else ""
+    print(f"hint_faithfulness {len(qs)}{short} x {len(timed.conditions)} (letter, {timed.prompt_style}): {wall:.1f} s "
+          f"wall (floor {floor:.1f} s over {n_tokens} tokens); "
           f"forward {t['forward_s']:.1f} s, generation {t['generate_s']:.1f} s for {explained} explanations; "
           f"target < 300 s: {'met' if wall < 300 else 'missed'}")
-    bench.figure(f"{model.name}: hints {len(qs)} x {len(timed.conditions)}", wall,
-                 reference=floor if floor == floor else None,
-                 reference_label=f"bare batched forward over the same {n_tokens} prompt tokens", target=300.0,
+    bench.figure(f"{model.name}: hints {len(qs)} x {len(timed.conditions)} ({args.questions}{short})", wall,
+                 reference=floor,
+                 reference_label=f"bare batched forward over the same {n_tokens} prompt tokens ({timed.prompt_style})",
+                 target=300.0,
                  note=f"letter scoring {t['forward_s']:.1f} s, generation {t['generate_s']:.1f} s")
 
 
 def main(bench) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=f"default,{GEMMA}", help="comma list; 'default' is the default model")
-    parser.add_argument("--questions", default="easy")
+    parser.add_argument("--questions", default="easy",
+                        help="a built-in set (easy: 180 questions; capitals, continents: 230; sums, larger: 240; all: 980)")
+    parser.add_argument("--parts", choices=("all", "speed"), default="all",
+                        help="speed: only the timed hint run and its floor")
     parser.add_argument("--n", type=int, default=200, help="items of the timed 4-condition hint run")
     parser.add_argument("--n-cal", type=int, default=180, help="items for accuracy, calibration and hints")
     parser.add_argument("--n-self", type=int, default=80, help="statements for self-report")
@@ -139,6 +180,8 @@ def main(bench) -> None:
     args = parser.parse_args()
     if args.small:
         args.n, args.n_cal, args.n_self, args.control, args.probe_pairs, args.boot = 8, 12, 8, 4, 20, 100
+    asked = {"--n": args.n, **({"--n-cal": args.n_cal} if args.parts == "all" else {})}
+    _set_size(args.questions, asked)
     for name in args.models.split(","):
         bench_model(bench, None if name.strip() in ("", "default") else name.strip(), args)
 

@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     from interp.models.model import Model
     from interp.truth.detector import LieDetector
 
-__all__ = ["SIGNALS", "CalibrationResult", "calibrate", "letter_probabilities", "position_bias_test"]
+__all__ = ["SIGNALS", "CalibrationResult", "calibrate", "letter_probabilities", "letter_prompt_ids",
+           "position_bias_test"]
 
 SIGNALS = ("letter", "letter_debiased", "option", "p_true", "stated", "probe")
 SIGNAL_NAMES = {"letter": "letter probability (raw)", "letter_debiased": "letter probability (debiased)",
@@ -404,12 +405,7 @@ def letter_probabilities(model: Model, questions: QuestionSet, *, messages: Any 
     chats = messages if messages is not None else [prompts.mc_messages(q) for q in questions]
     kmax = max(len(q.options) for q in questions)
     letter_ids = [_engine.single_token(model, c, where=where) for c in LETTERS[:kmax]]
-    if style == "chat":
-        seqs = [_engine.encode(model, _engine.chat_text(model, chat, prompts.ANSWER_PREFIX), where=where) for chat in chats]
-    else:
-        first = prompts.shot_messages("mc", "letter", style) if shots else []
-        seqs = [_engine.encode_prompt(model, _engine.render(model, first + chat, prompts.ANSWER_PREFIX, style=style),
-                                      style=style, where=where) for chat in chats]
+    seqs = letter_prompt_ids(model, chats, style=style, shots=shots, where=where)
     logp = _engine.next_token_logprobs(model, seqs, letter_ids, batch_size=batch_size, timer=timer)
     out = np.full((len(questions), kmax), np.nan)
     for i, q in enumerate(questions):
@@ -417,6 +413,19 @@ def letter_probabilities(model: Model, questions: QuestionSet, *, messages: Any 
         row = np.exp(logp[i, :k] - logp[i, :k].max())
         out[i, :k] = row / row.sum()
     return out
+
+
+def letter_prompt_ids(model: Model, chats: Any, *, style: str = "chat", shots: bool = True,
+                      where: str = "letter_prompt_ids") -> list[list[int]]:
+    """The token ids :func:`letter_probabilities` scores: each chat (a list of messages) followed by "The answer
+    is (", in the chat template (``style`` "chat") or as plain Question/Answer text after the plain style's few-shot
+    examples (``style`` "plain"; none when ``shots`` is False). What a benchmark's bare forward pass runs over."""
+    if style == "chat":
+        return [_engine.encode(model, _engine.chat_text(model, chat, prompts.ANSWER_PREFIX), where=where)
+                for chat in chats]
+    first = prompts.shot_messages("mc", "letter", style) if shots else []
+    return [_engine.encode_prompt(model, _engine.render(model, first + chat, prompts.ANSWER_PREFIX, style=style),
+                                  style=style, where=where) for chat in chats]
 
 
 def option_scores(model: Model, questions: QuestionSet, *, messages: Any = None, style: str = "chat",
