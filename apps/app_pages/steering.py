@@ -9,7 +9,7 @@ import _common
 import streamlit as st
 
 import interp
-from interp.steering import CONCEPTS, concept, middle_layer, steer, steering_sweep, steering_vector
+from interp.steering import CONCEPTS, concept, middle_layer, parse_strengths, steer, steering_sweep, steering_vector
 
 
 @st.cache_data(show_spinner="Building the steering vector…", max_entries=16)
@@ -32,19 +32,6 @@ def run_sweep(_model: interp.Model, model_key: str, name: str, layer: int, metho
     c = concept(name)
     return steering_sweep(_model, vector, c.prompts[:n_prompts], list(strengths), scorer=name, chat=c.chat,
                           max_new_tokens=max_new_tokens, progress=False)
-
-
-def parse_strengths(text: str) -> tuple[float, ...]:
-    """``"1, 2, 4"`` as numbers (an InvalidParameterError names the box otherwise)."""
-    from interp.errors import InvalidParameterError
-
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise InvalidParameterError(f"Strengths must be a comma list of numbers such as 1, 2, 4, 8. Got {text!r}.") from None
-    if not values:
-        raise InvalidParameterError("Give at least one strength, such as 1, 2, 4, 8.")
-    return values
 
 
 loaded = _common.current_model()
@@ -93,7 +80,7 @@ with curve_tab:
         curve_tokens = int(right.number_input("New tokens per prompt", 1, 64, 16, key="steer_curve_tokens"))
         drawn = st.form_submit_button("Draw the curve", type="primary")
     if drawn and vector is not None:
-        strengths = _common.guarded(parse_strengths, strengths_text)
+        strengths = _common.guarded(parse_strengths, strengths_text, name="Strengths", where="the Steering page")
         st.session_state["steer_sweep"] = None if strengths is None else _common.guarded(
             run_sweep, model, loaded.key, name, layer, method, strengths, n_prompts, curve_tokens)
     sweep = st.session_state.get("steer_sweep")
