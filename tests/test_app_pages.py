@@ -435,7 +435,7 @@ def test_maps_world_map_bad_prompt_and_uploads(open_page, tiny):
 TRUTH_SETS = ["cities", "facts"]
 
 
-def run_sweep(at: AppTest, sets=TRUTH_SETS, probes=("lr", "mm", "ccs")) -> AppTest:
+def run_sweep(at: AppTest, sets=TRUTH_SETS, probes=("linear", "mm", "ccs")) -> AppTest:
     at.multiselect(key="truth_sets").set_value(list(sets))
     at.multiselect(key="truth_probes").set_value(list(probes))
     at.number_input(key="truth_pairs").set_value(20)
@@ -451,12 +451,12 @@ def test_lie_detector_matches_the_library(open_page, tiny, explorer_cache):
     assert_no_failure(at)
     from interp.truth import LieDetector, generalization_matrix, truth_report, truth_sweep
 
-    report = truth_report(tiny, TRUTH_SETS, layers=LAYERS, probes=["lr", "mm", "ccs"], max_pairs=20, progress=False)
-    sweep = truth_sweep(tiny, TRUTH_SETS, layers=LAYERS, probes=["lr", "mm", "ccs"], max_pairs=20, progress=False)
+    report = truth_report(tiny, TRUTH_SETS, layers=LAYERS, probes=["linear", "mm", "ccs"], max_pairs=20, progress=False)
+    sweep = truth_sweep(tiny, TRUTH_SETS, layers=LAYERS, probes=["linear", "mm", "ccs"], max_pairs=20, progress=False)
     assert report.sweep() == sweep  # the page's test accuracy is truth_sweep's
     best = report.layer  # chosen on validation pairs, not on the test pairs shown
-    matrix = generalization_matrix(tiny, TRUTH_SETS, layer=best, probe="lr", max_pairs=20, progress=False)
-    detector = LieDetector.fit(tiny, TRUTH_SETS, best, probe="lr", max_pairs=20)
+    matrix = generalization_matrix(tiny, TRUTH_SETS, layer=best, probe="linear", max_pairs=20, progress=False)
+    detector = LieDetector.fit(tiny, TRUTH_SETS, best, probe="linear", max_pairs=20)
     statements = at.text_area(key="truth_text").value.splitlines()
     scores = detector.score(statements)
     assert charts(at) == [figure_data(report.plot()), figure_data(report.transfer_plot()), figure_data(matrix.plot()),
@@ -731,7 +731,7 @@ def test_two_sessions_at_once_each_see_their_own_numbers(open_page, tiny, explor
 
     def lie_session():
         barrier.wait()
-        run_sweep(lie, probes=["mm", "lr"])
+        run_sweep(lie, probes=["mm", "linear"])
         shown["sweep"] = charts(lie)[0]
 
     def attribution_session():
@@ -756,7 +756,7 @@ def test_two_sessions_at_once_each_see_their_own_numbers(open_page, tiny, explor
     assert not failures, failures
     assert_no_failure(lie)
     assert_no_failure(attr)
-    report = truth_report(tiny, TRUTH_SETS, layers=LAYERS, probes=["mm", "lr"], max_pairs=20, progress=False)
+    report = truth_report(tiny, TRUTH_SETS, layers=LAYERS, probes=["mm", "linear"], max_pairs=20, progress=False)
     assert shown["sweep"] == figure_data(report.plot())
     for prompt in prompts:
         result = attribute(tiny, prompt, "grad_x_input", None, unit="token", chat=False)

@@ -21,7 +21,7 @@ from interp.errors import InvalidResultFileError, InvalidSpecError, RunFolderErr
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = {"task": "truth_sweep", "models": ["tiny-gpt2"], "data": {"datasets": ["cities", "facts"], "max_pairs": 24},
-         "probe": {"kinds": ["lr", "mm", "ccs"]}, "extract": {"shard_size": 16}}
+         "probe": {"kinds": ["linear", "mm", "ccs"]}, "extract": {"shard_size": 16}}
 
 
 def _spec(**changes):
@@ -77,7 +77,7 @@ def test_shipped_specs_load():
     ('task = "truth_sweep"\n[probe]\nlayer = "all"\n', "probe.layer", r"\[probe\]\.layer: unknown key.*'layers'"),
     ('task = "truth_sweep"\n[data]\nmax_pairs = "100"\n', "data.max_pairs", r"must be an int >= 4.*'100' \(str\)"),
     ('task = "truth_sweep"\nseed = 1.5\n', "seed", r"seed: must be an int"),
-    ('task = "truth_sweep"\n[probe]\nkinds = ["lr", "svm"]\n', "probe.kinds", r"'lr', 'mm', 'mm_iid', 'mm_std', 'ccs' or 'lat'"),
+    ('task = "truth_sweep"\n[probe]\nkinds = ["linear", "svm"]\n', "probe.kinds", r"'linear', 'mm', 'mm_iid', 'mm_std', 'ccs' or 'lat'"),
     ('task = "truth_sweep"\n[probe]\nlayers = "0-31"\n', "probe.layers", r"'all', a non-negative int"),
     ('task = "truth_sweep"\n[data]\ndatasets = ["cities", "nope.csv"]\n', "data.datasets", r"no such file 'nope.csv'"),
     ('task = "truth_sweep"\n[data]\ndatasets = ["citties"]\n', "data.datasets", r"neither a built-in dataset"),
@@ -136,7 +136,7 @@ def test_layer_out_of_range_and_unknown_model_name_the_key(tmp_path):
 
 # ----------------------------------------------------------------------------- runs
 def test_run_end_to_end_on_tiny_models(tmp_path):
-    spec = _spec(models=["tiny-gpt2", "tiny-llama"], probe__layers="1:3", probe__kinds=["lr", "mm"])
+    spec = _spec(models=["tiny-gpt2", "tiny-llama"], probe__layers="1:3", probe__kinds=["linear", "mm"])
     run = run_spec(spec, out=tmp_path / "run")
     d = run.directory
     assert run.status == "complete" and run.task == "truth_sweep"
@@ -175,7 +175,7 @@ def test_batch_numbers_equal_the_python_functions(tiny_models, tmp_path, task):
         from interp.truth import truth_sweep
 
         spec = _spec(extract={})  # the default shard size: the same shards as the function's
-        expected = [truth_sweep(model, ["cities", "facts"], probes=["lr", "mm", "ccs"], max_pairs=24)]
+        expected = [truth_sweep(model, ["cities", "facts"], probes=["linear", "mm", "ccs"], max_pairs=24)]
     elif task == "pos":
         from interp.probing import pos_probe
 
@@ -525,7 +525,7 @@ def test_shipped_truth_spec_on_the_default_model(tmp_path):
     n_sets = len(interp.truth.DATASETS)
     assert run.status == "complete" and len(frame) == n_sets * 16 * 3
     assert sorted(frame["dataset"].unique()) == sorted(interp.truth.DATASETS)
-    best_lr = frame[frame.probe == "lr"].groupby("dataset").accuracy.max()
+    best_lr = frame[frame.probe == "linear"].groupby("dataset").accuracy.max()
     first_sets = ["cities", "neg_cities", "capitals", "continents", "larger_than", "sums", "facts"]
     assert best_lr[first_sets].mean() > 0.7  # SmolLM2 represents truth linearly in some layer (0.81 here)
     (result,) = run.results()

@@ -230,7 +230,7 @@ def _other_cases() -> list[Case]:
              lambda: importlib.import_module("interp.projection.world").WorldMapLayerResult,
              ("layer", "r2_lat", "r2_lon", "error_km", "alpha"), rows=lambda r: 1),
         Case("truth.truth_sweep", ("interp.truth.truth_sweep",), "tiny-gpt2",
-             lambda m: truth.truth_sweep(m, "facts", layers=[1, 2], probes=["lr", "mm", "ccs"], max_pairs=10,
+             lambda m: truth.truth_sweep(m, "facts", layers=[1, 2], probes=["linear", "mm", "ccs"], max_pairs=10,
                                          progress=False, probe_params={"ccs": CCS}),
              lambda: truth.TruthSweepResult, ("dataset", "probe", "layer", "depth_fraction", "accuracy"),
              rows=lambda r: 3 * 2,
@@ -1084,7 +1084,7 @@ def test_cli_choices_are_the_tables(no_model_loads, tmp_path, args, option, fn, 
      "The '--samples' parameter of interp trace must be an int >= 1. Got 0 instead."),
     (["patch", "a b", "a c", "--answer", " b", "--sites", "resid,neurons"],
      "The '--sites' parameter of interp patch must be one of 'resid', 'attn', 'mlp' or 'head', or a non-empty list"),
-    (["probe", "truth", "--out", "{tmp}", "--probes", "lr,svm"], "'svm' is not allowed"),
+    (["probe", "truth", "--out", "{tmp}", "--probes", "linear,svm"], "'svm' is not allowed"),
     (["attribute", "Hello", "--steps", "0"], "The '--steps' parameter of interp attribute must be an int in [1, 10001)"),
 ], ids=lambda v: v[1] if isinstance(v, list) else None)
 def test_cli_bad_numbers_and_lists_fail_before_the_model_loads(no_model_loads, tmp_path, args, message):

@@ -68,7 +68,7 @@ loaded = _common.current_model()
 model = loaded.model
 st.title("Lie detector")
 st.caption("Truth probes read whether a statement is true from the residual stream at its last token: logistic "
-           "regression (lr), mass-mean (mm: the raw class-mean difference of Marks & Tegmark 2023; mm_iid its "
+           "regression (linear), mass-mean (mm: the raw class-mean difference of Marks & Tegmark 2023; mm_iid its "
            "covariance variant; mm_std the standardised difference) and CCS (Burns et al. 2022, no labels). "
            "Accuracy is on held-out contrast pairs.")
 
@@ -77,7 +77,7 @@ with st.form("truth_form"):
     left, middle, right = st.columns([5, 4, 3])  # room for the three default datasets' chips
     datasets = left.multiselect("Datasets", list(DATASETS), default=["cities", "larger_than", "facts"],
                                 key="truth_sets")
-    probes = middle.multiselect("Probes", list(TRUTH_PROBES), default=["lr", "mm", "ccs"],
+    probes = middle.multiselect("Probes", list(TRUTH_PROBES), default=["linear", "mm", "ccs"],
                                 key="truth_probes")
     max_pairs = right.number_input("Pairs per dataset", 20, 1000, 200, step=20, key="truth_pairs")
     step = left.number_input("Every n-th layer", 1, max(1, model.n_layers), max(1, model.n_layers // 10),
