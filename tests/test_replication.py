@@ -137,3 +137,33 @@ def test_notebook_runs_in_quick_mode(tmp_path):
     assert last["python"] == sys.executable
     assert last["rows"] == len(all_findings()) and last["models"] == ["SmolLM2-135M-Instruct-Q4_1"]
     assert last["finite"] == len(all_findings())  # every finding measured
+
+
+def test_eraser_random_reference_is_drawn_once_seeded_with_its_interval_over_the_draws(tiny_models):
+    """The ERASER rows' random reference: compare_methods' own random orders (N_RANDOM_RANKINGS per prompt, drawn
+    once, seeded), the same values for the same seed, and an interval over every draw of every prompt."""
+    from interp.replication import N_RANDOM_RANKINGS, SETTINGS, _eraser, _eraser_tables, eraser_values
+    from interp.stats import mean_interval
+
+    model = tiny_models["tiny-llama"]
+    tables = _eraser_tables(model, True, 3)
+    assert len(tables) == SETTINGS[True]["prompts"]
+    for t in tables:  # the only random orders scored: one draw of N_RANDOM_RANKINGS per prompt
+        assert t.random_comprehensiveness.shape == (N_RANDOM_RANKINGS, len(t.metadata["fractions"]))
+        assert t.metadata["n_random"] == N_RANDOM_RANKINGS
+    again = _eraser_tables(model, True, 3)
+    for a, b in zip(tables, again):
+        np.testing.assert_array_equal(a.random_comprehensiveness, b.random_comprehensiveness)
+        np.testing.assert_array_equal(a.random_sufficiency, b.random_sufficiency)
+    assert tables[0].metadata["random_seed"] != tables[1].metadata["random_seed"]  # each prompt its own orders
+    values = eraser_values(tables, seed=3)
+    assert _eraser(model, True, 3) == values  # the seed gives the same values
+    draws = np.stack([t.random_comprehensiveness.mean(axis=1) for t in tables])  # (n_prompts, n_random) AOPCs
+    expected = mean_interval(draws.ravel(), seed=3)
+    assert expected.n == len(tables) * N_RANDOM_RANKINGS
+    assert values["eraser_random_comprehensiveness"] == pytest.approx(draws.mean())
+    assert (values["eraser_random_comprehensiveness_low"], values["eraser_random_comprehensiveness_high"]) == (
+        expected.low, expected.high)
+    for m in ("ablation", "rollout"):
+        k = list(tables[0].methods).index(m)
+        assert values[f"eraser_{m}_sufficiency"] == pytest.approx(np.mean([t.sufficiency[k] for t in tables]))
