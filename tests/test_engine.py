@@ -188,8 +188,8 @@ def test_the_contributing_example_needs_no_batching_or_resolving_code(llama):
 
 def test_engine_helpers_are_imported_from_the_engine_not_re_exported():
     """The engine's helpers (pad_left, the planner, the budget) are defined once, in interp/models/engine.py, and
-    each caller imports them from there: no other module imports one it does not use (a re-export kept for others,
-    as interp.attribution._core kept pad_left for interp.ask)."""
+    each caller imports them from there: no other module imports one it neither uses nor lists in its ``__all__``
+    (a silent re-export kept for others, as interp.attribution._core kept pad_left for interp.ask)."""
     import ast
     from pathlib import Path
 
@@ -203,7 +203,10 @@ def test_engine_helpers_are_imported_from_the_engine_not_re_exported():
         imported = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                     and node.module == "interp.models.engine" for a in node.names}
         used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-        unused += [f"{path.name}: {name}" for name in sorted(imported - used)]
+        public = {node.value for assign in tree.body if isinstance(assign, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == "__all__" for t in assign.targets)
+                  for node in ast.walk(assign.value) if isinstance(node, ast.Constant)}
+        unused += [f"{path.name}: {name}" for name in sorted(imported - used - public)]
     assert unused == []
     from interp.attribution import _core
 
