@@ -310,7 +310,7 @@ def test_the_command_and_the_page_share_one_strength_parser():
     root = Path(__file__).resolve().parents[1]
     for path in (root / "interp" / "cli" / "steering.py", root / "apps" / "app_pages" / "steering.py"):
         text = path.read_text(encoding="utf-8")
-        assert "parse_strengths(" in text and 'split(",")' not in text, path
+        assert "parse_strengths" in text and "def parse_strengths" not in text and 'split(",")' not in text, path
 
 
 @pytest.mark.slow
