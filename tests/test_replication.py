@@ -139,31 +139,46 @@ def test_notebook_runs_in_quick_mode(tmp_path):
     assert last["finite"] == len(all_findings())  # every finding measured
 
 
-def test_eraser_random_reference_is_drawn_once_seeded_with_its_interval_over_the_draws(tiny_models):
+def test_eraser_random_reference_is_drawn_once_seeded_with_its_interval_over_the_draws(monkeypatch):
     """The ERASER rows' random reference: compare_methods' own random orders (N_RANDOM_RANKINGS per prompt, drawn
-    once, seeded), the same values for the same seed, and an interval over every draw of every prompt."""
-    from interp.replication import N_RANDOM_RANKINGS, SETTINGS, _eraser, _eraser_tables, eraser_values
+    once there, one seed per prompt from replicate's seed), the same values for the same seed, and an interval
+    over every draw of every prompt. compare_methods is replaced by a stand-in that records its calls and returns
+    seeded numbers in its result's shape (its own scoring is tested in test_attribution.py)."""
+    import types
+
+    import interp.attribution
+    from interp.replication import _ERASER_METHODS, N_RANDOM_RANKINGS, SETTINGS, _eraser, _eraser_tables, eraser_values
     from interp.stats import mean_interval
 
-    model = tiny_models["tiny-llama"]
-    tables = _eraser_tables(model, True, 3)
-    assert len(tables) == SETTINGS[True]["prompts"]
-    for t in tables:  # the only random orders scored: one draw of N_RANDOM_RANKINGS per prompt
-        assert t.random_comprehensiveness.shape == (N_RANDOM_RANKINGS, len(t.metadata["fractions"]))
-        assert t.metadata["n_random"] == N_RANDOM_RANKINGS
-    again = _eraser_tables(model, True, 3)
-    for a, b in zip(tables, again):
-        np.testing.assert_array_equal(a.random_comprehensiveness, b.random_comprehensiveness)
-        np.testing.assert_array_equal(a.random_sufficiency, b.random_sufficiency)
-    assert tables[0].metadata["random_seed"] != tables[1].metadata["random_seed"]  # each prompt its own orders
+    calls = []
+
+    def compare_methods(model, prompt, target, *, methods, n_steps, n_random, random_seed):
+        calls.append((prompt, n_random, random_seed))
+        rng = np.random.default_rng(random_seed)
+        return types.SimpleNamespace(methods=list(methods), comprehensiveness=rng.random(len(methods)),
+                                     sufficiency=rng.random(len(methods)),
+                                     random_comprehensiveness=rng.random((n_random, 5)),
+                                     random_sufficiency=rng.random((n_random, 5)))
+
+    monkeypatch.setattr(interp.attribution, "compare_methods", compare_methods)
+    tables = _eraser_tables("model", True, 3)
+    n_prompts = SETTINGS[True]["prompts"]
+    assert len(tables) == len(calls) == n_prompts  # one call per prompt: its random orders are the only ones drawn
+    assert all(n == N_RANDOM_RANKINGS for _, n, _ in calls)
+    assert len({seed for _, _, seed in calls}) == n_prompts  # each prompt its own orders
+    seeds = [seed for _, _, seed in calls]
+    _eraser_tables("model", True, 3)
+    assert [seed for _, _, seed in calls[n_prompts:]] == seeds  # the same seed draws the same orders
+    _eraser_tables("model", True, 4)
+    assert [seed for _, _, seed in calls[2 * n_prompts:]] != seeds
     values = eraser_values(tables, seed=3)
-    assert _eraser(model, True, 3) == values  # the seed gives the same values
-    draws = np.stack([t.random_comprehensiveness.mean(axis=1) for t in tables])  # (n_prompts, n_random) AOPCs
-    expected = mean_interval(draws.ravel(), seed=3)
-    assert expected.n == len(tables) * N_RANDOM_RANKINGS
-    assert values["eraser_random_comprehensiveness"] == pytest.approx(draws.mean())
-    assert (values["eraser_random_comprehensiveness_low"], values["eraser_random_comprehensiveness_high"]) == (
-        expected.low, expected.high)
-    for m in ("ablation", "rollout"):
-        k = list(tables[0].methods).index(m)
-        assert values[f"eraser_{m}_sufficiency"] == pytest.approx(np.mean([t.sufficiency[k] for t in tables]))
+    assert _eraser("model", True, 3) == values  # the seed gives the same values
+    for name in ("comprehensiveness", "sufficiency"):
+        draws = np.stack([getattr(t, f"random_{name}").mean(axis=1) for t in tables])  # (n_prompts, n_random) AOPCs
+        expected = mean_interval(draws.ravel(), seed=3)
+        assert expected.n == n_prompts * N_RANDOM_RANKINGS  # over the draws, not over the prompts or fractions
+        key = f"eraser_random_{name}"
+        assert values[key] == pytest.approx(draws.mean())
+        assert (values[f"{key}_low"], values[f"{key}_high"]) == (expected.low, expected.high)
+        for k, m in enumerate(_ERASER_METHODS):
+            assert values[f"eraser_{m}_{name}"] == pytest.approx(np.mean([getattr(t, name)[k] for t in tables]))
