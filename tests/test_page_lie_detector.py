@@ -27,7 +27,6 @@ from _app import (
 )
 from streamlit.testing.v1 import AppTest
 
-
 TRUTH_SETS = ["cities", "facts"]
 
 

@@ -9,6 +9,7 @@ import pytest
 from _app import (
     DOWNLOADS,
     LAYERS,
+    TIMEOUT,
     assert_error,
     assert_frame_equal,
     assert_no_failure,
