@@ -5,9 +5,9 @@ caches (one model at a time, each dataset's inputs, shard plans, the last layer'
 :class:`~interp.analysis.RunView` an analysis sees. It is built from plain data, so every worker process
 builds its own (:meth:`RunContext.state` / :meth:`RunContext.from_state`).
 
-:func:`run_shard`, :func:`run_probe` and :func:`run_map` (a shard-map analysis's job) are the one code path for what a job is and how it is
-committed (:func:`job_done` says whether one is); an executor (:mod:`interp.batch.executors`) only
-decides where they run.
+:func:`run_shard`, :func:`run_probe` and :func:`run_map` (a shard-map analysis's job) are the one code
+path for what a job is and how it is committed (:func:`job_done` says whether one is); an executor
+(:mod:`interp.batch.executors`) only decides where they run.
 
 Example:
     >>> ctx = RunContext(load_spec("probes/truth_sweep.toml"), Path("runs/truth"))
