@@ -4,7 +4,7 @@ The library function is :func:`interp.patching.activation_patching` given lists 
 :class:`~interp.patching.PatchingResult` per pair, every cell of every pair batched). Here the pairs come
 from a file (:func:`read_pairs`: a CSV with the header ``clean,corrupted,answer,foil``, as
 :func:`interp.circuits.read_task_csv` reads, or a JSONL with those keys, ``foil`` optional), are cut into
-shards of pairs, and each shard runs :func:`patch_pairs` (that same function) in a worker. The assembled
+shards of pairs, and each shard runs that same function on its pairs in a worker. The assembled
 result, :class:`PatchingPairsResult`, holds every pair's maps; ``result.pairs()`` gives back the library's
 list of :class:`~interp.patching.PatchingResult`, and its table and figure show, per site and layer, the
 best restoration over positions averaged over the pairs, with its bootstrap interval over pairs.
@@ -38,9 +38,8 @@ if TYPE_CHECKING:
     from plotly.graph_objects import Figure
 
     from interp.circuits.tasks import CircuitTask
-    from interp.models.model import Model
 
-__all__ = ["PATCHING", "PatchingAnalysis", "PatchingPairsResult", "patch_pairs", "read_pairs"]
+__all__ = ["PATCHING", "PatchingAnalysis", "PatchingPairsResult", "pair_targets", "read_pairs"]
 
 ALIGNS = ("none", "right", "left")
 _KEYS = ("clean", "corrupted", "answer", "foil")
@@ -82,16 +81,13 @@ def read_pairs(path: str | Path) -> CircuitTask:
     return CircuitTask(path.stem, clean, corrupted, answers, foils, None)
 
 
-def patch_pairs(model: Model, task: CircuitTask, *, sites: Sequence[str] = ("resid",), metric: str = "logit_diff",
-                align: str | None = None, batch_size: int | None = None) -> list[PatchingResult]:
-    """:func:`~interp.patching.activation_patching` of every pair of ``task`` (an empty foil: none given), all
-    batched: one :class:`~interp.patching.PatchingResult` per pair. The one call the batch task makes per shard."""
+def pair_targets(task: CircuitTask) -> list[Any]:
+    """Each pair's :class:`interp.Target` (answer, foil; an empty foil: none given), as
+    :func:`~interp.patching.activation_patching` takes them: ``activation_patching(model, task.clean, task.corrupted,
+    target=pair_targets(task), ...)`` is what each shard of the batch task runs."""
     from interp.targets import Target
 
-    targets = [Target(a, foil=f or None) for a, f in zip(task.answers, task.foils)]
-    results = activation_patching(model, list(task.clean), list(task.corrupted), target=targets, sites=tuple(sites),
-                                  metric=metric, align=align, batch_size=batch_size, progress=False)
-    return results if isinstance(results, list) else [results]
+    return [Target(a, foil=f or None) for a, f in zip(task.answers, task.foils)]
 
 
 # ----------------------------------------------------------------------------- the assembled result
@@ -144,7 +140,7 @@ class PatchingPairsResult(Result):
 
     @classmethod
     def from_pairs(cls, results: Sequence[PatchingResult]) -> PatchingPairsResult:
-        """The results of :func:`patch_pairs` (or :func:`~interp.patching.activation_patching` of lists) as one."""
+        """The results of :func:`~interp.patching.activation_patching` of lists of prompts, as one."""
         if not results:
             raise InvalidDatasetError("PatchingPairsResult.from_pairs needs at least one pair's result.")
         first = results[0]
@@ -237,7 +233,7 @@ class PatchingPairsResult(Result):
 # ----------------------------------------------------------------------------- as a batch task (interp run)
 class PatchingAnalysis(ShardMapAnalysis):
     """:func:`~interp.patching.activation_patching` over a file of pairs as ``interp run`` runs it
-    (``task = "patching"``): shard = pairs, each shard one :func:`patch_pairs` call in a worker, assembled into a
+    (``task = "patching"``): shard = pairs, each shard one activation_patching call in a worker, assembled into a
     :class:`PatchingPairsResult` whose ``pairs()`` equal the library function's results."""
 
     name = "patching"
@@ -281,9 +277,11 @@ class PatchingAnalysis(ShardMapAnalysis):
     def map_shard(self, run: Any, model: str, dataset: str, start: int, stop: int) -> Part:
         options = run.spec.probe
         task = run.inputs(dataset).payload.subset(range(start, stop))
-        results = patch_pairs(run.model(model), task, sites=options["sites"], metric=options["metric"],
-                              align=None if options["align"] == "none" else options["align"],
-                              batch_size=options["batch_size"])
+        results = activation_patching(run.model(model), list(task.clean), list(task.corrupted),
+                                      target=pair_targets(task), sites=tuple(options["sites"]), metric=options["metric"],
+                                      align=None if options["align"] == "none" else options["align"],
+                                      batch_size=options["batch_size"], progress=False)
+        results = results if isinstance(results, list) else [results]
         return Part(meta={"results": [r.to_json() for r in results]})
 
     def assemble(self, run: Any, model: str) -> list[tuple[str, Result]]:
