@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from interp.analysis import get_analysis
 from interp.batch.context import RunContext, run_map, run_probe, run_shard
 from interp.batch.executors import Executor, make_executor
 from interp.batch.jobs import MapJob, ProbeJob, ShardJob
@@ -54,12 +55,12 @@ from interp.progress import ProgressArg, ProgressCallback
 __all__ = ["LOCK_FILE", "RUN_FILE", "RunSummary", "load_run", "run_lock", "run_spec"]
 
 
-def _reporter(progress: Any) -> contextlib.AbstractContextManager[ProgressCallback]:
+def _reporter(progress: Any, units: dict[str, str] | None = None) -> contextlib.AbstractContextManager[ProgressCallback]:
     """The callback run_spec reports to: rich bars for None (on a terminal) / True, nothing for False, or the callable."""
     from interp.batch.bars import RunBars
 
     if progress is None or isinstance(progress, bool):
-        return RunBars(progress)
+        return RunBars(progress, units=units)
     if callable(progress):
         return contextlib.nullcontext(progress)
     raise InvalidParameterError(f"The 'progress' parameter of run_spec must be None, True, False or a callable "
@@ -111,7 +112,7 @@ def run_spec(spec: str | os.PathLike | Mapping[str, Any] | RunSpec, out: str | o
     directory = Path(out if out is not None else spec.out)  # type: ignore[arg-type]
     if directory.exists() and not directory.is_dir():
         raise RunFolderError(f"The output folder {directory} is a file.")
-    reporter = _reporter(progress)
+    reporter = _reporter(progress, {"extract": getattr(get_analysis(spec.task), "unit", "texts")})
     runner = make_executor(spec.executor if executor is None else executor, spec)
     try:
         with run_lock(directory):
