@@ -159,7 +159,7 @@ def _unstack(arrays: dict[str, np.ndarray]) -> dict[bool, list[_Moments]]:
             m = _Moments(d)
             m.n, m.syy = int(arrays["n"][f, layer]), float(arrays["syy"][f, layer])
             for name in ("sx", "sy", "sxx", "sxy"):
-                setattr(m, name, torch.from_numpy(np.ascontiguousarray(arrays[name][f, layer])))
+                setattr(m, name, torch.from_numpy(np.array(arrays[name][f, layer])))
             out[fold].append(m)
     return out
 
@@ -236,7 +236,7 @@ class LensFitAnalysis(ShardMapAnalysis):
         for part in parts[1:]:
             more = _unstack(part.arrays)
             total = {fold: [a + b for a, b in zip(total[fold], more[fold])] for fold in (False, True)}
-        ref = torch.from_numpy(parts[0].arrays["ref"])
+        ref = torch.from_numpy(np.array(parts[0].arrays["ref"]))
         loaded = run.model(model)
         solved = solve_lens(total, ref, RIDGES, where="interp run (task lens_fit)")
         lens = LinearLens().set_fitted(loaded, run.inputs(dataset).payload, solved, total, skip=1,
