@@ -198,6 +198,13 @@ class Analysis:
 PART_FORMAT = "interp.part"
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar in a part's ``meta`` as its Python value (anything else not JSON-native is refused)."""
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()
+    raise TypeError(f"A batch part's meta must be JSON-native; got {type(value).__name__}.")
+
+
 @dataclasses.dataclass
 class Part:
     """What one shard-map job returns and commits: numpy arrays and JSON-native ``meta``.
@@ -222,7 +229,7 @@ class Part:
 
         arrays = {k: np.ascontiguousarray(v) for k, v in self.arrays.items()}
         arrays["__part__"] = np.zeros(1, dtype=np.int8)  # safetensors needs one tensor; marks the format
-        header = {"format": PART_FORMAT, "meta": json.dumps(self.meta, allow_nan=True)}
+        header = {"format": PART_FORMAT, "meta": json.dumps(self.meta, default=_plain)}
         return atomic_write_bytes(path, save(arrays, metadata=header))
 
     @classmethod
