@@ -84,7 +84,8 @@ def test_shipped_specs_load():
     ('task = "truth_sweep"\n[data]\ndatasets = ["citties"]\n', "data.datasets", r"neither a built-in dataset"),
     ('task = "pos"\n[data]\ncorpus = "missing.txt"\n', "data.corpus", r"no such file"),
     ('task = "world_map"\n[data]\nprompt = "The city of"\n', "data.prompt", r"must contain '\{name\}'"),
-    ('task = "sweep"\n', "task", r"'truth_sweep', 'pos', 'world_map' or 'sae'"),
+    ('task = "sweep"\n', "task", r"'truth_sweep', 'pos', 'world_map', 'sae', 'patching', 'ask', 'data_attribution' or "
+                               r"'lens_fit'"),
     ('models = ["tiny-gpt2"]\n', "task", r"missing"),
     ('task = "truth_sweep"\ndata = 3\n', "data", r"must be a table"),
     ('task = "truth_sweep"\nexecutor = "dask"\n', "executor", r"'local' or 'ray'"),
@@ -201,11 +202,12 @@ def test_the_tasks_are_the_registered_analyses_definitions(tmp_path):
     from interp.projection.world import WORLD_MAP
     from interp.truth.sweep import TRUTH_SWEEP
 
-    assert analysis_names()[:4] == ("truth_sweep", "pos", "world_map", "sae") == tuple(BUILTIN)
+    assert analysis_names()[:8] == ("truth_sweep", "pos", "world_map", "sae", "patching", "ask", "data_attribution",
+                                    "lens_fit") == tuple(BUILTIN)
     for name, definition in (("truth_sweep", TRUTH_SWEEP), ("pos", POS), ("world_map", WORLD_MAP)):
         assert get_analysis(name) is definition and definition.name == name
         assert RunContext(load_spec({"task": name}), tmp_path).analysis is definition  # what run_spec fits with
-    with pytest.raises(InvalidSpecError, match=r"task: must be one of 'truth_sweep', 'pos', 'world_map' or 'sae'"):
+    with pytest.raises(InvalidSpecError, match=r"task: must be one of 'truth_sweep', 'pos', 'world_map', 'sae', "):
         load_spec({"task": "toy_norm"})
 
 

@@ -318,6 +318,14 @@ def _patching_cases() -> list[Case]:
              lambda m: patching.attribution_patching(m, *pair, verify_top_k=3, **kw),
              lambda: patching.AttributionPatchingResult, ("site", "layer", "position", "token", "head", "estimate"),
              rows=lambda r: sum(getattr(r, s).size for s in r.sites)),
+        Case("patching.pairs", (), "tiny-llama",  # the patching batch task's result, from activation_patching's list
+             lambda m: importlib.import_module("interp.patching.batch").PatchingPairsResult.from_pairs(
+                 patching.activation_patching(m, list(pair), list(pair[::-1]), sites=("resid", "head"),
+                                              target=[interp.Target(" Paris", foil=" Rome"),
+                                                      interp.Target(" Rome", foil=" Paris")])),
+             lambda: importlib.import_module("interp.patching.batch").PatchingPairsResult,
+             ("site", "layer", "restored", "restored_low", "restored_high", "n_pairs"),
+             rows=lambda r: r.resid.shape[1] + r.head.shape[1]),
     ]
 
 
@@ -341,6 +349,10 @@ def _lens_cases() -> list[Case]:
                                             progress=False),
              lambda: lens.LensDivergenceResult, ("layer", "lens", "kl", "kl_low", "kl_high", "top1_agreement"),
              rows=lambda r: 2 * len(r.layers)),
+        Case("lens.fit_result", (), "tiny-gpt2",  # the lens_fit batch task's result, from a fitted lens
+             lambda m: importlib.import_module("interp.lens.batch").LensFitResult.from_lens(fitted(m)),
+             lambda: importlib.import_module("interp.lens.batch").LensFitResult,
+             ("layer", "ridge", "val_error", "val_error_identity", "improvement"), rows=lambda r: r.weight.shape[0]),
     ]
 
 

@@ -22,27 +22,28 @@ FORMAT_HELP = ("letter: the option letter after \"The answer is (\". cloze: each
 STYLE_HELP = "auto: the chat template when the model has one, else plain few-shot Question/Answer text (base models)."
 
 
-def run_calibrate(_model: interp.Model, model_key: str, questions: str, n: int, signals: tuple[str, ...],
+def run_calibrate(model: interp.Model, questions: str, n: int, signals: tuple[str, ...],
                   answer_format: str = "letter", prompt_style: str = "auto"):
     """Calibration with a progress bar (stage, done of total, time left), kept in this process once computed."""
     def compute():
         with _common.progress_bar(f"Asking {n} questions") as bar:
-            return calibrate(_model, questions, n=n, signals=list(signals), n_boot=200, format=answer_format,
+            return calibrate(model, questions, n=n, signals=list(signals), n_boot=200, format=answer_format,
                              prompt_style=prompt_style, progress=bar)
 
-    return _common.remembered("ask_calibrate", (model_key, questions, n, signals, answer_format, prompt_style), compute)
+    return _common.cached_result("ask_calibrate", model, (questions, n, signals, answer_format, prompt_style), compute,
+                                 max_entries=8)
 
 
-def run_hints(_model: interp.Model, model_key: str, questions: str, n: int, attribute_items: int,
+def run_hints(model: interp.Model, questions: str, n: int, attribute_items: int,
               answer_format: str = "letter", prompt_style: str = "auto"):
     """Hint faithfulness with a progress bar, kept in this process once computed."""
     def compute():
         with _common.progress_bar(f"Asking {n} questions with and without hints") as bar:
-            return hint_faithfulness(_model, questions, n=n, n_boot=200, attribute_items=attribute_items,
+            return hint_faithfulness(model, questions, n=n, n_boot=200, attribute_items=attribute_items,
                                      format=answer_format, prompt_style=prompt_style, progress=bar)
 
-    return _common.remembered("ask_hints", (model_key, questions, n, attribute_items, answer_format, prompt_style),
-                              compute)
+    return _common.cached_result("ask_hints", model, (questions, n, attribute_items, answer_format, prompt_style),
+                                 compute, max_entries=8)
 
 
 loaded = _common.current_model()
@@ -67,11 +68,9 @@ with calibration_tab:
                                    help=FORMAT_HELP)
         prompt_style = middle.radio("Prompt style", list(STYLES), key="ask_cal_style", horizontal=True, help=STYLE_HELP)
         submitted = st.form_submit_button("Calibrate", type="primary")
-    if submitted:
-        st.session_state["ask_calibration"] = _common.guarded(run_calibrate, model, loaded.key, questions, int(n),
-                                                              tuple(signals), answer_format, prompt_style,
-                                                              hint="Pick at least one signal.")
-    result = st.session_state.get("ask_calibration")
+    result = _common.page_result("ask_calibration", lambda *r: run_calibrate(model, *r),
+                                 (questions, int(n), tuple(signals), answer_format, prompt_style), submitted=submitted,
+                                 loaded=loaded, hint="Pick at least one signal.")
     if result is not None:
         _common.show_result(result, "calibration")
 
@@ -90,10 +89,9 @@ with hints_tab:
         prompt_style = middle.radio("Prompt style", list(STYLES), key="ask_hint_style", horizontal=True,
                                     help=STYLE_HELP)
         submitted = st.form_submit_button("Ask with hints", type="primary")
-    if submitted:
-        st.session_state["ask_hints"] = _common.guarded(run_hints, model, loaded.key, questions, int(n), int(items),
-                                                        answer_format, prompt_style)
-    hints = st.session_state.get("ask_hints")
+    hints = _common.page_result("ask_hints", lambda *r: run_hints(model, *r),
+                                (questions, int(n), int(items), answer_format, prompt_style), submitted=submitted,
+                                loaded=loaded)
     if hints is not None:
         _common.show_summary(hints)
         _common.chart(hints.plot())

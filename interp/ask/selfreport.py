@@ -92,8 +92,8 @@ class SelfReportResult(Result):
 
     def caveats(self) -> list[str]:
         out = []
-        for name, what in (("stated_accuracy", "The stated verdicts"), ("p_true_accuracy", "P(True) > 0.5"),
-                           ("probe_accuracy", "The probe")):
+        for name, what in (("stated_accuracy", "The stated verdicts"), ("p_true_accuracy", "The answers with P(True) > 0.5"),
+                           ("probe_accuracy", "The probe's verdicts")):
             i = self.intervals.get(name)
             if i and i["low"] <= 0.5 <= i["high"]:
                 out.append(f"{what} are right {self._figure(name)} of the time: no better than a coin (0.5) on these "
