@@ -1,22 +1,40 @@
-"""Helpers shared by every page of the explorer: the sidebar model picker and error display.
+"""Helpers shared by every page of the explorer: the sidebar model picker, caching and error display.
 
 The explorer's entrypoint (``explorer.py``) calls :func:`model_sidebar` once per run, before the
 page runs; a page gets the loaded model with :func:`current_model` and wraps each library call in
 :func:`guarded`, which turns an :class:`interp.errors.InterpError` into an ``st.error`` box instead
 of a traceback.
 
-Caching follows the house style: the model loads once per process in ``st.cache_resource`` (keyed by
-its name); a page caches its results in ``st.cache_data`` functions that take the model as
-``_model`` (not hashed) plus :attr:`LoadedModel.key` (hashed).
+Caching: two functions, one for each kind of thing a page keeps.
+
+* :func:`shared_model` (``st.cache_resource``): the loaded :class:`interp.Model`, once per process and name, the
+  same object in every session. Sessions are threads of one process: a page runs it only through the library's
+  functions and the Model's own methods (``model.run`` and the others hold ``model.lock``), or under
+  ``with model.lock``.
+* :func:`cached_result`: everything a page computes (a result, a fitted detector or SAE, a parsed upload),
+  kept in this process under its kind, the weights fingerprint of the model it was computed on
+  (:func:`interp.models.card.weights_fingerprint`) and the call's parameters; ``disk=True`` also keeps it in the
+  explorer cache folder across restarts. The same inputs answer from the cache, a changed input or another model
+  computes afresh. A miss shows a spinner or, inside ``compute``, a :func:`progress_bar` (drawn live: nothing is
+  recorded and replayed).
+
+Session state keeps what a session asked for, never a result: :func:`page_result` keeps the settings a form
+last submitted and asks :func:`cached_result` for their result on every rerun (a hit), only while the sidebar
+holds the model they were run on.
 
 Example (a page script)::
 
     import _common
 
     loaded = _common.current_model()
-    result = _common.guarded(cached_analysis, loaded.model, loaded.key, prompt)
+
+    def run(prompt):
+        return _common.cached_result("my_analysis", loaded.model, (prompt,), lambda: my_analysis(loaded.model, prompt),
+                                     spinner="Analysing…")
+
+    result = _common.guarded(run, prompt)
     if result is not None:
-        _common.chart(result.plot())
+        _common.show_result(result, "my_analysis")
 """
 
 from __future__ import annotations
@@ -26,9 +44,11 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
+import numbers
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,11 +58,12 @@ import streamlit as st
 import interp
 from interp import _paths
 from interp.errors import InterpError
+from interp.models.card import weights_fingerprint
 
-__all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "load_model", "LOCAL_PATH", "downloads",
-           "chart", "show_result", "disk_cached", "explorer_cache_dir", "StreamlitProgress", "progress_bar",
-           "remembered", "DEFAULTS_DIFFER", "defaults_note", "image_export_available",
-           "figure_image", "NO_COMPARISON", "second_model", "escape"]
+__all__ = ["LoadedModel", "model_sidebar", "current_model", "guarded", "shared_model", "cached_result", "page_result",
+           "kept_request", "LOCAL_PATH", "downloads", "chart", "show_result", "explorer_cache_dir", "StreamlitProgress",
+           "progress_bar", "DEFAULTS_DIFFER", "defaults_note", "image_export_available", "figure_image",
+           "NO_COMPARISON", "second_model", "escape"]
 
 T = TypeVar("T")
 LOCAL_PATH = "Local path…"
@@ -64,8 +85,9 @@ class LoadedModel:
     """The model the sidebar loaded.
 
     Attributes:
-        key: the name it was loaded by (a built-in name or a directory path); hashable, so it is the
-            cache key that ``st.cache_data`` functions take next to ``_model``.
+        key: the name it was loaded by (a built-in name or a directory path): what the sidebar shows, and what
+            :func:`page_result` compares to tell whose result a kept request was (results are cached under the
+            weights' fingerprint, :func:`cached_result`).
         model: the loaded :class:`interp.Model`.
     """
 
@@ -74,14 +96,23 @@ class LoadedModel:
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)  # a few models at most: each holds its weights
-def load_model(name: str) -> interp.Model:
-    """``interp.load_model(name)``, once per process and name."""
+def shared_model(name: str) -> interp.Model:
+    """``interp.load_model(name)``, once per process and name: the same object in every session.
+
+    The one cache of shared model objects. Sessions are threads of one process, so a page runs the model only
+    through the library's functions and the Model's own methods (they hold ``model.lock``), or under
+    ``with model.lock``. Everything computed from a model goes through :func:`cached_result`.
+    """
     return interp.load_model(name, quiet=True)
 
 
-@st.cache_data(show_spinner=False, ttl=60)
 def _model_choices() -> dict[str, str]:
-    """Picker label -> name to load: the default model, the tiny models, HF-cache models."""
+    """Picker label -> name to load: the default model, the tiny models, HF-cache models (listed again after a
+    minute: a model downloaded meanwhile appears)."""
+    return cached_result("model_choices", None, (), _list_models, ttl=60)
+
+
+def _list_models() -> dict[str, str]:
     choices = {}
     for row in interp.list_models():
         label = f"{row['name']} (default)" if row["kind"] == "default" else row["name"]
@@ -98,7 +129,7 @@ def _starting_choice(choices: dict[str, str]) -> tuple[str, str]:
     for label, name in choices.items():
         if wanted == name:
             return label, ""
-    return LOCAL_PATH, wanted  # a directory (or a cached HF id): load_model tells which it is
+    return LOCAL_PATH, wanted  # a directory (or a cached HF id): interp.load_model tells which it is
 
 
 def guarded(fn: Callable[..., T], *args: Any, hint: str = "", **kwargs: Any) -> T | None:
@@ -158,7 +189,7 @@ def model_sidebar() -> LoadedModel | None:
     loaded = None
     if name:  # an empty "Model directory" box: nothing to load yet (current_model says so)
         with st.spinner(_loading_message(name)):
-            model = guarded(load_model, name, hint="Fix the path in the sidebar, or pick another model there.")
+            model = guarded(shared_model, name, hint="Fix the path in the sidebar, or pick another model there.")
         if model is not None:
             loaded = LoadedModel(key=name, model=model)
             seen = [n for n in st.session_state.get(_SEEN_KEY, []) if n != name]
@@ -179,10 +210,11 @@ def _loading_message(name: str) -> str:
     return f"Loading {name}…"
 
 
-def current_model() -> LoadedModel:
-    """The model picked in the sidebar; if none is loaded, say so and stop this page's run."""
+def current_model(*, required: bool = True) -> LoadedModel | None:
+    """The model picked in the sidebar; if none is loaded, say so and stop this page's run (``required=False``: return
+    None instead, for a page part that works without a model)."""
     loaded = st.session_state.get(_LOADED_KEY)
-    if loaded is None:
+    if loaded is None and required:
         st.info("No model is loaded: pick one in the sidebar, or enter a model directory there.",
                 icon=":material/arrow_back:")
         st.stop()
@@ -213,7 +245,7 @@ def second_model(key: str, label: str = "Compare with", *, where: Any = None) ->
         return None
     name = choices[choice]
     with st.spinner(_loading_message(name)):
-        model = guarded(load_model, name, hint="Pick another model to compare with.")
+        model = guarded(shared_model, name, hint="Pick another model to compare with.")
     return None if model is None else LoadedModel(key=name, model=model)
 
 
@@ -398,36 +430,11 @@ def explorer_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV_VAR) or cache_root() / "explorer")
 
 
-def disk_cached(kind: str, key: tuple, compute: Callable[[], T], *, load: Callable[[Path], T] | None = None) -> T:
-    """``compute()``, saved under the explorer cache and loaded from there the next time (any session).
-
-    ``key`` must hold everything the value depends on (the model key first). The value must have
-    ``save(path)``; ``load`` reads it back (default :func:`interp.load_result`). A cached file that no
-    longer loads (an older interp, a damaged file) is recomputed and replaced; a cache that cannot be
-    written (read-only disk) only costs the reuse.
-    """
-    digest = hashlib.sha256(repr((kind, interp.__version__, key)).encode("utf-8")).hexdigest()[:20]
-    path = explorer_cache_dir() / f"{kind}-{digest}.json"
-    if path.is_file():
-        try:
-            return (load or interp.load_result)(path)
-        except InterpError:
-            _log.warning("explorer: recomputing %s, its cached file %s does not load", kind, path)
-    value = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value.save(path)  # atomic: a file is whole or absent
-    except OSError as exc:
-        _log.warning("explorer: could not cache %s in %s: %s", kind, path, exc)
-    return value
-
-
 # ----------------------------------------------------------------------------- progress of long calls
 class StreamlitProgress:
     """A progress callback (:mod:`interp.progress`: ``progress(stage, done, total)``) drawing ``st.progress`` with a
-    caption saying what runs (the stage's name, done / total). Call it from the script's thread, outside
-    ``st.cache_data`` / ``st.cache_resource`` functions (they record and replay their elements): see
-    :func:`remembered`."""
+    caption saying what runs (the stage's name, done / total). Call it from the script's thread, inside the ``compute`` of
+    :func:`cached_result` (drawn live; a ``st.cache_data`` function would record the bar's updates and replay them)."""
 
     def __init__(self, what: str, where: Any = None):
         self.what = what
@@ -455,29 +462,135 @@ def progress_bar(what: str, where: Any = None) -> Iterator[StreamlitProgress]:
         bar.clear()
 
 
+# ----------------------------------------------------------------------------- caching
 @st.cache_resource(show_spinner=False)
-def _memory() -> tuple[collections.OrderedDict, threading.Lock]:
+def _store() -> tuple[collections.OrderedDict, threading.Lock]:
+    """The process's result cache: slot -> (value, time made). In ``st.cache_resource``, so clearing that empties it."""
     return collections.OrderedDict(), threading.Lock()
 
 
-def remembered(kind: str, key: tuple, compute: Callable[[], T], *, max_entries: int = 8) -> T:
-    """``compute()``, kept in this process (every session, at most ``max_entries`` per kind) under ``(kind, key)``.
+def _plain(value: Any) -> Any:
+    """``value`` as a hashable structure whose repr is stable across processes (the cache key of :func:`cached_result`):
+    str, numbers, bools and None as they are, bytes by their SHA-256, tuples and lists as tuples, dicts as sorted
+    (key, value) tuples. Anything else (a model, a result, an array) is refused: its repr would not say what it is."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, bytes):
+        return ("sha256", hashlib.sha256(value).hexdigest())
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), _plain(v)) for k, v in value.items())))
+    raise TypeError(f"cached_result's params must be plain values (str, numbers, bools, None, bytes, tuples, lists, "
+                    f"dicts of them); got a {type(value).__name__}. Pass a key that says what the object is instead.")
 
-    For the long calls that show a :func:`progress_bar`: ``st.cache_data`` would record the bar's updates and
-    replay them. ``key`` must hold everything the value depends on (the model key first); combine with
-    :func:`disk_cached` inside ``compute`` to keep the value across restarts (the memory is per explorer
-    cache folder, :func:`explorer_cache_dir`).
+
+def cached_result(kind: str, model: interp.Model | None, params: tuple, compute: Callable[[], T], *,
+                  spinner: str | None = None, disk: bool = False, load: Callable[[Path], T] | None = None,
+                  max_entries: int = 16, ttl: float | None = None) -> T:
+    """``compute()``, kept in this process under ``(kind, the model's weights fingerprint, params)``.
+
+    The one cache of everything a page computes (results, fitted detectors and SAEs, parsed uploads, folder
+    listings); the loaded models themselves are :func:`shared_model`'s. A call with the same kind, model and
+    params answers from the cache (every session of this process: the same object, so never mutate it); a changed
+    parameter or another model's weights compute afresh (the key is
+    :func:`interp.models.card.weights_fingerprint`, not the name the model was loaded by).
+
+    Args:
+        kind: what is computed (e.g. "attribution"); at most ``max_entries`` values of one kind are kept, the least
+            recently used go first.
+        model: the model ``compute`` runs, or None for a value that needs none.
+        params: everything else the value depends on, as plain values (:func:`_plain`: strings, numbers, bools,
+            None, bytes, tuples, lists, dicts); an object the value depends on (a result, a detector) is named by
+            a key that says what it is.
+        compute: makes the value on a miss. A long one draws a :func:`progress_bar` inside (drawn live).
+        spinner: text of a spinner shown while ``compute`` runs (None: no spinner).
+        disk: also keep the value in the explorer cache folder (:func:`explorer_cache_dir`), so a restarted
+            explorer loads it instead of computing it again. The value must have ``save(path)``; ``load`` reads
+            it back (default :func:`interp.load_result`). A file that no longer loads (an older interp, a damaged
+            file) is computed again and replaced; a folder that cannot be written only costs the reuse.
+        ttl: seconds after which a kept value is computed again (a folder listing); None: kept until evicted.
+
+    The memory mirrors one explorer cache folder (a value kept for one folder never answers for another).
     """
-    store, lock = _memory()
-    slot = (kind, str(explorer_cache_dir()), key)  # the memory mirrors one explorer cache folder
+    fingerprint = None if model is None else weights_fingerprint(model)
+    key = _plain(params)
+    slot = (kind, str(explorer_cache_dir()), fingerprint, key)
+    store, lock = _store()
     with lock:
         if slot in store:
-            store.move_to_end(slot)
-            return store[slot]
-    value = compute()
+            value, made = store[slot]
+            if ttl is None or time.monotonic() - made < ttl:
+                store.move_to_end(slot)
+                return value
+            del store[slot]
+
+    def make() -> T:
+        if spinner is None:
+            return compute()
+        with st.spinner(spinner):
+            return compute()
+
+    value = _from_disk(kind, (fingerprint, key), make, load) if disk else make()
     with lock:
-        store[slot] = value
-        mine = [k for k in store if k[0] == kind]
+        store[slot] = (value, time.monotonic())
+        store.move_to_end(slot)
+        mine = [s for s in store if s[0] == kind]
         for old in mine[:max(0, len(mine) - max_entries)]:
             del store[old]
     return value
+
+
+def _from_disk(kind: str, key: tuple, compute: Callable[[], T], load: Callable[[Path], T] | None) -> T:
+    """``compute()``, saved under the explorer cache folder and loaded from there the next time (any process)."""
+    digest = hashlib.sha256(repr((kind, interp.__version__, key)).encode("utf-8")).hexdigest()[:20]
+    path = explorer_cache_dir() / f"{kind}-{digest}.json"
+    if path.is_file():
+        try:
+            return (load or interp.load_result)(path)
+        except InterpError:
+            _log.warning("explorer: recomputing %s, its cached file %s does not load", kind, path)
+    value = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value.save(path)  # atomic: a file is whole or absent
+    except OSError as exc:
+        _log.warning("explorer: could not cache %s in %s: %s", kind, path, exc)
+    return value
+
+
+def page_result(name: str, run: Callable[..., T], request: tuple | None, *, submitted: bool,
+                loaded: LoadedModel | None = None, same_request: bool = False, hint: str = "") -> T | None:
+    """The result page part ``name`` shows in this run of this session, or None (nothing asked yet, or it failed).
+
+    On submit (``submitted``): ``guarded(run, *request, hint=hint)``, and ``request`` (the form's settings) is kept
+    in this session's state if it gave a result, forgotten if it failed or is None (input that did not parse). On
+    every other run: ``run(*kept request)`` again, which answers from :func:`cached_result` (``run`` must go
+    through it), while the sidebar holds the model the request ran on (``loaded``; None for a part that needs no
+    model) and, with ``same_request``, only while ``request`` (the widgets' current values) still equals it.
+    Session state keeps the request, never the result.
+    """
+    slot = f"_interp_request_{name}"
+    owner = None if loaded is None else loaded.key
+    if not submitted:
+        kept = st.session_state.get(slot)
+        if kept is None or kept[0] != owner or (same_request and kept[1] != request):
+            return None
+        request = kept[1]
+    elif request is None:
+        st.session_state[slot] = None
+        return None
+    result = guarded(run, *request, hint=hint)
+    st.session_state[slot] = None if result is None else (owner, request)
+    return result
+
+
+def kept_request(name: str) -> tuple | None:
+    """(the sidebar model's key it ran on, the request) that :func:`page_result` keeps for page part ``name`` in this
+    session, or None (nothing asked yet, or the last ask failed): says what the shown result is (a key for what is
+    computed from it) or whose it was."""
+    return st.session_state.get(f"_interp_request_{name}")

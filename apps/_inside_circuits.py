@@ -22,15 +22,15 @@ LABELS = {"ioi": "Indirect object (IOI-style names)", "greater_than": "Greater-t
           "capitals": "Country -> capital", "eap-ig": "EAP-IG", "eap": "EAP"}
 
 
-@st.cache_data(show_spinner="Direct logit attribution…", max_entries=16)
-def _run_dla(_model: interp.Model, model_key: str, task: str, pairs: int, seed: int):
+def _run_dla(model: interp.Model, task: str, pairs: int, seed: int):
     from interp.circuits import direct_logit_attribution, make_task
 
-    return direct_logit_attribution(_model, make_task(task, n=pairs, seed=seed))
+    return _common.cached_result("direct_logit_attribution", model, (task, pairs, seed),
+                                 lambda: direct_logit_attribution(model, make_task(task, n=pairs, seed=seed)),
+                                 spinner="Direct logit attribution…")
 
 
-def _run_eap(model: interp.Model, model_key: str, task: str, pairs: int, seed: int, method: str, steps: int,
-             n_random: int):
+def _run_eap(model: interp.Model, task: str, pairs: int, seed: int, method: str, steps: int, n_random: int):
     """Edge attribution patching with a progress bar, kept in this process once computed."""
     from interp.circuits import edge_attribution_patching, make_task
 
@@ -39,8 +39,8 @@ def _run_eap(model: interp.Model, model_key: str, task: str, pairs: int, seed: i
             return edge_attribution_patching(model, make_task(task, n=pairs, seed=seed), method=method, steps=steps,
                                              n_random=n_random, seed=seed, progress=bar)
 
-    return _common.remembered("edge_attribution_patching", (model_key, task, pairs, seed, method, steps, n_random),
-                              compute)
+    return _common.cached_result("edge_attribution_patching", model, (task, pairs, seed, method, steps, n_random), compute,
+                                 max_entries=8)
 
 
 def render_circuits(model: Any) -> None:
@@ -48,9 +48,8 @@ def render_circuits(model: Any) -> None:
     from interp._params import options_of
     from interp.circuits import edge_attribution_patching, make_task
 
-    loaded = model if hasattr(model, "key") and hasattr(model, "model") else None
-    model = loaded.model if loaded is not None else model
-    key = loaded.key if loaded is not None else model.name
+    loaded = model if hasattr(model, "key") and hasattr(model, "model") else _common.LoadedModel(key=model.name, model=model)
+    model = loaded.model
     st.caption("Direct logit attribution: what each head and MLP writes onto logit(answer) - logit(foil) at the last "
                "token, the final norm's scale frozen (the bars sum to the logit difference). Edge attribution "
                "patching (Syed et al. 2023; EAP-IG, Hanna et al. 2024): every edge between the embeddings, each head "
@@ -68,13 +67,11 @@ def render_circuits(model: Any) -> None:
         steps = d.number_input("IG steps", 1, 50, 5, key="inside_circuits_steps")
         n_random = e.number_input("Random circuits per size", 0, 20, 3, key="inside_circuits_random")
         submitted = st.form_submit_button("Find the circuit", type="primary")
-    if submitted:
-        args = (task, int(pairs), 0)
-        st.session_state["inside_circuits_dla"] = _common.guarded(_run_dla, model, key, *args)
-        st.session_state["inside_circuits_eap"] = _common.guarded(_run_eap, model, key, *args, method, int(steps),
-                                                                   int(n_random))
-    dla = st.session_state.get("inside_circuits_dla")
-    eap = st.session_state.get("inside_circuits_eap")
+    args = (task, int(pairs), 0)
+    dla = _common.page_result("inside_circuits_dla", lambda *r: _run_dla(model, *r), args, submitted=submitted,
+                              loaded=loaded)
+    eap = _common.page_result("inside_circuits_eap", lambda *r: _run_eap(model, *r),
+                              (*args, method, int(steps), int(n_random)), submitted=submitted, loaded=loaded)
     if dla is None and eap is None:
         st.info("Press **Find the circuit** (minutes on the default model: every pass runs one copy of the pairs per "
                 "head).", icon=":material/play_arrow:")

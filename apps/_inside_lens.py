@@ -22,14 +22,14 @@ DEFAULT_TARGET = " Paris"
 KINDS = {"Logit lens": "logit", "Linear lens": "linear"}
 
 
-@st.cache_data(show_spinner="Reading the lens…", max_entries=32)
-def _run_lens(_model: interp.Model, model_key: str, kind: str, prompt: str, target: str | None, top_k: int,
-              lens_stamp: str):
+def _run_lens(model: interp.Model, kind: str, prompt: str, target: str | None, top_k: int, lens_stamp: str):
+    """The lens grid (``lens_stamp``: which fitted linear lens, so a refitted one reads afresh)."""
     from interp.lens import linear_lens, logit_lens
 
-    if kind == "linear":
-        return linear_lens(_model, prompt, target=target, top_k=top_k)
-    return logit_lens(_model, prompt, target=target, top_k=top_k)
+    read = linear_lens if kind == "linear" else logit_lens
+    return _common.cached_result("lens", model, (kind, prompt, target, top_k, lens_stamp),
+                                 lambda: read(model, prompt, target=target, top_k=top_k), spinner="Reading the lens…",
+                                 max_entries=32)
 
 
 def _fit(model: interp.Model) -> None:
@@ -41,9 +41,8 @@ def _fit(model: interp.Model) -> None:
 
 def render_lens(model: Any) -> None:
     """Draw the lens tab for ``model`` (an :class:`interp.Model`, or the page's ``_common.LoadedModel``)."""
-    loaded = model if hasattr(model, "key") and hasattr(model, "model") else None
-    model = loaded.model if loaded is not None else model
-    key = loaded.key if loaded is not None else model.name
+    loaded = model if hasattr(model, "key") and hasattr(model, "model") else _common.LoadedModel(key=model.name, model=model)
+    model = loaded.model
     from interp.lens import lens_status
 
     st.caption("The logit lens puts each layer's residual stream through the model's own final norm and "
@@ -67,11 +66,9 @@ def render_lens(model: Any) -> None:
             _common.guarded(_fit, model)
             st.rerun()
         return
-    if submitted:
-        st.session_state["inside_lens_result"] = _common.guarded(
-            _run_lens, model, key, kind, prompt, target or None, int(top_k), status.stamp,
-            hint="Give a non-empty prompt; the target is optional.")
-    result = st.session_state.get("inside_lens_result")
+    result = _common.page_result("inside_lens", lambda *r: _run_lens(model, *r),
+                                 (kind, prompt, target or None, int(top_k), status.stamp), submitted=submitted,
+                                 loaded=loaded, hint="Give a non-empty prompt; the target is optional.")
     if result is None:
         st.info("Press **Read the lens**.", icon=":material/play_arrow:")
     else:

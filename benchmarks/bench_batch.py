@@ -1,7 +1,7 @@
 """Batch runs (``interp run``): peak memory and time of a truth sweep over 5,000 vs 50,000 statements.
 
 Each size runs in a fresh subprocess: a synthetic truth CSV (pairs "The number A is larger than B." /
-"... smaller than B.", true and false) and a spec over it (tiny-gpt2, every layer, probes lr and mm,
+"... smaller than B.", true and false) and a spec over it (tiny-gpt2, every layer, probes linear and mm,
 default shard size), run with :func:`interp.batch.run_spec` into a temporary folder. A thread samples
 the resident set size every 5 ms and files each sample under the stage that was running (plan,
 extract, probe, report), so the figures say where memory goes:
@@ -12,7 +12,7 @@ extract, probe, report), so the figures say where memory goes:
   is the floor of any exact (non-streaming) probe fit.
 
 Prints figures and ratios, not pass/fail. Run: ``.venv/bin/python benchmarks/bench_batch.py``
-(``--sizes 5000 50000``; ``--probes lr,mm,ccs`` to add CCS).
+(``--sizes 5000 50000``; ``--probes linear,mm,ccs`` to add CCS).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def measure(n: int, probes: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
-    parser.add_argument("--probes", default="lr,mm")
+    parser.add_argument("--probes", default="linear,mm")
     args = parser.parse_args()
     figures = []
     for n in args.sizes:

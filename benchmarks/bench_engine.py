@@ -6,7 +6,8 @@ the analysis once, counting the bridge's forward passes (a wrapper on ``model.br
 either code goes through) and sampling the process's resident memory every millisecond (peak minus the level
 just before the analysis: what the analysis itself added, on CPU). Analyses, at small sizes: integrated gradients
 (16 steps), token ablation, activation patching (resid + mlp), causal tracing (2 samples, hidden states), the
-logit lens, and one data-attribution step (the query residuals under the fine-tuned top blocks).
+logit lens, one data-attribution step (the query residuals under the fine-tuned top blocks) and collecting
+activations (64 short texts, every layer and position).
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--before-rev 3cbc3de] [--only NAME] [--out PATH]``.
 Figures: passes (count) and peak MB of each analysis, each with the before-code's figure as the reference.
@@ -44,6 +45,12 @@ def _analyses():
         encoded = _stack.encode_pairs(model, PAIRS, where="bench_engine")
         return _stack.residuals(model, encoded, model.n_layers - 2)
 
+    def activations(model):
+        from interp.activations import collect
+
+        texts = [f"{q} {a}" for q, a in PAIRS] * 8  # 64 short texts, every layer, every position
+        return collect(model, texts, layers="all", position="all", progress=False)
+
     return {
         "integrated gradients": lambda m: attribution.integrated_gradients(m, PROMPT, " Paris", n_steps=16),
         "token ablation": lambda m: attribution.token_ablation(m, PROMPT, " Paris"),
@@ -53,6 +60,7 @@ def _analyses():
                                                             kinds=("hidden",)),
         "logit lens": lambda m: lens.logit_lens(m, PROMPT, target=" Paris"),
         "data attribution (query residuals)": data_attribution,
+        "activations (collect)": activations,
     }
 
 

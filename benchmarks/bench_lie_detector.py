@@ -20,7 +20,7 @@ last token, the token before it ("prev": the last word before the full stop) and
 ``--cache DIR`` keeps them as ``DIR/<set>.npz`` so a second run only fits probes.
 
 Run: ``.venv/bin/python benchmarks/bench_lie_detector.py --cache /tmp/truthfeat`` (extraction: about
-25 minutes on 2 busy CPU cores; the fits: minutes for mm / lat / mm_iid, longer for lr).
+25 minutes on 2 busy CPU cores; the fits: minutes for mm / lat / mm_iid, longer for linear).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--positions", default="last,prev,mean")
     parser.add_argument("--probes", default="mm,lat,mm_iid")
     parser.add_argument("--centers", default="none")
-    parser.add_argument("--probe", default="lr")
+    parser.add_argument("--probe", default="linear")
     parser.add_argument("--center", default="none")
     parser.add_argument("--position", default="last")
     parser.add_argument("--layer", type=int, default=16)

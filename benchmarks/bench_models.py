@@ -6,11 +6,19 @@ SmolLM2-135M-Instruct-Q4_1 (the default; Llama architecture, 30 layers, instruct
 the same small, seeded settings; the table prints each figure for both and Gemma's ratio to SmolLM2 for the
 costs (load, forward, memory). A chat-only analysis on the base model prints the named error it refuses with.
 
+Every accuracy, R², AUC, ECE and rate carries its 95% interval from the result that measured it (or
+:mod:`interp.stats`), and the last column is the second model's difference from the first with its interval:
+a paired bootstrap over the same items where both models scored the same items (``paired``: the steering shift
+per statement, the multiple-choice accuracy per question), else the two intervals' half-widths combined as
+independent (``unpaired``, a normal approximation; conservative where the items are shared). A difference whose
+interval holds 0 is printed "within noise": the figures do not rank the two models there.
+
 Run (a few minutes per model on a quiet 2-core CPU; ``nice`` on a shared machine)::
 
     nice -n 10 .venv/bin/python benchmarks/bench_models.py            # quick settings
     nice -n 10 .venv/bin/python benchmarks/bench_models.py --full     # the README's settings (much longer)
     .venv/bin/python benchmarks/bench_models.py --json out.json       # also save the raw figures
+    .venv/bin/python benchmarks/bench_models.py --models tiny-gpt2 tiny-llama   # a dry run of the script (seconds)
 
 Figures are for these settings (held-out splits, few layers in quick mode): the best layer of a sweep is
 the best of the layers probed, and its relative depth is layer / n_layers.
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -45,6 +54,19 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
     import interp
     from interp.errors import InterpError
+    from interp.stats import Interval, mean_interval, proportion_interval
+
+    def iv(interval: Interval, items: Any = None, ids: Any = None) -> dict[str, Any]:
+        """An interval figure; with per-item scores (and their ids) a later comparison can pair the models."""
+        out = interval.to_dict()
+        if items is not None:
+            out["items"] = [float(x) for x in items]
+            out["item_ids"] = [str(i) for i in ids]
+        return out
+
+    def ends(value: float, low: Any, high: Any, n: int = 0, method: str = "") -> dict[str, Any]:
+        return Interval(float(value), float("nan") if low is None else float(low),
+                        float("nan") if high is None else float(high), n=int(n), method=method).to_dict()
 
     def rss_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -97,19 +119,21 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     def truth() -> dict[str, Any]:
         from interp.truth import truth_sweep
 
-        sweep = truth_sweep(model, ["cities"], layers=probed, probes=["lr", "mm"],
+        sweep = truth_sweep(model, ["cities"], layers=probed, probes=["linear", "mm"],
                             max_pairs=cfg["truth_pairs"], progress=False)
         acc = sweep.accuracy[0]  # (probes, layers)
-        best = int(np.argmax(acc[0]))
-        return {"cities lr best acc": float(acc[0, best]), "cities mm best acc": float(acc[1].max()),
-                "lr best depth": sweep.layers[best] / model.n_layers}
+        best, best_mm = int(np.argmax(acc[0])), int(np.argmax(acc[1]))
+        return {"cities linear best acc": iv(sweep.accuracy_interval("linear", sweep.layers[best])),  # Wilson
+                "cities mm best acc": iv(sweep.accuracy_interval("mm", sweep.layers[best_mm])),
+                "linear best depth": sweep.layers[best] / model.n_layers}
 
     def steering() -> dict[str, Any]:
         from interp.truth import steer_truth
 
         layer = round(model.n_layers * 0.4)
         result = steer_truth(model, "cities", layer=layer, alphas=(-2, 2), max_pairs=cfg["steer_pairs"], n_test=20)
-        return {"P(true) shift, alpha -2 -> +2": float(result.p_true[1].mean() - result.p_true[0].mean())}
+        shift = result.p_true[1] - result.p_true[0]  # (n_statements,) the same held-out statements on every model
+        return {"P(true) shift, alpha -2 -> +2": iv(mean_interval(shift), shift, result.statements)}
 
     def lies() -> dict[str, Any]:
         from interp.truth import LieDetector, detect_model_lies
@@ -118,7 +142,8 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         detector = LieDetector.fit(model, ["cities", "facts"], layer=round(model.n_layers * 0.4),
                                    max_pairs=cfg["truth_pairs"], transfer=False, progress=False)
         result = detect_model_lies(model, detector=detector, max_questions=cfg["lie_questions"], progress=False)
-        return {"lie AUC": float(result.auc), "lie AUC in the chat": float(result.auc_in_context)}
+        return {"lie AUC": result.intervals["auc"],  # bootstrap over questions
+                "lie AUC in the chat": result.intervals["auc_in_context"]}
 
     def lens() -> dict[str, Any]:
         from interp.lens import logit_lens
@@ -134,16 +159,21 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
         result = calibrate(model, n=cfg["ask_questions"], signals=("letter",), progress=False)
         metrics = result.metrics[list(result.signals).index("letter")]
-        return {"MC accuracy": float(metrics["accuracy"]), "ECE (letter prob)": float(metrics["ece"])}
+        right = (np.asarray(result.gold) == np.asarray(result.answer)).astype(float)  # (n_questions,)
+        return {"MC accuracy": iv(result.accuracy_interval, right, result.ids),  # Wilson over questions
+                "ECE (letter prob)": ends(metrics["ece"], metrics.get("ece_low"), metrics.get("ece_high"),
+                                          len(right), "bootstrap")}
 
     def pos() -> dict[str, Any]:
         from interp.probing import pos_probe
 
         result = pos_probe(model, layers=probed, max_sentences=cfg["pos_sentences"],
                            random_baseline=False, progress=False)
-        best = int(np.argmax(result.accuracy))
-        return {"POS best acc": float(result.accuracy[best]), "POS selectivity there": float(result.selectivity[best]),
-                "POS best depth": result.layers[best] / model.n_layers, "majority": float(result.majority_accuracy)}
+        best = result.best_layer  # cluster bootstrap over the held-out sentences
+        majority = proportion_interval(round(result.majority_accuracy * result.n_test), result.n_test)  # words
+        return {"POS best acc": iv(result.interval("accuracy", best)),
+                "POS selectivity there": iv(result.interval("selectivity", best)),
+                "POS best depth": best / model.n_layers, "majority (Wilson over words)": iv(majority)}
 
     def world() -> dict[str, Any]:
         from interp.projection import world_map
@@ -151,7 +181,13 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
         result = world_map(model, n_places=cfg["places"], layers=probed, random_baseline=False,
                            progress=False)
         best = int(np.argmax(result.r2_lat + result.r2_lon))
-        return {"world R2 lat": float(result.r2_lat[best]), "world R2 lon": float(result.r2_lon[best]),
+
+        def r2(name: str) -> dict[str, Any]:  # bootstrap over the held-out places
+            low, high = getattr(result, f"{name}_low"), getattr(result, f"{name}_high")
+            return ends(getattr(result, name)[best], None if low is None else low[best],
+                        None if high is None else high[best], method="bootstrap")
+
+        return {"world R2 lat": r2("r2_lat"), "world R2 lon": r2("r2_lon"),
                 "world best depth": result.layers[best] / model.n_layers}
 
     for label, fn in (("next token", top), ("attribution", attribution), ("logit lens", lens), ("truth sweep", truth),
@@ -163,10 +199,40 @@ def measure(name: str, cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- parent: the table
+def is_interval(value: Any) -> bool:
+    return isinstance(value, dict) and "estimate" in value
+
+
 def fmt(value: Any) -> str:
+    if is_interval(value):
+        from interp.stats import Interval
+
+        return Interval.from_dict(value).format(3)
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
+
+
+def difference(first: dict[str, Any], second: dict[str, Any], names: tuple[str, str]) -> str:
+    """``second - first`` with its 95% interval, and whether it ranks the two: a paired bootstrap over the items
+    both scored (the same item ids), else the two intervals combined as independent (normal approximation)."""
+    from interp.stats import Interval, paired_difference
+
+    if first.get("item_ids") and first.get("item_ids") == second.get("item_ids"):
+        diff = paired_difference(second["items"], first["items"], names=(names[1], names[0])).difference
+        how = "paired"
+    else:
+        a, b = Interval.from_dict(first), Interval.from_dict(second)
+        half = math.sqrt(((a.high - a.low) / 2) ** 2 + ((b.high - b.low) / 2) ** 2)
+        d = b.estimate - a.estimate
+        diff, how = Interval(d, d - half, d + half, method="normal"), "unpaired"
+    if not (math.isfinite(diff.low) and math.isfinite(diff.high)):
+        verdict = "no interval"
+    elif diff.holds(0.0):
+        verdict = "within noise"
+    else:
+        verdict = f"{names[1]} {'higher' if diff.estimate > 0 else 'lower'}"
+    return f"{diff.format(3)} {verdict} ({how})"
 
 
 def main() -> None:
@@ -196,12 +262,18 @@ def main() -> None:
     names = [r["model"] for r in results]
     width = max(34, *(len(n) + 2 for n in names))
     print(f"settings: {'full' if args.full else 'quick'}{', models measured in parallel' if args.parallel else ''} {cfg}")
-    print(f"{'':<34}" + "".join(f"{n:>{width}}" for n in names) + ("   ratio" if len(results) == 2 else ""))
+    width = max(width, 26)  # "0.890 [0.839, 0.926]" and a margin
+    short = tuple(n.split("-")[0] for n in names)  # "SmolLM2", "gemma"
+    short = short if len(set(short)) == len(short) else tuple(names)
+    print(f"{'':<34}" + "".join(f"{n:>{width}}" for n in names)
+          + (f"   ratio, or {short[1]} - {short[0]} [95%]" if len(results) == 2 else ""))
 
     def row(label: str, values: list[Any], ratio: bool = False) -> None:
         line = f"{label:<34}" + "".join(f"{fmt(v):>{width}}" for v in values)
         if ratio and len(values) == 2 and all(isinstance(v, (int, float)) for v in values) and values[0]:
             line += f"   {values[1] / values[0]:.2f}x"
+        elif len(values) == 2 and all(is_interval(v) for v in values):
+            line += f"   {difference(values[0], values[1], short[:2])}"
         print(line)
 
     row("parameters", [r["n_params"] for r in results], ratio=True)

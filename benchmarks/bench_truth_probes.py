@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import time
 
-PROBES = ["lr", "mm", "mm_iid", "mm_std", "ccs"]
+PROBES = ["linear", "mm", "mm_iid", "mm_std", "ccs"]
 
 
 def cities_at_layer(model, layer: int, max_pairs: int, seed: int = 0) -> None:
@@ -51,10 +51,10 @@ def cities_at_layer(model, layer: int, max_pairs: int, seed: int = 0) -> None:
           f"{len(split.train)} training statements")
     for name, right in correct.items():
         print(f"  {name:9s} {proportion_interval(int(right.sum()), len(right)).format()}")
-    print("paired differences from lr (bootstrap over contrast pairs)")
+    print("paired differences from linear (bootstrap over contrast pairs)")
     for name, right in correct.items():
-        if name != "lr":
-            print("  " + paired_difference(correct["lr"], right, names=("lr", name), clusters=pairs).sentence())
+        if name != "linear":
+            print("  " + paired_difference(correct["linear"], right, names=("linear", name), clusters=pairs).sentence())
 SETS = ["cities", "neg_cities", "capitals", "continents", "larger_than", "sums", "facts"]
 UNSEEN = ["capitals", "continents", "sums", "neg_cities"]
 
@@ -95,7 +95,7 @@ def main() -> None:
             print(f"  {name:12s} " + "  ".join(f"{p}={at.loc[name, p]:.3f}" for p in PROBES))
     start = time.perf_counter()
     print(f"\n## Unseen kinds (train cities+larger_than+facts, layer {args.layer})")
-    for probe in ["lr", "mm", "mm_iid", "mm_std"]:
+    for probe in ["linear", "mm", "mm_iid", "mm_std"]:
         result = generalization_matrix(model, ["cities", "larger_than", "facts", *UNSEEN], layer=args.layer,
                                        probe=probe, train=["cities+larger_than+facts"], progress=False)
         cells = "  ".join(f"{name}={result.accuracy[0, j]:.3f}/{result.auc[0, j]:.3f}"

@@ -52,7 +52,7 @@ def analyses(m):
             progress=False)),
         ("collect (activations)", lambda: collect(m, ["The cat sat.", "Paris is in France.", "Two plus two is four."],
                                                   layers=[mid], progress=False)[mid]),  # (3, d_model)
-        ("truth_sweep cities", lambda: truth.truth_sweep(m, "cities", layers=[mid], probes=["lr", "mm"],
+        ("truth_sweep cities", lambda: truth.truth_sweep(m, "cities", layers=[mid], probes=["linear", "mm"],
                                                          max_pairs=200, progress=False)),
         ("world_map", lambda: projection.world_map(m, n_places=300, layers=[mid], random_baseline=False,
                                                    progress=False)),

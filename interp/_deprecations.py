@@ -53,6 +53,12 @@ DEPRECATIONS: dict[str, Deprecation] = {d.old: d for d in (
                 "the numbers are block indices, see interp.layers; the same results"),
     Deprecation("attribute_training(method='tracin')", "method='tracin_sgd'", "value", "0.2", "0.3",
                 "the SGD approximation; 'tracin_adam' uses AdamW's second moments; also in evaluate_attribution"),
+    Deprecation("probe kind 'lr'", "'linear'", "value", "0.2", "0.3",
+                "the truth probes' logistic regression is the LinearProbe that POS calls 'linear': in probes= / probe= "
+                "of truth_sweep, truth_report, generalization_matrix and LieDetector.fit, [probe].kinds and --probes; "
+                "saved results that name 'lr' load unchanged"),
+    Deprecation("probe kind 'ridge'", "'linear'", "value", "0.2", "0.3",
+                "the world map's ridge regression, in probe= of world_map and [probe].kinds"),
 )}
 
 

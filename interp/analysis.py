@@ -1,6 +1,17 @@
 """The contract every batch-runnable analysis follows, and the registry ``interp run`` reads its tasks from.
 
-An analysis is defined once, in its own module, in three parts (scikit-learn's estimator contract and
+An analysis is defined once, in its own module. Two shapes share one runner, one spec format, one
+folder layout and one record (``run.json``):
+
+- **probe per layer** (:class:`Analysis`): extract activations of a dataset at layers to shards on disk,
+  then fit one probe job per model x dataset x layer x kind, then assemble (truth_sweep, pos, world_map, sae);
+- **shard-map** (:class:`ShardMapAnalysis`): the inputs are items (prompt pairs, questions, training
+  examples, texts) cut into shards; each shard is one job that a worker runs with the model loaded and
+  that returns a :class:`Part` (arrays + JSON, written as one safetensors file, never pickle); assembly
+  combines a model's parts into the library function's usual result (patching, ask, data_attribution,
+  lens_fit).
+
+A probe-per-layer analysis has three parts (scikit-learn's estimator contract and
 TransformerLens's ``generic_activation_patch`` are the models: a small contract, many small
 implementations):
 
@@ -10,6 +21,13 @@ implementations):
    activations of that layer (:meth:`Analysis.fit` -> a small :class:`~interp.results.Result`);
 3. **assembly**: a model's finished jobs into the analysis's usual result (:meth:`Analysis.assemble`),
    and that result into summary rows (:meth:`Analysis.rows`).
+
+A shard-map analysis implements, besides ``read_data`` / ``read_probe`` / ``datasets`` / ``inputs`` (its
+items are ``Inputs.payload``, a list), :meth:`ShardMapAnalysis.map_shard` (``run, model, dataset, start, stop``
+-> :class:`Part`: the work on items ``start:stop``, with ``run.model(model)`` loaded) and
+:meth:`~Analysis.assemble` from ``run.parts(model, dataset)`` (the parts in item order), plus ``rows``.
+Shards hold ``[extract].shard_size`` items (default :attr:`ShardMapAnalysis.shard_size`, rounded up to a
+multiple of :attr:`ShardMapAnalysis.shard_multiple`); a resumed run skips the shards whose part is on disk.
 
 The library function (``truth_sweep``, ``pos_probe``, ``world_map``) runs the same public building
 blocks in memory (collect activations -> per layer -> assemble); ``interp run`` runs them over shards
@@ -25,7 +43,7 @@ use); :func:`register` adds another one (in this process: a Ray worker imports o
 Example:
     >>> from interp.analysis import analysis_names, get_analysis
     >>> analysis_names()
-    ('truth_sweep', 'pos', 'world_map', 'sae')
+    ('truth_sweep', 'pos', 'world_map', 'sae', 'patching', 'ask', 'data_attribution', 'lens_fit')
     >>> get_analysis("world_map").metrics
     ('r2_mean', 'r2_lat', 'r2_lon', 'error_km', 'alpha')
 """
@@ -46,8 +64,8 @@ if TYPE_CHECKING:
 
     from interp.results import Result
 
-__all__ = ["BUILTIN", "Analysis", "Inputs", "RunView", "analysis_names", "fingerprint", "get_analysis", "register",
-           "spec_error", "unregister"]
+__all__ = ["BUILTIN", "Analysis", "Inputs", "Part", "RunView", "ShardMapAnalysis", "analysis_names", "fingerprint",
+           "get_analysis", "register", "spec_error", "unregister"]
 
 #: The built-in analyses: task name -> ``"module:attribute"`` of its :class:`Analysis` (imported when first asked for).
 BUILTIN: dict[str, str] = {
@@ -55,6 +73,10 @@ BUILTIN: dict[str, str] = {
     "pos": "interp.probing.pos:POS",
     "world_map": "interp.projection.world:WORLD_MAP",
     "sae": "interp.features.train:SAE_TRAINING",
+    "patching": "interp.patching.batch:PATCHING",
+    "ask": "interp.ask.batch:ASK",
+    "data_attribution": "interp.data_attribution.batch:DATA_ATTRIBUTION",
+    "lens_fit": "interp.lens.batch:LENS_FIT",
 }
 _REGISTRY: dict[str, Analysis | str] = dict(BUILTIN)
 
@@ -106,6 +128,10 @@ class RunView(Protocol):
     def model_info(self, model: str) -> dict[str, Any]: ...  # name, n_layers, d_model, card, layers
 
     def part(self, model: str, dataset: str, layer: int, kind: str) -> Result: ...  # a finished job's result
+
+    def model(self, name: str) -> Any: ...  # the loaded interp.Model (shard-map jobs)
+
+    def parts(self, model: str, dataset: str) -> list[Part]: ...  # a shard-map dataset's parts, in item order
 
 
 class Analysis:
@@ -167,6 +193,110 @@ class Analysis:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={getattr(self, 'name', '?')!r})"
+
+
+PART_FORMAT = "interp.part"
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar in a part's ``meta`` as its Python value (anything else not JSON-native is refused)."""
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()
+    raise TypeError(f"A batch part's meta must be JSON-native; got {type(value).__name__}.")
+
+
+@dataclasses.dataclass
+class Part:
+    """What one shard-map job returns and commits: numpy arrays and JSON-native ``meta``.
+
+    Saved as one safetensors file (the arrays; ``meta`` as JSON in its header), written atomically: a part
+    is on disk whole or not at all, and loading it never runs code.
+
+    Attributes:
+        arrays: name -> numpy array (numeric dtypes).
+        meta: JSON-native values (str, int, float, bool, None, lists and dicts of those).
+    """
+
+    arrays: dict[str, Any] = dataclasses.field(default_factory=dict)
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the part to ``path`` atomically; returns the path."""
+        import numpy as np
+        from safetensors.numpy import save
+
+        from interp.results import atomic_write_bytes
+
+        arrays = {k: np.ascontiguousarray(v) for k, v in self.arrays.items()}
+        arrays["__part__"] = np.zeros(1, dtype=np.int8)  # safetensors needs one tensor; marks the format
+        header = {"format": PART_FORMAT, "meta": json.dumps(self.meta, default=_plain)}
+        return atomic_write_bytes(path, save(arrays, metadata=header))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Part:
+        """Read a part :meth:`save` wrote. Raises :class:`~interp.errors.InvalidResultFileError` for anything else."""
+        from safetensors.numpy import load
+
+        from interp.errors import InvalidResultFileError
+
+        try:
+            raw = Path(path).read_bytes()
+            arrays = load(raw)
+            length = int.from_bytes(raw[:8], "little")
+            header = json.loads(raw[8:8 + length]).get("__metadata__", {})
+        except Exception as exc:  # OSError, SafetensorError, JSON errors: a broken or foreign file
+            raise InvalidResultFileError(f"{path} is not a saved batch part ({type(exc).__name__}: {exc}).") from None
+        if header.get("format") != PART_FORMAT:
+            raise InvalidResultFileError(f"{path} is not a saved batch part (format {header.get('format')!r}).")
+        arrays.pop("__part__", None)
+        return cls(arrays, json.loads(header["meta"]))
+
+
+class ShardMapAnalysis(Analysis):
+    """An analysis whose inputs are items cut into shards, one job per shard (see the module docstring).
+
+    A subclass sets ``name``, ``metrics``, ``headline``, ``data_keys`` / ``probe_keys`` and implements
+    ``read_data``, ``read_probe``, ``datasets``, ``inputs`` (``payload``: the list of items), :meth:`map_shard`,
+    ``assemble`` (from ``run.parts(model, dataset)``) and ``rows``. ``[probe]`` holds the analysis's options
+    (it never names probe kinds); ``[extract].shard_size`` the items per shard.
+
+    Attributes:
+        shard_size: items per shard unless the spec's ``[extract].shard_size`` says otherwise.
+        shard_multiple: shard sizes are rounded up to a multiple of this (so each shard's passes are the
+            library function's passes, e.g. the lens fit's texts per step).
+        unit: what an item is, for progress and messages ("pairs", "questions", ...).
+    """
+
+    kinds: ClassVar[tuple[str, ...]] = ()
+    shard_size: ClassVar[int] = 16
+    shard_multiple: ClassVar[int] = 1
+    unit: ClassVar[str] = "items"
+
+    def read_probe(self, table: dict[str, Any], check: Any) -> dict[str, Any]:
+        """``[probe]``: the analysis's options (the default accepts none)."""
+        if "kinds" in table:
+            raise check.fail("probe.kinds", f"task {self.name!r} fits no probes; it takes no kinds.")
+        return dict(table)
+
+    def position(self, spec: Any) -> str:  # no activations are extracted
+        return "last"
+
+    def n_items(self, inputs: Inputs) -> int:
+        """How many items ``inputs`` holds (default: ``len(inputs.payload)``)."""
+        return len(inputs.payload)
+
+    def shard_bounds(self, spec: Any, n_items: int) -> list[tuple[int, int]]:
+        """``[(start, stop), ...]`` of the shards of ``n_items`` items."""
+        size = spec.extract.get("shard_size") or self.shard_size
+        size = -(-size // self.shard_multiple) * self.shard_multiple
+        return [(a, min(a + size, n_items)) for a in range(0, n_items, size)]
+
+    def map_shard(self, run: RunView, model: str, dataset: str, start: int, stop: int) -> Part:
+        """The work on items ``start:stop`` of ``dataset`` with ``run.model(model)``: the shard's :class:`Part`."""
+        raise NotImplementedError
+
+    def fit(self, run: RunView, job: Any) -> Result:  # no probe jobs
+        raise NotImplementedError(f"{self.name} is a shard-map analysis: it has no probe jobs")
 
 
 # ----------------------------------------------------------------------------- the registry

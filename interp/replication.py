@@ -30,7 +30,8 @@ paper's own number):
 - **DeYoung et al. 2020**, "ERASER" (BERT-base-sized models, 110M): a faithful attribution has high
   comprehensiveness (removing its top tokens hurts the prediction) and low sufficiency (its top tokens
   alone keep it); each method is compared here with a random ranking of the same tokens.
-  Measured with :func:`interp.attribution.compare_methods` and :func:`interp.attribution.faithfulness`.
+  Measured with :func:`interp.attribution.compare_methods` (its random orders, drawn once per prompt, are the
+  reference; :func:`eraser_values` turns its results into the rows).
 
 ``quick=True`` uses small samples and every few layers (a minute or two on a CPU for a 135M model):
 the figures are noisier, the rows the same. ``benchmarks/replication.py`` prints the table for
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from interp.models.model import Model
 
 __all__ = ["ASK_FINDINGS", "ATTRIBUTION_PROMPTS", "DEFAULT_PARTS", "FINDINGS", "PARTS", "SETTINGS", "TRUTH_DATASETS",
-           "Finding", "ReplicationResult", "all_findings", "ask_values", "replicate", "replication_table"]
+           "Finding", "ReplicationResult", "all_findings", "ask_values", "eraser_values", "replicate", "replication_table"]
 
 #: Marks & Tegmark's kinds of statement, as interp's built-in sets (cities and their negations, numbers,
 #: Spanish-English translations, companies).
@@ -189,7 +190,7 @@ SETTINGS = {True: {"truth_pairs": 30, "places": 400, "pos_sentences": 150, "prom
                    "ask_questions": 40},
             False: {"truth_pairs": 400, "places": 3000, "pos_sentences": None, "prompts": len(ATTRIBUTION_PROMPTS),
                     "ig_steps": 50, "ask_questions": 180}}
-N_RANDOM_RANKINGS = 4  # random rankings per prompt averaged into the ERASER reference
+N_RANDOM_RANKINGS = 4  # random orders per prompt averaged into the ERASER reference (compare_methods' n_random)
 _ERASER_METHODS = ("ablation", "gradient", "grad_x_input", "integrated_gradients", "rollout")
 
 
@@ -368,30 +369,50 @@ def _pos(model: Any, quick: bool, seed: int, progress: Any) -> dict[str, float]:
             "pos_mlp_selectivity": float(mlp.selectivity[j] - linear.selectivity[i])}
 
 
-def _eraser(model: Any, quick: bool, seed: int) -> dict[str, float]:
-    from interp.attribution import compare_methods, faithfulness, token_ablation
+def _eraser_tables(model: Any, quick: bool, seed: int) -> list[Any]:
+    """:func:`~interp.attribution.compare_methods` on each attribution prompt: every method of
+    :data:`_ERASER_METHODS` and the random-ranking reference, whose :data:`N_RANDOM_RANKINGS` random orders of the
+    prompt's tokens are drawn once there (seeded: one seed per prompt, drawn from ``seed``) and scored in the same
+    batched passes as the methods' rankings."""
+    from interp.attribution import compare_methods
 
     prompts = ATTRIBUTION_PROMPTS[:SETTINGS[quick]["prompts"]]
-    rng = np.random.default_rng(seed)
-    comp: dict[str, list[float]] = {m: [] for m in (*_ERASER_METHODS, "random")}
-    suff: dict[str, list[float]] = {m: [] for m in (*_ERASER_METHODS, "random")}
-    for prompt, target in prompts:
-        table = compare_methods(model, prompt, target, methods=list(_ERASER_METHODS), n_steps=SETTINGS[quick]["ig_steps"])
-        # the reference a faithful method must beat: random rankings of the same units (the mean of a few)
-        base = token_ablation(model, prompt, target)
-        random_faith = [faithfulness(model, prompt, dataclasses.replace(
-            base, scores=rng.standard_normal(base.scores.shape).astype(np.float32), method="random"))
-            for _ in range(N_RANDOM_RANKINGS)]
-        for k, m in enumerate(table.methods):
-            comp[m].append(float(table.comprehensiveness[k]))
-            suff[m].append(float(table.sufficiency[k]))
-        comp["random"].append(float(np.mean([f.aopc_comprehensiveness for f in random_faith])))
-        suff["random"].append(float(np.mean([f.aopc_sufficiency for f in random_faith])))
-    out = {}
-    for m in (*_ERASER_METHODS, "random"):
-        out[f"eraser_{m}_comprehensiveness"] = float(np.mean(comp[m]))
-        out[f"eraser_{m}_sufficiency"] = float(np.mean(suff[m]))
+    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, len(prompts))
+    return [compare_methods(model, prompt, target, methods=list(_ERASER_METHODS), n_steps=SETTINGS[quick]["ig_steps"],
+                            n_random=N_RANDOM_RANKINGS, random_seed=int(s))
+            for (prompt, target), s in zip(prompts, seeds)]
+
+
+def eraser_values(tables: Sequence[Any], *, seed: int = 0) -> dict[str, float]:
+    """The values of the ERASER rows from :func:`~interp.attribution.compare_methods`'s result on each prompt.
+
+    Each method's AOPC comprehensiveness and sufficiency is its mean over the prompts; the random reference's is
+    the mean over the prompts of the mean over its random orders, with ``<key>_low`` / ``<key>_high`` a bootstrap
+    interval (:func:`interp.stats.mean_interval`, seeded by ``seed``) over the draws: the AOPC of every random
+    order of every prompt.
+
+    Args:
+        tables: one :class:`~interp.attribution.MethodComparisonResult` per prompt, each with the methods of the
+            ERASER rows and the same number of random orders.
+        seed: the bootstrap's seed.
+    """
+    from interp.stats import mean_interval
+
+    out: dict[str, float] = {}
+    for m in _ERASER_METHODS:
+        for name in ("comprehensiveness", "sufficiency"):
+            out[f"eraser_{m}_{name}"] = float(np.mean([getattr(t, name)[list(t.methods).index(m)] for t in tables]))
+    for name in ("comprehensiveness", "sufficiency"):
+        # (n_prompts, n_random): the AOPC (mean over the fractions) of each random order of each prompt
+        draws = np.stack([np.asarray(getattr(t, f"random_{name}"), dtype=np.float64).mean(axis=1) for t in tables])
+        interval = mean_interval(draws.ravel(), seed=seed)
+        key = f"eraser_random_{name}"
+        out.update({key: float(draws.mean(axis=1).mean()), f"{key}_low": interval.low, f"{key}_high": interval.high})
     return out
+
+
+def _eraser(model: Any, quick: bool, seed: int) -> dict[str, float]:
+    return eraser_values(_eraser_tables(model, quick, seed), seed=seed)
 
 
 def ask_values(cloze: Any, letter: Any, hints: Any, selfreport: Any, *, n_boot: int = 1000,

@@ -122,7 +122,7 @@ class Comparison:
         return self.name_a if self.difference.estimate > 0 else self.name_b
 
     def sentence(self, digits: int = 3) -> str:
-        """One sentence a report can print, e.g. ``'lr 0.890 vs mm 0.850: difference 0.040 [-0.005, 0.085],
+        """One sentence a report can print, e.g. ``'linear 0.890 vs mm 0.850: difference 0.040 [-0.005, 0.085],
         within noise'``."""
         verdict = "within noise" if self.within_noise else f"{self.larger} is larger"
         return (f"{self.name_a} {self.a.format(digits)} vs {self.name_b} {self.b.format(digits)}: difference "

@@ -70,3 +70,40 @@ def real_model(request):
     """Each real model in turn: the default SmolLM2-135M-Instruct-Q4_1, then gemma-3-270m-Q4_K_M (skipped without
     the interp[gemma] extra). For the slow tests that must hold on both architectures."""
     return request.getfixturevalue("default_model" if request.param == "default" else "gemma_model")
+
+
+# ----------------------------------------------------------------------------------------- the explorer's pages
+@pytest.fixture(scope="module")
+def tiny():
+    """tiny-gpt2, the model the page tests (tests/test_page_*.py) open the explorer on."""
+    import interp
+
+    return interp.load_model("tiny-gpt2", quiet=True)
+
+
+@pytest.fixture
+def explorer_cache(tmp_path, monkeypatch) -> Path:
+    """A fresh folder for the explorer's saved probes and results ($INTERP_EXPLORER_CACHE)."""
+    cache = tmp_path / "explorer-cache"
+    monkeypatch.setenv("INTERP_EXPLORER_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def open_page(monkeypatch, explorer_cache):
+    """``open_page("maps")``: a new explorer session on tiny-gpt2, switched to that page and run (helpers: tests/_app.py)."""
+    import streamlit as st
+    from _app import TIMEOUT, assert_no_failure
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("INTERP_MODEL", "tiny-gpt2")
+    st.cache_data.clear()
+
+    def _open(page: str, *, check: bool = True) -> AppTest:
+        at = AppTest.from_file(str(APPS / "explorer.py"), default_timeout=TIMEOUT).run(timeout=TIMEOUT)
+        at.switch_page(f"app_pages/{page}.py").run(timeout=TIMEOUT)
+        if check:
+            assert_no_failure(at)
+        return at
+
+    return _open

@@ -43,7 +43,7 @@ def test_early_stop_equals_full_forward(tiny_model):
     np.testing.assert_allclose(last[2], full.numpy(), atol=1e-5, rtol=1e-5)
 
     seen = []
-    with tiny_model.hooks([("blocks.1.hook_resid_pre", lambda x, hook: seen.append(hook.name))]):
+    with tiny_model.hooks([("blocks.1.hook_resid_post", lambda x, hook: seen.append(hook.name))]):  # block 1's output
         collect(tiny_model, TEXTS, layers=[0, 1], position="last")
         assert seen == []  # block 1 never ran
         collect(tiny_model, TEXTS, layers=[2], position="last")
@@ -113,7 +113,7 @@ def test_bad_input_raises_named_errors(tiny_models, kwargs, error, match):
         collect(tiny_models["tiny-gpt2"], args.pop("texts"), **args)
 
 
-def test_shards_stream_to_disk_and_are_reused(tiny_models, tmp_path, monkeypatch):
+def test_shards_stream_to_disk_and_are_reused(tiny_models, tmp_path):
     model = tiny_models["tiny-neox"]
     texts = [f"Sentence number {i} is about {'cats ' * (i % 4)}and dogs." for i in range(9)]
     memory = collect(model, texts, layers=[0, 2], position="all")
@@ -127,21 +127,20 @@ def test_shards_stream_to_disk_and_are_reused(tiny_models, tmp_path, monkeypatch
         for layer in (0, 2):  # other micro-batches, so other padding: equal up to float rounding
             np.testing.assert_allclose(acts[layer], memory[layer], atol=1e-5, rtol=1e-5)
 
-    calls = []
-    forward = model._forward
-    monkeypatch.setattr(model, "_forward", lambda batch, **kw: (calls.append(len(batch)), forward(batch, **kw))[1])
     mtimes = [p.stat().st_mtime_ns for p in shards]
-    again = collect(model, texts, layers=[0, 2], position="all", out=tmp_path, shard_size=4)
-    assert calls == [] and [p.stat().st_mtime_ns for p in shards] == mtimes  # nothing recomputed
+    with model.count_passes() as count:  # the model's passes (collect runs them through model.run)
+        again = collect(model, texts, layers=[0, 2], position="all", out=tmp_path, shard_size=4)
+    assert count.passes == 0 and [p.stat().st_mtime_ns for p in shards] == mtimes  # nothing recomputed
     np.testing.assert_array_equal(again[2], on_disk[2])
 
-    collect(model, [*texts, "One more sentence."], layers=[0, 2], position="all", out=tmp_path, shard_size=4)
-    assert sum(calls) == 2  # only the last shard (text 8 and the new one) ran again
+    with model.count_passes() as count:
+        collect(model, [*texts, "One more sentence."], layers=[0, 2], position="all", out=tmp_path, shard_size=4)
+    assert count.rows == 2  # only the last shard (text 8 and the new one) ran again
     assert [p.stat().st_mtime_ns for p in shards[:2]] == mtimes[:2]
 
-    calls.clear()
-    collect(model, texts, layers=[1], position="all", out=tmp_path, shard_size=4)  # other inputs: all redone
-    assert sum(calls) == len(texts)
+    with model.count_passes() as count:
+        collect(model, texts, layers=[1], position="all", out=tmp_path, shard_size=4)  # other inputs: all redone
+    assert count.rows == len(texts)
     assert Activations.load(tmp_path).layers == (1,)
 
 
@@ -172,3 +171,44 @@ def test_default_model_matches_hf_hidden_states(default_model):
         for layer in layers:
             expected = hidden[layer][0, 1:].numpy()
             np.testing.assert_allclose(acts[layer][acts.text_index == i], expected, atol=2e-3, rtol=1e-3)
+
+
+def test_passes_are_the_engines_planned_micro_batches(tiny_models):
+    """collect runs its forward passes through model.run: the engine's byte planner sizes them (no more passes than
+    the token planner it replaced), batch_size fixes the texts per pass, and the rows do not depend on either."""
+    from interp.models import engine
+
+    model = tiny_models["tiny-llama"]
+    texts = [f"Sentence {i} is about {'cats and dogs ' * (i % 7)}." for i in range(40)]
+    lengths = [len(model.encode(t)) for t in texts]
+    with model.count_passes() as count:
+        planned = collect(model, texts, layers=[1, 2], position="mean")
+    groups = engine.plan(model, lengths, keep=None)
+    assert (count.passes, count.rows) == (len(groups), len(texts))
+    assert count.passes <= len(engine.plan_batches(lengths, None))  # the token budget collect used before
+    assert count.peak_bytes <= engine.DEFAULT_BUDGET_BYTES
+    with model.count_passes() as count:
+        fixed = collect(model, texts, layers=[1, 2], position="mean", batch_size=16)
+    assert (count.passes, count.rows) == (3, len(texts))
+    for layer in (1, 2):
+        np.testing.assert_allclose(fixed[layer], planned[layer], atol=1e-5, rtol=1e-5)
+
+
+def test_a_pass_out_of_memory_is_retried_in_halves(tiny_models, monkeypatch):
+    """A micro-batch that runs out of memory is split and retried by the engine; the rows are those of a pass
+    that fitted."""
+    model = tiny_models["tiny-gpt2"]
+    texts = [f"Text {i}: {'more words ' * i}" for i in range(6)]
+    expected = collect(model, texts, layers=[1], position="all", batch_size=1)
+    forward = model.bridge.forward
+
+    def small_memory(tokens, *args, **kwargs):
+        if tokens.shape[0] > 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+        return forward(tokens, *args, **kwargs)
+
+    monkeypatch.setattr(model.bridge, "forward", small_memory)
+    with model.count_passes() as count:
+        acts = collect(model, texts, layers=[1], position="all", batch_size=6)
+    assert count.passes == 4 and count.rows == len(texts)  # 6 -> 3 + 3 -> (1 + 2) + (1 + 2)
+    np.testing.assert_allclose(acts[1], expected[1], atol=1e-5, rtol=1e-5)

@@ -21,7 +21,7 @@ from interp.errors import InvalidResultFileError, InvalidSpecError, RunFolderErr
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = {"task": "truth_sweep", "models": ["tiny-gpt2"], "data": {"datasets": ["cities", "facts"], "max_pairs": 24},
-         "probe": {"kinds": ["lr", "mm", "ccs"]}, "extract": {"shard_size": 16}}
+         "probe": {"kinds": ["linear", "mm", "ccs"]}, "extract": {"shard_size": 16}}
 
 
 def _spec(**changes):
@@ -77,13 +77,15 @@ def test_shipped_specs_load():
     ('task = "truth_sweep"\n[probe]\nlayer = "all"\n', "probe.layer", r"\[probe\]\.layer: unknown key.*'layers'"),
     ('task = "truth_sweep"\n[data]\nmax_pairs = "100"\n', "data.max_pairs", r"must be an int >= 4.*'100' \(str\)"),
     ('task = "truth_sweep"\nseed = 1.5\n', "seed", r"seed: must be an int"),
-    ('task = "truth_sweep"\n[probe]\nkinds = ["lr", "svm"]\n', "probe.kinds", r"'lr', 'mm', 'mm_iid', 'mm_std', 'ccs' or 'lat'"),
+    ('task = "truth_sweep"\n[probe]\nkinds = ["linear", "svm"]\n', "probe.kinds",
+     r"'linear', 'mm', 'mm_iid', 'mm_std', 'ccs' or 'lat'"),
     ('task = "truth_sweep"\n[probe]\nlayers = "0-31"\n', "probe.layers", r"'all', a non-negative int"),
     ('task = "truth_sweep"\n[data]\ndatasets = ["cities", "nope.csv"]\n', "data.datasets", r"no such file 'nope.csv'"),
     ('task = "truth_sweep"\n[data]\ndatasets = ["citties"]\n', "data.datasets", r"neither a built-in dataset"),
     ('task = "pos"\n[data]\ncorpus = "missing.txt"\n', "data.corpus", r"no such file"),
     ('task = "world_map"\n[data]\nprompt = "The city of"\n', "data.prompt", r"must contain '\{name\}'"),
-    ('task = "sweep"\n', "task", r"'truth_sweep', 'pos', 'world_map' or 'sae'"),
+    ('task = "sweep"\n', "task", r"'truth_sweep', 'pos', 'world_map', 'sae', 'patching', 'ask', 'data_attribution' or "
+                               r"'lens_fit'"),
     ('models = ["tiny-gpt2"]\n', "task", r"missing"),
     ('task = "truth_sweep"\ndata = 3\n', "data", r"must be a table"),
     ('task = "truth_sweep"\nexecutor = "dask"\n', "executor", r"'local' or 'ray'"),
@@ -136,7 +138,7 @@ def test_layer_out_of_range_and_unknown_model_name_the_key(tmp_path):
 
 # ----------------------------------------------------------------------------- runs
 def test_run_end_to_end_on_tiny_models(tmp_path):
-    spec = _spec(models=["tiny-gpt2", "tiny-llama"], probe__layers="1:3", probe__kinds=["lr", "mm"])
+    spec = _spec(models=["tiny-gpt2", "tiny-llama"], probe__layers="1:3", probe__kinds=["linear", "mm"])
     run = run_spec(spec, out=tmp_path / "run")
     d = run.directory
     assert run.status == "complete" and run.task == "truth_sweep"
@@ -175,7 +177,7 @@ def test_batch_numbers_equal_the_python_functions(tiny_models, tmp_path, task):
         from interp.truth import truth_sweep
 
         spec = _spec(extract={})  # the default shard size: the same shards as the function's
-        expected = [truth_sweep(model, ["cities", "facts"], probes=["lr", "mm", "ccs"], max_pairs=24)]
+        expected = [truth_sweep(model, ["cities", "facts"], probes=["linear", "mm", "ccs"], max_pairs=24)]
     elif task == "pos":
         from interp.probing import pos_probe
 
@@ -200,11 +202,12 @@ def test_the_tasks_are_the_registered_analyses_definitions(tmp_path):
     from interp.projection.world import WORLD_MAP
     from interp.truth.sweep import TRUTH_SWEEP
 
-    assert analysis_names()[:4] == ("truth_sweep", "pos", "world_map", "sae") == tuple(BUILTIN)
+    assert analysis_names()[:8] == ("truth_sweep", "pos", "world_map", "sae", "patching", "ask", "data_attribution",
+                                    "lens_fit") == tuple(BUILTIN)
     for name, definition in (("truth_sweep", TRUTH_SWEEP), ("pos", POS), ("world_map", WORLD_MAP)):
         assert get_analysis(name) is definition and definition.name == name
         assert RunContext(load_spec({"task": name}), tmp_path).analysis is definition  # what run_spec fits with
-    with pytest.raises(InvalidSpecError, match=r"task: must be one of 'truth_sweep', 'pos', 'world_map' or 'sae'"):
+    with pytest.raises(InvalidSpecError, match=r"task: must be one of 'truth_sweep', 'pos', 'world_map', 'sae', "):
         load_spec({"task": "toy_norm"})
 
 
@@ -525,7 +528,7 @@ def test_shipped_truth_spec_on_the_default_model(tmp_path):
     n_sets = len(interp.truth.DATASETS)
     assert run.status == "complete" and len(frame) == n_sets * 16 * 3
     assert sorted(frame["dataset"].unique()) == sorted(interp.truth.DATASETS)
-    best_lr = frame[frame.probe == "lr"].groupby("dataset").accuracy.max()
+    best_lr = frame[frame.probe == "linear"].groupby("dataset").accuracy.max()
     first_sets = ["cities", "neg_cities", "capitals", "continents", "larger_than", "sums", "facts"]
     assert best_lr[first_sets].mean() > 0.7  # SmolLM2 represents truth linearly in some layer (0.81 here)
     (result,) = run.results()

@@ -548,14 +548,14 @@ def test_maps_page_in_chromium(server, browser):
 def test_lie_detector_page_in_chromium(server, browser):
     url, log = server
     _open(browser, url, "lie_detector", log, "Lie detector")
-    defaults = ("cities", "larger_than", "facts", "lr", "mm", "ccs")  # the datasets' and probes' chips
+    defaults = ("cities", "larger_than", "facts", "linear", "mm", "ccs")  # the datasets' and probes' chips
     _wait(browser, log, "lie_detector", lambda d: all(name in _text(d).split() for name in defaults), "the form")
     _set_number(browser, "Pairs per dataset", 100)  # the defaults (200 pairs, every 3rd layer) take ~3 min
     _set_number(browser, "Every n-th layer", 5)  # layers 0, 5, ..., 30
-    _press(browser, "Run")  # 3 datasets x 100 pairs, lr / mm / ccs
+    _press(browser, "Run")  # 3 datasets x 100 pairs, linear / mm / ccs
     seconds = _wait(browser, log, "lie_detector", _n_plots(4), "the sweep, reach, generalisation and score charts",
                     timeout=FORM_TIMEOUT)
-    print(f"lie detector (3 datasets x 100 pairs, 7 layers, lr/mm/ccs) rendered in {seconds:.0f} s")
+    print(f"lie detector (3 datasets x 100 pairs, 7 layers, linear/mm/ccs) rendered in {seconds:.0f} s")
     assert _plots(browser)[1] == ["bar", "bar"] and _plots(browser)[2] == ["heatmap"]  # reach, then generalisation
     text = _text(browser)
     assert "Accuracy per layer" in text and "chosen on validation pairs" in text and "Score statements" in text

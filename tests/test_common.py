@@ -230,7 +230,7 @@ def _other_cases() -> list[Case]:
              lambda: importlib.import_module("interp.projection.world").WorldMapLayerResult,
              ("layer", "r2_lat", "r2_lon", "error_km", "alpha"), rows=lambda r: 1),
         Case("truth.truth_sweep", ("interp.truth.truth_sweep",), "tiny-gpt2",
-             lambda m: truth.truth_sweep(m, "facts", layers=[1, 2], probes=["lr", "mm", "ccs"], max_pairs=10,
+             lambda m: truth.truth_sweep(m, "facts", layers=[1, 2], probes=["linear", "mm", "ccs"], max_pairs=10,
                                          progress=False, probe_params={"ccs": CCS}),
              lambda: truth.TruthSweepResult, ("dataset", "probe", "layer", "depth_fraction", "accuracy"),
              rows=lambda r: 3 * 2,
@@ -318,6 +318,14 @@ def _patching_cases() -> list[Case]:
              lambda m: patching.attribution_patching(m, *pair, verify_top_k=3, **kw),
              lambda: patching.AttributionPatchingResult, ("site", "layer", "position", "token", "head", "estimate"),
              rows=lambda r: sum(getattr(r, s).size for s in r.sites)),
+        Case("patching.pairs", (), "tiny-llama",  # the patching batch task's result, from activation_patching's list
+             lambda m: importlib.import_module("interp.patching.batch").PatchingPairsResult.from_pairs(
+                 patching.activation_patching(m, list(pair), list(pair[::-1]), sites=("resid", "head"),
+                                              target=[interp.Target(" Paris", foil=" Rome"),
+                                                      interp.Target(" Rome", foil=" Paris")])),
+             lambda: importlib.import_module("interp.patching.batch").PatchingPairsResult,
+             ("site", "layer", "restored", "restored_low", "restored_high", "n_pairs"),
+             rows=lambda r: r.resid.shape[1] + r.head.shape[1]),
     ]
 
 
@@ -341,6 +349,10 @@ def _lens_cases() -> list[Case]:
                                             progress=False),
              lambda: lens.LensDivergenceResult, ("layer", "lens", "kl", "kl_low", "kl_high", "top1_agreement"),
              rows=lambda r: 2 * len(r.layers)),
+        Case("lens.fit_result", (), "tiny-gpt2",  # the lens_fit batch task's result, from a fitted lens
+             lambda m: importlib.import_module("interp.lens.batch").LensFitResult.from_lens(fitted(m)),
+             lambda: importlib.import_module("interp.lens.batch").LensFitResult,
+             ("layer", "ridge", "val_error", "val_error_identity", "improvement"), rows=lambda r: r.weight.shape[0]),
     ]
 
 
@@ -1084,7 +1096,7 @@ def test_cli_choices_are_the_tables(no_model_loads, tmp_path, args, option, fn, 
      "The '--samples' parameter of interp trace must be an int >= 1. Got 0 instead."),
     (["patch", "a b", "a c", "--answer", " b", "--sites", "resid,neurons"],
      "The '--sites' parameter of interp patch must be one of 'resid', 'attn', 'mlp' or 'head', or a non-empty list"),
-    (["probe", "truth", "--out", "{tmp}", "--probes", "lr,svm"], "'svm' is not allowed"),
+    (["probe", "truth", "--out", "{tmp}", "--probes", "linear,svm"], "'svm' is not allowed"),
     (["attribute", "Hello", "--steps", "0"], "The '--steps' parameter of interp attribute must be an int in [1, 10001)"),
 ], ids=lambda v: v[1] if isinstance(v, list) else None)
 def test_cli_bad_numbers_and_lists_fail_before_the_model_loads(no_model_loads, tmp_path, args, message):

@@ -45,10 +45,14 @@ def test_the_deprecated_module_is_not_in_interp_all():
 def test_every_row_warns_with_its_message(tiny_models):
     from interp.attribution import attention_maps
     from interp.data_attribution.attribute import renamed_method
+    from interp.projection.world import probe_kind
+    from interp.truth.probes import make_truth_probe
 
     triggers = {
         "attention_maps(layers=...)": lambda: attention_maps(tiny_models["tiny-gpt2"], "one two three", layers=[0]),
         "attribute_training(method='tracin')": lambda: renamed_method("tracin"),
+        "probe kind 'lr'": lambda: make_truth_probe("lr", where="t"),
+        "probe kind 'ridge'": lambda: probe_kind("ridge"),
     }
     for old, trigger in triggers.items():
         with pytest.warns(InterpDeprecationWarning) as caught:

@@ -184,3 +184,30 @@ def test_the_contributing_example_needs_no_batching_or_resolving_code(llama):
     mat = one_token(llama, " mat", where="t")
     expected = [float(torch.log_softmax(llama.logits(p)[-1].double(), -1)[mat]) for p in prompts]
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_engine_helpers_are_imported_from_the_engine_not_re_exported():
+    """The engine's helpers (pad_left, the planner, the budget) are defined once, in interp/models/engine.py, and
+    each caller imports them from there: no other module imports one it neither uses nor lists in its ``__all__``
+    (a silent re-export kept for others, as interp.attribution._core kept pad_left for interp.ask)."""
+    import ast
+    from pathlib import Path
+
+    import interp
+
+    unused = []
+    for path in sorted(Path(interp.__file__).parent.rglob("*.py")):
+        if path.name == "__init__.py":  # a package's public surface re-exports by design
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    and node.module == "interp.models.engine" for a in node.names}
+        used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        public = {node.value for assign in tree.body if isinstance(assign, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == "__all__" for t in assign.targets)
+                  for node in ast.walk(assign.value) if isinstance(node, ast.Constant)}
+        unused += [f"{path.name}: {name}" for name in sorted(imported - used - public)]
+    assert unused == []
+    from interp.attribution import _core
+
+    assert not hasattr(_core, "pad_left")  # interp.ask imports it from interp.models.engine

@@ -157,7 +157,7 @@ def test_collect_equals_run_with_cache(gemma_model):
 def test_truth_probe_separates_true_and_false_cities(gemma_model):
     from interp.truth import truth_sweep
 
-    sweep = truth_sweep(gemma_model, ["cities"], layers=[9], probes=["lr"], max_pairs=100, progress=False)
+    sweep = truth_sweep(gemma_model, ["cities"], layers=[9], probes=["linear"], max_pairs=100, progress=False)
     assert sweep.accuracy[0, 0, 0] >= 0.7
 
 

@@ -7,18 +7,13 @@ compare with); what the page shows is checked against the library's results for 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pandas as pd
 import pytest
 import streamlit as st
+from _app import APPS, TIMEOUT, assert_frame_equal, assert_no_failure, charts, figure_data, submit
 from streamlit.testing.v1 import AppTest
 
 import interp
 
-APPS = Path(__file__).resolve().parents[1] / "apps"
-TIMEOUT = 120  # seconds per script run: generous for a slow CI machine
 FIRST, SECOND = "tiny-gpt2", "tiny-llama"
 CHEAP_SIGNALS = ["letter", "letter_debiased", "p_true", "stated"]  # the page's default signals
 
@@ -37,31 +32,9 @@ def explorer(tmp_path, monkeypatch):
     return AppTest.from_file(str(APPS / "explorer.py"), default_timeout=TIMEOUT).run(timeout=TIMEOUT)
 
 
-def assert_no_failure(at: AppTest) -> None:
-    assert not at.exception, f"the app raised: {[e.value for e in at.exception]}"
-    assert not at.error, f"the app shows errors: {[e.value for e in at.error]}"
-
-
-def submit(at: AppTest, label: str) -> AppTest:
-    (button,) = [b for b in at.get("form_submit_button") if b.label == label]
-    return button.click().run(timeout=TIMEOUT)
-
-
-def charts(at: AppTest) -> list[list[dict]]:
-    return [json.loads(chart.proto.spec)["data"] for chart in at.get("plotly_chart")]
-
-
-def figure_data(figure) -> list[dict]:
-    return json.loads(figure.to_json())["data"]
-
-
 def shown_text(elements) -> list[str]:
     """Markdown / captions as a reader sees them (the page escapes Markdown: an interval's '[' is shown as written)."""
     return [e.value.replace("\\", "") for e in elements]
-
-
-def assert_frame_equal(shown: pd.DataFrame, expected: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(shown.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
 
 
 def test_calibration_of_two_models_side_by_side_matches_the_library(explorer, models):
@@ -88,6 +61,10 @@ def test_calibration_of_two_models_side_by_side_matches_the_library(explorer, mo
     assert ("within noise" in line) == compare_accuracy(*expected).within_noise
     labels = [b.label for b in at.download_button]
     assert labels.count("Download JSON") == 2  # each model's result downloads on its own
+    shown_charts = charts(at)
+    at.run(timeout=TIMEOUT)  # a rerun: both columns again from the result cache (the session keeps the request)
+    assert_no_failure(at)
+    assert charts(at) == shown_charts and [h.value for h in at.subheader] == [FIRST, SECOND]
 
 
 def test_hints_of_two_models_side_by_side_match_the_library(explorer, models):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interp.errors import InvalidParameterError, InvalidProbeFileError
+from interp.errors import InterpDeprecationWarning, InvalidParameterError, InvalidProbeFileError
 from interp.probing.estimators import LinearProbe, MLPRegressorProbe, RidgeProbe, load_probe
 from interp.probing.kinds import PROBE_KINDS, RENAMED_KINDS, kind_names, make_probe, resolve_kind
 
@@ -60,8 +60,10 @@ def test_old_kind_names_resolve_with_a_deprecation_warning(old):
 def test_truth_logistic_regression_is_the_linear_kind_with_the_truth_defaults():
     from interp.truth.probes import make_truth_probe
 
-    probe = make_truth_probe("lr", where="t")
+    probe = make_truth_probe("linear", where="t")
     assert type(probe) is LinearProbe and probe.get_params() == LinearProbe(C=0.1, max_iter=500).get_params()
+    with pytest.warns(InterpDeprecationWarning, match="'lr' is renamed 'linear'"):
+        assert make_truth_probe("lr", where="t").get_params() == probe.get_params()
     assert make_truth_probe("ccs", where="t", random_state=5).random_state == 5
 
 

@@ -64,7 +64,7 @@ def test_collect_into_a_folder_counts_reused_shards(gpt2, tmp_path):
 def test_truth_sweep_and_generalization(gpt2):
     from interp.truth import generalization_matrix, truth_sweep
 
-    kwargs = dict(layers=[1, 2], probes=["lr", "mm"], max_pairs=12)
+    kwargs = dict(layers=[1, 2], probes=["linear", "mm"], max_pairs=12)
     events = []
     with_cb = truth_sweep(gpt2, ["facts", "sums"], progress=lambda *e: events.append(e), **kwargs)
     assert with_cb == truth_sweep(gpt2, ["facts", "sums"], progress=False, **kwargs)
@@ -283,7 +283,7 @@ def test_truth_report_hands_a_callable_to_every_step(gpt2):
     from interp.truth import truth_report
 
     events = []
-    kwargs = dict(layers=[1, 2], probes=["lr"], max_pairs=12, detector=False)
+    kwargs = dict(layers=[1, 2], probes=["linear"], max_pairs=12, detector=False)
     with_cb = truth_report(gpt2, ["facts", "sums"], progress=lambda *e: events.append(e), **kwargs)
     quiet = truth_report(gpt2, ["facts", "sums"], progress=False, **kwargs)
     stages = {stage for stage, _, _ in events}

@@ -141,7 +141,7 @@ def test_mlp_probe_fits_a_nonlinear_map_ridge_cannot():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(1200, 8))
     coords = np.stack([40 * np.cos(1.5 * x[:, 0]), 90 * np.tanh(x[:, 2] * x[:, 3])], axis=1)  # no linear part
-    _, r2_ridge, _ = _fit_score(x[:1000], coords[:1000], x[1000:], coords[1000:], "ridge")
+    _, r2_ridge, _ = _fit_score(x[:1000], coords[:1000], x[1000:], coords[1000:], "linear")  # ridge regression
     _, r2_mlp, alpha = _fit_score(x[:1000], coords[:1000], x[1000:], coords[1000:], "mlp", 0)
     assert (r2_ridge < 0.05).all() and (r2_mlp > 0.8).all() and alpha == 1.0
 

@@ -174,7 +174,7 @@ def test_cluster_started_with_ray_start_gives_the_local_results(tmp_path, refere
         nodes.append(_ray_start(["--address", f"127.0.0.1:{port}", *common], env))
         spec = _write(tmp_path / "spec.toml", 'task = "truth_sweep"\nmodels = "tiny-gpt2"\n[data]\n'
                                               'datasets = ["cities", "facts"]\nmax_pairs = 24\n[probe]\n'
-                                              'kinds = ["lr", "mm", "ccs"]\n[extract]\nshard_size = 16\n')
+                                              'kinds = ["linear", "mm", "ccs"]\n[extract]\nshard_size = 16\n')
         out = tmp_path / "run"
         result = subprocess.run([sys.executable, "-m", "interp.cli", "run", str(spec), "--out", str(out), "--quiet",
                                  "--executor", "ray", "--address", f"127.0.0.1:{port}", "--workers", "2"],

@@ -137,3 +137,48 @@ def test_notebook_runs_in_quick_mode(tmp_path):
     assert last["python"] == sys.executable
     assert last["rows"] == len(all_findings()) and last["models"] == ["SmolLM2-135M-Instruct-Q4_1"]
     assert last["finite"] == len(all_findings())  # every finding measured
+
+
+def test_eraser_random_reference_is_drawn_once_seeded_with_its_interval_over_the_draws(monkeypatch):
+    """The ERASER rows' random reference: compare_methods' own random orders (N_RANDOM_RANKINGS per prompt, drawn
+    once there, one seed per prompt from replicate's seed), the same values for the same seed, and an interval
+    over every draw of every prompt. compare_methods is replaced by a stand-in that records its calls and returns
+    seeded numbers in its result's shape (its own scoring is tested in test_attribution.py)."""
+    import types
+
+    import interp.attribution
+    from interp.replication import _ERASER_METHODS, N_RANDOM_RANKINGS, SETTINGS, _eraser, _eraser_tables, eraser_values
+    from interp.stats import mean_interval
+
+    calls = []
+
+    def compare_methods(model, prompt, target, *, methods, n_steps, n_random, random_seed):
+        calls.append((prompt, n_random, random_seed))
+        rng = np.random.default_rng(random_seed)
+        return types.SimpleNamespace(methods=list(methods), comprehensiveness=rng.random(len(methods)),
+                                     sufficiency=rng.random(len(methods)),
+                                     random_comprehensiveness=rng.random((n_random, 5)),
+                                     random_sufficiency=rng.random((n_random, 5)))
+
+    monkeypatch.setattr(interp.attribution, "compare_methods", compare_methods)
+    tables = _eraser_tables("model", True, 3)
+    n_prompts = SETTINGS[True]["prompts"]
+    assert len(tables) == len(calls) == n_prompts  # one call per prompt: its random orders are the only ones drawn
+    assert all(n == N_RANDOM_RANKINGS for _, n, _ in calls)
+    assert len({seed for _, _, seed in calls}) == n_prompts  # each prompt its own orders
+    seeds = [seed for _, _, seed in calls]
+    _eraser_tables("model", True, 3)
+    assert [seed for _, _, seed in calls[n_prompts:]] == seeds  # the same seed draws the same orders
+    _eraser_tables("model", True, 4)
+    assert [seed for _, _, seed in calls[2 * n_prompts:]] != seeds
+    values = eraser_values(tables, seed=3)
+    assert _eraser("model", True, 3) == values  # the seed gives the same values
+    for name in ("comprehensiveness", "sufficiency"):
+        draws = np.stack([getattr(t, f"random_{name}").mean(axis=1) for t in tables])  # (n_prompts, n_random) AOPCs
+        expected = mean_interval(draws.ravel(), seed=3)
+        assert expected.n == n_prompts * N_RANDOM_RANKINGS  # over the draws, not over the prompts or fractions
+        key = f"eraser_random_{name}"
+        assert values[key] == pytest.approx(draws.mean())
+        assert (values[f"{key}_low"], values[f"{key}_high"]) == (expected.low, expected.high)
+        for k, m in enumerate(_ERASER_METHODS):
+            assert values[f"eraser_{m}_{name}"] == pytest.approx(np.mean([getattr(t, name)[k] for t in tables]))

@@ -57,7 +57,7 @@ SCRIPT = textwrap.dedent("""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 8))
     CCSProbe(n_restarts=2, n_steps=20).fit(X)
-    sweep = truth_sweep(model, ["facts"], layers=[1], probes=["lr", "mm", "ccs"], max_pairs=12, progress=False)
+    sweep = truth_sweep(model, ["facts"], layers=[1], probes=["linear", "mm", "ccs"], max_pairs=12, progress=False)
     sweep._repr_html_()
     top = model.top_next_tokens("Hello", k=3)
     top._repr_html_()

@@ -8,6 +8,8 @@ sweep at strength 0 (KL 0, the unsteered rate), and agreement with interp.truth.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -276,6 +278,39 @@ def test_error_cases(gpt2, llama):
         steering_sweep(gpt2, vector, ["Hi"], [], scorer="french")
     with pytest.raises(InvalidParameterError, match="'name' parameter of concept must be one of"):
         concept("german")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0.5, 1, 2, 4, 8", (0.5, 1.0, 2.0, 4.0, 8.0)),
+    ("4", (4.0,)),
+    (" -2 ,3,,1e1, ", (-2.0, 3.0, 10.0)),  # blanks and empty parts ignored, order kept
+])
+def test_parse_strengths_reads_comma_separated_numbers(text, expected):
+    from interp.steering import parse_strengths
+
+    assert parse_strengths(text) == expected
+
+
+@pytest.mark.parametrize("text", ["a, b", "1, two", "", " , ", "1 2", "1..2"])
+def test_parse_strengths_names_what_is_allowed(text):
+    from interp.steering import parse_strengths
+
+    with pytest.raises(InvalidParameterError, match=r"The '--strengths' parameter of interp steer sweep must be a "
+                                                    r"non-empty list of comma-separated numbers, such as 1, 2, 4, 8\. "
+                                                    rf"Got {re.escape(repr(text))} instead\."):
+        parse_strengths(text, name="--strengths", where="interp steer sweep")
+    with pytest.raises(InvalidParameterError, match="The 'text' parameter of parse_strengths must be"):
+        parse_strengths([1, 2])
+
+
+def test_the_command_and_the_page_share_one_strength_parser():
+    """interp steer and the Steering page read strengths with interp.steering.parse_strengths, not copies of it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "interp" / "cli" / "steering.py", root / "apps" / "app_pages" / "steering.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "parse_strengths" in text and "def parse_strengths" not in text and 'split(",")' not in text, path
 
 
 @pytest.mark.slow

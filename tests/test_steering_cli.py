@@ -76,7 +76,8 @@ def test_sweep_prints_the_curve(saved_vector, tmp_path):
     (["steer", "vector", "-m", "tiny-gpt2"], "Give either --concept, or both --positives and --negatives"),
     (["steer", "apply", "Hi", "-m", "tiny-gpt2"], "Give --vector"),
     (["steer", "vector", "--concept", "german", "-m", "tiny-gpt2"], "must be one of"),
-    (["steer", "sweep", "--concept", "french", "--strengths", "a,b", "-m", "tiny-gpt2"], "--strengths must be"),
+    (["steer", "sweep", "--concept", "french", "--strengths", "a,b", "-m", "tiny-gpt2"],
+     "'--strengths' parameter of interp steer sweep must be a non-empty list of comma-separated numbers"),
 ])
 def test_errors_are_one_line(args, message):
     result = runner.invoke(app, args)

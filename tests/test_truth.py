@@ -54,7 +54,7 @@ def _label_free_pairs(n_pairs: int, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("probe", [LinearProbe(C=10.0, max_iter=1000), MassMeanProbe(covariance=True),
                                    StandardizedMeanDiffProbe(), CCSProbe(n_restarts=3, n_steps=200)],
-                         ids=["lr", "mm_iid", "mm_std", "ccs"])
+                         ids=["linear", "mm_iid", "mm_std", "ccs"])
 def test_probes_find_the_planted_direction(planted, probe):
     X, y, u = planted
     # CCS sees no labels
@@ -330,11 +330,11 @@ def test_truth_sweep_and_generalization_on_a_tiny_model(tiny, tmp_path):
     from interp.results import load_result
     from interp.truth import generalization_matrix, truth_sweep
 
-    r = truth_sweep(tiny, ["facts", "larger_than"], probes=["lr", "mm", "ccs"], max_pairs=30, progress=False,
+    r = truth_sweep(tiny, ["facts", "larger_than"], probes=["linear", "mm", "ccs"], max_pairs=30, progress=False,
                     probe_params={"ccs": {"n_restarts": 2, "n_steps": 100}})
     assert r.accuracy.shape == (2, 3, tiny.n_layers + 1)
     assert ((r.accuracy >= 0) & (r.accuracy <= 1)).all()
-    assert 0 <= r.best_layer_fraction("lr") <= 1
+    assert 0 <= r.best_layer_fraction("linear") <= 1
     fig = r.plot()  # one line per probe x dataset, the accuracy by layer
     assert [t.name for t in fig.data] == [f"{p} / {d}" for p in r.probes for d in r.datasets]
     for trace, (p, d) in zip(fig.data, [(p, d) for p in range(3) for d in range(2)]):
@@ -478,14 +478,14 @@ def test_cli_probe_truth_and_detect(tmp_path):
 
     runner = CliRunner()
     res = runner.invoke(app, ["probe", "truth", "-m", "tiny-gpt2", "-d", "facts,sums", "-n", "20", "--layers", "1,2",
-                              "--probes", "lr,mm", "--out", str(tmp_path)])
+                              "--probes", "linear,mm", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "detector.json").is_file() and (tmp_path / "truth_sweep.html").is_file()
     assert "Leave one dataset out" in res.output and "not trained on, expect about" in res.output  # its reach
     report = interp.load_result(tmp_path / "result.json")  # --out FOLDER: the report is the folder's result.json
     assert report.layer in (1, 2) and (tmp_path / "result.html").is_file()
     res = runner.invoke(app, ["probe", "truth", "-m", "tiny-gpt2", "-d", "facts,sums", "-n", "20", "--layers", "1,2",
-                              "--probes", "lr,mm", "--json"])
+                              "--probes", "linear,mm", "--json"])
     assert res.exit_code == 0, res.output
     assert np.array_equal(interp.Result.from_json(res.stdout).test_accuracy, report.test_accuracy)
     res = runner.invoke(app, ["detect", "Snow is hot.", "-m", "tiny-gpt2", "--detector", str(tmp_path / "detector.json")])
@@ -502,10 +502,10 @@ def test_cli_probe_truth_and_detect(tmp_path):
 def test_default_model_lr_and_mm_read_truth_of_cities(default_model):
     from interp.truth import truth_sweep
 
-    r = truth_sweep(default_model, "cities", layers=[12], probes=["lr", "mm"], max_pairs=250, progress=False)
+    r = truth_sweep(default_model, "cities", layers=[12], probes=["linear", "mm"], max_pairs=250, progress=False)
     frame = r.to_frame().set_index("probe")
-    # measured: lr 0.89; Marks & Tegmark's raw mass-mean 0.79 here (0.85 with 400 pairs); chance is 0.5
-    assert frame.loc["lr", "accuracy"] >= 0.8 and frame.loc["mm", "accuracy"] >= 0.75, frame
+    # measured: linear 0.89; Marks & Tegmark's raw mass-mean 0.79 here (0.85 with 400 pairs); chance is 0.5
+    assert frame.loc["linear", "accuracy"] >= 0.8 and frame.loc["mm", "accuracy"] >= 0.75, frame
 
 
 @pytest.mark.slow
@@ -528,7 +528,7 @@ def test_default_model_truth_transfers_to_an_unseen_kind(default_model):
     (measured: AUC 0.71 at layer 12 with 200 pairs each; chance is 0.5)."""
     from interp.truth import generalization_matrix
 
-    r = generalization_matrix(default_model, ["cities", "larger_than", "facts", "capitals"], layer=12, probe="lr",
+    r = generalization_matrix(default_model, ["cities", "larger_than", "facts", "capitals"], layer=12, probe="linear",
                               train=["cities+larger_than+facts"], max_pairs=200, progress=False)
     frame = r.to_frame().set_index("test")
     assert frame.loc["cities", "accuracy"] >= 0.85

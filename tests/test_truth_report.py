@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 SETS = ["facts", "sums"]
-ARGS = {"layers": [1, 2], "probes": ["lr", "mm"], "max_pairs": 20}
+ARGS = {"layers": [1, 2], "probes": ["linear", "mm"], "max_pairs": 20}
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +68,9 @@ def test_the_layer_is_chosen_on_validation_pairs_inside_the_training_pairs(model
 def test_generalisation_and_detector_at_the_chosen_layer(model, report):
     from interp.truth import LieDetector, generalization_matrix
 
-    assert report.generalization() == generalization_matrix(model, SETS, layer=report.layer, probe="lr", max_pairs=20,
+    assert report.generalization() == generalization_matrix(model, SETS, layer=report.layer, probe="linear", max_pairs=20,
                                                             progress=False)
-    reference = LieDetector.fit(model, SETS, report.layer, probe="lr", max_pairs=20)
+    reference = LieDetector.fit(model, SETS, report.layer, probe="linear", max_pairs=20)
     statements = ["The city of Paris is in France.", "Two plus two is five."]
     assert report.detector.layer_ == report.layer
     np.testing.assert_allclose(report.detector.score(statements).p_true, reference.score(statements).p_true)
@@ -84,7 +84,7 @@ def test_saves_reloads_and_renders(report, tmp_path):
     frame = report.to_frame()
     assert len(frame) == 2 * 2 * 2 and frame.loc[frame["chosen"], "layer"].unique().tolist() == [report.layer]
     figure = report.plot()
-    assert [t.name for t in figure.data] == ["lr test", "lr validation", "mm test", "mm validation"]
+    assert [t.name for t in figure.data] == ["linear test", "linear validation", "mm test", "mm validation"]
     np.testing.assert_allclose(figure.data[0].y, report.test_accuracy.mean(axis=0)[0])
     np.testing.assert_allclose(figure.data[1].y, report.validation_accuracy.mean(axis=0)[0])
     assert f"layer {report.layer} (" in report.summary() and "validation" in report.summary()
@@ -102,7 +102,7 @@ def test_its_reach_is_leave_one_dataset_out_with_a_layer_chosen_inside_each_fold
     np.testing.assert_array_equal(report.transfer_auc, report.detector.transfer_.auc)
     sets = [load_dataset(name).sample(ARGS["max_pairs"], seed=0) for name in SETS]
     acts = [statement_features(model, d.statements, ARGS["layers"], progress=False) for d in sets]
-    reference = leave_one_dataset_out({l: [a[l] for a in acts] for l in ARGS["layers"]}, sets, probe="lr")
+    reference = leave_one_dataset_out({l: [a[l] for a in acts] for l in ARGS["layers"]}, sets, probe="linear")
     assert report.transfer_layers == list(reference.layers) and report.transfer_n == [len(d) for d in sets]
     np.testing.assert_allclose(report.transfer_accuracy, reference.accuracy)
     np.testing.assert_allclose(report.transfer_batch_accuracy, reference.batch_accuracy)
@@ -131,10 +131,10 @@ def test_accuracies_carry_wilson_intervals_and_probes_are_compared_on_the_same_p
         assert report.test_interval(probe).format() in report.summary()
     [comparison] = report.comparisons()
     expected = paired_difference(np.asarray(report.chosen_correct[0], float), np.asarray(report.chosen_correct[1], float),
-                                 names=("lr", "mm"), clusters=report.chosen_pair_ids)
+                                 names=("linear", "mm"), clusters=report.chosen_pair_ids)
     assert comparison.difference == expected.difference and comparison.sentence() in report.summary()
     assert ("within noise" in comparison.sentence()) == comparison.within_noise
-    assert any("No ranking between lr and mm" in c for c in report.caveats()) == comparison.within_noise
+    assert any("No ranking between linear and mm" in c for c in report.caveats()) == comparison.within_noise
     for probe in report.probes:
         held = report.test_interval(probe).holds(0.5)
         assert any(c.startswith(f"{probe} at layer") and "holds chance" in c for c in report.caveats()) == held
@@ -154,7 +154,7 @@ def _sweep(accuracy, n_test):
     from interp.truth import TruthSweepResult
 
     acc = np.asarray(accuracy, dtype=float).reshape(1, 1, -1)
-    return TruthSweepResult(datasets=["a"], probes=["lr"], layers=list(range(acc.shape[2])), n_layers=4, accuracy=acc,
+    return TruthSweepResult(datasets=["a"], probes=["linear"], layers=list(range(acc.shape[2])), n_layers=4, accuracy=acc,
                             train_accuracy=acc, n_train=[100], n_test=[n_test])
 
 

@@ -39,7 +39,7 @@ def test_lodo_equals_a_reference_written_with_scikit_learn():
     from sklearn.preprocessing import StandardScaler
 
     feats, sets, _ = _sets([np.zeros(24), np.r_[0.5, np.ones(23)], np.r_[-0.3, -np.ones(23)]])
-    scores = leave_one_dataset_out(feats, sets, probe="lr")
+    scores = leave_one_dataset_out(feats, sets, probe="linear")
     for k in range(3):
         X_train = np.concatenate([feats[i] for i in range(3) if i != k])
         y_train = np.concatenate([sets[i].labels for i in range(3) if i != k])

@@ -155,13 +155,13 @@ def test_the_installed_package_reads_its_built_in_data_from_itself(installed):
 def test_installed_interp_probe_truth_runs_on_the_built_in_data(installed):
     out = installed["cwd"] / "truth"
     result = _run([str(installed["bin"] / "interp"), "probe", "truth", "--model", "tiny-gpt2", "--datasets",
-                   "cities,facts", "--max-pairs", "16", "--probes", "lr", "--out", str(out)],
+                   "cities,facts", "--max-pairs", "16", "--probes", "linear", "--out", str(out)],
                   cwd=installed["cwd"], env=installed["env"])
     assert "wrote truth_sweep" in " ".join(result.stdout.split())
     import interp
 
     sweep = interp.load_result(out / "truth_sweep.json")
-    assert sweep.datasets == ["cities", "facts"] and sweep.probes == ["lr"] and sweep.layers == [0, 1, 2]
+    assert sweep.datasets == ["cities", "facts"] and sweep.probes == ["linear"] and sweep.layers == [0, 1, 2]
     assert sweep.accuracy.shape == (2, 1, 3)
     assert [a + b for a, b in zip(sweep.n_train, sweep.n_test)] == [32, 32]  # 16 pairs of each built-in set
     assert (out / "detector.json").is_file() and (out / "generalization.html").is_file()

@@ -25,27 +25,34 @@ FORMAT_HELP = ("letter: the option letter after \"The answer is (\". cloze: each
 STYLE_HELP = "auto: the chat template when the model has one, else plain few-shot Question/Answer text (base models)."
 
 
-def run_calibrate(_model: interp.Model, model_key: str, questions: str, n: int, signals: tuple[str, ...],
+def run_calibrate(model: interp.Model, questions: str, n: int, signals: tuple[str, ...],
                   answer_format: str = "letter", prompt_style: str = "auto"):
     """Calibration with a progress bar (stage, done of total, time left), kept in this process once computed."""
     def compute():
         with _common.progress_bar(f"Asking {n} questions") as bar:
-            return calibrate(_model, questions, n=n, signals=list(signals), n_boot=200, format=answer_format,
+            return calibrate(model, questions, n=n, signals=list(signals), n_boot=200, format=answer_format,
                              prompt_style=prompt_style, progress=bar)
 
-    return _common.remembered("ask_calibrate", (model_key, questions, n, signals, answer_format, prompt_style), compute)
+    return _common.cached_result("ask_calibrate", model, (questions, n, signals, answer_format, prompt_style), compute,
+                                 max_entries=8)
 
 
-def run_hints(_model: interp.Model, model_key: str, questions: str, n: int, attribute_items: int,
+def run_hints(model: interp.Model, questions: str, n: int, attribute_items: int,
               answer_format: str = "letter", prompt_style: str = "auto"):
     """Hint faithfulness with a progress bar, kept in this process once computed."""
     def compute():
         with _common.progress_bar(f"Asking {n} questions with and without hints") as bar:
-            return hint_faithfulness(_model, questions, n=n, n_boot=200, attribute_items=attribute_items,
+            return hint_faithfulness(model, questions, n=n, n_boot=200, attribute_items=attribute_items,
                                      format=answer_format, prompt_style=prompt_style, progress=bar)
 
-    return _common.remembered("ask_hints", (model_key, questions, n, attribute_items, answer_format, prompt_style),
-                              compute)
+    return _common.cached_result("ask_hints", model, (questions, n, attribute_items, answer_format, prompt_style),
+                                 compute, max_entries=8)
+
+
+def compare_request(other: _common.LoadedModel | None, result, request: tuple) -> tuple | None:
+    """What :func:`_common.page_result` keeps for the second model's column: its name and the form's settings, or
+    None (no model to compare with, or the sidebar model's own call failed: nothing to compare against)."""
+    return None if other is None or result is None else (other.key, *request)
 
 
 def show_comparison(results: list, what: str) -> None:
@@ -102,7 +109,6 @@ st.caption("What the model says about its answers, next to what its probabilitie
            "Chance accuracy on four options is 0.25; calibration means little near chance.")
 _common.defaults_note("ask")
 other = _common.second_model("ask_compare")
-models = [loaded, *([other] if other is not None else [])]
 calibration_tab, hints_tab = st.tabs(["Calibration", "Hints"])
 
 with calibration_tab:
@@ -118,11 +124,12 @@ with calibration_tab:
                                    help=FORMAT_HELP)
         prompt_style = middle.radio("Prompt style", list(STYLES), key="ask_cal_style", horizontal=True, help=STYLE_HELP)
         submitted = st.form_submit_button("Calibrate", type="primary")
-    if submitted:
-        computed = [_common.guarded(run_calibrate, m.model, m.key, questions, int(n), tuple(signals), answer_format,
-                                    prompt_style, hint="Pick at least one signal.") for m in models]
-        st.session_state["ask_calibration"] = [r for r in computed if r is not None]
-    results = st.session_state.get("ask_calibration") or []
+    request = (questions, int(n), tuple(signals), answer_format, prompt_style)
+    result = _common.page_result("ask_calibration", lambda *r: run_calibrate(model, *r), request,
+                                 submitted=submitted, loaded=loaded, hint="Pick at least one signal.")
+    beside = _common.page_result("ask_calibration_compare", lambda key, *r: run_calibrate(_common.shared_model(key), *r),
+                                 compare_request(other, result, request), submitted=submitted, loaded=loaded)
+    results = [r for r in (result, beside) if r is not None] if result is not None else []
     if results:
         side_by_side(results, "Accuracy",
                      lambda result, suffix: _common.show_result(result, f"calibration{suffix}"))
@@ -142,10 +149,11 @@ with hints_tab:
         prompt_style = middle.radio("Prompt style", list(STYLES), key="ask_hint_style", horizontal=True,
                                     help=STYLE_HELP)
         submitted = st.form_submit_button("Ask with hints", type="primary")
-    if submitted:
-        computed = [_common.guarded(run_hints, m.model, m.key, questions, int(n), int(items), answer_format,
-                                    prompt_style) for m in models]
-        st.session_state["ask_hints"] = [r for r in computed if r is not None]
-    hint_results = st.session_state.get("ask_hints") or []
+    request = (questions, int(n), int(items), answer_format, prompt_style)
+    hints = _common.page_result("ask_hints", lambda *r: run_hints(model, *r), request, submitted=submitted,
+                                loaded=loaded)
+    beside = _common.page_result("ask_hints_compare", lambda key, *r: run_hints(_common.shared_model(key), *r),
+                                 compare_request(other, hints, request), submitted=submitted, loaded=loaded)
+    hint_results = [r for r in (hints, beside) if r is not None] if hints is not None else []
     if hint_results:
         side_by_side(hint_results, "Accuracy without a hint", show_hints)

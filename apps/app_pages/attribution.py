@@ -18,26 +18,27 @@ LABELS = {"ablation": "Token ablation", "gradient": "Gradient (saliency)", "grad
           COMPARE: "Compare all methods"}
 
 
-@st.cache_data(show_spinner="Attributing…", max_entries=32)
-def run_method(_model: interp.Model, model_key: str, prompt: str, method: str, target: str | None,
-               options: dict):
-    return attribute(_model, prompt, method, target, **options)
+def run_method(model: interp.Model, prompt: str, method: str, target: str | None, options: dict):
+    return _common.cached_result("attribution", model, (prompt, method, target, options),
+                                 lambda: attribute(model, prompt, method, target, **options), spinner="Attributing…",
+                                 max_entries=32)
 
 
-@st.cache_data(show_spinner="Running every method and its faithfulness…", max_entries=16)
-def run_compare(_model: interp.Model, model_key: str, prompt: str, target: str | None, unit: str, chat: bool,
-                n_steps: int):
-    return compare_methods(_model, prompt, target, unit=unit, chat=chat, n_steps=n_steps)
+def run_compare(model: interp.Model, prompt: str, target: str | None, unit: str, chat: bool, n_steps: int):
+    return _common.cached_result("attribution_comparison", model, (prompt, target, unit, chat, n_steps),
+                                 lambda: compare_methods(model, prompt, target, unit=unit, chat=chat, n_steps=n_steps),
+                                 spinner="Running every method and its faithfulness…")
 
 
-@st.cache_data(show_spinner="Measuring faithfulness…", max_entries=32)
-def run_faithfulness(_model: interp.Model, model_key: str, prompt: str, _result, result_key: str):
-    return faithfulness(_model, prompt, _result)
+def run_faithfulness(model: interp.Model, prompt: str, result, result_key: str):
+    """ERASER's curves of ``result`` (named by ``result_key``: its method, target and options)."""
+    return _common.cached_result("faithfulness", model, (prompt, result_key), lambda: faithfulness(model, prompt, result),
+                                 spinner="Measuring faithfulness…", max_entries=32)
 
 
-@st.cache_data(show_spinner="Recording attention patterns…", max_entries=16)
-def run_attention(_model: interp.Model, model_key: str, prompt: str, chat: bool):
-    return attention_maps(_model, prompt, chat=chat)
+def run_attention(model: interp.Model, prompt: str, chat: bool):
+    return _common.cached_result("attention_maps", model, (prompt, chat), lambda: attention_maps(model, prompt, chat=chat),
+                                 spinner="Recording attention patterns…")
 
 
 loaded = _common.current_model()
@@ -70,7 +71,7 @@ if method == "ablation":
     options["replace_with"] = None if removal == "delete" else "<unk>"
 
 if method == COMPARE:
-    comparison = _common.guarded(run_compare, model, loaded.key, prompt, target, unit, chat, n_steps)
+    comparison = _common.guarded(run_compare, model, prompt, target, unit, chat, n_steps)
     if comparison is not None:
         _common.show_summary(comparison)
         _common.chart(comparison.plot())
@@ -79,7 +80,7 @@ if method == COMPARE:
             st.dataframe(comparison.scores_frame(), hide_index=True)
         _common.downloads(comparison, "attribution_comparison")
 else:
-    result = _common.guarded(run_method, model, loaded.key, prompt, method, target, options)
+    result = _common.guarded(run_method, model, prompt, method, target, options)
     if result is not None:
         _common.show_summary(result)
         if "completeness_error" in result.metadata:
@@ -92,7 +93,7 @@ else:
         _common.downloads(result, f"attribution_{method}")
         if st.toggle("Faithfulness (ERASER, deletion / insertion curves)", key="attr_faith"):
             key = f"{method}|{target}|{sorted(options.items())}"
-            faith = _common.guarded(run_faithfulness, model, loaded.key, prompt, result, key)
+            faith = _common.guarded(run_faithfulness, model, prompt, result, key)
             if faith is not None:
                 _common.show_summary(faith)
                 _common.chart(faith.plot())
@@ -100,7 +101,7 @@ else:
                 _common.downloads(faith, f"faithfulness_{method}")
 
 if st.toggle("Attention patterns (every layer and head)", key="attr_attention"):
-    maps = _common.guarded(run_attention, model, loaded.key, prompt, chat)
+    maps = _common.guarded(run_attention, model, prompt, chat)
     if maps is not None:
         _common.show_summary(maps)
         _common.chart(maps.plot())

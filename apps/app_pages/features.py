@@ -8,6 +8,7 @@ search by label or token; :func:`~interp.features.feature_dashboard`; a prompt's
 
 import hashlib
 import json
+from pathlib import Path
 
 import _common
 import streamlit as st
@@ -29,8 +30,8 @@ QUICK_SOURCES = ["conversation", "statements", "stories"]  # "docs" parses the s
 
 
 def run_training(layer: int, width: int, k: int, n_texts: int, sources: tuple[str, ...], batch_size: int):
-    request = (loaded.key, layer, width, k, n_texts, sources, batch_size)
-    folder = _common.explorer_cache_dir() / "sae" / hashlib.sha256(json.dumps(request).encode()).hexdigest()[:16]
+    request = (layer, width, k, n_texts, sources, batch_size)
+    folder = _common.explorer_cache_dir() / "sae" / hashlib.sha256(json.dumps((loaded.key, *request)).encode()).hexdigest()[:16]
 
     def compute():
         texts = default_texts(max_texts=n_texts, sources=sources)
@@ -38,7 +39,29 @@ def run_training(layer: int, width: int, k: int, n_texts: int, sources: tuple[st
             return train_sae(model, texts, layer, k=k, width=width, batch_size=batch_size, out=folder,
                              progress=bar)
 
-    return _common.remembered("sae_train", request, compute)
+    return _common.cached_result("sae_train", model, request, compute, max_entries=4)
+
+
+def open_sae(folder: str):
+    """The SAE in ``folder`` (read again when a file in it changed)."""
+    path = Path(folder)
+    stamp = sorted((p.name, p.stat().st_mtime_ns) for p in path.iterdir()) if path.is_dir() else None
+    return _common.cached_result("sae_open", None, (folder, stamp), lambda: load_sae(folder), max_entries=4)
+
+
+def current_sae(source: str, arg: tuple) -> tuple:
+    """(the SAE, a key naming it) from the last training (``source`` "train", its settings) or folder opened."""
+    if source == "train":
+        run = run_training(*arg)
+        return run.sae, run.sae_dir
+    return open_sae(*arg), arg[0]
+
+
+def run_labels(sae, sae_key: str):
+    return _common.cached_result(
+        "feature_labels", model, (sae_key,),
+        lambda: label_features(model, sae, default_annotations(max_sentences=300, n_places=100, n_statements=100),
+                               top_n=200, progress=False), spinner="Labelling features…", max_entries=4)
 
 
 def run_store(sae, sae_key: str, n_texts: int, sources: tuple[str, ...]):
@@ -47,7 +70,7 @@ def run_store(sae, sae_key: str, n_texts: int, sources: tuple[str, ...]):
         with _common.progress_bar("Encoding held-out text") as bar:
             return feature_store(model, sae, texts, progress=bar)
 
-    return _common.remembered("sae_store", (loaded.key, sae_key, n_texts, sources), compute)
+    return _common.cached_result("sae_store", model, (sae_key, n_texts, sources), compute, max_entries=4)
 
 
 st.title("Sparse features")
@@ -67,23 +90,19 @@ with train_tab:
         batch_size = middle.number_input("Tokens per step", 16, 65536, 4096, key="features_batch")
         sources = right.multiselect("Corpus sources", list(SOURCES), QUICK_SOURCES, key="features_sources")
         submitted = st.form_submit_button("Train", type="primary")
-    if submitted:
-        run = _common.guarded(run_training, int(layer), int(width), int(k), int(n_texts), tuple(sources),
-                              int(batch_size), hint="Pick at least one corpus source.")
-        if run is not None:
-            st.session_state["features_sae"] = (run.sae, run.sae_dir)
-            st.session_state["features_run"] = run
-    run = st.session_state.get("features_run")
+    training = (int(layer), int(width), int(k), int(n_texts), tuple(sources), int(batch_size))
+    run = _common.page_result("features_run", run_training, training, submitted=submitted, loaded=loaded,
+                              hint="Pick at least one corpus source.")
+    source = ("train", training) if submitted and run is not None else None
     if run is not None:
         _common.show_result(run, "sae_training")
 with open_tab:
     folder = st.text_input("SAE folder (cfg.json + sae_weights.safetensors, SAELens's layout)", key="features_folder")
     if st.button("Open", key="features_open") and folder.strip():
-        sae = _common.guarded(load_sae, folder.strip(), hint="Give a folder written by `interp sae train` or SAELens.")
-        if sae is not None:
-            st.session_state["features_sae"] = (sae, folder.strip())
+        sae = _common.guarded(open_sae, folder.strip(), hint="Give a folder written by `interp sae train` or SAELens.")
+        source = ("open", (folder.strip(),)) if sae is not None else source
 
-current = st.session_state.get("features_sae")
+current = _common.page_result("features_sae", current_sae, source, submitted=source is not None, loaded=loaded)
 if current is None:
     st.info("Train an SAE, or open a saved one, to browse its features.", icon=":material/play_arrow:")
     st.stop()
@@ -96,16 +115,14 @@ store = _common.guarded(run_store, sae, sae_key, int(store_texts), tuple(store_s
 if store is None:
     st.stop()
 
-if st.button("Label features from annotations (POS tags, places, true/false)", key="features_label"):
-    labels = _common.guarded(label_features, model, sae, default_annotations(max_sentences=300, n_places=100,
-                                                                             n_statements=100),
-                             top_n=200, progress=False)
-    st.session_state["features_labels"] = (sae_key, labels)
-labelled = st.session_state.get("features_labels")
-label_of = labelled[1].label_of() if labelled and labelled[0] == sae_key and labelled[1] is not None else {}
-if labelled and labelled[1] is not None and labelled[0] == sae_key:
+labelled = _common.page_result("features_labels", lambda key: run_labels(sae, key), (sae_key,),
+                               submitted=st.button("Label features from annotations (POS tags, places, true/false)",
+                                                   key="features_label"),
+                               loaded=loaded, same_request=True)  # the labels of the SAE shown, none of another's
+label_of = labelled.label_of() if labelled is not None else {}
+if labelled is not None:
     with st.expander("Labels"):
-        _common.show_result(labelled[1], "feature_labels")
+        _common.show_result(labelled, "feature_labels")
 
 query = st.text_input("Search features by label (e.g. pos:NOUN, place) or by token (e.g. the)", key="features_query")
 if query.strip():

@@ -4,7 +4,7 @@ A thin shell over :mod:`interp.lens`, :mod:`interp.patching` and :mod:`interp.ci
 prompt (``_inside_lens.render_lens``), activation patching of a clean/corrupted pair, causal tracing
 (ROME), attribution patching with its top cells verified by exact patching, and circuits (direct logit
 attribution, edge attribution patching and its faithfulness: ``_inside_circuits.render_circuits``). Each tab calls one
-library function (cached, the model passed as ``_model``) and renders ``result.plot()`` /
+library function (through ``_common.cached_result``) and renders ``result.plot()`` /
 ``result.to_frame()`` through ``_common.show_result``.
 """
 
@@ -20,36 +20,39 @@ CLEAN, CORRUPTED = "The capital of France is", "The capital of Italy is"
 SITES = {"residual stream": "resid", "attention output": "attn", "MLP output": "mlp", "heads": "head"}
 
 
-@st.cache_data(show_spinner="Patching every cell…", max_entries=16)
-def run_patching(_model: interp.Model, model_key: str, clean: str, corrupted: str, answer: str, wrong: str | None,
-                 sites: tuple, metric: str, align: str | None):
+def run_patching(model: interp.Model, clean: str, corrupted: str, answer: str, wrong: str | None, sites: tuple,
+                 metric: str, align: str | None):
     from interp.patching import activation_patching
     from interp.targets import Target
 
-    return activation_patching(_model, clean, corrupted, target=Target(answer, foil=wrong), sites=sites,
-                               metric=metric, align=align, progress=False)
+    return _common.cached_result(
+        "activation_patching", model, (clean, corrupted, answer, wrong, sites, metric, align),
+        lambda: activation_patching(model, clean, corrupted, target=Target(answer, foil=wrong), sites=sites,
+                                    metric=metric, align=align, progress=False), spinner="Patching every cell…")
 
 
-def run_tracing(_model: interp.Model, model_key: str, prompt: str, subject: str, answer: str | None,
+def run_tracing(model: interp.Model, prompt: str, subject: str, answer: str | None,
                 samples: int, kinds: tuple):
     """Causal tracing with a progress bar, kept in this process once computed."""
     from interp.patching import causal_tracing
 
     def compute():
         with _common.progress_bar("Tracing (noised runs, one state restored at a time)") as bar:
-            return causal_tracing(_model, prompt, subject, target=answer, samples=samples, kinds=kinds, progress=bar)
+            return causal_tracing(model, prompt, subject, target=answer, samples=samples, kinds=kinds, progress=bar)
 
-    return _common.remembered("causal_tracing", (model_key, prompt, subject, answer, samples, kinds), compute)
+    return _common.cached_result("causal_tracing", model, (prompt, subject, answer, samples, kinds), compute, max_entries=8)
 
 
-@st.cache_data(show_spinner="Attribution patching, then checking its top cells exactly…", max_entries=16)
-def run_atp(_model: interp.Model, model_key: str, clean: str, corrupted: str, answer: str, wrong: str | None,
-            sites: tuple, metric: str, align: str | None, top_k: int, method: str):
+def run_atp(model: interp.Model, clean: str, corrupted: str, answer: str, wrong: str | None, sites: tuple, metric: str,
+            align: str | None, top_k: int, method: str):
     from interp.patching import attribution_patching
     from interp.targets import Target
 
-    return attribution_patching(_model, clean, corrupted, target=Target(answer, foil=wrong), sites=sites,
-                                metric=metric, align=align, verify_top_k=top_k, method=method, progress=False)
+    return _common.cached_result(
+        "attribution_patching", model, (clean, corrupted, answer, wrong, sites, metric, align, top_k, method),
+        lambda: attribution_patching(model, clean, corrupted, target=Target(answer, foil=wrong), sites=sites,
+                                     metric=metric, align=align, verify_top_k=top_k, method=method, progress=False),
+        spinner="Attribution patching, then checking its top cells exactly…")
 
 
 def _pair_form(prefix: str, label: str, *, default_sites: list[str], extra: bool = False):
@@ -98,12 +101,11 @@ with patch_tab:
                "answer fully restored, 0 = no change.")
     submitted, clean, corrupted, answer, wrong, metric, align, sites, _, _ = _pair_form(
         "inside_patch", "Patch", default_sites=["residual stream", "attention output", "MLP output"])
-    if submitted or st.session_state.get("inside_patch_done"):
-        st.session_state["inside_patch_done"] = True
-        result = _common.guarded(run_patching, model, loaded.key, clean, corrupted, answer, wrong, sites, metric,
-                                 align)
-        if result is not None:
-            _common.show_result(result, "activation_patching")
+    result = _common.page_result("inside_patch", lambda *r: run_patching(model, *r),
+                                 (clean, corrupted, answer, wrong, sites, metric, align), submitted=submitted,
+                                 loaded=loaded)
+    if result is not None:
+        _common.show_result(result, "activation_patching")
 
 with trace_tab:
     st.caption("Causal tracing (Meng et al. 2022): the subject's embeddings are noised (3x their standard "
@@ -118,24 +120,22 @@ with trace_tab:
                                default=list(options_of(interp.patching.causal_tracing, "kinds")),
                                key="inside_trace_kinds")
         traced = st.form_submit_button("Trace", type="primary")
-    if traced or st.session_state.get("inside_trace_done"):
-        st.session_state["inside_trace_done"] = True
-        trace = _common.guarded(run_tracing, model, loaded.key, prompt, subject, answer_t or None, int(samples),
-                                tuple(kinds))
-        if trace is not None:
-            _common.show_result(trace, "causal_tracing")
+    trace = _common.page_result("inside_trace", lambda *r: run_tracing(model, *r),
+                                (prompt, subject, answer_t or None, int(samples), tuple(kinds)), submitted=traced,
+                                loaded=loaded)
+    if trace is not None:
+        _common.show_result(trace, "causal_tracing")
 
 with atp_tab:
     st.caption("Attribution patching (Nanda 2023): every cell estimated from one backward pass; the cells with the "
                "largest estimates are then re-run by exact patching to show how far the estimate holds.")
     submitted, clean, corrupted, answer, wrong, metric, align, sites, top_k, method = _pair_form(
         "inside_atp", "Estimate and verify", default_sites=["attention output", "MLP output", "heads"], extra=True)
-    if submitted or st.session_state.get("inside_atp_done"):
-        st.session_state["inside_atp_done"] = True
-        atp = _common.guarded(run_atp, model, loaded.key, clean, corrupted, answer, wrong, sites, metric, align, top_k,
-                              method)
-        if atp is not None:
-            _common.show_result(atp, "attribution_patching")
+    atp = _common.page_result("inside_atp", lambda *r: run_atp(model, *r),
+                              (clean, corrupted, answer, wrong, sites, metric, align, top_k, method), submitted=submitted,
+                              loaded=loaded)
+    if atp is not None:
+        _common.show_result(atp, "attribution_patching")
 
 with circuits_tab:
     render_circuits(loaded)

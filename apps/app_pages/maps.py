@@ -19,27 +19,31 @@ DEFAULT_TEXTS = ("animal\tcat\nanimal\tdog\nanimal\thorse\ncity\tParis\ncity\tTo
                  "colour\tred\ncolour\tgreen\ncolour\tblue")
 
 
-@st.cache_data(show_spinner="Projecting…", max_entries=16)
-def run_project(_model: interp.Model, model_key: str, texts: tuple[str, ...], labels: tuple[str, ...] | None,
-                layer: int, method: str, components: int, seed: int):
-    return project(_model, list(texts), layer=layer, method=method, labels=None if labels is None else list(labels),
-                   n_components=components, seed=seed)
+def run_project(model: interp.Model, texts: tuple[str, ...], labels: tuple[str, ...] | None, layer: int, method: str,
+                components: int, seed: int):
+    return _common.cached_result(
+        "projection", model, (texts, labels, layer, method, components, seed),
+        lambda: project(model, list(texts), layer=layer, method=method, labels=None if labels is None else list(labels),
+                        n_components=components, seed=seed), spinner="Projecting…")
 
 
-def run_world_map(_model: interp.Model, model_key: str, n_places: int, prompt: str, position: str, step: int,
-                  random_baseline: bool, probe: str = "linear") -> WorldMapResult:
+def run_world_map(model: interp.Model, n_places: int, prompt: str, position: str, step: int, random_baseline: bool,
+                  probe: str = "linear") -> WorldMapResult:
     """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
-    layers = every_nth_layer(_model.n_layers, step)
-    request = (model_key, n_places, prompt, position, tuple(layers), random_baseline) + ((probe,) if probe != "linear"
-                                                                                       else ())
+    layers = every_nth_layer(model.n_layers, step)
+    request = (n_places, prompt, position, tuple(layers), random_baseline) + ((probe,) if probe != "linear" else ())
 
     def compute() -> WorldMapResult:
         with _common.progress_bar(f"World map of {n_places:,} places") as bar:
-            return world_map(_model, n_places=n_places, prompt=prompt, position=position, layers=layers,
-                             random_baseline=random_baseline, probe=probe,
-                             progress=bar)
+            return world_map(model, n_places=n_places, prompt=prompt, position=position, layers=layers,
+                             random_baseline=random_baseline, probe=probe, progress=bar)
 
-    return _common.remembered("world_map", request, lambda: _common.disk_cached("world_map", request, compute))
+    return _common.cached_result("world_map", model, request, compute, disk=True)
+
+
+def open_world_map(data: bytes) -> WorldMapResult:
+    return _common.cached_result("world_map_upload", None, (data,),
+                                 lambda: WorldMapResult.from_json(data, source="the uploaded file"))
 
 
 def parse_texts(raw: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
@@ -67,16 +71,16 @@ with scatter_tab:
         components = right.selectbox("Dimensions", options_of(project, "n_components"), key="maps_components")
         n_places = last.number_input("Places", 50, 5000, 500, step=50, key="maps_n_places")
         submitted = st.form_submit_button("Project", type="primary")
+    request = None
     if submitted:
         if source == "My texts":
             parsed = _common.guarded(parse_texts, raw, hint="Label every line (label, a tab, the text) or none.")
         else:
             places = load_places(int(n_places))
             parsed = tuple(p["name"] for p in places), tuple(p["continent"] for p in places)
-        result = None if parsed is None else _common.guarded(run_project, model, loaded.key, *parsed, int(layer),
-                                                             method, int(components), 0)
-        st.session_state["maps_projection"] = result
-    result = st.session_state.get("maps_projection")
+        request = None if parsed is None else (*parsed, int(layer), method, int(components), 0)
+    result = _common.page_result("maps_projection", lambda *r: run_project(model, *r), request, submitted=submitted,
+                                 loaded=loaded)
     if result is not None:
         _common.show_result(result, "projection")
 
@@ -98,14 +102,12 @@ with world_tab:
         run = st.form_submit_button("Draw the world map", type="primary")
     uploaded = st.file_uploader("…or open a saved result (DIR/result.json from `interp map world --out DIR`)", type=["json"],
                                 key="maps_world_upload")
-    if run:
-        st.session_state["maps_world"] = _common.guarded(run_world_map, model, loaded.key, int(n_world), prompt,
-                                                         position, int(step), bool(random_baseline), probe)
-    if uploaded is not None:
-        st.session_state["maps_world"] = _common.guarded(
-            lambda data: WorldMapResult.from_json(data, source="the uploaded file"), uploaded.getvalue(),
-            hint="Upload the result.json that `interp map world --out DIR` wrote.")
-    world = st.session_state.get("maps_world")
+    world = _common.page_result("maps_world", lambda *r: run_world_map(model, *r),
+                                (int(n_world), prompt, position, int(step), bool(random_baseline), probe), submitted=run,
+                                loaded=loaded)
+    if uploaded is not None:  # an open upload is shown, whatever ran
+        world = _common.guarded(open_world_map, uploaded.getvalue(),
+                                hint="Upload the result.json that `interp map world --out DIR` wrote.")
     if world is None:
         st.info("Press **Draw the world map** (the default model takes about a minute on a CPU), or open a saved "
                 "result.", icon=":material/play_arrow:")

@@ -13,14 +13,16 @@ import interp
 DEFAULT_PROMPT = "The capital of France is"
 
 
-@st.cache_data(show_spinner="Computing the next-token distribution…", max_entries=64)
-def top_next_tokens(_model: interp.Model, model_key: str, prompt: str, k: int, chat: bool) -> interp.TopTokensResult:
-    return _model.top_next_tokens(prompt, k=k, chat=chat)
+def top_next_tokens(model: interp.Model, prompt: str, k: int, chat: bool) -> interp.TopTokensResult:
+    return _common.cached_result("top_next_tokens", model, (prompt, k, chat),
+                                 lambda: model.top_next_tokens(prompt, k=k, chat=chat),
+                                 spinner="Computing the next-token distribution…", max_entries=64)
 
 
-@st.cache_data(show_spinner="Generating…", max_entries=64)
-def generate(_model: interp.Model, model_key: str, prompt: str, max_new_tokens: int, chat: bool) -> str:
-    return _model.generate(prompt, max_new_tokens, chat=chat)
+def generate(model: interp.Model, prompt: str, max_new_tokens: int, chat: bool) -> str:
+    return _common.cached_result("generate", model, (prompt, max_new_tokens, chat),
+                                 lambda: model.generate(prompt, max_new_tokens, chat=chat), spinner="Generating…",
+                                 max_entries=64)
 
 
 def _count(n: int) -> str:
@@ -53,7 +55,7 @@ chat = chat_col.checkbox("Chat template", key="model_chat", disabled=not model.i
                          help="Wrap the prompt in the tokenizer's chat template (instruct models only)."
                          if model.is_chat else f"{info['name']} has no chat template.") and model.is_chat
 
-result = _common.guarded(top_next_tokens, model, loaded.key, prompt, k, chat)
+result = _common.guarded(top_next_tokens, model, prompt, k, chat)
 if result is not None:
     _common.show_summary(result)
     chart, table = st.columns([3, 2])
@@ -66,11 +68,9 @@ if result is not None:
 # ---------------------------------------------------------------- generation
 st.header("Generate")
 max_new_tokens = st.slider("Max new tokens", 1, 128, 32, key="model_max_new_tokens")
-request = (loaded.key, prompt, max_new_tokens, chat)
-if st.button("Generate", type="primary", key="model_generate"):
-    text = _common.guarded(generate, model, loaded.key, prompt, max_new_tokens, chat)
-    st.session_state["model_generated"] = None if text is None else (request, text)
-generated = st.session_state.get("model_generated")
-if generated is not None and generated[0] == request:
+clicked = st.button("Generate", type="primary", key="model_generate")
+generated = _common.page_result("model_generated", lambda *r: generate(model, *r), (prompt, max_new_tokens, chat),
+                                submitted=clicked, loaded=loaded, same_request=True)  # shown while the inputs are unchanged
+if generated is not None:
     st.caption("Continuation (greedy decoding)" + (", the assistant's answer" if chat else ""))
-    st.code(generated[1] or "(nothing: the model ended the text at once)", language=None, wrap_lines=True)
+    st.code(generated or "(nothing: the model ended the text at once)", language=None, wrap_lines=True)

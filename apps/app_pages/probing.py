@@ -22,10 +22,10 @@ from interp.probing.pos import POSProbeResult, pos_probe
 DEFAULT_SENTENCE = "The old man walked his dog to the park before it started to rain."
 
 
-def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tuple[int, ...], max_sentences: int,
-                  random_baseline: bool, corpus: str = "natural", treebank: bytes | None = None) -> POSProbeResult:
+def run_pos_probe(model: interp.Model, probe: str, layers: tuple[int, ...], max_sentences: int, random_baseline: bool,
+                  corpus: str = "natural", treebank: bytes | None = None) -> POSProbeResult:
     """From this process, else the explorer cache on disk, else computed with a progress bar of what runs."""
-    request = (model_key, probe, layers, max_sentences, random_baseline, corpus,
+    request = (probe, layers, max_sentences, random_baseline, corpus,
                None if treebank is None else hashlib.sha256(treebank).hexdigest())
 
     def compute() -> POSProbeResult:
@@ -35,20 +35,22 @@ def run_pos_probe(_model: interp.Model, model_key: str, probe: str, layers: tupl
             if treebank is not None:
                 eval_texts = Path(folder) / "treebank.conllu"
                 eval_texts.write_bytes(treebank)
-            return pos_probe(_model, corpus=corpus, eval_texts=eval_texts, layers=list(layers), probe=probe,
+            return pos_probe(model, corpus=corpus, eval_texts=eval_texts, layers=list(layers), probe=probe,
                              max_sentences=max_sentences, random_baseline=random_baseline,
                              progress=bar)
 
-    return _common.remembered("pos_probe", request, lambda: _common.disk_cached("pos_probe", request, compute))
+    return _common.cached_result("pos_probe", model, request, compute, disk=True, max_entries=8)
 
 
-@st.cache_data(show_spinner="Reading the sentence at every layer…", max_entries=64)
-def tags_per_layer(_model: interp.Model, model_key: str, _result: POSProbeResult, result_key: str, text: str):
-    return _result.predict_layers(text, model=_model)
+def tags_per_layer(model: interp.Model, result: POSProbeResult, result_key: tuple, text: str):
+    """The tags ``result``'s probes (named by ``result_key``: its settings, or the upload's digest) give ``text``."""
+    return _common.cached_result("pos_tags", model, (result_key, text), lambda: result.predict_layers(text, model=model),
+                                 spinner="Reading the sentence at every layer…", max_entries=64)
 
 
 def load_saved(data: bytes) -> POSProbeResult:
-    return POSProbeResult.from_json(data, source="the uploaded file")
+    return _common.cached_result("pos_probe_upload", None, (data,),
+                                 lambda: POSProbeResult.from_json(data, source="the uploaded file"))
 
 
 loaded = _common.current_model()
@@ -81,18 +83,15 @@ uploaded = st.file_uploader("…or open a saved result (DIR/result.json from `in
                             key="probing_upload")
 
 layers = tuple(every_nth_layer(model.n_layers, int(step)))
-request = (loaded.key, probe, layers, int(max_sentences), bool(random_baseline), corpus,
+request = (probe, layers, int(max_sentences), bool(random_baseline), corpus,
            None if treebank is None else treebank.getvalue())
-if submitted:
-    result = _common.guarded(run_pos_probe, model, *request)
-    key = (*request[:-1], None if request[-1] is None else hashlib.sha256(request[-1]).hexdigest())
-    st.session_state["probing_result"] = None if result is None else (repr(key), result)
-if uploaded is not None:
-    result = _common.guarded(load_saved, uploaded.getvalue(),
-                             hint="Upload the result.json that `interp probe pos --out DIR` wrote.")
-    st.session_state["probing_result"] = None if result is None else (f"upload:{uploaded.name}:{uploaded.size}", result)
-
-current = st.session_state.get("probing_result")
+result = _common.page_result("probing", lambda *r: run_pos_probe(model, *r), request, submitted=submitted,
+                             loaded=loaded)
+current = None if result is None else (("run", _common.kept_request("probing")), result)
+if uploaded is not None:  # an open upload is shown, whatever ran
+    data = uploaded.getvalue()
+    result = _common.guarded(load_saved, data, hint="Upload the result.json that `interp probe pos --out DIR` wrote.")
+    current = None if result is None else (("upload", data), result)
 if current is None:
     st.info("Choose the settings and press **Run the probes** (the default model takes a few minutes on a CPU), or "
             "open a saved result.", icon=":material/play_arrow:")
@@ -127,7 +126,7 @@ if result.model_name != model.name:
     st.warning(f"This result was computed on {result.model_name}, but the sidebar model is {model.name}; pick "
                f"{result.model_name} to read a sentence with it.", icon=":material/warning:")
 else:
-    frame = _common.guarded(tags_per_layer, model, loaded.key, result, result_key, sentence)
+    frame = _common.guarded(tags_per_layer, model, result, result_key, sentence)
     if frame is not None:
         layer_columns = [c for c in frame.columns if c.startswith("layer ")]
         st.dataframe(frame.style.apply(

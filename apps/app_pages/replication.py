@@ -18,17 +18,19 @@ PART_NAMES = {"truth": "Marks & Tegmark (truth)", "space": "Gurnee & Tegmark (sp
               "ask": "Kadavath, Turpin et al. (asking the model)"}
 
 
-def run_replication(_model: interp.Model, model_key: str, quick: bool, parts: tuple[str, ...],
-                    seed: int) -> ReplicationResult:
+def run_replication(model: interp.Model, quick: bool, parts: tuple[str, ...], seed: int) -> ReplicationResult:
     """From this process, else the explorer cache on disk, else measured with a progress bar of what runs."""
-    request = (model_key, quick, parts, seed)
 
     def compute() -> ReplicationResult:
         with _common.progress_bar("Measuring the papers' findings") as bar:
-            return replicate(_model, quick=quick, parts=list(parts), seed=seed, progress=bar)
+            return replicate(model, quick=quick, parts=list(parts), seed=seed, progress=bar)
 
-    return _common.remembered("replication", request,
-                              lambda: _common.disk_cached("replication", request, compute), max_entries=4)
+    return _common.cached_result("replication", model, (quick, parts, seed), compute, disk=True, max_entries=4)
+
+
+def open_table(data: bytes) -> ReplicationResult:
+    return _common.cached_result("replication_upload", None, (data,),
+                                 lambda: ReplicationResult.from_json(data, source="the uploaded file"))
 
 
 st.title("Replication")
@@ -39,11 +41,8 @@ _common.defaults_note("replication")
 
 uploaded = st.file_uploader("Open a saved table (result.json from `interp replicate --out DIR`)", type=["json"],
                             key="replication_upload")
-if uploaded is not None:
-    st.session_state["replication"] = _common.guarded(
-        lambda data: ReplicationResult.from_json(data, source="the uploaded file"), uploaded.getvalue(),
-        hint="Upload the result.json that `interp replicate --out DIR` wrote.")
-
+opened = None if uploaded is None else _common.guarded(
+    open_table, uploaded.getvalue(), hint="Upload the result.json that `interp replicate --out DIR` wrote.")
 with st.expander("…or measure it on the sidebar model", expanded=uploaded is None):
     with st.form("replication_form"):
         quick = st.checkbox("Quick settings (small samples, every few layers)", value=True, key="replication_quick")
@@ -51,12 +50,12 @@ with st.expander("…or measure it on the sidebar model", expanded=uploaded is N
                                key="replication_parts")
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="replication_seed")
         run = st.form_submit_button("Measure", type="primary")
-    if run:
-        loaded = _common.current_model()
-        st.session_state["replication"] = _common.guarded(run_replication, loaded.model, loaded.key, bool(quick),
-                                                          tuple(parts), int(seed))
-
-result = st.session_state.get("replication")
+    loaded = _common.current_model(required=run)  # an open table needs no model
+    result = None if loaded is None else _common.page_result(
+        "replication", lambda *r: run_replication(loaded.model, *r), (bool(quick), tuple(parts), int(seed)),
+        submitted=run, loaded=loaded)
+if uploaded is not None:  # an open upload is shown, whatever ran
+    result = opened
 if result is None:
     st.info("Open a saved table, or press **Measure** (quick settings take minutes for the default model on a CPU).",
             icon=":material/play_arrow:")

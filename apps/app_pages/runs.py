@@ -22,14 +22,15 @@ from interp.errors import InvalidResultFileError
 RUNS_ENV = _paths.RUNS_ENV  # the folder the page starts in and reads under (default: ./runs)
 
 
-@st.cache_data(show_spinner=False, ttl=5)
 def find_results(folder: str) -> _paths.ResultScan:
-    return _paths.find_results(folder)
+    """The saved results under ``folder`` (listed again after 5 s: a run writing there shows its new files)."""
+    return _common.cached_result("result_scan", None, (folder,), lambda: _paths.find_results(folder), ttl=5)
 
 
-@st.cache_data(show_spinner="Opening…", max_entries=32)
 def open_result(path: str, mtime_ns: int) -> interp.Result:
-    return interp.load_result(path)
+    """The result saved at ``path`` (read again when the file changed: ``mtime_ns``)."""
+    return _common.cached_result("saved_result", None, (path, mtime_ns), lambda: interp.load_result(path),
+                                 spinner="Opening…", max_entries=32)
 
 
 def open_upload(data: bytes, name: str) -> interp.Result:

@@ -9,42 +9,39 @@ import _common
 import streamlit as st
 
 import interp
-from interp.steering import CONCEPTS, concept, middle_layer, steer, steering_sweep, steering_vector
+from interp.steering import CONCEPTS, concept, middle_layer, parse_strengths, steer, steering_sweep, steering_vector
 
 
-@st.cache_data(show_spinner="Building the steering vector…", max_entries=16)
-def run_vector(_model: interp.Model, model_key: str, name: str, layer: int, method: str):
-    c = concept(name)
-    return steering_vector(_model, c.positives, c.negatives, layers=[layer], method=method, concept=name)
+def run_vector(model: interp.Model, name: str, layer: int, method: str):
+    def compute():
+        c = concept(name)
+        return steering_vector(model, c.positives, c.negatives, layers=[layer], method=method, concept=name)
+
+    return _common.cached_result("steering_vector", model, (name, layer, method), compute,
+                                 spinner="Building the steering vector…")
 
 
-@st.cache_data(show_spinner="Generating…", max_entries=32)
-def run_steer(_model: interp.Model, model_key: str, name: str, layer: int, method: str, prompt: str, strength: float,
+def run_steer(model: interp.Model, name: str, layer: int, method: str, prompt: str, strength: float,
               max_new_tokens: int):
-    vector = run_vector(_model, model_key, name, layer, method)
-    return steer(_model, prompt, vector, strength, max_new_tokens=max_new_tokens, chat=concept(name).chat, scorer=name)
+    def compute():
+        vector = run_vector(model, name, layer, method)
+        return steer(model, prompt, vector, strength, max_new_tokens=max_new_tokens, chat=concept(name).chat,
+                     scorer=name)
+
+    return _common.cached_result("steered", model, (name, layer, method, prompt, strength, max_new_tokens), compute,
+                                 spinner="Generating…", max_entries=32)
 
 
-@st.cache_data(show_spinner="Sweeping strengths…", max_entries=8)
-def run_sweep(_model: interp.Model, model_key: str, name: str, layer: int, method: str, strengths: tuple[float, ...],
-              n_prompts: int, max_new_tokens: int):
-    vector = run_vector(_model, model_key, name, layer, method)
-    c = concept(name)
-    return steering_sweep(_model, vector, c.prompts[:n_prompts], list(strengths), scorer=name, chat=c.chat,
-                          max_new_tokens=max_new_tokens, progress=False)
+def run_sweep(model: interp.Model, name: str, layer: int, method: str, strengths: tuple[float, ...], n_prompts: int,
+              max_new_tokens: int):
+    def compute():
+        vector = run_vector(model, name, layer, method)
+        c = concept(name)
+        return steering_sweep(model, vector, c.prompts[:n_prompts], list(strengths), scorer=name, chat=c.chat,
+                              max_new_tokens=max_new_tokens, progress=False)
 
-
-def parse_strengths(text: str) -> tuple[float, ...]:
-    """``"1, 2, 4"`` as numbers (an InvalidParameterError names the box otherwise)."""
-    from interp.errors import InvalidParameterError
-
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise InvalidParameterError(f"Strengths must be a comma list of numbers such as 1, 2, 4, 8. Got {text!r}.") from None
-    if not values:
-        raise InvalidParameterError("Give at least one strength, such as 1, 2, 4, 8.")
-    return values
+    return _common.cached_result("steering_sweep", model, (name, layer, method, strengths, n_prompts, max_new_tokens),
+                                 compute, spinner="Sweeping strengths…", max_entries=8)
 
 
 loaded = _common.current_model()
@@ -61,7 +58,7 @@ layer = int(middle.number_input("Layer (0 = embeddings)", 0, model.n_layers, mid
 method = right.selectbox("Method", ["mean_diff", "pca"], key="steer_method",
                          help="mean_diff: CAA's mean difference; pca: repeng's first principal component of the pair "
                               "differences, scaled the same way.")
-vector = _common.guarded(run_vector, model, loaded.key, name, layer, method)
+vector = _common.guarded(run_vector, model, name, layer, method)
 if vector is not None:
     _common.show_summary(vector)
 
@@ -73,10 +70,9 @@ with generate_tab:
         strength = left.slider("Strength (× the direction)", -16.0, 16.0, 4.0, step=0.5, key="steer_strength")
         max_new_tokens = int(right.number_input("New tokens", 1, 128, 32, key="steer_tokens"))
         submitted = st.form_submit_button("Generate", type="primary")
-    if submitted and vector is not None:
-        st.session_state["steer_generations"] = _common.guarded(run_steer, model, loaded.key, name, layer, method,
-                                                                prompt, float(strength), max_new_tokens)
-    generations = st.session_state.get("steer_generations")
+    generations = _common.page_result("steer_generations", lambda *r: run_steer(model, *r),
+                                      (name, layer, method, prompt, float(strength), max_new_tokens),
+                                      submitted=submitted and vector is not None, loaded=loaded)
     if generations is not None:
         _common.show_summary(generations)
         columns = st.columns(len(generations.strengths))
@@ -92,11 +88,11 @@ with curve_tab:
         n_prompts = int(middle.number_input("Held-out prompts", 2, 32, 8, key="steer_prompts"))
         curve_tokens = int(right.number_input("New tokens per prompt", 1, 64, 16, key="steer_curve_tokens"))
         drawn = st.form_submit_button("Draw the curve", type="primary")
-    if drawn and vector is not None:
-        strengths = _common.guarded(parse_strengths, strengths_text)
-        st.session_state["steer_sweep"] = None if strengths is None else _common.guarded(
-            run_sweep, model, loaded.key, name, layer, method, strengths, n_prompts, curve_tokens)
-    sweep = st.session_state.get("steer_sweep")
+    strengths = (_common.guarded(parse_strengths, strengths_text, name="Strengths", where="the Steering page")
+                 if drawn and vector is not None else None)
+    sweep = _common.page_result("steer_sweep", lambda *r: run_sweep(model, *r),
+                                None if strengths is None else (name, layer, method, strengths, n_prompts, curve_tokens),
+                                submitted=drawn and vector is not None, loaded=loaded)
     if sweep is None:
         st.info("Press **Draw the curve**: behaviour rate against KL and neutral perplexity, strength by strength "
                 "(a minute or two on the default model).", icon=":material/play_arrow:")

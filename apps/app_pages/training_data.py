@@ -35,36 +35,37 @@ def run_folder(model: interp.Model, dataset: str, blocks: int, epochs: int, lr: 
     return str(_common.explorer_cache_dir() / "finetune" / key)
 
 
-def get_run(_model: interp.Model, model_key: str, dataset: str, blocks: int, epochs: int, lr: float):
+def get_run(model: interp.Model, dataset: str, blocks: int, epochs: int, lr: float):
     settings = (dataset, blocks, epochs, lr)
 
     def compute():
         with _common.progress_bar(f"Fine-tuning on {dataset}") as bar:
-            return finetune(_model, dataset, blocks=blocks, epochs=epochs, lr=lr,
-                            out=run_folder(_model, *settings), progress=bar)
+            return finetune(model, dataset, blocks=blocks, epochs=epochs, lr=lr, out=run_folder(model, *settings),
+                            progress=bar)
 
-    return _common.remembered("train_data_run", (model_key, *settings), compute, max_entries=4)
+    return _common.cached_result("train_data_run", model, settings, compute, max_entries=4)
 
 
-def run_attribution(_run, run_key: str, query: str, target: str | None, method: str, top_k: int):
+def run_attribution(run, run_key: str, query: str, target: str | None, method: str, top_k: int):
     """Training-data attribution with a progress bar (the first call computes every example's gradient), kept in
     this process once computed."""
     def compute():
         with _common.progress_bar(f"Scoring the training examples ({method})") as bar:
-            return attribute_training(_run, query, target, method=method, top_k=top_k, progress=bar)
+            return attribute_training(run, query, target, method=method, top_k=top_k, progress=bar)
 
-    return _common.remembered("train_data_attribution", (run_key, query, target, method, top_k), compute,
-                              max_entries=32)
+    return _common.cached_result("train_data_attribution", None, (run_key, query, target, method, top_k), compute,
+                                 max_entries=32)
 
 
-def run_evaluation(_run, run_key: str, methods: tuple[str, ...], lds_subsets: int, tail_patch_k: int):
+def run_evaluation(run, run_key: str, methods: tuple[str, ...], lds_subsets: int, tail_patch_k: int):
     """The methods' evaluation with a progress bar, kept in this process once computed."""
     def compute():
         with _common.progress_bar("Evaluating the methods") as bar:
-            return evaluate_attribution(_run, list(methods), lds_subsets=lds_subsets, tail_patch_k=tail_patch_k,
+            return evaluate_attribution(run, list(methods), lds_subsets=lds_subsets, tail_patch_k=tail_patch_k,
                                         progress=bar)
 
-    return _common.remembered("train_data_evaluation", (run_key, methods, lds_subsets, tail_patch_k), compute)
+    return _common.cached_result("train_data_evaluation", None, (run_key, methods, lds_subsets, tail_patch_k), compute,
+                                 max_entries=8)
 
 
 loaded = _common.current_model()
@@ -83,16 +84,10 @@ with st.form("train_data_form"):
     epochs = right.number_input("Epochs", 1, 50, 4, key="td_epochs")
     lr = last.number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="td_lr")
     submitted = st.form_submit_button("Fine-tune", type="primary")
-if submitted:
-    st.session_state["td_settings"] = (dataset, int(blocks), int(epochs), float(lr))
-
-settings = st.session_state.get("td_settings")
-if settings is None:
-    st.info("Choose a training set and press Fine-tune (a run is reused once made).")
-    st.stop()
-
-run = _common.guarded(get_run, model, loaded.key, *settings)
+run = _common.page_result("td_run", lambda *r: get_run(model, *r), (dataset, int(blocks), int(epochs), float(lr)),
+                          submitted=submitted, loaded=loaded)
 if run is None:
+    st.info("Choose a training set and press Fine-tune (a run is reused once made).")
     st.stop()
 st.text(run.summary())
 _common.chart(run.plot())

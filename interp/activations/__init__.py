@@ -9,9 +9,12 @@ that once, well:
   learned positions on GPT-2) and layer ``l`` in ``1..n_layers`` is ``blocks.{l-1}.hook_resid_post``
   (the one layer convention of :mod:`interp.layers`);
 - only those hook points are read, each batch's rows are gathered inside the hook, and the forward
-  pass is stopped right after the deepest requested layer (nothing later runs, not even the unembed);
-- texts are sorted by length into micro-batches (little padding); right padding on a causal model
-  makes the values identical to running each text alone, up to float rounding;
+  pass stops after the block of the deepest requested layer (no later block runs, nor the unembed; a
+  request for the last layer also runs the final norm and unembed, at one position per text);
+- the passes are the model's engine's (``model.run``, :mod:`interp.models.engine`): texts sorted by length
+  into micro-batches its byte planner sizes (little padding), a pass that runs out of memory retried in
+  halves, passes counted by ``model.count_passes()``; right padding on a causal model makes the values
+  identical to running each text alone, up to float rounding;
 - one row per (text, position): the ``"last"`` token, ``"all"`` tokens, the ``"mean"`` over tokens,
   or per word (``"word_last"``: each word's last sub-token, ``"word_mean"``: the mean of its
   sub-tokens), with words aligned to tokens through the tokenizer's character offsets. The BOS
@@ -45,7 +48,6 @@ from interp.activations._collect import (
     POSITIONS,
     _Collector,
     _plan,
-    _StopForward,
     collect,
     collect_shard,
     finish_shards,
@@ -79,6 +81,6 @@ __all__ = ["collect", "Activations", "POSITIONS", "ShardPlan", "plan_shards", "c
 
 # the private helpers stay reachable under their old names (interp <= 0.1 was one module; tests patch
 # interp.activations._Collector.run_shard)
-_PRIVATE = (_Collector, _plan, _StopForward, _auto_shard_size, _check_out, _concat_meta, _model_fingerprint,
+_PRIVATE = (_Collector, _plan, _auto_shard_size, _check_out, _concat_meta, _model_fingerprint,
             _read_manifest, _read_shard_meta, _shard_hash, _shard_is_done, _write_manifest, _write_shard, FORMAT_NAME,
             FORMAT_VERSION, MANIFEST, SHARD_BYTES, WordsArg)

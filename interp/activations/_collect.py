@@ -40,10 +40,6 @@ __all__ = ["POSITIONS", "collect", "plan_shards", "collect_shard", "finish_shard
 POSITIONS = ("last", "all", "mean", "word_last", "word_mean")
 
 
-class _StopForward(Exception):
-    """Raised by the deepest hook to end the forward pass early; never escapes :func:`collect`."""
-
-
 class _Stage:
     """One stage of a progress callback counted in units: reports ``(stage, 0, total)`` at once, then each
     :meth:`update`; :meth:`close` ends a tqdm bar that an error left open."""
@@ -94,7 +90,8 @@ def collect(model: Model, texts: str | Sequence[str], *, layers: int | Sequence[
             word's sub-tokens).
         words: for the word positions only, one list per text of its words in order (e.g. spaCy
             tokens) or of their ``(start, end)`` character spans.
-        batch_size: texts per forward pass; by default about 4,096 padded tokens per pass.
+        batch_size: texts per forward pass; by default as many as fit the engine's byte budget
+            (:func:`interp.models.engine.plan`: ``model.run`` runs the passes).
         out: a folder to stream the rows into (safetensors shards + ``manifest.json``); finished
             shards of an earlier run with the same inputs are reused.
         shard_size: texts per shard, which bounds the rows held in memory at once; by default
@@ -130,19 +127,18 @@ def collect(model: Model, texts: str | Sequence[str], *, layers: int | Sequence[
     in_memory: list[tuple[dict[str, Any], dict[int, np.ndarray]]] = []
     shard_files: list[str] = []
     try:
-        with collector.hooked():
-            for k, (a, b) in enumerate(plan.bounds):
-                if directory is not None and plan.is_done(directory, k):
-                    bar.update(b - a)
-                    shard_files.append(plan.file(k))
-                    continue
-                meta, arrays = collector.run_shard(items, a, b, words, position, include_bos, batch_size, bar)
-                if directory is None:
-                    in_memory.append((meta, arrays))
-                    continue
-                _write_shard(directory / plan.file(k), meta, arrays, plan.hashes[k])
+        for k, (a, b) in enumerate(plan.bounds):
+            if directory is not None and plan.is_done(directory, k):
+                bar.update(b - a)
                 shard_files.append(plan.file(k))
-                _write_manifest(directory, plan, shard_files, complete=False)
+                continue
+            meta, arrays = collector.run_shard(items, a, b, words, position, include_bos, batch_size, bar)
+            if directory is None:
+                in_memory.append((meta, arrays))
+                continue
+            _write_shard(directory / plan.file(k), meta, arrays, plan.hashes[k])
+            shard_files.append(plan.file(k))
+            _write_manifest(directory, plan, shard_files, complete=False)
     finally:
         bar.close()
     from interp.models.card import model_card
@@ -209,9 +205,8 @@ def collect_shard(model: Model, texts: str | Sequence[str], plan: ShardPlan, k: 
                 on_texts(n)
 
     collector = _Collector(model, plan.layers)
-    with collector.hooked():
-        meta, arrays = collector.run_shard(items, a, b, words, plan.config["position"], plan.config["include_bos"],
-                                           batch_size, _Bar())
+    meta, arrays = collector.run_shard(items, a, b, words, plan.config["position"], plan.config["include_bos"], batch_size,
+                                       _Bar())
     _write_shard(directory / plan.file(k), meta, arrays, plan.hashes[k])
     return True
 
@@ -271,31 +266,25 @@ def _plan(model: Any, texts: Any, *, layers: Any, position: str, words: WordsArg
 
 
 class _Collector:
-    """Hooks the requested layers once and gathers each micro-batch's rows inside the hooks."""
+    """Gathers the requested layers' rows of each micro-batch inside hooks the engine installs for that pass.
+
+    The forward passes are the engine's (``model.run`` with ``keep=None``): micro-batches from its byte planner
+    (``batch_size`` texts each if given), the model's lock held, a micro-batch that runs out of memory retried in
+    halves, passes counted by ``model.count_passes``. The blocks after the deepest layer asked for never run
+    (``stop_at_layer``).
+    """
 
     def __init__(self, model: Any, layers: list[int]):
         self.model = model
         self.layers = layers
         self.deepest = max(layers)
-        self.gather: tuple[Any, ...] | None = None  # (batch_rows, positions, segment, n_out) of the current batch
-        self.outputs: dict[int, Any] = {}
+        # (output rows, layer -> (n_out, d_model) array) of the pass running now; set by its hooks
+        self.current: tuple[list[int], dict[int, np.ndarray]] | None = None
 
-    def _hook(self, layer: int):
-        def hook(x, hook):  # x: (batch, pos, d_model)
-            rows, positions, segment, n_out, counts = self.gather  # type: ignore[misc]
-            values = x[rows, positions].float()  # (n_tokens, d_model)
-            if counts is not None:  # mean over each row's tokens
-                import torch
-
-                values = torch.zeros((n_out, x.shape[-1]), dtype=values.dtype, device=values.device).index_add_(
-                    0, segment, values) / counts[:, None]
-            self.outputs[layer] = values.to("cpu").numpy()
-            if layer == self.deepest:
-                raise _StopForward
-        return hook
-
-    def hooked(self):
-        return self.model.hooks([(layer_hook_name(l), self._hook(l)) for l in self.layers])
+    def _stop_at(self) -> int | None:
+        """Blocks to run: layer l is the output of block l - 1 (layer 0 the embeddings, before block 0)."""
+        stop = max(1, self.deepest)
+        return None if stop >= self.model.n_layers else stop
 
     def run_shard(self, items: list[str], a: int, b: int, words: WordsArg | None, position: str, include_bos: bool,
                   batch_size: int | None, bar) -> tuple[dict[str, Any], dict[int, np.ndarray]]:
@@ -323,10 +312,10 @@ class _Collector:
         n_rows = int(starts[-1])
         arrays = {l: np.empty((n_rows, model.d_model), dtype=np.float32) for l in self.layers}
         mean = position in ("mean", "word_mean")
-        from interp.models.model import plan_batches as _plan_batches
+        device = model.device
 
-        for group in _plan_batches([len(x) for x in ids], batch_size, where="collect"):
-            batch = model._pad([ids[k] for k in group], "right")
+        def hooks(group: list[int], batch: Any) -> list[tuple[str, Any]]:
+            """This micro-batch's hooks (``group``: its texts, right-padded so token p of a row is column p)."""
             rows, positions, segment, out_rows, counts = [], [], [], [], []
             for row, k in enumerate(group):
                 for r, token_positions in enumerate(plan[k]):
@@ -335,22 +324,37 @@ class _Collector:
                     segment += [len(out_rows)] * len(token_positions)
                     counts.append(len(token_positions))
                     out_rows.append(int(starts[k]) + r)
-            device = model.device
-            self.gather = (torch.tensor(rows, device=device), torch.tensor(positions, device=device),
-                           torch.tensor(segment, device=device),
-                           len(out_rows), torch.tensor(counts, dtype=torch.float32, device=device) if mean else None)
-            self.outputs = {}
-            try:
-                with torch.inference_mode():
-                    model._forward(batch)
-            except _StopForward:
-                pass
-            if len(self.outputs) != len(self.layers):  # pragma: no cover - a hook point that did not fire
-                raise RuntimeError(f"collect: hooks for layers {sorted(set(self.layers) - set(self.outputs))} did not run.")
+            rows_t, positions_t = torch.tensor(rows, device=device), torch.tensor(positions, device=device)
+            segment_t = torch.tensor(segment, device=device)
+            counts_t = torch.tensor(counts, dtype=torch.float32, device=device) if mean else None
+            outputs: dict[int, np.ndarray] = {}
+            self.current = (out_rows, outputs)
+
+            def hook_of(layer: int):
+                def hook(x, hook):  # x: (batch, pos, d_model)
+                    values = x[rows_t, positions_t].float()  # (n_tokens, d_model)
+                    if counts_t is not None:  # mean over each row's tokens
+                        values = torch.zeros((len(out_rows), x.shape[-1]), dtype=values.dtype,
+                                             device=values.device).index_add_(0, segment_t, values) / counts_t[:, None]
+                    outputs[layer] = values.to("cpu").numpy()
+                return hook
+
+            return [(layer_hook_name(l), hook_of(l)) for l in self.layers]
+
+        def each(p: Any) -> None:
+            """After the pass: its rows into the shard's arrays."""
+            out_rows, outputs = self.current  # type: ignore[misc]
+            if len(outputs) != len(self.layers):  # pragma: no cover - a hook point that did not fire
+                raise RuntimeError(f"collect: hooks for layers {sorted(set(self.layers) - set(outputs))} did not run.")
             for l in self.layers:
-                arrays[l][out_rows] = self.outputs[l]
-            bar.update(len(group))
-        self.gather, self.outputs = None, {}
+                arrays[l][out_rows] = outputs[l]
+            bar.update(len(p.rows))
+
+        try:
+            model.run(ids, keep=None, hooks=hooks, each=each, batch_size=batch_size, padding_side="right",
+                      stop_at_layer=self._stop_at())
+        finally:
+            self.current = None
         text_index, token_position, tokens, word_index, word_text = [], [], [], [], []
         for k, i in enumerate(range(a, b)):
             strings = model.ids_to_str(ids[k])

@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     from interp.models.model import Model
     from interp.truth.detector import LieDetector
 
-__all__ = ["SIGNALS", "CalibrationResult", "calibrate", "letter_probabilities", "letter_prompt_ids",
-           "position_bias_test"]
+__all__ = ["SIGNALS", "CalibrationResult", "assemble_calibration", "calibrate", "calibration_items", "calibration_signals",
+           "letter_probabilities", "letter_prompt_ids", "position_bias_test"]
 
 SIGNALS = ("letter", "letter_debiased", "option", "p_true", "stated", "probe")
 SIGNAL_NAMES = {"letter": "letter probability (raw)", "letter_debiased": "letter probability (debiased)",
@@ -551,6 +551,30 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
     check_choice(format, prompts.FORMATS, name="format", where=where)
     check_choice(length_norm, prompts.LENGTH_NORMS, name="length_norm", where=where)
     style = prompts.resolve_style(model, prompt_style, where)
+    signals = calibration_signals(signals, format, where=where)
+    check_int(n_bins, name="n_bins", where=where, low=1)
+    check_int(n_boot, name="n_boot", where=where, low=0)
+    if n is not None:
+        check_int(n, name="n", where=where, low=1)
+    qs = load_questions(questions).sample(n, seed=seed)
+    report = resolve_progress(progress, where=where)
+    timer = _engine.Timer()
+    items = calibration_items(model, qs, signals=signals, format=format, style=style, length_norm=length_norm,
+                              fit_detector=lambda: _fit_detector(model, detector, probe_datasets, probe_pairs, report),
+                              max_new_tokens=max_new_tokens, batch_size=batch_size, timer=timer, report=report,
+                              where=where)
+    return assemble_calibration(qs, items, signals=signals, format=format, style=style, length_norm=length_norm,
+                                n_bins=n_bins, n_boot=n_boot, seed=seed, model_name=model.name,
+                                card=model_card(model), timing=timer.as_dict())
+
+
+def calibration_signals(signals: Any, format: str, *, where: str = "calibrate") -> list[str]:
+    """The signals :func:`calibrate` measures for ``signals`` in ``format``, in :data:`SIGNALS` order: with "cloze"
+    the letter signals become "option"; with "letter", "option" is dropped (at least "letter" is kept).
+
+    Raises:
+        InvalidParameterError: an empty list or a name outside :data:`SIGNALS`.
+    """
     signals = list(signals)
     unknown = [s for s in signals if s not in SIGNALS]
     if unknown or not signals:
@@ -560,24 +584,89 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
         signals = ["option"] + [s for s in signals if s not in ("letter", "letter_debiased", "option")]
     else:
         signals = [s for s in signals if s != "option"] or ["letter"]
-    signals = [s for s in SIGNALS if s in signals]
-    check_int(n_bins, name="n_bins", where=where, low=1)
-    check_int(n_boot, name="n_boot", where=where, low=0)
-    if n is not None:
-        check_int(n, name="n", where=where, low=1)
-    qs = load_questions(questions).sample(n, seed=seed)
-    report = resolve_progress(progress, where=where)
-    timer = _engine.Timer()
-    kmax = max(len(q.options) for q in qs)
-    ks = np.array([len(q.options) for q in qs])
+    return [s for s in SIGNALS if s in signals]
 
-    scores: dict[str, np.ndarray] = {}
+
+def calibration_items(model: Model, qs: QuestionSet, *, signals: list[str], format: str = "letter",
+                      style: str = "chat", length_norm: str = "byte", fit_detector: Any = None,
+                      max_new_tokens: int = 8, batch_size: int | None = None, timer: _engine.Timer | None = None,
+                      report: Any = None, where: str = "calibrate") -> dict[str, Any]:
+    """:func:`calibrate`'s work on each question, item by item (what a batch run's shard of questions computes).
+
+    Args:
+        qs: the questions; signals: from :func:`calibration_signals`; format, style, length_norm: as calibrate's
+            (``style`` resolved); fit_detector: a callable returning the fitted
+            :class:`~interp.truth.LieDetector` (only called for the "probe" signal).
+
+    Returns:
+        ``{"probs": (rows, max_k) letter probabilities of every question in every cyclic order (format "letter";
+        the k rows of a question in order of shift) or (n, max_k) option probabilities ("cloze"), "logprob" /
+        "tokens" / "bytes": the cloze raw scores (n, max_k) ("cloze" only), and for the signals asked "p_true",
+        "stated" (n,) float64, "stated_text" (list of n str), "probe" (n,) float64 and "probe_info" (dict)}``.
+        Each row depends on its own question only.
+    """
+    report = report or (lambda *args: None)
+    timer = timer if timer is not None else _engine.Timer()
+    ks = np.array([len(q.options) for q in qs])
+    out: dict[str, Any] = {}
     if format == "letter":
         # letters in every cyclic order: order s shows option i at position (i + s) % k
         rotated = QuestionSet(qs.name, [q.rotated(s) for q in qs for s in range(len(q.options))])
         report("letters", 0, len(rotated))
-        probs_all = letter_probabilities(model, rotated, batch_size=batch_size, timer=timer, where=where, style=style)
+        out["probs"] = letter_probabilities(model, rotated, batch_size=batch_size, timer=timer, where=where, style=style)
         report("letters", len(rotated), len(rotated))
+        answer_idx = np.nanargmax(out["probs"][np.concatenate([[0], np.cumsum(ks)[:-1]])], axis=1)  # shift 0: as asked
+    else:
+        report("letters", 0, len(qs))
+        out["probs"], scores = answer_probabilities(model, qs, fmt="cloze", style=style, length_norm=length_norm,
+                                                    batch_size=batch_size, timer=timer, where=where)
+        out.update(scores)
+        report("letters", len(qs), len(qs))
+        answer_idx = np.nanargmax(out["probs"], axis=1)
+    if "p_true" in signals:
+        report("p_true", 0, len(qs))
+        tf = [_engine.single_token(model, w, where=where) for w in (" True", " False")]
+        shots = prompts.shot_messages("p_true", format, style)
+        seqs = [_engine.encode_prompt(model, _engine.render(model, shots + prompts.p_true_messages(q, int(a), format),
+                                                            prompts.PTRUE_PREFIX, style=style), style=style, where=where)
+                for q, a in zip(qs, answer_idx)]
+        logp = _engine.next_token_logprobs(model, seqs, tf, batch_size=batch_size, timer=timer)
+        out["p_true"] = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))
+        report("p_true", len(qs), len(qs))
+    if "stated" in signals:
+        report("stated", 0, len(qs))
+        seqs = [_engine.encode_prompt(model, _engine.render(model, prompts.confidence_messages(q, int(a), format),
+                                                            style=style), style=style, where=where)
+                for q, a in zip(qs, answer_idx)]
+        out["stated_text"] = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, timer=timer,
+                                              stop=_engine.plain_stops(style))
+        parsed = [prompts.parse_confidence(t) for t in out["stated_text"]]
+        out["stated"] = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
+        report("stated", len(qs), len(qs))
+    if "probe" in signals:
+        fitted = fit_detector()
+        report("probe", 0, len(qs))
+        statements = [q.state(int(a)) for q, a in zip(qs, answer_idx)]
+        out["probe"] = np.asarray(fitted.score(statements, model=model, batch_size=batch_size).p_true, dtype=np.float64)
+        out["probe_info"] = {"layer": fitted.layer_, "probe": type(fitted.probe_).__name__,
+                             "datasets": list(fitted.datasets_)}
+        report("probe", len(qs), len(qs))
+    return out
+
+
+def assemble_calibration(qs: QuestionSet, items: dict[str, Any], *, signals: list[str], format: str = "letter",
+                         style: str = "chat", length_norm: str = "byte", n_bins: int = 10, n_boot: int = 1000,
+                         seed: int = 0, model_name: str = "", card: dict | None = None,
+                         timing: dict[str, float] | None = None) -> CalibrationResult:
+    """:func:`calibrate`'s result from :func:`calibration_items` of ``qs`` (their probability arrays as wide as the
+    most options of any question): the debiased answers, the position-bias test, each signal's metrics and
+    intervals. What a batch run's assembly does with its shards' items, concatenated in order."""
+    kmax = max(len(q.options) for q in qs)
+    ks = np.array([len(q.options) for q in qs])
+    gold_idx = np.array([q.answer for q in qs])
+    scores: dict[str, np.ndarray] = {}
+    if format == "letter":
+        probs_all = items["probs"]
         starts = np.concatenate([[0], np.cumsum(ks)[:-1]])
         raw = probs_all[starts]  # shift 0 = the order asked
         debiased = np.full((len(qs), kmax), np.nan)
@@ -603,7 +692,6 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
             prob_n[:k] += k
         answer_idx = np.nanargmax(raw, axis=1)
         deb_idx = np.nanargmax(debiased, axis=1)
-        gold_idx = np.array([q.answer for q in qs])
         chi2, pval = position_bias_test(choices, n_permutations=max(n_boot, 200), seed=seed)
         # each pick share with its interval: over questions (a cluster bootstrap of the orders) / Wilson
         flat = np.concatenate(choices)
@@ -621,17 +709,13 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
                         "gold_share": (gold_count / gold_count.sum()).tolist(),
                         "mean_prob": (prob_sum / np.maximum(prob_n, 1)).tolist(),
                         "accuracy_when_gold": (right_at / np.maximum(gold_count, 1)).tolist()}
-
     else:
-        report("letters", 0, len(qs))
-        raw, scores = answer_probabilities(model, qs, fmt="cloze", style=style, length_norm=length_norm,
-                                           batch_size=batch_size, timer=timer, where=where)
-        report("letters", len(qs), len(qs))
+        raw = items["probs"]
+        scores = {k: items[k] for k in ("logprob", "tokens", "bytes")}
         debiased = raw
         position, chi2, pval = {}, float("nan"), float("nan")
         answer_idx = np.nanargmax(raw, axis=1)
         deb_idx = answer_idx
-        gold_idx = np.array([q.answer for q in qs])
 
     conf: dict[str, np.ndarray] = {}
     correct: dict[str, np.ndarray] = {}
@@ -642,41 +726,11 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
         conf["letter_debiased"], correct["letter_debiased"] = debiased[rows, deb_idx], (deb_idx == gold_idx).astype(float)
     else:
         conf["option"], correct["option"] = raw[rows, answer_idx], answer_right
-
-    if "p_true" in signals:
-        report("p_true", 0, len(qs))
-        tf = [_engine.single_token(model, w, where=where) for w in (" True", " False")]
-        shots = prompts.shot_messages("p_true", format, style)
-        seqs = [_engine.encode_prompt(model, _engine.render(model, shots + prompts.p_true_messages(q, int(a), format),
-                                                            prompts.PTRUE_PREFIX, style=style), style=style, where=where)
-                for q, a in zip(qs, answer_idx)]
-        logp = _engine.next_token_logprobs(model, seqs, tf, batch_size=batch_size, timer=timer)
-        conf["p_true"] = 1.0 / (1.0 + np.exp(logp[:, 1] - logp[:, 0]))
-        correct["p_true"] = answer_right
-        report("p_true", len(qs), len(qs))
-    stated_text = [""] * len(qs)
-    parse_rate = float("nan")
-    if "stated" in signals:
-        report("stated", 0, len(qs))
-        seqs = [_engine.encode_prompt(model, _engine.render(model, prompts.confidence_messages(q, int(a), format),
-                                                            style=style), style=style, where=where)
-                for q, a in zip(qs, answer_idx)]
-        stated_text = _engine.generate(model, seqs, max_new_tokens=max_new_tokens, timer=timer,
-                                       stop=_engine.plain_stops(style))
-        parsed = [prompts.parse_confidence(t) for t in stated_text]
-        conf["stated"] = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
-        correct["stated"] = answer_right
-        parse_rate = float(np.mean([v is not None for v in parsed]))
-        report("stated", len(qs), len(qs))
-    probe_info: dict[str, Any] = {}
-    if "probe" in signals:
-        fitted = _fit_detector(model, detector, probe_datasets, probe_pairs, report)
-        report("probe", 0, len(qs))
-        statements = [q.state(int(a)) for q, a in zip(qs, answer_idx)]
-        conf["probe"] = np.asarray(fitted.score(statements, model=model, batch_size=batch_size).p_true, dtype=np.float64)
-        correct["probe"] = answer_right
-        probe_info = {"layer": fitted.layer_, "probe": type(fitted.probe_).__name__, "datasets": list(fitted.datasets_)}
-        report("probe", len(qs), len(qs))
+    for s in ("p_true", "stated", "probe"):
+        if s in signals:
+            conf[s], correct[s] = np.asarray(items[s], dtype=np.float64), answer_right
+    stated_text = list(items["stated_text"]) if "stated" in signals else [""] * len(qs)
+    parse_rate = float(np.mean(np.isfinite(conf["stated"]))) if "stated" in signals else float("nan")
 
     metrics, bins = [], {}
     for j, s in enumerate(signals):
@@ -692,7 +746,8 @@ def calibrate(model: Model, questions: Any = "easy", *, n: int | None = 60, seed
         letter_probs_debiased=debiased, signals=signals, confidence=np.stack([conf[s] for s in signals]),
         correct=np.stack([correct[s] for s in signals]), metrics=metrics, reliability=bins, stated_text=stated_text,
         stated_parse_rate=parse_rate, position=position, position_chi2=float(chi2), position_p=float(pval),
-        probe_info=probe_info, n_bins=n_bins, question_set=qs.name, model_name=model.name, timing=timer.as_dict(),
-        format=format, prompt_style=style, length_norm=length_norm if format == "cloze" else "",
+        probe_info=dict(items.get("probe_info", {})), n_bins=n_bins, question_set=qs.name, model_name=model_name,
+        timing=dict(timing or {}), format=format, prompt_style=style,
+        length_norm=length_norm if format == "cloze" else "",
         option_logprob=scores.get("logprob", np.zeros((0, 0))), option_tokens=scores.get("tokens", np.zeros((0, 0))),
-        option_bytes=scores.get("bytes", np.zeros((0, 0))), model_card=model_card(model))
+        option_bytes=scores.get("bytes", np.zeros((0, 0))), model_card=dict(card or {}))

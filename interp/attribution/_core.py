@@ -29,7 +29,6 @@ from interp._validation import check_choice, check_texts
 from interp.attribution.result import AttributionResult
 from interp.errors import InvalidParameterError, PromptTooLongError
 from interp.models.card import model_card
-from interp.models.engine import pad_left  # noqa: F401 - interp.ask imports it from here until it moves onto Model.run
 
 METRICS = ("logprob", "prob", "logit")
 UNITS = ("token", "word")

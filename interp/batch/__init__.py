@@ -9,8 +9,8 @@ Write a TOML spec (see ``probes/*.toml`` and :mod:`interp.batch.spec`) and run i
 - :func:`run_spec`: extract (shard by shard, to disk), fit one probe per model x dataset x layer x
   kind, write each model's result, ``summary.csv``/``.parquet`` and an offline ``report.html``;
 - :func:`load_run`: read a run folder back (:class:`RunSummary`), finished or not;
-- :class:`ShardJob`, :class:`ProbeJob` (plain data, :mod:`interp.batch.jobs`), :func:`run_shard`,
-  :func:`run_probe` and :class:`RunContext` (how a job runs, given the run's analysis;
+- :class:`ShardJob`, :class:`ProbeJob`, :class:`MapJob` (plain data, :mod:`interp.batch.jobs`), :func:`run_shard`,
+  :func:`run_probe`, :func:`run_map` and :class:`RunContext` (how a job runs, given the run's analysis;
   :mod:`interp.batch.context`), :class:`LocalExecutor` (:mod:`interp.batch.executors`);
 - :class:`RayExecutor`: the same jobs on a Ray cluster (``interp run ... --executor ray``, the
   ``interp[ray]`` extra; see :mod:`interp.batch.ray_executor`).
@@ -42,10 +42,12 @@ _LAZY = {
     "run_lock": "interp.batch.lock",
     "ShardJob": "interp.batch.jobs",
     "ProbeJob": "interp.batch.jobs",
+    "MapJob": "interp.batch.jobs",
     "Outcome": "interp.batch.jobs",
     "RunContext": "interp.batch.context",
     "run_shard": "interp.batch.context",
     "run_probe": "interp.batch.context",
+    "run_map": "interp.batch.context",
     "job_done": "interp.batch.context",
     "Executor": "interp.batch.executors",
     "LocalExecutor": "interp.batch.executors",

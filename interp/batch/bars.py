@@ -18,11 +18,12 @@ UNITS = {"plan": "steps", "extract": "texts", "probe": "probes", "report": "step
 class RunBars:
     """One rich progress bar per stage (with ETA); ``enabled=None``: only when stderr is a terminal."""
 
-    def __init__(self, enabled: bool | None = None):
+    def __init__(self, enabled: bool | None = None, units: dict[str, str] | None = None):
         from rich.console import Console
 
         console = Console(stderr=True)
         self.enabled = console.is_terminal if enabled is None else bool(enabled)
+        self.units = {**UNITS, **(units or {})}  # a shard-map run's extract stage counts its items (pairs, questions)
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
         if self.enabled:
@@ -52,5 +53,5 @@ class RunBars:
         if self._bar is None:
             return
         if stage not in self._tasks:
-            self._tasks[stage] = self._bar.add_task(stage, total=total, unit=UNITS.get(stage, ""))
+            self._tasks[stage] = self._bar.add_task(stage, total=total, unit=self.units.get(stage, ""))
         self._bar.update(self._tasks[stage], completed=done, total=total)

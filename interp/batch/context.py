@@ -5,9 +5,9 @@ caches (one model at a time, each dataset's inputs, shard plans, the last layer'
 :class:`~interp.analysis.RunView` an analysis sees. It is built from plain data, so every worker process
 builds its own (:meth:`RunContext.state` / :meth:`RunContext.from_state`).
 
-:func:`run_shard` and :func:`run_probe` are the one code path for what a job is and how it is
-committed (:func:`job_done` says whether one is); an executor (:mod:`interp.batch.executors`) only
-decides where they run.
+:func:`run_shard`, :func:`run_probe` and :func:`run_map` (a shard-map analysis's job) are the one code
+path for what a job is and how it is committed (:func:`job_done` says whether one is); an executor
+(:mod:`interp.batch.executors`) only decides where they run.
 
 Example:
     >>> ctx = RunContext(load_spec("probes/truth_sweep.toml"), Path("runs/truth"))
@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -25,11 +26,24 @@ from typing import Any
 
 import numpy as np
 
-from interp.analysis import Analysis, Inputs, get_analysis
-from interp.batch.jobs import Outcome, ProbeJob, ShardJob
+from interp.analysis import Analysis, Inputs, Part, ShardMapAnalysis, fingerprint, get_analysis
+from interp.batch.jobs import MapJob, Outcome, ProbeJob, ShardJob
 from interp.batch.spec import RunSpec, model_slug, resolve_spec_layers
 
-__all__ = ["RunContext", "job_done", "run_probe", "run_shard"]
+__all__ = ["MapPlan", "RunContext", "job_done", "run_map", "run_probe", "run_shard"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MapPlan:
+    """How a shard-map dataset is cut for one model: the shards' ``(start, stop)`` item bounds, and the hash of
+    what its parts depend on (the inputs, the model's weights, the bounds)."""
+
+    bounds: list[tuple[int, int]]
+    input_hash: str
+    n_items: int
+
+    def __len__(self) -> int:
+        return len(self.bounds)
 
 
 class RunContext:
@@ -52,6 +66,7 @@ class RunContext:
         self._model: tuple[str, Any] | None = None
         self._inputs: dict[str, Inputs] = {}
         self._plans: dict[tuple[str, str], Any] = {}
+        self._map_plans: dict[tuple[str, str], MapPlan] = {}
         self._acts: dict[tuple[str, str], Any] = {}
         self._features: tuple[tuple[str, str, int], np.ndarray] | None = None
         self._token: str | None = None
@@ -65,7 +80,7 @@ class RunContext:
         if self._token is None:
             self._token = uuid.uuid4().hex
         return {"token": self._token, "spec": self.spec, "out": str(self.out.resolve()), "models": dict(self.models),
-                "plans": dict(self._plans)}
+                "plans": dict(self._plans), "map_plans": dict(self._map_plans)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RunContext:
@@ -73,6 +88,7 @@ class RunContext:
         ctx = cls(state["spec"], state["out"])
         ctx.models.update(state["models"])
         ctx._plans.update(state["plans"])
+        ctx._map_plans.update(state.get("map_plans", {}))
         ctx._token = state["token"]
         return ctx
 
@@ -147,6 +163,48 @@ class RunContext:
             self._features = (key, self.activations(model, dataset)[layer])
         return self._features[1]
 
+    # shard-map parts
+    @property
+    def shard_map(self) -> bool:
+        """Whether the run's analysis is a shard-map one (:class:`~interp.analysis.ShardMapAnalysis`)."""
+        return isinstance(self.analysis, ShardMapAnalysis)
+
+    def parts_dir(self, model: str, dataset: str) -> Path:
+        return self.out / "parts" / model_slug(model) / dataset
+
+    def fresh_map_plan(self, model: str, dataset: str) -> MapPlan:
+        """The :class:`MapPlan` of ``dataset`` computed with this process's ``model``."""
+        from interp.models.card import weights_fingerprint
+
+        inputs = self.inputs(dataset)
+        n_items = self.analysis.n_items(inputs)
+        bounds = [(int(a), int(b)) for a, b in self.analysis.shard_bounds(self.spec, n_items)]
+        return MapPlan(bounds, fingerprint(self.analysis.name, inputs.fingerprint,
+                                           weights_fingerprint(self.model(model)), bounds), n_items)
+
+    def map_plan(self, model: str, dataset: str) -> MapPlan:
+        """The run's :class:`MapPlan` of ``dataset`` for ``model`` (loads the model once)."""
+        key = (model, dataset)
+        if key not in self._map_plans:
+            self._map_plans[key] = self.fresh_map_plan(model, dataset)
+        return self._map_plans[key]
+
+    def part_path(self, job: MapJob) -> Path:
+        return self.parts_dir(job.model, job.dataset) / f"part-{job.shard:05d}.safetensors"
+
+    def parts(self, model: str, dataset: str) -> list[Part]:
+        """The committed parts of a shard-map dataset, in item order."""
+        plan = self.map_plan(model, dataset)
+        return [Part.load(self.part_path(MapJob(model, dataset, k, a, b))) for k, (a, b) in enumerate(plan.bounds)]
+
+    def replica_hashes(self, job: ShardJob | MapJob) -> tuple[str, str]:
+        """(the driver's plan hash, this process's) of ``job``'s dataset: equal when this process's model replica is
+        the one the driver planned with."""
+        if isinstance(job, MapJob):
+            return (self.map_plan(job.model, job.dataset).input_hash,
+                    self.fresh_map_plan(job.model, job.dataset).input_hash)
+        return (self.plan(job.model, job.dataset).input_hash, self.fresh_plan(job.model, job.dataset).input_hash)
+
     # probe results
     def job_path(self, job: ProbeJob) -> Path:
         return self.out / "jobs" / f"{job.key}.json"
@@ -162,8 +220,10 @@ class RunContext:
 
 
 # ----------------------------------------------------------------------------- the jobs
-def job_done(ctx: RunContext, job: ShardJob | ProbeJob) -> bool:
+def job_done(ctx: RunContext, job: ShardJob | ProbeJob | MapJob) -> bool:
     """Whether ``job`` is already committed in the run folder (whole, and for these inputs)."""
+    if isinstance(job, MapJob):
+        return ctx.part_path(job).is_file()
     if isinstance(job, ShardJob):
         return ctx.plan(job.model, job.dataset).is_done(ctx.acts_dir(job.model, job.dataset), job.shard)
     return ctx.job_path(job).is_file()
@@ -193,3 +253,14 @@ def run_probe(ctx: RunContext, job: ProbeJob) -> Outcome:
         return Outcome(job, computed=False)
     ctx.analysis.fit(ctx, job).save(ctx.job_path(job))
     return Outcome(job, computed=True, seconds=time.perf_counter() - start)
+
+
+def run_map(ctx: RunContext, job: MapJob) -> Outcome:
+    """Run one shard of a shard-map analysis (its :meth:`~interp.analysis.ShardMapAnalysis.map_shard`, the model
+    loaded) and commit its part, unless the part is already on disk (then the model is not even loaded)."""
+    start = time.perf_counter()
+    if job_done(ctx, job):
+        return Outcome(job, computed=False)
+    part = ctx.analysis.map_shard(ctx, job.model, job.dataset, job.start, job.stop)
+    part.save(ctx.part_path(job))
+    return Outcome(job, computed=True, texts=job.n_texts, seconds=time.perf_counter() - start)

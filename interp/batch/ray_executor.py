@@ -4,8 +4,8 @@ The same jobs as the local executor (:mod:`interp.batch.jobs`), committed by the
 (:mod:`interp.batch.context`), so a
 run gives the same files whichever executor ran it, and can be resumed with either:
 
-- **shard jobs** go to ``workers`` Ray actors, each holding one model replica (loaded once, on its
-  GPU with ``gpus_per_worker`` > 0, on CPU otherwise), fed from a work queue: an actor gets its next
+- **shard jobs** (and a shard-map analysis's map jobs) go to ``workers`` Ray actors, each holding one model
+  replica (loaded once, on its GPU with ``gpus_per_worker`` > 0, on CPU otherwise), fed from a work queue: an actor gets its next
   shard when it commits one. An actor whose process dies is restarted by Ray and its shard retried
   (``max_retries`` times); a half-written shard is a temporary file that the run removes.
 - **probe jobs** are Ray tasks (one CPU each) that read the committed activations.
@@ -125,8 +125,8 @@ class _ModelWorker:
     def _check_model(self, job: Any) -> None:
         """The replica must be the model the driver planned with (same weights): else the shards would lie.
         Its own plan of the dataset (which hashes the model's fingerprint) must equal the driver's."""
-        planned = self.ctx.plan(job.model, job.dataset).input_hash
-        if self.ctx.fresh_plan(job.model, job.dataset).input_hash != planned:
+        planned, own = self.ctx.replica_hashes(job)
+        if own != planned:
             raise RayClusterError(f"The model {job.model!r} loaded by the worker on {socket.gethostname()} differs "
                                   "from the one the driver planned with (other weights, dtype or version). Install the "
                                   "same interp and model files on every node.")

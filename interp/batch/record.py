@@ -5,6 +5,7 @@ The folder::
     run.json                           spec, interp version, status of each stage, attempts, results
     activations/<model>/<dataset>/     shards + manifest.json (interp.activations.Activations.load)
     jobs/<model>/<dataset>/<probe>-L<layer>.json   one Result per probe job
+    parts/<model>/<dataset>/part-NNNNN.safetensors  a shard-map analysis's parts (interp.analysis.Part)
     results/<model>.<task>.json|.html  the assembled results (interp.load_result)
     summary.csv, summary.parquet, report.html
     .lock                              held (fcntl.flock) while a run writes here (interp.batch.lock)
@@ -110,7 +111,7 @@ def check_folder(directory: Path, spec: RunSpec, resume: bool) -> dict[str, Any]
 def clean_temporaries(directory: Path) -> int:
     """Remove the temporary files of atomic writes that a killed run left (``.<name>.<random>.tmp``)."""
     removed = 0
-    for sub in ("activations", "jobs", "results", "."):
+    for sub in ("activations", "jobs", "parts", "results", "."):
         root = directory / sub
         if not root.is_dir():
             continue

@@ -87,7 +87,7 @@ def write_report(ctx: Any, record: dict[str, Any], frame, path: Path) -> Path:
         ("<h2>Attempts</h2><table><tr><th>#</th><th>started</th><th>status</th><th>shards</th><th>texts run</th>"
          f"<th>probes</th><th>time</th></tr>{attempt_rows}</table>"),
     ]
-    if len(frame):
+    if len(frame) and "layer" in frame and frame["layer"].notna().any():  # a shard-map task may have no layers
         by_depth = frame["model"].nunique() > 1
         parts.append(f"<h2>{html.escape(metric)} by layer</h2>")
         parts.append(_headline_figure(frame, metric, by_depth).to_html(full_html=False, include_plotlyjs=False))

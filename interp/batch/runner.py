@@ -12,6 +12,11 @@ with ETA on a terminal, :class:`~interp.batch.bars.RunBars`):
    :meth:`~interp.analysis.Analysis.assemble`), ``summary.csv`` and ``summary.parquet`` (one row per
    model x dataset x layer x probe), and one offline ``report.html``.
 
+A shard-map analysis (:class:`interp.analysis.ShardMapAnalysis`: patching, ask, data_attribution, lens_fit)
+goes through the same stages: **plan** cuts each dataset's items into shards, **extract** runs one
+:class:`~interp.batch.jobs.MapJob` per shard (its part committed to ``parts/<model>/<dataset>/``; progress in
+items), **probe** has no jobs, and **report** assembles the parts into the library function's result.
+
 The folder and its ``run.json``: :mod:`interp.batch.record`. Safety: a run holds an exclusive lock on
 ``.lock`` (:mod:`interp.batch.lock`, released by the kernel even on ``kill -9``), so a second run into
 the same folder is refused (:class:`~interp.errors.RunLockedError`). A folder that holds an unfinished
@@ -37,9 +42,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from interp.batch.context import RunContext, run_probe, run_shard
+from interp.analysis import get_analysis
+from interp.batch.context import RunContext, run_map, run_probe, run_shard
 from interp.batch.executors import Executor, make_executor
-from interp.batch.jobs import ProbeJob, ShardJob
+from interp.batch.jobs import MapJob, ProbeJob, ShardJob
 from interp.batch.lock import LOCK_FILE, now, run_lock
 from interp.batch.record import RUN_FILE, Record, RunSummary, check_folder, clean_temporaries, load_run, new_record
 from interp.batch.spec import RunSpec, load_spec
@@ -49,12 +55,12 @@ from interp.progress import ProgressArg, ProgressCallback
 __all__ = ["LOCK_FILE", "RUN_FILE", "RunSummary", "load_run", "run_lock", "run_spec"]
 
 
-def _reporter(progress: Any) -> contextlib.AbstractContextManager[ProgressCallback]:
+def _reporter(progress: Any, units: dict[str, str] | None = None) -> contextlib.AbstractContextManager[ProgressCallback]:
     """The callback run_spec reports to: rich bars for None (on a terminal) / True, nothing for False, or the callable."""
     from interp.batch.bars import RunBars
 
     if progress is None or isinstance(progress, bool):
-        return RunBars(progress)
+        return RunBars(progress, units=units)
     if callable(progress):
         return contextlib.nullcontext(progress)
     raise InvalidParameterError(f"The 'progress' parameter of run_spec must be None, True, False or a callable "
@@ -106,7 +112,7 @@ def run_spec(spec: str | os.PathLike | Mapping[str, Any] | RunSpec, out: str | o
     directory = Path(out if out is not None else spec.out)  # type: ignore[arg-type]
     if directory.exists() and not directory.is_dir():
         raise RunFolderError(f"The output folder {directory} is a file.")
-    reporter = _reporter(progress)
+    reporter = _reporter(progress, {"extract": getattr(get_analysis(spec.task), "unit", "texts")})
     runner = make_executor(spec.executor if executor is None else executor, spec)
     try:
         with run_lock(directory):
@@ -202,6 +208,12 @@ class _Run:
             except InterpError as exc:
                 raise InvalidSpecError(f"{spec.source}: models: cannot load {name!r}: {exc}", key="models",
                                        source=spec.source) from None
+            if ctx.shard_map:
+                info["parts"] = self._plan_parts(name, datasets)
+                models[name] = info
+                done += 1
+                self.report("plan", done, steps)
+                continue
             info["activations"] = {}
             for dataset in datasets:
                 plan = ctx.plan(name, dataset)
@@ -220,8 +232,53 @@ class _Run:
         self.record.stage("plan", status="done", started=data["stages"]["plan"]["started"] or now(), finished=now())
         self.attempt["seconds"]["plan"] = round(time.perf_counter() - start, 3)
 
+    def _plan_parts(self, name: str, datasets: list[str]) -> dict[str, Any]:
+        """A shard-map run's plan of model ``name``: per dataset, its shards of items (refused if it changed)."""
+        ctx, data = self.ctx, self.record.data
+        parts = {}
+        for dataset in datasets:
+            plan = ctx.map_plan(name, dataset)
+            before = data["models"].get(name, {}).get("parts", {}).get(dataset)
+            if before is not None and before["input_hash"] != plan.input_hash:
+                raise RunFolderError(f"The model {name!r} or its inputs changed since the run in {ctx.out} started "
+                                     f"(the parts of {dataset!r} differ). Start a new run in another --out.")
+            parts[dataset] = {"path": ctx.parts_dir(name, dataset).relative_to(ctx.out).as_posix(),
+                              "input_hash": plan.input_hash, "n_items": plan.n_items, "n_shards": len(plan),
+                              "complete": bool(before and before.get("complete"))}
+        return parts
+
+    def _map(self) -> None:
+        """A shard-map run's extract stage: one MapJob per shard of items, each committing its part."""
+        ctx, data = self.ctx, self.record.data
+        jobs = [MapJob(m, d, k, a, b) for m in ctx.spec.models for d in ctx.analysis.datasets(ctx.spec)
+                for k, (a, b) in enumerate(ctx.map_plan(m, d).bounds)]
+        remaining: dict[tuple[str, str], int] = {}
+        for job in jobs:
+            remaining[job.model, job.dataset] = remaining.get((job.model, job.dataset), 0) + 1
+        stage = self.record.stage("extract", total=len(jobs), done=0, texts_total=sum(j.n_texts for j in jobs),
+                                  texts_done=0, unit=ctx.analysis.unit)
+        total = stage["texts_total"]
+        self.report("extract", 0, total)
+        for outcome in self.executor.map(run_map, ctx, jobs):
+            job = outcome.job
+            self.attempt["shards_computed" if outcome.computed else "shards_reused"] += 1
+            self.attempt["texts_forwarded"] += outcome.texts
+            stage["done"] += 1
+            stage["texts_done"] += job.n_texts
+            self.report("extract", stage["texts_done"], total)
+            remaining[job.model, job.dataset] -= 1
+            if remaining[job.model, job.dataset] == 0:
+                data["models"][job.model]["parts"][job.dataset]["complete"] = True
+                self.record.save()
+            else:
+                self.record.save(force=False)
+        clean_temporaries(ctx.out)
+
     def _extract(self) -> None:
         ctx, data = self.ctx, self.record.data
+        if ctx.shard_map:
+            self._map()
+            return
         jobs = [ShardJob(m, d, k, b - a) for m in ctx.spec.models for d in ctx.analysis.datasets(ctx.spec)
                 for k, (a, b) in enumerate(ctx.plan(m, d).bounds)]
         remaining: dict[tuple[str, str], int] = {}
@@ -264,6 +321,10 @@ class _Run:
 
     def _probe(self) -> None:
         ctx = self.ctx
+        if ctx.shard_map:  # no probe jobs: the parts are assembled in the report stage
+            self.record.stage("probe", total=0, done=0)
+            self.report("probe", 0, 0)
+            return
         jobs = [ProbeJob(m, d, layer, kind) for m in ctx.spec.models for d in ctx.analysis.datasets(ctx.spec)
                 for layer in ctx.model_info(m)["layers"] for kind in ctx.spec.probe["kinds"]]
         stage = self.record.stage("probe", total=len(jobs), done=0)

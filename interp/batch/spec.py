@@ -14,7 +14,7 @@ at which layers) and ``[extract]`` (how to run the model). Everything has a defa
 
     [probe]
     layers = "all"                       # "all", a list [0, 6, 12] or a range "0:31:3"
-    kinds = ["lr", "mm", "ccs"]
+    kinds = ["linear", "mm", "ccs"]
 
 Where the jobs run is not part of what a run computes: ``executor = "local"`` (the default, this
 process) or ``"ray"`` with an optional ``[ray]`` table (``address``, ``workers``, ``gpus_per_worker``;

@@ -79,7 +79,11 @@ def run(spec: Annotated[Path, typer.Argument(help="The spec file (TOML); see pro
               f"{attempt['shards_computed']} shards computed, {attempt['shards_reused']} reused; "
               f"{attempt['probes_computed']} probes fitted, {attempt['probes_reused']} reused.", highlight=False)
     metric = summary.record["summary"]["headline"]
-    out.print(table(summary.best_layers().to_dict(orient="records"), f"Best layer by {metric}"))
+    best = summary.best_layers()
+    if "layer" in best and best["layer"].notna().any():
+        out.print(table(best.to_dict(orient="records"), f"Best layer by {metric}"))
+    else:  # a shard-map task (ask, data_attribution, ...): its rows have no layer
+        out.print(table(summary.frame().to_dict(orient="records"), "Summary"))
     for entry in summary.record["results"]:
         out.print(entry["summary"], highlight=False)
     out.print(f"wrote {len(summary.result_paths)} result(s) to {summary.directory / 'results'}, "

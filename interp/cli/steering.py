@@ -29,15 +29,6 @@ VectorOpt = Annotated[Path | None, typer.Option("--vector", "-v", help="A saved 
                                                 "vector --out`, its result.json, or a llama.cpp .gguf.")]
 
 
-def _strengths(text: str) -> list[float]:
-    from interp.errors import InvalidParameterError
-
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InvalidParameterError(f"--strengths must be a comma list of numbers such as 2,4,8. Got {text!r}.") from None
-
-
 def _vector(model, vector: Path | None, concept_name: str | None, layers: str | None, method: str):
     """The vector a command uses: the file given, else one built from the concept's pairs."""
     from interp.errors import InvalidParameterError
@@ -104,10 +95,10 @@ def apply_cmd(prompt: Annotated[str, typer.Argument(help="The prompt to continue
     """Generate with the vector added (and without), side by side."""
     from interp._params import check_args
     from interp.models.loading import load_model
-    from interp.steering import steer, steering_vector
+    from interp.steering import parse_strengths, steer, steering_vector
 
     where = "interp steer apply"
-    values = _strengths(strength)
+    values = list(parse_strengths(strength, name="--strength", where=where))
     check_args(steer, where=where, prompt=prompt, strength=values, max_new_tokens=max_new_tokens)  # before the model
     if layers is not None:
         check_args(steering_vector, where=where, layers=layers)
@@ -142,10 +133,10 @@ def sweep_cmd(vector: VectorOpt = None, concept_name: ConceptOpt = None,
     from interp.errors import InvalidParameterError
     from interp.models.loading import load_model
     from interp.probing.pos import read_text_file
-    from interp.steering import concept, steering_sweep, steering_vector
+    from interp.steering import concept, parse_strengths, steering_sweep, steering_vector
 
     where = "interp steer sweep"
-    values = _strengths(strengths)
+    values = list(parse_strengths(strengths, name="--strengths", where=where))
     check_args(steering_sweep, where=where, strengths=values, max_new_tokens=max_new_tokens,
                max_ppl_ratio=max_ppl_ratio, **({"scorer": scorer} if scorer is not None else {}))  # before the model
     check_int(max_prompts, name="--max-prompts", where=where, low=1)

@@ -4,7 +4,7 @@
 ``probe pos``) and ``app`` the ``detect`` command:
 
     interp probe truth --out results/truth                               # cities, larger_than, facts
-    interp probe truth --datasets cities,sums --layers 0:31:2 --probes lr,mm,ccs --max-pairs 300 --out /tmp/t
+    interp probe truth --datasets cities,sums --layers 0:31:2 --probes linear,mm,ccs --max-pairs 300 --out /tmp/t
     interp detect "The city of Paris is in Peru."                        # fits a detector first (slow)
     interp detect "The city of Paris is in Peru." --detector results/truth/detector.json --per-token
 
@@ -51,7 +51,8 @@ def truth(out_dir: OutOpt = None,
           datasets: Annotated[str, typer.Option("--datasets", "-d", help="Comma list of built-in sets or CSV "
                                                 "paths.")] = "cities,larger_than,facts",
           layers: Annotated[str, typer.Option("--layers", "-l", help="'all', 0,3,6 or 0:31:3.")] = "all",
-          probes: Annotated[str, typer.Option("--probes", help="Comma list of lr, mm, mm_iid, mm_std, ccs, lat.")] = "lr,mm,ccs",
+          probes: Annotated[str, typer.Option("--probes", help="Comma list of linear, mm, mm_iid, mm_std, ccs, lat "
+                                              "('lr' is linear's old name).")] = "linear,mm,ccs",
           max_pairs: Annotated[int | None, typer.Option("--max-pairs", "-n", help="At most N pairs per "
                                                         "dataset.")] = None,
           position: Annotated[str, typer.Option("--position", help="'last' token or 'mean' over "

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -80,6 +81,7 @@ def renamed_method(method: object) -> object:
     return method
 DEFAULT_DIM = 32  # per side of each layer's Kronecker projection: 32 x 32 = 1024 numbers per layer
 SHARD = 64  # training examples per gradient shard
+MICRO_BATCH = 8  # training examples per backward pass of the gradient store
 EPS = 1e-8
 UNSIGNED = ("bm25",)  # methods whose scores never oppose: no "most opposing" rows
 
@@ -192,45 +194,96 @@ class GradientStore:
         raw = torch.cat(raws)
         return raw, (torch.cat(cors) if cors else None), torch.cat(losses).numpy()
 
+    def shard_path(self, c: int, k: int) -> Path:
+        """The file of shard ``k`` (training examples ``k * shard_size ...``) of checkpoint ``c``."""
+        return self.folder / f"ckpt-{c:03d}" / f"shard-{k:04d}.safetensors"
+
+    def n_shards(self) -> int:
+        """How many shards the training set makes (``shard_size`` examples each, the last one fewer)."""
+        return -(-len(self.run.data) // self.shard_size)
+
+    def needs_corrected(self, c: int, corrected: bool = False) -> bool:
+        """Whether checkpoint ``c``'s shards hold corrected gradients too (always at the final checkpoint)."""
+        return corrected or c % len(self.run.checkpoints) == len(self.run.checkpoints) - 1
+
+    def shard_done(self, c: int, k: int, *, corrected: bool = False) -> dict[str, torch.Tensor] | None:
+        """Shard ``k`` of checkpoint ``c`` as saved, if it is there and complete for ``corrected``; else None."""
+        from safetensors.torch import load_file
+
+        file = self.shard_path(c, k)
+        if not file.is_file():
+            return None
+        tensors = load_file(file)
+        n = len(self.run.data)
+        if tensors["raw"].shape[0] != min(self.shard_size, n - k * self.shard_size) \
+                or (self.needs_corrected(c, corrected) and "corrected" not in tensors):
+            return None
+        return tensors
+
+    def compute_range(self, c: int, start: int, stop: int, *, corrected: bool = False,
+                      top: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+        """The per-example work: ``{"raw": (stop - start, D), "corrected": (stop - start, D)}`` projected gradients of
+        training examples ``start:stop`` at checkpoint ``c`` (``corrected`` where :meth:`needs_corrected`), in
+        micro-batches of 8 from ``start`` (so a range that starts at a multiple of 8 gives the very numbers of
+        :meth:`training`). What a batch run's shard computes (``task = "data_attribution"``). ``top``: checkpoint
+        ``c``'s top stack, if already built."""
+        if top is None:
+            top, _ = self.run.checkpoint_stack(c)
+        enc = self.run.encoded
+        sub = _stack.Encoded(enc.ids[start:stop], enc.n_prompt[start:stop])
+        raw, cor, _ = self._gradients(c, self.run.residuals[start:stop], sub,
+                                      corrected=self.needs_corrected(c, corrected), batch_size=MICRO_BATCH, top=top)
+        tensors = {"raw": raw.contiguous()}
+        if cor is not None:
+            tensors["corrected"] = cor.contiguous()
+        return tensors
+
+    def compute_shard(self, c: int, k: int, *, corrected: bool = False, top: torch.nn.Module | None = None
+                      ) -> dict[str, torch.Tensor]:
+        """:meth:`compute_range` of shard ``k`` (examples ``k * shard_size`` up to the next shard's): what
+        :meth:`training` saves per shard."""
+        start = k * self.shard_size
+        return self.compute_range(c, start, min(start + self.shard_size, len(self.run.data)), corrected=corrected,
+                                  top=top)
+
+    def save_shard(self, c: int, k: int, tensors: dict[str, torch.Tensor]) -> Path:
+        """Write shard ``k`` of checkpoint ``c`` (atomically)."""
+        from safetensors.torch import save_file
+
+        file = self.shard_path(c, k)
+        with atomic_path(file) as tmp:
+            save_file({name: t.contiguous() for name, t in tensors.items()}, str(tmp))
+        return file
+
+    def write_manifest(self, c: int) -> None:
+        """The manifest of checkpoint ``c``'s shards: the data, dimension and seed they were computed for."""
+        atomic_write_bytes(self.folder / f"ckpt-{c:03d}" / "manifest.json", json.dumps(
+            {"n": len(self.run.data), "dim": self.dim, "seed": self.seed, "shards": self.n_shards(),
+             "data": self.run.data.fingerprint()}).encode())
+
     def training(self, c: int, *, corrected: bool = False, progress: ProgressCallback | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(n_train, D) projected training gradients at checkpoint ``c`` (computed and saved on first use)."""
-        from safetensors.torch import load_file, save_file
-
         c = c % len(self.run.checkpoints)
-        folder = self.folder / f"ckpt-{c:03d}"
-        n = len(self.run.data)
-        shards = list(range(0, n, self.shard_size))
-        need_corrected = corrected or c == len(self.run.checkpoints) - 1
+        n_shards = self.n_shards()
         stage = f"gradients (checkpoint {c + 1}/{len(self.run.checkpoints)})"
         raws, cors = [], []
         top = None
         if progress is not None:
-            progress(stage, 0, len(shards))
-        for k, start in enumerate(shards):
-            file = folder / f"shard-{k:04d}.safetensors"
-            tensors = load_file(file) if file.is_file() else None
-            if tensors is None or tensors["raw"].shape[0] != min(self.shard_size, n - start) \
-                    or (need_corrected and "corrected" not in tensors):
+            progress(stage, 0, n_shards)
+        for k in range(n_shards):
+            tensors = self.shard_done(c, k, corrected=corrected)
+            if tensors is None:
                 if top is None:
                     top, _ = self.run.checkpoint_stack(c)
-                sl = slice(start, start + self.shard_size)
-                enc = self.run.encoded
-                sub = _stack.Encoded(enc.ids[sl], enc.n_prompt[sl])
-                raw, cor, _ = self._gradients(c, self.run.residuals[sl], sub, corrected=need_corrected, batch_size=8,
-                                              top=top)
-                tensors = {"raw": raw.contiguous()}
-                if cor is not None:
-                    tensors["corrected"] = cor.contiguous()
-                with atomic_path(file) as tmp:
-                    save_file(tensors, str(tmp))
+                tensors = self.compute_shard(c, k, corrected=corrected, top=top)
+                self.save_shard(c, k, tensors)
             raws.append(tensors["raw"])
             if "corrected" in tensors:
                 cors.append(tensors["corrected"])
             if progress is not None:
-                progress(stage, k + 1, len(shards))
-        atomic_write_bytes(folder / "manifest.json", json.dumps(
-            {"n": n, "dim": self.dim, "seed": self.seed, "shards": len(shards), "data": self.run.data.fingerprint()}).encode())
+                progress(stage, k + 1, n_shards)
+        self.write_manifest(c)
         return torch.cat(raws), (torch.cat(cors) if cors else None)
 
 

@@ -170,25 +170,22 @@ def corpus_info() -> list[dict[str, Any]]:
              "characters": sum(len(s) for s in items)} for name, items in _sources().items()]
 
 
+_TEXT_FILE = "UTF-8 text (.txt) or JSON lines (.jsonl with a 'text' field)"
+
+
 def read_texts(path: str | os.PathLike, *, passage_chars: int = 400) -> list[str]:
     """The texts of a user's file: ``.jsonl`` (one object per line with a ``"text"`` field, or a JSON string),
     or plain text (paragraphs split at blank lines, long ones cut at sentence ends into ~``passage_chars``).
 
     Raises:
-        FileNotFoundError: no such file.
-        InvalidTextFileError: not UTF-8, binary, a bad JSON line, or no text.
+        FileNotFoundError: no such file (or a folder).
+        InvalidTextFileError: not UTF-8, binary, a bad JSON line, or no text (the file checks are
+            :func:`interp._textfiles.read_text`'s).
     """
+    from interp._textfiles import read_text, require_text
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No text file at {path}.")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise InvalidTextFileError(f"{path} looks binary (it contains NUL bytes); give UTF-8 text (.txt) or JSON lines "
-                                   "(.jsonl with a 'text' field).")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidTextFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    text = read_text(path, expect=_TEXT_FILE)
     out: list[str] = []
     if path.suffix.lower() == ".jsonl":
         for number, line in enumerate(text.splitlines(), start=1):
@@ -212,6 +209,4 @@ def read_texts(path: str | os.PathLike, *, passage_chars: int = 400) -> list[str
             sentences = [s + "." for s in para.split(". ") if s]
             sentences[-1] = sentences[-1][:-1]
             out += _passages(tuple(sentences), passage_chars)
-    if not out:
-        raise InvalidTextFileError(f"{path} holds no text.")
-    return out
+    return require_text(out, path, expect=_TEXT_FILE, detail="no line or paragraph has any")

@@ -79,7 +79,8 @@ if TYPE_CHECKING:
     from interp.models.model import Model
 
 __all__ = ["LinearLens", "LensStatus", "fit_linear_lens", "linear_lens", "load_linear_lens", "lens_texts",
-           "lens_corpus", "default_lens_path", "lens_status", "RIDGES", "FORMAT", "HELDOUT_FAMILIES"]
+           "lens_corpus", "default_lens_path", "lens_status", "lens_moments", "solve_lens", "RIDGES", "FORMAT",
+           "HELDOUT_FAMILIES"]
 
 #: Ridge strengths tried per layer (relative to each input dimension's variance); ``inf`` is the logit lens.
 RIDGES: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, float("inf"))
@@ -252,6 +253,90 @@ def _mse(m: _Moments, weight: torch.Tensor, bias: torch.Tensor) -> float:
     return float(m.syy + quad - 2 * cross) / m.n
 
 
+def lens_moments(model: Model, texts: Sequence[str], *, skip: int = 1, batch_size: int | None = None,
+                 ref: torch.Tensor | None = None, report: Any = None
+                 ) -> tuple[dict[bool, list[_Moments]], torch.Tensor | None]:
+    """The lens fit's pass over ``texts``: per fold (False: fit, True: validation, by each text's hash) and layer
+    ``0..n_layers - 1``, the sums of the layer's residual against the final one, shifted by ``ref``.
+
+    The texts run :data:`TEXTS_PER_STEP` at a time; ``ref`` ((n_layers + 1, d_model) reference means) defaults to
+    the means over the first step's tokens, so the sums over any texts cut at multiples of ``TEXTS_PER_STEP``, given
+    the whole list's ``ref``, add up to the whole list's (what a batch run's shards do, ``task = "lens_fit"``).
+
+    Returns:
+        ``(moments, ref)``; ``ref`` is None only for texts without a token after the first ``skip``.
+    """
+    report = report or (lambda *args: None)
+    n, d = model.n_layers, model.d_model
+    names = [layer_hook_name(layer) for layer in range(n + 1)]
+    items = list(texts)
+    folds = [_bucket(t, "lens-validation", VALIDATION_EVERY) for t in items]
+    moments = {fold: [_Moments(d) for _ in range(n)] for fold in (False, True)}
+    n_texts = len(items)
+    report("forward passes", 0, n_texts)
+    with model.lock:
+        for begin in range(0, n_texts, TEXTS_PER_STEP):
+            chunk = items[begin:begin + TEXTS_PER_STEP]
+            cache = model.run_with_cache(chunk, names, batch_size=batch_size)
+            mask = cache.batch.attention_mask.bool().clone()  # (batch, pos)
+            for row in range(len(chunk)):
+                real = torch.nonzero(mask[row]).flatten()
+                mask[row, real[:skip]] = False
+            if ref is None:
+                ref = torch.stack([cache[name][mask].float().mean(0) for name in names])
+            fold_of_row = torch.tensor(folds[begin:begin + len(chunk)])[:, None].expand_as(mask)
+            for fold in (False, True):
+                keep = mask & (fold_of_row == fold)
+                if not keep.any():
+                    continue
+                y = cache[names[n]][keep].float() - ref[n]
+                for layer in range(n):
+                    moments[fold][layer].add(cache[names[layer]][keep].float() - ref[layer], y)
+            report("forward passes", min(begin + len(chunk), n_texts), n_texts)
+    return moments, ref
+
+
+def solve_lens(moments: dict[bool, list[_Moments]], ref: torch.Tensor | None, ridges: Sequence[float], *,
+               report: Any = None, where: str = "LinearLens.fit", skip: int = 1) -> dict[str, Any]:
+    """The lens from :func:`lens_moments`: per layer, the ridge of ``ridges`` with the least validation error, refitted
+    on both folds; ``{"weight": (n_layers, d, d) float64, "bias": (n_layers, d), "ridge", "val_error",
+    "val_error_identity"}`` (lists per layer).
+
+    Raises:
+        InvalidParameterError: too few tokens to fit and validate on.
+    """
+    report = report or (lambda *args: None)
+    ridges = [float(r) for r in ridges]
+    if ref is None or min(moments[False][0].n, moments[True][0].n) < 2:
+        raise InvalidParameterError(f"The 'texts' given to {where} leave too few tokens to fit and validate on "
+                                    f"(positions after the first {skip} of each text). Give more or longer texts.")
+    n, d = len(moments[False]), ref.shape[1]
+    weights = torch.zeros(n, d, d, dtype=torch.float64)
+    biases = torch.zeros(n, d, dtype=torch.float64)
+    chosen: list[float] = []
+    val_error, val_identity = [], []
+    report("solve", 0, n)
+    for layer in range(n):
+        shift = ref[layer].double() - ref[n].double()
+        fit, val = moments[False][layer], moments[True][layer]
+        scores = []
+        for ridge in ridges:
+            w, b = _solve(fit, ridge, shift)
+            scores.append(_mse(val, w, b))
+        best = int(np.argmin(scores))
+        w, b = _solve(fit + val, ridges[best], shift)
+        # back to unshifted coordinates: y = x W + (b + ref_y - ref_x W)
+        weights[layer] = w
+        biases[layer] = b + ref[n].double() - ref[layer].double() @ w
+        chosen.append(ridges[best])
+        val_error.append(scores[best])
+        val_identity.append(scores[ridges.index(float("inf"))] if float("inf") in ridges
+                            else _mse(val, *_solve(val, float("inf"), shift)))
+        report("solve", layer + 1, n)
+    return {"weight": weights, "bias": biases, "ridge": chosen, "val_error": val_error,
+            "val_error_identity": val_identity}
+
+
 class LinearLens:
     """An affine translator per layer to the final residual stream (Din et al. 2023; not the tuned lens).
 
@@ -292,8 +377,6 @@ class LinearLens:
         Returns:
             ``self``.
         """
-        from interp.models.card import weights_fingerprint
-
         where = "LinearLens.fit"
         items, _ = check_texts(texts, where=where, name="texts")
         ridges = [float(r) for r in self.ridges]
@@ -306,70 +389,28 @@ class LinearLens:
                                         f"chooses the ridge). Got {len(items)}.")
         report = resolve_progress(progress, where=where)
         start = time.perf_counter()
-        n, d = model.n_layers, model.d_model
-        names = [layer_hook_name(layer) for layer in range(n + 1)]
-        folds = [_bucket(t, "lens-validation", VALIDATION_EVERY) for t in items]
-        moments = {fold: [_Moments(d) for _ in range(n)] for fold in (False, True)}
-        ref: torch.Tensor | None = None  # (n + 1, d) reference means the data are shifted by
-        n_texts = len(items)
-        report("forward passes", 0, n_texts)
-        with model.lock:
-            for begin in range(0, n_texts, TEXTS_PER_STEP):
-                chunk = items[begin:begin + TEXTS_PER_STEP]
-                cache = model.run_with_cache(chunk, names, batch_size=batch_size)
-                mask = cache.batch.attention_mask.bool().clone()  # (batch, pos)
-                for row in range(len(chunk)):
-                    real = torch.nonzero(mask[row]).flatten()
-                    mask[row, real[:skip]] = False
-                if ref is None:
-                    ref = torch.stack([cache[name][mask].float().mean(0) for name in names])
-                fold_of_row = torch.tensor(folds[begin:begin + len(chunk)])[:, None].expand_as(mask)
-                for fold in (False, True):
-                    keep = mask & (fold_of_row == fold)
-                    if not keep.any():
-                        continue
-                    y = cache[names[n]][keep].float() - ref[n]
-                    for layer in range(n):
-                        moments[fold][layer].add(cache[names[layer]][keep].float() - ref[layer], y)
-                report("forward passes", min(begin + len(chunk), n_texts), n_texts)
-        if ref is None or min(moments[False][0].n, moments[True][0].n) < 2:
-            raise InvalidParameterError(f"The 'texts' given to {where} leave too few tokens to fit and validate on "
-                                        f"(positions after the first {skip} of each text). Give more or longer texts.")
-        weights = torch.zeros(n, d, d, dtype=torch.float64)
-        biases = torch.zeros(n, d, dtype=torch.float64)
-        chosen: list[float] = []
-        val_error, val_identity = [], []
-        report("solve", 0, n)
-        for layer in range(n):
-            shift = ref[layer].double() - ref[n].double()
-            fit, val = moments[False][layer], moments[True][layer]
-            scores = []
-            for ridge in ridges:
-                w, b = _solve(fit, ridge, shift)
-                scores.append(_mse(val, w, b))
-            best = int(np.argmin(scores))
-            w, b = _solve(fit + val, ridges[best], shift)
-            # back to unshifted coordinates: y = x W + (b + ref_y - ref_x W)
-            weights[layer] = w
-            biases[layer] = b + ref[n].double() - ref[layer].double() @ w
-            chosen.append(ridges[best])
-            val_error.append(scores[best])
-            val_identity.append(scores[ridges.index(float("inf"))] if float("inf") in ridges
-                                else _mse(val, *_solve(val, float("inf"), shift)))
-            report("solve", layer + 1, n)
-        self.weight_ = weights.float()
-        self.bias_ = biases.float()
-        self.ridge_ = chosen
+        moments, ref = lens_moments(model, items, skip=skip, batch_size=batch_size, report=report)
+        solved = solve_lens(moments, ref, ridges, report=report, where=where, skip=skip)
+        return self.set_fitted(model, items, solved, moments, skip=skip, seconds=time.perf_counter() - start)
+
+    def set_fitted(self, model: Model, texts: Sequence[str], solved: dict[str, Any], moments: dict[bool, list[_Moments]],
+                   *, skip: int, seconds: float) -> LinearLens:
+        """Store a fit (:func:`solve_lens` of ``moments`` over ``texts``) as this lens's learned state; returns ``self``."""
+        from interp.models.card import weights_fingerprint
+
+        self.weight_ = solved["weight"].float()
+        self.bias_ = solved["bias"].float()
+        self.ridge_ = solved["ridge"]
         self.model_name_ = model.name
         self.fingerprint_ = weights_fingerprint(model)
-        self.n_layers_, self.d_model_ = n, d
-        self.n_texts_ = n_texts
+        self.n_layers_, self.d_model_ = model.n_layers, model.d_model
+        self.n_texts_ = len(texts)
         self.n_tokens_ = int(moments[False][0].n + moments[True][0].n)
-        self.texts_sha256_ = hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()
-        self.val_error_ = val_error
-        self.val_error_identity_ = val_identity
+        self.texts_sha256_ = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+        self.val_error_ = solved["val_error"]
+        self.val_error_identity_ = solved["val_error_identity"]
         self.skip_first_ = skip
-        self.fit_seconds_ = time.perf_counter() - start
+        self.fit_seconds_ = seconds
         return self
 
     # ------------------------------------------------------------------ using it

@@ -176,6 +176,8 @@ def _kept_positions(batch: TokenBatch, keep: Any) -> tuple[Any, torch.Tensor | N
     lengths = batch.lengths
     if keep == "all":
         return 0, None
+    if keep is None:  # no logits wanted (a pass for its hooks): the fewest the model computes, the last column's
+        return 1, None
     if batch.padding_side == "left" or all(n == width for n in lengths):
         return k, None
     wanted = [[max(0, n - k + t) for t in range(k)] for n in lengths]  # right padding: each row's own last k positions

@@ -151,17 +151,10 @@ def read_conllu(path: str | os.PathLike, *, max_sentences: int | None = None) ->
     import conllu
     from conllu.exceptions import ParseException
 
+    from interp._textfiles import read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No CoNLL-U file at {path}.")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise InvalidTreebankError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 CoNLL-U file.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidTreebankError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); a CoNLL-U file is "
-                                   "UTF-8.") from None
+    text = read_text(path, expect="a UTF-8 CoNLL-U file", what="CoNLL-U file", error=InvalidTreebankError)
     records: list[dict[str, Any]] = []
     number = 0
     try:

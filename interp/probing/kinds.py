@@ -12,8 +12,8 @@ Burns et al.'s CCS). Every kind's probe saves and loads the same way (JSON + saf
 
 Analyses pick a kind by name and add their own defaults (the truth sweep regularises its logistic
 regression more, ``C=0.1``); :func:`make_probe` builds it. Names used before interp 0.2 ("lr" for the
-truth sweep's logistic regression, "ridge" for the world map's) still resolve, with a DeprecationWarning
-(:data:`RENAMED_KINDS`), until interp 0.3.
+truth sweep's logistic regression, "ridge" for the world map's) still resolve, with an InterpDeprecationWarning
+(:data:`RENAMED_KINDS`; their rows of :data:`interp._deprecations.DEPRECATIONS`), until interp 0.3.
 
 Example:
     >>> from interp.probing.kinds import PROBE_KINDS, make_probe, kind_names
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,7 +100,7 @@ def kind_names(target: str = "labels", *, binary: bool = True) -> list[str]:
 
 
 def resolve_kind(name: Any, *, target: str = "labels", where: str, allowed: Any = None, param: str = "probe") -> str:
-    """The kind ``name`` stands for: itself, or its new name (with a DeprecationWarning) for an old one.
+    """The kind ``name`` stands for: itself, or its new name (with an InterpDeprecationWarning) for an old one.
 
     Args:
         name: a kind name (or an old one from :data:`RENAMED_KINDS`).
@@ -117,10 +116,11 @@ def resolve_kind(name: Any, *, target: str = "labels", where: str, allowed: Any 
 
     allowed = list(kind_names(target) if allowed is None else allowed)
     if isinstance(name, str) and name in RENAMED_KINDS and name not in allowed:
-        new, release = RENAMED_KINDS[name]
+        new, _ = RENAMED_KINDS[name]
         if new in allowed:
-            warnings.warn(f"The probe kind {name!r} is renamed {new!r} ({where}); {name!r} goes away in interp {release}.",
-                          DeprecationWarning, stacklevel=3)
+            from interp._deprecations import warn
+
+            warn(f"probe kind {name!r}")  # its row of interp._deprecations.DEPRECATIONS: the message and the release
             return new
     return check_choice(name, allowed, name=param, where=where)
 

@@ -4,7 +4,8 @@
   ``"pca"``: repeng's PCA of pair differences; ``"probe"``: a probe's or :class:`~interp.truth.LieDetector`'s
   direction), per layer, saved as JSON + safetensors;
 - :func:`steer`: generations with ``strength * direction`` added at every position, beside the unsteered ones
-  (:func:`steering_hooks` are the hooks, for your own calls under ``model.hooks``);
+  (:func:`steering_hooks` are the hooks, for your own calls under ``model.hooks``; :func:`parse_strengths` reads
+  ``"1, 2, 4"`` typed in a command or a box);
 - :func:`steering_sweep`: behaviour rate (Wilson intervals) against KL and neutral perplexity (bootstrap) over
   strengths; the rate at the largest strength whose perplexity rises at most 1.5x;
 - shipped concepts (:func:`concept`: ``"french"``, ``"sentiment"``, ``"truth"``) with pairs, held-out prompts and
@@ -37,6 +38,7 @@ _LAZY = {
     "SteeredGenerations": "interp.steering.apply",
     "steer": "interp.steering.apply",
     "steering_hooks": "interp.steering.apply",
+    "parse_strengths": "interp.steering.apply",
     "SteeringSweepResult": "interp.steering.sweep",
     "steering_sweep": "interp.steering.sweep",
     "CONCEPTS": "interp.steering.concepts",

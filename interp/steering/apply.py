@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from interp.models.model import Model
 
-__all__ = ["SteeredGenerations", "steer", "steering_hooks", "check_strengths", "STEERING_PARAMS"]
+__all__ = ["SteeredGenerations", "steer", "steering_hooks", "check_strengths", "parse_strengths", "STEERING_PARAMS"]
 
 _FINITE = Interval(float, -math.inf, math.inf, closed="neither")
 _VECTOR_LAYER = Interval(int, 0, None)
@@ -60,6 +60,36 @@ def check_strengths(strengths: Any, *, where: str, add_zero: bool = True) -> lis
         raise InvalidParameterError(f"The 'strengths' parameter of {where} must be a finite number or a non-empty list "
                                     f"of them. Got {strengths!r} instead.")
     return sorted(set(values) | ({0.0} if add_zero else set()))
+
+
+@validate_params({"text": [str], "name": [str], "where": [str]})
+def parse_strengths(text: str, *, name: str = "strengths", where: str = "parse_strengths") -> tuple[float, ...]:
+    """The strengths a user typed (``"0.5, 1, 2, 4, 8"``), in the order given: the CLI's ``--strength`` /
+    ``--strengths`` and the explorer's box read them here, then :func:`check_strengths` (through the functions'
+    tables) decides which numbers are allowed (finite ones).
+
+    Args:
+        text: numbers separated by commas; blanks around them and empty parts (``"1,,2,"``) are ignored.
+        name, where: the option or box and the command or page, for the error message.
+
+    Returns:
+        The numbers, e.g. ``(0.5, 1.0, 2.0)``.
+
+    Raises:
+        InvalidParameterError: a part is not a number, or there is no number at all.
+
+    Example:
+        >>> parse_strengths("0.5, 1, 2")
+        (0.5, 1.0, 2.0)
+    """
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise InvalidParameterError(f"The {name!r} parameter of {where} must be a non-empty list of comma-separated "
+                                    f"numbers, such as 1, 2, 4, 8. Got {text!r} instead.")
+    return values
 
 
 def _check_vector(model: Model, vector: SteeringVector, layers: Any, where: str) -> list[int]:

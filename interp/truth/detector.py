@@ -18,7 +18,7 @@ regression 0.53 (AUC 0.53), the covariance-corrected mass-mean ("mm_iid") 0.53, 
 RepE's contrast-pair direction ("lat") 0.49; per-dataset centring (``center="dataset"``) and
 centring a batch at test time (``batch_center=True``, label-free, the mean threshold: a median
 threshold is the same up to the skew of the scores) change these by at most 0.01; other layers
-(lr at 12: 0.47, at 20: 0.51) and other positions (lr on the mean over tokens 0.49, on the token
+(linear at 12: 0.47, at 20: 0.51) and other positions (linear on the mean over tokens 0.49, on the token
 before the full stop 0.47; mass-mean likewise) do no better. Training on the union of many kinds
 does help a little: the 3-set default (cities, larger_than, facts) scores 0.49 on the 15 other
 sets, mostly because it inverts every negated set. Marks & Tegmark saw
@@ -178,7 +178,7 @@ def _validation_accuracy(blocks: Sequence[np.ndarray], datasets: Sequence[TruthD
                           for d, X, v, m in zip(datasets, blocks, val, shift)]))
 
 
-def choose_layer(features: Mapping[int, Sequence[np.ndarray]], datasets: Sequence[TruthDataset], *, probe: str = "lr",
+def choose_layer(features: Mapping[int, Sequence[np.ndarray]], datasets: Sequence[TruthDataset], *, probe: str = "linear",
                  center: str = "none", val_size: float = 0.25, seed: int = 0, where: str = "choose_layer",
                  on_layer: Any = None) -> tuple[int, dict[int, float]]:
     """The layer whose validation accuracy (mean over ``datasets``) is best; ties go to the lower layer.
@@ -194,8 +194,10 @@ def choose_layer(features: Mapping[int, Sequence[np.ndarray]], datasets: Sequenc
     Returns:
         ``(layer, {layer: validation accuracy})``; with one layer it is returned (its accuracy measured).
     """
+    from interp.truth.probes import truth_probe_name
     from interp.truth.sweep import split_pairs
 
+    probe = truth_probe_name(probe, where=where)  # once: "lr" warns here, not per layer
     val = [split_pairs(d, test_size=val_size, seed=seed) for d in datasets]
     if not all(v.any() and (~v).any() for v in val):
         first = min(features)
@@ -214,7 +216,7 @@ def _center_sets(parts: Sequence[np.ndarray], center: str) -> list[np.ndarray]:
 
 
 def leave_one_dataset_out(features: Sequence[np.ndarray] | Mapping[int, Sequence[np.ndarray]],
-                          datasets: Sequence[TruthDataset], *, probe: str = "lr", center: str = "none", seed: int = 0,
+                          datasets: Sequence[TruthDataset], *, probe: str = "linear", center: str = "none", seed: int = 0,
                           val_size: float = 0.25, where: str = "leave_one_dataset_out") -> TransferScores:
     """Accuracy and ROC AUC on each dataset of a probe trained on all the *other* datasets.
 
@@ -241,8 +243,10 @@ def leave_one_dataset_out(features: Sequence[np.ndarray] | Mapping[int, Sequence
     """
     from sklearn.metrics import roc_auc_score
 
+    from interp.truth.probes import truth_probe_name
     from interp.truth.sweep import _concat, fit_truth_probe
 
+    probe = truth_probe_name(probe, where=where)  # once: "lr" warns here, not per fold
     check_choice(center, CENTERINGS, name="center", where=where)
     by_layer = dict(features) if isinstance(features, Mapping) else {-1: list(features)}
     if not by_layer or any(len(f) != len(datasets) for f in by_layer.values()) or len(datasets) < 2:
@@ -385,7 +389,7 @@ class LieDetector:
 
     @classmethod
     def fit(cls, model: Model, datasets: Any = ("cities", "larger_than", "facts"), layer: int | None = None, *,
-            probe: str = "lr", layers: Sequence[int] | None = None, position: str = "last", center: str = "none",
+            probe: str = "linear", layers: Sequence[int] | None = None, position: str = "last", center: str = "none",
             max_pairs: int | None = 400, val_size: float = 0.25, test_size: float = 0.25, seed: int = 0,
             transfer: bool = True,
             progress: ProgressArg = None) -> LieDetector:
@@ -395,7 +399,7 @@ class LieDetector:
             model: an :class:`interp.Model`.
             datasets: names, CSV paths or :class:`TruthDataset` (the probe trains on all of them).
             layer: the layer to read (0 = embeddings); None: the best of ``layers`` on validation pairs.
-            probe: "lr", "mm", "mm_iid", "mm_std", "ccs" or "lat".
+            probe: "linear", "mm", "mm_iid", "mm_std", "ccs" or "lat" ("lr": "linear", deprecated).
             layers: candidate layers (default: every second layer in the middle two thirds).
             position: "last" or "mean" token features.
             center: "none" or "dataset": each training set minus its own mean before the probe is
@@ -418,7 +422,7 @@ class LieDetector:
             A fitted :class:`LieDetector` (refit on all rows at the chosen layer); ``repr`` and
             :meth:`reach` state its in-distribution and leave-one-dataset-out accuracy.
         """
-        from interp.truth.probes import TRUTH_PROBES
+        from interp.truth.probes import truth_probe_name
         from interp.truth.sweep import (
             FEATURE_POSITIONS,
             _check_common,
@@ -430,7 +434,7 @@ class LieDetector:
 
         where = "LieDetector.fit"
         loaded = [d.sample(max_pairs, seed=seed) for d in load_datasets(datasets, where=where)]
-        check_choice(probe, list(TRUTH_PROBES), name="probe", where=where)
+        probe = truth_probe_name(probe, where=where)
         check_choice(position, FEATURE_POSITIONS, name="position", where=where)
         check_choice(center, CENTERINGS, name="center", where=where)
         _check_common(test_size, max_pairs, 0, where)

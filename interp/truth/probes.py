@@ -39,8 +39,8 @@ import numpy as np
 from interp.errors import InvalidParameterError
 from interp.probing.estimators import Probe, check_features, check_labels, register_probe_kind
 
-__all__ = ["TRUTH_PROBES", "CCSProbe", "ContrastPCAProbe", "PairDiffProbe",
-           "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "ccs_pair_accuracy", "make_truth_probe",
+__all__ = ["TRUTH_PROBES", "OLD_TRUTH_PROBES", "truth_probe_name", "truth_probe_names", "CCSProbe", "ContrastPCAProbe",
+           "PairDiffProbe", "MassMeanProbe", "StandardizedMeanDiffProbe", "ccs_accuracy", "ccs_pair_accuracy", "make_truth_probe",
            "raw_direction"]
 
 
@@ -545,21 +545,49 @@ def ccs_pair_accuracy(probe: CCSProbe, X: Any, pairs: Any, y: Any) -> float:
 
 
 #: the truth probes' names -> what they fit: the kinds of :data:`interp.probing.kinds.PROBE_KINDS` a truth
-#: analysis accepts ("lr" is the old name of "linear": it still resolves, with a DeprecationWarning).
-TRUTH_PROBES = {"lr": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)",
+#: analysis accepts ("linear" is logistic regression, the same LinearProbe as the POS probe's "linear").
+TRUTH_PROBES = {"linear": "LinearProbe", "mm": "MassMeanProbe", "mm_iid": "MassMeanProbe (covariance)",
                 "mm_std": "StandardizedMeanDiffProbe", "ccs": "CCSProbe", "lat": "ContrastPCAProbe"}
+#: old names a truth analysis still accepts (never listed): "lr" is "linear", with an InterpDeprecationWarning
+#: (its row of interp._deprecations.DEPRECATIONS) until interp 0.3.
+OLD_TRUTH_PROBES = ("lr",)
 #: the truth analyses' own defaults on top of a kind's: a more regularised logistic regression.
 TRUTH_DEFAULTS: dict[str, dict[str, Any]] = {"linear": {"C": 0.1, "max_iter": 500}}
 
 
-def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> Probe:
-    """A fresh probe by short name: "lr", "mm", "mm_iid" (covariance variant), "mm_std", "ccs" or "lat" (RepE's
-    contrast-pair PCA), with ``params`` set (:func:`interp.probing.kinds.make_probe` with the truth defaults)."""
+def truth_probe_name(name: Any, *, where: str, param: str = "probe") -> str:
+    """The truth probe kind ``name`` stands for: one of :data:`TRUTH_PROBES`, or "linear" for its old name "lr"
+    (with an InterpDeprecationWarning).
+
+    Raises:
+        InvalidParameterError: not a truth probe (the message lists :data:`TRUTH_PROBES`).
+    """
     from interp._validation import check_choice
+    from interp.probing.kinds import resolve_kind
+
+    if isinstance(name, str) and name in OLD_TRUTH_PROBES:
+        return resolve_kind(name, where=where, allowed=list(TRUTH_PROBES), param=param)
+    return check_choice(name, list(TRUTH_PROBES), name=param, where=where)
+
+
+def truth_probe_names(probes: Any, *, where: str, param: str = "probes") -> list[str]:
+    """:func:`truth_probe_name` of a name or of each name of a list, in order, each once.
+
+    Raises:
+        InvalidParameterError: an empty list, or a name that is not a truth probe.
+    """
+    items = [probes] if isinstance(probes, str) else list(probes)
+    if not items:
+        raise InvalidParameterError(f"The {param!r} parameter of {where} is empty; choose from {list(TRUTH_PROBES)}.")
+    return list(dict.fromkeys(truth_probe_name(p, where=where, param=param) for p in items))
+
+
+def make_truth_probe(name: str, *, where: str, random_state: int = 0, params: dict[str, Any] | None = None) -> Probe:
+    """A fresh probe by short name: "linear", "mm", "mm_iid" (covariance variant), "mm_std", "ccs" or "lat" (RepE's
+    contrast-pair PCA), with ``params`` set (:func:`interp.probing.kinds.make_probe` with the truth defaults)."""
     from interp.probing.kinds import make_probe
 
-    check_choice(name, list(TRUTH_PROBES), name="probe", where=where)
-    kind = "linear" if name == "lr" else name
+    kind = truth_probe_name(name, where=where)
     defaults = dict(TRUTH_DEFAULTS.get(kind, {}))
     if kind == "ccs":
         defaults["random_state"] = random_state

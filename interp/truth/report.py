@@ -350,12 +350,18 @@ def _probes() -> tuple[str, ...]:
     return tuple(TRUTH_PROBES)
 
 
+def _old_probes() -> tuple[str, ...]:
+    from interp.truth.probes import OLD_TRUTH_PROBES
+
+    return OLD_TRUTH_PROBES
+
+
 @params.validate_params({**_truth_params(), "layers": [params.Layers(allow_embed=True)],
-                         "probes": [params.Subset(_probes, single=True)],
+                         "probes": [params.Subset(_probes, single=True, deprecated=_old_probes())],
                          "val_size": [params.Interval(float, 0, 1, closed="neither")], "detector": ["boolean"],
                          "center": [params.Options(("none", "dataset"))]})
 def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"), *, layers: Any = "all",
-                 probes: Sequence[str] | str = ("lr", "mm", "ccs"), position: str = "last", test_size: float = 0.25,
+                 probes: Sequence[str] | str = ("linear", "mm", "ccs"), position: str = "last", test_size: float = 0.25,
                  val_size: float = 0.25, max_pairs: int | None = None, seed: int = 0, n_orient: int = 16,
                  detector: bool = True, center: str = "none", batch_size: int | None = None,
                  progress: ProgressArg = None) -> TruthReport:
@@ -385,7 +391,7 @@ def truth_report(model: Model, datasets: Any = ("cities", "larger_than", "facts"
         n_layers); ``layer`` the best of ``validation_accuracy``.
 
     Example:
-        >>> report = truth_report(model, ["cities", "facts"], layers="0:31:3", probes=["lr", "mm"], max_pairs=200)
+        >>> report = truth_report(model, ["cities", "facts"], layers="0:31:3", probes=["linear", "mm"], max_pairs=200)
         >>> report.layer, report.sweep().best_layer()   # chosen on validation; the test split's own argmax
     """
     from interp.activations import resolve_layers

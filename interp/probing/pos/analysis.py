@@ -62,7 +62,7 @@ def pos_probe(model: Model, texts: Sequence[str] | str | os.PathLike | None = No
         random_baseline: True to probe the same architecture with random weights at the best layer,
             False to skip it, or an :class:`interp.Model` to use as that baseline.
         probe_params: parameters of the probe (e.g. ``{"C": 0.5}``).
-        batch_size: texts per forward pass (default about 4,096 tokens).
+        batch_size: texts per forward pass (default: as many as fit the engine's byte budget, as in collect).
         cache_dir: keep the activations there (re-runs reuse them); default a temporary folder.
         progress: stage ``"activations"`` (sentences, :func:`~interp.activations.collect`), then ``"probes"``
             (layers, :func:`~interp.probing.probe_layers`), and for the random baseline ``"activations"`` again;

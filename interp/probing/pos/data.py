@@ -82,30 +82,22 @@ def tag_words(words: Sequence[Sequence[str]], sentences: Sequence[str]) -> list[
     return [[t.pos_ for t in doc] for doc in nlp.pipe(docs, batch_size=256)]
 
 
+_SENTENCE_FILE = "a UTF-8 text file with one sentence per line"
+
+
 def read_text_file(path: str | os.PathLike) -> list[str]:
-    """The non-empty lines of a UTF-8 text file (one sentence per line), stripped.
+    """The non-empty lines of a UTF-8 text file (one sentence per line), stripped (the checks of
+    :func:`interp._textfiles.read_text`).
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file (or a folder).
         InvalidTextFileError: a binary file, not UTF-8, or no text in it.
     """
-    path = Path(path) if isinstance(path, (str, os.PathLike)) else path  # or a Traversable of a package's data
-    if not path.is_file():
-        raise FileNotFoundError(f"No text file at {path}.")
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise InvalidTextFileError(f"{path} looks binary (it contains NUL bytes); give a UTF-8 text file with one "
-                                   "sentence per line.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidTextFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); give a UTF-8 text "
-                                   "file with one sentence per line.") from None
+    from interp._textfiles import read_text, require_text
+
+    text = read_text(path, expect=_SENTENCE_FILE)  # path: or a Traversable of a package's data
     lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
-        raise InvalidTextFileError(f"{path} holds no text: every line is empty.")
-    return lines
+    return require_text([line for line in lines if line], path, expect=_SENTENCE_FILE, detail="every line is empty")
 
 
 def _corpus_path(corpus: str, where: str):

@@ -4,7 +4,7 @@ Where does a model represent whether a statement is true? Following Marks & Tegm
 Geometry of Truth") and Burns et al. 2022 ("Discovering Latent Knowledge ... Without Supervision"),
 :func:`truth_sweep` takes the residual stream at the statement's last token (or the mean over its
 tokens) at every layer, splits each dataset **by contrast pair** (a pair is never on both sides, and a
-held-out statement that also occurs in training is dropped), fits logistic regression ("lr"),
+held-out statement that also occurs in training is dropped), fits logistic regression ("linear"),
 mass-mean ("mm", and "mm_iid", its covariance variant) and CCS ("ccs", no labels) probes on the
 training side and reports held-out accuracy with its 95% Wilson interval over the test statements.
 CCS (Burns et al.: each side of the pairs normalised on its own) gets every pair in a random, seeded
@@ -20,7 +20,7 @@ Example:
     >>> from interp.truth import truth_sweep, generalization_matrix
     >>> model = interp.load_model()
     >>> sweep = truth_sweep(model, ["cities", "larger_than"], layers=range(0, 31, 3))
-    >>> sweep.best_layer("lr"), sweep.plot()
+    >>> sweep.best_layer("linear"), sweep.plot()
     >>> generalization_matrix(model, ["cities", "larger_than", "facts"], layer=12, probe="mm").plot()
 """
 

@@ -16,7 +16,16 @@ from interp.models.card import model_card
 from interp.probing.layer_sweep import sweep_layers
 from interp.progress import ProgressArg, resolve_progress
 from interp.truth.datasets import TruthDataset, load_dataset, load_datasets
-from interp.truth.probes import TRUTH_PROBES, CCSProbe, ContrastPCAProbe, ccs_accuracy, make_truth_probe
+from interp.truth.probes import (
+    OLD_TRUTH_PROBES,
+    TRUTH_PROBES,
+    CCSProbe,
+    ContrastPCAProbe,
+    ccs_accuracy,
+    make_truth_probe,
+    truth_probe_name,
+    truth_probe_names,
+)
 from interp.truth.sweep.data import FEATURE_POSITIONS, TruthSplit, _concat, split_pairs, truth_split
 from interp.truth.sweep.result import GeneralizationResult, TruthSweepResult
 
@@ -102,12 +111,14 @@ def assemble_truth_sweep(splits: Sequence[TruthSplit], probes: Sequence[str], la
 
 
 def _check_probes(probes: Any, where: str) -> list[str]:
-    items = [probes] if isinstance(probes, str) else list(probes)
-    if not items:
-        raise InvalidParameterError(f"The 'probes' parameter of {where} is empty; choose from {list(TRUTH_PROBES)}.")
-    for p in items:
-        check_choice(p, list(TRUTH_PROBES), name="probes", where=where)
-    return list(dict.fromkeys(items))
+    """The truth probe kinds asked for, each once; the old name "lr" is "linear" (one InterpDeprecationWarning)."""
+    return truth_probe_names(probes, where=where)
+
+
+def _renamed_params(probe_params: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    """``probe_params`` keyed by the kinds' current names ("lr" -> "linear", with an InterpDeprecationWarning)."""
+    return {truth_probe_name(k, where=where, param="probe_params") if k in OLD_TRUTH_PROBES else k: v
+            for k, v in (probe_params or {}).items()}
 
 
 def _check_common(test_size: Any, max_pairs: Any, n_orient: Any, where: str) -> None:
@@ -128,8 +139,10 @@ TRUTH_PARAMS = {
 
 
 @params.validate_params({**TRUTH_PARAMS, "layers": [params.Layers(allow_embed=True)],
-                         "probes": [params.Subset(lambda: TRUTH_PROBES, single=True)], "probe_params": [dict, None]})
-def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Sequence[str] | str = ("lr", "mm", "ccs"),
+                         "probes": [params.Subset(lambda: TRUTH_PROBES, single=True, deprecated=OLD_TRUTH_PROBES)],
+                         "probe_params": [dict, None]})
+def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all",
+                probes: Sequence[str] | str = ("linear", "mm", "ccs"),
                 position: str = "last", test_size: float = 0.25, max_pairs: int | None = None, seed: int = 0,
                 n_orient: int = 16, probe_params: dict[str, dict[str, Any]] | None = None,
                 batch_size: int | None = None, progress: ProgressArg = None) -> TruthSweepResult:
@@ -139,8 +152,9 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
         model: an :class:`interp.Model`.
         datasets: names of built-in sets (``interp.truth.DATASETS``), CSV paths or :class:`TruthDataset`.
         layers: "all" (0..n_layers), an int or a list of ints.
-        probes: any of "lr", "mm" (Marks & Tegmark's mass-mean), "mm_iid", "mm_std" (standardised mean
-            difference, interp < 0.2's "mm"), "ccs".
+        probes: any of "linear" (logistic regression; "lr" is its old name, with an InterpDeprecationWarning),
+            "mm" (Marks & Tegmark's mass-mean), "mm_iid", "mm_std" (standardised mean difference, interp < 0.2's
+            "mm"), "ccs", "lat".
         position: features from the "last" token or the "mean" over the statement's tokens.
         test_size: share of pairs held out.
         max_pairs: use at most this many pairs per dataset (drawn with ``seed``), for speed.
@@ -155,13 +169,14 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
         :class:`TruthSweepResult`: ``accuracy`` is (n_datasets, n_probes, n_layers).
 
     Example:
-        >>> truth_sweep(model, "cities", layers=[4, 8, 12], probes=["lr", "mm"]).to_frame()
+        >>> truth_sweep(model, "cities", layers=[4, 8, 12], probes=["linear", "mm"]).to_frame()
     """
     where = "truth_sweep"
     from interp.activations import resolve_layers
 
     loaded = load_datasets(datasets, where=where)
     probe_names = _check_probes(probes, where)
+    probe_params = _renamed_params(probe_params, where)
     layer_list = resolve_layers(model, layers, where=where)
     splits = [truth_split(full, max_pairs=max_pairs, test_size=test_size, seed=seed) for full in loaded]
     scores = {}
@@ -179,7 +194,8 @@ def truth_sweep(model: Model, datasets: Any, *, layers: Any = "all", probes: Seq
 
 
 @params.validate_params({**TRUTH_PARAMS, "layer": [params.Layer(allow_embed=True)],
-                         "probe": [params.Options(lambda: TRUTH_PROBES)], "train": [list, tuple, None],
+                         "probe": [params.Options(lambda: TRUTH_PROBES, deprecated=OLD_TRUTH_PROBES)],
+                         "train": [list, tuple, None],
                          "center_test": ["boolean"]})
 def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str = "mm",
                           train: Sequence[str] | None = None, center_test: bool = True, position: str = "last",
@@ -192,7 +208,7 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
         model: an :class:`interp.Model`.
         datasets: the test sets (names, CSV paths or :class:`TruthDataset`); by default also the training sets.
         layer: the layer (0 = embeddings, l = output of block l-1).
-        probe: "lr", "mm", "mm_iid", "mm_std" or "ccs".
+        probe: "linear", "mm", "mm_iid", "mm_std", "ccs" or "lat" ("lr": "linear", deprecated).
         train: training rows, each a dataset name or a union "cities+larger_than+facts" (names must be
             among ``datasets`` or built-in); by default one row per dataset.
         center_test: move each test set's mean activation onto the training rows' mean before
@@ -215,6 +231,7 @@ def generalization_matrix(model: Model, datasets: Any, *, layer: int, probe: str
     from interp._validation import check_layer
 
     loaded = load_datasets(datasets, where=where)
+    probe = truth_probe_name(probe, where=where)
     layer = check_layer(layer, model.n_layers, where=where, allow_embed=True)
     by_name = {d.name: d for d in loaded}
     rows = [d.name for d in loaded] if train is None else [train] if isinstance(train, str) else list(train)

@@ -8,7 +8,7 @@ from typing import Any
 from interp.analysis import Analysis, Inputs, fingerprint
 from interp.results import Result
 from interp.truth.datasets import load_dataset
-from interp.truth.probes import TRUTH_PROBES
+from interp.truth.probes import OLD_TRUTH_PROBES, TRUTH_PROBES, truth_probe_name
 from interp.truth.sweep.analysis import assemble_truth_sweep, score_truth_probe
 from interp.truth.sweep.data import FEATURE_POSITIONS, TruthSplit, truth_split
 from interp.truth.sweep.result import TruthSweepResult
@@ -58,7 +58,12 @@ class TruthSweepAnalysis(Analysis):
         return {"datasets": datasets, "max_pairs": max_pairs}
 
     def read_probe(self, table: dict[str, Any], check: Any) -> dict[str, Any]:
-        return {"kinds": check.choices(table.get("kinds", ["lr", "mm", "ccs"]), self.kinds, "probe.kinds"),
+        kinds = table.get("kinds", ["linear", "mm", "ccs"])
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if isinstance(kinds, list):  # the old name "lr" is "linear", with an InterpDeprecationWarning
+            kinds = [truth_probe_name(k, where="interp run", param="probe.kinds") if k in OLD_TRUTH_PROBES else k
+                     for k in kinds]
+        return {"kinds": check.choices(kinds, self.kinds, "probe.kinds"),
                 "position": check.choice(table.get("position", "last"), FEATURE_POSITIONS, "probe.position"),
                 "test_size": check.fraction(table.get("test_size", 0.25), "probe.test_size"),
                 "n_orient": check.int(table.get("n_orient", 16), "probe.n_orient", low=0)}

@@ -41,7 +41,8 @@ class TruthSweepResult(Result):
     """Held-out accuracy of each truth probe at each layer on each dataset.
 
     Attributes:
-        datasets: dataset names; probes: probe names ("lr", "mm", "mm_iid", "mm_std", "ccs").
+        datasets: dataset names; probes: probe names ("linear", "mm", "mm_iid", "mm_std", "ccs", "lat"; "lr"
+            for "linear" in files saved before interp 0.2, which load unchanged).
         layers: layers probed (0 = embeddings, l = output of block l-1); n_layers: the model's depth.
         accuracy: (n_datasets, n_probes, n_layers) held-out accuracy.
         train_accuracy: same shape, on the training rows.

@@ -84,4 +84,4 @@ def test_bad_strengths_show_an_error(page):
     submit(page, "Draw the curve")
     assert not page.exception
     (error,) = page.error
-    assert "Strengths must be a comma list of numbers" in error.value
+    assert "'Strengths' parameter of the Steering page must be a non-empty list of comma-separated numbers" in error.value
