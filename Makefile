@@ -47,7 +47,7 @@ test: setup browser-deps
 
 test-fast: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -ra -m "not slow and not wheel"
+	$(BIN)/python -m pytest -ra --durations=15 -m "not slow and not wheel and not browser"
 
 # The headline figures, each with its reference, the machine and its load (benchmarks/_harness.py); one JSON
 # record per script in benchmarks/results/. Run on a quiet machine: a loaded run is marked "not for the README".

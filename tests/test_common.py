@@ -778,6 +778,18 @@ REQUIRED = {("interp.attribution.faithfulness", "result"): lambda m: _attributio
                           "steer_with_feature", "probe_feature_cosines")}}
 
 
+_REQUIRED_MADE: dict[tuple[str, str, str], Any] = {}
+
+
+def _required(name: str, param: str, model: Any) -> Any:
+    """``REQUIRED[name, param](model)``, made once per model: a refused call never reaches it (the table stops at the
+    bad value first), so every generated case of ``name`` can share it (a token ablation, a steering vector)."""
+    key = (name, param, model.name)
+    if key not in _REQUIRED_MADE:
+        _REQUIRED_MADE[key] = REQUIRED[name, param](model)
+    return _REQUIRED_MADE[key]
+
+
 def _good_value(constraint: Any, model: Any) -> Any:
     """A value that passes ``constraint`` (for a required parameter beside the bad one); None if there is none."""
     kind = constraint.kind
@@ -821,7 +833,7 @@ def _arguments(fn: Callable[..., Any], model: Any, param: str, value: Any, name:
         if p.name == param:
             given = value
         elif (name, p.name) in REQUIRED:
-            given = REQUIRED[name, p.name](model)
+            given = _required(name, p.name, model)
         elif p.default is p.empty and p.name.startswith("model"):  # project(model_or_vectors, ...)
             given = model
         elif p.default is p.empty:
@@ -872,8 +884,9 @@ def test_table_bad_input_raises_the_named_error(tiny_models, name, param, label)
         if any(c.is_satisfied_by(value, context) for c in entry):  # another constraint of the entry accepts it
             continue
         tried += 1
-        with pytest.raises(InterpError) as info:
+        with model.count_passes() as passes, pytest.raises(InterpError) as info:
             fn(*args, **kwargs)
+        assert passes.passes == 0, (bad_label, f"{passes.passes} forward pass(es) ran before the refusal")
         message = str(info.value)
         assert type(info.value) is error or (error is InvalidParameterError and type(info.value) is constraint.error), (
             bad_label, type(info.value).__name__, message)

@@ -27,7 +27,7 @@ PROMPT = "The capital of France is"
 FIT_TEXTS = 60
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not "module": the tiny_model groups revisit this module, which rebuilt it
 def lenses(tiny_models):
     """A small linear lens per tiny model, fitted once (not saved)."""
     texts = lens_texts("fit", max_texts=FIT_TEXTS)

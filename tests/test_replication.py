@@ -108,8 +108,10 @@ def test_caveats_count_the_findings_not_measured():
 
 @pytest.mark.slow
 def test_notebook_runs_in_quick_mode(tmp_path):
-    """examples/replication.ipynb, its parameters cell set to quick mode, runs top to bottom in a kernel of this
-    environment's python, and its table has a row per finding with the default model's values."""
+    """examples/replication.ipynb, its parameters cell set to quick mode on the tiny GPT-2, runs top to bottom in a
+    kernel of this environment's python, and its table has a row per finding, each one measured. (This checks that
+    the notebook runs, not its figures: those are benchmarks/replication.py's on the real models, and each part's
+    analysis is tested on the default model in its own file.)"""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     from jupyter_client.kernelspec import KernelSpecManager
@@ -119,7 +121,8 @@ def test_notebook_runs_in_quick_mode(tmp_path):
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     (parameters,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    parameters.source += "\nQUICK = True\n"
+    assert "MODELS = [None]" in parameters.source  # the notebook's own default: the default model
+    parameters.source += "\nQUICK = True\nMODELS = ['tiny-gpt2']\n"
     nb.cells.append(nbformat.v4.new_code_cell(
         "import sys, json\nprint(json.dumps({'python': sys.executable, 'rows': len(result.to_frame()), "
         "'models': result.models, 'finite': int(__import__('numpy').isfinite(result.values).sum())}))"))
@@ -135,7 +138,7 @@ def test_notebook_runs_in_quick_mode(tmp_path):
     client.execute()
     last = json.loads(nb.cells[-1].outputs[0]["text"])
     assert last["python"] == sys.executable
-    assert last["rows"] == len(all_findings()) and last["models"] == ["SmolLM2-135M-Instruct-Q4_1"]
+    assert last["rows"] == len(all_findings()) and last["models"] == ["tiny-gpt2"]
     assert last["finite"] == len(all_findings())  # every finding measured
 
 
